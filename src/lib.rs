@@ -1,0 +1,16 @@
+//! cratemill as a library: every phase, so integration tests and benches can call them directly.
+//! The binary (`main.rs`) only parses the command line and maps errors to exit codes.
+
+pub mod build;
+pub mod crates_io;
+pub mod error;
+pub mod github;
+pub mod inspect;
+pub mod license;
+pub mod matrix;
+pub mod package;
+pub mod publish;
+pub mod schema;
+pub mod srcbuild;
+pub mod target;
+pub mod cli;

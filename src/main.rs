@@ -1,0 +1,31 @@
+//! `cratemill`: the binary. Parses the command line, runs one phase, maps its error to an exit code.
+
+use cratemill::{build, cli, error, matrix, publish};
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(error::Exit::Internal.code());
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            cli::Command::Build(args) => build::run(args).await,
+            cli::Command::Publish(args) => publish::run(args).await,
+            cli::Command::Matrix(args) => matrix::run(args).await,
+        }
+    });
+    let code = match outcome {
+        Ok(exit) => exit.code(),
+        Err(err) => {
+            eprintln!("error: {}", error::one_line(&err));
+            error::exit_of(&err).code()
+        }
+    };
+    std::process::exit(code);
+}

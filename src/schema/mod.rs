@@ -1,0 +1,78 @@
+//! The versioned JSON documents the phases exchange. Data only: no I/O beyond reading/writing one
+//! document, no logic beyond small derived facts.
+//!
+//! Every document carries `schema_version` and `kind`, so a reader can refuse a file it does not
+//! understand with a clear message instead of misreading it.
+//!
+//! | document | written by | module |
+//! | --- | --- | --- |
+//! | `result.json` | `build` | [`result`] |
+//! | `publish.json` | `publish` | [`publish`] |
+//! | `plan.json`, `chunks/NNNN.json`, built index | `matrix`, `report` | [`plan`] |
+
+pub mod plan;
+pub mod publish;
+pub mod result;
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The schema version of every document this build of cratemill writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A document with a `kind` tag, so files cannot be mixed up.
+pub trait Document: Serialize + DeserializeOwned {
+    const KIND: &'static str;
+}
+
+/// Write a document as pretty JSON, atomically (temp file + rename): a reader never sees half a file.
+pub fn write<T: Document>(path: &Path, doc: &T) -> anyhow::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(doc)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Write bytes atomically next to `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Read a document, checking its kind and schema version first.
+pub fn read<T: Document>(path: &Path) -> anyhow::Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    parse(&bytes).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Parse a document from bytes, checking its kind and schema version first.
+pub fn parse<T: Document>(bytes: &[u8]) -> anyhow::Result<T> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        schema_version: Option<u32>,
+        kind: Option<String>,
+    }
+    let header: Header = serde_json::from_slice(bytes).context("not a JSON document")?;
+    match header.kind.as_deref() {
+        Some(k) if k == T::KIND => {}
+        Some(k) => anyhow::bail!("expected a `{}` document, found `{k}`", T::KIND),
+        None => anyhow::bail!("expected a `{}` document, found no `kind` field", T::KIND),
+    }
+    match header.schema_version {
+        Some(v) if v <= SCHEMA_VERSION => {}
+        Some(v) => anyhow::bail!("schema_version {v} is newer than this cratemill understands ({SCHEMA_VERSION}): upgrade cratemill"),
+        None => anyhow::bail!("missing schema_version"),
+    }
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+/// The current time as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

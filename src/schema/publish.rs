@@ -1,0 +1,55 @@
+//! `publish.json`: every OCI reference `cratemill publish` pushed for one package, with digests.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Document, SCHEMA_VERSION};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PublishRecord {
+    pub schema_version: u32,
+    pub kind: String,
+    #[serde(rename = "crate")]
+    pub crate_name: String,
+    pub version: String,
+    pub target: String,
+    /// `ghcr.io/<owner>` style registry prefix, or `oci:<dir>` for a local image layout.
+    pub destination: String,
+    pub published_at: String,
+    pub references: Vec<PushedReference>,
+}
+
+impl Document for PublishRecord {
+    const KIND: &'static str = "cratemill.publish-record";
+}
+
+impl PublishRecord {
+    pub fn new(crate_name: &str, version: &str, target: &str, destination: &str) -> PublishRecord {
+        PublishRecord {
+            schema_version: SCHEMA_VERSION,
+            kind: Self::KIND.to_string(),
+            crate_name: crate_name.to_string(),
+            version: version.to_string(),
+            target: target.to_string(),
+            destination: destination.to_string(),
+            published_at: super::now_rfc3339(),
+            references: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PushedReference {
+    /// Full reference, `registry/repository:tag`.
+    pub reference: String,
+    /// Manifest digest, `sha256:<hex>`.
+    pub digest: String,
+    pub kind: ReferenceKind,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferenceKind {
+    Binary,
+    Srcbuild,
+    Attestation,
+}

@@ -1,0 +1,308 @@
+//! `result.json`: the outcome of one `cratemill build` job (one crate x one target), success or not.
+//!
+//! Written for every job, including failures, because the fleet report needs every outcome. Only a
+//! result with `status: built` describes a publishable package.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Document, SCHEMA_VERSION};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BuildResult {
+    pub schema_version: u32,
+    pub kind: String,
+    pub cratemill_version: String,
+    #[serde(rename = "crate")]
+    pub crate_name: String,
+    /// Empty when the version could not be resolved.
+    pub version: String,
+    pub target: String,
+    pub status: Status,
+    /// `cargo`, `cross` or `zigbuild`: the backend that ran (or would have run) the build.
+    pub backend: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub source: Option<Source>,
+    pub package: Option<PackageMeta>,
+    /// What was changed in the unpacked crate before building, in order.
+    pub prepare: Vec<String>,
+    pub toolchain: Option<Toolchain>,
+    /// The RUSTFLAGS given to the target's artifacts.
+    pub rustflags: String,
+    /// The cargo profile settings (`CARGO_PROFILE_RELEASE_*`) and other build variables set.
+    pub build_env: BTreeMap<String, String>,
+    /// Every build attempt, in order; `produced_binaries` marks the one whose output was packaged.
+    pub attempts: Vec<Attempt>,
+    /// The features of the attempt that produced the binaries.
+    pub features_used: Option<String>,
+    /// Milliseconds per phase (`fetch`, `prepare`, `build`, `inspect`, `license`, `package`, `total`).
+    pub timings_ms: BTreeMap<String, u64>,
+    pub executables: Vec<Executable>,
+    pub licenses: Licenses,
+    pub failure: Option<Failure>,
+    /// Files of the package, relative to the package folder (built packages only).
+    pub files: Vec<String>,
+}
+
+impl Document for BuildResult {
+    const KIND: &'static str = "cratemill.build-result";
+}
+
+impl BuildResult {
+    pub fn new(crate_name: &str, version: &str, target: &str, backend: &str) -> BuildResult {
+        BuildResult {
+            schema_version: SCHEMA_VERSION,
+            kind: Self::KIND.to_string(),
+            cratemill_version: env!("CARGO_PKG_VERSION").to_string(),
+            crate_name: crate_name.to_string(),
+            version: version.to_string(),
+            target: target.to_string(),
+            status: Status::Failed,
+            backend: backend.to_string(),
+            started_at: super::now_rfc3339(),
+            finished_at: String::new(),
+            source: None,
+            package: None,
+            prepare: Vec::new(),
+            toolchain: None,
+            rustflags: String::new(),
+            build_env: BTreeMap::new(),
+            attempts: Vec::new(),
+            features_used: None,
+            timings_ms: BTreeMap::new(),
+            executables: Vec::new(),
+            licenses: Licenses::default(),
+            failure: None,
+            files: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Built,
+    Failed,
+}
+
+/// Where the crate came from and how it was verified.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Source {
+    pub index_url: String,
+    pub download_url: String,
+    /// sha256 of the `.crate`, as listed in the index and verified after download.
+    pub crate_sha256: String,
+    pub crate_size: u64,
+    pub yanked: bool,
+}
+
+/// Fields of the crate's `[package]` table, for annotations and the report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PackageMeta {
+    pub description: Option<String>,
+    pub license: Option<String>,
+    pub license_file: Option<String>,
+    pub homepage: Option<String>,
+    pub repository: Option<String>,
+    pub documentation: Option<String>,
+    pub rust_version: Option<String>,
+    pub edition: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Toolchain {
+    /// `nightly` or `stable`.
+    pub channel: String,
+    pub rustc: String,
+    pub cargo: String,
+    /// The backend tool's own version line (`cross 0.2.5`, `cargo-zigbuild 0.20.1`), when not plain cargo.
+    pub backend_tool: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    /// `all`, `default`, or a comma-separated list, plus any vendoring features added.
+    pub features: String,
+    /// Was `--locked` passed (a shipped Cargo.lock was used as is)?
+    pub locked: bool,
+    /// The command line, program first (environment not included).
+    pub command: Vec<String>,
+    pub duration_ms: u64,
+    pub exit_code: Option<i32>,
+    pub produced_binaries: bool,
+    /// Why this attempt failed, when it did.
+    pub failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Executable {
+    pub name: String,
+    /// Path inside the package folder (`bin/<name>`).
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub blake3: String,
+    pub arch: String,
+    /// No `PT_INTERP` and no `DT_NEEDED`.
+    #[serde(rename = "static")]
+    pub is_static: bool,
+    pub interpreter: Option<String>,
+    pub needed: Vec<String>,
+    pub smoke: Smoke,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Smoke {
+    pub status: SmokeStatus,
+    /// The arguments of the run that decided the status (`--version`, then `--help`).
+    pub args: Vec<String>,
+    /// `qemu-aarch64-static` etc. when emulated.
+    pub runner: Option<String>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// The first line of what it printed, when it passed.
+    pub first_line: Option<String>,
+    /// Why it was not run, or what went wrong.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmokeStatus {
+    /// `--version` or `--help` exited 0.
+    Passed,
+    /// It ran and exited non-zero without crashing (it does not take those flags).
+    ExitedNonzero,
+    /// It was still running at the timeout (waits for input or serves): it started, so it runs.
+    TimedOut,
+    /// Killed by a signal (segfault, abort, illegal instruction): a failed build.
+    Crashed,
+    /// Could not run here (foreign architecture and no qemu).
+    NotRun,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Licenses {
+    /// The crate's declared `license` expression from Cargo.toml.
+    pub declared: Option<String>,
+    pub files: Vec<LicenseFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LicenseFile {
+    /// Path inside the package folder (`licenses/<name>`).
+    pub path: String,
+    /// Path inside the crate it was copied from.
+    pub source_path: String,
+    pub sha256: String,
+    /// The SPDX id askalono matched, if its score reached the threshold.
+    pub spdx: Option<String>,
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Failure {
+    pub class: FailureClass,
+    /// The phase that failed: `resolve`, `fetch`, `prepare`, `build`, `inspect`, `package`.
+    pub phase: String,
+    pub message: String,
+    /// The log lines that show the failure (at most a few dozen).
+    pub evidence: Vec<String>,
+}
+
+/// Why a job failed, from its log or from cratemill's own checks. Stable names: the report and the
+/// matrix's incremental skip depend on them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// A native library or pkg-config package was not found.
+    MissingSystemLibrary,
+    /// A build script (`build.rs`) exited with an error for another reason.
+    BuildScriptFailed,
+    /// rustc reported errors in the crate or a dependency.
+    CompileError,
+    /// The linker failed.
+    LinkError,
+    /// The code does not support this target or architecture.
+    UnsupportedTarget,
+    /// The crate has no binary targets (library only).
+    NoExecutables,
+    /// The build exceeded `--timeout`.
+    Timeout,
+    /// Out of memory or disk space.
+    OutOfResources,
+    /// The `.crate` or a dependency could not be downloaded, or dependencies could not be resolved.
+    FetchFailed,
+    /// The downloaded `.crate` did not match the index checksum.
+    ChecksumMismatch,
+    /// The archive was unsafe (path traversal, links outside, devices, too large).
+    UnsafeArchive,
+    /// The crate needs a newer Rust than the toolchain used.
+    RustVersion,
+    /// A binary was built but is dynamically linked.
+    NotStatic,
+    /// A binary was built but crashed when run.
+    SmokeCrashed,
+    /// The crate or version does not exist, or is yanked.
+    NotFound,
+    /// None of the known patterns matched; the evidence holds the last error lines.
+    Unknown,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::MissingSystemLibrary => "missing-system-library",
+            FailureClass::BuildScriptFailed => "build-script-failed",
+            FailureClass::CompileError => "compile-error",
+            FailureClass::LinkError => "link-error",
+            FailureClass::UnsupportedTarget => "unsupported-target",
+            FailureClass::NoExecutables => "no-executables",
+            FailureClass::Timeout => "timeout",
+            FailureClass::OutOfResources => "out-of-resources",
+            FailureClass::FetchFailed => "fetch-failed",
+            FailureClass::ChecksumMismatch => "checksum-mismatch",
+            FailureClass::UnsafeArchive => "unsafe-archive",
+            FailureClass::RustVersion => "rust-version",
+            FailureClass::NotStatic => "not-static",
+            FailureClass::SmokeCrashed => "smoke-crashed",
+            FailureClass::NotFound => "not-found",
+            FailureClass::Unknown => "unknown",
+        }
+    }
+
+    /// Worth retrying the same version later without any change (network, runner limits).
+    pub fn is_transient(self) -> bool {
+        matches!(self, FailureClass::FetchFailed | FailureClass::Timeout | FailureClass::OutOfResources | FailureClass::Unknown)
+    }
+}
+
+impl std::fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_class_names_match_serde() {
+        for class in [FailureClass::MissingSystemLibrary, FailureClass::NotFound, FailureClass::SmokeCrashed] {
+            assert_eq!(serde_json::to_value(class).unwrap(), serde_json::json!(class.as_str()));
+        }
+    }
+
+    #[test]
+    fn roundtrip_and_kind_check() {
+        let r = BuildResult::new("ripgrep", "14.1.1", "x86_64-unknown-linux-musl", "cross");
+        let bytes = serde_json::to_vec(&r).unwrap();
+        let back: BuildResult = crate::schema::parse(&bytes).unwrap();
+        assert_eq!(back, r);
+        let err = crate::schema::parse::<super::super::publish::PublishRecord>(&bytes).unwrap_err();
+        assert!(err.to_string().contains("expected a `cratemill.publish-record` document"), "{err}");
+    }
+}
