@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod package;
 pub mod publish;
 pub mod schema;
+pub mod smoke;
 pub mod srcbuild;
 pub mod target;
 pub mod cli;

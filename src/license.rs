@@ -1,1 +1,120 @@
-//! (being written)
+//! License detection: find the crate's license files, identify each with askalono against the
+//! bundled SPDX store (no download at run time, see assets/README.md), and copy them into the package.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use askalono::{Store, TextData};
+
+use crate::schema::result::{LicenseFile, Licenses};
+
+static CACHE: &[u8] = include_bytes!("../assets/askalono-spdx-cache.bin.zstd");
+
+/// askalono's own threshold for a confident match.
+pub const MATCH_THRESHOLD: f32 = 0.8;
+
+fn store() -> anyhow::Result<&'static Store> {
+    static STORE: OnceLock<Result<Store, String>> = OnceLock::new();
+    STORE
+        .get_or_init(|| Store::from_cache(CACHE).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("loading the bundled SPDX license store: {e}"))
+}
+
+/// Identify a license text: the SPDX id and askalono's score (0..1), `None` below the threshold.
+pub fn identify(text: &str) -> anyhow::Result<(Option<String>, f32)> {
+    let m = store()?.analyze(&TextData::from(text));
+    Ok(((m.score >= MATCH_THRESHOLD).then(|| m.name.to_string()), m.score))
+}
+
+/// Is this file name a license file by convention?
+pub fn is_license_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["LICENSE", "LICENCE", "COPYING", "UNLICENSE", "COPYRIGHT", "NOTICE"].iter().any(|p| upper.starts_with(p))
+}
+
+/// License files of an unpacked crate, relative to its root: conventional names at the root, every
+/// file in a REUSE-style `LICENSES/` folder, and the manifest's `license-file`. Sorted, no duplicates.
+pub fn find_license_files(root: &Path, license_file: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root).with_context(|| format!("listing {}", root.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        if kind.is_file() && is_license_name(&name) {
+            found.push(name);
+        } else if kind.is_dir() && name == "LICENSES" {
+            for inner in std::fs::read_dir(entry.path())? {
+                let inner = inner?;
+                if inner.file_type()?.is_file() {
+                    found.push(format!("LICENSES/{}", inner.file_name().to_string_lossy()));
+                }
+            }
+        }
+    }
+    if let Some(lf) = license_file {
+        let normal = lf.trim_start_matches("./");
+        let safe = !normal.split('/').any(|c| c == ".." || c.is_empty()) && !normal.starts_with('/');
+        if safe && root.join(normal).is_file() {
+            found.push(normal.to_string());
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// The package file name for a license file: its path with `/` turned into `-`.
+pub fn package_name(source_path: &str) -> String {
+    source_path.replace('/', "-")
+}
+
+/// Detect and copy every license file of `crate_root` into `dest_dir` (`<package>/licenses`).
+pub fn collect(crate_root: &Path, declared: Option<&str>, license_file: Option<&str>, dest_dir: &Path) -> anyhow::Result<Licenses> {
+    let mut files = Vec::new();
+    let sources = find_license_files(crate_root, license_file)?;
+    if !sources.is_empty() {
+        std::fs::create_dir_all(dest_dir)?;
+    }
+    for source in sources {
+        let bytes = std::fs::read(crate_root.join(&source)).with_context(|| format!("reading {source}"))?;
+        let (spdx, confidence) = identify(&String::from_utf8_lossy(&bytes))?;
+        let name = package_name(&source);
+        std::fs::write(dest_dir.join(&name), &bytes)?;
+        let sha256 = crate::package::digest_file(&dest_dir.join(&name))?.sha256;
+        files.push(LicenseFile { path: format!("{}/{name}", crate::package::LICENSES_DIR), source_path: source, sha256, spdx, confidence });
+    }
+    Ok(Licenses { declared: declared.map(str::to_string), files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIT: &str = "MIT License\n\nCopyright (c) 2024 Someone\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software and associated documentation files (the \"Software\"), to deal\nin the Software without restriction, including without limitation the rights\nto use, copy, modify, merge, publish, distribute, sublicense, and/or sell\ncopies of the Software, and to permit persons to whom the Software is\nfurnished to do so, subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be included in all\ncopies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR\nIMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,\nFITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE\nAUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER\nLIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,\nOUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE\nSOFTWARE.\n";
+
+    #[test]
+    fn identifies_mit_and_rejects_prose() {
+        let (id, score) = identify(MIT).unwrap();
+        assert_eq!(id.as_deref(), Some("MIT"), "score {score}");
+        let (id, _) = identify("This is a README about a command-line tool.").unwrap();
+        assert_eq!(id, None);
+    }
+
+    #[test]
+    fn collects_conventional_and_reuse_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("c");
+        std::fs::create_dir_all(root.join("LICENSES")).unwrap();
+        std::fs::write(root.join("LICENSE-MIT"), MIT).unwrap();
+        std::fs::write(root.join("LICENSES/MIT.txt"), MIT).unwrap();
+        std::fs::write(root.join("README.md"), "readme").unwrap();
+        let out = dir.path().join("pkg/licenses");
+        let l = collect(&root, Some("MIT OR Apache-2.0"), Some("../../etc/passwd"), &out).unwrap();
+        let paths: Vec<&str> = l.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["licenses/LICENSE-MIT", "licenses/LICENSES-MIT.txt"]);
+        assert!(l.files.iter().all(|f| f.spdx.as_deref() == Some("MIT")));
+        assert!(out.join("LICENSE-MIT").is_file());
+    }
+}

@@ -1,1 +1,153 @@
-//! (being written)
+//! The `-srcbuild-` archive: a reproducible `tar.zst` of exactly what was compiled, so anyone can see
+//! and rebuild it. Contents, in this order:
+//!
+//! ```text
+//! <crate>-<version>-srcbuild/<crate>-<version>.crate   the verified download
+//! <crate>-<version>-srcbuild/build-info.json           toolchain, flags, environment, attempts
+//! <crate>-<version>-srcbuild/build.log                 the build log
+//! <crate>-<version>-srcbuild/source/...                the prepared tree as built (incl. Cargo.lock used)
+//! ```
+//! Same input, same bytes: entries sorted by path, mtime 0, uid/gid 0, no user names, modes
+//! normalised to 0644/0755, zstd at a fixed level, single-threaded.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+/// zstd level: a good ratio at a few MB/s; fixed because it is part of the output's identity.
+pub const ZSTD_LEVEL: i32 = 12;
+
+/// What goes into the archive.
+pub struct Inputs<'a> {
+    pub crate_name: &'a str,
+    pub version: &'a str,
+    pub crate_file: &'a Path,
+    pub source_tree: &'a Path,
+    pub build_log: &'a Path,
+    pub build_info: &'a serde_json::Value,
+}
+
+/// Write the archive to `dest`.
+pub fn write(dest: &Path, inputs: &Inputs) -> anyhow::Result<()> {
+    let top = format!("{}-{}-srcbuild", inputs.crate_name, inputs.version);
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let encoder = zstd::Encoder::new(file, ZSTD_LEVEL)?;
+    let mut tar = tar::Builder::new(encoder);
+    tar.follow_symlinks(false);
+
+    let crate_bytes = std::fs::read(inputs.crate_file).with_context(|| format!("reading {}", inputs.crate_file.display()))?;
+    append_bytes(&mut tar, &format!("{top}/{}-{}.crate", inputs.crate_name, inputs.version), &crate_bytes, false)?;
+    let mut info = serde_json::to_vec_pretty(inputs.build_info)?;
+    info.push(b'\n');
+    append_bytes(&mut tar, &format!("{top}/build-info.json"), &info, false)?;
+    append_bytes(&mut tar, &format!("{top}/build.log"), &std::fs::read(inputs.build_log)?, false)?;
+
+    let mut entries = Vec::new();
+    walk(inputs.source_tree, inputs.source_tree, &mut entries)?;
+    entries.sort();
+    for rel in entries {
+        let abs = inputs.source_tree.join(&rel);
+        let meta = std::fs::symlink_metadata(&abs)?;
+        let name = format!("{top}/source/{rel}");
+        if meta.file_type().is_symlink() {
+            let link = std::fs::read_link(&abs)?;
+            let mut header = header(tar::EntryType::Symlink, 0, 0o777);
+            tar.append_link(&mut header, &name, &link)?;
+        } else if meta.is_dir() {
+            let mut header = header(tar::EntryType::Directory, 0, 0o755);
+            tar.append_data(&mut header, format!("{name}/"), std::io::empty())?;
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let executable = meta.permissions().mode() & 0o111 != 0;
+            append_bytes(&mut tar, &name, &std::fs::read(&abs)?, executable)?;
+        }
+    }
+    let encoder = tar.into_inner()?;
+    let mut file = encoder.finish()?;
+    file.flush()?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(mode);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, name: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()> {
+    let mut h = header(tar::EntryType::Regular, bytes.len() as u64, if executable { 0o755 } else { 0o644 });
+    tar.append_data(&mut h, name, bytes)?;
+    Ok(())
+}
+
+/// Relative paths of everything under `dir` (folders included, so empty ones survive).
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let rel = path.strip_prefix(root).expect("under root").to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        out.push(rel);
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make(dir: &Path, out: &str) -> Vec<u8> {
+        let crate_file = dir.join("x-1.0.0.crate");
+        let log = dir.join("build.log");
+        let info = serde_json::json!({"rustflags": "-C target-feature=+crt-static"});
+        write(&dir.join(out), &Inputs { crate_name: "x", version: "1.0.0", crate_file: &crate_file, source_tree: &dir.join("src-tree"), build_log: &log, build_info: &info }).unwrap();
+        std::fs::read(dir.join(out)).unwrap()
+    }
+
+    #[test]
+    fn same_input_same_bytes_and_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("x-1.0.0.crate"), b"crate bytes").unwrap();
+        std::fs::write(d.join("build.log"), b"[+0.001s] log\n").unwrap();
+        std::fs::create_dir_all(d.join("src-tree/src")).unwrap();
+        std::fs::write(d.join("src-tree/Cargo.toml"), "[package]\n").unwrap();
+        std::fs::write(d.join("src-tree/src/main.rs"), "fn main(){}\n").unwrap();
+        std::os::unix::fs::symlink("src/main.rs", d.join("src-tree/link")).unwrap();
+        let a = make(d, "a.tar.zst");
+        // Touch the files: mtimes change, bytes must not.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        std::fs::write(d.join("src-tree/src/main.rs"), "fn main(){}\n").unwrap();
+        let b = make(d, "b.tar.zst");
+        assert_eq!(a, b);
+
+        let decoded = zstd::decode_all(&a[..]).unwrap();
+        let mut archive = tar::Archive::new(&decoded[..]);
+        let names: Vec<String> = archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            names,
+            [
+                "x-1.0.0-srcbuild/x-1.0.0.crate",
+                "x-1.0.0-srcbuild/build-info.json",
+                "x-1.0.0-srcbuild/build.log",
+                "x-1.0.0-srcbuild/source/Cargo.toml",
+                "x-1.0.0-srcbuild/source/link",
+                "x-1.0.0-srcbuild/source/src/",
+                "x-1.0.0-srcbuild/source/src/main.rs",
+            ]
+        );
+    }
+}

@@ -139,7 +139,6 @@ impl Target {
             ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
             ("CARGO_PROFILE_RELEASE_STRIP", "symbols"),
             ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
-            ("CARGO_PROFILE_RELEASE_PANIC", "unwind"),
         ]
     }
 

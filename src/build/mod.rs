@@ -1,22 +1,29 @@
-//! `cratemill build`: one crate x one target, from crates.io to a package folder.
+//! `cratemill build`: one crate x one target, from crates.io to a package folder of static,
+//! smoke-tested executables with licenses, checksums, build log, source archive and result.json.
+//!
+//! Pipeline (each step its own module): resolve + fetch + verify + unpack (`crates_io`) ->
+//! [`prepare`] -> attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]) ->
+//! [`collect`] + `inspect` + `smoke` -> `license` -> `srcbuild` + `package`. [`job`] runs them in order
+//! and always writes result.json.
 
-use std::path::PathBuf;
+pub mod args;
+pub mod job;
+pub mod summary;
+pub mod attempts;
+pub mod classify;
+pub mod backend;
+pub mod collect;
+pub mod env;
+pub mod log;
+pub mod manifest;
+pub mod prepare;
+pub mod runner;
+pub mod toolchain;
+
+pub use args::BuildArgs;
 
 use crate::error::Exit;
 
-#[derive(Debug, clap::Args)]
-pub struct BuildArgs {
-    /// The crate to build: `NAME` or `NAME@VERSION`.
-    #[arg(value_name = "CRATE[@VERSION]")]
-    pub spec: String,
-    /// Rust target triple [default: the host's].
-    #[arg(long)]
-    pub target: Option<String>,
-    /// Output folder [default: ./cratemill-out/<crate>-<version>-<target>].
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-pub async fn run(_args: BuildArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("`cratemill build` is being written")
+pub async fn run(args: BuildArgs) -> anyhow::Result<Exit> {
+    job::run(args).await
 }

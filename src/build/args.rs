@@ -1,0 +1,109 @@
+//! The flags of `cratemill build`, parsed and validated once into a [`BuildArgs`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::backend::BackendChoice;
+use super::toolchain::ToolchainChoice;
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The crate to build: `NAME` (newest non-yanked stable version) or `NAME@VERSION`.
+    #[arg(value_name = "CRATE[@VERSION]")]
+    pub spec: String,
+
+    /// Rust target triple [default: the host's].
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+
+    /// How to build: `cargo` natively, `cross` in a container, or `zigbuild`; `auto` picks cargo for
+    /// the host's target and cross otherwise.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+
+    /// Features: `all` (falls back to `default` when that fails), `default`, or a comma-separated list.
+    #[arg(long, default_value = "all", value_name = "all|default|LIST")]
+    pub features: String,
+
+    /// Toolchain: nightly (enables `--artifact-dir`), stable, or auto (nightly when installed).
+    #[arg(long, value_enum, default_value_t = ToolchainChoice::Auto)]
+    pub toolchain: ToolchainChoice,
+
+    /// Output folder [default: ./cratemill-out/<crate>-<version>-<target>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Sparse registry index to resolve and download from (its config.json names the download URL).
+    #[arg(long, value_name = "URL", default_value = crate::crates_io::CRATES_IO_INDEX, env = "CRATEMILL_INDEX_URL")]
+    pub index_url: String,
+
+    /// Parallel rustc jobs [default: cargo's].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub jobs: Option<u32>,
+
+    /// Wall-clock limit for the whole build, e.g. `45m`, `2h`.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Build a yanked version when it is asked for explicitly.
+    #[arg(long)]
+    pub allow_yanked: bool,
+
+    /// Keep the work folder (unpacked source, target dir) instead of deleting it.
+    #[arg(long)]
+    pub keep_work: bool,
+
+    /// Names of environment variables whose values are secrets: never passed to the build even if allowed.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub secret_env: Vec<String>,
+
+    /// Do not echo the build log to the console (it is still written to build.log).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 30m or 2h: {e}"))?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("`{s}` is too short a timeout"));
+    }
+    Ok(d)
+}
+
+/// The `--features` value, parsed.
+pub fn parse_features(s: &str) -> anyhow::Result<super::backend::Features> {
+    use super::backend::Features;
+    match s.trim() {
+        "all" => Ok(Features::All),
+        "default" => Ok(Features::Default),
+        list => {
+            let items: Vec<String> = list.split([',', ' ']).filter(|f| !f.is_empty()).map(str::to_string).collect();
+            let valid = |f: &str| !f.is_empty() && f.len() <= 128 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_/+.".contains(&b));
+            if items.is_empty() || !items.iter().all(|f| valid(f)) {
+                return Err(crate::error::usage(format!("--features `{}` is not `all`, `default` or a comma-separated list of feature names", crate::target::printable(s))));
+            }
+            Ok(Features::List(items))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::backend::Features;
+
+    #[test]
+    fn feature_values() {
+        assert_eq!(parse_features("all").unwrap(), Features::All);
+        assert_eq!(parse_features("a,b/c").unwrap(), Features::List(vec!["a".into(), "b/c".into()]));
+        assert!(parse_features("x;rm -rf /").is_err());
+        assert!(parse_features(",").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}

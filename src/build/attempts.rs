@@ -1,0 +1,90 @@
+//! The fallback ladder: which build attempt comes next after a failure. Pure.
+//!
+//! Order: the requested features (`--all-features` by default) with the shipped `Cargo.lock`
+//! (`--locked`); on "lock file needs to be updated", the same without `--locked` (fresh resolution);
+//! on "feature does not exist", the same without the added vendoring features; after any other
+//! failure of `--all-features` (it can switch on unstable or platform-only features), default features.
+//! Timeouts and resource exhaustion end the ladder: another attempt would hit the same wall.
+
+use crate::schema::result::FailureClass;
+
+use super::backend::Features;
+
+/// At most this many attempts per job.
+pub const MAX_ATTEMPTS: usize = 4;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub features: Features,
+    pub extra_features: Vec<String>,
+    pub locked: bool,
+}
+
+/// What an attempt's failure says about the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub class: FailureClass,
+    pub lock_outdated: bool,
+    pub feature_problem: bool,
+}
+
+pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Plan {
+    Plan { features, extra_features, locked: has_lock }
+}
+
+/// The next attempt after `last` failed with `outcome`, or `None` to give up.
+pub fn next(last: &Plan, outcome: &Outcome, tried: &[Plan]) -> Option<Plan> {
+    if tried.len() >= MAX_ATTEMPTS || matches!(outcome.class, FailureClass::Timeout | FailureClass::OutOfResources) {
+        return None;
+    }
+    let candidate = if outcome.lock_outdated && last.locked {
+        Plan { locked: false, ..last.clone() }
+    } else if outcome.feature_problem && !last.extra_features.is_empty() {
+        Plan { extra_features: Vec::new(), ..last.clone() }
+    } else if last.features == Features::All {
+        Plan { features: Features::Default, ..last.clone() }
+    } else {
+        return None;
+    };
+    (!tried.contains(&candidate)).then_some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(class: FailureClass) -> Outcome {
+        Outcome { class, lock_outdated: false, feature_problem: false }
+    }
+
+    #[test]
+    fn all_features_then_default() {
+        let p1 = first(Features::All, vec![], true);
+        let p2 = next(&p1, &outcome(FailureClass::CompileError), &[p1.clone()]).unwrap();
+        assert_eq!(p2, Plan { features: Features::Default, extra_features: vec![], locked: true });
+        assert_eq!(next(&p2, &outcome(FailureClass::CompileError), &[p1, p2.clone()]), None);
+    }
+
+    #[test]
+    fn outdated_lock_is_dropped_first() {
+        let p1 = first(Features::All, vec!["openssl/vendored".into()], true);
+        let o = Outcome { lock_outdated: true, ..outcome(FailureClass::FetchFailed) };
+        let p2 = next(&p1, &o, &[p1.clone()]).unwrap();
+        assert!(!p2.locked && p2.features == Features::All);
+        let o = Outcome { feature_problem: true, ..outcome(FailureClass::CompileError) };
+        let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
+        assert!(p3.extra_features.is_empty() && p3.features == Features::All);
+    }
+
+    #[test]
+    fn timeouts_end_the_ladder() {
+        let p1 = first(Features::All, vec![], false);
+        assert_eq!(next(&p1, &outcome(FailureClass::Timeout), &[p1.clone()]), None);
+    }
+
+    #[test]
+    fn explicit_features_get_one_attempt() {
+        let p1 = first(Features::List(vec!["cli".into()]), vec![], false);
+        assert_eq!(next(&p1, &outcome(FailureClass::CompileError), &[p1.clone()]), None);
+    }
+}

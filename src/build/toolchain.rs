@@ -1,0 +1,66 @@
+//! The Rust toolchain a build uses: nightly when installed (for `--artifact-dir`), stable otherwise,
+//! with the version lines recorded in result.json.
+
+use crate::schema::result::Toolchain;
+
+/// The toolchain named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ToolchainChoice {
+    /// nightly when rustup has it, stable otherwise.
+    Auto,
+    Nightly,
+    Stable,
+}
+
+/// Run a command and return its first output line, `None` when it cannot run or fails.
+pub async fn version_line(program: &str, args: &[&str]) -> Option<String> {
+    let out = tokio::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).output().await.ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
+}
+
+/// Resolve the channel and record versions. Nightly asked for and missing is an error.
+pub async fn detect(choice: ToolchainChoice) -> anyhow::Result<Toolchain> {
+    let nightly_rustc = match choice {
+        ToolchainChoice::Stable => None,
+        _ => version_line("rustc", &["+nightly", "--version"]).await,
+    };
+    let nightly = nightly_rustc.is_some();
+    if choice == ToolchainChoice::Nightly && !nightly {
+        return Err(crate::error::usage("--toolchain nightly was asked for, but `rustc +nightly` does not run here (install it with `rustup toolchain install nightly`)"));
+    }
+    let plus: &[&str] = if nightly { &["+nightly", "--version"] } else { &["--version"] };
+    let rustc = match nightly_rustc {
+        Some(v) => v,
+        None => version_line("rustc", plus).await.ok_or_else(|| anyhow::anyhow!("`rustc --version` does not run: is Rust installed?"))?,
+    };
+    let cargo = version_line("cargo", plus).await.ok_or_else(|| anyhow::anyhow!("`cargo --version` does not run: is Rust installed?"))?;
+    Ok(Toolchain { channel: if nightly { "nightly" } else { "stable" }.to_string(), rustc, cargo, backend_tool: None })
+}
+
+/// Targets whose std rustup has installed for the chosen channel (empty without rustup).
+pub async fn installed_targets(nightly: bool) -> Vec<String> {
+    let args: &[&str] = if nightly { &["+nightly", "target", "list", "--installed"] } else { &["target", "list", "--installed"] };
+    let Ok(out) = tokio::process::Command::new("rustup").args(args).output().await else { return Vec::new() };
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stable_is_always_there() {
+        let t = detect(ToolchainChoice::Stable).await.unwrap();
+        assert_eq!(t.channel, "stable");
+        assert!(t.rustc.starts_with("rustc "), "{}", t.rustc);
+        assert!(t.cargo.starts_with("cargo "), "{}", t.cargo);
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_none() {
+        assert_eq!(version_line("definitely-not-a-program-cratemill", &[]).await, None);
+    }
+}

@@ -1,0 +1,197 @@
+//! Smoke runs: prove each built executable starts. `--version`, then `--help`, each with a timeout, in
+//! an empty folder with an empty environment; under `qemu-<arch>` for foreign architectures when it is
+//! installed, otherwise recorded as not run. A crash (killed by a signal) fails the build.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+use crate::schema::result::{Smoke, SmokeStatus};
+use crate::target::Target;
+
+/// How long one smoke run may take.
+pub const SMOKE_TIMEOUT: Duration = Duration::from_secs(10);
+const OUTPUT_CAP: usize = 64 * 1024;
+
+/// The raw outcome of one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub output: String,
+}
+
+/// Find the program that runs `target` executables here: none needed, a qemu-user binary, or nothing.
+pub fn runner_for(target: &Target, host: &Target) -> Result<Option<PathBuf>, String> {
+    if target.runs_natively_on(host) {
+        return Ok(None);
+    }
+    for name in [format!("{}-static", target.qemu), target.qemu.to_string()] {
+        if let Some(path) = find_in_path(&name) {
+            return Ok(Some(path));
+        }
+    }
+    Err(format!("{} executables need {}-static (Debian package qemu-user-static), which is not installed", target.arch, target.qemu))
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
+}
+
+/// Decide the smoke status from the `--version` and `--help` runs. Pure.
+pub fn decide(version: &RunOutcome, help: Option<&RunOutcome>) -> (SmokeStatus, usize) {
+    let status_of = |r: &RunOutcome| {
+        if r.timed_out {
+            SmokeStatus::TimedOut
+        } else if r.signal.is_some() {
+            SmokeStatus::Crashed
+        } else if r.exit_code == Some(0) {
+            SmokeStatus::Passed
+        } else {
+            SmokeStatus::ExitedNonzero
+        }
+    };
+    let first = status_of(version);
+    match (first, help) {
+        (SmokeStatus::Passed | SmokeStatus::Crashed, _) | (_, None) => (first, 0),
+        (_, Some(h)) => match status_of(h) {
+            SmokeStatus::Passed | SmokeStatus::Crashed => (status_of(h), 1),
+            // Neither passed: report the first run's behaviour.
+            _ => (first, 0),
+        },
+    }
+}
+
+/// Smoke-run one executable.
+pub async fn smoke(exe: &Path, target: &Target, host: &Target) -> Smoke {
+    let runner = match runner_for(target, host) {
+        Ok(r) => r,
+        Err(note) => {
+            return Smoke { status: SmokeStatus::NotRun, args: vec![], runner: None, exit_code: None, signal: None, first_line: None, note: Some(note) };
+        }
+    };
+    let runner_name = runner.as_ref().map(|r| r.file_name().unwrap_or_default().to_string_lossy().into_owned());
+    let version = run_once(exe, runner.as_deref(), "--version").await;
+    let version = match version {
+        Ok(v) => v,
+        Err(e) => return not_run(runner_name, format!("could not start: {e}")),
+    };
+    let help = if matches!(decide(&version, None).0, SmokeStatus::Passed | SmokeStatus::Crashed) {
+        None
+    } else {
+        match run_once(exe, runner.as_deref(), "--help").await {
+            Ok(h) => Some(h),
+            Err(e) => return not_run(runner_name, format!("could not start: {e}")),
+        }
+    };
+    let (status, which) = decide(&version, help.as_ref());
+    let (arg, run) = if which == 0 { ("--version", &version) } else { ("--help", help.as_ref().expect("help ran")) };
+    let first_line = run.output.lines().map(str::trim).find(|l| !l.is_empty()).map(|l| crate::github::truncate_utf8(l, 200).to_string());
+    let note = match status {
+        SmokeStatus::Crashed => Some(format!("killed by signal {}", run.signal.unwrap_or_default())),
+        SmokeStatus::TimedOut => Some(format!("still running after {}s (waits for input or serves): it starts", SMOKE_TIMEOUT.as_secs())),
+        _ => None,
+    };
+    Smoke { status, args: vec![arg.to_string()], runner: runner_name, exit_code: run.exit_code, signal: run.signal, first_line, note }
+}
+
+fn not_run(runner: Option<String>, note: String) -> Smoke {
+    Smoke { status: SmokeStatus::NotRun, args: vec![], runner, exit_code: None, signal: None, first_line: None, note: Some(note) }
+}
+
+async fn run_once(exe: &Path, runner: Option<&Path>, arg: &str) -> std::io::Result<RunOutcome> {
+    // It runs in a scratch folder, so a relative path must be made absolute first.
+    let exe = &std::path::absolute(exe)?;
+    let scratch = tempfile::tempdir()?;
+    let mut cmd = match runner {
+        Some(r) => {
+            let mut c = tokio::process::Command::new(r);
+            c.arg(exe);
+            c
+        }
+        None => tokio::process::Command::new(exe),
+    };
+    cmd.arg(arg)
+        .current_dir(scratch.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", scratch.path())
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let collect = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut out_reader = (&mut stdout).take(OUTPUT_CAP as u64);
+        let mut err_reader = (&mut stderr).take(OUTPUT_CAP as u64);
+        let _ = tokio::join!(out_reader.read_to_end(&mut out), err_reader.read_to_end(&mut err));
+        let status = child.wait().await;
+        (out, err, status)
+    };
+    match tokio::time::timeout(SMOKE_TIMEOUT, collect).await {
+        Ok((out, err, status)) => {
+            let status = status?;
+            use std::os::unix::process::ExitStatusExt;
+            let mut output = String::from_utf8_lossy(&out).into_owned();
+            output.push_str(&String::from_utf8_lossy(&err));
+            Ok(RunOutcome { exit_code: status.code(), signal: status.signal(), timed_out: false, output })
+        }
+        Err(_) => {
+            if let Some(pid) = pid {
+                crate::build::runner::kill_group(pid);
+            }
+            Ok(RunOutcome { exit_code: None, signal: None, timed_out: true, output: String::new() })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(code: Option<i32>, signal: Option<i32>, timed_out: bool) -> RunOutcome {
+        RunOutcome { exit_code: code, signal, timed_out, output: String::new() }
+    }
+
+    #[test]
+    fn decisions() {
+        assert_eq!(decide(&outcome(Some(0), None, false), None), (SmokeStatus::Passed, 0));
+        assert_eq!(decide(&outcome(None, Some(11), false), None), (SmokeStatus::Crashed, 0));
+        let help_ok = outcome(Some(0), None, false);
+        assert_eq!(decide(&outcome(Some(2), None, false), Some(&help_ok)), (SmokeStatus::Passed, 1));
+        let help_bad = outcome(Some(1), None, false);
+        assert_eq!(decide(&outcome(Some(2), None, false), Some(&help_bad)), (SmokeStatus::ExitedNonzero, 0));
+        assert_eq!(decide(&outcome(None, None, true), Some(&outcome(None, Some(6), false))), (SmokeStatus::Crashed, 1));
+    }
+
+    #[tokio::test]
+    async fn real_programs() {
+        let host = Target::host();
+        let s = smoke(Path::new("/bin/true"), host, host).await;
+        assert_eq!(s.status, SmokeStatus::Passed);
+        let s = smoke(Path::new("/bin/false"), host, host).await;
+        assert_eq!(s.status, SmokeStatus::ExitedNonzero);
+    }
+
+    #[tokio::test]
+    async fn crash_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("crasher");
+        std::fs::write(&script, "#!/bin/sh\nkill -SEGV $$\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let host = Target::host();
+        let s = smoke(&script, host, host).await;
+        assert_eq!(s.status, SmokeStatus::Crashed, "{s:?}");
+        assert_eq!(s.signal, Some(11));
+    }
+}
