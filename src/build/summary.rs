@@ -59,9 +59,13 @@ pub fn markdown(result: &BuildResult) -> String {
     md
 }
 
-/// Print the verdict and write the runner's outputs and summary.
+/// Print the verdict (stdout when built; one `error:` line on stderr when not) and write the
+/// runner's outputs and summary.
 pub fn report(runner: &Runner, result: &BuildResult, out: &Path) -> anyhow::Result<()> {
-    println!("{}", verdict(result, out));
+    match result.status {
+        Status::Built => println!("{}", verdict(result, out)),
+        Status::Failed => eprintln!("error: {}", verdict(result, out)),
+    }
     let status = match result.status {
         Status::Built => "built",
         Status::Failed => "failed",

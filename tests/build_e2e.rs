@@ -1,0 +1,309 @@
+//! End-to-end tests of `cratemill build`: the real binary, a local sparse registry serving crates
+//! made in the test, real cargo builds for the host target, real executables run afterwards.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cratemill::schema::result::{BuildResult, FailureClass, SmokeStatus, Status};
+use support::sparse_registry::{SparseRegistry, TestCrate};
+
+const MIT: &str = include_str!("fixtures/LICENSE-MIT");
+
+fn cratemill(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cratemill"));
+    cmd.args(args).env_remove("GITHUB_ACTIONS").env_remove("CRATEMILL_INDEX_URL");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("running cratemill")
+}
+
+fn build(reg: &SparseRegistry, spec: &str, out: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+    let index = reg.index_url();
+    let mut args = vec!["build", spec, "--index-url", index.as_str(), "--out", out.to_str().unwrap(), "--quiet"];
+    args.extend_from_slice(extra);
+    cratemill(&args, envs)
+}
+
+fn result(out: &Path) -> BuildResult {
+    cratemill::schema::read(&out.join("result.json")).expect("result.json")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The one error line, asserting there is exactly one line on stderr.
+fn one_error_line(o: &Output) -> String {
+    let text = stderr(o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got: {text}");
+    assert!(lines[0].starts_with("error: "), "{text}");
+    lines[0].to_string()
+}
+
+fn assert_not_publishable(out: &Path) {
+    for f in ["bin", "licenses", "srcbuild", "CHECKSUMS"] {
+        assert!(!out.join(f).exists(), "{f} left behind in a failed output");
+    }
+    assert!(cratemill::package::verify(out).is_err());
+}
+
+fn bin_crate(name: &str, version: &str, main_rs: &str) -> TestCrate {
+    let manifest = format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n[features]\nbroken = []\n");
+    TestCrate::new(name, version).file("Cargo.toml", manifest).file("src/main.rs", main_rs).file("LICENSE", MIT)
+}
+
+#[test]
+fn builds_a_static_executable_that_runs() {
+    let reg = SparseRegistry::start(vec![
+        TestCrate::binary("hello", "1.0.0").file("LICENSE-MIT", MIT),
+        TestCrate::binary("hello", "1.1.0").file("LICENSE-MIT", MIT),
+        TestCrate::binary("hello", "2.0.0-beta.1"),
+        TestCrate::binary("hello", "1.2.0").yanked(true),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "hello", &out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.starts_with("built hello 1.1.0 for x86_64-unknown-linux-gnu"), "{stdout}");
+
+    // The package verifies: result.json built, CHECKSUMS complete and matching.
+    let pkg = cratemill::package::verify(&out).expect("package verifies");
+    let r = &pkg.result;
+    assert_eq!((r.status, r.version.as_str(), r.backend.as_str()), (Status::Built, "1.1.0", "cargo"));
+    assert_eq!(r.executables.len(), 1);
+    let exe = &r.executables[0];
+    assert!(exe.is_static && exe.interpreter.is_none() && exe.needed.is_empty());
+    assert_eq!(exe.smoke.status, SmokeStatus::Passed);
+    assert_eq!(exe.smoke.first_line.as_deref(), Some("hello 1.1.0"));
+
+    // Static per the ELF headers, read independently of result.json, and it really runs.
+    let bytes = std::fs::read(out.join("bin/hello")).unwrap();
+    let facts = cratemill::inspect::inspect(&bytes).unwrap().unwrap();
+    assert!(facts.is_executable() && facts.is_static(), "{facts:?}");
+    let run = Command::new(out.join("bin/hello")).arg("--version").env_clear().output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hello 1.1.0");
+
+    // Licenses, source archive, timings, toolchain.
+    assert_eq!(r.licenses.declared.as_deref(), Some("MIT"));
+    assert_eq!(r.licenses.files[0].spdx.as_deref(), Some("MIT"));
+    assert!(pkg.srcbuild().is_some(), "srcbuild archive missing");
+    for phase in ["resolve", "fetch", "prepare", "build", "inspect", "license", "package", "total"] {
+        assert!(r.timings_ms.contains_key(phase), "no timing for {phase}");
+    }
+    assert!(r.rustflags.contains("+crt-static"));
+    assert_eq!(r.build_env.get("CARGO_PROFILE_RELEASE_LTO").map(String::as_str), Some("fat"));
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    assert!(log.lines().all(|l| l.starts_with("[+")), "every log line is timestamped");
+    assert!(log.contains("Compiling hello v1.1.0"));
+
+    // An exact version; building again over the same folder replaces it.
+    let o = build(&reg, "hello@1.0.0", &out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(result(&out).version, "1.0.0");
+}
+
+#[test]
+fn secrets_never_reach_the_build_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("env-dump.txt");
+    let build_rs = format!(
+        "fn main() {{\n    let mut s = String::new();\n    for (k, v) in std::env::vars() {{ s.push_str(&format!(\"{{k}}={{v}}\\n\")); }}\n    std::fs::write({:?}, s).unwrap();\n}}\n",
+        dump.display().to_string()
+    );
+    let reg = SparseRegistry::start(vec![bin_crate("envdump", "0.1.0", "fn main() { println!(\"envdump 0.1.0\"); }").file("build.rs", build_rs)]);
+    let out = dir.path().join("out");
+    let secrets = [
+        ("GITHUB_TOKEN", "ghs_SECRETgithubtoken0001"),
+        ("ACTIONS_RUNTIME_TOKEN", "SECRETruntime0002"),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SECRETidtoken0003"),
+        ("CRATEMILL_REGISTRY_TOKEN", "SECRETregistry0004"),
+        ("CARGO_REGISTRY_TOKEN", "SECRETcargo0005"),
+        ("AWS_SECRET_ACCESS_KEY", "SECRETaws0006"),
+        ("MY_INPUT", "SECRETinput0007"),
+        // An allowed variable carrying a secret value is dropped too.
+        ("CFLAGS", "-DX=ghs_SECRETgithubtoken0001"),
+    ];
+    let o = build(&reg, "envdump", &out, &["--secret-env", "MY_INPUT"], &secrets);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let seen = std::fs::read_to_string(&dump).expect("build.rs ran and dumped its environment");
+    assert!(seen.contains("CARGO_PKG_NAME=envdump"), "the dump is a real build-script environment");
+    let mut everything = seen.clone();
+    for f in ["build.log", "result.json"] {
+        everything.push_str(&std::fs::read_to_string(out.join(f)).unwrap());
+    }
+    everything.push_str(&stderr(&o));
+    everything.push_str(&String::from_utf8_lossy(&o.stdout));
+    assert!(!everything.contains("SECRET"), "a secret value leaked into the build, its log or its result");
+    for (name, _) in secrets {
+        assert!(!seen.lines().any(|l| l.starts_with(&format!("{name}="))), "{name} reached the build");
+    }
+}
+
+#[test]
+fn all_features_falls_back_to_default_features() {
+    let main = "#[cfg(feature = \"broken\")]\ncompile_error!(\"the broken feature does not build\");\nfn main() { println!(\"fallback 0.1.0\"); }\n";
+    let reg = SparseRegistry::start(vec![bin_crate("fallback", "0.1.0", main).feature("broken", &[])]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "fallback", &out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = result(&out);
+    assert_eq!(r.attempts.len(), 2);
+    assert_eq!(r.attempts[0].features, "all");
+    assert!(!r.attempts[0].produced_binaries);
+    assert_eq!(r.attempts[0].failure.as_ref().unwrap().class, FailureClass::CompileError);
+    assert!(r.attempts[0].command.contains(&"--all-features".to_string()));
+    assert_eq!(r.attempts[1].features, "default");
+    assert!(r.attempts[1].produced_binaries);
+    assert_eq!(r.features_used.as_deref(), Some("default"));
+}
+
+#[test]
+fn compile_errors_fail_with_class_and_evidence() {
+    let reg = SparseRegistry::start(vec![bin_crate("broken", "0.1.0", "fn main() { let x: u32 = \"nope\"; }\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "broken", &out, &[], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = result(&out);
+    assert_eq!(r.status, Status::Failed);
+    let f = r.failure.unwrap();
+    assert_eq!((f.class, f.phase.as_str()), (FailureClass::CompileError, "build"));
+    assert!(f.evidence.iter().any(|l| l.contains("mismatched types")), "{:?}", f.evidence);
+    assert_eq!(r.attempts.len(), 2, "all features, then default");
+    assert_not_publishable(&out);
+}
+
+#[test]
+fn crashing_executable_is_a_failed_build() {
+    let reg = SparseRegistry::start(vec![bin_crate("crasher", "0.1.0", "fn main() { std::process::abort(); }\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "crasher", &out, &[], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = result(&out);
+    assert_eq!(r.failure.unwrap().class, FailureClass::SmokeCrashed);
+    assert_eq!(r.executables[0].smoke.signal, Some(6));
+    assert_not_publishable(&out);
+}
+
+#[test]
+fn library_only_crate_fails_fast() {
+    let manifest = "[package]\nname = \"justlib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+    let reg = SparseRegistry::start(vec![TestCrate::new("justlib", "0.1.0").file("Cargo.toml", manifest).file("src/lib.rs", "pub fn f() {}\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "justlib", &out, &[], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let r = result(&out);
+    assert_eq!(r.failure.as_ref().unwrap().class, FailureClass::NoExecutables);
+    assert!(r.attempts.is_empty(), "nothing was compiled");
+    assert_not_publishable(&out);
+}
+
+#[test]
+fn timeout_kills_the_build() {
+    let reg = SparseRegistry::start(vec![bin_crate("slow", "0.1.0", "fn main() {}\n").file("build.rs", "fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let started = std::time::Instant::now();
+    let o = build(&reg, "slow", &out, &["--timeout", "5s"], &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(1));
+    let r = result(&out);
+    assert_eq!(r.failure.unwrap().class, FailureClass::Timeout);
+    assert_eq!(r.attempts.len(), 1, "no second attempt after a timeout");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0"), TestCrate::binary("hello", "1.1.0").yanked(true)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Malformed specs and targets never reach the network or the disk.
+    for (spec, extra, needle) in [
+        ("hello;rm -rf /", vec![], "hello;rm -rf /"),
+        ("$(touch pwned)", vec![], "pwned"),
+        ("hello@not-a-version", vec![], "not-a-version"),
+        ("hello", vec!["--target", "x86_64-pc-windows-msvc"], "unsupported target"),
+        ("hello", vec!["--target", "x86_64;ls"], "not a target triple"),
+        ("hello", vec!["--features", "a;b"], "--features"),
+    ] {
+        let o = build(&reg, spec, &out, &extra, &[]);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {}", stderr(&o));
+        assert!(one_error_line(&o).contains(needle), "{spec}: {}", stderr(&o));
+        assert!(!out.exists(), "{spec}: output written for invalid input");
+    }
+    assert!(!Path::new("pwned").exists());
+
+    // Well-formed but unknown or yanked: exit 2, one line, and a result.json for the fleet report.
+    for (spec, class_needle) in [("nosuchcrate", "nosuchcrate"), ("hello@9.9.9", "9.9.9"), ("hello@1.1.0", "yanked")] {
+        let o = build(&reg, spec, &out, &[], &[]);
+        assert_eq!(o.status.code(), Some(2), "{spec}: {}", stderr(&o));
+        assert!(one_error_line(&o).contains(class_needle), "{spec}: {}", stderr(&o));
+        assert_eq!(result(&out).failure.unwrap().class, FailureClass::NotFound, "{spec}");
+    }
+}
+
+#[test]
+fn tampered_and_unsafe_crates_are_refused() {
+    let reg = SparseRegistry::start(vec![
+        TestCrate::binary("tampered", "1.0.0").tampered(),
+        TestCrate::binary("escape", "1.0.0").raw_file("../../escaped.txt", "x"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    for (name, class) in [("tampered", FailureClass::ChecksumMismatch), ("escape", FailureClass::UnsafeArchive)] {
+        let out = dir.path().join(name);
+        let o = build(&reg, name, &out, &[], &[]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        assert_eq!(result(&out).failure.unwrap().class, class, "{name}");
+        assert_not_publishable(&out);
+    }
+}
+
+#[test]
+fn unreachable_index_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = cratemill(&["build", "hello", "--index-url", "sparse+http://127.0.0.1:9/index/", "--out", out.to_str().unwrap(), "--quiet"], &[]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(one_error_line(&o).contains("127.0.0.1:9"), "{}", stderr(&o));
+    assert_eq!(result(&out).failure.unwrap().class, FailureClass::FetchFailed);
+}
+
+#[test]
+fn refuses_to_overwrite_a_foreign_folder() {
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
+    let o = build(&reg, "hello", dir.path(), &[], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(one_error_line(&o).contains("not a cratemill output"));
+    assert!(dir.path().join("precious.txt").exists());
+}
+
+#[test]
+fn github_actions_outputs_and_summary() {
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0"), bin_crate("broken", "0.1.0", "fn main() { x }\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let (outputs, summary) = (dir.path().join("outputs"), dir.path().join("summary.md"));
+    let envs = [("GITHUB_ACTIONS", "true"), ("GITHUB_OUTPUT", outputs.to_str().unwrap()), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
+    let out: PathBuf = dir.path().join("ok");
+    let o = build(&reg, "hello", &out, &[], &envs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&outputs).unwrap();
+    assert!(text.contains("status=built\n") && text.contains("version=1.0.0\n") && text.contains("executables=hello\n"), "{text}");
+    assert!(text.contains(&format!("result-path={}\n", out.join("result.json").display())));
+    assert!(std::fs::read_to_string(&summary).unwrap().contains("| `hello` |"));
+
+    let o = build(&reg, "broken", &dir.path().join("bad"), &[], &envs);
+    assert_eq!(o.status.code(), Some(1));
+    let text = std::fs::read_to_string(&outputs).unwrap();
+    assert!(text.contains("status=failed\n") && text.contains("failure-class=compile-error\n"), "{text}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("::error title="), "an error annotation is printed");
+}
