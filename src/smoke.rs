@@ -26,19 +26,21 @@ pub struct RunOutcome {
 
 /// Find the program that runs `target` executables here: none needed, a qemu-user binary, or nothing.
 pub fn runner_for(target: &Target, host: &Target) -> Result<Option<PathBuf>, String> {
+    runner_in(target, host, std::env::var_os("PATH").as_deref())
+}
+
+/// [`runner_for`] with the search path given.
+pub fn runner_in(target: &Target, host: &Target, path_var: Option<&std::ffi::OsStr>) -> Result<Option<PathBuf>, String> {
     if target.runs_natively_on(host) {
         return Ok(None);
     }
     for name in [format!("{}-static", target.qemu), target.qemu.to_string()] {
-        if let Some(path) = find_in_path(&name) {
+        let found = path_var.and_then(|paths| std::env::split_paths(paths).map(|d| d.join(&name)).find(|p| p.is_file()));
+        if let Some(path) = found {
             return Ok(Some(path));
         }
     }
     Err(format!("{} executables need {}-static (Debian package qemu-user-static), which is not installed", target.arch, target.qemu))
-}
-
-fn find_in_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
 }
 
 /// Decide the smoke status from the `--version` and `--help` runs. Pure.
@@ -193,5 +195,68 @@ mod tests {
         let s = smoke(&script, host, host).await;
         assert_eq!(s.status, SmokeStatus::Crashed, "{s:?}");
         assert_eq!(s.signal, Some(11));
+    }
+
+    /// A minimal static aarch64 ELF executable running `code` (little-endian instruction words).
+    fn tiny_aarch64_elf(code: &[u32]) -> Vec<u8> {
+        let base = 0x40_0000u64;
+        let entry = base + 64 + 56;
+        let total = 64 + 56 + 4 * code.len() as u64;
+        let mut b = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        b.extend(2u16.to_le_bytes()); // ET_EXEC
+        b.extend(183u16.to_le_bytes()); // EM_AARCH64
+        b.extend(1u32.to_le_bytes());
+        b.extend(entry.to_le_bytes());
+        b.extend(64u64.to_le_bytes()); // e_phoff
+        b.extend(0u64.to_le_bytes()); // e_shoff
+        b.extend(0u32.to_le_bytes());
+        for v in [64u16, 56, 1, 64, 0, 0] {
+            b.extend(v.to_le_bytes());
+        }
+        b.extend(1u32.to_le_bytes()); // PT_LOAD
+        b.extend(5u32.to_le_bytes()); // R+X
+        for v in [0u64, base, base, total, total, 0x1000] {
+            b.extend(v.to_le_bytes());
+        }
+        for word in code {
+            b.extend(word.to_le_bytes());
+        }
+        b
+    }
+
+    #[tokio::test]
+    async fn foreign_architecture_runs_under_qemu() {
+        let aarch64 = Target::parse("aarch64-unknown-linux-musl").unwrap();
+        let host = Target::host();
+        assert!(
+            runner_for(aarch64, host).is_ok(),
+            "qemu-aarch64-static is needed for this test (Debian package qemu-user-static; .ci/run installs it)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, code: &[u32]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, tiny_aarch64_elf(code)).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            path
+        };
+        // mov x0, #0; mov x8, #93 (exit); svc #0
+        let ok = write("ok", &[0xd280_0000, 0xd280_0ba8, 0xd400_0001]);
+        let facts = crate::inspect::inspect(&std::fs::read(&ok).unwrap()).unwrap().unwrap();
+        assert!(facts.is_executable() && facts.is_static() && facts.machine == aarch64.elf_machine);
+        let s = smoke(&ok, aarch64, host).await;
+        assert_eq!(s.status, SmokeStatus::Passed, "{s:?}");
+        assert!(s.runner.as_deref().unwrap().starts_with("qemu-aarch64"));
+        // udf #0: illegal instruction
+        let bad = write("bad", &[0x0000_0000]);
+        let s = smoke(&bad, aarch64, host).await;
+        assert_eq!(s.status, SmokeStatus::Crashed, "{s:?}");
+        assert_eq!(s.signal, Some(4));
+    }
+
+    #[test]
+    fn missing_emulator_is_not_run_with_a_reason() {
+        let s390 = Target::parse("s390x-unknown-linux-musl").unwrap();
+        let err = runner_in(s390, Target::host(), Some(std::ffi::OsStr::new(""))).unwrap_err();
+        assert!(err.contains("qemu-s390x-static"), "{err}");
     }
 }

@@ -307,3 +307,19 @@ fn github_actions_outputs_and_summary() {
     assert!(text.contains("status=failed\n") && text.contains("failure-class=compile-error\n"), "{text}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("::error title="), "an error annotation is printed");
 }
+
+#[test]
+fn stable_toolchain_collects_from_the_target_folder() {
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "hello", &out, &["--toolchain", "stable", "--jobs", "1"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = result(&out);
+    assert_eq!(r.toolchain.as_ref().unwrap().channel, "stable");
+    let command = r.attempts[0].command.join(" ");
+    assert!(!command.contains("-Z") && !command.contains("--artifact-dir") && !command.contains("+nightly"), "{command}");
+    assert!(command.contains("--jobs 1"), "{command}");
+    assert_eq!(r.executables[0].smoke.status, SmokeStatus::Passed);
+    cratemill::package::verify(&out).expect("package verifies");
+}
