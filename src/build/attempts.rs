@@ -60,7 +60,7 @@ mod tests {
     #[test]
     fn all_features_then_default() {
         let p1 = first(Features::All, vec![], true);
-        let p2 = next(&p1, &outcome(FailureClass::CompileError), &[p1.clone()]).unwrap();
+        let p2 = next(&p1, &outcome(FailureClass::CompileError), std::slice::from_ref(&p1)).unwrap();
         assert_eq!(p2, Plan { features: Features::Default, extra_features: vec![], locked: true });
         assert_eq!(next(&p2, &outcome(FailureClass::CompileError), &[p1, p2.clone()]), None);
     }
@@ -69,7 +69,7 @@ mod tests {
     fn outdated_lock_is_dropped_first() {
         let p1 = first(Features::All, vec!["openssl/vendored".into()], true);
         let o = Outcome { lock_outdated: true, ..outcome(FailureClass::FetchFailed) };
-        let p2 = next(&p1, &o, &[p1.clone()]).unwrap();
+        let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
         assert!(!p2.locked && p2.features == Features::All);
         let o = Outcome { feature_problem: true, ..outcome(FailureClass::CompileError) };
         let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
@@ -79,12 +79,12 @@ mod tests {
     #[test]
     fn timeouts_end_the_ladder() {
         let p1 = first(Features::All, vec![], false);
-        assert_eq!(next(&p1, &outcome(FailureClass::Timeout), &[p1.clone()]), None);
+        assert_eq!(next(&p1, &outcome(FailureClass::Timeout), std::slice::from_ref(&p1)), None);
     }
 
     #[test]
     fn explicit_features_get_one_attempt() {
         let p1 = first(Features::List(vec!["cli".into()]), vec![], false);
-        assert_eq!(next(&p1, &outcome(FailureClass::CompileError), &[p1.clone()]), None);
+        assert_eq!(next(&p1, &outcome(FailureClass::CompileError), std::slice::from_ref(&p1)), None);
     }
 }
