@@ -1,1 +1,22 @@
-//! (being written)
+//! crates.io as a source: parse a crate spec, read a sparse registry index, pick a version,
+//! download the `.crate` with checksum verification, and unpack it safely.
+//!
+//! Layers, one-way: [`spec`] and [`select`] are pure; [`index`] reads the sparse index over HTTP;
+//! [`download`] streams a `.crate` to disk and verifies it; [`unpack`] turns a verified `.crate`
+//! into a source folder, refusing anything that could escape it. [`retry`] is the shared policy
+//! for transient network errors.
+
+mod download;
+mod http;
+mod index;
+mod retry;
+mod select;
+mod spec;
+mod unpack;
+
+pub use download::Downloaded;
+pub use index::{index_path, Index, IndexDep, IndexVersion, CRATES_IO_INDEX};
+pub use retry::RetryPolicy;
+pub use select::select_version;
+pub use spec::CrateSpec;
+pub use unpack::{unpack, UnpackLimits};
