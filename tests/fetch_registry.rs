@@ -149,6 +149,13 @@ async fn retries_are_bounded_and_end_in_fetch_failed() {
     assert_eq!(reg.hits(&dl), 4);
     assert!(files_in(dir.path()).is_empty());
 
+    // The same bound holds for index files.
+    reg.fail_next("/index/he/ll/hello", 100, Fault::Status(500));
+    let err = index.versions("hello").await.unwrap_err();
+    assert_eq!((exit_of(&err), class_of(&err)), (Exit::Failed, Some(FailureClass::FetchFailed)));
+    assert!(err.to_string().contains("answered 500 Internal Server Error (after 4 attempts)"), "{err}");
+    assert_eq!(reg.hits("/index/he/ll/hello"), 5);
+
     // A 404 on the download is final, not retried.
     reg.fail_next(&dl, 1, Fault::Status(404));
     let err = index.download(v, dir.path()).await.unwrap_err();

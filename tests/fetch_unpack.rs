@@ -113,6 +113,16 @@ async fn a_later_entry_never_writes_through_a_link_from_the_archive() {
 }
 
 #[tokio::test]
+async fn a_file_and_a_folder_at_the_same_path_are_refused() {
+    let krate = TestCrate::binary("clash", "1.0.0").file("x", "file").file("x/y", "below a file");
+    let (work, result) = fetch_and_unpack(krate, UnpackLimits::default()).await;
+    assert_refused(work.path(), result, "`clash-1.0.0/x` is both a file and a folder");
+    let krate = TestCrate::binary("clash", "1.0.0").file("x", "file").dir("x");
+    let (work, result) = fetch_and_unpack(krate, UnpackLimits::default()).await;
+    assert_refused(work.path(), result, "`clash-1.0.0/x` is both a file and a folder");
+}
+
+#[tokio::test]
 async fn device_files_and_fifos_are_refused() {
     let (work, result) = fetch_and_unpack(TestCrate::binary("dev", "1.0.0").char_device("null"), UnpackLimits::default()).await;
     assert_refused(work.path(), result, "`dev-1.0.0/null` is a device file");
