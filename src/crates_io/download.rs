@@ -12,7 +12,8 @@ use tokio::io::AsyncWriteExt;
 use super::http;
 use super::index::{Index, IndexVersion};
 use super::retry::{retryable_error, retryable_status};
-use crate::error::{classified, Exit};
+use super::spec::validate_name;
+use crate::error::{classified, failed, Exit};
 use crate::schema::result::FailureClass;
 
 /// A verified `.crate` on disk.
@@ -41,6 +42,11 @@ impl Index {
     /// size cap -> `UnsafeArchive` (exit 1); HTTP errors and transport failures after retries ->
     /// `FetchFailed` (exit 1).
     pub async fn download(&self, v: &IndexVersion, dest_dir: &Path) -> Result<Downloaded> {
+        // Name and version become file names: never trust a hand-made `IndexVersion`.
+        validate_name(&v.name).map_err(|why| failed(format!("downloading `{}`: {why}", v.name.escape_debug())))?;
+        if semver::Version::parse(&v.vers).is_err() {
+            return Err(failed(format!("downloading `{}`: `{}` is not a valid version", v.name, v.vers.escape_debug())));
+        }
         let url = self.download_url(v);
         let what = format!("downloading `{}@{}` from {url}", v.name, v.vers);
         let attempts = self.retry.attempts.max(1);

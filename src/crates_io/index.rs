@@ -239,7 +239,7 @@ impl Index {
             return Err(classified(
                 Exit::Failed,
                 FailureClass::FetchFailed,
-                format!("index {url}: {config_url} answered {status}"),
+                format!("index {url}: {config_url} answered {status}{}", after_attempts(status, retry)),
             ));
         }
         let body = resp.text().await.map_err(|e| {
@@ -306,7 +306,7 @@ impl Index {
             ));
         }
         if !status.is_success() {
-            return Err(fetch_failed(format!("{file_url} answered {status}")));
+            return Err(fetch_failed(format!("{file_url} answered {status}{}", after_attempts(status, self.retry))));
         }
         let body = resp
             .text()
@@ -320,6 +320,15 @@ impl Index {
     /// with none of them, `/{crate}/{version}/download` is appended.
     pub fn download_url(&self, v: &IndexVersion) -> String {
         download_url(&self.dl, v)
+    }
+}
+
+/// ` (after N attempts)` when the status was one that gets retried.
+fn after_attempts(status: reqwest::StatusCode, retry: RetryPolicy) -> String {
+    if super::retry::retryable_status(status) {
+        format!(" (after {} attempts)", retry.attempts.max(1))
+    } else {
+        String::new()
     }
 }
 

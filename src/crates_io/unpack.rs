@@ -158,7 +158,7 @@ impl Unpacker<'_> {
         let dest = self.root.join(&rel);
         match kind {
             tar::EntryType::Directory => {
-                fs::create_dir_all(&dest).map_err(|e| write_error(self.what, &dest, e))?;
+                fs::create_dir_all(&dest).map_err(|e| self.create_error(&dest, e))?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if rel.as_os_str().is_empty() {
@@ -256,9 +256,21 @@ impl Unpacker<'_> {
 
     fn ensure_parent(&self, dest: &Path) -> Result<()> {
         if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(|e| write_error(self.what, parent, e))?;
+            fs::create_dir_all(parent).map_err(|e| self.create_error(parent, e))?;
         }
         Ok(())
+    }
+
+    /// A folder that cannot be created because a file of the archive sits on its path is the
+    /// archive's fault; anything else is the disk's.
+    fn create_error(&self, path: &Path, e: io::Error) -> anyhow::Error {
+        match e.raw_os_error() {
+            Some(libc::ENOTDIR) | Some(libc::EEXIST) => {
+                let rel = path.strip_prefix(self.root).unwrap_or(path);
+                self.refuse(format!("`{}/{}` is both a file and a folder", self.top, rel.display()))
+            }
+            _ => write_error(self.what, path, e),
+        }
     }
 
     fn write_file<R: Read>(&self, entry: &mut tar::Entry<R>, dest: &Path, shown: &str) -> Result<()> {
