@@ -167,7 +167,11 @@ async fn build_resolved(
     let src_dir = work_path.join("src");
     std::fs::create_dir_all(&src_dir).map_err(|e| phase_err("fetch", FailureClass::OutOfResources)(e.into()))?;
     // Unsafe archives carry their own class; anything else here is an I/O problem.
-    let root = crates_io::unpack(&downloaded.path, &src_dir, name, vers, &crates_io::UnpackLimits::default()).map_err(phase_err("fetch", FailureClass::Unknown))?;
+    let (crate_file, unpack_into, n, v) = (downloaded.path.clone(), src_dir.clone(), name.clone(), vers.clone());
+    let root = tokio::task::spawn_blocking(move || crates_io::unpack(&crate_file, &unpack_into, &n, &v, &crates_io::UnpackLimits::default()))
+        .await
+        .map_err(|e| phase_err("fetch", FailureClass::Unknown)(e.into()))?
+        .map_err(phase_err("fetch", FailureClass::Unknown))?;
     log.end_group(runner);
     result.timings_ms.insert("fetch".into(), ms(t.elapsed()));
 
