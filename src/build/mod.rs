@@ -1,5 +1,7 @@
 //! `cratemill build`: one crate x one target, from crates.io to a package folder.
 
+pub mod classify;
+
 use std::path::PathBuf;
 
 use crate::error::Exit;
