@@ -42,6 +42,8 @@
 //! - Feature problems ("does not contain this feature", "does not have that feature") are `fetch-failed`
 //!   (cargo could not resolve the requested feature set) and set `feature_problem`, so the build retries
 //!   with default features; an outdated lock under `--locked` is `fetch-failed` with `lock_outdated`.
+//! - `classify` is for attempts that failed. A build that exits 0 and leaves no executable is classed
+//!   `no-executables` by the inspection of its output, not here (only cargo's own no-target wordings are).
 //! - An error that only says "not supported" without naming a target, arch, platform or OS is not
 //!   `unsupported-target`; a plain unresolved module (`#[cfg]`-gated away without rustc pointing at the
 //!   `cfg`) cannot be told from a typo and stays `compile-error`.
@@ -60,7 +62,7 @@ use env_rules::{
 pub use log::strip_timestamp;
 use log::{cut, one_line, tail, Log};
 
-use crate::schema::result::FailureClass;
+use crate::schema::result::{Failure, FailureClass};
 
 /// At most this many evidence lines are kept (the first ones, in log order: the root cause is early).
 pub const MAX_EVIDENCE: usize = 30;
@@ -115,6 +117,18 @@ pub struct Classification {
     pub lock_outdated: bool,
     /// A requested feature does not exist: retry with default features.
     pub feature_problem: bool,
+}
+
+impl Classification {
+    /// The `failure` record of `result.json` (and of an attempt) for this classification.
+    pub fn to_failure(&self, phase: &str) -> Failure {
+        Failure {
+            class: self.class,
+            phase: phase.to_string(),
+            message: self.summary.clone(),
+            evidence: self.evidence.clone(),
+        }
+    }
 }
 
 /// The precedence table of the module doc, in order.
@@ -215,6 +229,16 @@ mod tests {
         let c = classify("   Compiling big v1.0.0\n", ExitInfo::signal(11));
         assert_eq!(c.class, FailureClass::Unknown);
         assert!(c.summary.contains("signal 11"), "{}", c.summary);
+    }
+
+    #[test]
+    fn failure_record_carries_class_summary_and_evidence() {
+        let c = classify("error: no matching package named `nope` found\n", ExitInfo::code(101));
+        let f = c.to_failure("build");
+        assert_eq!(f.class, FailureClass::FetchFailed);
+        assert_eq!(f.phase, "build");
+        assert_eq!(f.message, "no matching package named `nope` found");
+        assert_eq!(f.evidence, vec!["error: no matching package named `nope` found"]);
     }
 
     #[test]
