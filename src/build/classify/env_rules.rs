@@ -1,0 +1,195 @@
+//! Rules about the build's environment and cargo's own steps, before or around compiling: timeout,
+//! out of resources, missing target, checksum, fetch/resolution, toolchain too old, no executables.
+
+use super::log::{between, strip_error, tail, Log, BUILD_SCRIPT_FAILED, COULD_NOT_COMPILE};
+use super::{ExitInfo, Hit, TAIL_EVIDENCE};
+use crate::schema::result::FailureClass;
+
+pub(super) fn timeout(log: &Log, exit: ExitInfo) -> Option<Hit> {
+    if !exit.timed_out {
+        return None;
+    }
+    let last = log.lines.iter().rev().find(|l| l.trim_start().starts_with("Compiling ")).map(|l| l.trim());
+    let summary = match last {
+        Some(step) => format!("build exceeded the time limit (last step: {step})"),
+        None => "build exceeded the time limit".to_string(),
+    };
+    Hit::new(FailureClass::Timeout, summary, tail(log, TAIL_EVIDENCE, |l| !l.trim().is_empty()))
+}
+
+pub(super) fn out_of_resources(log: &Log, exit: ExitInfo) -> Option<Hit> {
+    const PATTERNS: &[(&str, &str)] = &[
+        ("No space left on device", "out of disk space"),
+        ("Disk quota exceeded", "out of disk space"),
+        ("LLVM ERROR: out of memory", "out of memory"),
+        ("tried to allocate more memory than available to compiler", "out of memory"),
+        ("Cannot allocate memory", "out of memory"),
+        ("out of memory allocating", "out of memory"),
+        ("could not allocate", "out of memory"),
+        ("signal: 9, SIGKILL", "rustc or a build script was killed by SIGKILL (usually the out-of-memory killer)"),
+        ("Killed signal terminated program", "a compiler was killed (usually the out-of-memory killer)"),
+        ("terminated with signal 7 [Bus error]", "the linker died of SIGBUS (its output file hit a full disk)"),
+    ];
+    // The crate whose step failed, and cargo's lines saying which step it was.
+    let hit = |lines: Vec<usize>, what: &str| {
+        let first = lines[0];
+        let anchors = log.find(|l| l.starts_with(BUILD_SCRIPT_FAILED) || l.starts_with(COULD_NOT_COMPILE));
+        let line = log.lines[first].trim().trim_start_matches("= note: ");
+        let summary = if anchors.is_empty() {
+            format!("{what}: {line}")
+        } else if line.contains("process didn't exit successfully") {
+            format!("{}: {what}", log.crate_for(first))
+        } else {
+            format!("{}: {what}: {line}", log.crate_for(first))
+        };
+        Hit::new(FailureClass::OutOfResources, summary, lines.into_iter().chain(anchors).collect())
+    };
+    for &(pat, what) in PATTERNS {
+        let lines = log.find(|l| l.contains(pat));
+        if !lines.is_empty() {
+            return hit(lines, what);
+        }
+    }
+    let lines = log.find(|l| is_alloc_failure(l) || is_killed_notice(l));
+    if let Some(&first) = lines.first() {
+        let what = if is_alloc_failure(&log.lines[first]) { "out of memory" } else { "a process was killed" };
+        return hit(lines, what);
+    }
+    if exit.signal == Some(9) {
+        let summary = "the build was killed by SIGKILL (usually the out-of-memory killer)";
+        return Hit::new(FailureClass::OutOfResources, summary, tail(log, TAIL_EVIDENCE, |l| !l.trim().is_empty()));
+    }
+    None
+}
+
+/// Rust's allocation-failure message: `memory allocation of 35184372088832 bytes failed`.
+pub(super) fn is_alloc_failure(line: &str) -> bool {
+    line.split_once("memory allocation of ")
+        .and_then(|(_, rest)| rest.split_once(" bytes failed"))
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A shell's job notice for a SIGKILLed process: `Killed` alone, or `... 1234 Killed   cargo build`.
+pub(super) fn is_killed_notice(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.iter().position(|w| *w == "Killed") {
+        Some(0) => true,
+        Some(i) => words[i - 1].bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+pub(super) fn target_not_installed(log: &Log, _: ExitInfo) -> Option<Hit> {
+    let i = log.first(|l| l.contains("target may not be installed"))?;
+    let target = between(&log.lines[i], "`", "`").unwrap_or("this");
+    let summary = format!(
+        "the `{target}` target is not installed for this toolchain (builder environment, not the crate: `rustup target add {target}`)"
+    );
+    let mut lines = log.find(|l| l.contains("target may not be installed") || l.starts_with("error[E0463]"));
+    lines.extend(log.find(|l| l.contains("rustup target add")));
+    Hit::new(FailureClass::Unknown, summary, lines)
+}
+
+pub(super) fn checksum(log: &Log, _: ExitInfo) -> Option<Hit> {
+    let i = log.first(|l| {
+        l.starts_with("error:")
+            && (l.contains("changed between lock files")
+                || l.contains("failed to verify the checksum of")
+                || l.contains("listed checksum of"))
+    })?;
+    let mut lines = log.block(i, 12);
+    lines.extend(log.find(|l| l.starts_with("unable to verify that")));
+    Hit::new(FailureClass::ChecksumMismatch, strip_error(&log.lines[i]), lines)
+}
+
+pub(super) fn is_lock_outdated(line: &str) -> bool {
+    line.starts_with("error:") && (line.contains("--locked was passed") || line.contains("--frozen was passed"))
+}
+
+pub(super) fn is_feature_problem(line: &str) -> bool {
+    const PATTERNS: &[&str] = &[
+        "does not contain this feature",
+        "does not contain these features",
+        "contains these features",
+        "contains this feature",
+        "does not have the feature `",
+        "does not have that feature",
+        "which is neither a dependency nor another feature",
+    ];
+    PATTERNS.iter().any(|p| line.contains(p))
+}
+
+pub(super) fn fetch(log: &Log, _: ExitInfo) -> Option<Hit> {
+    const CARGO_ERRORS: &[&str] = &[
+        "error: failed to download",
+        "error: failed to get `",
+        "error: no matching package named",
+        "error: no matching package found",
+        "error: failed to select a version",
+        "error: failed to load source for dependency",
+        "error: failed to update registry",
+        "error: failed to fetch",
+        "error: failed to query replaced source",
+        "error: attempting to make an HTTP request, but --offline was specified",
+    ];
+    let i = log
+        .first(|l| is_lock_outdated(l) || CARGO_ERRORS.iter().any(|p| l.starts_with(p)))
+        .or_else(|| log.first(is_feature_problem))?;
+    let mut lines = log.block(i, 25);
+    lines.extend(log.find(is_feature_problem));
+    // The innermost cause of a `Caused by:` chain says what went wrong on the network.
+    let cause = lines.iter().rev().map(|&j| log.lines[j].trim()).find(|l| !l.is_empty() && *l != "Caused by:");
+    let head = strip_error(&log.lines[i]);
+    let summary = match cause {
+        Some(c) if log.lines[i..].iter().take(25).any(|l| l == "Caused by:") && c != head => format!("{head}: {c}"),
+        _ => head.to_string(),
+    };
+    Hit::new(FailureClass::FetchFailed, summary, lines)
+}
+
+pub(super) fn toolchain_too_old(log: &Log, _: ExitInfo) -> Option<Hit> {
+    if let Some(i) = log.first(|l| l.contains("is not supported by the following package")) {
+        let lines = log.block(i, 8);
+        let needs: Vec<&str> = lines.iter().skip(1).map(|&j| log.lines[j].trim()).collect();
+        let summary = format!("{}: {}", strip_error(&log.lines[i]).trim_end_matches(':'), needs.join("; "));
+        return Hit::new(FailureClass::RustVersion, summary, lines);
+    }
+    const PATTERNS: &[&str] = &[
+        "or newer, while the currently active rustc version is",
+        "this version of Cargo is older than the",
+        "requires a nightly version of Cargo",
+    ];
+    let lines = log.find(|l| PATTERNS.iter().any(|p| l.contains(p)));
+    let &first = lines.first()?;
+    let mut all = log.find(|l| l.starts_with("error:") && l.contains("manifest"));
+    all.extend(&lines);
+    Hit::new(FailureClass::RustVersion, strip_error(log.lines[first].trim()), all)
+}
+
+pub(super) fn no_executables(log: &Log, _: ExitInfo) -> Option<Hit> {
+    const PATTERNS: &[&str] = &[
+        "no bin target named",
+        "no packages found with binaries",
+        "there is nothing to install in",
+        "a bin target must be available",
+        "specified, but no targets matched",
+    ];
+    let lines = log.find(|l| PATTERNS.iter().any(|p| l.contains(p)));
+    let &i = lines.first()?;
+    let summary = format!("the crate has no binary targets ({})", strip_error(log.lines[i].trim()));
+    Hit::new(FailureClass::NoExecutables, summary, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_failures_and_kill_notices() {
+        assert!(is_alloc_failure("  memory allocation of 35184372088832 bytes failed"));
+        assert!(!is_alloc_failure("memory allocation of many bytes failed"));
+        assert!(is_killed_notice("bash: line 1: 14912 Killed                  timeout -s KILL 2 cargo build"));
+        assert!(is_killed_notice("Killed"));
+        assert!(!is_killed_notice("error: the process was Killed by the user"));
+    }
+}

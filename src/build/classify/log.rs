@@ -1,0 +1,180 @@
+//! The build log as the rules see it: timestamp prefixes and ANSI colours removed, one entry per line,
+//! with the searches and text helpers the classification rules share.
+
+/// Strip cratemill's `[+<secs>s] ` timestamp prefix from a log line, if it has one.
+pub fn strip_timestamp(line: &str) -> &str {
+    let Some(rest) = line.strip_prefix("[+") else { return line };
+    let Some(end) = rest.find("s] ") else { return line };
+    let secs = &rest[..end];
+    if !secs.is_empty() && secs.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        &rest[end + 3..]
+    } else {
+        line
+    }
+}
+
+/// The log, one cleaned line per entry: timestamp prefix and ANSI colour codes removed, right-trimmed.
+pub(super) struct Log {
+    pub(super) lines: Vec<String>,
+}
+
+impl Log {
+    pub(super) fn new(text: &str) -> Log {
+        Log { lines: text.lines().map(|l| strip_ansi(strip_timestamp(l)).trim_end().to_string()).collect() }
+    }
+
+    pub(super) fn find(&self, pred: impl Fn(&str) -> bool) -> Vec<usize> {
+        self.lines.iter().enumerate().filter(|(_, l)| pred(l)).map(|(i, _)| i).collect()
+    }
+
+    pub(super) fn first(&self, pred: impl Fn(&str) -> bool) -> Option<usize> {
+        self.lines.iter().position(|l| pred(l))
+    }
+
+    pub(super) fn any(&self, pred: impl Fn(&str) -> bool) -> bool {
+        self.lines.iter().any(|l| pred(l))
+    }
+
+    /// Lines `from..` up to the next top-level `error`/`warning` line (at most `max` lines).
+    pub(super) fn block(&self, from: usize, max: usize) -> Vec<usize> {
+        let mut out = vec![from];
+        for (i, l) in self.lines.iter().enumerate().skip(from + 1).take(max.saturating_sub(1)) {
+            if l.starts_with("error") || l.starts_with("warning") {
+                break;
+            }
+            if !l.trim().is_empty() {
+                out.push(i);
+            }
+        }
+        out
+    }
+
+    /// The message of each `thread 'main' panicked at ...:` line: the first non-empty line after it.
+    pub(super) fn panic_messages(&self) -> Vec<usize> {
+        self.find(|l| l.contains("panicked at"))
+            .into_iter()
+            .filter_map(|i| (i + 1..(i + 4).min(self.lines.len())).find(|&j| !self.lines[j].trim().is_empty()))
+            .collect()
+    }
+
+    /// The crate a line belongs to: `warning: NAME@VER: ...` lines name it; otherwise the nearest
+    /// build-script failure before (then after) the line, then the first `could not compile `x``.
+    pub(super) fn crate_for(&self, idx: usize) -> String {
+        if let Some(rest) = self.lines[idx].strip_prefix("warning: ") {
+            if let Some((pkg, _)) = rest.split_once(": ") {
+                if let Some((name, _)) = pkg.split_once('@') {
+                    return name.to_string();
+                }
+            }
+        }
+        let scripts = self.find(|l| l.starts_with(BUILD_SCRIPT_FAILED));
+        let script = scripts.iter().rev().find(|&&i| i <= idx).or_else(|| scripts.first());
+        if let Some(&i) = script {
+            return crate_in_backticks(&self.lines[i]);
+        }
+        match self.first(|l| l.starts_with(COULD_NOT_COMPILE)) {
+            Some(i) => crate_in_backticks(&self.lines[i]),
+            None => "build".to_string(),
+        }
+    }
+}
+
+pub(super) const BUILD_SCRIPT_FAILED: &str = "error: failed to run custom build command for `";
+pub(super) const COULD_NOT_COMPILE: &str = "error: could not compile `";
+
+/// The line numbers of the last `n` lines that satisfy `pred`, in log order.
+pub(super) fn tail(log: &Log, n: usize, pred: impl Fn(&str) -> bool) -> Vec<usize> {
+    let mut lines = log.find(pred);
+    let skip = lines.len().saturating_sub(n);
+    lines.drain(..skip);
+    lines
+}
+
+/// rustc's ` --> src/main.rs:2:18` line right after an error header.
+pub(super) fn location_after(log: &Log, i: usize) -> Option<usize> {
+    log.lines.get(i + 1).filter(|l| l.trim_start().starts_with("-->")).map(|_| i + 1)
+}
+
+/// The crate whose compilation reported the error at line `i`: the next `could not compile` line.
+pub(super) fn crate_of_error(log: &Log, i: usize) -> String {
+    match log.lines[i..].iter().find(|l| l.starts_with(COULD_NOT_COMPILE)) {
+        Some(l) => crate_in_backticks(l),
+        None => log.crate_for(i),
+    }
+}
+
+/// `error: could not compile `ce` (bin "ce")` → `ce`; `... for `alsa-sys v0.3.1`` → `alsa-sys`.
+pub(super) fn crate_in_backticks(line: &str) -> String {
+    between(line, "`", "`").and_then(|s| s.split_whitespace().next()).unwrap_or("?").to_string()
+}
+
+/// The text between the first `open` and the next `close` after it.
+pub(super) fn between<'a>(line: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let (_, rest) = line.split_once(open)?;
+    rest.split_once(close).map(|(inner, _)| inner)
+}
+
+pub(super) fn strip_error(line: &str) -> &str {
+    line.strip_prefix("error: ").unwrap_or(line)
+}
+
+pub(super) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `s` cut to at most `max` characters (on a char boundary), marked with `…` when cut.
+pub(super) fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// Remove ANSI CSI sequences (`ESC [ ... final-byte`), as cargo prints with `--color always`.
+pub(super) fn strip_ansi(line: &str) -> String {
+    if !line.contains('\x1b') {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_prefix_is_stripped_only_when_well_formed() {
+        assert_eq!(strip_timestamp("[+12.345s] error: x"), "error: x");
+        assert_eq!(strip_timestamp("[+0s] a"), "a");
+        assert_eq!(strip_timestamp("[+x.1s] a"), "[+x.1s] a");
+        assert_eq!(strip_timestamp("[+1.0s]a"), "[+1.0s]a");
+        assert_eq!(strip_timestamp("  Compiling x"), "  Compiling x");
+    }
+
+    #[test]
+    fn ansi_colours_are_removed() {
+        assert_eq!(strip_ansi("\x1b[1m\x1b[91merror[E0308]\x1b[0m: mismatched"), "error[E0308]: mismatched");
+    }
+
+    #[test]
+    fn crate_names_come_from_backticks() {
+        assert_eq!(crate_in_backticks("error: failed to run custom build command for `alsa-sys v0.3.1`"), "alsa-sys");
+        assert_eq!(crate_in_backticks("error: could not compile `ce` (bin \"ce\") due to 1 previous error"), "ce");
+        assert_eq!(cut("abcdef", 3), "abc…");
+        assert_eq!(cut("abc", 3), "abc");
+    }
+}
