@@ -318,8 +318,7 @@ async fn attempt_builds(
         let text = run.lines.join("\n");
         let c = classify::classify(&text, ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out });
         log.note(&format!("attempt {n} failed: {}: {}", c.class, c.summary));
-        let failure = Failure { class: c.class, phase: "build".into(), message: c.summary.clone(), evidence: c.evidence.clone() };
-        attempt.failure = Some(failure.clone());
+        attempt.failure = Some(c.to_failure("build"));
         result.attempts.push(attempt);
         let outcome = attempts::Outcome { class: c.class, lock_outdated: c.lock_outdated, feature_problem: c.feature_problem };
         match attempts::next(&plan, &outcome, &tried) {
