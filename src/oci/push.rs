@@ -7,7 +7,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 
 use super::http::{unexpected, Failure, RegistryClient};
-use super::manifest::{sha256_digest, Artifact, MANIFEST_MEDIA_TYPE};
+use super::manifest::{sha256_digest, Artifact, Blob, MANIFEST_MEDIA_TYPE};
 use super::upload;
 use crate::error::failed;
 
@@ -33,16 +33,8 @@ pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow:
     }
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<_> = artifact.blobs.iter().filter(|b| seen.insert(b.digest.clone())).collect();
-    let outcomes: Vec<bool> = futures_util::stream::iter(unique.iter().map(|blob| async move {
-        if upload::exists(c, blob).await? {
-            return anyhow::Ok(false);
-        }
-        upload::upload(c, blob).await?;
-        Ok(true)
-    }))
-    .buffered(c.tuning.concurrency.max(1))
-    .try_collect()
-    .await?;
+    let jobs: Vec<_> = unique.iter().map(|blob| upload_if_missing(c, blob)).collect();
+    let outcomes: Vec<bool> = futures_util::stream::iter(jobs).buffered(c.tuning.concurrency.max(1)).try_collect().await?;
     let uploaded = outcomes.iter().filter(|u| **u).count();
 
     put_manifest(c, &artifact.digest, artifact).await?;
@@ -58,6 +50,15 @@ pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow:
         other => return Err(failed(format!("after tagging, {}/{}:{tag} points at {} instead of {}", c.host, c.repository, other.as_deref().unwrap_or("nothing"), artifact.digest))),
     }
     Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: uploaded, blobs_present: unique.len() - uploaded, unchanged: false, replaced: before })
+}
+
+/// Upload a blob unless the repository has it; `true` when it was uploaded.
+async fn upload_if_missing(c: &RegistryClient, blob: &Blob) -> anyhow::Result<bool> {
+    if upload::exists(c, blob).await? {
+        return Ok(false);
+    }
+    upload::upload(c, blob).await?;
+    Ok(true)
 }
 
 /// Every blob of the artifact is in the repository with its size.

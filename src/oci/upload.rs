@@ -35,7 +35,10 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
     let mut tracker = c.tracker();
     'session: loop {
         let mut location = match start(c).await {
-            Ok(l) => l,
+            Ok(l) => {
+                tracker.progress();
+                l
+            }
             Err(Failure::Fatal(e)) => return Err(e),
             Err(f) => {
                 c.wait(&mut tracker, &what, &f).await?;
