@@ -63,7 +63,11 @@ impl PublishOptions {
                 Ok(Destination::Registry { prefix, insecure: self.insecure_http })
             }
             None if self.insecure_http => Err(usage("--insecure-http needs --registry")),
-            None => Ok(Destination::Layout(self.oci_layout.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OCI_LAYOUT)))),
+            None => {
+                let dir = self.oci_layout.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OCI_LAYOUT));
+                let dir = std::path::absolute(&dir).map_err(|e| usage(format!("invalid --oci-layout {}: {e}", dir.display())))?;
+                Ok(Destination::Layout(dir))
+            }
         }
     }
 }
