@@ -23,8 +23,8 @@ use fault_proxy::{Fault, FaultConfig, FaultProxy};
 use registry::{assert_layers_match, copy_to_dir, inspect_raw, Registry, PASSWORD, USER};
 
 fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
-    let tuning = Tuning { chunk_size: chunk, concurrency: 1, connect_timeout: Duration::from_secs(2), request_timeout: Duration::from_secs(20), retry, seed: Some(99) };
-    PublishOptions { registry: Some(host.into()), oci_layout: None, layout: Scheme::PerCrate, build_id: None, insecure_http: true, tuning }
+    let tuning = Tuning { chunk_size: Some(chunk), concurrency: 1, connect_timeout: Duration::from_secs(2), request_timeout: Duration::from_secs(20), retry, seed: Some(99) };
+    PublishOptions { registry: Some(host.into()), oci_layout: None, layout: Scheme::PerCrate, build_id: None, insecure_http: true, chunk_mib: None, tuning }
 }
 
 fn policy(max_consecutive: u32, base_ms: u64, max_ms: u64) -> RetryPolicy {

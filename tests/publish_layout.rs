@@ -14,7 +14,7 @@ use cratemill::schema::publish::{PublishRecord, ReferenceKind};
 use registry::{assert_layers_match, copy_to_dir, inspect_layout_raw};
 
 fn layout_opts(dir: Option<&std::path::Path>, scheme: Scheme) -> PublishOptions {
-    PublishOptions { registry: None, oci_layout: dir.map(Into::into), layout: scheme, build_id: None, insecure_http: false, tuning: Tuning::default() }
+    PublishOptions { registry: None, oci_layout: dir.map(Into::into), layout: scheme, build_id: None, insecure_http: false, chunk_mib: None, tuning: Tuning::default() }
 }
 
 #[tokio::test]

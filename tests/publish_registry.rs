@@ -18,7 +18,7 @@ use registry::{assert_layers_match, copy_to_dir, inspect_raw, Registry, PASSWORD
 
 fn tuning() -> Tuning {
     Tuning {
-        chunk_size: 256 * 1024,
+        chunk_size: Some(256 * 1024),
         concurrency: 2,
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(30),
@@ -28,7 +28,7 @@ fn tuning() -> Tuning {
 }
 
 fn opts(registry: &str, scheme: Scheme) -> PublishOptions {
-    PublishOptions { registry: Some(registry.into()), oci_layout: None, layout: scheme, build_id: None, insecure_http: true, tuning: tuning() }
+    PublishOptions { registry: Some(registry.into()), oci_layout: None, layout: scheme, build_id: None, insecure_http: true, chunk_mib: None, tuning: tuning() }
 }
 
 fn env_with(user: &str, token: &str) -> PublishEnv {

@@ -29,8 +29,8 @@ impl std::fmt::Debug for Credentials {
 /// Knobs of the push: chunk size, parallel blob uploads, timeouts and retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tuning {
-    /// Bytes per PATCH; GHCR refuses chunks above 4 MiB.
-    pub chunk_size: usize,
+    /// Bytes per PATCH; `None` picks [`default_chunk_size`] for the host.
+    pub chunk_size: Option<usize>,
     /// Blobs uploaded at the same time.
     pub concurrency: usize,
     pub connect_timeout: Duration,
@@ -41,12 +41,24 @@ pub struct Tuning {
     pub seed: Option<u64>,
 }
 
-pub const MAX_CHUNK: usize = 4 * 1024 * 1024;
+/// GHCR refuses upload chunks above 4 MiB.
+pub const GHCR_MAX_CHUNK: usize = 4 * 1024 * 1024;
+/// Chunk size for other registries: fewer round trips, still resumable, bounded memory.
+pub const DEFAULT_CHUNK: usize = 16 * 1024 * 1024;
+
+/// The chunk size for a registry host: 4 MiB on ghcr.io, 16 MiB elsewhere.
+pub fn default_chunk_size(host: &str) -> usize {
+    if host == super::reference::DEFAULT_REGISTRY_HOST {
+        GHCR_MAX_CHUNK
+    } else {
+        DEFAULT_CHUNK
+    }
+}
 
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            chunk_size: MAX_CHUNK,
+            chunk_size: None,
             concurrency: 3,
             connect_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(300),
@@ -125,6 +137,11 @@ impl RegistryClient {
     /// `/v2/<repository>/<rest>`.
     pub fn repo_url(&self, rest: &str) -> url::Url {
         self.url(&format!("v2/{}/{rest}", self.repository))
+    }
+
+    /// Bytes per PATCH for this registry.
+    pub fn chunk_size(&self) -> usize {
+        self.tuning.chunk_size.unwrap_or_else(|| default_chunk_size(&self.host)).max(1)
     }
 
     pub fn http(&self) -> &reqwest::Client {

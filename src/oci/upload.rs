@@ -45,7 +45,7 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
                 continue 'session;
             }
         };
-        let chunk = c.tuning.chunk_size.max(1) as u64;
+        let chunk = c.chunk_size() as u64;
         let mut offset = 0u64;
         // Everything but the last chunk goes in PATCHes; the last one rides on the closing PUT.
         while blob.size - offset > chunk {

@@ -46,6 +46,9 @@ pub struct PublishOptions {
     /// Talk plain HTTP to the registry (a loopback or lab registry; never for ghcr.io).
     #[arg(long)]
     pub insecure_http: bool,
+    /// Upload chunk size in MiB [default: 4 on ghcr.io, which refuses larger chunks; 16 elsewhere].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub chunk_mib: Option<u32>,
     /// Chunk size, parallelism, timeouts and retries of registry pushes (library callers and tests).
     #[arg(skip)]
     pub tuning: Tuning,
@@ -60,9 +63,13 @@ impl PublishOptions {
                 if self.insecure_http && prefix.host == reference::DEFAULT_REGISTRY_HOST {
                     return Err(usage("--insecure-http cannot be used with ghcr.io"));
                 }
+                if self.chunk_mib.is_some_and(|m| m > 4) && prefix.host == reference::DEFAULT_REGISTRY_HOST {
+                    return Err(usage("--chunk-mib above 4 cannot be used with ghcr.io: it refuses chunks larger than 4 MiB"));
+                }
                 Ok(Destination::Registry { prefix, insecure: self.insecure_http })
             }
             None if self.insecure_http => Err(usage("--insecure-http needs --registry")),
+            None if self.chunk_mib.is_some() => Err(usage("--chunk-mib needs --registry")),
             None => {
                 let dir = self.oci_layout.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OCI_LAYOUT));
                 let dir = std::path::absolute(&dir).map_err(|e| usage(format!("invalid --oci-layout {}: {e}", dir.display())))?;
@@ -131,7 +138,11 @@ async fn store(plan: &plan::Plan, dest: &Destination, env: &PublishEnv, opts: &P
         let p = match (&planned.image.repository, dest) {
             (Repository::Remote { host, name }, Destination::Registry { insecure, .. }) => {
                 if client.as_ref().is_none_or(|c| &c.repository != name) {
-                    client = Some(RegistryClient::connect(host, name, *insecure, env.credentials.clone(), opts.tuning.clone()).await?);
+                    let mut tuning = opts.tuning.clone();
+                    if let Some(mib) = opts.chunk_mib {
+                        tuning.chunk_size = Some(mib as usize * 1024 * 1024);
+                    }
+                    client = Some(RegistryClient::connect(host, name, *insecure, env.credentials.clone(), tuning).await?);
                 }
                 oci::push::push(client.as_ref().expect("connected above"), &tag, &planned.artifact).await?
             }
@@ -149,4 +160,40 @@ async fn store(plan: &plan::Plan, dest: &Destination, env: &PublishEnv, opts: &P
         pushed.push(p);
     }
     Ok(pushed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(registry: Option<&str>) -> PublishOptions {
+        PublishOptions { registry: registry.map(Into::into), oci_layout: None, layout: Scheme::PerCrate, build_id: None, insecure_http: false, chunk_mib: None, tuning: Tuning::default() }
+    }
+
+    #[test]
+    fn destinations() {
+        let d = opts(Some("ghcr.io/Owner")).destination().unwrap();
+        assert_eq!(d.describe(), "ghcr.io/owner");
+        let d = opts(None).destination().unwrap();
+        assert!(matches!(&d, Destination::Layout(p) if p.is_absolute() && p.ends_with(DEFAULT_OCI_LAYOUT)), "{d:?}");
+    }
+
+    #[test]
+    fn flag_combinations_that_cannot_work_are_refused() {
+        let mut o = opts(Some("ghcr.io/o"));
+        o.insecure_http = true;
+        assert!(o.destination().unwrap_err().to_string().contains("--insecure-http cannot be used with ghcr.io"));
+        let mut o = opts(Some("ghcr.io/o"));
+        o.chunk_mib = Some(8);
+        assert!(o.destination().unwrap_err().to_string().contains("refuses chunks larger than 4 MiB"));
+        let mut o = opts(None);
+        o.chunk_mib = Some(8);
+        assert_eq!(crate::error::exit_of(&o.destination().unwrap_err()), Exit::Usage);
+    }
+
+    #[test]
+    fn chunk_size_defaults_per_host() {
+        assert_eq!(oci::http::default_chunk_size("ghcr.io"), 4 * 1024 * 1024);
+        assert_eq!(oci::http::default_chunk_size("127.0.0.1:5000"), 16 * 1024 * 1024);
+    }
 }
