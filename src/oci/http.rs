@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::{RequestBuilder, Response};
 
 use super::retry::{classify, parse_retry_after, RetryPolicy, StatusClass, Tracker};
 use crate::error::{failed, usage};
@@ -288,9 +288,4 @@ pub async fn unexpected(host: &str, what: &str, resp: Response) -> anyhow::Error
     let body = resp.text().await.unwrap_or_default();
     let body = crate::github::truncate_utf8(body.trim(), 300).replace(['\n', '\r'], " ");
     failed(format!("registry {host} answered HTTP {status} to {what}: {body}"))
-}
-
-/// Is the status this one?
-pub fn is(resp: &Response, status: StatusCode) -> bool {
-    resp.status() == status
 }
