@@ -7,6 +7,7 @@
 #
 #   benches/publish.sh                 # 7 runs, release binary (built if missing)
 #   RUNS=11 SIZE_MIB=50 CRATEMILL_BIN=target/debug/cratemill benches/publish.sh
+#   CRATEMILL_ARGS="--chunk-mib 4" benches/publish.sh   # GHCR's chunk size
 #
 # Needs: docker-registry skopeo apache2-utils (htpasswd) b3sum zstd (apt-get install -y ...).
 set -euo pipefail
@@ -14,6 +15,7 @@ set -euo pipefail
 RUNS=${RUNS:-7}
 SIZE_MIB=${SIZE_MIB:-50}
 BIN=${CRATEMILL_BIN:-target/release/cratemill}
+read -r -a EXTRA <<< "${CRATEMILL_ARGS:-}"
 TARGET=x86_64-unknown-linux-musl
 
 for tool in docker-registry skopeo htpasswd b3sum sha256sum zstd; do
@@ -112,7 +114,7 @@ run_cratemill() {
   start_registry
   local t0 t1
   t0=$(now_ms)
-  CRATEMILL_REGISTRY_USER=bench CRATEMILL_REGISTRY_TOKEN=benchpass "$BIN" publish "$pkg" --registry "$REG" --insecure-http >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  CRATEMILL_REGISTRY_USER=bench CRATEMILL_REGISTRY_TOKEN=benchpass "$BIN" publish "$pkg" --registry "$REG" --insecure-http "${EXTRA[@]}" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
   t1=$(now_ms)
   rm -f "$pkg/publish.json"
   stop_registry
@@ -131,7 +133,7 @@ run_skopeo() {
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "package: ${SIZE_MIB} MiB executable; binary: $BIN; runs: $RUNS; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "package: ${SIZE_MIB} MiB executable; binary: $BIN ${EXTRA[*]}; runs: $RUNS; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 c_times=(); s_times=()
 for i in $(seq 1 "$RUNS"); do
   if [ $((i % 2)) -eq 1 ]; then c=$(run_cratemill); s=$(run_skopeo); else s=$(run_skopeo); c=$(run_cratemill); fi
