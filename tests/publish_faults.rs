@@ -19,7 +19,7 @@ use cratemill::oci::retry::RetryPolicy;
 use cratemill::oci::{Credentials, Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::publish::PublishRecord;
-use fault_proxy::{Fault, FaultConfig, FaultProxy};
+use fault_proxy::{basic, Bearer, Fault, FaultConfig, FaultProxy};
 use registry::{assert_layers_match, copy_to_dir, inspect_raw, Registry, PASSWORD, USER};
 
 fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
@@ -51,7 +51,7 @@ fn assert_published(rec: &PublishRecord, proxy_host: &str, reg: &Registry, dir: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_publish_through_a_faulty_proxy_ends_with_the_right_digests() {
     let reg = Registry::start();
-    let config = FaultConfig { seed: 2026, p_429: 0.08, p_500: 0.08, p_drop: 0.07, p_cut: 0.07, retry_after: vec!["0", "1", "0"], max_faults: 80, max_consecutive: 3, fail_tag_puts: false };
+    let config = FaultConfig { seed: 2026, p_429: 0.08, p_500: 0.08, p_drop: 0.07, p_cut: 0.07, retry_after: vec!["0", "1", "0"], max_faults: 80, max_consecutive: 3, ..FaultConfig::none() };
     let proxy = FaultProxy::start(reg.port, config).await;
     let tmp = tempfile::tempdir().unwrap();
     let specs = [package::Spec::sized("flaky-a", "1.0.0", 1536 * 1024 + 7, 1), package::Spec::sized("flaky-b", "0.3.0", 700 * 1024, 2), package::Spec::real("flaky-c", "2.1.0")];
@@ -80,7 +80,7 @@ async fn every_publish_through_a_faulty_proxy_ends_with_the_right_digests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_storm_is_ridden_out() {
     let reg = Registry::start();
-    let config = FaultConfig { seed: 5, p_429: 1.0, p_500: 0.0, p_drop: 0.0, p_cut: 0.0, retry_after: vec!["0"], max_faults: 40, max_consecutive: 3, fail_tag_puts: false };
+    let config = FaultConfig { seed: 5, p_429: 1.0, p_500: 0.0, p_drop: 0.0, p_cut: 0.0, retry_after: vec!["0"], max_faults: 40, max_consecutive: 3, ..FaultConfig::none() };
     let proxy = FaultProxy::start(reg.port, config).await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::sized("stormy", "1.0.0", 600 * 1024, 3));
@@ -137,7 +137,27 @@ async fn a_publish_that_fails_half_way_leaves_no_tag() {
     let body = listed.text().await.unwrap();
     assert!(status == 404 || body.contains("\"tags\":null") || body.contains("\"tags\":[]"), "{status} {body}");
 
-    // Once the registry behaves, the same publish completes.
+    // Once the registry behaves, the same publish completes, uploading only what is missing.
     let rec = publish_package_with(&dir, &opts(&reg.host(), 256 * 1024, policy(3, 5, 20)), &env(), &Runner::default()).await.unwrap();
+    assert_eq!((rec.references[0].blobs_uploaded, rec.references[0].blobs_present), (0, 2), "the source archive's blobs were already there");
     assert_published(&rec, &reg.host(), &reg, &dir, tmp.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_registry_like_ghcr_with_expiring_tokens() {
+    let reg = Registry::start();
+    let bearer = Bearer { client_basic: basic(USER, PASSWORD), upstream_basic: basic(USER, PASSWORD), rotate_every: 7 };
+    let proxy = FaultProxy::start(reg.port, FaultConfig { bearer: Some(bearer), ..FaultConfig::none() }).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = package::write(tmp.path(), &package::Spec::sized("tokened", "1.0.0", 1024 * 1024, 6));
+    let rec = publish_package_with(&dir, &opts(&proxy.host(), 128 * 1024, policy(4, 5, 50)), &env(), &Runner::default()).await.unwrap_or_else(|e| panic!("{}", one_line(&e)));
+    assert!(proxy.tokens_issued() >= 3, "tokens expired mid-publish and were renewed ({} issued)", proxy.tokens_issued());
+    assert_published(&rec, &proxy.host(), &reg, &dir, tmp.path());
+
+    let wrong = PublishEnv { credentials: Some(Credentials { user: USER.into(), token: "not-the-token".into() }), run_id: None, run_attempt: None };
+    let dir2 = package::write(tmp.path(), &package::Spec::real("tokened-denied", "1.0.0"));
+    let err = publish_package_with(&dir2, &opts(&proxy.host(), 128 * 1024, policy(4, 5, 50)), &wrong, &Runner::default()).await.unwrap_err();
+    let msg = one_line(&err);
+    assert_eq!(exit_of(&err), Exit::Usage, "{msg}");
+    assert!(msg.contains("packages: write") && msg.contains("token exchange refused") && !msg.contains("not-the-token"), "{msg}");
 }

@@ -66,6 +66,7 @@ fn cli_default_destination_is_a_layout_in_the_current_folder() {
     assert_eq!(bin.reference, format!("oci:{}/cratemill-oci/deftool:1.0.0-{}", work.display(), package::TARGET));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("{}@{}", bin.reference, bin.digest)), "{stdout}");
+    registry::require_tool("skopeo", "skopeo");
     let raw = std::process::Command::new("skopeo").args(["inspect", "--raw", &bin.reference]).current_dir(&work).output().unwrap();
     assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
     assert_eq!(cratemill::oci::manifest::sha256_digest(&raw.stdout), bin.digest);

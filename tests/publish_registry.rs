@@ -255,3 +255,23 @@ fn cli_reads_credentials_from_env_masks_them_and_writes_outputs() {
     assert!(stderr.contains("packages: write") && !stderr.contains("wrong-but-secret"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one error line: {stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn republishing_restores_a_blob_the_registry_lost() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = package::write(tmp.path(), &package::Spec::real("healme", "1.0.0"));
+    let files = package::file_digests(&dir);
+    publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap();
+    let exe = format!("sha256:{}", files["bin/healme"]);
+    let resp = reqwest::Client::new().delete(format!("http://{}/v2/healme/blobs/{exe}", reg.host())).basic_auth(USER, Some(PASSWORD)).send().await.unwrap();
+    assert_eq!(resp.status(), 202, "the test registry deletes blobs");
+
+    let rec = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap();
+    let bin = reference(&rec, ReferenceKind::Binary);
+    assert!(!bin.unchanged && bin.blobs_uploaded == 1, "{bin:?}");
+    assert!(reference(&rec, ReferenceKind::Srcbuild).unchanged);
+    let raw = inspect_raw(&bin.reference).unwrap();
+    let copied = copy_to_dir(&format!("docker://{}", bin.reference), &tmp.path().join("copy"));
+    assert_layers_match(&raw, &copied, &files);
+}

@@ -27,8 +27,7 @@ pub struct Pushed {
 /// Push `artifact` to the client's repository under `tag`.
 pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow::Result<Pushed> {
     let before = manifest_digest(c, tag).await?;
-    if before.as_deref() == Some(artifact.digest.as_str()) {
-        check_blobs(c, artifact).await?;
+    if before.as_deref() == Some(artifact.digest.as_str()) && missing_blob(c, artifact).await?.is_none() {
         return Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: 0, blobs_present: artifact.blobs.len(), unchanged: true, replaced: None });
     }
     let mut seen = std::collections::HashSet::new();
@@ -43,13 +42,16 @@ pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow:
         Some(bytes) => return Err(failed(format!("registry {} returned manifest {} with digest {}", c.host, artifact.digest, sha256_digest(&bytes)))),
         None => return Err(failed(format!("registry {} accepted manifest {} but does not return it", c.host, artifact.digest))),
     }
-    check_blobs(c, artifact).await?;
+    if let Some(blob) = missing_blob(c, artifact).await? {
+        return Err(failed(format!("registry {} does not have blob {blob} of manifest {} after the push", c.host, artifact.digest)));
+    }
     put_manifest(c, tag, artifact).await?;
     match manifest_digest(c, tag).await? {
         Some(d) if d == artifact.digest => {}
         other => return Err(failed(format!("after tagging, {}/{}:{tag} points at {} instead of {}", c.host, c.repository, other.as_deref().unwrap_or("nothing"), artifact.digest))),
     }
-    Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: uploaded, blobs_present: unique.len() - uploaded, unchanged: false, replaced: before })
+    let replaced = before.filter(|d| d != &artifact.digest);
+    Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: uploaded, blobs_present: unique.len() - uploaded, unchanged: false, replaced })
 }
 
 /// Upload a blob unless the repository has it; `true` when it was uploaded.
@@ -61,14 +63,14 @@ async fn upload_if_missing(c: &RegistryClient, blob: &Blob) -> anyhow::Result<bo
     Ok(true)
 }
 
-/// Every blob of the artifact is in the repository with its size.
-async fn check_blobs(c: &RegistryClient, artifact: &Artifact) -> anyhow::Result<()> {
+/// The first blob of the artifact the repository lacks (or holds with another size), if any.
+async fn missing_blob(c: &RegistryClient, artifact: &Artifact) -> anyhow::Result<Option<String>> {
     for blob in &artifact.blobs {
         if !upload::exists(c, blob).await? {
-            return Err(failed(format!("registry {} does not have blob {} of manifest {} after the push", c.host, blob.digest, artifact.digest)));
+            return Ok(Some(blob.digest.clone()));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// PUT the manifest under a tag or its digest.

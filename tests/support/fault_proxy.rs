@@ -4,6 +4,10 @@
 //! half of the body and then cut both sides (a connection dropped mid-upload), or forward it.
 //! Bounded: at most `max_faults` faults in all and `max_consecutive` in a row, so every retry loop
 //! ends. `fail_tag_puts` makes every `PUT .../manifests/<tag>` (not by digest) fail with 500.
+//! `bearer` makes it a token-auth front (like GHCR): `/v2/` answers a Bearer challenge, `/token`
+//! trades the client's Basic credentials for a token, requests must carry the current token (which
+//! rotates every `rotate_every` requests, so clients must re-authenticate), and are forwarded with
+//! the registry's own Basic credentials.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,11 +29,41 @@ pub struct FaultConfig {
     pub max_faults: u32,
     pub max_consecutive: u32,
     pub fail_tag_puts: bool,
+    pub bearer: Option<Bearer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bearer {
+    /// The `Authorization` value `/token` accepts.
+    pub client_basic: String,
+    /// The `Authorization` value sent to the registry.
+    pub upstream_basic: String,
+    /// Issue a new token (invalidating the old one) after this many authorized requests; 0: never.
+    pub rotate_every: u32,
+}
+
+/// `Basic <base64(user:password)>`.
+pub fn basic(user: &str, password: &str) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}").into_bytes();
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    format!("Basic {out}")
 }
 
 impl FaultConfig {
     pub fn none() -> FaultConfig {
-        FaultConfig { seed: 0, p_429: 0.0, p_500: 0.0, p_drop: 0.0, p_cut: 0.0, retry_after: vec!["0"], max_faults: 0, max_consecutive: 0, fail_tag_puts: false }
+        FaultConfig { seed: 0, p_429: 0.0, p_500: 0.0, p_drop: 0.0, p_cut: 0.0, retry_after: vec!["0"], max_faults: 0, max_consecutive: 0, fail_tag_puts: false, bearer: None }
     }
 }
 
@@ -56,6 +90,9 @@ struct State {
     faults: u32,
     consecutive: u32,
     log: Vec<Seen>,
+    token_generation: u32,
+    tokens_issued: u32,
+    authorized: u32,
 }
 
 pub struct FaultProxy {
@@ -69,7 +106,7 @@ impl FaultProxy {
     pub async fn start(upstream_port: u16, config: FaultConfig) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State { rng: fastrand::Rng::with_seed(config.seed), faults: 0, consecutive: 0, log: Vec::new() }));
+        let state = Arc::new(Mutex::new(State { rng: fastrand::Rng::with_seed(config.seed), faults: 0, consecutive: 0, log: Vec::new(), token_generation: 0, tokens_issued: 0, authorized: 0 }));
         let upstream = Arc::new(AtomicU32::new(upstream_port as u32));
         let (st, up, cfg) = (state.clone(), upstream.clone(), Arc::new(config));
         let handle = tokio::spawn(async move {
@@ -90,6 +127,10 @@ impl FaultProxy {
 
     pub fn log(&self) -> Vec<Seen> {
         self.state.lock().unwrap().log.clone()
+    }
+
+    pub fn tokens_issued(&self) -> u32 {
+        self.state.lock().unwrap().tokens_issued
     }
 
     pub fn count(&self, fault: Fault) -> usize {
@@ -140,6 +181,40 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>, upstream_port: 
     }
     let body = buf[head_end..head_end + length].to_vec();
 
+    let mut head = head;
+    if let Some(b) = &cfg.bearer {
+        let auth = header(&head, "authorization");
+        let host = header(&head, "host").unwrap_or_default();
+        if path.starts_with("/token") {
+            let ok = auth.as_deref() == Some(b.client_basic.as_str()) && path.contains("push");
+            let resp = {
+                let mut s = state.lock().unwrap();
+                if ok {
+                    s.tokens_issued += 1;
+                    let body = format!("{{\"token\":\"tok-{}\"}}", s.token_generation);
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                } else {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+                }
+            };
+            client.write_all(resp.as_bytes()).await?;
+            return client.shutdown().await;
+        }
+        let current = format!("Bearer tok-{}", state.lock().unwrap().token_generation);
+        if path == "/v2/" || auth.as_deref() != Some(current.as_str()) {
+            let resp = format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{host}/token\",service=\"cratemill-test\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            client.write_all(resp.as_bytes()).await?;
+            return client.shutdown().await;
+        }
+        {
+            let mut s = state.lock().unwrap();
+            s.authorized += 1;
+            if b.rotate_every > 0 && s.authorized % b.rotate_every == 0 {
+                s.token_generation += 1;
+            }
+        }
+        head = replace_header(&head, "authorization", &b.upstream_basic);
+    }
     let forced = cfg.fail_tag_puts && method == "PUT" && path.contains("/manifests/") && !path.contains("/manifests/sha256:");
     let (fault, retry_after) = {
         let mut s = state.lock().unwrap();
@@ -221,6 +296,23 @@ fn rewrite_head(head: &str) -> String {
         out.push_str("\r\n");
     }
     out.push_str("Connection: close\r\n\r\n");
+    out
+}
+
+fn header(head: &str, name: &str) -> Option<String> {
+    head.split("\r\n").find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+}
+
+fn replace_header(head: &str, name: &str, value: &str) -> String {
+    let mut out = String::new();
+    for line in head.trim_end_matches("\r\n").split("\r\n") {
+        if line.split_once(':').is_some_and(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("{name}: {value}\r\n\r\n"));
     out
 }
 
