@@ -77,6 +77,7 @@ async fn publishes_binary_and_srcbuild_and_skopeo_reads_back_every_blob() {
     assert_eq!(ann["org.opencontainers.image.licenses"], "MIT");
     assert_eq!(ann["io.cratemill.srcbuild"], src.reference.as_str());
     assert_eq!(ann["io.cratemill.srcbuild.digest"], src.digest.as_str());
+    assert_eq!(ann["io.cratemill.srcbuild.tag"], src.reference.rsplit_once(':').unwrap().1);
     assert_eq!(ann["io.cratemill.executable.hello_tool.sha256"], files["bin/hello_tool"].as_str());
     assert_eq!(m["layers"][0]["annotations"]["org.opencontainers.image.title"], "bin/hello_tool");
 

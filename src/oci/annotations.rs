@@ -27,6 +27,8 @@ pub const EXECUTABLES: &str = "io.cratemill.executables";
 /// The `-srcbuild-` reference and its manifest digest (on the binary manifest).
 pub const SRCBUILD: &str = "io.cratemill.srcbuild";
 pub const SRCBUILD_DIGEST: &str = "io.cratemill.srcbuild.digest";
+/// The `-srcbuild-` tag alone: same repository, so it survives copying the artifacts elsewhere.
+pub const SRCBUILD_TAG: &str = "io.cratemill.srcbuild.tag";
 /// On layers: the executable's name (on `bin/*` layers).
 pub const EXECUTABLE: &str = "io.cratemill.executable";
 
@@ -74,7 +76,7 @@ pub fn srcbuild(result: &BuildResult, build_id: &str) -> BTreeMap<String, String
 }
 
 /// Annotations of the binary package manifest, cross-linking the source archive.
-pub fn binary(result: &BuildResult, build_id: &str, srcbuild_ref: &str, srcbuild_digest: &str) -> BTreeMap<String, String> {
+pub fn binary(result: &BuildResult, build_id: &str, srcbuild_ref: &str, srcbuild_tag: &str, srcbuild_digest: &str) -> BTreeMap<String, String> {
     let mut a = common(result, build_id);
     a.insert(TITLE.into(), format!("{} {} for {}", result.crate_name, result.version, result.target));
     let names: Vec<&str> = result.executables.iter().map(|e| e.name.as_str()).collect();
@@ -83,6 +85,7 @@ pub fn binary(result: &BuildResult, build_id: &str, srcbuild_ref: &str, srcbuild
         a.insert(executable_sha256_key(&exe.name), exe.sha256.clone());
     }
     a.insert(SRCBUILD.into(), srcbuild_ref.to_string());
+    a.insert(SRCBUILD_TAG.into(), srcbuild_tag.to_string());
     a.insert(SRCBUILD_DIGEST.into(), srcbuild_digest.to_string());
     a
 }
@@ -107,7 +110,7 @@ mod tests {
 
     #[test]
     fn binary_annotations_carry_standard_and_own_keys() {
-        let a = binary(&result(), "local-abc", "reg/rg:x-srcbuild-local-abc", "sha256:00");
+        let a = binary(&result(), "local-abc", "reg/rg:x-srcbuild-local-abc", "x-srcbuild-local-abc", "sha256:00");
         assert_eq!(a[VERSION], "14.1.1");
         assert_eq!(a[CREATED], "2026-01-02T03:04:05Z");
         assert_eq!(a[SOURCE], "https://github.com/BurntSushi/ripgrep");
@@ -117,6 +120,7 @@ mod tests {
         assert_eq!(a[EXECUTABLES], "rg");
         assert_eq!(a["io.cratemill.executable.rg.sha256"], "a".repeat(64));
         assert_eq!(a[SRCBUILD], "reg/rg:x-srcbuild-local-abc");
+        assert_eq!(a[SRCBUILD_TAG], "x-srcbuild-local-abc");
         assert_eq!(a[TARGET], "x86_64-unknown-linux-musl");
         assert!(!a.contains_key(REVISION), "no source recorded, no revision");
     }

@@ -83,7 +83,7 @@ pub fn plan(pkg: &VerifiedPackage, dest: &Destination, scheme: Scheme, build_id:
     }
     bin_layers.push(layer(&pkg.checksums, None));
     debug_assert_eq!(pkg.checksums.path, CHECKSUMS_FILE);
-    let bin_annotations = annotations::binary(r, build_id, &src_image.to_string(), &src_artifact.digest);
+    let bin_annotations = annotations::binary(r, build_id, &src_image.to_string(), &src_image.tag, &src_artifact.digest);
     let bin_artifact = manifest::artifact(PACKAGE_ARTIFACT_TYPE, &bin_layers, bin_annotations);
 
     Ok(Plan {
