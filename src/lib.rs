@@ -8,6 +8,7 @@ pub mod github;
 pub mod inspect;
 pub mod license;
 pub mod matrix;
+pub mod oci;
 pub mod package;
 pub mod publish;
 pub mod schema;

@@ -28,6 +28,8 @@ pub const CHECKSUMS_FILE: &str = "CHECKSUMS";
 pub const BIN_DIR: &str = "bin";
 pub const LICENSES_DIR: &str = "licenses";
 pub const SRCBUILD_DIR: &str = "srcbuild";
+/// Written by `cratemill publish` after the package was checked; not part of the package itself.
+pub const PUBLISH_FILE: &str = "publish.json";
 const CHECKSUMS_HEADER: &str = "# cratemill CHECKSUMS v1: sha256 and blake3 of every file of this package, paths relative to it";
 
 /// The name of the source archive inside `srcbuild/`.
@@ -141,7 +143,7 @@ pub fn list_files(dir: &Path) -> anyhow::Result<Vec<String>> {
 pub fn write_checksums(dir: &Path) -> anyhow::Result<BTreeMap<String, FileDigests>> {
     let mut digests = BTreeMap::new();
     for rel in list_files(dir)? {
-        if rel == CHECKSUMS_FILE {
+        if rel == CHECKSUMS_FILE || rel == PUBLISH_FILE {
             continue;
         }
         let d = digest_file(&dir.join(&rel)).with_context(|| format!("hashing {rel}"))?;
@@ -199,7 +201,7 @@ pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
     let present = list_files(dir)?;
     let mut files = Vec::new();
     for rel in &present {
-        if rel == CHECKSUMS_FILE {
+        if rel == CHECKSUMS_FILE || rel == PUBLISH_FILE {
             continue;
         }
         let Some((sha, b3)) = listed.get(rel) else {

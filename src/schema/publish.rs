@@ -15,6 +15,12 @@ pub struct PublishRecord {
     /// `ghcr.io/<owner>` style registry prefix, or `oci:<dir>` for a local image layout.
     pub destination: String,
     pub published_at: String,
+    /// The build id in the `-srcbuild-` tag (GitHub run id and attempt, or `local-<hex>`).
+    #[serde(default)]
+    pub build_id: String,
+    /// `per-crate` or `single` (see docs/publishing.md).
+    #[serde(default)]
+    pub layout: String,
     pub references: Vec<PushedReference>,
 }
 
@@ -32,6 +38,8 @@ impl PublishRecord {
             target: target.to_string(),
             destination: destination.to_string(),
             published_at: super::now_rfc3339(),
+            build_id: String::new(),
+            layout: String::new(),
             references: Vec::new(),
         }
     }
@@ -44,6 +52,28 @@ pub struct PushedReference {
     /// Manifest digest, `sha256:<hex>`.
     pub digest: String,
     pub kind: ReferenceKind,
+    /// The manifest's `artifactType`.
+    #[serde(default)]
+    pub artifact_type: String,
+    /// The tag already pointed at this digest: nothing was written.
+    #[serde(default)]
+    pub unchanged: bool,
+    /// Blobs uploaded / already in the registry or layout.
+    #[serde(default)]
+    pub blobs_uploaded: usize,
+    #[serde(default)]
+    pub blobs_present: usize,
+    /// Every layer: its title (package-relative path), digest and size.
+    #[serde(default)]
+    pub layers: Vec<PushedLayer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PushedLayer {
+    pub title: String,
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,0 +1,291 @@
+//! One registry repository over HTTP: authentication (Basic, or a Bearer token fetched with
+//! oci-client's token exchange), sending one request with the right credentials, and the retry loop.
+//!
+//! Written on reqwest directly rather than oci-client's push methods because those do not expose
+//! the HTTP status and `Retry-After` of a failure, cannot resume a chunked upload, and do not retry.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use reqwest::{RequestBuilder, Response};
+
+use super::retry::{classify, parse_retry_after, RetryPolicy, StatusClass, Tracker};
+use crate::error::{failed, usage};
+
+/// Registry credentials. `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials {{ user: {:?}, token: <redacted> }}", self.user)
+    }
+}
+
+/// Knobs of the push: chunk size, parallel blob uploads, timeouts and retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tuning {
+    /// Bytes per PATCH; `None` picks [`default_chunk_size`] for the host.
+    pub chunk_size: Option<usize>,
+    /// Blobs uploaded at the same time.
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    /// Whole-request timeout (one chunk, one manifest).
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Seed of the jitter; `None` seeds from the clock.
+    pub seed: Option<u64>,
+}
+
+/// GHCR refuses upload chunks above 4 MiB.
+pub const GHCR_MAX_CHUNK: usize = 4 * 1024 * 1024;
+/// Chunk size for other registries: fewer round trips, still resumable, bounded memory.
+pub const DEFAULT_CHUNK: usize = 16 * 1024 * 1024;
+
+/// The chunk size for a registry host: 4 MiB on ghcr.io, 16 MiB elsewhere.
+pub fn default_chunk_size(host: &str) -> usize {
+    if host == super::reference::DEFAULT_REGISTRY_HOST {
+        GHCR_MAX_CHUNK
+    } else {
+        DEFAULT_CHUNK
+    }
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            chunk_size: None,
+            concurrency: 3,
+            connect_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            seed: None,
+        }
+    }
+}
+
+/// How one attempt failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth another try after a wait (network error, 429, 5xx).
+    Transient { message: String, retry_after: Option<Duration> },
+    /// An upload session the registry no longer knows or refuses to continue: start it over.
+    Restart(String),
+    /// Retrying will not help.
+    Fatal(anyhow::Error),
+}
+
+impl Failure {
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Transient { message, .. } | Failure::Restart(message) => message.clone(),
+            Failure::Fatal(e) => crate::error::one_line(e),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Auth {
+    None,
+    Basic(Credentials),
+    Bearer(String),
+}
+
+/// A client bound to one repository of one registry.
+pub struct RegistryClient {
+    http: reqwest::Client,
+    pub base: url::Url,
+    pub host: String,
+    pub repository: String,
+    insecure: bool,
+    creds: Option<Credentials>,
+    auth: tokio::sync::Mutex<Auth>,
+    pub tuning: Tuning,
+    seed: AtomicU64,
+}
+
+impl RegistryClient {
+    /// Connect: ping `/v2/` and authenticate for push, retrying transient failures.
+    pub async fn connect(host: &str, repository: &str, insecure: bool, creds: Option<Credentials>, tuning: Tuning) -> anyhow::Result<RegistryClient> {
+        let scheme = if insecure { "http" } else { "https" };
+        let base = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(tuning.connect_timeout)
+            .timeout(tuning.request_timeout)
+            .user_agent(concat!("cratemill/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let seed = tuning.seed.unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
+        let client = RegistryClient { http, base, host: host.to_string(), repository: repository.to_string(), insecure, creds, auth: tokio::sync::Mutex::new(Auth::None), tuning, seed: AtomicU64::new(seed) };
+        client.retrying("authenticating", || client.authenticate()).await?;
+        Ok(client)
+    }
+
+    /// A fresh failure tracker with its own jitter stream.
+    pub fn tracker(&self) -> Tracker {
+        let seed = self.seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        Tracker::new(&self.tuning.retry, fastrand::Rng::with_seed(seed))
+    }
+
+    pub fn url(&self, path: &str) -> url::Url {
+        self.base.join(path).expect("registry paths are valid URLs")
+    }
+
+    /// `/v2/<repository>/<rest>`.
+    pub fn repo_url(&self, rest: &str) -> url::Url {
+        self.url(&format!("v2/{}/{rest}", self.repository))
+    }
+
+    /// Bytes per PATCH for this registry.
+    pub fn chunk_size(&self) -> usize {
+        self.tuning.chunk_size.unwrap_or_else(|| default_chunk_size(&self.host)).max(1)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Ask the registry how to authenticate and get credentials for pushing to the repository.
+    async fn authenticate(&self) -> Result<(), Failure> {
+        let resp = self.http.get(self.url("v2/")).send().await.map_err(|e| transient_net(&self.host, e))?;
+        let status = resp.status();
+        let auth = match classify(status.as_u16()) {
+            StatusClass::Success => Auth::None,
+            StatusClass::Unauthorized => {
+                let challenge = resp.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let Some(creds) = self.creds.clone() else {
+                    return Err(Failure::Fatal(usage(format!(
+                        "registry {} requires credentials and none are set: set CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN (on ghcr.io, GITHUB_TOKEN with the `packages: write` permission works)",
+                        self.host
+                    ))));
+                };
+                if challenge.to_ascii_lowercase().starts_with("bearer") {
+                    Auth::Bearer(self.bearer_token(&creds).await?)
+                } else {
+                    Auth::Basic(creds)
+                }
+            }
+            StatusClass::Transient => return Err(transient_status(&self.host, "GET /v2/", &resp)),
+            _ => return Err(Failure::Fatal(failed(format!("registry {} answered HTTP {status} to GET /v2/: is it an OCI registry?", self.host)))),
+        };
+        *self.auth.lock().await = auth;
+        Ok(())
+    }
+
+    /// The token exchange of the distribution spec, done by oci-client.
+    async fn bearer_token(&self, creds: &Credentials) -> Result<String, Failure> {
+        use oci_client::client::{ClientConfig, ClientProtocol};
+        use oci_client::errors::OciDistributionError as E;
+        let protocol = if self.insecure { ClientProtocol::Http } else { ClientProtocol::Https };
+        let oci = oci_client::Client::new(ClientConfig { protocol, ..Default::default() });
+        let reference = oci_client::Reference::with_tag(self.host.clone(), self.repository.clone(), "latest".into());
+        let basic = oci_client::secrets::RegistryAuth::Basic(creds.user.clone(), creds.token.clone());
+        match oci.auth(&reference, &basic, oci_client::RegistryOperation::Push).await {
+            Ok(Some(token)) => Ok(token),
+            Ok(None) => Err(Failure::Transient { message: format!("registry {} asked for a token but its challenge changed", self.host), retry_after: None }),
+            Err(E::AuthenticationFailure(reason)) => Err(Failure::Fatal(self.denied(401, &format!("token exchange refused: {}", reason.trim())))),
+            Err(E::RequestError(e)) => Err(transient_net(&self.host, e)),
+            Err(e) => Err(Failure::Transient { message: format!("token exchange with {} failed: {e}", self.host), retry_after: None }),
+        }
+    }
+
+    /// The error for 401/403: what is missing, never the secret.
+    pub fn denied(&self, status: u16, detail: &str) -> anyhow::Error {
+        let who = match &self.creds {
+            Some(c) => format!("user `{}`", c.user),
+            None => "anonymous access".to_string(),
+        };
+        usage(format!(
+            "registry {} denied push to `{}` for {who} (HTTP {status}{}): the token needs push access; on ghcr.io that is the `packages: write` permission (`permissions: packages: write` in the workflow job, and Write access for this repository on an existing package); elsewhere check CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN",
+            self.host,
+            self.repository,
+            if detail.is_empty() { String::new() } else { format!(", {detail}") }
+        ))
+    }
+
+    /// Send one request with credentials. 401 triggers one re-authentication; 403 and a second 401
+    /// are fatal; 429/5xx and network errors are transient. Other statuses are returned.
+    pub async fn send(&self, what: &str, make: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<Response, Failure> {
+        let mut reauthenticated = false;
+        loop {
+            let auth = self.auth.lock().await.clone();
+            let req = match auth {
+                Auth::None => make(&self.http),
+                Auth::Basic(c) => make(&self.http).basic_auth(c.user, Some(c.token)),
+                Auth::Bearer(t) => make(&self.http).bearer_auth(t),
+            };
+            let resp = req.send().await.map_err(|e| transient_net(&self.host, e))?;
+            match classify(resp.status().as_u16()) {
+                StatusClass::Unauthorized if !reauthenticated => {
+                    reauthenticated = true;
+                    self.authenticate().await?
+                }
+                StatusClass::Unauthorized | StatusClass::Denied => return Err(Failure::Fatal(self.denied(resp.status().as_u16(), &format!("on {what}")))),
+                StatusClass::Transient => return Err(transient_status(&self.host, what, &resp)),
+                _ => return Ok(resp),
+            }
+        }
+    }
+
+    /// Run `op` until it succeeds, fails fatally, or the retry policy gives up.
+    pub async fn retrying<T, F, Fut>(&self, what: &str, mut op: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let mut tracker = self.tracker();
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(f @ (Failure::Transient { .. } | Failure::Restart(_))) => self.wait(&mut tracker, what, &f).await?,
+            }
+        }
+    }
+
+    /// Record a failure in `tracker` and sleep for the wait it decides, or give up with an error.
+    pub async fn wait(&self, tracker: &mut Tracker, what: &str, failure: &Failure) -> anyhow::Result<()> {
+        let retry_after = match failure {
+            Failure::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        match tracker.failure(&failure.message(), retry_after) {
+            Ok(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+            Err(gave_up) => Err(failed(format!("{what} on {}: giving up after {} failed tries; last error: {}", self.host, gave_up.failures, gave_up.last_error))),
+        }
+    }
+}
+
+fn transient_net(host: &str, e: reqwest::Error) -> Failure {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "connection failed"
+    };
+    let mut root: &dyn std::error::Error = &e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    Failure::Transient { message: format!("{host}: {kind} ({root})"), retry_after: None }
+}
+
+fn transient_status(host: &str, what: &str, resp: &Response) -> Failure {
+    let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| parse_retry_after(v, SystemTime::now()));
+    Failure::Transient { message: format!("{host} answered HTTP {} to {what}", resp.status()), retry_after }
+}
+
+/// A fatal error for an unexpected status, with the registry's error body (truncated).
+pub async fn unexpected(host: &str, what: &str, resp: Response) -> anyhow::Error {
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    let body = crate::github::truncate_utf8(body.trim(), 300).replace(['\n', '\r'], " ");
+    failed(format!("registry {host} answered HTTP {status} to {what}: {body}"))
+}

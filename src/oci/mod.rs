@@ -1,0 +1,18 @@
+//! OCI: the reference scheme, artifact manifests and their annotations (pure), and the two ways to
+//! store them: a registry (HTTP push with retries and resumable chunked uploads) or a local OCI
+//! image layout folder. Layers: `reference`, `annotations`, `manifest`, `retry` are pure; `http`,
+//! `upload`, `push` talk to a registry; `layout` writes files.
+
+pub mod annotations;
+pub mod http;
+pub mod layout;
+pub mod manifest;
+pub mod push;
+pub mod reference;
+pub mod retry;
+pub mod upload;
+
+pub use http::{Credentials, RegistryClient, Tuning};
+pub use manifest::Artifact;
+pub use push::Pushed;
+pub use reference::{ImageRef, Repository, Scheme};

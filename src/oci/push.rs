@@ -1,0 +1,112 @@
+//! Pushing one artifact to a registry so that a tag never points at an incomplete manifest:
+//! blobs first (HEAD each, upload only what is missing), then the manifest by digest, then read it
+//! and every blob back, and only then the tag, read back once more. A tag that already points at
+//! the same digest makes the push a no-op.
+
+use futures_util::{StreamExt, TryStreamExt};
+use reqwest::StatusCode;
+
+use super::http::{unexpected, Failure, RegistryClient};
+use super::manifest::{sha256_digest, Artifact, Blob, MANIFEST_MEDIA_TYPE};
+use super::upload;
+use crate::error::failed;
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// Manifest digest.
+    pub digest: String,
+    pub blobs_uploaded: usize,
+    pub blobs_present: usize,
+    /// The tag already pointed at this digest: nothing was written.
+    pub unchanged: bool,
+    /// The digest the tag pointed at before, when it was replaced.
+    pub replaced: Option<String>,
+}
+
+/// Push `artifact` to the client's repository under `tag`.
+pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow::Result<Pushed> {
+    let before = manifest_digest(c, tag).await?;
+    if before.as_deref() == Some(artifact.digest.as_str()) && missing_blob(c, artifact).await?.is_none() {
+        return Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: 0, blobs_present: artifact.blobs.len(), unchanged: true, replaced: None });
+    }
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<_> = artifact.blobs.iter().filter(|b| seen.insert(b.digest.clone())).collect();
+    let jobs: Vec<_> = unique.iter().map(|blob| upload_if_missing(c, blob)).collect();
+    let outcomes: Vec<bool> = futures_util::stream::iter(jobs).buffered(c.tuning.concurrency.max(1)).try_collect().await?;
+    let uploaded = outcomes.iter().filter(|u| **u).count();
+
+    put_manifest(c, &artifact.digest, artifact).await?;
+    match get_manifest(c, &artifact.digest).await? {
+        Some(bytes) if sha256_digest(&bytes) == artifact.digest => {}
+        Some(bytes) => return Err(failed(format!("registry {} returned manifest {} with digest {}", c.host, artifact.digest, sha256_digest(&bytes)))),
+        None => return Err(failed(format!("registry {} accepted manifest {} but does not return it", c.host, artifact.digest))),
+    }
+    if let Some(blob) = missing_blob(c, artifact).await? {
+        return Err(failed(format!("registry {} does not have blob {blob} of manifest {} after the push", c.host, artifact.digest)));
+    }
+    put_manifest(c, tag, artifact).await?;
+    match manifest_digest(c, tag).await? {
+        Some(d) if d == artifact.digest => {}
+        other => return Err(failed(format!("after tagging, {}/{}:{tag} points at {} instead of {}", c.host, c.repository, other.as_deref().unwrap_or("nothing"), artifact.digest))),
+    }
+    let replaced = before.filter(|d| d != &artifact.digest);
+    Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: uploaded, blobs_present: unique.len() - uploaded, unchanged: false, replaced })
+}
+
+/// Upload a blob unless the repository has it; `true` when it was uploaded.
+async fn upload_if_missing(c: &RegistryClient, blob: &Blob) -> anyhow::Result<bool> {
+    if upload::exists(c, blob).await? {
+        return Ok(false);
+    }
+    upload::upload(c, blob).await?;
+    Ok(true)
+}
+
+/// The first blob of the artifact the repository lacks (or holds with another size), if any.
+async fn missing_blob(c: &RegistryClient, artifact: &Artifact) -> anyhow::Result<Option<String>> {
+    for blob in &artifact.blobs {
+        if !upload::exists(c, blob).await? {
+            return Ok(Some(blob.digest.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// PUT the manifest under a tag or its digest.
+async fn put_manifest(c: &RegistryClient, reference: &str, artifact: &Artifact) -> anyhow::Result<()> {
+    let what = format!("PUT manifest {reference}");
+    let body = bytes::Bytes::from(artifact.manifest.clone());
+    c.retrying(&what, || async {
+        let url = c.repo_url(&format!("manifests/{reference}"));
+        let resp = c.send(&what, |h| h.put(url.clone()).header(reqwest::header::CONTENT_TYPE, MANIFEST_MEDIA_TYPE).body(body.clone())).await?;
+        if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
+            return Err(Failure::Fatal(unexpected(&c.host, &what, resp).await));
+        }
+        match resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
+            Some(d) if d != artifact.digest => Err(Failure::Fatal(failed(format!("registry {} stored manifest as {d}, expected {}", c.host, artifact.digest)))),
+            _ => Ok(()),
+        }
+    })
+    .await
+}
+
+/// GET a manifest's bytes by tag or digest; `None` when it does not exist.
+pub async fn get_manifest(c: &RegistryClient, reference: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let what = format!("GET manifest {reference}");
+    c.retrying(&what, || async {
+        let url = c.repo_url(&format!("manifests/{reference}"));
+        let resp = c.send(&what, |h| h.get(url.clone()).header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPE)).await?;
+        match resp.status() {
+            StatusCode::OK => resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| Failure::Transient { message: format!("reading manifest {reference}: {e}"), retry_after: None }),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(Failure::Fatal(unexpected(&c.host, &what, resp).await)),
+        }
+    })
+    .await
+}
+
+/// The digest of the manifest a tag points at, computed from the bytes returned.
+pub async fn manifest_digest(c: &RegistryClient, reference: &str) -> anyhow::Result<Option<String>> {
+    Ok(get_manifest(c, reference).await?.map(|b| sha256_digest(&b)))
+}

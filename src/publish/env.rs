@@ -1,0 +1,71 @@
+//! What publish takes from the environment: registry credentials (never from flags) and the
+//! GitHub run id for the default build id. Read once, at the edge; everything else gets the values.
+
+use crate::oci::Credentials;
+
+/// The user name sent with a token when none is set (GHCR ignores it; a token is what counts).
+pub const DEFAULT_USER: &str = "cratemill";
+
+/// The environment of one publish.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishEnv {
+    pub credentials: Option<Credentials>,
+    /// `GITHUB_RUN_ID` and `GITHUB_RUN_ATTEMPT`, under GitHub Actions only.
+    pub run_id: Option<String>,
+    pub run_attempt: Option<String>,
+}
+
+impl PublishEnv {
+    pub fn from_env() -> PublishEnv {
+        PublishEnv::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// `CRATEMILL_REGISTRY_TOKEN`, else `GITHUB_TOKEN`; the user from `CRATEMILL_REGISTRY_USER`, else
+    /// `GITHUB_ACTOR`, else [`DEFAULT_USER`]. No token, no credentials.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> PublishEnv {
+        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let token = var("CRATEMILL_REGISTRY_TOKEN").or_else(|| var("GITHUB_TOKEN"));
+        let credentials = token.map(|token| Credentials { user: var("CRATEMILL_REGISTRY_USER").or_else(|| var("GITHUB_ACTOR")).unwrap_or_else(|| DEFAULT_USER.to_string()), token });
+        let actions = var("GITHUB_ACTIONS").as_deref() == Some("true");
+        PublishEnv {
+            credentials,
+            run_id: if actions { var("GITHUB_RUN_ID") } else { None },
+            run_attempt: if actions { var("GITHUB_RUN_ATTEMPT") } else { None },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> PublishEnv {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        PublishEnv::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn cratemill_variables_win_over_github_ones() {
+        let e = env(&[("CRATEMILL_REGISTRY_USER", "u"), ("CRATEMILL_REGISTRY_TOKEN", "t"), ("GITHUB_ACTOR", "a"), ("GITHUB_TOKEN", "g")]);
+        assert_eq!(e.credentials, Some(Credentials { user: "u".into(), token: "t".into() }));
+        let e = env(&[("GITHUB_ACTOR", "a"), ("GITHUB_TOKEN", "g")]);
+        assert_eq!(e.credentials, Some(Credentials { user: "a".into(), token: "g".into() }));
+        let e = env(&[("CRATEMILL_REGISTRY_TOKEN", "t")]);
+        assert_eq!(e.credentials.unwrap().user, DEFAULT_USER);
+        assert_eq!(env(&[("CRATEMILL_REGISTRY_USER", "u"), ("GITHUB_TOKEN", " ")]).credentials, None);
+    }
+
+    #[test]
+    fn run_id_only_under_actions() {
+        assert_eq!(env(&[("GITHUB_RUN_ID", "9")]).run_id, None);
+        let e = env(&[("GITHUB_ACTIONS", "true"), ("GITHUB_RUN_ID", "9"), ("GITHUB_RUN_ATTEMPT", "2")]);
+        assert_eq!((e.run_id.as_deref(), e.run_attempt.as_deref()), (Some("9"), Some("2")));
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let e = env(&[("CRATEMILL_REGISTRY_TOKEN", "s3cr3t-value")]);
+        assert!(!format!("{e:?}").contains("s3cr3t-value"));
+    }
+}

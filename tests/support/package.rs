@@ -1,0 +1,103 @@
+//! Package folders for publish tests, written the way `cratemill build` writes them: files,
+//! `result.json` (status built, executables with their digests), a `-srcbuild-` archive, CHECKSUMS.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use cratemill::package::{digest_file, srcbuild_file_name, write_checksums};
+use cratemill::schema::result::{BuildResult, Executable, PackageMeta, Smoke, SmokeStatus, Source, Status};
+
+pub const TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// What to put in a test package.
+pub struct Spec {
+    pub crate_name: String,
+    pub version: String,
+    /// Executable name and content.
+    pub executables: Vec<(String, Vec<u8>)>,
+    pub srcbuild: Option<Vec<u8>>,
+}
+
+impl Spec {
+    /// A package with one real ELF executable (`/bin/true`) and a small source archive.
+    pub fn real(crate_name: &str, version: &str) -> Spec {
+        let elf = std::fs::read("/bin/true").expect("/bin/true is a real ELF executable to package");
+        Spec { crate_name: crate_name.into(), version: version.into(), executables: vec![(crate_name.replace('-', "_"), elf)], srcbuild: Some(srcbuild_bytes(crate_name)) }
+    }
+
+    /// A package whose executable is `size` bytes of seeded pseudo-random data.
+    pub fn sized(crate_name: &str, version: &str, size: usize, seed: u64) -> Spec {
+        Spec { crate_name: crate_name.into(), version: version.into(), executables: vec![("tool".into(), random_bytes(size, seed))], srcbuild: Some(srcbuild_bytes(crate_name)) }
+    }
+}
+
+pub fn random_bytes(size: usize, seed: u64) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut v = vec![0u8; size];
+    rng.fill(&mut v);
+    v
+}
+
+fn srcbuild_bytes(crate_name: &str) -> Vec<u8> {
+    let mut tar = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut tar);
+        let body = format!("[package]\nname = \"{crate_name}\"\n");
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, "Cargo.toml", body.as_bytes()).unwrap();
+        b.finish().unwrap();
+    }
+    zstd::encode_all(&tar[..], 3).unwrap()
+}
+
+/// Write the package under `root/<crate>-<version>`; returns its folder.
+pub fn write(root: &Path, spec: &Spec) -> PathBuf {
+    let dir = root.join(format!("{}-{}", spec.crate_name, spec.version));
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::create_dir_all(dir.join("licenses")).unwrap();
+    let mut result = BuildResult::new(&spec.crate_name, &spec.version, TARGET, "cargo");
+    result.status = Status::Built;
+    result.finished_at = "2026-11-23T12:00:00Z".into();
+    result.package = Some(PackageMeta { description: Some(format!("{} does things", spec.crate_name)), license: Some("MIT".into()), repository: Some(format!("https://github.com/example/{}", spec.crate_name)), ..Default::default() });
+    result.licenses.declared = Some("MIT".into());
+    result.source = Some(Source { index_url: "https://index.crates.io/".into(), download_url: "https://static.crates.io/x".into(), crate_sha256: "c".repeat(64), crate_size: 1, yanked: false });
+    for (name, bytes) in &spec.executables {
+        let rel = format!("bin/{name}");
+        let path = dir.join(&rel);
+        std::fs::write(&path, bytes).unwrap();
+        let d = digest_file(&path).unwrap();
+        let smoke = Smoke { status: SmokeStatus::Passed, args: vec!["--version".into()], runner: None, exit_code: Some(0), signal: None, first_line: None, note: None };
+        result.executables.push(Executable { name: name.clone(), path: rel, size: d.size, sha256: d.sha256, blake3: d.blake3, arch: "x86_64".into(), is_static: true, interpreter: None, needed: vec![], smoke });
+    }
+    std::fs::write(dir.join("licenses/LICENSE-MIT"), "MIT License\n\nPermission is hereby granted...\n").unwrap();
+    std::fs::write(dir.join("build.log"), format!("[0.000] building {}\n", spec.crate_name)).unwrap();
+    if let Some(src) = &spec.srcbuild {
+        std::fs::create_dir_all(dir.join("srcbuild")).unwrap();
+        std::fs::write(dir.join("srcbuild").join(srcbuild_file_name(&spec.crate_name, &spec.version)), src).unwrap();
+    }
+    let mut files: Vec<String> = cratemill::package::list_files(&dir).unwrap();
+    files.push("result.json".into());
+    files.push("CHECKSUMS".into());
+    files.sort();
+    result.files = files;
+    cratemill::schema::write(&dir.join("result.json"), &result).unwrap();
+    write_checksums(&dir).unwrap();
+    dir
+}
+
+/// sha256 (hex) of every file of the package, keyed by package-relative path.
+pub fn file_digests(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    cratemill::package::list_files(dir)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p != "publish.json")
+        .map(|p| {
+            let d = digest_file(&dir.join(&p)).unwrap();
+            (p, d.sha256)
+        })
+        .collect()
+}
