@@ -323,3 +323,28 @@ fn stable_toolchain_collects_from_the_target_folder() {
     assert_eq!(r.executables[0].smoke.status, SmokeStatus::Passed);
     cratemill::package::verify(&out).expect("package verifies");
 }
+
+#[test]
+fn build_then_publish_to_a_local_oci_layout() {
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);
+    let dir = tempfile::tempdir().unwrap();
+    let (out, layout) = (dir.path().join("out"), dir.path().join("oci"));
+    let o = build(&reg, "hello", &out, &["--oci-layout", layout.to_str().unwrap(), "--build-id", "e2e-1"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let record: cratemill::schema::publish::PublishRecord = cratemill::schema::read(&out.join("publish.json")).unwrap();
+    assert_eq!(record.references.len(), 2, "binary and -srcbuild- artifacts");
+    // A real OCI client reads what was written.
+    let image = format!("oci:{}:1.0.0-x86_64-unknown-linux-gnu", layout.join("hello").display());
+    let inspect = Command::new("skopeo").args(["inspect", "--raw", &image]).output().expect("skopeo is installed (apt-get install skopeo)");
+    assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+    let manifest: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let exe_sha = &result(&out).executables[0].sha256;
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["digest"], format!("sha256:{exe_sha}"));
+    assert_eq!(layers[0]["annotations"]["org.opencontainers.image.title"], "bin/hello");
+
+    // A bad registry reference is refused before anything is built.
+    let o = build(&reg, "hello", &dir.path().join("never"), &["--registry", "https://ghcr.io/x"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!dir.path().join("never").exists());
+}

@@ -47,7 +47,8 @@ struct Setup {
     secret_values: Vec<String>,
 }
 
-pub async fn run(args: BuildArgs) -> anyhow::Result<Exit> {
+/// Run the job; returns the exit code and the package folder.
+pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     let runner = Runner::from_env();
     let started = Instant::now();
 
@@ -118,7 +119,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<Exit> {
         }
     };
     summary::report(&runner, &result, &out)?;
-    Ok(exit)
+    Ok((exit, out))
 }
 
 async fn resolve(args: &BuildArgs, setup: &Setup) -> Result<(Index, IndexVersion), PhaseError> {

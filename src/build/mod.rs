@@ -24,6 +24,23 @@ pub use args::BuildArgs;
 
 use crate::error::Exit;
 
+/// Build, then publish when asked (`--publish`, `--registry`, `--oci-layout`). The destination is
+/// validated before building, so a bad registry reference costs no build.
 pub async fn run(args: BuildArgs) -> anyhow::Result<Exit> {
-    job::run(args).await
+    let publish = args.wants_publish().then(|| args.publish_options.clone());
+    if let Some(opts) = &publish {
+        opts.destination()?;
+    }
+    let (exit, out) = job::run(args).await?;
+    match (exit, publish) {
+        (Exit::Ok, Some(opts)) => {
+            let runner = crate::github::Runner::from_env();
+            let record = crate::publish::publish_package(&out, &opts, &runner).await?;
+            for r in &record.references {
+                println!("published {}@{}", r.reference, r.digest);
+            }
+            Ok(Exit::Ok)
+        }
+        (exit, _) => Ok(exit),
+    }
 }
