@@ -66,7 +66,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub publish: bool,
 
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Publishing (with --publish)")]
     pub publish_options: crate::publish::PublishOptions,
 }
 
