@@ -3,12 +3,14 @@
 
 pub mod build;
 pub mod crates_io;
+pub mod dump;
 pub mod error;
 pub mod github;
 pub mod inspect;
 pub mod license;
 pub mod matrix;
 pub mod package;
+pub mod plan;
 pub mod publish;
 pub mod schema;
 pub mod srcbuild;

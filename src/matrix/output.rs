@@ -1,0 +1,45 @@
+//! Write a plan to `--out`: `plan.json`, `chunks/NNNN.json` (one per chunk) and `chunks/index.json`.
+//! Chunk files of an earlier plan in the same folder are removed first, so the folder always
+//! describes one plan.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::schema::plan::{Chunk, ChunkIndex, Plan};
+use crate::schema::{Document, SCHEMA_VERSION};
+
+pub fn write(out: &Path, plan: &Plan) -> anyhow::Result<()> {
+    let chunks_dir = out.join("chunks");
+    std::fs::create_dir_all(&chunks_dir).with_context(|| format!("creating {}", chunks_dir.display()))?;
+    for entry in std::fs::read_dir(&chunks_dir)? {
+        let path = entry?.path();
+        let stale = path.extension().is_some_and(|e| e == "json")
+            && path.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s == "index" || s.bytes().all(|b| b.is_ascii_digit()));
+        if stale {
+            std::fs::remove_file(&path).with_context(|| format!("removing stale {}", path.display()))?;
+        }
+    }
+    let mut start = 0;
+    for run in &plan.runs {
+        for chunk in &run.chunks {
+            let jobs = plan.jobs[start..start + chunk.jobs as usize].to_vec();
+            start += chunk.jobs as usize;
+            let doc = Chunk::new(chunk.id.clone(), run.run, jobs);
+            let bytes = serde_json::to_vec(&doc)?;
+            crate::schema::write_atomic(&chunks_dir.join(format!("{}.json", chunk.id)), &bytes)
+                .with_context(|| format!("writing chunk {}", chunk.id))?;
+        }
+    }
+    let index = ChunkIndex {
+        schema_version: SCHEMA_VERSION,
+        kind: ChunkIndex::KIND.into(),
+        chunk_size: plan.chunk_size,
+        jobs: plan.funnel.jobs,
+        runs: plan.runs.clone(),
+    };
+    crate::schema::write(&chunks_dir.join("index.json"), &index)?;
+    let bytes = serde_json::to_vec(plan)?;
+    crate::schema::write_atomic(&out.join("plan.json"), &bytes).with_context(|| format!("writing {}", out.join("plan.json").display()))?;
+    Ok(())
+}
