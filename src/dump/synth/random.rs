@@ -50,10 +50,35 @@ const SYS_LINKS: &[&str] = &["openssl", "sqlite3", "z", "ring_core_0_17_8_", "gi
 pub fn name(i: usize) -> String {
     let a = WORDS[i % WORDS.len()];
     let b = WORDS[(i / WORDS.len()) % WORDS.len()];
-    if i % 300 == 7 {
+    if is_sys(i) {
         format!("{a}{i}-sys")
     } else {
         format!("{a}-{b}{i}")
+    }
+}
+
+/// Crates below this index are the "core" everyone depends on (serde, syn, ...): never native.
+const CORE: usize = 2_000;
+
+fn is_sys(i: usize) -> bool {
+    i >= CORE && i % 300 == 7
+}
+
+/// Whom generated crate `i` depends on: mostly core crates, sometimes any older crate, rarely a
+/// `-sys` crate, like the real graph (so the risk hint flags a minority, not everything).
+fn dependency_index(rng: &mut Rng, i: usize) -> u64 {
+    let i = i as u64;
+    if i <= CORE as u64 || rng.chance(93) {
+        rng.below(i.min(CORE as u64))
+    } else if rng.chance(90) {
+        rng.below(i)
+    } else {
+        // The generated `-sys` crates below i are FIRST_SYS, FIRST_SYS + 300, ...
+        const FIRST_SYS: u64 = CORE as u64 + (307 - CORE as u64 % 300) % 300;
+        match i.checked_sub(FIRST_SYS + 1) {
+            Some(span) => FIRST_SYS + 300 * rng.below(span / 300 + 1),
+            None => rng.below(i),
+        }
     }
 }
 
@@ -69,7 +94,7 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
     for i in 0..count {
         let crate_id = FIRST_CRATE_ID + i as u32;
         let name = name(i);
-        let sys = i % 300 == 7;
+        let sys = is_sys(i);
         let links = if sys { SYS_LINKS[(i / 300) % SYS_LINKS.len()] } else { "" };
         let has_bins = !sys && rng.chance(15);
         let has_lib = !has_bins || rng.chance(60);
@@ -95,7 +120,10 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
         for k in (1..order.len()).rev() {
             order.swap(k, rng.below(k as u64 + 1) as usize);
         }
-        let step = ((end - created) / n_versions as i64).max(1);
+        // Many crates stop being updated: the last release falls anywhere between creation and now.
+        let last = created + rng.below((end - created) as u64 + 1) as i64;
+        let last = if rng.chance(50) { end - rng.below(((end - created) / 4) as u64 + 1) as i64 } else { last };
+        let step = ((last - created) / n_versions as i64).max(1);
         for &k in &order {
             let id = first_id + k;
             let at = created + k as i64 * step + rng.below(step as u64) as i64;
@@ -119,7 +147,7 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
             })?;
             let n_deps = if i == 0 { 0 } else { rng.below(17) };
             for _ in 0..n_deps {
-                let to = FIRST_CRATE_ID + rng.below(i as u64) as u32;
+                let to = FIRST_CRATE_ID + dependency_index(&mut rng, i) as u32;
                 let kind = match rng.below(10) { 0..=6 => 0, 7 => 1, _ => 2 };
                 let features = if rng.chance(20) { if rng.chance(30) { "{vendored}" } else { "{std,derive}" } } else { "{}" };
                 let target = if rng.chance(5) { "cfg(windows)" } else { "" };
