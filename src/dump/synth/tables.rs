@@ -73,7 +73,7 @@ impl Tables {
         let mut files = Vec::new();
         for (name, columns) in ALL {
             let path = dir.join(name);
-            let mut w = csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 20, File::create(&path)?));
+            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(BufWriter::with_capacity(1 << 20, File::create(&path)?));
             let mut header: Vec<&str> = columns.to_vec();
             if extra {
                 header.push("shiny_new_column");
