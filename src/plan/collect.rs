@@ -6,11 +6,10 @@
 //! in any order: if `dependencies.csv` comes before `versions.csv`, its relevant edges are kept
 //! keyed by version id (8 bytes each) and filtered once the candidates are known.
 
-use std::collections::HashMap;
-
 use crate::dump::tables::{categories, crates, crates_categories, dependencies, versions};
 use crate::dump::Sink;
 
+use super::idmap::{IdMap, IdSet};
 use super::risk;
 
 /// The slug of the category that selects a crate without `bin_names`.
@@ -53,12 +52,12 @@ const VENDORED_BIT: u32 = 1 << 31;
 
 #[derive(Default)]
 pub struct Collector {
-    pub names: HashMap<u32, Box<str>>,
-    pub candidates: HashMap<u32, Candidate>,
+    pub names: IdMap<Box<str>>,
+    pub candidates: IdMap<Candidate>,
     categories: Vec<(u32, Box<str>)>,
     crate_categories: Vec<(u32, u32)>,
     /// version id -> crate id of candidates, once versions.csv is done.
-    candidate_versions: Option<HashMap<u32, u32>>,
+    candidate_versions: Option<IdMap<u32>>,
     edges: Vec<Edge>,
     /// (version id, to crate id | VENDORED_BIT) read before versions.csv.
     pending: Vec<(u32, u32)>,
@@ -66,10 +65,10 @@ pub struct Collector {
 
 /// What the dump said, reduced.
 pub struct Collected {
-    pub names: HashMap<u32, Box<str>>,
-    pub candidates: HashMap<u32, Candidate>,
+    pub names: IdMap<Box<str>>,
+    pub candidates: IdMap<Candidate>,
     /// Crate ids in the CLI category.
-    pub cli: std::collections::HashSet<u32>,
+    pub cli: IdSet,
     pub edges: Vec<Edge>,
 }
 

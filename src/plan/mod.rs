@@ -5,6 +5,7 @@
 
 pub mod chunk;
 pub mod collect;
+pub mod idmap;
 pub mod incremental;
 pub mod risk;
 pub mod select;

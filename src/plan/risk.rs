@@ -15,9 +15,8 @@
 //! - The walk is depth-first from the job's crate, memoised per crate, at most [`MAX_DEPTH`] deep;
 //!   cycles count as "not risky". The first risky path found is the reason.
 
-use std::collections::HashMap;
-
 use super::collect::Collected;
+use super::idmap::IdMap;
 use crate::dump::encoding::set;
 
 /// `links` values of libraries that are (almost) always taken from the system.
@@ -68,17 +67,17 @@ pub fn applies_to_linux(target: &str) -> bool {
 pub struct Risk<'a> {
     collected: &'a Collected,
     /// Out-edges per crate id.
-    out: HashMap<u32, Vec<(u32, bool)>>,
-    memo: HashMap<u32, Option<Vec<u32>>>,
+    out: IdMap<Vec<(u32, bool)>>,
+    memo: IdMap<Option<Vec<u32>>>,
 }
 
 impl<'a> Risk<'a> {
     pub fn new(collected: &'a Collected) -> Risk<'a> {
-        let mut out: HashMap<u32, Vec<(u32, bool)>> = HashMap::new();
+        let mut out: IdMap<Vec<(u32, bool)>> = IdMap::default();
         for e in &collected.edges {
             out.entry(e.from).or_default().push((e.to, e.vendored));
         }
-        Risk { collected, out, memo: HashMap::new() }
+        Risk { collected, out, memo: IdMap::default() }
     }
 
     fn name(&self, id: u32) -> &str {

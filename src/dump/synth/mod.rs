@@ -69,7 +69,7 @@ pub fn write(spec: &Spec, out: &Path) -> anyhow::Result<Stats> {
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let gz = flate2::write::GzEncoder::new(std::io::BufWriter::with_capacity(1 << 20, file), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
-    let metadata = format!("{{\"timestamp\":\"2026-06-01T02:00:00Z\",\"crates_io_commit\":\"synthetic\"}}\n");
+    let metadata = "{\"timestamp\":\"2026-06-01T02:00:00Z\",\"crates_io_commit\":\"synthetic\"}\n";
     append_bytes(&mut tar, &format!("{DUMP_FOLDER}/metadata.json"), metadata.as_bytes())?;
     append_bytes(&mut tar, &format!("{DUMP_FOLDER}/README.md"), b"Synthetic crates.io database dump (cratemill).\n")?;
     for name in &spec.order {
