@@ -11,10 +11,12 @@ use cratemill::error::{exit_of, one_line, Exit};
 
 /// One scripted response: status, extra headers, body.
 type Reply = (u16, Vec<(&'static str, String)>, Vec<u8>);
+/// Request headers seen, one list per request.
+type Seen = Arc<Mutex<Vec<Vec<String>>>>;
 
 /// Serve `replies` in order, one per connection, then stop. Returns the base URL and the request
 /// headers seen (lower-cased), one list per request.
-fn serve(replies: Vec<Reply>) -> (String, Arc<Mutex<Vec<Vec<String>>>>, std::thread::JoinHandle<()>) {
+fn serve(replies: Vec<Reply>) -> (String, Seen, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}/db-dump.tar.gz", listener.local_addr().unwrap());
