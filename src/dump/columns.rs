@@ -1,14 +1,14 @@
 //! Find the columns we read by name in a table's header row, so a column crates.io adds (or moves)
 //! changes nothing, and a column we need that is gone is one clear error naming table and column.
 
-use csv::ByteRecord;
+use super::records::Record;
 
 use crate::error::usage;
 
 /// A table's header row.
 pub struct Header<'h> {
     pub table: &'static str,
-    pub names: &'h ByteRecord,
+    pub names: &'h Record,
 }
 
 impl Header<'_> {
@@ -32,7 +32,7 @@ impl Header<'_> {
 }
 
 /// Field `i` of a record, empty when the row is short.
-pub fn field(rec: &ByteRecord, i: usize) -> &[u8] {
+pub fn field(rec: &Record, i: usize) -> &[u8] {
     rec.get(i).unwrap_or(b"")
 }
 
@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn by_name_with_clear_errors() {
-        let names = ByteRecord::from(vec!["id", "shiny_new", "checksum"]);
+        let names = Record::from_fields([&b"id"[..], b"shiny_new", b"checksum"]);
         let header = Header { table: "versions.csv", names: &names };
         assert_eq!(header.required("id").unwrap(), 0);
         assert_eq!(header.required_any(&["tar_sha256", "checksum"]).unwrap(), 2);

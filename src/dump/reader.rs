@@ -6,9 +6,9 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
-use csv::ByteRecord;
 
 use super::columns::Header;
+use super::records::{Record, Records};
 use super::tables::{self, categories, crates, crates_categories, dependencies, versions};
 use crate::error::usage;
 
@@ -26,13 +26,13 @@ pub trait Sink {
 /// Rows skipped, by table and reason.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Warnings {
-    /// (table, reason) -> (count, first line number).
+    /// (table, reason) -> (count, first record number).
     pub skipped: BTreeMap<(&'static str, &'static str), (u64, u64)>,
 }
 
 impl Warnings {
-    fn skip(&mut self, table: &'static str, reason: &'static str, line: u64) {
-        self.skipped.entry((table, reason)).or_insert((0, line)).0 += 1;
+    fn skip(&mut self, table: &'static str, reason: &'static str, record: u64) {
+        self.skipped.entry((table, reason)).or_insert((0, record)).0 += 1;
     }
 
     pub fn total(&self) -> u64 {
@@ -90,28 +90,27 @@ fn corrupt(e: &std::io::Error) -> anyhow::Error {
 }
 
 fn read_table<R: Read>(table: &'static str, input: R, sink: &mut dyn Sink, warnings: &mut Warnings) -> anyhow::Result<u64> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).buffer_capacity(256 * 1024).from_reader(input);
-    let names = csv.byte_headers().map_err(|e| csv_error(table, e))?.clone();
-    if names.is_empty() {
+    let mut records = Records::new(input);
+    let mut names = Record::default();
+    if !records.read(&mut names).map_err(|e| io_error(table, &e))? {
         return Err(usage(format!("dump table {table} is empty (no header row)")));
     }
     let header = Header { table, names: &names };
     let width = names.len();
-    let mut rec = ByteRecord::new();
+    let mut rec = Record::default();
     let mut rows = 0u64;
     macro_rules! each_row {
         ($cols:expr, $call:ident) => {{
             let cols = $cols;
-            while csv.read_byte_record(&mut rec).map_err(|e| csv_error(table, e))? {
+            while records.read(&mut rec).map_err(|e| io_error(table, &e))? {
                 rows += 1;
-                let line = rec.position().map_or(0, |p| p.line());
                 if rec.len() != width {
-                    warnings.skip(table, "wrong number of fields", line);
+                    warnings.skip(table, "wrong number of fields", rec.line());
                     continue;
                 }
                 match cols.parse(&rec) {
                     Ok(row) => sink.$call(row),
-                    Err(reason) => warnings.skip(table, reason, line),
+                    Err(reason) => warnings.skip(table, reason, rec.line()),
                 }
             }
         }};
@@ -127,9 +126,6 @@ fn read_table<R: Read>(table: &'static str, input: R, sink: &mut dyn Sink, warni
     Ok(rows)
 }
 
-fn csv_error(table: &str, e: csv::Error) -> anyhow::Error {
-    match e.kind() {
-        csv::ErrorKind::Io(io) => usage(format!("the dump is not a readable gzip tar archive (in {table}): {io}")),
-        _ => usage(format!("dump table {table} is not valid CSV: {e}")),
-    }
+fn io_error(table: &str, e: &std::io::Error) -> anyhow::Error {
+    usage(format!("the dump is not a readable gzip tar archive (in {table}): {e}"))
 }

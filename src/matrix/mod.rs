@@ -40,6 +40,7 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
         None => crate::plan::Built::default(),
     };
     let options = settings.plan;
+    let started = std::time::Instant::now();
     let plan = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut collector = crate::plan::Collector::new();
         let report = crate::dump::read_file(&dump_path, &mut collector)?;
@@ -49,14 +50,17 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
     .await
     .context("the dump reader thread failed")??;
     let (plan, report) = plan;
+    let planned = started.elapsed();
     output::write(&args.out, &plan)?;
+    let written = started.elapsed() - planned;
     if report.warnings.total() > 0 {
         for w in &plan.warnings {
-            eprintln!("warning: skipped {} row(s) of {} ({}), first at line {}", w.rows, w.table, w.reason, w.first_line);
+            eprintln!("warning: skipped {} row(s) of {} ({}), first at record {}", w.rows, w.table, w.reason, w.first_record);
         }
     }
     runner.set_outputs(&summary::outputs(&plan, &args.out))?;
     runner.append_summary(&summary::markdown(&plan))?;
     eprintln!("{}", summary::one_line(&plan, &args.out));
+    eprintln!("read the dump and planned in {:.2} s, wrote the plan in {:.2} s", planned.as_secs_f64(), written.as_secs_f64());
     Ok(Exit::Ok)
 }

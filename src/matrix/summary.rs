@@ -75,7 +75,7 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.warnings.is_empty() {
         md.push_str("Skipped dump rows:\n\n");
         for w in &plan.warnings {
-            md.push_str(&format!("- {} × {} ({}), first at line {}\n", w.rows, md_cell(&w.table), md_cell(&w.reason), w.first_line));
+            md.push_str(&format!("- {} × {} ({}), first at record {}\n", w.rows, md_cell(&w.table), md_cell(&w.reason), w.first_record));
         }
     }
     md

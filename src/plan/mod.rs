@@ -84,11 +84,11 @@ pub fn make(collected: &Collected, report: &Report, built: &Built, options: &Opt
         .warnings
         .skipped
         .iter()
-        .map(|((table, reason), (rows, first_line))| RowWarning {
+        .map(|((table, reason), (rows, first_record))| RowWarning {
             table: table.to_string(),
             reason: reason.to_string(),
             rows: *rows,
-            first_line: *first_line,
+            first_record: *first_record,
         })
         .collect();
     Plan {

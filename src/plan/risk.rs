@@ -36,8 +36,8 @@ pub fn is_vendoring_feature(name: &str) -> bool {
 }
 
 /// Does a dependency row's `{a,b}` feature set turn a vendoring switch on?
-pub fn enables_vendoring(features: &str) -> bool {
-    features.len() > 2 && set::any(features, is_vendoring_feature)
+pub fn enables_vendoring(features: &[u8]) -> bool {
+    features.len() > 2 && std::str::from_utf8(features).is_ok_and(|f| set::any(f, is_vendoring_feature))
 }
 
 /// Does a version's features JSON define a vendoring feature (`"vendored":`)?
@@ -55,8 +55,12 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Is a `target` column value (empty, a triple, or `cfg(...)`) relevant on Linux?
-pub fn applies_to_linux(target: &str) -> bool {
-    if target.is_empty() || target.contains("not(") || target.contains("linux") || target.contains("unix") {
+pub fn applies_to_linux(target: &[u8]) -> bool {
+    if target.is_empty() {
+        return true;
+    }
+    let Ok(target) = std::str::from_utf8(target) else { return true };
+    if target.contains("not(") || target.contains("not(") || target.contains("linux") || target.contains("unix") {
         return true;
     }
     const ELSEWHERE: &[&str] = &["windows", "macos", "ios", "android", "wasm", "apple", "msvc", "freebsd", "redox", "fuchsia"];
@@ -154,8 +158,8 @@ mod tests {
         for no in ["std", "statics", "default", "serde"] {
             assert!(!is_vendoring_feature(no), "{no}");
         }
-        assert!(enables_vendoring("{std,vendored}"));
-        assert!(!enables_vendoring("{}"));
+        assert!(enables_vendoring(b"{std,vendored}"));
+        assert!(!enables_vendoring(b"{}"));
         assert!(offers_vendoring(br#"{"vendored":["openssl-src"]}"#));
         assert!(forwards_vendoring(br#"{"tls":["openssl/vendored"]}"#));
         assert!(!forwards_vendoring(br#"{"default":["std"]}"#));
@@ -163,11 +167,11 @@ mod tests {
 
     #[test]
     fn linux_relevance_of_targets() {
-        assert!(applies_to_linux(""));
-        assert!(applies_to_linux("cfg(unix)"));
-        assert!(applies_to_linux("cfg(not(windows))"));
-        assert!(!applies_to_linux("cfg(windows)"));
-        assert!(!applies_to_linux("cfg(target_os = \"macos\")"));
-        assert!(!applies_to_linux("x86_64-pc-windows-msvc"));
+        assert!(applies_to_linux(b""));
+        assert!(applies_to_linux(b"cfg(unix)"));
+        assert!(applies_to_linux(b"cfg(not(windows))"));
+        assert!(!applies_to_linux(b"cfg(windows)"));
+        assert!(!applies_to_linux(b"cfg(target_os = \"macos\")"));
+        assert!(!applies_to_linux(b"x86_64-pc-windows-msvc"));
     }
 }

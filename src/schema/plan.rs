@@ -161,8 +161,8 @@ pub struct RowWarning {
     pub table: String,
     pub reason: String,
     pub rows: u64,
-    /// CSV line number of the first such row.
-    pub first_line: u64,
+    /// Record number of the first such row in its table (the header is record 1).
+    pub first_record: u64,
 }
 
 /// What is already built (or failed): the document `cratemill report` writes, `matrix --built` reads.

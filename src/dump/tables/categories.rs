@@ -1,6 +1,6 @@
 //! `categories.csv`: category ids and slugs (`command-line-utilities`).
 
-use csv::ByteRecord;
+use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, text, Header};
 
@@ -19,7 +19,7 @@ impl Columns {
         Ok(Columns { id: h.required("id")?, slug: h.required("slug")? })
     }
 
-    pub fn parse<'a>(&self, rec: &'a ByteRecord) -> Result<Row<'a>, &'static str> {
+    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
         Ok(Row { id: id(field(rec, self.id)).ok_or("bad id")?, slug: text(field(rec, self.slug)).ok_or("bad slug")? })
     }
 }

@@ -1,6 +1,6 @@
 //! `crates.csv`: crate ids and names.
 
-use csv::ByteRecord;
+use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, text, Header};
 
@@ -19,7 +19,7 @@ impl Columns {
         Ok(Columns { id: h.required("id")?, name: h.required("name")? })
     }
 
-    pub fn parse<'a>(&self, rec: &'a ByteRecord) -> Result<Row<'a>, &'static str> {
+    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
         let id = id(field(rec, self.id)).ok_or("bad id")?;
         let name = text(field(rec, self.name)).filter(|n| !n.is_empty()).ok_or("bad name")?;
         Ok(Row { id, name })

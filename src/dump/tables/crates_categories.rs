@@ -1,6 +1,6 @@
 //! `crates_categories.csv`: which crate is in which category.
 
-use csv::ByteRecord;
+use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, Header};
 
@@ -19,7 +19,7 @@ impl Columns {
         Ok(Columns { crate_id: h.required("crate_id")?, category_id: h.required("category_id")? })
     }
 
-    pub fn parse(&self, rec: &ByteRecord) -> Result<Row, &'static str> {
+    pub fn parse(&self, rec: &Record) -> Result<Row, &'static str> {
         Ok(Row {
             crate_id: id(field(rec, self.crate_id)).ok_or("bad crate_id")?,
             category_id: id(field(rec, self.category_id)).ok_or("bad category_id")?,

@@ -1,9 +1,9 @@
 //! `dependencies.csv`: one row per dependency of one version (`version_id` depends on the crate
 //! `crate_id`). Only what risk hints need is decoded: kind, optional, features, target.
 
-use csv::ByteRecord;
+use crate::dump::records::Record;
 
-use crate::dump::columns::{field, id, text, Header};
+use crate::dump::columns::{field, id, Header};
 use crate::dump::encoding::boolean;
 
 pub struct Columns {
@@ -28,10 +28,10 @@ pub struct Row<'a> {
     pub crate_id: u32,
     pub optional: bool,
     pub kind: Kind,
-    /// The raw `{a,b}` feature set the dependent enables.
-    pub features: &'a str,
+    /// The raw `{a,b}` feature set the dependent enables (bytes: decoded only when needed).
+    pub features: &'a [u8],
     /// A `cfg(...)` or triple the dependency is limited to; empty for all platforms.
-    pub target: &'a str,
+    pub target: &'a [u8],
 }
 
 impl Columns {
@@ -46,7 +46,7 @@ impl Columns {
         })
     }
 
-    pub fn parse<'a>(&self, rec: &'a ByteRecord) -> Result<Row<'a>, &'static str> {
+    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
         let kind = match field(rec, self.kind) {
             b"0" | b"" => Kind::Normal,
             b"1" => Kind::Build,
@@ -58,11 +58,8 @@ impl Columns {
             crate_id: id(field(rec, self.crate_id)).ok_or("bad crate_id")?,
             optional: boolean::parse(field(rec, self.optional)).ok_or("bad optional")?,
             kind,
-            features: text(field(rec, self.features)).ok_or("bad features")?,
-            target: match self.target {
-                Some(i) => text(field(rec, i)).ok_or("bad target")?,
-                None => "",
-            },
+            features: field(rec, self.features),
+            target: self.target.map_or(&b""[..], |i| field(rec, i)),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! `versions.csv`: one row per published version, in any order. Decodes what selection and risk
 //! hints need; the rest of the ~25 columns (descriptions, licenses, ...) is never looked at.
 
-use csv::ByteRecord;
+use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, text, Header};
 use crate::dump::encoding::{boolean, hex, timestamp};
@@ -50,7 +50,7 @@ impl Columns {
         })
     }
 
-    pub fn parse<'a>(&self, rec: &'a ByteRecord) -> Result<Row<'a>, &'static str> {
+    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
         let num = text(field(rec, self.num)).and_then(|n| semver::Version::parse(n).ok()).ok_or("bad semver in num")?;
         let bin_names = text(field(rec, self.bin_names)).ok_or("bad bin_names")?;
         if !(bin_names.is_empty() || bin_names.starts_with('{') && bin_names.ends_with('}')) {
