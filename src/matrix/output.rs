@@ -27,8 +27,7 @@ pub fn write(out: &Path, plan: &Plan) -> anyhow::Result<()> {
             start += chunk.jobs as usize;
             let doc = Chunk::new(chunk.id.clone(), run.run, jobs);
             let bytes = serde_json::to_vec(&doc)?;
-            crate::schema::write_atomic(&chunks_dir.join(format!("{}.json", chunk.id)), &bytes)
-                .with_context(|| format!("writing chunk {}", chunk.id))?;
+            write_chunk(&chunks_dir, &chunk.id, &bytes).with_context(|| format!("writing chunk {}", chunk.id))?;
         }
     }
     let index = ChunkIndex {
@@ -38,8 +37,17 @@ pub fn write(out: &Path, plan: &Plan) -> anyhow::Result<()> {
         jobs: plan.funnel.jobs,
         runs: plan.runs.clone(),
     };
+    // The index and plan.json are written last and synced: once they exist, every chunk they list does.
     crate::schema::write(&chunks_dir.join("index.json"), &index)?;
     let bytes = serde_json::to_vec(plan)?;
     crate::schema::write_atomic(&out.join("plan.json"), &bytes).with_context(|| format!("writing {}", out.join("plan.json").display()))?;
     Ok(())
+}
+
+/// Write one chunk through a temporary name and a rename (readers never see half a chunk), without
+/// an fsync per file: a plan can always be made again, and hundreds of syncs cost seconds.
+fn write_chunk(dir: &Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{id}.json.tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(format!("{id}.json")))
 }
