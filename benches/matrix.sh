@@ -34,21 +34,25 @@ declare -A cmds=(
 )
 order=(gzip zlib-rs db-dump cratemill)
 for name in "${order[@]}"; do : > "$dir/$name.times"; done
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((i = 1; i <= runs; i++)); do
   for name in "${order[@]}"; do
     /usr/bin/time -v -o "$dir/$name.run" ${cmds[$name]} > /dev/null 2> "$dir/$name.stderr"
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; print s}' "$dir/$name.run")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/$name.run")
-    echo "$wall $rss" >> "$dir/$name.times"
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$dir/$name.run")
+    echo "$wall $rss $cpu" >> "$dir/$name.times"
   done
 done
 
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 base=$(cut -d' ' -f1 "$dir/gzip.times" | median)
-printf '%-10s %12s %10s %14s\n' tool "wall (s)" "x gzip" "peak RSS (MiB)"
+echo "load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-10s %12s %10s %12s %14s\n' tool "wall (s)" "x gzip" "CPU (s)" "peak RSS (MiB)"
 for name in "${order[@]}"; do
   wall=$(cut -d' ' -f1 "$dir/$name.times" | median)
   rss=$(cut -d' ' -f2 "$dir/$name.times" | median)
-  printf '%-10s %12.2f %10.2f %14.1f\n' "$name" "$wall" "$(echo "$wall / $base" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+  cpu=$(cut -d' ' -f3 "$dir/$name.times" | median)
+  printf '%-10s %12.2f %10.2f %12.2f %14.1f\n' "$name" "$wall" "$(echo "$wall / $base" | bc -l)" "$cpu" "$(echo "$rss / 1024" | bc -l)"
 done
 echo "cratemill: $(tail -1 "$dir/cratemill.stderr")"

@@ -8,27 +8,32 @@
 
 use std::io::{self, Read};
 
-/// One record: its fields, unescaped, in one buffer.
+/// One record: its raw bytes copied once, field ranges into them, and the unescaped text of the
+/// (rare) quoted fields that contain `""` appended after the raw bytes.
 #[derive(Debug, Default, Clone)]
 pub struct Record {
     bytes: Vec<u8>,
-    ends: Vec<usize>,
+    ranges: Vec<(u32, u32)>,
+    /// Unescaped quoted fields while the record is being split.
+    scratch: Vec<u8>,
     line: u64,
 }
 
+/// Marks a range into the unescaped tail rather than the raw bytes (fixed up when the record ends).
+const TAIL: u32 = 1 << 31;
+
 impl Record {
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.ranges.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.ranges.is_empty()
     }
 
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        Some(&self.bytes[start..end])
+        let &(start, end) = self.ranges.get(i)?;
+        self.bytes.get(start as usize..end as usize)
     }
 
     /// The record's number (1-based; the header is record 1): its line number unless a quoted field
@@ -45,8 +50,9 @@ impl Record {
     pub fn from_fields<'a>(fields: impl IntoIterator<Item = &'a [u8]>) -> Record {
         let mut r = Record::default();
         for f in fields {
+            let start = r.bytes.len() as u32;
             r.bytes.extend_from_slice(f);
-            r.ends.push(r.bytes.len());
+            r.ranges.push((start, r.bytes.len() as u32));
         }
         r
     }
@@ -78,8 +84,8 @@ impl<R: Read> Records<R> {
             if self.pos == self.end && self.eof {
                 return Ok(false);
             }
-            rec.bytes.clear();
-            rec.ends.clear();
+            rec.scratch.clear();
+            rec.ranges.clear();
             rec.line = self.line;
             match parse(&self.buf[self.pos..self.end], self.eof, rec)? {
                 Step::Done(used) => {
@@ -135,20 +141,26 @@ fn find_separator(data: &[u8]) -> Option<usize> {
 }
 
 /// Parse one record from the start of `data`. `eof`: no more data will come after `data`.
+/// Field ranges point into `data`; on success `data[..used]` is copied into the record at once.
 fn parse(data: &[u8], eof: bool, rec: &mut Record) -> io::Result<Step> {
+    if data.len() >= TAIL as usize {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "CSV record larger than 2 GiB"));
+    }
     let mut p = 0;
     loop {
+        let (start, end);
         if data.get(p) == Some(&b'"') {
             p += 1;
+            let content = p;
+            let mut escaped = false;
             loop {
                 let Some(q) = memchr::memchr(b'"', &data[p..]) else {
                     return if eof { Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unterminated quoted CSV field")) } else { Ok(Step::NeedMore) };
                 };
-                rec.bytes.extend_from_slice(&data[p..p + q]);
                 p += q + 1;
                 match data.get(p) {
                     Some(b'"') => {
-                        rec.bytes.push(b'"');
+                        escaped = true;
                         p += 1;
                     }
                     Some(_) => break,
@@ -156,46 +168,57 @@ fn parse(data: &[u8], eof: bool, rec: &mut Record) -> io::Result<Step> {
                     None => return Ok(Step::NeedMore),
                 }
             }
-            // Anything between the closing quote and the separator is kept, like lenient readers do.
-            let rest = find_separator(&data[p..]);
-            match rest {
-                Some(r) => {
-                    rec.bytes.extend_from_slice(&data[p..p + r]);
-                    p += r;
-                }
-                None if eof => {
-                    rec.bytes.extend_from_slice(&data[p..]);
-                    p = data.len();
-                }
+            let closing = p - 1;
+            // Anything between the closing quote and the separator is dropped.
+            match find_separator(&data[p..]) {
+                Some(r) => p += r,
+                None if eof => p = data.len(),
                 None => return Ok(Step::NeedMore),
+            }
+            if escaped {
+                let tail = rec.scratch.len() as u32;
+                unescape(&data[content..closing], &mut rec.scratch);
+                (start, end) = (TAIL | tail, TAIL | rec.scratch.len() as u32);
+            } else {
+                (start, end) = (content as u32, closing as u32);
             }
         } else {
+            let from = p;
             match find_separator(&data[p..]) {
-                Some(r) => {
-                    rec.bytes.extend_from_slice(&data[p..p + r]);
-                    p += r;
-                }
-                None if eof => {
-                    rec.bytes.extend_from_slice(&data[p..]);
-                    p = data.len();
-                }
+                Some(r) => p += r,
+                None if eof => p = data.len(),
                 None => return Ok(Step::NeedMore),
             }
+            let to = if data.get(p) != Some(&b',') && p > from && data[p - 1] == b'\r' { p - 1 } else { p };
+            (start, end) = (from as u32, to as u32);
         }
-        match data.get(p) {
-            Some(b',') => {
-                rec.ends.push(rec.bytes.len());
-                p += 1;
-            }
-            _ => {
-                if rec.bytes.last() == Some(&b'\r') {
-                    rec.bytes.pop();
-                }
-                rec.ends.push(rec.bytes.len());
-                return Ok(Step::Done((p + 1).min(data.len())));
+        rec.ranges.push((start, end));
+        if data.get(p) == Some(&b',') {
+            p += 1;
+            continue;
+        }
+        let used = (p + 1).min(data.len());
+        // Move the unescaped tail behind the raw bytes and fix its ranges.
+        rec.bytes.clear();
+        rec.bytes.extend_from_slice(&data[..used]);
+        rec.bytes.extend_from_slice(&rec.scratch);
+        for r in &mut rec.ranges {
+            if r.0 & TAIL != 0 {
+                *r = ((r.0 & !TAIL) + used as u32, (r.1 & !TAIL) + used as u32);
             }
         }
+        return Ok(Step::Done(used));
     }
+}
+
+/// `a""b` -> `a"b`.
+fn unescape(quoted: &[u8], out: &mut Vec<u8>) {
+    let mut rest = quoted;
+    while let Some(q) = memchr::memchr(b'"', rest) {
+        out.extend_from_slice(&rest[..=q]);
+        rest = rest.get(q + 2..).unwrap_or_default();
+    }
+    out.extend_from_slice(rest);
 }
 
 #[cfg(test)]

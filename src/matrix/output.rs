@@ -39,8 +39,19 @@ pub fn write(out: &Path, plan: &Plan) -> anyhow::Result<()> {
     };
     // The index and plan.json are written last and synced: once they exist, every chunk they list does.
     crate::schema::write(&chunks_dir.join("index.json"), &index)?;
-    let bytes = serde_json::to_vec(plan)?;
-    crate::schema::write_atomic(&out.join("plan.json"), &bytes).with_context(|| format!("writing {}", out.join("plan.json").display()))?;
+    write_plan(out, plan).with_context(|| format!("writing {}", out.join("plan.json").display()))
+}
+
+/// plan.json is the biggest document (tens of MB at full scale): stream it to a temporary file
+/// instead of building it in memory, then rename it into place.
+fn write_plan(out: &Path, plan: &Plan) -> anyhow::Result<()> {
+    let tmp = tempfile::NamedTempFile::new_in(out)?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+    serde_json::to_writer(&mut writer, plan)?;
+    std::io::Write::flush(&mut writer)?;
+    drop(writer);
+    tmp.as_file().sync_all()?;
+    tmp.persist(out.join("plan.json")).map_err(|e| e.error)?;
     Ok(())
 }
 
