@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod crates_io;
+pub mod dump;
 pub mod error;
 pub mod github;
 pub mod inspect;
@@ -10,6 +11,7 @@ pub mod license;
 pub mod matrix;
 pub mod oci;
 pub mod package;
+pub mod plan;
 pub mod publish;
 pub mod schema;
 pub mod smoke;

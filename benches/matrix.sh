@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Full-scale benchmark of `cratemill matrix` (see docs/benchmarks-matrix.md).
+#
+#   benches/matrix.sh [CRATES] [RUNS]      (defaults: 150000 crates, 5 runs)
+#
+# Generates a synthetic crates.io dump once (BENCH_DIR, default /tmp/cratemill-bench), then runs,
+# interleaved, RUNS times each: `gzip -dc dump > /dev/null`, flate2+zlib-rs inflate alone, the
+# `db-dump` crate loading the same five tables, and `cratemill matrix` (release build). Prints the
+# median wall time, the ratio to `gzip -dc`, and the median peak RSS (/usr/bin/time -v).
+set -euo pipefail
+
+crates=${1:-150000}
+runs=${2:-5}
+dir=${BENCH_DIR:-/tmp/cratemill-bench}
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+dump=$dir/db-dump-$crates.tar.gz
+mkdir -p "$dir"
+
+[[ -x /usr/bin/time ]] || { echo "error: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+if [[ ! -x $target/release/cratemill || ! -x $target/release/examples/matrix_dbdump_load || ! -x $target/release/examples/matrix_inflate ]]; then
+  (cd "$root" && cargo build --release --bin cratemill --example matrix_synth_dump --example matrix_dbdump_load --example matrix_inflate)
+fi
+if [[ ! -s $dump ]]; then
+  "$target/release/examples/matrix_synth_dump" "$dump.tmp" "$crates" && mv "$dump.tmp" "$dump"
+fi
+echo "dump: $dump ($(du -m "$dump" | cut -f1) MiB compressed, $(gzip -dc "$dump" | wc -c | awk '{printf "%.0f", $1/1048576}') MiB inflated)"
+
+declare -A cmds=(
+  [gzip]="gzip -dc $dump"
+  [zlib-rs]="$target/release/examples/matrix_inflate $dump"
+  [db-dump]="$target/release/examples/matrix_dbdump_load $dump"
+  [cratemill]="$target/release/cratemill matrix --dump $dump --since 2025-01-01 --out $dir/plan"
+)
+order=(gzip zlib-rs db-dump cratemill)
+for name in "${order[@]}"; do : > "$dir/$name.times"; done
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((i = 1; i <= runs; i++)); do
+  for name in "${order[@]}"; do
+    /usr/bin/time -v -o "$dir/$name.run" ${cmds[$name]} > /dev/null 2> "$dir/$name.stderr"
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; print s}' "$dir/$name.run")
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir/$name.run")
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$dir/$name.run")
+    echo "$wall $rss $cpu" >> "$dir/$name.times"
+  done
+done
+
+median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+base=$(cut -d' ' -f1 "$dir/gzip.times" | median)
+echo "load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-10s %12s %10s %12s %14s\n' tool "wall (s)" "x gzip" "CPU (s)" "peak RSS (MiB)"
+for name in "${order[@]}"; do
+  wall=$(cut -d' ' -f1 "$dir/$name.times" | median)
+  rss=$(cut -d' ' -f2 "$dir/$name.times" | median)
+  cpu=$(cut -d' ' -f3 "$dir/$name.times" | median)
+  printf '%-10s %12.2f %10.2f %12.2f %14.1f\n' "$name" "$wall" "$(echo "$wall / $base" | bc -l)" "$cpu" "$(echo "$rss / 1024" | bc -l)"
+done
+echo "cratemill: $(tail -1 "$dir/cratemill.stderr")"

@@ -1,0 +1,27 @@
+//! `crates.csv`: crate ids and names.
+
+use crate::dump::records::Record;
+
+use crate::dump::columns::{field, id, text, Header};
+
+pub struct Columns {
+    id: usize,
+    name: usize,
+}
+
+pub struct Row<'a> {
+    pub id: u32,
+    pub name: &'a str,
+}
+
+impl Columns {
+    pub fn locate(h: &Header) -> anyhow::Result<Columns> {
+        Ok(Columns { id: h.required("id")?, name: h.required("name")? })
+    }
+
+    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
+        let id = id(field(rec, self.id)).ok_or("bad id")?;
+        let name = text(field(rec, self.name)).filter(|n| !n.is_empty()).ok_or("bad name")?;
+        Ok(Row { id, name })
+    }
+}

@@ -1,0 +1,65 @@
+//! `dependencies.csv`: one row per dependency of one version (`version_id` depends on the crate
+//! `crate_id`). Only what risk hints need is decoded: kind, optional, features, target.
+
+use crate::dump::records::Record;
+
+use crate::dump::columns::{field, id, Header};
+use crate::dump::encoding::boolean;
+
+pub struct Columns {
+    version_id: usize,
+    crate_id: usize,
+    optional: usize,
+    kind: usize,
+    features: usize,
+    target: Option<usize>,
+}
+
+/// `kind` column values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Normal,
+    Build,
+    Dev,
+}
+
+pub struct Row<'a> {
+    pub version_id: u32,
+    pub crate_id: u32,
+    pub optional: bool,
+    pub kind: Kind,
+    /// The raw `{a,b}` feature set the dependent enables (bytes: decoded only when needed).
+    pub features: &'a [u8],
+    /// A `cfg(...)` or triple the dependency is limited to; empty for all platforms.
+    pub target: &'a [u8],
+}
+
+impl Columns {
+    pub fn locate(h: &Header) -> anyhow::Result<Columns> {
+        Ok(Columns {
+            version_id: h.required("version_id")?,
+            crate_id: h.required("crate_id")?,
+            optional: h.required("optional")?,
+            kind: h.required("kind")?,
+            features: h.required("features")?,
+            target: h.optional("target"),
+        })
+    }
+
+    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
+        let kind = match field(rec, self.kind) {
+            b"0" | b"" => Kind::Normal,
+            b"1" => Kind::Build,
+            b"2" => Kind::Dev,
+            _ => return Err("bad kind"),
+        };
+        Ok(Row {
+            version_id: id(field(rec, self.version_id)).ok_or("bad version_id")?,
+            crate_id: id(field(rec, self.crate_id)).ok_or("bad crate_id")?,
+            optional: boolean::parse(field(rec, self.optional)).ok_or("bad optional")?,
+            kind,
+            features: field(rec, self.features),
+            target: self.target.map_or(&b""[..], |i| field(rec, i)),
+        })
+    }
+}

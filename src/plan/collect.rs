@@ -1,0 +1,166 @@
+//! The [`Sink`] that turns dump rows into what selection and risk hints need, and nothing more.
+//!
+//! Memory per crate: its name and one [`Candidate`] (the best non-yanked version seen so far, ~150
+//! bytes), so ~30 MB at 150,000 crates whatever the number of versions. Dependency edges are kept
+//! only for candidate versions (normal, non-optional, Linux-relevant): ~8 bytes each. Tables may come
+//! in any order: if `dependencies.csv` comes before `versions.csv`, its relevant edges are kept
+//! keyed by version id (8 bytes each) and filtered once the candidates are known.
+
+use crate::dump::tables::{categories, crates, crates_categories, dependencies, versions};
+use crate::dump::Sink;
+
+use super::idmap::{IdMap, IdSet};
+use super::risk;
+
+/// The slug of the category that selects a crate without `bin_names`.
+pub const CLI_SLUG: &str = "command-line-utilities";
+
+/// The version a crate would be built at: its highest non-yanked version, any stable beating any
+/// pre-release.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub version: semver::Version,
+    pub version_id: u32,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub checksum: [u8; 32],
+    /// The raw `{a,b}` set.
+    pub bin_names: Box<str>,
+    pub links: Option<Box<str>>,
+    /// Its features offer a vendoring switch (`vendored`, `bundled`, `static`).
+    pub offers_vendoring: bool,
+    /// Its features turn on a dependency's vendoring switch (`openssl/vendored`), so `--all-features`
+    /// builds vendor.
+    pub forwards_vendoring: bool,
+}
+
+/// Does `a` beat `b` as a candidate?
+pub fn better(a: &semver::Version, b: &semver::Version) -> bool {
+    (a.pre.is_empty(), a) > (b.pre.is_empty(), b)
+}
+
+/// One dependency edge between crates (through the dependent's candidate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    pub from: u32,
+    pub to: u32,
+    /// The edge turns on a vendoring feature of `to`.
+    pub vendored: bool,
+}
+
+const VENDORED_BIT: u32 = 1 << 31;
+
+#[derive(Default)]
+pub struct Collector {
+    pub names: IdMap<Box<str>>,
+    pub candidates: IdMap<Candidate>,
+    categories: Vec<(u32, Box<str>)>,
+    crate_categories: Vec<(u32, u32)>,
+    /// version id -> crate id of candidates, once versions.csv is done.
+    candidate_versions: Option<IdMap<u32>>,
+    edges: Vec<Edge>,
+    /// (version id, to crate id | VENDORED_BIT) read before versions.csv.
+    pending: Vec<(u32, u32)>,
+}
+
+/// What the dump said, reduced.
+pub struct Collected {
+    pub names: IdMap<Box<str>>,
+    pub candidates: IdMap<Candidate>,
+    /// Crate ids in the CLI category.
+    pub cli: IdSet,
+    pub edges: Vec<Edge>,
+}
+
+impl Collector {
+    pub fn new() -> Collector {
+        Collector::default()
+    }
+
+    pub fn finish(self) -> Collected {
+        let cli_ids: Vec<u32> = self.categories.iter().filter(|(_, s)| &**s == CLI_SLUG).map(|(id, _)| *id).collect();
+        let cli = self.crate_categories.iter().filter(|(_, cat)| cli_ids.contains(cat)).map(|(c, _)| *c).collect();
+        Collected { names: self.names, candidates: self.candidates, cli, edges: self.edges }
+    }
+
+    fn add_edge(&mut self, version_id: u32, to: u32, vendored: bool) {
+        if let Some(&from) = self.candidate_versions.as_ref().and_then(|m| m.get(&version_id)) {
+            self.edges.push(Edge { from, to, vendored });
+        }
+    }
+}
+
+impl Sink for Collector {
+    fn crate_row(&mut self, row: crates::Row<'_>) {
+        self.names.insert(row.id, row.name.into());
+    }
+
+    fn version_row(&mut self, row: versions::Row<'_>) {
+        if row.yanked {
+            return;
+        }
+        if let Some(current) = self.candidates.get(&row.crate_id) {
+            if !better(&row.num, &current.version) {
+                return;
+            }
+        }
+        let features = row.features;
+        let candidate = Candidate {
+            version: row.num,
+            version_id: row.id,
+            created_at: row.created_at,
+            checksum: row.checksum,
+            bin_names: row.bin_names.into(),
+            links: row.links.map(Into::into),
+            offers_vendoring: risk::offers_vendoring(features),
+            forwards_vendoring: risk::forwards_vendoring(features),
+        };
+        self.candidates.insert(row.crate_id, candidate);
+    }
+
+    fn category_row(&mut self, row: categories::Row<'_>) {
+        self.categories.push((row.id, row.slug.into()));
+    }
+
+    fn crate_category_row(&mut self, row: crates_categories::Row) {
+        self.crate_categories.push((row.crate_id, row.category_id));
+    }
+
+    fn dependency_row(&mut self, row: dependencies::Row<'_>) {
+        if row.kind != dependencies::Kind::Normal || row.optional || !risk::applies_to_linux(row.target) {
+            return;
+        }
+        let vendored = risk::enables_vendoring(row.features);
+        if self.candidate_versions.is_some() {
+            self.add_edge(row.version_id, row.crate_id, vendored);
+        } else if row.crate_id & VENDORED_BIT == 0 {
+            self.pending.push((row.version_id, row.crate_id | if vendored { VENDORED_BIT } else { 0 }));
+        }
+    }
+
+    fn table_done(&mut self, table: &'static str) {
+        if table != "versions.csv" {
+            return;
+        }
+        self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, *crate_id)).collect());
+        for (version_id, to) in std::mem::take(&mut self.pending) {
+            self.add_edge(version_id, to & !VENDORED_BIT, to & VENDORED_BIT != 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::better;
+    use semver::Version;
+
+    #[test]
+    fn stable_beats_any_prerelease() {
+        let v = |s| Version::parse(s).unwrap();
+        assert!(better(&v("1.0.0"), &v("2.0.0-rc.1")));
+        assert!(better(&v("1.0.1"), &v("1.0.0")));
+        assert!(better(&v("0.1.0-beta.2"), &v("0.1.0-alpha.1")));
+        assert!(!better(&v("2.0.0-rc.1"), &v("1.0.0")));
+        assert!(!better(&v("1.0.0"), &v("1.0.0")));
+    }
+}

@@ -1,0 +1,145 @@
+//! `--dump <URL>`: download, conditional GET with cached validators (200 then 304), retries on 5xx,
+//! clear errors for 404 and unreachable URLs. Against a scripted HTTP server on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cratemill::dump::fetch::{fetch, Options, Outcome};
+use cratemill::error::{exit_of, one_line, Exit};
+
+/// One scripted response: status, extra headers, body.
+type Reply = (u16, Vec<(&'static str, String)>, Vec<u8>);
+/// Request headers seen, one list per request.
+type Seen = Arc<Mutex<Vec<Vec<String>>>>;
+
+/// Serve `replies` in order, one per connection, then stop. Returns the base URL and the request
+/// headers seen (lower-cased), one list per request.
+fn serve(replies: Vec<Reply>) -> (String, Seen, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/db-dump.tar.gz", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let handle = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for (status, headers, body) in replies {
+            let stream = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                    Err(_) => return,
+                }
+            };
+            log.lock().unwrap().push(answer(stream, status, &headers, &body));
+        }
+    });
+    (url, seen, handle)
+}
+
+fn answer(mut stream: TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) -> Vec<String> {
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request = Vec::new();
+    for _ in 0..100 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        request.push(line.trim_end().to_ascii_lowercase());
+    }
+    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+    request
+}
+
+fn options(dir: &std::path::Path) -> Options {
+    Options { cache_dir: dir.to_path_buf(), attempts: 3, backoff: Duration::from_millis(10) }
+}
+
+#[tokio::test]
+async fn downloads_then_revalidates_with_304() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = b"pretend this is a gzip tar".repeat(1000);
+    let etag = "\"v1-abc\"".to_string();
+    let (url, seen, server) = serve(vec![
+        (200, vec![("ETag", etag.clone()), ("Last-Modified", "Mon, 23 Nov 2026 02:00:00 GMT".into())], body.clone()),
+        (304, vec![("ETag", etag.clone())], Vec::new()),
+    ]);
+    let (path, outcome) = fetch(&url, &options(dir.path())).await.unwrap();
+    assert_eq!(outcome, Outcome::Downloaded);
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    let (again, outcome) = fetch(&url, &options(dir.path())).await.unwrap();
+    assert_eq!((again, outcome), (path.clone(), Outcome::NotModified));
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    server.join().unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(!seen[0].iter().any(|h| h.starts_with("if-none-match")), "{:?}", seen[0]);
+    assert!(seen[1].contains(&"if-none-match: \"v1-abc\"".to_string()), "{:?}", seen[1]);
+    assert!(seen[1].contains(&"if-modified-since: mon, 23 nov 2026 02:00:00 gmt".to_string()), "{:?}", seen[1]);
+}
+
+#[tokio::test]
+async fn retries_server_errors_then_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen, server) = serve(vec![(503, vec![], b"busy".to_vec()), (502, vec![], Vec::new()), (200, vec![], b"dump".to_vec())]);
+    let (path, outcome) = fetch(&url, &options(dir.path())).await.unwrap();
+    assert_eq!(outcome, Outcome::Downloaded);
+    assert_eq!(std::fs::read(path).unwrap(), b"dump");
+    server.join().unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn gives_up_after_the_last_server_error_and_on_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _, server) = serve(vec![(500, vec![], Vec::new()), (500, vec![], Vec::new()), (500, vec![], Vec::new())]);
+    let err = fetch(&url, &options(dir.path())).await.unwrap_err();
+    server.join().unwrap();
+    assert_eq!(exit_of(&err), Exit::Usage);
+    assert!(one_line(&err).contains("after 3 attempts") && one_line(&err).contains("500"), "{}", one_line(&err));
+
+    let (url, seen, server) = serve(vec![(404, vec![], Vec::new())]);
+    let err = fetch(&url, &options(dir.path())).await.unwrap_err();
+    server.join().unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1, "a 404 is not retried");
+    assert!(one_line(&err).contains("404"), "{}", one_line(&err));
+}
+
+#[tokio::test]
+async fn unreachable_url_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/db-dump.tar.gz");
+    let err = fetch(&url, &Options { attempts: 2, ..options(dir.path()) }).await.unwrap_err();
+    let text = one_line(&err);
+    assert_eq!(exit_of(&err), Exit::Usage);
+    assert!(text.contains("cannot download the dump after 2 attempts") && text.contains("cannot reach"), "{text}");
+    assert!(fetch("ftp://example.invalid/x", &options(dir.path())).await.is_err());
+}
+
+#[test]
+fn matrix_takes_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("d.tar.gz");
+    cratemill::dump::synth::write(&cratemill::dump::synth::Spec::default(), &dump).unwrap();
+    let (url, _, server) = serve(vec![(200, vec![("ETag", "\"x\"".into())], std::fs::read(&dump).unwrap())]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .args(["matrix", "--dump", &url, "--since", "2025-01-01", "--targets", "x86_64-unknown-linux-musl", "--out"])
+        .arg(dir.path().join("out"))
+        .env("CRATEMILL_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("planned 11 jobs"), "{stderr}");
+}
