@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Full-scale benchmark of `cratemill matrix` (see docs/benchmarks-matrix.md).
+# Full-scale benchmark of `cratemill matrix` (see docs/matrix.md and docs/benchmarks.md).
 #
 #   benches/matrix.sh [CRATES] [RUNS]      (defaults: 150000 crates, 5 runs)
 #

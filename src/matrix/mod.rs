@@ -4,7 +4,7 @@
 //! stream it through the plan collector ([`crate::plan`]) on a blocking thread (the dump reader
 //! inflates on a second one), then write `plan.json`, `chunks/` and the index ([`output`]) and tell
 //! the Actions runner ([`summary`]). The plan format and the funnel are described in
-//! `docs/benchmarks-matrix.md` and [`crate::schema::plan`].
+//! `docs/matrix.md` and [`crate::schema::plan`].
 
 mod args;
 pub mod output;

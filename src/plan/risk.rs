@@ -1,7 +1,7 @@
 //! Risk hints: will this crate's static build likely fail because something in its dependency tree
 //! links a system library that a musl cross build does not have?
 //!
-//! The approximation (documented in docs/benchmarks-matrix.md):
+//! The approximation (documented in docs/matrix.md):
 //! - The tree is approximated by crate names: a crate depends on what its *candidate* version lists
 //!   in `dependencies.csv` as normal, non-optional dependencies that apply to Linux (platform-specific
 //!   rows for windows/macos/... are ignored). Real resolution picks other versions and may enable
