@@ -348,3 +348,37 @@ fn build_then_publish_to_a_local_oci_layout() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!dir.path().join("never").exists());
 }
+
+#[test]
+fn outdated_lock_falls_back_to_a_fresh_resolution() {
+    // The shipped Cargo.lock names another version of the package itself: `--locked` must refuse it.
+    let lock = "version = 3\n\n[[package]]\nname = \"locky\"\nversion = \"0.0.1\"\n";
+    let reg = SparseRegistry::start(vec![bin_crate("locky", "0.1.0", "fn main() { println!(\"locky 0.1.0\"); }\n").file("Cargo.lock", lock)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "locky", &out, &["--features", "default"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = result(&out);
+    assert_eq!(r.attempts.len(), 2, "{:?}", r.attempts);
+    assert!(r.attempts[0].locked && !r.attempts[0].produced_binaries);
+    assert!(!r.attempts[1].locked && r.attempts[1].produced_binaries);
+    assert!(r.prepare.iter().any(|s| s.contains("--locked")));
+}
+
+/// The real thing: a small command-line crate from crates.io, built statically and run.
+#[test]
+fn real_crate_from_crates_io() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hexyl");
+    let o = cratemill(&["build", "hexyl@0.17.0", "--out", out.to_str().unwrap(), "--quiet"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pkg = cratemill::package::verify(&out).expect("package verifies");
+    assert_eq!(pkg.result.source.as_ref().unwrap().crate_sha256.len(), 64);
+    let bytes = std::fs::read(out.join("bin/hexyl")).unwrap();
+    let facts = cratemill::inspect::inspect(&bytes).unwrap().unwrap();
+    assert!(facts.is_static(), "hexyl is not static: {facts:?}");
+    let run = Command::new(out.join("bin/hexyl")).arg("--version").env_clear().output().unwrap();
+    assert!(run.status.success());
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hexyl 0.17.0");
+    assert!(pkg.result.licenses.files.iter().any(|l| l.spdx.is_some()), "{:?}", pkg.result.licenses);
+}
