@@ -22,6 +22,11 @@ fn store() -> anyhow::Result<&'static Store> {
         .map_err(|e| anyhow::anyhow!("loading the bundled SPDX license store: {e}"))
 }
 
+/// Load the bundled store now (from a background thread), so the license phase does not wait for it.
+pub fn warm_up() {
+    let _ = store();
+}
+
 /// Identify a license text: the SPDX id and askalono's score (0..1), `None` below the threshold.
 pub fn identify(text: &str) -> anyhow::Result<(Option<String>, f32)> {
     let m = store()?.analyze(&TextData::from(text));

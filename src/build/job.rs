@@ -16,7 +16,7 @@ use crate::target::Target;
 
 use super::args::{parse_features, BuildArgs};
 use super::attempts::{self, Plan};
-use super::backend::{self, Backend, BuildRequest};
+use super::backend::{self, Backend, BackendChoice, BuildRequest};
 use super::classify::{self, ExitInfo};
 use super::collect::{self, Produced};
 use super::log::BuildLog;
@@ -64,9 +64,12 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
         runner.mask(secret);
     }
     let host = Target::host();
+    // The license store takes ~0.1 s to load: warm it while the crate is fetched and built.
+    let license_store = tokio::task::spawn_blocking(crate::license::warm_up);
     let toolchain = toolchain::detect(args.toolchain).await?;
     let nightly = toolchain.channel == "nightly";
-    let installed = toolchain::installed_targets(nightly).await;
+    // Only `auto` for a foreign triple needs to know which std libraries rustup has.
+    let installed = if args.backend == BackendChoice::Auto && target.triple != host.triple { toolchain::installed_targets(nightly).await } else { Vec::new() };
     let backend = backend::choose(args.backend, target, host, &installed)?;
     let setup = Setup { spec, target, host, backend, toolchain, features, jobs: args.jobs, deadline: started + args.timeout, secret_values };
 
@@ -74,6 +77,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     let mut result = BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, backend.name());
     result.toolchain = Some(setup.toolchain.clone());
     result.rustflags = target.rustflags().join(" ");
+    result.timings_ms.insert("setup".into(), ms(started.elapsed()));
     let t0 = Instant::now();
     let resolved = resolve(&args, &setup).await;
     let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| v.vers.as_str()))?;
@@ -89,6 +93,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
         }
         Err(e) => Err(e),
     };
+    drop(license_store);
     result.timings_ms.insert("total".into(), ms(started.elapsed()));
     result.finished_at = crate::schema::now_rfc3339();
 
