@@ -66,20 +66,28 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     let host = Target::host();
     // The license store takes ~0.1 s to load: warm it while the crate is fetched and built.
     let license_store = tokio::task::spawn_blocking(crate::license::warm_up);
-    let toolchain = toolchain::detect(args.toolchain).await?;
-    let nightly = toolchain.channel == "nightly";
-    // Only `auto` for a foreign triple needs to know which std libraries rustup has.
-    let installed = if args.backend == BackendChoice::Auto && target.triple != host.triple { toolchain::installed_targets(nightly).await } else { Vec::new() };
-    let backend = backend::choose(args.backend, target, host, &installed)?;
+    // Toolchain detection (local processes) and version resolution (the index) run side by side.
+    let tools = async {
+        let toolchain = toolchain::detect(args.toolchain).await?;
+        let nightly = toolchain.channel == "nightly";
+        // Only `auto` for a foreign triple needs to know which std libraries rustup has.
+        let installed = if args.backend == BackendChoice::Auto && target.triple != host.triple { toolchain::installed_targets(nightly).await } else { Vec::new() };
+        let backend = backend::choose(args.backend, target, host, &installed)?;
+        anyhow::Ok((toolchain, backend, started.elapsed()))
+    };
+    let resolving = async {
+        let t = Instant::now();
+        (resolve(&args, &spec).await, t.elapsed())
+    };
+    let (tools, (resolved, resolve_time)) = tokio::join!(tools, resolving);
+    let (toolchain, backend, setup_time) = tools?;
     let setup = Setup { spec, target, host, backend, toolchain, features, jobs: args.jobs, deadline: started + args.timeout, secret_values };
 
-    // Resolve the version first: the default output folder is named after it.
     let mut result = BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, backend.name());
     result.toolchain = Some(setup.toolchain.clone());
     result.rustflags = target.rustflags().join(" ");
-    result.timings_ms.insert("setup".into(), ms(started.elapsed()));
-    let t0 = Instant::now();
-    let resolved = resolve(&args, &setup).await;
+    result.timings_ms.insert("setup".into(), ms(setup_time));
+    // The default output folder is named after the resolved version.
     let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| v.vers.as_str()))?;
     claim_output_dir(&out)?;
     let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
@@ -88,7 +96,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     let outcome = match resolved {
         Ok((index, version)) => {
             result.version = version.vers.clone();
-            result.timings_ms.insert("resolve".into(), ms(t0.elapsed()));
+            result.timings_ms.insert("resolve".into(), ms(resolve_time));
             build_resolved(&args, &setup, &index, &version, &out, &mut result, &mut log, &runner).await
         }
         Err(e) => Err(e),
@@ -127,10 +135,10 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     Ok((exit, out))
 }
 
-async fn resolve(args: &BuildArgs, setup: &Setup) -> Result<(Index, IndexVersion), PhaseError> {
+async fn resolve(args: &BuildArgs, spec: &CrateSpec) -> Result<(Index, IndexVersion), PhaseError> {
     let index = Index::open(&args.index_url).await.map_err(phase_err("resolve", FailureClass::FetchFailed))?;
-    let versions = index.versions(&setup.spec.name).await.map_err(phase_err("resolve", FailureClass::FetchFailed))?;
-    let chosen = crates_io::select_version(&versions, setup.spec.version.as_deref(), args.allow_yanked)
+    let versions = index.versions(&spec.name).await.map_err(phase_err("resolve", FailureClass::FetchFailed))?;
+    let chosen = crates_io::select_version(&versions, spec.version.as_deref(), args.allow_yanked)
         .map_err(phase_err("resolve", FailureClass::NotFound))?
         .clone();
     Ok((index, chosen))
