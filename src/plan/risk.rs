@@ -11,12 +11,14 @@
 //!   dependent kept default features. Features an edge asks for by name are not expanded.
 //! - A crate is *native* when its candidate has `links` set and either the value is a well-known
 //!   system library ([`SYSTEM_LIBS`]) or the crate offers a vendoring feature (`vendored`,
-//!   `bundled`, `static`): both mean "links the system copy unless told otherwise". A `links` value
-//!   without either (ring's `ring_core_*`) is a bundled C build and not a risk.
+//!   `bundled`, `static`) and is not in [`BUNDLES_WHEN_MISSING`]: both mean "links the system copy
+//!   unless told otherwise". A `links` value without either (ring's `ring_core_*`) is a bundled C
+//!   build and not a risk.
 //! - An edge into a native crate is safe when it enables a vendoring feature, or when the dependent
-//!   forwards one in its own features (`openssl/vendored`), which `--all-features` turns on.
-//! - The walk is depth-first from the job's crate, memoised per crate, at most [`MAX_DEPTH`] deep;
-//!   cycles count as "not risky". The first risky path found is the reason.
+//!   turns one on itself (`openssl/vendored`): at the job's crate any such feature (`--all-features`),
+//!   below it only one its `default` feature reaches.
+//! - The walk is depth-first from the job's crate, memoised per (crate, default features on/off), at
+//!   most [`MAX_DEPTH`] deep; cycles count as "not risky". The first risky path found is the reason.
 
 use super::collect::Collected;
 use super::idmap::IdMap;
