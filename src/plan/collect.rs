@@ -32,8 +32,8 @@ pub struct Candidate {
     /// Its features turn on a dependency's vendoring switch (`openssl/vendored`), so `--all-features`
     /// builds vendor.
     pub forwards_vendoring: bool,
-    /// Names its `default` feature turns on (features and optional dependencies), sorted.
-    pub default_on: Box<[Box<str>]>,
+    /// What its `default` feature turns on (features and optional dependencies).
+    pub default_on: risk::DefaultOn,
 }
 
 /// Does `a` beat `b` as a candidate?
@@ -101,7 +101,7 @@ impl Collector {
         let optional = to_and_flags & OPTIONAL_BIT != 0;
         let on_by_default = optional && {
             let name = if rename.is_empty() { self.names.get(&to).map_or("", |n| n) } else { rename };
-            self.candidates.get(&from).is_some_and(|c| c.default_on.binary_search_by(|n| (**n).cmp(name)).is_ok())
+            self.candidates.get(&from).is_some_and(|c| c.default_on.contains(name))
         };
         self.edges.push(Edge {
             from,
@@ -138,7 +138,7 @@ impl Sink for Collector {
             links: row.links.map(Into::into),
             offers_vendoring: risk::offers_vendoring(features),
             forwards_vendoring: risk::forwards_vendoring(features),
-            default_on: risk::default_on(features),
+            default_on: risk::DefaultOn::of(features),
         };
         self.candidates.insert(row.crate_id, candidate);
     }

@@ -69,9 +69,19 @@ pub fn default_on(features: &[u8]) -> Box<[Box<str>]> {
     if !contains(features, b"\"default\"") {
         return Box::default();
     }
+    // Borrowed first (no allocation per name); escaped strings need the owned form.
+    if let Ok(map) = serde_json::from_slice::<std::collections::HashMap<&str, Vec<&str>>>(features) {
+        return expand_default(|f| map.get(f).map(|l| l.as_slice()));
+    }
     let Ok(map) = serde_json::from_slice::<std::collections::HashMap<String, Vec<String>>>(features) else {
         return Box::default();
     };
+    let map: std::collections::HashMap<&str, Vec<&str>> =
+        map.iter().map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect())).collect();
+    expand_default(|f| map.get(f).map(|l| l.as_slice()))
+}
+
+fn expand_default<'m>(get: impl Fn(&str) -> Option<&'m [&'m str]>) -> Box<[Box<str>]> {
     let mut on: Vec<Box<str>> = Vec::new();
     let mut todo: Vec<&str> = vec!["default"];
     while let Some(f) = todo.pop() {
@@ -89,13 +99,40 @@ pub fn default_on(features: &[u8]) -> Box<[Box<str>]> {
         }
         on.push(name.into());
         if !f.starts_with("dep:") && !f.contains('/') {
-            if let Some(list) = map.get(name) {
-                todo.extend(list.iter().map(String::as_str));
+            if let Some(list) = get(name) {
+                todo.extend(list.iter().copied());
             }
         }
     }
     on.sort();
     on.into_boxed_slice()
+}
+
+/// What a candidate keeps of [`default_on`]: 32-bit hashes of the names (a collision can only turn
+/// an optional dependency on), and whether a vendoring feature is among them.
+#[derive(Debug, Clone, Default)]
+pub struct DefaultOn {
+    hashes: Box<[u32]>,
+    pub vendors: bool,
+}
+
+impl DefaultOn {
+    pub fn of(features: &[u8]) -> DefaultOn {
+        let names = default_on(features);
+        let mut hashes: Vec<u32> = names.iter().map(|n| hash(n)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        DefaultOn { hashes: hashes.into_boxed_slice(), vendors: names.iter().any(|n| is_vendoring_feature(n)) }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.hashes.binary_search(&hash(name)).is_ok()
+    }
+}
+
+/// FNV-1a, 32 bits.
+fn hash(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 /// Is a `target` column value (empty, a triple, or `cfg(...)`) relevant on Linux?
@@ -188,7 +225,7 @@ impl<'a> Risk<'a> {
         stack.push(id);
         // Below the job's crate only default features are on: forwarding counts when `default`
         // turns a vendoring feature on (`vendored`, or `openssl/vendored` itself).
-        let forwards = defaults && self.collected.candidates.get(&id).is_some_and(|c| c.default_on.iter().any(|f| is_vendoring_feature(f)));
+        let forwards = defaults && self.collected.candidates.get(&id).is_some_and(|c| c.default_on.vendors);
         let edges: Vec<Out> = self
             .out
             .get(&id)
@@ -243,6 +280,10 @@ mod tests {
         let on = default_on(f);
         let on: Vec<&str> = on.iter().map(|s| &**s).collect();
         assert_eq!(on, ["default", "hyper", "hyper/http2", "native-tls-crate", "tls", "zstd"]);
+        let kept = DefaultOn::of(f);
+        assert!(kept.contains("native-tls-crate") && kept.contains("zstd") && !kept.contains("y") && !kept.vendors);
+        assert!(DefaultOn::of(br#"{"default":["tls"],"tls":["openssl/vendored"]}"#).vendors);
+        assert!(DefaultOn::of(br#"{"default":["a\u0062"],"ab":["dep:z"]}"#).contains("z"), "escaped names parse too");
         assert!(default_on(br#"{"x":["y"]}"#).is_empty());
         assert!(default_on(b"not json \"default\"").is_empty());
     }
@@ -265,13 +306,13 @@ mod tests {
                     links: (!links.is_empty()).then(|| (*links).into()),
                     offers_vendoring: offers_vendoring(features.as_bytes()),
                     forwards_vendoring: forwards_vendoring(features.as_bytes()),
-                    default_on: default_on(features.as_bytes()),
+                    default_on: DefaultOn::of(features.as_bytes()),
                 },
             );
         }
         for &(from, to, optional, defaults) in edges {
             let name = &c.names[&to];
-            let on_by_default = optional && c.candidates[&from].default_on.iter().any(|n| n == name);
+            let on_by_default = optional && c.candidates[&from].default_on.contains(name);
             c.edges.push(super::super::collect::Edge { from, to, vendored: false, optional, defaults, on_by_default });
         }
         c
