@@ -2,7 +2,7 @@
 //!
 //! Memory per crate: its name and one [`Candidate`] (the best non-yanked version seen so far, ~150
 //! bytes), so ~30 MB at 150,000 crates whatever the number of versions. Dependency edges are kept
-//! only for candidate versions (normal, non-optional, Linux-relevant): ~8 bytes each. Tables may come
+//! only for candidate versions (normal, Linux-relevant, optional ones flagged): ~12 bytes each. Tables may come
 //! in any order: if `dependencies.csv` comes before `versions.csv`, its relevant edges are kept
 //! keyed by version id (8 bytes each) and filtered once the candidates are known.
 
@@ -32,6 +32,8 @@ pub struct Candidate {
     /// Its features turn on a dependency's vendoring switch (`openssl/vendored`), so `--all-features`
     /// builds vendor.
     pub forwards_vendoring: bool,
+    /// What its `default` feature turns on (features and optional dependencies).
+    pub default_on: risk::DefaultOn,
 }
 
 /// Does `a` beat `b` as a candidate?
@@ -46,9 +48,18 @@ pub struct Edge {
     pub to: u32,
     /// The edge turns on a vendoring feature of `to`.
     pub vendored: bool,
+    /// An optional dependency (followed only when a feature turns it on).
+    pub optional: bool,
+    /// The edge keeps `to`'s default features.
+    pub defaults: bool,
+    /// Optional, and the dependent's `default` feature turns it on (by its name or rename).
+    pub on_by_default: bool,
 }
 
 const VENDORED_BIT: u32 = 1 << 31;
+const OPTIONAL_BIT: u32 = 1 << 30;
+const NO_DEFAULTS_BIT: u32 = 1 << 29;
+const FLAG_BITS: u32 = VENDORED_BIT | OPTIONAL_BIT | NO_DEFAULTS_BIT;
 
 #[derive(Default)]
 pub struct Collector {
@@ -59,8 +70,9 @@ pub struct Collector {
     /// version id -> crate id of candidates, once versions.csv is done.
     candidate_versions: Option<IdMap<u32>>,
     edges: Vec<Edge>,
-    /// (version id, to crate id | VENDORED_BIT) read before versions.csv.
-    pending: Vec<(u32, u32)>,
+    /// (version id, to crate id | flag bits, rename of an optional dependency) read before
+    /// versions.csv.
+    pending: Vec<(u32, u32, Option<Box<str>>)>,
 }
 
 /// What the dump said, reduced.
@@ -83,10 +95,22 @@ impl Collector {
         Collected { names: self.names, candidates: self.candidates, cli, edges: self.edges }
     }
 
-    fn add_edge(&mut self, version_id: u32, to: u32, vendored: bool) {
-        if let Some(&from) = self.candidate_versions.as_ref().and_then(|m| m.get(&version_id)) {
-            self.edges.push(Edge { from, to, vendored });
-        }
+    fn add_edge(&mut self, version_id: u32, to_and_flags: u32, rename: &str) {
+        let Some(&from) = self.candidate_versions.as_ref().and_then(|m| m.get(&version_id)) else { return };
+        let to = to_and_flags & !FLAG_BITS;
+        let optional = to_and_flags & OPTIONAL_BIT != 0;
+        let on_by_default = optional && {
+            let name = if rename.is_empty() { self.names.get(&to).map_or("", |n| n) } else { rename };
+            self.candidates.get(&from).is_some_and(|c| c.default_on.contains(name))
+        };
+        self.edges.push(Edge {
+            from,
+            to,
+            vendored: to_and_flags & VENDORED_BIT != 0,
+            optional,
+            defaults: to_and_flags & NO_DEFAULTS_BIT == 0,
+            on_by_default,
+        });
     }
 }
 
@@ -114,6 +138,7 @@ impl Sink for Collector {
             links: row.links.map(Into::into),
             offers_vendoring: risk::offers_vendoring(features),
             forwards_vendoring: risk::forwards_vendoring(features),
+            default_on: risk::DefaultOn::of(features),
         };
         self.candidates.insert(row.crate_id, candidate);
     }
@@ -127,14 +152,20 @@ impl Sink for Collector {
     }
 
     fn dependency_row(&mut self, row: dependencies::Row<'_>) {
-        if row.kind != dependencies::Kind::Normal || row.optional || !risk::applies_to_linux(row.target) {
+        if row.kind != dependencies::Kind::Normal || !risk::applies_to_linux(row.target) || row.crate_id & FLAG_BITS != 0 {
             return;
         }
-        let vendored = risk::enables_vendoring(row.features);
+        let flag = |on: bool, bit: u32| if on { bit } else { 0 };
+        let to = row.crate_id
+            | flag(risk::enables_vendoring(row.features), VENDORED_BIT)
+            | flag(row.optional, OPTIONAL_BIT)
+            | flag(!row.default_features, NO_DEFAULTS_BIT);
+        let rename = std::str::from_utf8(row.explicit_name).unwrap_or("");
         if self.candidate_versions.is_some() {
-            self.add_edge(row.version_id, row.crate_id, vendored);
-        } else if row.crate_id & VENDORED_BIT == 0 {
-            self.pending.push((row.version_id, row.crate_id | if vendored { VENDORED_BIT } else { 0 }));
+            self.add_edge(row.version_id, to, rename);
+        } else {
+            let rename = (row.optional && !rename.is_empty()).then(|| rename.into());
+            self.pending.push((row.version_id, to, rename));
         }
     }
 
@@ -143,8 +174,8 @@ impl Sink for Collector {
             return;
         }
         self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, *crate_id)).collect());
-        for (version_id, to) in std::mem::take(&mut self.pending) {
-            self.add_edge(version_id, to & !VENDORED_BIT, to & VENDORED_BIT != 0);
+        for (version_id, to, rename) in std::mem::take(&mut self.pending) {
+            self.add_edge(version_id, to, rename.as_deref().unwrap_or(""));
         }
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-pub use tables::Tables;
+pub use tables::{Tables, Version};
 
 /// What to generate.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! `dependencies.csv`: one row per dependency of one version (`version_id` depends on the crate
-//! `crate_id`). Only what risk hints need is decoded: kind, optional, features, target.
+//! `crate_id`). Only what risk hints need is decoded: kind, optional, default_features, features, target,
+//! explicit_name.
 
 use crate::dump::records::Record;
 
@@ -10,9 +11,11 @@ pub struct Columns {
     version_id: usize,
     crate_id: usize,
     optional: usize,
+    default_features: Option<usize>,
     kind: usize,
     features: usize,
     target: Option<usize>,
+    explicit_name: Option<usize>,
 }
 
 /// `kind` column values.
@@ -27,11 +30,15 @@ pub struct Row<'a> {
     pub version_id: u32,
     pub crate_id: u32,
     pub optional: bool,
+    /// The dependent keeps the dependency's default features (true when the column is absent).
+    pub default_features: bool,
     pub kind: Kind,
     /// The raw `{a,b}` feature set the dependent enables (bytes: decoded only when needed).
     pub features: &'a [u8],
     /// A `cfg(...)` or triple the dependency is limited to; empty for all platforms.
     pub target: &'a [u8],
+    /// The name the dependent uses when it renames the dependency; empty otherwise.
+    pub explicit_name: &'a [u8],
 }
 
 impl Columns {
@@ -40,9 +47,11 @@ impl Columns {
             version_id: h.required("version_id")?,
             crate_id: h.required("crate_id")?,
             optional: h.required("optional")?,
+            default_features: h.optional("default_features"),
             kind: h.required("kind")?,
             features: h.required("features")?,
             target: h.optional("target"),
+            explicit_name: h.optional("explicit_name"),
         })
     }
 
@@ -57,9 +66,14 @@ impl Columns {
             version_id: id(field(rec, self.version_id)).ok_or("bad version_id")?,
             crate_id: id(field(rec, self.crate_id)).ok_or("bad crate_id")?,
             optional: boolean::parse(field(rec, self.optional)).ok_or("bad optional")?,
+            default_features: match self.default_features {
+                Some(i) => boolean::parse(field(rec, i)).ok_or("bad default_features")?,
+                None => true,
+            },
             kind,
             features: field(rec, self.features),
             target: self.target.map_or(&b""[..], |i| field(rec, i)),
+            explicit_name: self.explicit_name.map_or(&b""[..], |i| field(rec, i)),
         })
     }
 }
