@@ -1,6 +1,6 @@
 //! Write a db-dump-format `.tar.gz` holding real crates.io data for a few crates and their
 //! dependency closure, read from the sparse index (for measuring `cratemill matrix` risk hints
-//! against real builds, docs/benchmarks-risk.md):
+//! against real builds, docs/benchmarks.md, Risk hints):
 //!
 //! `risk_dump_from_index <OUT.tar.gz> <CACHE_DIR> <CRATE>...`
 //!
