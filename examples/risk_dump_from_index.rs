@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use cratemill::crates_io::{Index, IndexDep, IndexVersion};
 use cratemill::dump::synth::{Tables, Version};
-use serde_json::{json, Value};
 
 const MAX_DEPTH: usize = 16;
 const MAX_CRATES: usize = 1500;
@@ -134,11 +133,11 @@ impl Fetcher {
         }
         let file = self.cache.join(format!("{name}.json"));
         let versions = match std::fs::read(&file) {
-            Ok(bytes) => from_json(&serde_json::from_slice(&bytes)?)?,
+            Ok(bytes) => serde_json::from_slice(&bytes).context("reading a cached index file")?,
             Err(_) => {
                 let v = self.index.versions(name).await?;
                 self.fetched += 1;
-                std::fs::write(&file, serde_json::to_vec(&to_json(&v))?)?;
+                std::fs::write(&file, serde_json::to_vec(&v)?)?;
                 v
             }
         };
@@ -147,75 +146,6 @@ impl Fetcher {
     }
 }
 
-fn to_json(versions: &[IndexVersion]) -> Value {
-    Value::Array(
-        versions
-            .iter()
-            .map(|v| {
-                let deps: Vec<Value> = v
-                    .deps
-                    .iter()
-                    .map(|d| json!({"name": d.name, "package": d.package, "req": d.req, "features": d.features,
-                        "optional": d.optional, "default_features": d.default_features, "target": d.target, "kind": d.kind}))
-                    .collect();
-                json!({"name": v.name, "vers": v.vers, "cksum": v.cksum, "yanked": v.yanked, "features": v.features,
-                    "deps": deps, "links": v.links, "rust_version": v.rust_version})
-            })
-            .collect(),
-    )
-}
-
-fn from_json(value: &Value) -> anyhow::Result<Vec<IndexVersion>> {
-    #[derive(serde::Deserialize)]
-    struct V {
-        name: String,
-        vers: String,
-        cksum: String,
-        yanked: bool,
-        features: BTreeMap<String, Vec<String>>,
-        deps: Vec<D>,
-        links: Option<String>,
-        rust_version: Option<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct D {
-        name: String,
-        package: Option<String>,
-        req: String,
-        features: Vec<String>,
-        optional: bool,
-        default_features: bool,
-        target: Option<String>,
-        kind: Option<String>,
-    }
-    let list: Vec<V> = serde_json::from_value(value.clone()).context("reading a cached index file")?;
-    Ok(list
-        .into_iter()
-        .map(|v| IndexVersion {
-            name: v.name,
-            vers: v.vers,
-            cksum: v.cksum,
-            yanked: v.yanked,
-            features: v.features,
-            deps: v
-                .deps
-                .into_iter()
-                .map(|d| IndexDep {
-                    name: d.name,
-                    package: d.package,
-                    req: d.req,
-                    features: d.features,
-                    optional: d.optional,
-                    default_features: d.default_features,
-                    target: d.target,
-                    kind: d.kind,
-                })
-                .collect(),
-            links: v.links,
-            rust_version: v.rust_version,
-        })
-        .collect())
-}
 
 /// A postgres array literal `{a,b}` (names here never need quoting).
 fn pg_set<S: AsRef<str>>(items: &[S]) -> String {

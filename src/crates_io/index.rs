@@ -20,8 +20,8 @@ pub const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";
 /// limit is 10 MiB; a few crates have a raised limit).
 pub const DEFAULT_MAX_CRATE_BYTES: u64 = 512 * 1024 * 1024;
 
-/// One published version of a crate, as listed in the index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One published version of a crate, as listed in the index (normalised; serialisable for caches).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct IndexVersion {
     pub name: String,
     pub vers: String,
@@ -36,7 +36,7 @@ pub struct IndexVersion {
 }
 
 /// One dependency of an [`IndexVersion`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct IndexDep {
     /// The name as used in the manifest (the rename, when renamed).
     pub name: String,
