@@ -397,7 +397,7 @@ async fn inspect_and_install(setup: &Setup, produced: &[Produced], out: &Path, r
 fn package_files(out: &Path, result: &mut BuildResult) -> anyhow::Result<()> {
     let t = Instant::now();
     let mut files = package::list_files(out)?;
-    files.retain(|f| f != package::RESULT_FILE && f != package::CHECKSUMS_FILE && f != "publish.json");
+    files.retain(|f| f != package::RESULT_FILE && f != package::CHECKSUMS_FILE && f != package::PUBLISH_FILE);
     files.push(package::RESULT_FILE.to_string());
     files.push(package::CHECKSUMS_FILE.to_string());
     files.sort();
@@ -445,7 +445,7 @@ fn remove_publishable(out: &Path) -> anyhow::Result<()> {
             std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
         }
     }
-    for file in [package::CHECKSUMS_FILE, "publish.json"] {
+    for file in [package::CHECKSUMS_FILE, package::PUBLISH_FILE] {
         let p = out.join(file);
         if p.exists() {
             std::fs::remove_file(&p)?;

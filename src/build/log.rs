@@ -68,16 +68,17 @@ impl BuildLog {
     }
 }
 
-/// Remove the `[+12.345s] ` prefix of a log line.
+/// Remove the `[+12.345s] ` prefix of a log line (the one place that knows the stamp's format;
+/// the classifier reads logs through it too).
 pub fn strip_stamp(line: &str) -> &str {
-    if let Some(rest) = line.strip_prefix("[+") {
-        if let Some((secs, tail)) = rest.split_once("s] ") {
-            if secs.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                return tail;
-            }
-        }
+    let Some(rest) = line.strip_prefix("[+") else { return line };
+    let Some(end) = rest.find("s] ") else { return line };
+    let secs = &rest[..end];
+    if !secs.is_empty() && secs.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        &rest[end + 3..]
+    } else {
+        line
     }
-    line
 }
 
 #[cfg(test)]

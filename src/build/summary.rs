@@ -12,12 +12,17 @@ pub fn verdict(result: &BuildResult, out: &Path) -> String {
     let who = format!("{} {} for {}", result.crate_name, if result.version.is_empty() { "(unresolved)" } else { &result.version }, result.target);
     match (&result.status, &result.failure) {
         (Status::Built, _) => {
-            let exes: Vec<String> = result.executables.iter().map(|e| format!("{} ({:?})", e.name, e.smoke.status).to_lowercase()).collect();
+            let exes: Vec<String> = result.executables.iter().map(|e| format!("{} (smoke {})", e.name, smoke_name(e.smoke.status))).collect();
             format!("built {who}: {} -> {}", exes.join(", "), out.display())
         }
         (Status::Failed, Some(f)) => format!("failed {who}: {}: {} (see {})", f.class, f.message, out.join(RESULT_FILE).display()),
         (Status::Failed, None) => format!("failed {who} (see {})", out.join(RESULT_FILE).display()),
     }
+}
+
+/// The smoke status as result.json spells it (`passed`, `exited-nonzero`, ...).
+fn smoke_name(status: crate::schema::result::SmokeStatus) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// The step summary table.
@@ -33,11 +38,11 @@ pub fn markdown(result: &BuildResult) -> String {
             md.push_str("| executable | size | static | smoke | sha256 |\n| --- | ---: | --- | --- | --- |\n");
             for e in &result.executables {
                 md.push_str(&format!(
-                    "| `{}` | {} | {} | {:?} | `{}` |\n",
+                    "| `{}` | {} | {} | {} | `{}` |\n",
                     md_cell(&e.name),
                     e.size,
                     if e.is_static { "yes" } else { "no" },
-                    e.smoke.status,
+                    smoke_name(e.smoke.status),
                     &e.sha256[..16.min(e.sha256.len())]
                 ));
             }

@@ -2,16 +2,7 @@
 //! with the searches and text helpers the classification rules share.
 
 /// Strip cratemill's `[+<secs>s] ` timestamp prefix from a log line, if it has one.
-pub fn strip_timestamp(line: &str) -> &str {
-    let Some(rest) = line.strip_prefix("[+") else { return line };
-    let Some(end) = rest.find("s] ") else { return line };
-    let secs = &rest[..end];
-    if !secs.is_empty() && secs.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        &rest[end + 3..]
-    } else {
-        line
-    }
-}
+pub use crate::build::log::strip_stamp as strip_timestamp;
 
 /// The log, one cleaned line per entry: timestamp prefix and ANSI colour codes removed, right-trimmed.
 pub(super) struct Log {
