@@ -1,17 +1,19 @@
 //! Find the columns we read by name in a table's header row, so a column crates.io adds (or moves)
 //! changes nothing, and a column we need that is gone is one clear error naming table and column.
 
+use std::borrow::Cow;
+
 use super::records::Record;
 
 use crate::error::usage;
 
 /// A table's header row.
-pub struct Header<'h> {
+pub struct Header {
     pub table: &'static str,
-    pub names: &'h Record,
+    pub names: Vec<Vec<u8>>,
 }
 
-impl Header<'_> {
+impl Header {
     /// The index of a column we cannot work without.
     pub fn required(&self, name: &str) -> anyhow::Result<usize> {
         self.optional(name)
@@ -27,13 +29,14 @@ impl Header<'_> {
 
     /// The index of a column we can do without.
     pub fn optional(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name.as_bytes())
+        self.names.iter().position(|n| n.as_slice() == name.as_bytes())
     }
 }
 
 /// Field `i` of a record, empty when the row is short.
-pub fn field(rec: &Record, i: usize) -> &[u8] {
-    rec.get(i).unwrap_or(b"")
+#[inline]
+pub fn field<'a>(rec: &Record<'a>, i: usize) -> Cow<'a, [u8]> {
+    rec.get(i).unwrap_or_default()
 }
 
 /// A decimal id (`u32`), `None` when it is not one.
@@ -52,8 +55,11 @@ pub fn id(field: &[u8]) -> Option<u32> {
 }
 
 /// A UTF-8 text field.
-pub fn text(field: &[u8]) -> Option<&str> {
-    std::str::from_utf8(field).ok()
+pub fn text(field: Cow<'_, [u8]>) -> Option<Cow<'_, str>> {
+    match field {
+        Cow::Borrowed(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
+        Cow::Owned(v) => String::from_utf8(v).ok().map(Cow::Owned),
+    }
 }
 
 #[cfg(test)]
@@ -62,8 +68,8 @@ mod tests {
 
     #[test]
     fn by_name_with_clear_errors() {
-        let names = Record::from_fields([&b"id"[..], b"shiny_new", b"checksum"]);
-        let header = Header { table: "versions.csv", names: &names };
+        let names = vec![b"id".to_vec(), b"shiny_new".to_vec(), b"checksum".to_vec()];
+        let header = Header { table: "versions.csv", names };
         assert_eq!(header.required("id").unwrap(), 0);
         assert_eq!(header.required_any(&["tar_sha256", "checksum"]).unwrap(), 2);
         let err = header.required("num").unwrap_err().to_string();

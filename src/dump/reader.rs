@@ -19,6 +19,11 @@ pub trait Sink {
     fn category_row(&mut self, row: categories::Row<'_>);
     fn crate_category_row(&mut self, row: crates_categories::Row);
     fn dependency_row(&mut self, row: dependencies::Row<'_>);
+    /// Asked with a `dependencies.csv` row's `version_id` before the rest of the row is decoded:
+    /// `false` skips the row unread (most rows belong to versions nobody builds).
+    fn wants_dependencies_of(&self, _version_id: u32) -> bool {
+        true
+    }
     /// Called once a table has been read completely.
     fn table_done(&mut self, _table: &'static str) {}
 }
@@ -91,21 +96,25 @@ fn corrupt(e: &std::io::Error) -> anyhow::Error {
 
 fn read_table<R: Read>(table: &'static str, input: R, sink: &mut dyn Sink, warnings: &mut Warnings) -> anyhow::Result<u64> {
     let mut records = Records::new(input);
-    let mut names = Record::default();
-    if !records.read(&mut names).map_err(|e| io_error(table, &e))? {
+    let Some(names) = records.next().map_err(|e| io_error(table, &e))? else {
         return Err(usage(format!("dump table {table} is empty (no header row)")));
-    }
-    let header = Header { table, names: &names };
-    let width = names.len();
-    let mut rec = Record::default();
+    };
+    let header = Header { table, names: names.to_vec() };
+    let width = header.names.len();
     let mut rows = 0u64;
     macro_rules! each_row {
-        ($cols:expr, $call:ident) => {{
+        ($cols:expr, $call:ident) => {
+            each_row!($cols, $call, |_: &_, _: &Record<'_>, _: &dyn Sink| true)
+        };
+        ($cols:expr, $call:ident, $wanted:expr) => {{
             let cols = $cols;
-            while records.read(&mut rec).map_err(|e| io_error(table, &e))? {
+            while let Some(rec) = records.next().map_err(|e| io_error(table, &e))? {
                 rows += 1;
                 if rec.len() != width {
                     warnings.skip(table, "wrong number of fields", rec.line());
+                    continue;
+                }
+                if !$wanted(&cols, &rec, &*sink) {
                     continue;
                 }
                 match cols.parse(&rec) {
@@ -120,7 +129,10 @@ fn read_table<R: Read>(table: &'static str, input: R, sink: &mut dyn Sink, warni
         "versions.csv" => each_row!(versions::Columns::locate(&header)?, version_row),
         "categories.csv" => each_row!(categories::Columns::locate(&header)?, category_row),
         "crates_categories.csv" => each_row!(crates_categories::Columns::locate(&header)?, crate_category_row),
-        "dependencies.csv" => each_row!(dependencies::Columns::locate(&header)?, dependency_row),
+        "dependencies.csv" => {
+            let wanted = |cols: &dependencies::Columns, rec: &Record<'_>, sink: &dyn Sink| cols.version_id(rec).is_none_or(|v| sink.wants_dependencies_of(v));
+            each_row!(dependencies::Columns::locate(&header)?, dependency_row, wanted)
+        }
         other => unreachable!("table {other} is not in tables::REQUIRED"),
     }
     Ok(rows)

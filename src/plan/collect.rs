@@ -136,9 +136,9 @@ impl Sink for Collector {
             checksum: row.checksum,
             bin_names: row.bin_names.into(),
             links: row.links.map(Into::into),
-            offers_vendoring: risk::offers_vendoring(features),
-            forwards_vendoring: risk::forwards_vendoring(features),
-            default_on: risk::DefaultOn::of(features),
+            offers_vendoring: risk::offers_vendoring(&features),
+            forwards_vendoring: risk::forwards_vendoring(&features),
+            default_on: risk::DefaultOn::of(&features),
         };
         self.candidates.insert(row.crate_id, candidate);
     }
@@ -152,21 +152,25 @@ impl Sink for Collector {
     }
 
     fn dependency_row(&mut self, row: dependencies::Row<'_>) {
-        if row.kind != dependencies::Kind::Normal || !risk::applies_to_linux(row.target) || row.crate_id & FLAG_BITS != 0 {
+        if row.kind != dependencies::Kind::Normal || !risk::applies_to_linux(&row.target) || row.crate_id & FLAG_BITS != 0 {
             return;
         }
         let flag = |on: bool, bit: u32| if on { bit } else { 0 };
         let to = row.crate_id
-            | flag(risk::enables_vendoring(row.features), VENDORED_BIT)
+            | flag(risk::enables_vendoring(&row.features), VENDORED_BIT)
             | flag(row.optional, OPTIONAL_BIT)
             | flag(!row.default_features, NO_DEFAULTS_BIT);
-        let rename = std::str::from_utf8(row.explicit_name).unwrap_or("");
+        let rename = std::str::from_utf8(&row.explicit_name).unwrap_or("");
         if self.candidate_versions.is_some() {
             self.add_edge(row.version_id, to, rename);
         } else {
             let rename = (row.optional && !rename.is_empty()).then(|| rename.into());
             self.pending.push((row.version_id, to, rename));
         }
+    }
+
+    fn wants_dependencies_of(&self, version_id: u32) -> bool {
+        self.candidate_versions.as_ref().is_none_or(|m| m.contains_key(&version_id))
     }
 
     fn table_done(&mut self, table: &'static str) {

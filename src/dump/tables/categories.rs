@@ -1,5 +1,7 @@
 //! `categories.csv`: category ids and slugs (`command-line-utilities`).
 
+use std::borrow::Cow;
+
 use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, text, Header};
@@ -11,7 +13,7 @@ pub struct Columns {
 
 pub struct Row<'a> {
     pub id: u32,
-    pub slug: &'a str,
+    pub slug: Cow<'a, str>,
 }
 
 impl Columns {
@@ -19,7 +21,7 @@ impl Columns {
         Ok(Columns { id: h.required("id")?, slug: h.required("slug")? })
     }
 
-    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
-        Ok(Row { id: id(field(rec, self.id)).ok_or("bad id")?, slug: text(field(rec, self.slug)).ok_or("bad slug")? })
+    pub fn parse<'a>(&self, rec: &Record<'a>) -> Result<Row<'a>, &'static str> {
+        Ok(Row { id: id(&field(rec, self.id)).ok_or("bad id")?, slug: text(field(rec, self.slug)).ok_or("bad slug")? })
     }
 }

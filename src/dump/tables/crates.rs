@@ -1,5 +1,7 @@
 //! `crates.csv`: crate ids and names.
 
+use std::borrow::Cow;
+
 use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, text, Header};
@@ -11,7 +13,7 @@ pub struct Columns {
 
 pub struct Row<'a> {
     pub id: u32,
-    pub name: &'a str,
+    pub name: Cow<'a, str>,
 }
 
 impl Columns {
@@ -19,8 +21,8 @@ impl Columns {
         Ok(Columns { id: h.required("id")?, name: h.required("name")? })
     }
 
-    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
-        let id = id(field(rec, self.id)).ok_or("bad id")?;
+    pub fn parse<'a>(&self, rec: &Record<'a>) -> Result<Row<'a>, &'static str> {
+        let id = id(&field(rec, self.id)).ok_or("bad id")?;
         let name = text(field(rec, self.name)).filter(|n| !n.is_empty()).ok_or("bad name")?;
         Ok(Row { id, name })
     }

@@ -19,10 +19,10 @@ impl Columns {
         Ok(Columns { crate_id: h.required("crate_id")?, category_id: h.required("category_id")? })
     }
 
-    pub fn parse(&self, rec: &Record) -> Result<Row, &'static str> {
+    pub fn parse(&self, rec: &Record<'_>) -> Result<Row, &'static str> {
         Ok(Row {
-            crate_id: id(field(rec, self.crate_id)).ok_or("bad crate_id")?,
-            category_id: id(field(rec, self.category_id)).ok_or("bad category_id")?,
+            crate_id: id(&field(rec, self.crate_id)).ok_or("bad crate_id")?,
+            category_id: id(&field(rec, self.category_id)).ok_or("bad category_id")?,
         })
     }
 }

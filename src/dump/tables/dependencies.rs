@@ -2,6 +2,8 @@
 //! `crate_id`). Only what risk hints need is decoded: kind, optional, default_features, features, target,
 //! explicit_name.
 
+use std::borrow::Cow;
+
 use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, Header};
@@ -34,11 +36,11 @@ pub struct Row<'a> {
     pub default_features: bool,
     pub kind: Kind,
     /// The raw `{a,b}` feature set the dependent enables (bytes: decoded only when needed).
-    pub features: &'a [u8],
+    pub features: Cow<'a, [u8]>,
     /// A `cfg(...)` or triple the dependency is limited to; empty for all platforms.
-    pub target: &'a [u8],
+    pub target: Cow<'a, [u8]>,
     /// The name the dependent uses when it renames the dependency; empty otherwise.
-    pub explicit_name: &'a [u8],
+    pub explicit_name: Cow<'a, [u8]>,
 }
 
 impl Columns {
@@ -55,25 +57,31 @@ impl Columns {
         })
     }
 
-    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
-        let kind = match field(rec, self.kind) {
+    /// Only the `version_id` (`None` when it is not an id: `parse` then says why).
+    #[inline]
+    pub fn version_id(&self, rec: &Record<'_>) -> Option<u32> {
+        id(&field(rec, self.version_id))
+    }
+
+    pub fn parse<'a>(&self, rec: &Record<'a>) -> Result<Row<'a>, &'static str> {
+        let kind = match &*field(rec, self.kind) {
             b"0" | b"" => Kind::Normal,
             b"1" => Kind::Build,
             b"2" => Kind::Dev,
             _ => return Err("bad kind"),
         };
         Ok(Row {
-            version_id: id(field(rec, self.version_id)).ok_or("bad version_id")?,
-            crate_id: id(field(rec, self.crate_id)).ok_or("bad crate_id")?,
-            optional: boolean::parse(field(rec, self.optional)).ok_or("bad optional")?,
+            version_id: id(&field(rec, self.version_id)).ok_or("bad version_id")?,
+            crate_id: id(&field(rec, self.crate_id)).ok_or("bad crate_id")?,
+            optional: boolean::parse(&field(rec, self.optional)).ok_or("bad optional")?,
             default_features: match self.default_features {
-                Some(i) => boolean::parse(field(rec, i)).ok_or("bad default_features")?,
+                Some(i) => boolean::parse(&field(rec, i)).ok_or("bad default_features")?,
                 None => true,
             },
             kind,
             features: field(rec, self.features),
-            target: self.target.map_or(&b""[..], |i| field(rec, i)),
-            explicit_name: self.explicit_name.map_or(&b""[..], |i| field(rec, i)),
+            target: self.target.map_or(Cow::Borrowed(&b""[..]), |i| field(rec, i)),
+            explicit_name: self.explicit_name.map_or(Cow::Borrowed(&b""[..]), |i| field(rec, i)),
         })
     }
 }

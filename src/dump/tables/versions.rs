@@ -1,6 +1,8 @@
 //! `versions.csv`: one row per published version, in any order. Decodes what selection and risk
 //! hints need; the rest of the ~25 columns (descriptions, licenses, ...) is never looked at.
 
+use std::borrow::Cow;
+
 use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, text, Header};
@@ -28,11 +30,11 @@ pub struct Row<'a> {
     /// sha256 of the `.crate`.
     pub checksum: [u8; 32],
     /// The raw `{a,b}` set of binary names (empty for versions published before crates.io kept it).
-    pub bin_names: &'a str,
+    pub bin_names: Cow<'a, str>,
     /// The native library the version's build script links (`links = "..."`), if any.
-    pub links: Option<&'a str>,
+    pub links: Option<Cow<'a, str>>,
     /// The raw features JSON object.
-    pub features: &'a [u8],
+    pub features: Cow<'a, [u8]>,
 }
 
 impl Columns {
@@ -50,25 +52,26 @@ impl Columns {
         })
     }
 
-    pub fn parse<'a>(&self, rec: &'a Record) -> Result<Row<'a>, &'static str> {
-        let num = text(field(rec, self.num)).and_then(|n| semver::Version::parse(n).ok()).ok_or("bad semver in num")?;
+    pub fn parse<'a>(&self, rec: &Record<'a>) -> Result<Row<'a>, &'static str> {
+        let num = std::str::from_utf8(&field(rec, self.num)).ok().and_then(|n| semver::Version::parse(n).ok()).ok_or("bad semver in num")?;
         let bin_names = text(field(rec, self.bin_names)).ok_or("bad bin_names")?;
         if !(bin_names.is_empty() || bin_names.starts_with('{') && bin_names.ends_with('}')) {
             return Err("bad bin_names");
         }
         Ok(Row {
-            id: id(field(rec, self.id)).ok_or("bad id")?,
-            crate_id: id(field(rec, self.crate_id)).ok_or("bad crate_id")?,
+            id: id(&field(rec, self.id)).ok_or("bad id")?,
+            crate_id: id(&field(rec, self.crate_id)).ok_or("bad crate_id")?,
             num,
-            created_at: timestamp::parse(field(rec, self.created_at)).ok_or("bad created_at")?,
-            yanked: boolean::parse(field(rec, self.yanked)).ok_or("bad yanked")?,
-            checksum: hex::parse_sha256(field(rec, self.checksum)).ok_or("bad checksum")?,
+            created_at: timestamp::parse(&field(rec, self.created_at)).ok_or("bad created_at")?,
+            yanked: boolean::parse(&field(rec, self.yanked)).ok_or("bad yanked")?,
+            checksum: hex::parse_sha256(&field(rec, self.checksum)).ok_or("bad checksum")?,
             bin_names,
             links: match self.links.map(|i| field(rec, i)) {
-                None | Some(b"") => None,
+                None => None,
+                Some(l) if l.is_empty() => None,
                 Some(l) => Some(text(l).ok_or("bad links")?),
             },
-            features: self.features.map(|i| field(rec, i)).unwrap_or(b""),
+            features: self.features.map_or(Cow::Borrowed(&b""[..]), |i| field(rec, i)),
         })
     }
 }
