@@ -10,7 +10,7 @@ use crate::dump::tables::{categories, crates, crates_categories, dependencies, v
 use crate::dump::Sink;
 
 use super::idmap::{IdMap, IdSet};
-use super::risk;
+use super::{features, risk};
 
 /// The slug of the category that selects a crate without `bin_names`.
 pub const CLI_SLUG: &str = "command-line-utilities";
@@ -33,7 +33,7 @@ pub struct Candidate {
     /// builds vendor.
     pub forwards_vendoring: bool,
     /// What its `default` feature turns on (features and optional dependencies).
-    pub default_on: risk::DefaultOn,
+    pub default_on: features::DefaultOn,
 }
 
 /// Does `a` beat `b` as a candidate?
@@ -73,6 +73,7 @@ pub struct Collector {
     /// (version id, to crate id | flag bits, rename of an optional dependency) read before
     /// versions.csv.
     pending: Vec<(u32, u32, Option<Box<str>>)>,
+    features: features::Scanner,
 }
 
 /// What the dump said, reduced.
@@ -81,6 +82,7 @@ pub struct Collected {
     pub candidates: IdMap<Candidate>,
     /// Crate ids in the CLI category.
     pub cli: IdSet,
+    /// Sorted by `from`.
     pub edges: Vec<Edge>,
 }
 
@@ -92,7 +94,10 @@ impl Collector {
     pub fn finish(self) -> Collected {
         let cli_ids: Vec<u32> = self.categories.iter().filter(|(_, s)| &**s == CLI_SLUG).map(|(id, _)| *id).collect();
         let cli = self.crate_categories.iter().filter(|(_, cat)| cli_ids.contains(cat)).map(|(c, _)| *c).collect();
-        Collected { names: self.names, candidates: self.candidates, cli, edges: self.edges }
+        let mut edges = self.edges;
+        // By dependent, keeping dump order within one (the risk walk reports the first risky path).
+        edges.sort_by_key(|e| e.from);
+        Collected { names: self.names, candidates: self.candidates, cli, edges }
     }
 
     fn add_edge(&mut self, version_id: u32, to_and_flags: u32, rename: &str) {
@@ -128,7 +133,7 @@ impl Sink for Collector {
                 return;
             }
         }
-        let features = row.features;
+        let facts = self.features.facts(&row.features);
         let candidate = Candidate {
             version: row.num,
             version_id: row.id,
@@ -136,9 +141,9 @@ impl Sink for Collector {
             checksum: row.checksum,
             bin_names: row.bin_names.into(),
             links: row.links.map(Into::into),
-            offers_vendoring: risk::offers_vendoring(&features),
-            forwards_vendoring: risk::forwards_vendoring(&features),
-            default_on: risk::DefaultOn::of(&features),
+            offers_vendoring: facts.offers_vendoring,
+            forwards_vendoring: facts.forwards_vendoring,
+            default_on: facts.default_on,
         };
         self.candidates.insert(row.crate_id, candidate);
     }

@@ -1,10 +1,11 @@
 //! From dump rows to a job plan: [`collect`] keeps per crate only what selection needs, [`select`]
-//! applies the selection rule, [`risk`] marks jobs whose dependency tree links a system library,
+//! applies the selection rule, [`features`] reads what a version's features JSON says, [`risk`] marks jobs whose dependency tree links a system library,
 //! [`incremental`] drops what is already built, [`chunk`] cuts the rest into matrices and runs.
 //! Pure logic: no I/O here.
 
 pub mod chunk;
 pub mod collect;
+pub mod features;
 pub mod idmap;
 pub mod incremental;
 pub mod risk;

@@ -20,8 +20,9 @@
 //! - The walk is depth-first from the job's crate, memoised per (crate, default features on/off), at
 //!   most [`MAX_DEPTH`] deep; cycles count as "not risky". The first risky path found is the reason.
 
-use super::collect::Collected;
+use super::collect::{Collected, Edge};
 use super::idmap::IdMap;
+use super::features::is_vendoring_feature;
 use crate::dump::encoding::set;
 
 /// `links` values of libraries that are (almost) always taken from the system.
@@ -38,101 +39,9 @@ pub const BUNDLES_WHEN_MISSING: &[&str] = &["z", "git2", "ssh2", "curl", "zstd",
 /// How deep the walk goes.
 pub const MAX_DEPTH: usize = 24;
 
-/// Is this feature name a vendoring switch?
-pub fn is_vendoring_feature(name: &str) -> bool {
-    let name = name.rsplit('/').next().unwrap_or(name).trim_end_matches('?');
-    name.contains("vendored") || name.contains("bundled") || name == "static" || name.starts_with("static-") || name.ends_with("-static")
-}
-
 /// Does a dependency row's `{a,b}` feature set turn a vendoring switch on?
 pub fn enables_vendoring(features: &[u8]) -> bool {
     features.len() > 2 && std::str::from_utf8(features).is_ok_and(|f| set::any(f, is_vendoring_feature))
-}
-
-/// Does a version's features JSON define a vendoring feature (`"vendored":`)?
-pub fn offers_vendoring(features: &[u8]) -> bool {
-    [&b"\"vendored"[..], b"\"bundled", b"\"static\""].iter().any(|needle| contains(features, needle))
-}
-
-/// Does a version's features JSON turn a dependency's vendoring feature on (`"openssl/vendored"`)?
-pub fn forwards_vendoring(features: &[u8]) -> bool {
-    [&b"/vendored"[..], b"/bundled", b"/static\""].iter().any(|needle| contains(features, needle))
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.len() >= needle.len() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The names a version's `default` feature turns on, transitively: features, `dep:x` (as `x`)
-/// and `x/f` (as both `x/f` and `x`), sorted. Empty when the features JSON has no `default` or does not parse.
-pub fn default_on(features: &[u8]) -> Box<[Box<str>]> {
-    if !contains(features, b"\"default\"") {
-        return Box::default();
-    }
-    // Borrowed first (no allocation per name); escaped strings need the owned form.
-    if let Ok(map) = serde_json::from_slice::<std::collections::HashMap<&str, Vec<&str>>>(features) {
-        return expand_default(|f| map.get(f).map(|l| l.as_slice()));
-    }
-    let Ok(map) = serde_json::from_slice::<std::collections::HashMap<String, Vec<String>>>(features) else {
-        return Box::default();
-    };
-    let map: std::collections::HashMap<&str, Vec<&str>> =
-        map.iter().map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect())).collect();
-    expand_default(|f| map.get(f).map(|l| l.as_slice()))
-}
-
-fn expand_default<'m>(get: impl Fn(&str) -> Option<&'m [&'m str]>) -> Box<[Box<str>]> {
-    let mut on: Vec<Box<str>> = Vec::new();
-    let mut todo: Vec<&str> = vec!["default"];
-    while let Some(f) = todo.pop() {
-        let name = f.strip_prefix("dep:").unwrap_or(f);
-        let name = match name.split_once('/') {
-            Some((dep, _)) if dep.ends_with('?') => continue,
-            Some((dep, _)) => dep,
-            None => name,
-        };
-        if f.contains('/') && !on.iter().any(|n| &**n == f) {
-            on.push(f.into());
-        }
-        if on.iter().any(|n| &**n == name) {
-            continue;
-        }
-        on.push(name.into());
-        if !f.starts_with("dep:") && !f.contains('/') {
-            if let Some(list) = get(name) {
-                todo.extend(list.iter().copied());
-            }
-        }
-    }
-    on.sort();
-    on.into_boxed_slice()
-}
-
-/// What a candidate keeps of [`default_on`]: 32-bit hashes of the names (a collision can only turn
-/// an optional dependency on), and whether a vendoring feature is among them.
-#[derive(Debug, Clone, Default)]
-pub struct DefaultOn {
-    hashes: Box<[u32]>,
-    pub vendors: bool,
-}
-
-impl DefaultOn {
-    pub fn of(features: &[u8]) -> DefaultOn {
-        let names = default_on(features);
-        let mut hashes: Vec<u32> = names.iter().map(|n| hash(n)).collect();
-        hashes.sort_unstable();
-        hashes.dedup();
-        DefaultOn { hashes: hashes.into_boxed_slice(), vendors: names.iter().any(|n| is_vendoring_feature(n)) }
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.hashes.binary_search(&hash(name)).is_ok()
-    }
-}
-
-/// FNV-1a, 32 bits.
-fn hash(name: &str) -> u32 {
-    name.bytes().fold(0x811c_9dc5, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 /// Is a `target` column value (empty, a triple, or `cfg(...)`) relevant on Linux?
@@ -148,37 +57,27 @@ pub fn applies_to_linux(target: &[u8]) -> bool {
     !ELSEWHERE.iter().any(|w| target.contains(w))
 }
 
-/// One out-edge of the risk graph.
-#[derive(Debug, Clone, Copy)]
-struct Out {
-    to: u32,
-    vendored: bool,
-    /// Optional and not turned on by the dependent's `default` feature.
-    off_by_default: bool,
-    /// Optional: followed only from the job's crate (`--all-features`) or when on by default.
-    optional: bool,
-    /// The edge keeps `to`'s default features.
-    defaults: bool,
-}
-
 /// The dependency graph of candidates and the memoised risk of each crate, per "default features
 /// on/off" state.
 pub struct Risk<'a> {
     collected: &'a Collected,
-    /// Out-edges per crate id.
-    out: IdMap<Vec<Out>>,
     /// Index 1: reached with default features on; 0: off.
     memo: [IdMap<Option<Vec<u32>>>; 2],
 }
 
 impl<'a> Risk<'a> {
+    /// `collected.edges` must be sorted by `from` ([`Collected`] is).
     pub fn new(collected: &'a Collected) -> Risk<'a> {
-        let mut out: IdMap<Vec<Out>> = IdMap::default();
-        for e in &collected.edges {
-            let off_by_default = e.optional && !e.on_by_default;
-            out.entry(e.from).or_default().push(Out { to: e.to, vendored: e.vendored, off_by_default, optional: e.optional, defaults: e.defaults });
-        }
-        Risk { collected, out, memo: [IdMap::default(), IdMap::default()] }
+        debug_assert!(collected.edges.is_sorted_by_key(|e| e.from));
+        Risk { collected, memo: [IdMap::default(), IdMap::default()] }
+    }
+
+    /// The out-edges of `id`, in dump order.
+    fn out(&self, id: u32) -> &'a [Edge] {
+        let edges = &self.collected.edges[..];
+        let start = edges.partition_point(|e| e.from < id);
+        let len = edges[start..].partition_point(|e| e.from == id);
+        &edges[start..start + len]
     }
 
     fn name(&self, id: u32) -> &str {
@@ -200,8 +99,8 @@ impl<'a> Risk<'a> {
         let mut stack = vec![id];
         let forwards = self.collected.candidates.get(&id).is_some_and(|c| c.forwards_vendoring);
         // The job's crate is built with `--all-features`: every optional dependency is on.
-        let edges = self.out.get(&id).cloned().unwrap_or_default();
-        self.first_risky(&edges, forwards, &mut stack).map(|path| {
+        let edges = self.out(id);
+        self.first_risky(edges, true, false, forwards, &mut stack).map(|path| {
             let (last, links) = path.split_last().map(|(l, _)| (*l, self.native(*l).unwrap_or("?").to_string())).expect("non-empty path");
             let via: Vec<&str> = path.iter().map(|&c| self.name(c)).collect();
             format!(
@@ -226,20 +125,17 @@ impl<'a> Risk<'a> {
         // Below the job's crate only default features are on: forwarding counts when `default`
         // turns a vendoring feature on (`vendored`, or `openssl/vendored` itself).
         let forwards = defaults && self.collected.candidates.get(&id).is_some_and(|c| c.default_on.vendors);
-        let edges: Vec<Out> = self
-            .out
-            .get(&id)
-            .map(|all| all.iter().filter(|e| !e.optional || (defaults && !e.off_by_default)).copied().collect())
-            .unwrap_or_default();
-        let found = self.first_risky(&edges, forwards, stack);
+        let found = self.first_risky(self.out(id), false, defaults, forwards, stack);
         stack.pop();
         self.memo[usize::from(defaults)].insert(id, found.clone());
         found
     }
 
-    /// The first risky path through `edges` (of the crate on top of `stack`).
-    fn first_risky(&mut self, edges: &[Out], forwards: bool, stack: &mut Vec<u32>) -> Option<Vec<u32>> {
-        for e in edges {
+    /// The first risky path through `edges` (of the crate on top of `stack`). Optional edges count
+    /// when `all_optional` (the job's crate, `--all-features`), or when the crate was reached with
+    /// its `defaults` on and its `default` feature turns them on.
+    fn first_risky(&mut self, edges: &'a [Edge], all_optional: bool, defaults: bool, forwards: bool, stack: &mut Vec<u32>) -> Option<Vec<u32>> {
+        for e in edges.iter().filter(|e| all_optional || !e.optional || (defaults && e.on_by_default)) {
             if self.native(e.to).is_some() {
                 if !e.vendored && !forwards {
                     return Some(vec![e.to]);
@@ -260,40 +156,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vendoring_names() {
-        for yes in ["vendored", "bundled", "static", "vendored-openssl", "openssl/vendored", "static-curl", "zlib-static", "git2?/vendored-libgit2"] {
-            assert!(is_vendoring_feature(yes), "{yes}");
-        }
-        for no in ["std", "statics", "default", "serde"] {
-            assert!(!is_vendoring_feature(no), "{no}");
-        }
+    fn dependency_rows_that_enable_vendoring() {
         assert!(enables_vendoring(b"{std,vendored}"));
+        assert!(enables_vendoring(b"{\"openssl/vendored\"}"));
         assert!(!enables_vendoring(b"{}"));
-        assert!(offers_vendoring(br#"{"vendored":["openssl-src"]}"#));
-        assert!(forwards_vendoring(br#"{"tls":["openssl/vendored"]}"#));
-        assert!(!forwards_vendoring(br#"{"default":["std"]}"#));
-    }
-
-    #[test]
-    fn default_on_follows_features_transitively() {
-        let f = br#"{"default":["tls","dep:zstd"],"tls":["dep:native-tls-crate","hyper/http2","git2?/https"],"x":["y"]}"#;
-        let on = default_on(f);
-        let on: Vec<&str> = on.iter().map(|s| &**s).collect();
-        assert_eq!(on, ["default", "hyper", "hyper/http2", "native-tls-crate", "tls", "zstd"]);
-        let kept = DefaultOn::of(f);
-        assert!(kept.contains("native-tls-crate") && kept.contains("zstd") && !kept.contains("y") && !kept.vendors);
-        assert!(DefaultOn::of(br#"{"default":["tls"],"tls":["openssl/vendored"]}"#).vendors);
-        assert!(DefaultOn::of(br#"{"default":["a\u0062"],"ab":["dep:z"]}"#).contains("z"), "escaped names parse too");
-        assert!(default_on(br#"{"x":["y"]}"#).is_empty());
-        assert!(default_on(b"not json \"default\"").is_empty());
+        assert!(!enables_vendoring(b"{std,statics}"));
     }
 
     /// Crates 1.. by name; `links` and features JSON per crate; edges (from, to, optional,
     /// defaults, rename-free on-by-default computed from `from`'s features).
     fn graph(crates: &[(&str, &str, &str)], edges: &[(u32, u32, bool, bool)]) -> Collected {
         let mut c = Collected { names: IdMap::default(), candidates: IdMap::default(), cli: Default::default(), edges: Vec::new() };
+        let mut scanner = super::super::features::Scanner::default();
         for (i, (name, links, features)) in crates.iter().enumerate() {
             let id = i as u32 + 1;
+            let facts = scanner.facts(features.as_bytes());
             c.names.insert(id, (*name).into());
             c.candidates.insert(
                 id,
@@ -304,9 +181,9 @@ mod tests {
                     checksum: [0; 32],
                     bin_names: "{}".into(),
                     links: (!links.is_empty()).then(|| (*links).into()),
-                    offers_vendoring: offers_vendoring(features.as_bytes()),
-                    forwards_vendoring: forwards_vendoring(features.as_bytes()),
-                    default_on: DefaultOn::of(features.as_bytes()),
+                    offers_vendoring: facts.offers_vendoring,
+                    forwards_vendoring: facts.forwards_vendoring,
+                    default_on: facts.default_on,
                 },
             );
         }
@@ -315,6 +192,7 @@ mod tests {
             let on_by_default = optional && c.candidates[&from].default_on.contains(name);
             c.edges.push(super::super::collect::Edge { from, to, vendored: false, optional, defaults, on_by_default });
         }
+        c.edges.sort_by_key(|e| e.from);
         c
     }
 
