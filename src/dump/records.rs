@@ -220,12 +220,17 @@ fn index_block(block: &[u8; 64], base: usize, quoted: &mut u64, out: &mut Vec<u3
     let inside = prefix_xor(quotes) ^ *quoted;
     *quoted = ((inside as i64) >> 63) as u64;
     let mut seps = (commas | newlines) & !inside;
+    // Written to a local array first: no capacity check per separator.
+    let mut found = [0u32; 64];
+    let mut n = 0;
     while seps != 0 {
         let bit = seps.trailing_zeros();
-        let flag = if newlines >> bit & 1 != 0 { NEWLINE } else { 0 };
-        out.push((base as u32 + bit) | flag);
+        let flag = ((newlines >> bit) as u32 & 1) << 31;
+        found[n & 63] = (base as u32 + bit) | flag;
+        n += 1;
         seps &= seps - 1;
     }
+    out.extend_from_slice(&found[..n]);
 }
 
 /// A field's value from its raw bytes: drop the `\r` of a `\r\n` line end (`last` field), strip
@@ -237,7 +242,14 @@ fn decode(raw: &[u8], last: bool) -> Cow<'_, [u8]> {
         [rest @ .., b'\r'] if last => rest,
         _ => raw,
     };
-    let Some((b'"', body)) = raw.split_first() else { return Cow::Borrowed(raw) };
+    match raw.first() {
+        Some(b'"') => unquote(&raw[1..]),
+        _ => Cow::Borrowed(raw),
+    }
+}
+
+/// The value of a quoted field from just after its opening quote.
+fn unquote(body: &[u8]) -> Cow<'_, [u8]> {
     let close = memchr::memrchr(b'"', body).unwrap_or(body.len());
     let content = &body[..close];
     if memchr::memchr(b'"', content).is_none() {

@@ -56,6 +56,9 @@ pub struct Edge {
     pub on_by_default: bool,
 }
 
+/// Version ids below this get a bit set (at most 8 MiB); above, the map answers.
+const MAX_BITS: usize = 1 << 26;
+
 const VENDORED_BIT: u32 = 1 << 31;
 const OPTIONAL_BIT: u32 = 1 << 30;
 const NO_DEFAULTS_BIT: u32 = 1 << 29;
@@ -69,6 +72,9 @@ pub struct Collector {
     crate_categories: Vec<(u32, u32)>,
     /// version id -> crate id of candidates, once versions.csv is done.
     candidate_versions: Option<IdMap<u32>>,
+    /// The same version ids as a bit set, when the ids are dense enough (the map is ~10x slower
+    /// and is asked once per dependency row).
+    candidate_bits: Option<Vec<u64>>,
     edges: Vec<Edge>,
     /// (version id, to crate id | flag bits, rename of an optional dependency) read before
     /// versions.csv.
@@ -175,7 +181,11 @@ impl Sink for Collector {
     }
 
     fn wants_dependencies_of(&self, version_id: u32) -> bool {
-        self.candidate_versions.as_ref().is_none_or(|m| m.contains_key(&version_id))
+        match (&self.candidate_bits, &self.candidate_versions) {
+            (Some(bits), _) => bits.get(version_id as usize / 64).is_some_and(|w| w >> (version_id % 64) & 1 != 0),
+            (None, Some(map)) => map.contains_key(&version_id),
+            (None, None) => true,
+        }
     }
 
     fn table_done(&mut self, table: &'static str) {
@@ -183,6 +193,14 @@ impl Sink for Collector {
             return;
         }
         self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, *crate_id)).collect());
+        let max = self.candidates.values().map(|c| c.version_id).max().unwrap_or(0) as usize;
+        if max < MAX_BITS {
+            let mut bits = vec![0u64; max / 64 + 1];
+            for c in self.candidates.values() {
+                bits[c.version_id as usize / 64] |= 1 << (c.version_id % 64);
+            }
+            self.candidate_bits = Some(bits);
+        }
         for (version_id, to, rename) in std::mem::take(&mut self.pending) {
             self.add_edge(version_id, to, rename.as_deref().unwrap_or(""));
         }
@@ -191,8 +209,40 @@ impl Sink for Collector {
 
 #[cfg(test)]
 mod tests {
-    use super::better;
+    use super::*;
     use semver::Version;
+    use std::borrow::Cow;
+
+    fn version(id: u32, crate_id: u32, num: &str) -> versions::Row<'static> {
+        versions::Row {
+            id,
+            crate_id,
+            num: Version::parse(num).unwrap(),
+            created_at: 0,
+            yanked: false,
+            checksum: [0; 32],
+            bin_names: Cow::Borrowed(""),
+            links: None,
+            features: Cow::Borrowed(&b"{}"[..]),
+        }
+    }
+
+    /// Dependency rows are wanted only for candidate versions once versions.csv is done (all of
+    /// them before: the table may come first), through the bit set or, for huge ids, the map.
+    #[test]
+    fn dependency_rows_are_wanted_for_candidates_only() {
+        for (low, high) in [(7, 9), (MAX_BITS as u32 + 7, MAX_BITS as u32 + 9)] {
+            let mut c = Collector::new();
+            assert!(c.wants_dependencies_of(low) && c.wants_dependencies_of(high));
+            c.version_row(version(low, 1, "1.0.0"));
+            c.version_row(version(high, 1, "1.1.0"));
+            c.version_row(version(3, 2, "0.1.0"));
+            c.table_done("versions.csv");
+            assert_eq!(c.candidate_bits.is_some(), high < MAX_BITS as u32);
+            assert!(c.wants_dependencies_of(high) && c.wants_dependencies_of(3));
+            assert!(!c.wants_dependencies_of(low) && !c.wants_dependencies_of(4) && !c.wants_dependencies_of(u32::MAX));
+        }
+    }
 
     #[test]
     fn stable_beats_any_prerelease() {

@@ -84,10 +84,12 @@ impl Scanner {
         if json.len() <= 2 {
             return Facts::default(); // `{}` or nothing
         }
-        if self.split(json).is_none() {
-            return slow_facts(json);
+        let Ok(json) = std::str::from_utf8(json) else { return slow_facts(json) };
+        if self.split(json.as_bytes()).is_none() {
+            return slow_facts(json.as_bytes());
         }
-        let text = |(s, e): Span| std::str::from_utf8(&json[s..e]).unwrap_or("");
+        // Spans start and end next to ASCII quotes, so they are on character boundaries.
+        let text = |(s, e): Span| json.get(s..e).unwrap_or("");
         let mut facts = Facts::default();
         for &(name, from, to) in &self.features {
             facts.offers_vendoring |= offers(text(name));
@@ -114,6 +116,7 @@ impl Scanner {
         let mut p = Cursor { json, at: 0 };
         p.expect(b'{')?;
         if p.peek() == Some(b'}') {
+            p.at += 1;
             return p.end();
         }
         loop {
@@ -295,6 +298,7 @@ mod tests {
                 .collect();
             let json = format!("{{{}}}", body.join(", "));
             let fast = s.facts(json.as_bytes());
+            assert!(s.split(json.as_bytes()).is_some(), "the fast path reads {json}");
             let slow = slow_facts(json.as_bytes());
             assert_eq!(
                 (fast.offers_vendoring, fast.forwards_vendoring, &fast.default_on.hashes, fast.default_on.vendors),
