@@ -1,12 +1,12 @@
 //! The crates.io database dump, read as a stream: gzip -> tar -> CSV by column name -> rows.
 //!
 //! Layers, one way: [`encoding`] (PostgreSQL's `t`/`f`, timestamps, `{a,b}` sets, `\x` hex) ->
-//! [`records`] (CSV records split with SIMD searches) -> [`columns`] (columns by name) -> [`tables`] (one module per table, row structs) -> [`reader`] (tar
+//! [`records`] (CSV records split 64 bytes at a time with bit masks) -> [`columns`] (columns by name) -> [`tables`] (one module per table, row structs) -> [`reader`] (tar
 //! walk, skipped-row counting, early stop) -> [`pipeline`] (inflate on a second thread). [`fetch`]
 //! downloads the dump from a URL with a conditional-GET cache; [`synth`] writes synthetic dumps with
 //! the real schema for tests and benchmarks.
 //!
-//! Nothing here buffers a table: rows are borrowed from one reused CSV record and handed to a
+//! Nothing here buffers a table: rows are borrowed from the CSV read buffer and handed to a
 //! [`reader::Sink`], which keeps only what it needs.
 
 pub mod columns;
