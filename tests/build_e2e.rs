@@ -194,13 +194,16 @@ fn crashing_executable_is_a_failed_build() {
 
 #[test]
 fn library_only_crate_fails_fast() {
-    let manifest = "[package]\nname = \"justlib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
-    let reg = SparseRegistry::start(vec![TestCrate::new("justlib", "0.1.0").file("Cargo.toml", manifest).file("src/lib.rs", "pub fn f() {}\n")]);
+    let manifest = "[package]\nname = \"just_lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+    let reg = SparseRegistry::start(vec![TestCrate::new("just_lib", "0.1.0").file("Cargo.toml", manifest).file("src/lib.rs", "pub fn f() {}\n")]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = build(&reg, "justlib", &out, &[], &[]);
+    // Asked for with a dash, published with an underscore: crates.io treats both as one name.
+    let o = build(&reg, "just-lib", &out, &[], &[]);
     assert_eq!(o.status.code(), Some(1));
     let r = result(&out);
+    assert_eq!((r.crate_name.as_str(), r.version.as_str()), ("just_lib", "0.1.0"));
+    assert!(std::fs::read_to_string(out.join("build.log")).unwrap().contains("`just-lib` is published as `just_lib`"));
     assert_eq!(r.failure.as_ref().unwrap().class, FailureClass::NoExecutables);
     assert!(r.attempts.is_empty(), "nothing was compiled");
     assert_not_publishable(&out);

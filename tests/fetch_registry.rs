@@ -22,6 +22,7 @@ fn hello_registry() -> SparseRegistry {
         TestCrate::binary("hello", "1.1.0").yanked(true),
         TestCrate::binary("hello", "1.2.0-rc.1"),
         TestCrate::binary("bad", "0.1.0").tampered(),
+        TestCrate::binary("my_tool", "0.2.0"),
     ])
 }
 
@@ -71,9 +72,23 @@ async fn unknown_crate_is_a_usage_error_naming_it_and_the_index() {
     let err = index.versions("nope").await.unwrap_err();
     assert_eq!((exit_of(&err), class_of(&err)), (Exit::Usage, Some(FailureClass::NotFound)));
     assert_eq!(err.to_string(), format!("crate `nope` is not in the index {}", reg.index_url()));
+    // Both spellings were asked for before giving up.
+    let err = index.versions("no-pe").await.unwrap_err();
+    assert_eq!(err.to_string(), format!("crate `no-pe` is not in the index {}", reg.index_url()));
+    assert!(reg.requests().contains(&"/index/no/_p/no_pe".to_string()), "{:?}", reg.requests());
     let bad = index.versions("no;pe").await.unwrap_err();
     assert_eq!(exit_of(&bad), Exit::Usage);
     assert!(bad.to_string().contains("shell metacharacter ';'"), "{bad}");
+}
+
+#[tokio::test]
+async fn dashes_and_underscores_name_the_same_crate() {
+    let reg = hello_registry();
+    let index = Index::open_with(&reg.index_url(), fast_retry()).await.unwrap();
+    let versions = index.versions("my-tool").await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!((versions[0].name.as_str(), versions[0].vers.as_str()), ("my_tool", "0.2.0"), "the published spelling");
+    assert_eq!(index.versions("My_Tool").await.unwrap()[0].name, "my_tool");
 }
 
 #[tokio::test]

@@ -88,13 +88,17 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     result.rustflags = target.rustflags().join(" ");
     result.timings_ms.insert("setup".into(), ms(setup_time));
     // The default output folder is named after the resolved version.
-    let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| v.vers.as_str()))?;
+    let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
     claim_output_dir(&out)?;
     let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
     log.note(&format!("cratemill {} building {} for {} with {} ({})", env!("CARGO_PKG_VERSION"), args.spec, target.triple, backend.name(), setup.toolchain.rustc));
 
     let outcome = match resolved {
         Ok((index, version)) => {
+            if version.name != setup.spec.name {
+                log.note(&format!("`{}` is published as `{}`", setup.spec.name, version.name));
+            }
+            result.crate_name = version.name.clone();
             result.version = version.vers.clone();
             result.timings_ms.insert("resolve".into(), ms(resolve_time));
             build_resolved(&args, &setup, &index, &version, &out, &mut result, &mut log, &runner).await
@@ -413,10 +417,13 @@ fn package_files(out: &Path, result: &mut BuildResult) -> anyhow::Result<()> {
 }
 
 /// The output folder: `--out`, or `./cratemill-out/<crate>-<version>-<target>`.
-fn output_dir(args: &BuildArgs, setup: &Setup, version: Option<&str>) -> anyhow::Result<PathBuf> {
+/// `--out`, or `cratemill-out/<crate>-<version>-<target>` with the crate's published name and the
+/// resolved version.
+fn output_dir(args: &BuildArgs, setup: &Setup, resolved: Option<(&str, &str)>) -> anyhow::Result<PathBuf> {
+    let (name, version) = resolved.unwrap_or((&setup.spec.name, "unresolved"));
     Ok(match &args.out {
         Some(dir) => dir.clone(),
-        None => PathBuf::from("cratemill-out").join(format!("{}-{}-{}", setup.spec.name, version.unwrap_or("unresolved"), setup.target.triple)),
+        None => PathBuf::from("cratemill-out").join(format!("{name}-{version}-{}", setup.target.triple)),
     })
 }
 

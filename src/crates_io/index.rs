@@ -174,6 +174,17 @@ pub fn prefix(name: &str) -> String {
     }
 }
 
+/// The other spellings crates.io treats as the same crate: every `-` as `_`, every `_` as `-`.
+pub fn alternate_names(name: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for alternate in [name.replace('-', "_"), name.replace('_', "-")] {
+        if alternate != name && !names.contains(&alternate) {
+            names.push(alternate);
+        }
+    }
+    names
+}
+
 /// Where a crate's file lives under the index root: `{lowerprefix}/{lowercase name}`,
 /// e.g. `se/rd/serde`, `3/s/syn`, `2/cc`, `1/a`. The name must already be valid (ASCII).
 pub fn index_path(name: &str) -> String {
@@ -286,9 +297,24 @@ impl Index {
         self.api.as_deref()
     }
 
-    /// Every version of `name` listed in the index, in index order.
+    /// Every version of `name` listed in the index, in index order. Like cargo, a name that is not
+    /// in the index is also looked up with `-` and `_` swapped (`serde-json` finds `serde_json`);
+    /// the entries carry the name as published.
     pub async fn versions(&self, name: &str) -> Result<Vec<IndexVersion>> {
         validate_name(name).map_err(|why| usage(format!("invalid crate name `{}`: {why}", name.escape_debug())))?;
+        if let Some(found) = self.index_file(name).await? {
+            return Ok(found);
+        }
+        for alternate in alternate_names(name) {
+            if let Some(found) = self.index_file(&alternate).await? {
+                return Ok(found);
+            }
+        }
+        Err(classified(Exit::Usage, FailureClass::NotFound, format!("crate `{name}` is not in the index {}", self.url)))
+    }
+
+    /// The versions in `name`'s index file; `None` when the index has no such file.
+    async fn index_file(&self, name: &str) -> Result<Option<Vec<IndexVersion>>> {
         let file_url = format!("{}{}", self.base, index_path(name));
         let fetch_failed = |what: String| {
             classified(Exit::Failed, FailureClass::FetchFailed, format!("resolving `{name}` in {}: {what}", self.url))
@@ -299,11 +325,7 @@ impl Index {
         };
         let status = resp.status();
         if matches!(status.as_u16(), 404 | 410 | 451) {
-            return Err(classified(
-                Exit::Usage,
-                FailureClass::NotFound,
-                format!("crate `{name}` is not in the index {}", self.url),
-            ));
+            return Ok(None);
         }
         if !status.is_success() {
             return Err(fetch_failed(format!("{file_url} answered {status}{}", after_attempts(status, self.retry))));
@@ -312,7 +334,7 @@ impl Index {
             .text()
             .await
             .map_err(|e| fetch_failed(format!("reading {file_url} failed: {}", http::describe(&e))))?;
-        parse_index_file(name, &body).map_err(fetch_failed)
+        parse_index_file(name, &body).map(Some).map_err(fetch_failed)
     }
 
     /// Where the `.crate` of `v` is downloaded from, by cargo's rules for `dl`: the markers
@@ -371,6 +393,13 @@ fn normalize_base(index_url: &str) -> Result<String> {
 mod tests {
     use super::*;
     use crate::error::exit_of;
+
+    #[test]
+    fn alternate_spellings_swap_dashes_and_underscores() {
+        assert_eq!(alternate_names("serde-json"), ["serde_json"]);
+        assert_eq!(alternate_names("a_b-c"), ["a_b_c", "a-b-c"]);
+        assert!(alternate_names("ripgrep").is_empty());
+    }
 
     #[test]
     fn index_paths_follow_the_prefix_rules() {
