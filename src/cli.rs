@@ -20,4 +20,6 @@ pub enum Command {
     Publish(crate::publish::PublishArgs),
     /// Turn a crates.io db-dump into a chunked job plan for GitHub Actions matrices.
     Matrix(crate::matrix::MatrixArgs),
+    /// Merge build outcomes into the built index `matrix --built` reads; success rates and failure classes.
+    Report(crate::report::ReportArgs),
 }

@@ -13,6 +13,7 @@ pub mod oci;
 pub mod package;
 pub mod plan;
 pub mod publish;
+pub mod report;
 pub mod schema;
 pub mod smoke;
 pub mod srcbuild;

@@ -1,6 +1,6 @@
 //! `cratemill`: the binary. Parses the command line, runs one phase, maps its error to an exit code.
 
-use cratemill::{build, cli, error, matrix, publish};
+use cratemill::{build, cli, error, matrix, publish, report};
 
 use clap::Parser;
 
@@ -18,6 +18,7 @@ fn main() {
             cli::Command::Build(args) => build::run(args).await,
             cli::Command::Publish(args) => publish::run(args).await,
             cli::Command::Matrix(args) => matrix::run(args).await,
+            cli::Command::Report(args) => report::run(args).await,
         }
     });
     let code = match outcome {
