@@ -223,4 +223,11 @@ fn bad_dumps_are_clear_errors() {
     ]);
     let err = one_line(&error_of(&no_column));
     assert!(err.contains("dump table versions.csv has no `bin_names` column"), "{err}");
+
+    let open_quote = targz(&[
+        ("d/data/categories.csv", b"id,slug\n1,command-line-utilities\n"),
+        ("d/data/crates.csv", b"id,name\n1,a\n2,\"b\n3,c\n"),
+    ]);
+    let err = one_line(&error_of(&open_quote));
+    assert!(err.contains("dump table crates.csv is not valid CSV: record 3 has an unterminated quoted field"), "{err}");
 }

@@ -57,8 +57,16 @@ pub struct Report {
 /// Read a `.tar.gz` dump file: inflate on a second thread, parse on this one.
 pub fn read_file(path: &Path, sink: &mut dyn Sink) -> anyhow::Result<Report> {
     let file = std::fs::File::open(path).map_err(|e| usage(format!("cannot open dump {}: {e}", path.display())))?;
-    let (reader, inflater) = super::pipeline::inflate_in_background(file);
-    let result = read_tar(reader, sink);
+    let (mut reader, inflater) = super::pipeline::inflate_in_background(file);
+    let mut result = read_tar(&mut reader, sink);
+    if result.is_err() {
+        // Garbage from a corrupt gzip stream can look like bad CSV long before the stream's own
+        // check fails: read to the end, and blame the gzip when it is at fault.
+        if let Err(e) = std::io::copy(&mut reader, &mut std::io::sink()) {
+            result = Err(corrupt(&e));
+        }
+    }
+    drop(reader);
     inflater.join().map_err(|_| anyhow::anyhow!("the inflate thread panicked"))?;
     result.with_context(|| format!("reading dump {}", path.display()))
 }
@@ -139,5 +147,8 @@ fn read_table<R: Read>(table: &'static str, input: R, sink: &mut dyn Sink, warni
 }
 
 fn io_error(table: &str, e: &std::io::Error) -> anyhow::Error {
-    usage(format!("the dump is not a readable gzip tar archive (in {table}): {e}"))
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<super::records::CsvError>()) {
+        Some(csv) => usage(format!("dump table {table} is not valid CSV: {csv}")),
+        None => usage(format!("the dump is not a readable gzip tar archive (in {table}): {e}")),
+    }
 }

@@ -19,6 +19,23 @@ use std::io::{self, Read};
 /// unterminated quote in a corrupt dump would otherwise swallow everything after it).
 pub const MAX_RECORD: usize = 16 << 20;
 
+/// A CSV syntax error (as opposed to an I/O error of the stream underneath), carried inside an
+/// `io::Error` so that callers can tell the two apart.
+#[derive(Debug)]
+pub struct CsvError(pub String);
+
+impl std::fmt::Display for CsvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CsvError {}
+
+fn csv_error(kind: io::ErrorKind, message: String) -> io::Error {
+    io::Error::new(kind, CsvError(message))
+}
+
 /// In the separator index: the separator is a newline (else a comma).
 const NEWLINE: u32 = 1 << 31;
 
@@ -128,7 +145,7 @@ impl<R: Read> Records<R> {
                 if self.pos == self.end {
                     return Ok(None);
                 }
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unterminated quoted CSV field"));
+                return Err(csv_error(io::ErrorKind::UnexpectedEof, format!("record {} has an unterminated quoted field", self.line)));
             } else {
                 self.fill()?;
             }
@@ -187,9 +204,9 @@ impl<R: Read> Records<R> {
         }
         if self.end == self.buf.len() {
             if self.buf.len() >= MAX_RECORD {
-                return Err(io::Error::new(
+                return Err(csv_error(
                     io::ErrorKind::InvalidData,
-                    format!("CSV record {} is longer than {} MiB (an unterminated quote?)", self.line, MAX_RECORD >> 20),
+                    format!("record {} is longer than {} MiB (an unterminated quote?)", self.line, MAX_RECORD >> 20),
                 ));
             }
             let grown = (self.buf.len() * 2).min(MAX_RECORD);
