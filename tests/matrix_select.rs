@@ -28,7 +28,7 @@ fn options(targets: &[&str]) -> Options {
 fn plan_of(path: &Path, built: &Built, options: &Options) -> anyhow::Result<Plan> {
     let mut collector = Collector::new();
     let report = cratemill::dump::read_file(path, &mut collector)?;
-    Ok(plan::make(&collector.finish(), &report, built, options))
+    Ok(plan::make(collector.finish(), &report, built, options))
 }
 
 fn dump(dir: &Path, spec: &Spec) -> std::path::PathBuf {

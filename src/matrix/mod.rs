@@ -45,7 +45,7 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
         let mut collector = crate::plan::Collector::new();
         let report = crate::dump::read_file(&dump_path, &mut collector)?;
         let collected = collector.finish();
-        Ok((crate::plan::make(&collected, &report, &built, &options), report))
+        Ok((crate::plan::make(collected, &report, &built, &options), report))
     })
     .await
     .context("the dump reader thread failed")??;

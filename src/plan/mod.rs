@@ -31,14 +31,18 @@ pub struct Options {
     pub max_jobs: Option<u64>,
 }
 
-/// Build the plan.
-pub fn make(collected: &Collected, report: &Report, built: &Built, options: &Options) -> Plan {
+/// Build the plan. `collected` is dropped as soon as selection and risk hints are done, before the
+/// jobs are made: the two together were the command's memory peak.
+pub fn make(collected: Collected, report: &Report, built: &Built, options: &Options) -> Plan {
     let mut funnel = Funnel::default();
-    let selected = select::select(collected, options.since, &mut funnel);
-    let mut risk = risk::Risk::new(collected);
-    let mut jobs = Vec::new();
-    for krate in &selected {
-        let reason = risk.reason(krate.crate_id);
+    let selected = select::select(&collected, options.since, &mut funnel);
+    let reasons: Vec<Option<String>> = {
+        let mut risk = risk::Risk::new(&collected);
+        selected.iter().map(|krate| risk.reason(krate.crate_id)).collect()
+    };
+    drop(collected);
+    let mut jobs = Vec::with_capacity(selected.len() * options.targets.len());
+    for (krate, reason) in selected.iter().zip(reasons) {
         funnel.risky += u64::from(reason.is_some());
         for target in &options.targets {
             let per = funnel.per_target.entry(target.clone()).or_default();

@@ -61,15 +61,20 @@ pub fn applies_to_linux(target: &[u8]) -> bool {
 /// on/off" state.
 pub struct Risk<'a> {
     collected: &'a Collected,
+    /// Per crate id, the answer of [`Risk::path`]: an index into `paths`, or [`NOT_RISKY`].
     /// Index 1: reached with default features on; 0: off.
-    memo: [IdMap<Option<Vec<u32>>>; 2],
+    memo: [IdMap<u32>; 2],
+    /// Every risky path found, once (most crates are not risky: 4 bytes per memo entry, not 24).
+    paths: Vec<Box<[u32]>>,
 }
+
+const NOT_RISKY: u32 = u32::MAX;
 
 impl<'a> Risk<'a> {
     /// `collected.edges` must be sorted by `from` ([`Collected`] is).
     pub fn new(collected: &'a Collected) -> Risk<'a> {
         debug_assert!(collected.edges.is_sorted_by_key(|e| e.from));
-        Risk { collected, memo: [IdMap::default(), IdMap::default()] }
+        Risk { collected, memo: [IdMap::default(), IdMap::default()], paths: Vec::new() }
     }
 
     /// The out-edges of `id`, in dump order.
@@ -112,11 +117,12 @@ impl<'a> Risk<'a> {
         })
     }
 
-    /// The risky path below `id` (excluding `id`), as crate ids. Every answer is memoised, also one
-    /// cut short by the depth bound or a cycle: linear time, at the price of exactness.
-    fn path(&mut self, id: u32, defaults: bool, stack: &mut Vec<u32>) -> Option<Vec<u32>> {
-        if let Some(known) = self.memo[usize::from(defaults)].get(&id) {
-            return known.clone();
+    /// The risky path below `id` (excluding `id`), as crate ids, returned as an index into `paths`.
+    /// Every answer is memoised, also one cut short by the depth bound or a cycle: linear time, at
+    /// the price of exactness.
+    fn path(&mut self, id: u32, defaults: bool, stack: &mut Vec<u32>) -> Option<u32> {
+        if let Some(&known) = self.memo[usize::from(defaults)].get(&id) {
+            return (known != NOT_RISKY).then_some(known);
         }
         if stack.len() >= MAX_DEPTH || stack.contains(&id) {
             return None;
@@ -125,9 +131,12 @@ impl<'a> Risk<'a> {
         // Below the job's crate only default features are on: forwarding counts when `default`
         // turns a vendoring feature on (`vendored`, or `openssl/vendored` itself).
         let forwards = defaults && self.collected.candidates.get(&id).is_some_and(|c| c.default_on.vendors);
-        let found = self.first_risky(self.out(id), false, defaults, forwards, stack);
+        let found = self.first_risky(self.out(id), false, defaults, forwards, stack).map(|path| {
+            self.paths.push(path.into_boxed_slice());
+            (self.paths.len() - 1) as u32
+        });
         stack.pop();
-        self.memo[usize::from(defaults)].insert(id, found.clone());
+        self.memo[usize::from(defaults)].insert(id, found.unwrap_or(NOT_RISKY));
         found
     }
 
@@ -142,9 +151,10 @@ impl<'a> Risk<'a> {
                 }
                 continue;
             }
-            if let Some(mut rest) = self.path(e.to, e.defaults, stack) {
-                rest.insert(0, e.to);
-                return Some(rest);
+            if let Some(rest) = self.path(e.to, e.defaults, stack) {
+                let mut path = vec![e.to];
+                path.extend_from_slice(&self.paths[rest as usize]);
+                return Some(path);
             }
         }
         None
