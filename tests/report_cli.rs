@@ -93,7 +93,7 @@ fn report_feeds_the_next_plan() {
     let replan: Plan = cratemill::schema::read(&plan_dir.join("plan.json")).unwrap();
     let mut replanned: Vec<&Job> = replan.jobs.iter().collect();
     replanned.sort_by_key(|j| (&j.crate_name, &j.target));
-    let mut want = vec![&plan.jobs[1], &plan.jobs[2]];
+    let mut want = [&plan.jobs[1], &plan.jobs[2]];
     want.sort_by_key(|j| (&j.crate_name, &j.target));
     assert_eq!(replanned.iter().map(|j| (&j.crate_name, &j.target)).collect::<Vec<_>>(), want.iter().map(|j| (&j.crate_name, &j.target)).collect::<Vec<_>>());
 

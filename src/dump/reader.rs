@@ -104,7 +104,7 @@ fn corrupt(e: &std::io::Error) -> anyhow::Error {
 
 fn read_table<R: Read>(table: &'static str, input: R, sink: &mut dyn Sink, warnings: &mut Warnings) -> anyhow::Result<u64> {
     let mut records = Records::new(input);
-    let Some(names) = records.next().map_err(|e| io_error(table, &e))? else {
+    let Some(names) = records.next_record().map_err(|e| io_error(table, &e))? else {
         return Err(usage(format!("dump table {table} is empty (no header row)")));
     };
     let header = Header { table, names: names.to_vec() };
@@ -116,7 +116,7 @@ fn read_table<R: Read>(table: &'static str, input: R, sink: &mut dyn Sink, warni
         };
         ($cols:expr, $call:ident, $wanted:expr) => {{
             let cols = $cols;
-            while let Some(rec) = records.next().map_err(|e| io_error(table, &e))? {
+            while let Some(rec) = records.next_record().map_err(|e| io_error(table, &e))? {
                 rows += 1;
                 if rec.len() != width {
                     warnings.skip(table, "wrong number of fields", rec.line());

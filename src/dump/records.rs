@@ -39,7 +39,7 @@ fn csv_error(kind: io::ErrorKind, message: String) -> io::Error {
 /// In the separator index: the separator is a newline (else a comma).
 const NEWLINE: u32 = 1 << 31;
 
-/// One record, borrowed from the reader until its next `next()`. Fields are found from the
+/// One record, borrowed from the reader until its next `next_record()`. Fields are found from the
 /// separator index and decoded (quotes stripped, `""` unescaped) only when asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
@@ -131,7 +131,7 @@ impl<R: Read> Records<R> {
     }
 
     /// The next record; `None` at the end of the input.
-    pub fn next(&mut self) -> io::Result<Option<Record<'_>>> {
+    pub fn next_record(&mut self) -> io::Result<Option<Record<'_>>> {
         loop {
             if self.split_next() {
                 let line = self.line;
@@ -366,7 +366,7 @@ mod tests {
     fn all(text: &[u8], buffer: usize) -> Vec<Vec<String>> {
         let mut records = Records::with_capacity(text, buffer);
         let mut out = Vec::new();
-        while let Some(rec) = records.next().unwrap() {
+        while let Some(rec) = records.next_record().unwrap() {
             out.push(rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect());
         }
         out
@@ -393,7 +393,7 @@ mod tests {
     fn records_are_numbered() {
         let mut records = Records::new(&b"h\n\"a\nb\"\nc\n"[..]);
         let mut lines = Vec::new();
-        while let Some(rec) = records.next().unwrap() {
+        while let Some(rec) = records.next_record().unwrap() {
             lines.push(rec.line());
         }
         assert_eq!(lines, [1, 2, 3]);
@@ -402,7 +402,7 @@ mod tests {
     #[test]
     fn unterminated_quote_is_an_error() {
         let mut records = Records::new(&b"a,\"open"[..]);
-        assert_eq!(records.next().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(records.next_record().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
@@ -410,7 +410,7 @@ mod tests {
         // An unterminated quote followed by more than MAX_RECORD bytes.
         let input = io::Read::chain(&b"a,\"b\n"[..], io::repeat(b'x').take(MAX_RECORD as u64 + 1));
         let mut records = Records::new(input);
-        let err = records.next().unwrap_err();
+        let err = records.next_record().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains("longer than 16 MiB"), "{err}");
     }
@@ -484,7 +484,7 @@ mod tests {
         for _ in 0..500 {
             let bytes: Vec<u8> = (0..rng.usize(0..300)).map(|_| *rng.choice(b"\",\n\rab\xff").unwrap()).collect();
             let mut records = Records::with_capacity(&bytes[..], rng.usize(1..80));
-            while let Ok(Some(rec)) = records.next() {
+            while let Ok(Some(rec)) = records.next_record() {
                 let _ = rec.to_vec();
             }
         }
