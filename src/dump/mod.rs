@@ -15,7 +15,8 @@ pub mod fetch;
 pub mod pipeline;
 pub mod reader;
 pub mod records;
+pub mod split;
 pub mod synth;
 pub mod tables;
 
-pub use reader::{read_file, read_tar, Report, Sink, Warnings};
+pub use reader::{read_file, read_stream, Report, Sink, Warnings};

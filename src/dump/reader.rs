@@ -8,8 +8,9 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::columns::Header;
-use super::records::{Record, Records};
-use super::tables::{self, categories, crates, crates_categories, dependencies, versions};
+use super::records::{Batch, Record};
+use super::split::{split_in_background, Piece, Pieces};
+use super::tables::{categories, crates, crates_categories, dependencies, versions};
 use crate::error::usage;
 
 /// Receives rows in dump order. Tables may come in any order; rows within a table too.
@@ -54,101 +55,128 @@ pub struct Report {
     pub rows: BTreeMap<&'static str, u64>,
 }
 
-/// Read a `.tar.gz` dump file: inflate on a second thread, parse on this one.
+/// Read a `.tar.gz` dump file: inflate on one thread, walk the tar and split records on a second
+/// ([`super::split`]), decode rows on this one.
 pub fn read_file(path: &Path, sink: &mut dyn Sink) -> anyhow::Result<Report> {
     let file = std::fs::File::open(path).map_err(|e| usage(format!("cannot open dump {}: {e}", path.display())))?;
-    let (mut reader, inflater) = super::pipeline::inflate_in_background(file);
-    let mut result = read_tar(&mut reader, sink);
-    if result.is_err() {
-        // Garbage from a corrupt gzip stream can look like bad CSV long before the stream's own
-        // check fails: read to the end, and blame the gzip when it is at fault.
-        if let Err(e) = std::io::copy(&mut reader, &mut std::io::sink()) {
-            result = Err(corrupt(&e));
-        }
-    }
-    drop(reader);
+    let (reader, inflater) = super::pipeline::inflate_in_background(file);
+    let result = read_stream(reader, sink);
     inflater.join().map_err(|_| anyhow::anyhow!("the inflate thread panicked"))?;
     result.with_context(|| format!("reading dump {}", path.display()))
 }
 
 /// Read an (already inflated) tar stream of a dump.
-pub fn read_tar<R: Read>(input: R, sink: &mut dyn Sink) -> anyhow::Result<Report> {
-    let mut archive = tar::Archive::new(input);
+pub fn read_stream<R: Read + Send + 'static>(input: R, sink: &mut dyn Sink) -> anyhow::Result<Report> {
+    let (pieces, splitter) = split_in_background(input);
+    let result = consume(&pieces, sink);
+    drop(pieces); // a splitter still sending stops at its next send
+    splitter.join().map_err(|_| anyhow::anyhow!("the dump split thread panicked"))?;
+    result
+}
+
+fn consume(pieces: &Pieces, sink: &mut dyn Sink) -> anyhow::Result<Report> {
     let mut report = Report::default();
-    let mut pending: Vec<&'static str> = tables::REQUIRED.to_vec();
-    let entries = archive.entries().map_err(|e| corrupt(&e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| corrupt(&e))?;
-        let path = entry.path().map_err(|e| corrupt(&e))?.into_owned();
-        if report.dump_name.is_none() {
-            report.dump_name = path.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned());
-        }
-        let in_data = path.parent().and_then(Path::file_name).is_some_and(|p| p == "data");
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-        let Some(idx) = pending.iter().position(|t| *t == name).filter(|_| in_data) else { continue };
-        let table = pending.swap_remove(idx);
-        let rows = read_table(table, entry, sink, &mut report.warnings)?;
-        report.rows.insert(table, rows);
-        sink.table_done(table);
-        if pending.is_empty() {
-            return Ok(report);
-        }
-    }
-    pending.sort_unstable();
-    Err(usage(format!("the dump has no data/{} table (truncated or not a crates.io db-dump?)", pending.join(", data/"))))
-}
-
-fn corrupt(e: &std::io::Error) -> anyhow::Error {
-    usage(format!("the dump is not a readable gzip tar archive: {e}"))
-}
-
-fn read_table<R: Read>(table: &'static str, input: R, sink: &mut dyn Sink, warnings: &mut Warnings) -> anyhow::Result<u64> {
-    let mut records = Records::new(input);
-    let Some(names) = records.next_record().map_err(|e| io_error(table, &e))? else {
-        return Err(usage(format!("dump table {table} is empty (no header row)")));
-    };
-    let header = Header { table, names: names.to_vec() };
-    let width = header.names.len();
-    let mut rows = 0u64;
-    macro_rules! each_row {
-        ($cols:expr, $call:ident) => {
-            each_row!($cols, $call, |_: &_, _: &Record<'_>, _: &dyn Sink| true)
-        };
-        ($cols:expr, $call:ident, $wanted:expr) => {{
-            let cols = $cols;
-            while let Some(rec) = records.next_record().map_err(|e| io_error(table, &e))? {
-                rows += 1;
-                if rec.len() != width {
-                    warnings.skip(table, "wrong number of fields", rec.line());
-                    continue;
-                }
-                if !$wanted(&cols, &rec, &*sink) {
-                    continue;
-                }
-                match cols.parse(&rec) {
-                    Ok(row) => sink.$call(row),
-                    Err(reason) => warnings.skip(table, reason, rec.line()),
+    let mut current: Option<TableReader> = None;
+    loop {
+        let Ok(piece) = pieces.recv() else { return Err(anyhow::anyhow!("the dump split thread stopped before the end")) };
+        match piece? {
+            Piece::DumpName(name) => report.dump_name = Some(name),
+            Piece::Table(table) => {
+                if let Some(done) = current.replace(TableReader::new(table)) {
+                    done.finish(sink, &mut report)?;
                 }
             }
-        }};
-    }
-    match table {
-        "crates.csv" => each_row!(crates::Columns::locate(&header)?, crate_row),
-        "versions.csv" => each_row!(versions::Columns::locate(&header)?, version_row),
-        "categories.csv" => each_row!(categories::Columns::locate(&header)?, category_row),
-        "crates_categories.csv" => each_row!(crates_categories::Columns::locate(&header)?, crate_category_row),
-        "dependencies.csv" => {
-            let wanted = |cols: &dependencies::Columns, rec: &Record<'_>, sink: &dyn Sink| cols.version_id(rec).is_none_or(|v| sink.wants_dependencies_of(v));
-            each_row!(dependencies::Columns::locate(&header)?, dependency_row, wanted)
+            Piece::Rows(batch) => current.as_mut().expect("rows follow their table").rows(&batch, sink, &mut report.warnings)?,
+            Piece::End => {
+                if let Some(done) = current.take() {
+                    done.finish(sink, &mut report)?;
+                }
+                return Ok(report);
+            }
         }
-        other => unreachable!("table {other} is not in tables::REQUIRED"),
     }
-    Ok(rows)
 }
 
-fn io_error(table: &str, e: &std::io::Error) -> anyhow::Error {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<super::records::CsvError>()) {
-        Some(csv) => usage(format!("dump table {table} is not valid CSV: {csv}")),
-        None => usage(format!("the dump is not a readable gzip tar archive (in {table}): {e}")),
+/// Where a table's columns are, once its header row has been read.
+enum Columns {
+    Crates(crates::Columns),
+    Versions(versions::Columns),
+    Categories(categories::Columns),
+    CratesCategories(crates_categories::Columns),
+    Dependencies(dependencies::Columns),
+}
+
+/// One table being read: its columns and rows so far.
+struct TableReader {
+    table: &'static str,
+    columns: Option<Columns>,
+    width: usize,
+    rows: u64,
+}
+
+impl TableReader {
+    fn new(table: &'static str) -> TableReader {
+        TableReader { table, columns: None, width: 0, rows: 0 }
+    }
+
+    fn rows(&mut self, batch: &Batch, sink: &mut dyn Sink, warnings: &mut Warnings) -> anyhow::Result<()> {
+        let table = self.table;
+        let mut records = batch.records();
+        if self.columns.is_none() {
+            let Some(names) = records.next() else { return Ok(()) };
+            let header = Header { table, names: names.to_vec() };
+            self.width = header.names.len();
+            self.columns = Some(match table {
+                "crates.csv" => Columns::Crates(crates::Columns::locate(&header)?),
+                "versions.csv" => Columns::Versions(versions::Columns::locate(&header)?),
+                "categories.csv" => Columns::Categories(categories::Columns::locate(&header)?),
+                "crates_categories.csv" => Columns::CratesCategories(crates_categories::Columns::locate(&header)?),
+                "dependencies.csv" => Columns::Dependencies(dependencies::Columns::locate(&header)?),
+                other => unreachable!("table {other} is not in tables::REQUIRED"),
+            });
+        }
+        let (width, rows) = (self.width, &mut self.rows);
+        macro_rules! each_row {
+            ($cols:expr, $call:ident) => {
+                each_row!($cols, $call, |_: &_, _: &Record<'_>, _: &dyn Sink| true)
+            };
+            ($cols:expr, $call:ident, $wanted:expr) => {{
+                let cols = $cols;
+                for rec in records {
+                    *rows += 1;
+                    if rec.len() != width {
+                        warnings.skip(table, "wrong number of fields", rec.line());
+                        continue;
+                    }
+                    if !$wanted(cols, &rec, &*sink) {
+                        continue;
+                    }
+                    match cols.parse(&rec) {
+                        Ok(row) => sink.$call(row),
+                        Err(reason) => warnings.skip(table, reason, rec.line()),
+                    }
+                }
+            }};
+        }
+        match self.columns.as_ref().expect("located above") {
+            Columns::Crates(cols) => each_row!(cols, crate_row),
+            Columns::Versions(cols) => each_row!(cols, version_row),
+            Columns::Categories(cols) => each_row!(cols, category_row),
+            Columns::CratesCategories(cols) => each_row!(cols, crate_category_row),
+            Columns::Dependencies(cols) => {
+                let wanted = |cols: &dependencies::Columns, rec: &Record<'_>, sink: &dyn Sink| cols.version_id(rec).is_none_or(|v| sink.wants_dependencies_of(v));
+                each_row!(cols, dependency_row, wanted)
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, sink: &mut dyn Sink, report: &mut Report) -> anyhow::Result<()> {
+        if self.columns.is_none() {
+            return Err(usage(format!("dump table {} is empty (no header row)", self.table)));
+        }
+        report.rows.insert(self.table, self.rows);
+        sink.table_done(self.table);
+        Ok(())
     }
 }

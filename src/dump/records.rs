@@ -86,6 +86,38 @@ impl<'a> Record<'a> {
     }
 }
 
+/// Complete records moved out of a [`Records`] reader: their bytes, their separators (relative to
+/// `buf`) and, per record, the end of its separators.
+#[derive(Debug, Default)]
+pub struct Batch {
+    buf: Vec<u8>,
+    seps: Vec<u32>,
+    ends: Vec<u32>,
+    first_line: u64,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> + '_ {
+        let mut start = 0;
+        let mut from = 0;
+        self.ends.iter().enumerate().map(move |(i, &end)| {
+            let seps = &self.seps[from..end as usize];
+            let rec = Record { buf: &self.buf, start, seps, line: self.first_line + i as u64 };
+            from = end as usize;
+            start = ((seps[seps.len() - 1] & !NEWLINE) as usize + 1).min(self.buf.len());
+            rec
+        })
+    }
+}
+
 /// Reads records from a byte stream.
 pub struct Records<R> {
     input: R,
@@ -132,22 +164,63 @@ impl<R: Read> Records<R> {
 
     /// The next record; `None` at the end of the input.
     pub fn next_record(&mut self) -> io::Result<Option<Record<'_>>> {
+        if !self.advance()? {
+            return Ok(None);
+        }
+        let line = self.line;
+        self.line += 1;
+        let seps = &self.seps[self.record..self.next];
+        Ok(Some(Record { buf: &self.buf[..self.end], start: self.record_start, seps, line }))
+    }
+
+    /// The next records, at least one and as many as are already buffered up to about `max_bytes`,
+    /// moved into a [`Batch`] that another thread can read; `None` at the end of the input.
+    pub fn next_batch(&mut self, max_bytes: usize) -> io::Result<Option<Batch>> {
+        if !self.advance()? {
+            return Ok(None);
+        }
+        let (start, first_sep, first_line) = (self.record_start, self.record, self.line);
+        let mut ends = vec![(self.next - first_sep) as u32];
+        self.line += 1;
+        while self.pos - start < max_bytes && self.split_buffered() {
+            ends.push((self.next - first_sep) as u32);
+            self.line += 1;
+        }
+        let shift = start as u32;
+        Ok(Some(Batch {
+            buf: self.buf[start..self.pos].to_vec(),
+            seps: self.seps[first_sep..self.next].iter().map(|&sep| sep - shift).collect(),
+            ends,
+            first_line,
+        }))
+    }
+
+    /// Split the next record, reading more input as needed; `false` at the end of the input.
+    fn advance(&mut self) -> io::Result<bool> {
+        loop {
+            if self.split_buffered() {
+                return Ok(true);
+            }
+            if self.eof {
+                if self.pos == self.end {
+                    return Ok(false);
+                }
+                return Err(csv_error(io::ErrorKind::UnexpectedEof, format!("record {} has an unterminated quoted field", self.line)));
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Split the next record from what is already read (indexing more of it if needed).
+    fn split_buffered(&mut self) -> bool {
         loop {
             if self.split_next() {
-                let line = self.line;
-                self.line += 1;
-                let seps = &self.seps[self.record..self.next];
-                return Ok(Some(Record { buf: &self.buf[..self.end], start: self.record_start, seps, line }));
+                return true;
             }
             if self.scanned < self.end && (self.eof || self.end - self.scanned >= 64) {
                 self.scan();
-            } else if self.eof {
-                if self.pos == self.end {
-                    return Ok(None);
-                }
-                return Err(csv_error(io::ErrorKind::UnexpectedEof, format!("record {} has an unterminated quoted field", self.line)));
             } else {
-                self.fill()?;
+                return false;
             }
         }
     }
@@ -387,6 +460,26 @@ mod tests {
         }
         assert_eq!(all(b"a,b\n", 64), vec![vec!["a", "b"]], "a final newline adds no record");
         assert!(all(b"", 64).is_empty());
+    }
+
+    #[test]
+    fn batches_hold_the_same_records() {
+        let text = "id,name,features\n1,a,\"{\"\"std\"\"\n:[]}\"\r\n2,,\n3,\"x,y\",\"\"\n4,é,last";
+        for (size, max) in [(1, 1), (7, 10), (64, 1), (64, 1000), (4096, 16), (4096, 1 << 20)] {
+            let mut records = Records::with_capacity(text.as_bytes(), size);
+            let mut got = Vec::new();
+            while let Some(batch) = records.next_batch(max).unwrap() {
+                assert!(!batch.is_empty());
+                for rec in batch.records() {
+                    got.push((rec.line(), rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect::<Vec<_>>()));
+                }
+            }
+            let want: Vec<(u64, Vec<String>)> = all(text.as_bytes(), 4096).into_iter().zip(1..).map(|(r, n)| (n, r)).collect();
+            assert_eq!(got, want, "buffer {size}, batch {max}");
+        }
+        let mut open = Records::new(&b"a\n\"b"[..]);
+        assert_eq!(open.next_batch(100).unwrap().unwrap().len(), 1);
+        assert_eq!(open.next_batch(100).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

@@ -134,6 +134,11 @@ impl Sink for Collector {
         if row.yanked {
             return;
         }
+        if self.candidates.is_empty() {
+            // One candidate per crate at most: sized once (when crates.csv came first) instead of
+            // growing, which holds the old and the new table at once (~60 MB at full scale).
+            self.candidates.reserve(self.names.len());
+        }
         if let Some(current) = self.candidates.get(&row.crate_id) {
             if !better(&row.num, &current.version) {
                 return;
