@@ -1,13 +1,15 @@
 //! The crates.io database dump, read as a stream: gzip -> tar -> CSV by column name -> rows.
 //!
 //! Layers, one way: [`encoding`] (PostgreSQL's `t`/`f`, timestamps, `{a,b}` sets, `\x` hex) ->
-//! [`records`] (CSV records split 64 bytes at a time with bit masks) -> [`columns`] (columns by name) -> [`tables`] (one module per table, row structs) -> [`reader`] (tar
-//! walk, skipped-row counting, early stop) -> [`pipeline`] (inflate on a second thread). [`fetch`]
-//! downloads the dump from a URL with a conditional-GET cache; [`synth`] writes synthetic dumps with
-//! the real schema for tests and benchmarks.
+//! [`records`] (CSV records split 64 bytes at a time with bit masks) -> [`columns`] (columns by
+//! name) -> [`tables`] (one module per table, row structs) -> [`reader`] (rows to a [`Sink`],
+//! skipped-row counting). Three threads share the work: [`pipeline`] inflates, [`split`] walks the
+//! tar, keeps the tables we read and splits them into records, and the caller's thread decodes
+//! rows. [`fetch`] downloads the dump from a URL with a conditional-GET cache; [`synth`] writes
+//! synthetic dumps with the real schema for tests and benchmarks.
 //!
-//! Nothing here buffers a table: rows are borrowed from the CSV read buffer and handed to a
-//! [`reader::Sink`], which keeps only what it needs.
+//! Nothing here buffers a table: records travel in bounded batches of ~256 KiB, rows are borrowed
+//! from them and handed to a [`reader::Sink`], which keeps only what it needs.
 
 pub mod columns;
 pub mod encoding;

@@ -1,6 +1,6 @@
-//! Two threads for one stream: a background thread inflates the gzip file into byte chunks, the
-//! caller's thread reads them (tar + CSV parsing) through [`ChunkReader`]. A bounded channel keeps at
-//! most a few chunks in flight, so memory stays flat whichever side is slower.
+//! The first stage of the dump pipeline: a background thread inflates the gzip file into byte
+//! chunks, and the next stage ([`super::split`]) reads them through [`ChunkReader`]. A bounded
+//! channel keeps at most a few chunks in flight, so memory stays flat whichever side is slower.
 
 use std::io::{self, BufReader, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};

@@ -1,5 +1,6 @@
-//! Walk the dump's tar stream, hand each row of the tables we need to a [`Sink`], skip and count rows
-//! that do not parse, and stop as soon as every needed table has been read.
+//! The last stage of the dump pipeline: decode the rows of the tables we need from the record
+//! batches [`super::split`] sends, hand them to a [`Sink`], and skip and count rows that do not
+//! parse. Reading stops as soon as every needed table has been read.
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -5,7 +5,7 @@
 //! inside quotes, newlines allowed inside quotes.
 //!
 //! How: for each 64-byte block, one bit per byte says "is a quote", "is a comma", "is a newline"
-//! ([`masks`]). A prefix XOR of the quote bits says which bytes lie inside quotes (a `""` escape
+//! (`masks`). A prefix XOR of the quote bits says which bytes lie inside quotes (a `""` escape
 //! toggles twice, so it needs no special case), and the commas and newlines outside quotes are the
 //! separators. Their positions go into an index; a record is the run of fields up to the next
 //! newline separator. Fields are returned in place ([`Record`] borrows the read buffer): only
