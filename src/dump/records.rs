@@ -8,7 +8,8 @@
 //! (`masks`). A prefix XOR of the quote bits says which bytes lie inside quotes (a `""` escape
 //! toggles twice, so it needs no special case), and the commas and newlines outside quotes are the
 //! separators. Their positions go into an index; a record is the run of fields up to the next
-//! newline separator. Fields are returned in place ([`Record`] borrows the read buffer): only
+//! newline separator. Complete records leave the reader in a [`Batch`] (their bytes and
+//! separators, ready for another thread); fields are read in place from it ([`Record`]), and only
 //! quoted fields containing `""` are copied, unescaped. The dump is ~1.5 GB of CSV with ~190
 //! million fields, so both the bytes and the fields have to be cheap.
 
@@ -39,7 +40,7 @@ fn csv_error(kind: io::ErrorKind, message: String) -> io::Error {
 /// In the separator index: the separator is a newline (else a comma).
 const NEWLINE: u32 = 1 << 31;
 
-/// One record, borrowed from the reader until its next `next_record()`. Fields are found from the
+/// One record, borrowed from its [`Batch`]. Fields are found from the
 /// separator index and decoded (quotes stripped, `""` unescaped) only when asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
@@ -160,17 +161,6 @@ impl<R: Read> Records<R> {
             record: 0,
             record_start: 0,
         }
-    }
-
-    /// The next record; `None` at the end of the input.
-    pub fn next_record(&mut self) -> io::Result<Option<Record<'_>>> {
-        if !self.advance()? {
-            return Ok(None);
-        }
-        let line = self.line;
-        self.line += 1;
-        let seps = &self.seps[self.record..self.next];
-        Ok(Some(Record { buf: &self.buf[..self.end], start: self.record_start, seps, line }))
     }
 
     /// The next records, at least one and as many as are already buffered up to about `max_bytes`,
@@ -436,11 +426,13 @@ mod swar {
 mod tests {
     use super::*;
 
+    /// Every record, one per batch.
     fn all(text: &[u8], buffer: usize) -> Vec<Vec<String>> {
         let mut records = Records::with_capacity(text, buffer);
         let mut out = Vec::new();
-        while let Some(rec) = records.next_record().unwrap() {
-            out.push(rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect());
+        while let Some(batch) = records.next_batch(1).unwrap() {
+            assert_eq!(batch.len(), 1);
+            out.extend(batch.records().map(|rec| rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect()));
         }
         out
     }
@@ -485,17 +477,15 @@ mod tests {
     #[test]
     fn records_are_numbered() {
         let mut records = Records::new(&b"h\n\"a\nb\"\nc\n"[..]);
-        let mut lines = Vec::new();
-        while let Some(rec) = records.next_record().unwrap() {
-            lines.push(rec.line());
-        }
-        assert_eq!(lines, [1, 2, 3]);
+        let batch = records.next_batch(1 << 20).unwrap().unwrap();
+        assert_eq!(batch.records().map(|rec| rec.line()).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(records.next_batch(1 << 20).unwrap().is_none());
     }
 
     #[test]
     fn unterminated_quote_is_an_error() {
         let mut records = Records::new(&b"a,\"open"[..]);
-        assert_eq!(records.next_record().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(records.next_batch(64).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
@@ -503,7 +493,7 @@ mod tests {
         // An unterminated quote followed by more than MAX_RECORD bytes.
         let input = io::Read::chain(&b"a,\"b\n"[..], io::repeat(b'x').take(MAX_RECORD as u64 + 1));
         let mut records = Records::new(input);
-        let err = records.next_record().unwrap_err();
+        let err = records.next_batch(64).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains("longer than 16 MiB"), "{err}");
     }
@@ -577,8 +567,8 @@ mod tests {
         for _ in 0..500 {
             let bytes: Vec<u8> = (0..rng.usize(0..300)).map(|_| *rng.choice(b"\",\n\rab\xff").unwrap()).collect();
             let mut records = Records::with_capacity(&bytes[..], rng.usize(1..80));
-            while let Ok(Some(rec)) = records.next_record() {
-                let _ = rec.to_vec();
+            while let Ok(Some(batch)) = records.next_batch(rng.usize(1..100)) {
+                batch.records().for_each(|rec| drop(rec.to_vec()));
             }
         }
     }

@@ -93,7 +93,7 @@ fn split<R: Read>(input: &mut R, tx: &SyncSender<anyhow::Result<Piece>>) -> anyh
     Err(usage(format!("the dump has no data/{} table (truncated or not a crates.io db-dump?)", pending.join(", data/"))))
 }
 
-pub fn corrupt(e: &std::io::Error) -> anyhow::Error {
+fn corrupt(e: &std::io::Error) -> anyhow::Error {
     usage(format!("the dump is not a readable gzip tar archive: {e}"))
 }
 
