@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use super::columns::Header;
 use super::records::{Batch, Record};
-use super::split::{split_in_background, Piece, Pieces};
+use super::split::{split_in_background, Piece, Pieces, Recycle};
 use super::tables::{categories, crates, crates_categories, dependencies, versions};
 use crate::error::usage;
 
@@ -68,14 +68,14 @@ pub fn read_file(path: &Path, sink: &mut dyn Sink) -> anyhow::Result<Report> {
 
 /// Read an (already inflated) tar stream of a dump.
 pub fn read_stream<R: Read + Send + 'static>(input: R, sink: &mut dyn Sink) -> anyhow::Result<Report> {
-    let (pieces, splitter) = split_in_background(input);
-    let result = consume(&pieces, sink);
+    let (pieces, recycle, splitter) = split_in_background(input);
+    let result = consume(&pieces, &recycle, sink);
     drop(pieces); // a splitter still sending stops at its next send
     splitter.join().map_err(|_| anyhow::anyhow!("the dump split thread panicked"))?;
     result
 }
 
-fn consume(pieces: &Pieces, sink: &mut dyn Sink) -> anyhow::Result<Report> {
+fn consume(pieces: &Pieces, recycle: &Recycle, sink: &mut dyn Sink) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let mut current: Option<TableReader> = None;
     loop {
@@ -87,7 +87,10 @@ fn consume(pieces: &Pieces, sink: &mut dyn Sink) -> anyhow::Result<Report> {
                     done.finish(sink, &mut report)?;
                 }
             }
-            Piece::Rows(batch) => current.as_mut().expect("rows follow their table").rows(&batch, sink, &mut report.warnings)?,
+            Piece::Rows(batch) => {
+                current.as_mut().expect("rows follow their table").rows(&batch, sink, &mut report.warnings)?;
+                let _ = recycle.try_send(batch);
+            }
             Piece::End => {
                 if let Some(done) = current.take() {
                     done.finish(sink, &mut report)?;

@@ -165,24 +165,27 @@ impl<R: Read> Records<R> {
 
     /// The next records, at least one and as many as are already buffered up to about `max_bytes`,
     /// moved into a [`Batch`] that another thread can read; `None` at the end of the input.
-    pub fn next_batch(&mut self, max_bytes: usize) -> io::Result<Option<Batch>> {
+    /// `spare`: a batch done with, whose buffers are reused.
+    pub fn next_batch(&mut self, max_bytes: usize, spare: Option<Batch>) -> io::Result<Option<Batch>> {
         if !self.advance()? {
             return Ok(None);
         }
-        let (start, first_sep, first_line) = (self.record_start, self.record, self.line);
-        let mut ends = vec![(self.next - first_sep) as u32];
+        let mut batch = spare.unwrap_or_default();
+        batch.ends.clear();
+        let (start, first_sep) = (self.record_start, self.record);
+        batch.first_line = self.line;
+        batch.ends.push((self.next - first_sep) as u32);
         self.line += 1;
         while self.pos - start < max_bytes && self.split_buffered() {
-            ends.push((self.next - first_sep) as u32);
+            batch.ends.push((self.next - first_sep) as u32);
             self.line += 1;
         }
         let shift = start as u32;
-        Ok(Some(Batch {
-            buf: self.buf[start..self.pos].to_vec(),
-            seps: self.seps[first_sep..self.next].iter().map(|&sep| sep - shift).collect(),
-            ends,
-            first_line,
-        }))
+        batch.buf.clear();
+        batch.buf.extend_from_slice(&self.buf[start..self.pos]);
+        batch.seps.clear();
+        batch.seps.extend(self.seps[first_sep..self.next].iter().map(|&sep| sep - shift));
+        Ok(Some(batch))
     }
 
     /// Split the next record, reading more input as needed; `false` at the end of the input.
@@ -430,7 +433,7 @@ mod tests {
     fn all(text: &[u8], buffer: usize) -> Vec<Vec<String>> {
         let mut records = Records::with_capacity(text, buffer);
         let mut out = Vec::new();
-        while let Some(batch) = records.next_batch(1).unwrap() {
+        while let Some(batch) = records.next_batch(1, None).unwrap() {
             assert_eq!(batch.len(), 1);
             out.extend(batch.records().map(|rec| rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect()));
         }
@@ -460,7 +463,7 @@ mod tests {
         for (size, max) in [(1, 1), (7, 10), (64, 1), (64, 1000), (4096, 16), (4096, 1 << 20)] {
             let mut records = Records::with_capacity(text.as_bytes(), size);
             let mut got = Vec::new();
-            while let Some(batch) = records.next_batch(max).unwrap() {
+            while let Some(batch) = records.next_batch(max, None).unwrap() {
                 assert!(!batch.is_empty());
                 for rec in batch.records() {
                     got.push((rec.line(), rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect::<Vec<_>>()));
@@ -470,22 +473,22 @@ mod tests {
             assert_eq!(got, want, "buffer {size}, batch {max}");
         }
         let mut open = Records::new(&b"a\n\"b"[..]);
-        assert_eq!(open.next_batch(100).unwrap().unwrap().len(), 1);
-        assert_eq!(open.next_batch(100).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(open.next_batch(100, None).unwrap().unwrap().len(), 1);
+        assert_eq!(open.next_batch(100, None).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
     fn records_are_numbered() {
         let mut records = Records::new(&b"h\n\"a\nb\"\nc\n"[..]);
-        let batch = records.next_batch(1 << 20).unwrap().unwrap();
+        let batch = records.next_batch(1 << 20, None).unwrap().unwrap();
         assert_eq!(batch.records().map(|rec| rec.line()).collect::<Vec<_>>(), [1, 2, 3]);
-        assert!(records.next_batch(1 << 20).unwrap().is_none());
+        assert!(records.next_batch(1 << 20, None).unwrap().is_none());
     }
 
     #[test]
     fn unterminated_quote_is_an_error() {
         let mut records = Records::new(&b"a,\"open"[..]);
-        assert_eq!(records.next_batch(64).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(records.next_batch(64, None).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
@@ -493,7 +496,7 @@ mod tests {
         // An unterminated quote followed by more than MAX_RECORD bytes.
         let input = io::Read::chain(&b"a,\"b\n"[..], io::repeat(b'x').take(MAX_RECORD as u64 + 1));
         let mut records = Records::new(input);
-        let err = records.next_batch(64).unwrap_err();
+        let err = records.next_batch(64, None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains("longer than 16 MiB"), "{err}");
     }
@@ -567,7 +570,7 @@ mod tests {
         for _ in 0..500 {
             let bytes: Vec<u8> = (0..rng.usize(0..300)).map(|_| *rng.choice(b"\",\n\rab\xff").unwrap()).collect();
             let mut records = Records::with_capacity(&bytes[..], rng.usize(1..80));
-            while let Ok(Some(batch)) = records.next_batch(rng.usize(1..100)) {
+            while let Ok(Some(batch)) = records.next_batch(rng.usize(1..100), None) {
                 batch.records().for_each(|rec| drop(rec.to_vec()));
             }
         }

@@ -29,15 +29,18 @@ pub enum Piece {
 }
 
 pub type Pieces = Receiver<anyhow::Result<Piece>>;
+/// Where the reader returns batches it is done with, for their buffers to be reused.
+pub type Recycle = SyncSender<Batch>;
 
 /// Start splitting `input` (an inflated tar stream) on a new thread.
-pub fn split_in_background<R: Read + Send + 'static>(input: R) -> (Pieces, JoinHandle<()>) {
+pub fn split_in_background<R: Read + Send + 'static>(input: R) -> (Pieces, Recycle, JoinHandle<()>) {
     let (tx, rx) = sync_channel(DEPTH);
+    let (recycle, spares) = sync_channel(DEPTH + 2);
     let handle = std::thread::Builder::new()
         .name("dump-split".into())
         .spawn(move || {
             let mut input = input;
-            let outcome = split(&mut input, &tx);
+            let outcome = split(&mut input, &tx, &spares);
             let message = match outcome {
                 Ok(true) => Ok(Piece::End),
                 Ok(false) => return, // the reader hung up
@@ -54,11 +57,11 @@ pub fn split_in_background<R: Read + Send + 'static>(input: R) -> (Pieces, JoinH
             let _ = tx.send(message);
         })
         .expect("spawning the split thread");
-    (rx, handle)
+    (rx, recycle, handle)
 }
 
 /// `Ok(true)`: all tables sent; `Ok(false)`: the receiver is gone.
-fn split<R: Read>(input: &mut R, tx: &SyncSender<anyhow::Result<Piece>>) -> anyhow::Result<bool> {
+fn split<R: Read>(input: &mut R, tx: &SyncSender<anyhow::Result<Piece>>, spares: &Receiver<Batch>) -> anyhow::Result<bool> {
     let mut archive = tar::Archive::new(input);
     let mut pending: Vec<&'static str> = tables::REQUIRED.to_vec();
     let mut named = false;
@@ -80,7 +83,7 @@ fn split<R: Read>(input: &mut R, tx: &SyncSender<anyhow::Result<Piece>>) -> anyh
             return Ok(false);
         }
         let mut records = Records::new(entry);
-        while let Some(batch) = records.next_batch(BATCH_BYTES).map_err(|e| io_error(table, &e))? {
+        while let Some(batch) = records.next_batch(BATCH_BYTES, spares.try_recv().ok()).map_err(|e| io_error(table, &e))? {
             if tx.send(Ok(Piece::Rows(batch))).is_err() {
                 return Ok(false);
             }
