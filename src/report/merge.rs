@@ -25,6 +25,17 @@ pub struct Tally {
     pub superseded: u64,
 }
 
+impl Tally {
+    /// All targets together.
+    pub fn total(&self) -> TargetTally {
+        self.per_target.values().fold(TargetTally::default(), |a, t| TargetTally {
+            published: a.published + t.published,
+            unpublished: a.unpublished + t.unpublished,
+            failed: a.failed + t.failed,
+        })
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct TargetTally {
     pub published: u64,

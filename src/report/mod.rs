@@ -51,15 +51,13 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let md_path = args.markdown.clone().unwrap_or_else(|| args.out.with_file_name("report.md"));
     crate::schema::write(&args.out, &index)?;
     crate::schema::write_atomic(&md_path, markdown.as_bytes()).with_context(|| format!("writing {}", md_path.display()))?;
-    let total: u64 = tally.per_target.values().map(|t| t.jobs()).sum();
-    let published: u64 = tally.per_target.values().map(|t| t.published).sum();
-    let failed: u64 = tally.per_target.values().map(|t| t.failed).sum();
+    let total = tally.total();
     runner.set_outputs(&[
         ("built-index", args.out.display().to_string()),
         ("report", md_path.display().to_string()),
-        ("jobs", total.to_string()),
-        ("published", published.to_string()),
-        ("failed", failed.to_string()),
+        ("jobs", total.jobs().to_string()),
+        ("published", total.published.to_string()),
+        ("failed", total.failed.to_string()),
     ])?;
     runner.append_summary(&markdown)?;
     eprintln!("read {} outcome(s); {}", files.len(), render::one_line(&tally, &args.out));

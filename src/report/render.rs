@@ -14,11 +14,7 @@ fn rate(part: u64, whole: u64) -> String {
 
 pub fn markdown(tally: &Tally, indexed: usize) -> String {
     let mut md = String::from("## cratemill report\n\n");
-    let total = tally.per_target.values().fold(super::merge::TargetTally::default(), |a, t| super::merge::TargetTally {
-        published: a.published + t.published,
-        unpublished: a.unpublished + t.unpublished,
-        failed: a.failed + t.failed,
-    });
+    let total = tally.total();
     md += &format!(
         "{} job outcome(s): **{} published**, {} built but not published (planned again), {} failed; success rate {}. The built index now lists {indexed} job(s).\n\n",
         total.jobs(),
@@ -52,9 +48,8 @@ pub fn markdown(tally: &Tally, indexed: usize) -> String {
 }
 
 pub fn one_line(tally: &Tally, index_path: &std::path::Path) -> String {
-    let (published, unpublished, failed) =
-        tally.per_target.values().fold((0, 0, 0), |(p, u, f), t| (p + t.published, u + t.unpublished, f + t.failed));
-    format!("{published} published, {unpublished} built but not published, {failed} failed: {}", index_path.display())
+    let t = tally.total();
+    format!("{} published, {} built but not published, {} failed: {}", t.published, t.unpublished, t.failed, index_path.display())
 }
 
 #[cfg(test)]
