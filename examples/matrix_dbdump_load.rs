@@ -4,7 +4,8 @@
 
 fn main() -> db_dump::Result<()> {
     let path = std::env::args().nth(1).expect("usage: matrix_dbdump_load <DUMP.tar.gz>");
-    let (mut crates, mut versions, mut categories, mut crates_categories, mut dependencies) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut crates, mut versions, mut categories, mut crates_categories, mut dependencies) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     db_dump::Loader::new()
         .crates(|_| crates += 1)
         .versions(|_| versions += 1)

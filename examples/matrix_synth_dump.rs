@@ -16,7 +16,10 @@ fn main() -> anyhow::Result<()> {
     let stats = cratemill::dump::synth::write(&spec, std::path::Path::new(out))?;
     eprintln!(
         "wrote {out}: {} crates, {} versions, {} dependencies in {:.1}s",
-        stats.crates, stats.versions, stats.dependencies, started.elapsed().as_secs_f64()
+        stats.crates,
+        stats.versions,
+        stats.dependencies,
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -146,7 +146,6 @@ impl Fetcher {
     }
 }
 
-
 /// A postgres array literal `{a,b}` (names here never need quoting).
 fn pg_set<S: AsRef<str>>(items: &[S]) -> String {
     let quoted: Vec<String> = items
@@ -212,8 +211,15 @@ fn write_dump(out: &Path, roots: &[String], chosen: &BTreeMap<String, Vec<IndexV
                 t.raw(
                     "dependencies.csv",
                     &[
-                        &dep_id.to_string(), &version_id.to_string(), &to.to_string(), &d.req, b(d.optional),
-                        b(d.default_features), &pg_set(&d.features), d.target.as_deref().unwrap_or(""), &kind.to_string(),
+                        &dep_id.to_string(),
+                        &version_id.to_string(),
+                        &to.to_string(),
+                        &d.req,
+                        b(d.optional),
+                        b(d.default_features),
+                        &pg_set(&d.features),
+                        d.target.as_deref().unwrap_or(""),
+                        &kind.to_string(),
                         renamed,
                     ],
                 )?;

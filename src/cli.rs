@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 /// Build crates.io command-line crates into static, attested Linux executables.
 #[derive(Debug, Parser)]
 #[command(name = "cratemill", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 done, 1 the crate failed to build (see result.json), 2 bad input or usage, 3 internal or environment error.")]
+#[command(
+    after_help = "Exit codes: 0 done, 1 the crate failed to build (see result.json), 2 bad input or usage, 3 internal or environment error."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build one crate for one target into a package folder of static, smoke-tested executables.
-    Build(crate::build::BuildArgs),
+    Build(crate::builder::BuildArgs),
     /// Push a package folder (and its -srcbuild- source archive) to an OCI registry or local layout.
     Publish(crate::publish::PublishArgs),
     /// Turn a crates.io db-dump into a chunked job plan for GitHub Actions matrices.

@@ -66,9 +66,7 @@ pub fn class_of(err: &anyhow::Error) -> Option<FailureClass> {
 
 /// The exit code an error maps to.
 pub fn exit_of(err: &anyhow::Error) -> Exit {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Fail>().map(|f| f.exit))
-        .unwrap_or(Exit::Internal)
+    err.chain().find_map(|e| e.downcast_ref::<Fail>().map(|f| f.exit)).unwrap_or(Exit::Internal)
 }
 
 /// The whole error chain on one line: `outer: inner: root cause`.

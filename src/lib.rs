@@ -1,13 +1,12 @@
 //! cratemill as a library: every phase, so integration tests and benches can call them directly.
 //! The binary (`main.rs`) only parses the command line and maps errors to exit codes.
 
-pub mod build;
+pub mod builder;
+pub mod cli;
 pub mod crates_io;
 pub mod dump;
 pub mod error;
 pub mod github;
-pub mod inspect;
-pub mod license;
 pub mod matrix;
 pub mod oci;
 pub mod package;
@@ -15,7 +14,4 @@ pub mod plan;
 pub mod publish;
 pub mod report;
 pub mod schema;
-pub mod smoke;
-pub mod srcbuild;
 pub mod target;
-pub mod cli;

@@ -30,7 +30,8 @@ pub const LICENSES_DIR: &str = "licenses";
 pub const SRCBUILD_DIR: &str = "srcbuild";
 /// Written by `cratemill publish` after the package was checked; not part of the package itself.
 pub const PUBLISH_FILE: &str = "publish.json";
-const CHECKSUMS_HEADER: &str = "# cratemill CHECKSUMS v1: sha256 and blake3 of every file of this package, paths relative to it";
+const CHECKSUMS_HEADER: &str =
+    "# cratemill CHECKSUMS v1: sha256 and blake3 of every file of this package, paths relative to it";
 
 /// The name of the source archive inside `srcbuild/`.
 pub fn srcbuild_file_name(crate_name: &str, version: &str) -> String {
@@ -192,11 +193,17 @@ pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
     if !dir.is_dir() {
         return Err(usage(format!("package folder {shown} does not exist")));
     }
-    let result: BuildResult = crate::schema::read(&dir.join(RESULT_FILE)).map_err(|e| usage(format!("{shown} is not a package folder: {}", crate::error::one_line(&e))))?;
+    let result: BuildResult = crate::schema::read(&dir.join(RESULT_FILE))
+        .map_err(|e| usage(format!("{shown} is not a package folder: {}", crate::error::one_line(&e))))?;
     if result.status != Status::Built {
-        return Err(usage(format!("{shown} holds a failed build of {}@{} ({}): there is nothing to publish", result.crate_name, result.version, result.target)));
+        return Err(usage(format!(
+            "{shown} holds a failed build of {}@{} ({}): there is nothing to publish",
+            result.crate_name, result.version, result.target
+        )));
     }
-    let text = std::fs::read_to_string(dir.join(CHECKSUMS_FILE)).map_err(|_| usage(format!("{shown} has no {CHECKSUMS_FILE} file: refusing to publish an unverified package")))?;
+    let text = std::fs::read_to_string(dir.join(CHECKSUMS_FILE)).map_err(|_| {
+        usage(format!("{shown} has no {CHECKSUMS_FILE} file: refusing to publish an unverified package"))
+    })?;
     let listed = parse_checksums(&text).map_err(|e| usage(format!("{shown}/{CHECKSUMS_FILE}: {e}")))?;
     let present = list_files(dir)?;
     let mut files = Vec::new();
@@ -210,7 +217,9 @@ pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
         let abs = dir.join(rel);
         let digests = digest_file(&abs)?;
         if &digests.sha256 != sha || &digests.blake3 != b3 {
-            return Err(usage(format!("{shown}/{rel} does not match its checksum in {CHECKSUMS_FILE}: refusing to publish")));
+            return Err(usage(format!(
+                "{shown}/{rel} does not match its checksum in {CHECKSUMS_FILE}: refusing to publish"
+            )));
         }
         files.push(PackageFile { path: rel.clone(), abs, digests });
     }
@@ -220,15 +229,23 @@ pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
     for exe in &result.executables {
         match files.iter().find(|f| f.path == exe.path) {
             Some(f) if f.digests.sha256 == exe.sha256 => {}
-            Some(_) => return Err(usage(format!("{shown}/{} does not match result.json: refusing to publish", exe.path))),
-            None => return Err(usage(format!("{shown}/{} (an executable in result.json) is missing: refusing to publish", exe.path))),
+            Some(_) => {
+                return Err(usage(format!("{shown}/{} does not match result.json: refusing to publish", exe.path)))
+            }
+            None => {
+                return Err(usage(format!(
+                    "{shown}/{} (an executable in result.json) is missing: refusing to publish",
+                    exe.path
+                )))
+            }
         }
     }
     if result.executables.is_empty() {
         return Err(usage(format!("{shown} has no executables: refusing to publish")));
     }
     let checksums_path = dir.join(CHECKSUMS_FILE);
-    let checksums = PackageFile { path: CHECKSUMS_FILE.to_string(), digests: digest_file(&checksums_path)?, abs: checksums_path };
+    let checksums =
+        PackageFile { path: CHECKSUMS_FILE.to_string(), digests: digest_file(&checksums_path)?, abs: checksums_path };
     Ok(VerifiedPackage { dir: dir.to_path_buf(), result, files, checksums })
 }
 

@@ -81,10 +81,15 @@ impl Target {
     pub fn parse(triple: &str) -> anyhow::Result<&'static Target> {
         let well_formed = !triple.is_empty()
             && triple.len() <= 64
-            && triple.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-' || b == b'.')
+            && triple
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-' || b == b'.')
             && triple.split('-').count() >= 3;
         if !well_formed {
-            return Err(usage(format!("`{}` is not a target triple (expected e.g. x86_64-unknown-linux-musl)", printable(triple))));
+            return Err(usage(format!(
+                "`{}` is not a target triple (expected e.g. x86_64-unknown-linux-musl)",
+                printable(triple)
+            )));
         }
         TARGETS.iter().find(|t| t.triple == triple).ok_or_else(|| {
             let known: Vec<&str> = TARGETS.iter().map(|t| t.triple).collect();
@@ -122,11 +127,16 @@ impl Target {
             flags.extend(["-C", "default-linker-libraries=yes", "-C", "link-self-contained=yes"]);
         }
         flags.extend([
-            "-C", "prefer-dynamic=no",
-            "-C", "link-arg=-Wl,-S",
-            "-C", "link-arg=-Wl,--build-id=none",
-            "-C", "link-arg=-Wl,--discard-all",
-            "-C", "link-arg=-Wl,--strip-all",
+            "-C",
+            "prefer-dynamic=no",
+            "-C",
+            "link-arg=-Wl,-S",
+            "-C",
+            "link-arg=-Wl,--build-id=none",
+            "-C",
+            "link-arg=-Wl,--discard-all",
+            "-C",
+            "link-arg=-Wl,--strip-all",
         ]);
         flags
     }
@@ -167,7 +177,9 @@ mod tests {
 
     #[test]
     fn malformed_and_unknown_triples_are_usage_errors() {
-        for bad in ["", "x86_64", "x86_64-pc-windows-msvc", "x86_64-unknown-linux-gnu; rm -rf /", "X86_64-UNKNOWN-LINUX-GNU"] {
+        for bad in
+            ["", "x86_64", "x86_64-pc-windows-msvc", "x86_64-unknown-linux-gnu; rm -rf /", "X86_64-UNKNOWN-LINUX-GNU"]
+        {
             let err = Target::parse(bad).unwrap_err();
             assert_eq!(crate::error::exit_of(&err), crate::error::Exit::Usage, "{bad}");
         }

@@ -74,7 +74,7 @@ fn builds_a_static_executable_that_runs() {
     // The package verifies: result.json built, CHECKSUMS complete and matching.
     let pkg = cratemill::package::verify(&out).expect("package verifies");
     let r = &pkg.result;
-    assert_eq!((r.status, r.version.as_str(), r.backend.as_str()), (Status::Built, "1.1.0", "cargo"));
+    assert_eq!((r.status, r.version.as_str(), r.backend), (Status::Built, "1.1.0", cratemill::schema::Backend::Cargo));
     assert_eq!(r.executables.len(), 1);
     let exe = &r.executables[0];
     assert!(exe.is_static && exe.interpreter.is_none() && exe.needed.is_empty());
@@ -83,7 +83,7 @@ fn builds_a_static_executable_that_runs() {
 
     // Static per the ELF headers, read independently of result.json, and it really runs.
     let bytes = std::fs::read(out.join("bin/hello")).unwrap();
-    let facts = cratemill::inspect::inspect(&bytes).unwrap().unwrap();
+    let facts = cratemill::builder::inspect::inspect(&bytes).unwrap().unwrap();
     assert!(facts.is_executable() && facts.is_static(), "{facts:?}");
     let run = Command::new(out.join("bin/hello")).arg("--version").env_clear().output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hello 1.1.0");
@@ -115,7 +115,9 @@ fn secrets_never_reach_the_build_environment() {
         "fn main() {{\n    let mut s = String::new();\n    for (k, v) in std::env::vars() {{ s.push_str(&format!(\"{{k}}={{v}}\\n\")); }}\n    std::fs::write({:?}, s).unwrap();\n}}\n",
         dump.display().to_string()
     );
-    let reg = SparseRegistry::start(vec![bin_crate("envdump", "0.1.0", "fn main() { println!(\"envdump 0.1.0\"); }").file("build.rs", build_rs)]);
+    let reg = SparseRegistry::start(vec![
+        bin_crate("envdump", "0.1.0", "fn main() { println!(\"envdump 0.1.0\"); }").file("build.rs", build_rs)
+    ]);
     let out = dir.path().join("out");
     let secrets = [
         ("GITHUB_TOKEN", "ghs_SECRETgithubtoken0001"),
@@ -173,7 +175,7 @@ fn compile_errors_fail_with_class_and_evidence() {
     let r = result(&out);
     assert_eq!(r.status, Status::Failed);
     let f = r.failure.unwrap();
-    assert_eq!((f.class, f.phase.as_str()), (FailureClass::CompileError, "build"));
+    assert_eq!((f.class, f.phase), (FailureClass::CompileError, cratemill::schema::Phase::Build));
     assert!(f.evidence.iter().any(|l| l.contains("mismatched types")), "{:?}", f.evidence);
     assert_eq!(r.attempts.len(), 2, "all features, then default");
     assert_not_publishable(&out);
@@ -195,7 +197,9 @@ fn crashing_executable_is_a_failed_build() {
 #[test]
 fn library_only_crate_fails_fast() {
     let manifest = "[package]\nname = \"just_lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
-    let reg = SparseRegistry::start(vec![TestCrate::new("just_lib", "0.1.0").file("Cargo.toml", manifest).file("src/lib.rs", "pub fn f() {}\n")]);
+    let reg = SparseRegistry::start(vec![TestCrate::new("just_lib", "0.1.0")
+        .file("Cargo.toml", manifest)
+        .file("src/lib.rs", "pub fn f() {}\n")]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     // Asked for with a dash, published with an underscore: crates.io treats both as one name.
@@ -211,7 +215,8 @@ fn library_only_crate_fails_fast() {
 
 #[test]
 fn timeout_kills_the_build() {
-    let reg = SparseRegistry::start(vec![bin_crate("slow", "0.1.0", "fn main() {}\n").file("build.rs", "fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }\n")]);
+    let reg = SparseRegistry::start(vec![bin_crate("slow", "0.1.0", "fn main() {}\n")
+        .file("build.rs", "fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }\n")]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let started = std::time::Instant::now();
@@ -225,7 +230,10 @@ fn timeout_kills_the_build() {
 
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
-    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0"), TestCrate::binary("hello", "1.1.0").yanked(true)]);
+    let reg = SparseRegistry::start(vec![
+        TestCrate::binary("hello", "1.0.0"),
+        TestCrate::binary("hello", "1.1.0").yanked(true),
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     // Malformed specs and targets never reach the network or the disk.
@@ -273,7 +281,18 @@ fn tampered_and_unsafe_crates_are_refused() {
 fn unreachable_index_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = cratemill(&["build", "hello", "--index-url", "sparse+http://127.0.0.1:9/index/", "--out", out.to_str().unwrap(), "--quiet"], &[]);
+    let o = cratemill(
+        &[
+            "build",
+            "hello",
+            "--index-url",
+            "sparse+http://127.0.0.1:9/index/",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        &[],
+    );
     assert_ne!(o.status.code(), Some(0));
     assert!(one_error_line(&o).contains("127.0.0.1:9"), "{}", stderr(&o));
     assert_eq!(result(&out).failure.unwrap().class, FailureClass::FetchFailed);
@@ -292,15 +311,25 @@ fn refuses_to_overwrite_a_foreign_folder() {
 
 #[test]
 fn github_actions_outputs_and_summary() {
-    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0"), bin_crate("broken", "0.1.0", "fn main() { x }\n")]);
+    let reg = SparseRegistry::start(vec![
+        TestCrate::binary("hello", "1.0.0"),
+        bin_crate("broken", "0.1.0", "fn main() { x }\n"),
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let (outputs, summary) = (dir.path().join("outputs"), dir.path().join("summary.md"));
-    let envs = [("GITHUB_ACTIONS", "true"), ("GITHUB_OUTPUT", outputs.to_str().unwrap()), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
+    let envs = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+    ];
     let out: PathBuf = dir.path().join("ok");
     let o = build(&reg, "hello", &out, &[], &envs);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&outputs).unwrap();
-    assert!(text.contains("status=built\n") && text.contains("version=1.0.0\n") && text.contains("executables=hello\n"), "{text}");
+    assert!(
+        text.contains("status=built\n") && text.contains("version=1.0.0\n") && text.contains("executables=hello\n"),
+        "{text}"
+    );
     assert!(text.contains(&format!("result-path={}\n", out.join("result.json").display())));
     assert!(std::fs::read_to_string(&summary).unwrap().contains("| `hello` |"));
 
@@ -319,7 +348,7 @@ fn stable_toolchain_collects_from_the_target_folder() {
     let o = build(&reg, "hello", &out, &["--toolchain", "stable", "--jobs", "1"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r = result(&out);
-    assert_eq!(r.toolchain.as_ref().unwrap().channel, "stable");
+    assert_eq!(r.toolchain.as_ref().unwrap().channel, cratemill::schema::Channel::Stable);
     // Compare whole arguments: the work folder's random name can contain "-Z" too.
     let args = &r.attempts[0].command;
     assert!(!args.iter().any(|a| a == "-Z" || a == "--artifact-dir" || a == "+nightly"), "{args:?}");
@@ -339,7 +368,10 @@ fn build_then_publish_to_a_local_oci_layout() {
     assert_eq!(record.references.len(), 2, "binary and -srcbuild- artifacts");
     // A real OCI client reads what was written.
     let image = format!("oci:{}:1.0.0-x86_64-unknown-linux-gnu", layout.join("hello").display());
-    let inspect = Command::new("skopeo").args(["inspect", "--raw", &image]).output().expect("skopeo is installed (apt-get install skopeo)");
+    let inspect = Command::new("skopeo")
+        .args(["inspect", "--raw", &image])
+        .output()
+        .expect("skopeo is installed (apt-get install skopeo)");
     assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
     let manifest: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
     let exe_sha = &result(&out).executables[0].sha256;
@@ -357,7 +389,9 @@ fn build_then_publish_to_a_local_oci_layout() {
 fn outdated_lock_falls_back_to_a_fresh_resolution() {
     // The shipped Cargo.lock names another version of the package itself: `--locked` must refuse it.
     let lock = "version = 3\n\n[[package]]\nname = \"locky\"\nversion = \"0.0.1\"\n";
-    let reg = SparseRegistry::start(vec![bin_crate("locky", "0.1.0", "fn main() { println!(\"locky 0.1.0\"); }\n").file("Cargo.lock", lock)]);
+    let reg = SparseRegistry::start(vec![
+        bin_crate("locky", "0.1.0", "fn main() { println!(\"locky 0.1.0\"); }\n").file("Cargo.lock", lock)
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = build(&reg, "locky", &out, &["--features", "default"], &[]);
@@ -379,7 +413,7 @@ fn real_crate_from_crates_io() {
     let pkg = cratemill::package::verify(&out).expect("package verifies");
     assert_eq!(pkg.result.source.as_ref().unwrap().crate_sha256.len(), 64);
     let bytes = std::fs::read(out.join("bin/hexyl")).unwrap();
-    let facts = cratemill::inspect::inspect(&bytes).unwrap().unwrap();
+    let facts = cratemill::builder::inspect::inspect(&bytes).unwrap().unwrap();
     assert!(facts.is_static(), "hexyl is not static: {facts:?}");
     let run = Command::new(out.join("bin/hexyl")).arg("--version").env_clear().output().unwrap();
     assert!(run.status.success());

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cratemill::build::classify::{classify, Classification, ExitInfo, MAX_EVIDENCE};
+use cratemill::builder::classify::{classify, Classification, ExitInfo, MAX_EVIDENCE};
 use cratemill::schema::result::FailureClass;
 
 struct Fixture {
@@ -95,7 +95,7 @@ fn all_fixtures() -> Vec<Fixture> {
 fn assert_evidence_from_log(name: &str, c: &Classification, log: &str) {
     assert!(!c.evidence.is_empty(), "{name}: no evidence");
     assert!(c.evidence.len() <= MAX_EVIDENCE, "{name}: {} evidence lines", c.evidence.len());
-    let lines: Vec<&str> = log.lines().map(cratemill::build::classify::strip_timestamp).collect();
+    let lines: Vec<&str> = log.lines().map(cratemill::builder::classify::strip_timestamp).collect();
     let mut at = 0;
     for e in &c.evidence {
         assert!(!e.starts_with("[+"), "{name}: evidence keeps a timestamp: {e}");

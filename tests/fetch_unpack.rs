@@ -88,7 +88,10 @@ async fn path_traversal_is_refused() {
 #[tokio::test]
 async fn links_pointing_outside_are_refused() {
     for (krate, why) in [
-        (TestCrate::binary("lnk", "1.0.0").symlink("etc", "/etc/passwd"), "points outside the crate folder, to `/etc/passwd`"),
+        (
+            TestCrate::binary("lnk", "1.0.0").symlink("etc", "/etc/passwd"),
+            "points outside the crate folder, to `/etc/passwd`",
+        ),
         (TestCrate::binary("lnk", "1.0.0").symlink("src/up", "../../.."), "points outside the crate folder"),
         (TestCrate::binary("lnk", "1.0.0").hardlink("pw", "/etc/passwd"), "hard link `lnk-1.0.0/pw` points outside"),
         (TestCrate::binary("lnk", "1.0.0").hardlink("pw", "lnk-1.0.0/../../x"), "points outside"),
@@ -124,9 +127,11 @@ async fn a_file_and_a_folder_at_the_same_path_are_refused() {
 
 #[tokio::test]
 async fn device_files_and_fifos_are_refused() {
-    let (work, result) = fetch_and_unpack(TestCrate::binary("dev", "1.0.0").char_device("null"), UnpackLimits::default()).await;
+    let (work, result) =
+        fetch_and_unpack(TestCrate::binary("dev", "1.0.0").char_device("null"), UnpackLimits::default()).await;
     assert_refused(work.path(), result, "`dev-1.0.0/null` is a device file");
-    let (work, result) = fetch_and_unpack(TestCrate::binary("dev", "1.0.0").fifo("pipe"), UnpackLimits::default()).await;
+    let (work, result) =
+        fetch_and_unpack(TestCrate::binary("dev", "1.0.0").fifo("pipe"), UnpackLimits::default()).await;
     assert_refused(work.path(), result, "is a FIFO");
 }
 

@@ -10,7 +10,11 @@ use cratemill::schema::result::Status;
 
 fn matrix(args: &[&str], env: &[(&str, &Path)]) -> (i32, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cratemill"));
-    cmd.arg("matrix").args(args).env_remove("GITHUB_ACTIONS").env_remove("GITHUB_OUTPUT").env_remove("GITHUB_STEP_SUMMARY");
+    cmd.arg("matrix")
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -26,10 +30,22 @@ fn plan_chunks_outputs_and_an_incremental_rerun() {
     let out = dir.path().join("out");
     let (gh_out, gh_sum) = (dir.path().join("gh-output"), dir.path().join("gh-summary"));
     let args = [
-        "--dump", dump.to_str().unwrap(), "--since", "2025-01-01", "--targets", "x86_64-unknown-linux-musl,aarch64-unknown-linux-musl",
-        "--chunk-size", "5", "--out", out.to_str().unwrap(),
+        "--dump",
+        dump.to_str().unwrap(),
+        "--since",
+        "2025-01-01",
+        "--targets",
+        "x86_64-unknown-linux-musl,aarch64-unknown-linux-musl",
+        "--chunk-size",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
     ];
-    let env = [("GITHUB_ACTIONS", Path::new("true")), ("GITHUB_OUTPUT", gh_out.as_path()), ("GITHUB_STEP_SUMMARY", gh_sum.as_path())];
+    let env = [
+        ("GITHUB_ACTIONS", Path::new("true")),
+        ("GITHUB_OUTPUT", gh_out.as_path()),
+        ("GITHUB_STEP_SUMMARY", gh_sum.as_path()),
+    ];
     let (code, stderr) = matrix(&args, &env);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("planned 22 jobs (11 crates selected of 17"), "{stderr}");
@@ -77,7 +93,10 @@ fn plan_chunks_outputs_and_an_incremental_rerun() {
     let (code, stderr) = matrix(&again, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("planned 0 jobs") && stderr.contains("22 already built"), "{stderr}");
-    let left: Vec<String> = std::fs::read_dir(out.join("chunks")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let left: Vec<String> = std::fs::read_dir(out.join("chunks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(left, ["index.json"]);
 }
 
@@ -94,12 +113,18 @@ fn bad_flags_and_inputs_exit_2_with_the_reason() {
     let not_index = dir.path().join("not-index.json");
     std::fs::write(&not_index, br#"{"schema_version":1,"kind":"cratemill.plan"}"#).unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["--dump", d, "--out", o, "--targets", "x86_64-pc-windows-msvc"], "unsupported target `x86_64-pc-windows-msvc`"),
+        (
+            &["--dump", d, "--out", o, "--targets", "x86_64-pc-windows-msvc"],
+            "unsupported target `x86_64-pc-windows-msvc`",
+        ),
         (&["--dump", d, "--out", o, "--since", "next week"], "--since `next week` is not a date"),
         (&["--dump", d, "--out", o, "--chunk-size", "300"], "--chunk-size 300 is out of range"),
         (&["--dump", "/nonexistent/dump.tar.gz", "--out", o], "cannot open dump /nonexistent/dump.tar.gz"),
         (&["--dump", garbage.to_str().unwrap(), "--out", o], "not a readable gzip tar archive"),
-        (&["--dump", d, "--out", o, "--built", not_index.to_str().unwrap()], "expected a `cratemill.built-index` document"),
+        (
+            &["--dump", d, "--out", o, "--built", not_index.to_str().unwrap()],
+            "expected a `cratemill.built-index` document",
+        ),
     ];
     for (args, message) in cases {
         let (code, stderr) = matrix(args, &[]);

@@ -89,7 +89,8 @@ async fn downloads_then_revalidates_with_304() {
 #[tokio::test]
 async fn retries_server_errors_then_succeeds() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, seen, server) = serve(vec![(503, vec![], b"busy".to_vec()), (502, vec![], Vec::new()), (200, vec![], b"dump".to_vec())]);
+    let (url, seen, server) =
+        serve(vec![(503, vec![], b"busy".to_vec()), (502, vec![], Vec::new()), (200, vec![], b"dump".to_vec())]);
     let (path, outcome) = fetch(&url, &options(dir.path())).await.unwrap();
     assert_eq!(outcome, Outcome::Downloaded);
     assert_eq!(std::fs::read(path).unwrap(), b"dump");

@@ -43,7 +43,8 @@ fn fixtures_select_exactly_the_hand_computed_crates() {
     let path = dump(dir.path(), &Spec { garbage: true, ..Default::default() });
     let plan = plan_of(&path, &Built::default(), &options(&[X86])).unwrap();
 
-    let got: Vec<(String, String, Vec<String>)> = plan.jobs.iter().map(|j| (j.crate_name.clone(), j.version.clone(), j.bin_names.clone())).collect();
+    let got: Vec<(String, String, Vec<String>)> =
+        plan.jobs.iter().map(|j| (j.crate_name.clone(), j.version.clone(), j.bin_names.clone())).collect();
     let want: Vec<(String, String, Vec<String>)> = fixtures::SELECTED
         .iter()
         .map(|(c, v, b)| (c.to_string(), v.to_string(), b.iter().map(|s| s.to_string()).collect()))
@@ -68,7 +69,8 @@ fn fixtures_select_exactly_the_hand_computed_crates() {
     );
 
     // Garbage rows were skipped and counted, never used (each would have won selection).
-    let warnings: Vec<(String, String, u64)> = plan.warnings.iter().map(|w| (w.table.clone(), w.reason.clone(), w.rows)).collect();
+    let warnings: Vec<(String, String, u64)> =
+        plan.warnings.iter().map(|w| (w.table.clone(), w.reason.clone(), w.rows)).collect();
     for reason in ["bad created_at", "bad yanked", "bad checksum", "bad semver in num", "wrong number of fields"] {
         assert!(warnings.contains(&("versions.csv".into(), reason.into(), 1)), "{reason}: {warnings:?}");
     }
@@ -218,7 +220,10 @@ fn bad_dumps_are_clear_errors() {
         ("d/data/categories.csv", b"id,slug\n1,command-line-utilities\n"),
         ("d/data/crates.csv", b"id,name\n1,a\n"),
         ("d/data/crates_categories.csv", b"crate_id,category_id\n1,1\n"),
-        ("d/data/versions.csv", b"id,crate_id,num,created_at,yanked,tar_sha256\n1,1,1.0.0,2025-01-01 00:00:00+00,f,\\x00\n"),
+        (
+            "d/data/versions.csv",
+            b"id,crate_id,num,created_at,yanked,tar_sha256\n1,1,1.0.0,2025-01-01 00:00:00+00,f,\\x00\n",
+        ),
         ("d/data/dependencies.csv", b"version_id,crate_id,optional,kind,features\n"),
     ]);
     let err = one_line(&error_of(&no_column));

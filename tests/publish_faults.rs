@@ -23,16 +23,41 @@ use fault_proxy::{basic, Bearer, Fault, FaultConfig, FaultProxy};
 use registry::{assert_layers_match, copy_to_dir, inspect_raw, Registry, PASSWORD, USER};
 
 fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
-    let tuning = Tuning { chunk_size: Some(chunk), concurrency: 1, connect_timeout: Duration::from_secs(2), request_timeout: Duration::from_secs(20), retry, seed: Some(99) };
-    PublishOptions { registry: Some(host.into()), oci_layout: None, layout: Scheme::PerCrate, build_id: None, insecure_http: true, chunk_mib: None, tuning }
+    let tuning = Tuning {
+        chunk_size: Some(chunk),
+        concurrency: 1,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(20),
+        retry,
+        seed: Some(99),
+    };
+    PublishOptions {
+        registry: Some(host.into()),
+        oci_layout: None,
+        layout: Scheme::PerCrate,
+        build_id: None,
+        insecure_http: true,
+        chunk_mib: None,
+        tuning,
+    }
 }
 
 fn policy(max_consecutive: u32, base_ms: u64, max_ms: u64) -> RetryPolicy {
-    RetryPolicy { max_consecutive, max_total: 200, base_delay: Duration::from_millis(base_ms), max_delay: Duration::from_millis(max_ms), max_retry_after: Duration::from_secs(3) }
+    RetryPolicy {
+        max_consecutive,
+        max_total: 200,
+        base_delay: Duration::from_millis(base_ms),
+        max_delay: Duration::from_millis(max_ms),
+        max_retry_after: Duration::from_secs(3),
+    }
 }
 
 fn env() -> PublishEnv {
-    PublishEnv { credentials: Some(Credentials { user: USER.into(), token: PASSWORD.into() }), run_id: None, run_attempt: None }
+    PublishEnv {
+        credentials: Some(Credentials { user: USER.into(), token: PASSWORD.into() }),
+        run_id: None,
+        run_attempt: None,
+    }
 }
 
 /// Read every reference of the record back from the registry itself (not through the proxy) and
@@ -51,13 +76,34 @@ fn assert_published(rec: &PublishRecord, proxy_host: &str, reg: &Registry, dir: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_publish_through_a_faulty_proxy_ends_with_the_right_digests() {
     let reg = Registry::start();
-    let config = FaultConfig { seed: 2026, p_429: 0.08, p_500: 0.08, p_drop: 0.07, p_cut: 0.07, retry_after: vec!["0", "1", "0"], max_faults: 80, max_consecutive: 3, ..FaultConfig::none() };
+    let config = FaultConfig {
+        seed: 2026,
+        p_429: 0.08,
+        p_500: 0.08,
+        p_drop: 0.07,
+        p_cut: 0.07,
+        retry_after: vec!["0", "1", "0"],
+        max_faults: 80,
+        max_consecutive: 3,
+        ..FaultConfig::none()
+    };
     let proxy = FaultProxy::start(reg.port, config).await;
     let tmp = tempfile::tempdir().unwrap();
-    let specs = [package::Spec::sized("flaky-a", "1.0.0", 1536 * 1024 + 7, 1), package::Spec::sized("flaky-b", "0.3.0", 700 * 1024, 2), package::Spec::real("flaky-c", "2.1.0")];
+    let specs = [
+        package::Spec::sized("flaky-a", "1.0.0", 1536 * 1024 + 7, 1),
+        package::Spec::sized("flaky-b", "0.3.0", 700 * 1024, 2),
+        package::Spec::real("flaky-c", "2.1.0"),
+    ];
     for spec in &specs {
         let dir = package::write(tmp.path(), spec);
-        let rec = publish_package_with(&dir, &opts(&proxy.host(), 256 * 1024, policy(8, 20, 200)), &env(), &Runner::default()).await.unwrap_or_else(|e| panic!("{}: {}", spec.crate_name, one_line(&e)));
+        let rec = publish_package_with(
+            &dir,
+            &opts(&proxy.host(), 256 * 1024, policy(8, 20, 200)),
+            &env(),
+            &Runner::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: {}", spec.crate_name, one_line(&e)));
         assert_published(&rec, &proxy.host(), &reg, &dir, tmp.path());
     }
     let log = proxy.log();
@@ -80,11 +126,24 @@ async fn every_publish_through_a_faulty_proxy_ends_with_the_right_digests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_storm_is_ridden_out() {
     let reg = Registry::start();
-    let config = FaultConfig { seed: 5, p_429: 1.0, p_500: 0.0, p_drop: 0.0, p_cut: 0.0, retry_after: vec!["0"], max_faults: 40, max_consecutive: 3, ..FaultConfig::none() };
+    let config = FaultConfig {
+        seed: 5,
+        p_429: 1.0,
+        p_500: 0.0,
+        p_drop: 0.0,
+        p_cut: 0.0,
+        retry_after: vec!["0"],
+        max_faults: 40,
+        max_consecutive: 3,
+        ..FaultConfig::none()
+    };
     let proxy = FaultProxy::start(reg.port, config).await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::sized("stormy", "1.0.0", 600 * 1024, 3));
-    let rec = publish_package_with(&dir, &opts(&proxy.host(), 256 * 1024, policy(8, 10, 100)), &env(), &Runner::default()).await.unwrap();
+    let rec =
+        publish_package_with(&dir, &opts(&proxy.host(), 256 * 1024, policy(8, 10, 100)), &env(), &Runner::default())
+            .await
+            .unwrap();
     assert_eq!(proxy.count(Fault::TooMany), 40);
     assert_published(&rec, &proxy.host(), &reg, &dir, tmp.path());
 }
@@ -118,28 +177,45 @@ async fn a_publish_that_fails_half_way_leaves_no_tag() {
     let proxy = FaultProxy::start(reg.port, config).await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::real("halfway", "1.0.0"));
-    let err = publish_package_with(&dir, &opts(&proxy.host(), 256 * 1024, policy(3, 5, 20)), &env(), &Runner::default()).await.unwrap_err();
+    let err =
+        publish_package_with(&dir, &opts(&proxy.host(), 256 * 1024, policy(3, 5, 20)), &env(), &Runner::default())
+            .await
+            .unwrap_err();
     let msg = one_line(&err);
     assert_eq!(exit_of(&err), Exit::Failed, "{msg}");
     assert!(msg.contains("giving up") && msg.contains("PUT manifest"), "{msg}");
     assert!(!dir.join("publish.json").exists(), "no record of a failed publish");
     // The manifests by digest were pushed, but no tag names them.
     let log = proxy.log();
-    let by_digest = log.iter().find(|s| s.method == "PUT" && s.path.contains("/manifests/sha256:")).expect("the manifest was pushed by digest first");
+    let by_digest = log
+        .iter()
+        .find(|s| s.method == "PUT" && s.path.contains("/manifests/sha256:"))
+        .expect("the manifest was pushed by digest first");
     let digest = by_digest.path.rsplit('/').next().unwrap();
     inspect_raw(&format!("{}/halfway@{digest}", reg.host())).unwrap();
     let tags = [format!("{}/halfway:1.0.0-{}", reg.host(), package::TARGET)];
     for t in &tags {
         assert!(inspect_raw(t).is_err(), "{t} must not exist");
     }
-    let listed = reqwest::Client::new().get(format!("http://{}/v2/halfway/tags/list", reg.host())).basic_auth(USER, Some(PASSWORD)).send().await.unwrap();
+    let listed = reqwest::Client::new()
+        .get(format!("http://{}/v2/halfway/tags/list", reg.host()))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
     let status = listed.status();
     let body = listed.text().await.unwrap();
     assert!(status == 404 || body.contains("\"tags\":null") || body.contains("\"tags\":[]"), "{status} {body}");
 
     // Once the registry behaves, the same publish completes, uploading only what is missing.
-    let rec = publish_package_with(&dir, &opts(&reg.host(), 256 * 1024, policy(3, 5, 20)), &env(), &Runner::default()).await.unwrap();
-    assert_eq!((rec.references[0].blobs_uploaded, rec.references[0].blobs_present), (0, 2), "the source archive's blobs were already there");
+    let rec = publish_package_with(&dir, &opts(&reg.host(), 256 * 1024, policy(3, 5, 20)), &env(), &Runner::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (rec.references[0].blobs_uploaded, rec.references[0].blobs_present),
+        (0, 2),
+        "the source archive's blobs were already there"
+    );
     assert_published(&rec, &reg.host(), &reg, &dir, tmp.path());
 }
 
@@ -150,14 +226,31 @@ async fn a_token_registry_like_ghcr_with_expiring_tokens() {
     let proxy = FaultProxy::start(reg.port, FaultConfig { bearer: Some(bearer), ..FaultConfig::none() }).await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::sized("tokened", "1.0.0", 1024 * 1024, 6));
-    let rec = publish_package_with(&dir, &opts(&proxy.host(), 128 * 1024, policy(4, 5, 50)), &env(), &Runner::default()).await.unwrap_or_else(|e| panic!("{}", one_line(&e)));
-    assert!(proxy.tokens_issued() >= 3, "tokens expired mid-publish and were renewed ({} issued)", proxy.tokens_issued());
+    let rec =
+        publish_package_with(&dir, &opts(&proxy.host(), 128 * 1024, policy(4, 5, 50)), &env(), &Runner::default())
+            .await
+            .unwrap_or_else(|e| panic!("{}", one_line(&e)));
+    assert!(
+        proxy.tokens_issued() >= 3,
+        "tokens expired mid-publish and were renewed ({} issued)",
+        proxy.tokens_issued()
+    );
     assert_published(&rec, &proxy.host(), &reg, &dir, tmp.path());
 
-    let wrong = PublishEnv { credentials: Some(Credentials { user: USER.into(), token: "not-the-token".into() }), run_id: None, run_attempt: None };
+    let wrong = PublishEnv {
+        credentials: Some(Credentials { user: USER.into(), token: "not-the-token".into() }),
+        run_id: None,
+        run_attempt: None,
+    };
     let dir2 = package::write(tmp.path(), &package::Spec::real("tokened-denied", "1.0.0"));
-    let err = publish_package_with(&dir2, &opts(&proxy.host(), 128 * 1024, policy(4, 5, 50)), &wrong, &Runner::default()).await.unwrap_err();
+    let err =
+        publish_package_with(&dir2, &opts(&proxy.host(), 128 * 1024, policy(4, 5, 50)), &wrong, &Runner::default())
+            .await
+            .unwrap_err();
     let msg = one_line(&err);
     assert_eq!(exit_of(&err), Exit::Usage, "{msg}");
-    assert!(msg.contains("packages: write") && msg.contains("token exchange refused") && !msg.contains("not-the-token"), "{msg}");
+    assert!(
+        msg.contains("packages: write") && msg.contains("token exchange refused") && !msg.contains("not-the-token"),
+        "{msg}"
+    );
 }

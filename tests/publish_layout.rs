@@ -14,7 +14,15 @@ use cratemill::schema::publish::{PublishRecord, ReferenceKind};
 use registry::{assert_layers_match, copy_to_dir, inspect_layout_raw};
 
 fn layout_opts(dir: Option<&std::path::Path>, scheme: Scheme) -> PublishOptions {
-    PublishOptions { registry: None, oci_layout: dir.map(Into::into), layout: scheme, build_id: None, insecure_http: false, chunk_mib: None, tuning: Tuning::default() }
+    PublishOptions {
+        registry: None,
+        oci_layout: dir.map(Into::into),
+        layout: scheme,
+        build_id: None,
+        insecure_http: false,
+        chunk_mib: None,
+        tuning: Tuning::default(),
+    }
 }
 
 #[tokio::test]
@@ -23,7 +31,14 @@ async fn layout_is_readable_by_skopeo_and_republishing_is_a_no_op() {
     let dir = package::write(tmp.path(), &package::Spec::sized("laytool", "0.9.0-beta.1+g1", 300 * 1024, 9));
     let files = package::file_digests(&dir);
     let root = tmp.path().join("oci");
-    let rec = publish_package_with(&dir, &layout_opts(Some(&root), Scheme::PerCrate), &PublishEnv::default(), &Runner::default()).await.unwrap();
+    let rec = publish_package_with(
+        &dir,
+        &layout_opts(Some(&root), Scheme::PerCrate),
+        &PublishEnv::default(),
+        &Runner::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(rec.destination, format!("oci:{}", root.display()));
     let bin = rec.references.iter().find(|r| r.kind == ReferenceKind::Binary).unwrap();
     assert_eq!(bin.reference, format!("oci:{}/laytool:0.9.0-beta.1_g1-{}", root.display(), package::TARGET));
@@ -33,7 +48,14 @@ async fn layout_is_readable_by_skopeo_and_republishing_is_a_no_op() {
         let copied = copy_to_dir(&r.reference, &tmp.path().join(format!("copy-{:?}", r.kind)));
         assert_layers_match(&raw, &copied, &files);
     }
-    let again = publish_package_with(&dir, &layout_opts(Some(&root), Scheme::PerCrate), &PublishEnv::default(), &Runner::default()).await.unwrap();
+    let again = publish_package_with(
+        &dir,
+        &layout_opts(Some(&root), Scheme::PerCrate),
+        &PublishEnv::default(),
+        &Runner::default(),
+    )
+    .await
+    .unwrap();
     assert!(again.references.iter().all(|r| r.unchanged), "{again:?}");
     assert_eq!(again.references[1].digest, rec.references[1].digest);
 }
@@ -44,7 +66,14 @@ async fn single_layout_keeps_every_crate_in_one_image_layout() {
     let root = tmp.path().join("mirror");
     for name in ["one", "two"] {
         let dir = package::write(tmp.path(), &package::Spec::real(name, "1.0.0"));
-        publish_package_with(&dir, &layout_opts(Some(&root), Scheme::Single), &PublishEnv::default(), &Runner::default()).await.unwrap();
+        publish_package_with(
+            &dir,
+            &layout_opts(Some(&root), Scheme::Single),
+            &PublishEnv::default(),
+            &Runner::default(),
+        )
+        .await
+        .unwrap();
     }
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"].as_array().unwrap().len(), 4, "binary + srcbuild for each crate");
@@ -59,7 +88,13 @@ fn cli_default_destination_is_a_layout_in_the_current_folder() {
     let dir = package::write(tmp.path(), &package::Spec::real("deftool", "1.0.0"));
     let work = tmp.path().join("work");
     std::fs::create_dir(&work).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cratemill")).arg("publish").arg(&dir).current_dir(&work).env_remove("GITHUB_ACTIONS").output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .arg("publish")
+        .arg(&dir)
+        .current_dir(&work)
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rec: PublishRecord = cratemill::schema::read(&dir.join("publish.json")).unwrap();
     let bin = rec.references.iter().find(|r| r.kind == ReferenceKind::Binary).unwrap();
@@ -67,12 +102,21 @@ fn cli_default_destination_is_a_layout_in_the_current_folder() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("{}@{}", bin.reference, bin.digest)), "{stdout}");
     registry::require_tool("skopeo", "skopeo");
-    let raw = std::process::Command::new("skopeo").args(["inspect", "--raw", &bin.reference]).current_dir(&work).output().unwrap();
+    let raw = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", &bin.reference])
+        .current_dir(&work)
+        .output()
+        .unwrap();
     assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
     assert_eq!(cratemill::oci::manifest::sha256_digest(&raw.stdout), bin.digest);
     assert!(rec.build_id.starts_with("local-") && rec.build_id.len() == "local-".len() + 12, "{}", rec.build_id);
 
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_cratemill")).args(["publish", "--insecure-http"]).arg(&dir).current_dir(&work).output().unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .args(["publish", "--insecure-http"])
+        .arg(&dir)
+        .current_dir(&work)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--insecure-http needs --registry"));
 }
@@ -87,7 +131,14 @@ async fn bad_build_id_and_missing_package_are_usage_errors() {
     assert_eq!(exit_of(&err), Exit::Usage);
     assert!(one_line(&err).contains("invalid build id `../escape`"), "{}", one_line(&err));
 
-    let err = publish_package_with(&tmp.path().join("nope"), &layout_opts(None, Scheme::PerCrate), &PublishEnv::default(), &Runner::default()).await.unwrap_err();
+    let err = publish_package_with(
+        &tmp.path().join("nope"),
+        &layout_opts(None, Scheme::PerCrate),
+        &PublishEnv::default(),
+        &Runner::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(exit_of(&err), Exit::Usage);
     assert!(one_line(&err).contains("does not exist"), "{}", one_line(&err));
 

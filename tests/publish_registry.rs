@@ -22,17 +22,35 @@ fn tuning() -> Tuning {
         concurrency: 2,
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(30),
-        retry: RetryPolicy { max_consecutive: 4, max_total: 50, base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(200), max_retry_after: Duration::from_secs(3) },
+        retry: RetryPolicy {
+            max_consecutive: 4,
+            max_total: 50,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(3),
+        },
         seed: Some(7),
     }
 }
 
 fn opts(registry: &str, scheme: Scheme) -> PublishOptions {
-    PublishOptions { registry: Some(registry.into()), oci_layout: None, layout: scheme, build_id: None, insecure_http: true, chunk_mib: None, tuning: tuning() }
+    PublishOptions {
+        registry: Some(registry.into()),
+        oci_layout: None,
+        layout: scheme,
+        build_id: None,
+        insecure_http: true,
+        chunk_mib: None,
+        tuning: tuning(),
+    }
 }
 
 fn env_with(user: &str, token: &str) -> PublishEnv {
-    PublishEnv { credentials: Some(Credentials { user: user.into(), token: token.into() }), run_id: None, run_attempt: None }
+    PublishEnv {
+        credentials: Some(Credentials { user: user.into(), token: token.into() }),
+        run_id: None,
+        run_attempt: None,
+    }
 }
 
 fn good_env() -> PublishEnv {
@@ -53,7 +71,9 @@ async fn publishes_binary_and_srcbuild_and_skopeo_reads_back_every_blob() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::real("hello-tool", "1.2.3+build.7"));
     let files = package::file_digests(&dir);
-    let rec = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap();
+    let rec = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default())
+        .await
+        .unwrap();
 
     assert_eq!(rec.references.len(), 2);
     assert_eq!(rec.references[0].kind, ReferenceKind::Srcbuild, "the source archive is pushed first");
@@ -61,7 +81,10 @@ async fn publishes_binary_and_srcbuild_and_skopeo_reads_back_every_blob() {
     let src = reference(&rec, ReferenceKind::Srcbuild);
     assert_eq!(bin.reference, format!("{}/hello-tool:1.2.3_build.7-x86_64-unknown-linux-musl", reg.host()));
     let src_sha = &files["srcbuild/hello-tool-1.2.3+build.7-srcbuild.tar.zst"];
-    assert_eq!(src.reference, format!("{}/hello-tool:1.2.3_build.7-x86_64-unknown-linux-musl-srcbuild-local-{}", reg.host(), &src_sha[..12]));
+    assert_eq!(
+        src.reference,
+        format!("{}/hello-tool:1.2.3_build.7-x86_64-unknown-linux-musl-srcbuild-local-{}", reg.host(), &src_sha[..12])
+    );
 
     // The binary: skopeo sees the digest we recorded, and every blob it copies is a package file.
     let raw = inspect_raw(&bin.reference).unwrap();
@@ -90,9 +113,14 @@ async fn publishes_binary_and_srcbuild_and_skopeo_reads_back_every_blob() {
     // publish.json is the record, and re-publishing is a no-op that succeeds.
     let on_disk: PublishRecord = cratemill::schema::read(&dir.join("publish.json")).unwrap();
     assert_eq!(on_disk, rec);
-    let again = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap();
+    let again = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default())
+        .await
+        .unwrap();
     assert!(again.references.iter().all(|r| r.unchanged && r.blobs_uploaded == 0), "{again:?}");
-    assert_eq!(again.references.iter().map(|r| &r.digest).collect::<Vec<_>>(), rec.references.iter().map(|r| &r.digest).collect::<Vec<_>>());
+    assert_eq!(
+        again.references.iter().map(|r| &r.digest).collect::<Vec<_>>(),
+        rec.references.iter().map(|r| &r.digest).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,8 +142,21 @@ async fn a_consumer_gets_one_executable_with_one_manifest_get_and_one_blob_get()
         .json()
         .await
         .unwrap();
-    let layer = manifest["layers"].as_array().unwrap().iter().find(|l| l["annotations"]["org.opencontainers.image.title"] == "bin/getme").unwrap();
-    let blob = http.get(format!("{base}/blobs/{}", layer["digest"].as_str().unwrap())).basic_auth(USER, Some(PASSWORD)).send().await.unwrap().bytes().await.unwrap();
+    let layer = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["annotations"]["org.opencontainers.image.title"] == "bin/getme")
+        .unwrap();
+    let blob = http
+        .get(format!("{base}/blobs/{}", layer["digest"].as_str().unwrap()))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(&blob[..], &std::fs::read(dir.join("bin/getme")).unwrap()[..]);
 }
 
@@ -125,7 +166,9 @@ async fn a_multi_chunk_executable_round_trips() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::sized("bigtool", "2.0.0", 3 * 1024 * 1024 + 123, 11));
     let files = package::file_digests(&dir);
-    let rec = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap();
+    let rec = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default())
+        .await
+        .unwrap();
     let bin = reference(&rec, ReferenceKind::Binary);
     let raw = inspect_raw(&bin.reference).unwrap();
     let copied = copy_to_dir(&format!("docker://{}", bin.reference), &tmp.path().join("copy"));
@@ -139,8 +182,15 @@ async fn single_layout_puts_every_crate_in_one_repository() {
     let mut refs = Vec::new();
     for name in ["alpha_tool", "beta"] {
         let dir = package::write(tmp.path(), &package::Spec::real(name, "1.0.0"));
-        let rec = publish_package_with(&dir, &opts(&format!("{}/team/mirror", reg.host()), Scheme::Single), &good_env(), &Runner::default()).await.unwrap();
-        assert_eq!(rec.layout, "single");
+        let rec = publish_package_with(
+            &dir,
+            &opts(&format!("{}/team/mirror", reg.host()), Scheme::Single),
+            &good_env(),
+            &Runner::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(rec.layout, cratemill::schema::Layout::Single);
         refs.push(reference(&rec, ReferenceKind::Binary).reference.clone());
     }
     assert_eq!(refs[0], format!("{}/team/mirror:alpha-tool-1.0.0-x86_64-unknown-linux-musl", reg.host()));
@@ -155,7 +205,14 @@ async fn wrong_credentials_name_packages_write_and_leave_no_tag() {
     let reg = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::real("denied", "1.0.0"));
-    let err = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &env_with(USER, "wrong-token-value"), &Runner::default()).await.unwrap_err();
+    let err = publish_package_with(
+        &dir,
+        &opts(&reg.host(), Scheme::PerCrate),
+        &env_with(USER, "wrong-token-value"),
+        &Runner::default(),
+    )
+    .await
+    .unwrap_err();
     let msg = one_line(&err);
     assert_eq!(exit_of(&err), Exit::Usage, "{msg}");
     assert!(msg.contains("packages: write"), "{msg}");
@@ -163,7 +220,10 @@ async fn wrong_credentials_name_packages_write_and_leave_no_tag() {
     assert!(inspect_raw(&format!("{}/denied:1.0.0-{}", reg.host(), package::TARGET)).is_err());
     assert!(!dir.join("publish.json").exists());
 
-    let err = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &PublishEnv::default(), &Runner::default()).await.unwrap_err();
+    let err =
+        publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &PublishEnv::default(), &Runner::default())
+            .await
+            .unwrap_err();
     assert!(one_line(&err).contains("requires credentials and none are set"), "{}", one_line(&err));
 }
 
@@ -172,7 +232,14 @@ async fn an_unreachable_registry_fails_after_bounded_retries() {
     let port = registry::free_port();
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::real("lonely", "1.0.0"));
-    let err = publish_package_with(&dir, &opts(&format!("127.0.0.1:{port}"), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap_err();
+    let err = publish_package_with(
+        &dir,
+        &opts(&format!("127.0.0.1:{port}"), Scheme::PerCrate),
+        &good_env(),
+        &Runner::default(),
+    )
+    .await
+    .unwrap_err();
     let msg = one_line(&err);
     assert_eq!(exit_of(&err), Exit::Failed, "{msg}");
     assert!(msg.contains("giving up after 5 failed tries") && msg.contains("cannot connect"), "{msg}");
@@ -185,28 +252,43 @@ async fn bad_packages_are_refused_before_anything_is_pushed() {
 
     let tampered = package::write(tmp.path(), &package::Spec::real("tampered", "1.0.0"));
     std::fs::write(tampered.join("bin/tampered"), b"not what was built").unwrap();
-    let err = publish_package_with(&tampered, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap_err();
+    let err = publish_package_with(&tampered, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default())
+        .await
+        .unwrap_err();
     assert_eq!(exit_of(&err), Exit::Usage);
     assert!(one_line(&err).contains("does not match its checksum"), "{}", one_line(&err));
 
     let missing = package::write(tmp.path(), &package::Spec::real("missing", "1.0.0"));
     std::fs::remove_file(missing.join("build.log")).unwrap();
-    let err = publish_package_with(&missing, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap_err();
+    let err = publish_package_with(&missing, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default())
+        .await
+        .unwrap_err();
     assert!(one_line(&err).contains("build.log is listed in CHECKSUMS but missing"), "{}", one_line(&err));
 
     let mut spec = package::Spec::real("nosrc", "1.0.0");
     spec.srcbuild = None;
     let nosrc = package::write(tmp.path(), &spec);
-    let err = publish_package_with(&nosrc, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap_err();
+    let err = publish_package_with(&nosrc, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default())
+        .await
+        .unwrap_err();
     assert_eq!(exit_of(&err), Exit::Usage);
-    assert!(one_line(&err).contains("has no source archive srcbuild/nosrc-1.0.0-srcbuild.tar.zst"), "{}", one_line(&err));
+    assert!(
+        one_line(&err).contains("has no source archive srcbuild/nosrc-1.0.0-srcbuild.tar.zst"),
+        "{}",
+        one_line(&err)
+    );
 
     for name in ["tampered", "missing", "nosrc"] {
-        assert!(inspect_raw(&format!("{}/{name}:1.0.0-{}", reg.host(), package::TARGET)).is_err(), "{name} must not be pushed");
+        assert!(
+            inspect_raw(&format!("{}/{name}:1.0.0-{}", reg.host(), package::TARGET)).is_err(),
+            "{name} must not be pushed"
+        );
     }
 
     for bad in ["https://example.com/x", "ghcr.io", "example.com/Bad Name"] {
-        let err = publish_package_with(&nosrc, &opts(bad, Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap_err();
+        let err = publish_package_with(&nosrc, &opts(bad, Scheme::PerCrate), &good_env(), &Runner::default())
+            .await
+            .unwrap_err();
         assert_eq!(exit_of(&err), Exit::Usage, "{bad}");
         assert!(one_line(&err).starts_with(&format!("invalid registry `{bad}`")), "{}", one_line(&err));
     }
@@ -240,11 +322,18 @@ fn cli_reads_credentials_from_env_masks_them_and_writes_outputs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.starts_with(&format!("::add-mask::{PASSWORD}\n")), "the token is masked before use: {stdout}");
-    assert_eq!(stdout.matches(PASSWORD).count() + stderr.matches(PASSWORD).count(), 1, "the token appears only in the mask command");
+    assert_eq!(
+        stdout.matches(PASSWORD).count() + stderr.matches(PASSWORD).count(),
+        1,
+        "the token appears only in the mask command"
+    );
     let outputs = std::fs::read_to_string(&outputs).unwrap();
     let image = format!("image={}/clitool:3.1.4-{}\n", reg.host(), package::TARGET);
     assert!(outputs.contains(&image), "{outputs}");
-    assert!(outputs.contains(&format!("srcbuild-image={}/clitool:3.1.4-{}-srcbuild-777-3\n", reg.host(), package::TARGET)), "{outputs}");
+    assert!(
+        outputs.contains(&format!("srcbuild-image={}/clitool:3.1.4-{}-srcbuild-777-3\n", reg.host(), package::TARGET)),
+        "{outputs}"
+    );
     let rec: PublishRecord = cratemill::schema::read(&dir.join("publish.json")).unwrap();
     assert!(outputs.contains(&format!("digest={}\n", reference(&rec, ReferenceKind::Binary).digest)), "{outputs}");
     assert_eq!(rec.build_id, "777-3");
@@ -265,10 +354,17 @@ async fn republishing_restores_a_blob_the_registry_lost() {
     let files = package::file_digests(&dir);
     publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap();
     let exe = format!("sha256:{}", files["bin/healme"]);
-    let resp = reqwest::Client::new().delete(format!("http://{}/v2/healme/blobs/{exe}", reg.host())).basic_auth(USER, Some(PASSWORD)).send().await.unwrap();
+    let resp = reqwest::Client::new()
+        .delete(format!("http://{}/v2/healme/blobs/{exe}", reg.host()))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 202, "the test registry deletes blobs");
 
-    let rec = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default()).await.unwrap();
+    let rec = publish_package_with(&dir, &opts(&reg.host(), Scheme::PerCrate), &good_env(), &Runner::default())
+        .await
+        .unwrap();
     let bin = reference(&rec, ReferenceKind::Binary);
     assert!(!bin.unchanged && bin.blobs_uploaded == 1, "{bin:?}");
     assert!(reference(&rec, ReferenceKind::Srcbuild).unchanged);

@@ -45,7 +45,11 @@ impl Index {
         // Name and version become file names: never trust a hand-made `IndexVersion`.
         validate_name(&v.name).map_err(|why| failed(format!("downloading `{}`: {why}", v.name.escape_debug())))?;
         if semver::Version::parse(&v.vers).is_err() {
-            return Err(failed(format!("downloading `{}`: `{}` is not a valid version", v.name, v.vers.escape_debug())));
+            return Err(failed(format!(
+                "downloading `{}`: `{}` is not a valid version",
+                v.name,
+                v.vers.escape_debug()
+            )));
         }
         let url = self.download_url(v);
         let what = format!("downloading `{}@{}` from {url}", v.name, v.vers);
@@ -114,7 +118,8 @@ impl Index {
         let mut size: u64 = 0;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| AttemptError::Retry(format!("the transfer broke off: {}", http::describe(&e))))?;
+            let chunk =
+                chunk.map_err(|e| AttemptError::Retry(format!("the transfer broke off: {}", http::describe(&e))))?;
             size += chunk.len() as u64;
             if size > self.max_crate_bytes {
                 return Err(too_large(self.max_crate_bytes));

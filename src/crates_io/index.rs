@@ -263,22 +263,12 @@ impl Index {
         let config: Config = serde_json::from_str(&body)
             .map_err(|e| usage(format!("{url} is not a sparse registry index: its config.json is not valid: {e}")))?;
         if config.auth_required {
-            return Err(usage(format!(
-                "index {url} requires authentication, which cratemill does not support"
-            )));
+            return Err(usage(format!("index {url} requires authentication, which cratemill does not support")));
         }
         if !(config.dl.starts_with("https://") || config.dl.starts_with("http://")) {
             return Err(usage(format!("index {url}: config.json `dl` is not an http(s) URL: {}", config.dl)));
         }
-        Ok(Index {
-            url,
-            base,
-            dl: config.dl,
-            api: config.api,
-            client,
-            retry,
-            max_crate_bytes: DEFAULT_MAX_CRATE_BYTES,
-        })
+        Ok(Index { url, base, dl: config.dl, api: config.api, client, retry, max_crate_bytes: DEFAULT_MAX_CRATE_BYTES })
     }
 
     /// Sets the largest `.crate` [`Index::download`] accepts.
@@ -321,7 +311,9 @@ impl Index {
         };
         let resp = match http::get_with_retry(&self.client, &file_url, self.retry).await {
             Got::Response(resp) => resp,
-            Got::Unreachable(e) => return Err(fetch_failed(format!("{file_url} is unreachable: {}", http::describe(&e)))),
+            Got::Unreachable(e) => {
+                return Err(fetch_failed(format!("{file_url} is unreachable: {}", http::describe(&e))))
+            }
         };
         let status = resp.status();
         if matches!(status.as_u16(), 404 | 410 | 451) {
@@ -371,8 +363,8 @@ pub(crate) fn download_url(dl: &str, v: &IndexVersion) -> String {
 fn normalize_base(index_url: &str) -> Result<String> {
     let raw = index_url.trim();
     let raw = raw.strip_prefix("sparse+").unwrap_or(raw);
-    let parsed = url::Url::parse(raw)
-        .map_err(|e| usage(format!("invalid index URL `{}`: {e}", index_url.escape_debug())))?;
+    let parsed =
+        url::Url::parse(raw).map_err(|e| usage(format!("invalid index URL `{}`: {e}", index_url.escape_debug())))?;
     if !matches!(parsed.scheme(), "https" | "http") {
         return Err(usage(format!(
             "invalid index URL `{}`: a sparse index URL starts with sparse+https:// (git indexes are not supported)",
@@ -429,7 +421,10 @@ mod tests {
     #[test]
     fn download_urls_follow_cargo_dl_rules() {
         let v = version("Serde_x", "1.0.0");
-        assert_eq!(download_url("https://static.crates.io/crates", &v), "https://static.crates.io/crates/Serde_x/1.0.0/download");
+        assert_eq!(
+            download_url("https://static.crates.io/crates", &v),
+            "https://static.crates.io/crates/Serde_x/1.0.0/download"
+        );
         assert_eq!(download_url("http://h/dl/", &v), "http://h/dl/Serde_x/1.0.0/download");
         assert_eq!(
             download_url("https://m/{prefix}/{lowerprefix}/{crate}/{crate}-{version}.crate?sum={sha256-checksum}", &v),
@@ -479,7 +474,8 @@ mod tests {
     fn index_urls_are_normalized_or_refused() {
         assert_eq!(normalize_base(CRATES_IO_INDEX).unwrap(), "https://index.crates.io/");
         assert_eq!(normalize_base("http://127.0.0.1:9/index").unwrap(), "http://127.0.0.1:9/index/");
-        for bad in ["registry+https://github.com/rust-lang/crates.io-index", "git://x/y", "not a url", "https://u:p@h/"] {
+        for bad in ["registry+https://github.com/rust-lang/crates.io-index", "git://x/y", "not a url", "https://u:p@h/"]
+        {
             assert_eq!(exit_of(&normalize_base(bad).unwrap_err()), Exit::Usage, "{bad}");
         }
     }

@@ -37,7 +37,9 @@ impl RetryPolicy {
 
 /// Whether an HTTP status is worth retrying.
 pub fn retryable_status(status: reqwest::StatusCode) -> bool {
-    status.is_server_error() || status == reqwest::StatusCode::REQUEST_TIMEOUT || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+    status.is_server_error()
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
 }
 
 /// Whether a transport error is worth retrying (timeouts, refused/reset connections, cut bodies).
@@ -59,7 +61,8 @@ mod tests {
 
     #[test]
     fn delays_grow_are_capped_and_jittered_within_half() {
-        let p = RetryPolicy { attempts: 4, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(300) };
+        let p =
+            RetryPolicy { attempts: 4, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(300) };
         for (failed, base) in [(1, 100), (2, 200), (3, 300), (10, 300)] {
             let d = p.delay(failed).as_millis();
             assert!(d >= base && d <= base + base / 2, "attempt {failed}: {d}ms");

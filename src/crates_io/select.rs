@@ -41,15 +41,13 @@ pub fn select_version<'a>(
                 .map(|(_, v)| *v)
                 .or_else(|| versions.iter().find(|v| v.vers == req));
             match found {
-                Some(v) if v.yanked && !allow_yanked => Err(not_found(format!(
-                    "`{name}@{}` is yanked; pass --allow-yanked to build it anyway",
-                    v.vers
-                ))),
+                Some(v) if v.yanked && !allow_yanked => {
+                    Err(not_found(format!("`{name}@{}` is yanked; pass --allow-yanked to build it anyway", v.vers)))
+                }
                 Some(v) => Ok(v),
-                None => Err(not_found(format!(
-                    "`{name}` has no version {req}; newest available: {}",
-                    newest_list(&parsed)
-                ))),
+                None => {
+                    Err(not_found(format!("`{name}` has no version {req}; newest available: {}", newest_list(&parsed))))
+                }
             }
         }
         None => {

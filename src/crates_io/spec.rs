@@ -10,8 +10,8 @@ const MAX_NAME_LEN: usize = 64;
 
 /// Characters that mean something to a shell; named in the error so the user sees why.
 const SHELL_METACHARACTERS: &[char] = &[
-    ';', '&', '|', '$', '`', '<', '>', '(', ')', '{', '}', '[', ']', '*', '?', '!', '~', '\'', '"', '\\', '#',
-    ' ', '\t', '\n', '\r', '=', '%', '^', ',',
+    ';', '&', '|', '$', '`', '<', '>', '(', ')', '{', '}', '[', ']', '*', '?', '!', '~', '\'', '"', '\\', '#', ' ',
+    '\t', '\n', '\r', '=', '%', '^', ',',
 ];
 
 /// A crate name and, optionally, the exact version asked for.
@@ -33,7 +33,8 @@ impl CrateSpec {
         let version = match version {
             None => None,
             Some(v) => Some(
-                parse_exact_version(v).map_err(|why| usage(format!("invalid crate spec `{}`: {why}", s.escape_debug())))?,
+                parse_exact_version(v)
+                    .map_err(|why| usage(format!("invalid crate spec `{}`: {why}", s.escape_debug())))?,
             ),
         };
         Ok(CrateSpec { name: name.to_string(), version })
@@ -70,7 +71,10 @@ pub(crate) fn validate_name(name: &str) -> Result<(), String> {
         return Err("a crate name must start with an ASCII letter".into());
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(format!("the crate name is {} characters long; crates.io allows at most {MAX_NAME_LEN}", name.len()));
+        return Err(format!(
+            "the crate name is {} characters long; crates.io allows at most {MAX_NAME_LEN}",
+            name.len()
+        ));
     }
     Ok(())
 }
@@ -83,10 +87,7 @@ pub(crate) fn parse_exact_version(v: &str) -> Result<String, String> {
     }
     match semver::Version::parse(v) {
         Ok(parsed) => Ok(parsed.to_string()),
-        Err(e) => Err(format!(
-            "`{}` is not an exact semver version like 1.2.3 ({e})",
-            v.escape_debug()
-        )),
+        Err(e) => Err(format!("`{}` is not an exact semver version like 1.2.3 ({e})", v.escape_debug())),
     }
 }
 

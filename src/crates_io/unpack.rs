@@ -41,8 +41,7 @@ impl Default for UnpackLimits {
 /// `OutOfResources`.
 pub fn unpack(crate_file: &Path, dest: &Path, name: &str, version: &str, limits: &UnpackLimits) -> Result<PathBuf> {
     validate_name(name).map_err(|why| failed(format!("unpacking `{}`: {why}", name.escape_debug())))?;
-    let canonical_version = parse_exact_version(version)
-        .map_err(|why| failed(format!("unpacking `{name}`: {why}")))?;
+    let canonical_version = parse_exact_version(version).map_err(|why| failed(format!("unpacking `{name}`: {why}")))?;
     if canonical_version != version {
         return Err(failed(format!("unpacking `{name}`: `{version}` is not a canonical version number")));
     }
@@ -72,10 +71,7 @@ pub fn unpack(crate_file: &Path, dest: &Path, name: &str, version: &str, limits:
     let result = unpacker.extract_all(reader).and_then(|()| unpacker.create_links());
     if let Err(e) = result {
         if exceeded.get() {
-            return Err(unsafe_archive(
-                &what,
-                format!("it expands past the {}-byte limit", limits.max_total_bytes),
-            ));
+            return Err(unsafe_archive(&what, format!("it expands past the {}-byte limit", limits.max_total_bytes)));
         }
         return Err(e);
     }
@@ -167,18 +163,23 @@ impl Unpacker<'_> {
                 self.write_file(entry, &dest, &shown.to_string())?;
             }
             tar::EntryType::Symlink => {
-                let target = entry.link_name().map_err(|e| self.malformed(e))?.ok_or_else(|| {
-                    self.refuse(format!("symbolic link `{shown}` has no target"))
-                })?;
+                let target = entry
+                    .link_name()
+                    .map_err(|e| self.malformed(e))?
+                    .ok_or_else(|| self.refuse(format!("symbolic link `{shown}` has no target")))?;
                 self.check_link_target(&rel, &target, &shown.to_string())?;
                 self.links.push((rel, target.into_owned()));
             }
             tar::EntryType::Link => {
-                let target = entry.link_name().map_err(|e| self.malformed(e))?.ok_or_else(|| {
-                    self.refuse(format!("hard link `{shown}` has no target"))
-                })?;
+                let target = entry
+                    .link_name()
+                    .map_err(|e| self.malformed(e))?
+                    .ok_or_else(|| self.refuse(format!("hard link `{shown}` has no target")))?;
                 let source_rel = self.inside_top(&target).map_err(|_| {
-                    self.refuse(format!("hard link `{shown}` points outside the crate folder, to `{}`", target.display()))
+                    self.refuse(format!(
+                        "hard link `{shown}` points outside the crate folder, to `{}`",
+                        target.display()
+                    ))
                 })?;
                 let source = self.root.join(&source_rel);
                 let is_file = fs::symlink_metadata(&source).map(|m| m.is_file()).unwrap_or(false);
@@ -236,7 +237,14 @@ impl Unpacker<'_> {
         };
         let mut depth: Vec<&std::ffi::OsStr> = rel
             .parent()
-            .map(|p| p.components().filter_map(|c| match c { Component::Normal(n) => Some(n), _ => None }).collect())
+            .map(|p| {
+                p.components()
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(n),
+                        _ => None,
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         for c in target.components() {
             match c {

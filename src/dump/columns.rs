@@ -16,14 +16,19 @@ pub struct Header {
 impl Header {
     /// The index of a column we cannot work without.
     pub fn required(&self, name: &str) -> anyhow::Result<usize> {
-        self.optional(name)
-            .ok_or_else(|| usage(format!("dump table {} has no `{name}` column (crates.io changed its schema?)", self.table)))
+        self.optional(name).ok_or_else(|| {
+            usage(format!("dump table {} has no `{name}` column (crates.io changed its schema?)", self.table))
+        })
     }
 
     /// The index of the first of several names a column has had over time (`tar_sha256`, `checksum`).
     pub fn required_any(&self, names: &[&str]) -> anyhow::Result<usize> {
         names.iter().find_map(|n| self.optional(n)).ok_or_else(|| {
-            usage(format!("dump table {} has none of the columns {} (crates.io changed its schema?)", self.table, names.join(", ")))
+            usage(format!(
+                "dump table {} has none of the columns {} (crates.io changed its schema?)",
+                self.table,
+                names.join(", ")
+            ))
         })
     }
 

@@ -51,7 +51,10 @@ pub fn is_url(dump: &str) -> bool {
 /// The cache file for a URL.
 pub fn cache_path(cache_dir: &Path, url: &str) -> PathBuf {
     let name = url.rsplit('/').next().filter(|n| !n.is_empty() && n.len() < 100).unwrap_or("dump.tar.gz");
-    let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' }).collect();
+    let name: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+        .collect();
     cache_dir.join(format!("{}-{name}", &blake3::hash(url.as_bytes()).to_hex()[..16]))
 }
 
@@ -61,11 +64,15 @@ pub async fn fetch(url: &str, options: &Options) -> anyhow::Result<(PathBuf, Out
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(usage(format!("`{url}` is not an http(s) URL")));
     }
-    std::fs::create_dir_all(&options.cache_dir).with_context(|| format!("creating cache folder {}", options.cache_dir.display()))?;
+    std::fs::create_dir_all(&options.cache_dir)
+        .with_context(|| format!("creating cache folder {}", options.cache_dir.display()))?;
     let path = cache_path(&options.cache_dir, url);
     let meta_path = path.with_extension("http.json");
     let cached: Option<Validators> = if path.is_file() {
-        std::fs::read(&meta_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).filter(|v: &Validators| v.url == url)
+        std::fs::read(&meta_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|v: &Validators| v.url == url)
     } else {
         None
     };
@@ -112,12 +119,17 @@ pub async fn fetch(url: &str, options: &Options) -> anyhow::Result<(PathBuf, Out
             return Err(usage(format!("cannot download the dump: {url} answered {status}")));
         }
         let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let validators = Validators { url: url.to_string(), etag: header(reqwest::header::ETAG), last_modified: header(reqwest::header::LAST_MODIFIED) };
+        let validators = Validators {
+            url: url.to_string(),
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+        };
         match download(response, &path).await {
             Ok(()) => {
                 let _ = std::fs::remove_file(&meta_path);
                 if validators.etag.is_some() || validators.last_modified.is_some() {
-                    crate::schema::write_atomic(&meta_path, &serde_json::to_vec(&validators)?).context("writing the dump cache validators")?;
+                    crate::schema::write_atomic(&meta_path, &serde_json::to_vec(&validators)?)
+                        .context("writing the dump cache validators")?;
                 }
                 return Ok((path, Outcome::Downloaded));
             }

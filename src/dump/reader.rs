@@ -79,7 +79,9 @@ fn consume(pieces: &Pieces, recycle: &Recycle, sink: &mut dyn Sink) -> anyhow::R
     let mut report = Report::default();
     let mut current: Option<TableReader> = None;
     loop {
-        let Ok(piece) = pieces.recv() else { return Err(anyhow::anyhow!("the dump split thread stopped before the end")) };
+        let Ok(piece) = pieces.recv() else {
+            return Err(anyhow::anyhow!("the dump split thread stopped before the end"));
+        };
         match piece? {
             Piece::DumpName(name) => report.dump_name = Some(name),
             Piece::Table(table) => {
@@ -168,7 +170,9 @@ impl TableReader {
             Columns::Categories(cols) => each_row!(cols, category_row),
             Columns::CratesCategories(cols) => each_row!(cols, crate_category_row),
             Columns::Dependencies(cols) => {
-                let wanted = |cols: &dependencies::Columns, rec: &Record<'_>, sink: &dyn Sink| cols.version_id(rec).is_none_or(|v| sink.wants_dependencies_of(v));
+                let wanted = |cols: &dependencies::Columns, rec: &Record<'_>, sink: &dyn Sink| {
+                    cols.version_id(rec).is_none_or(|v| sink.wants_dependencies_of(v))
+                };
                 each_row!(cols, dependency_row, wanted)
             }
         }

@@ -198,7 +198,10 @@ impl<R: Read> Records<R> {
                 if self.pos == self.end {
                     return Ok(false);
                 }
-                return Err(csv_error(io::ErrorKind::UnexpectedEof, format!("record {} has an unterminated quoted field", self.line)));
+                return Err(csv_error(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("record {} has an unterminated quoted field", self.line),
+                ));
             }
             self.fill()?;
         }
@@ -384,7 +387,8 @@ mod sse2 {
         let (mut q, mut c, mut n) = (0u64, 0u64, 0u64);
         // SAFETY: SSE2 is part of the x86_64 baseline; each load reads 16 bytes inside `block`.
         unsafe {
-            let (quote, comma, newline) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b',' as i8), _mm_set1_epi8(b'\n' as i8));
+            let (quote, comma, newline) =
+                (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b',' as i8), _mm_set1_epi8(b'\n' as i8));
             for k in 0..4 {
                 let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
                 let bits = |m| u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, m)) as u16) << (16 * k);
@@ -435,7 +439,9 @@ mod tests {
         let mut out = Vec::new();
         while let Some(batch) = records.next_batch(1, None).unwrap() {
             assert_eq!(batch.len(), 1);
-            out.extend(batch.records().map(|rec| rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect()));
+            out.extend(
+                batch.records().map(|rec| rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect()),
+            );
         }
         out
     }
@@ -466,10 +472,14 @@ mod tests {
             while let Some(batch) = records.next_batch(max, None).unwrap() {
                 assert!(!batch.is_empty());
                 for rec in batch.records() {
-                    got.push((rec.line(), rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect::<Vec<_>>()));
+                    got.push((
+                        rec.line(),
+                        rec.iter().map(|f| String::from_utf8_lossy(&f).into_owned()).collect::<Vec<_>>(),
+                    ));
                 }
             }
-            let want: Vec<(u64, Vec<String>)> = all(text.as_bytes(), 4096).into_iter().zip(1..).map(|(r, n)| (n, r)).collect();
+            let want: Vec<(u64, Vec<String>)> =
+                all(text.as_bytes(), 4096).into_iter().zip(1..).map(|(r, n)| (n, r)).collect();
             assert_eq!(got, want, "buffer {size}, batch {max}");
         }
         let mut open = Records::new(&b"a\n\"b"[..]);
@@ -530,7 +540,8 @@ mod tests {
             let mut text = String::new();
             let mut want = Vec::new();
             for _ in 0..rng.usize(1..30) {
-                let row: Vec<String> = (0..width).map(|_| (0..rng.usize(0..3)).map(|_| *rng.choice(&pieces).unwrap()).collect()).collect();
+                let row: Vec<String> =
+                    (0..width).map(|_| (0..rng.usize(0..3)).map(|_| *rng.choice(&pieces).unwrap()).collect()).collect();
                 let cells: Vec<String> = row
                     .iter()
                     .map(|f| {

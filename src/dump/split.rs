@@ -61,7 +61,11 @@ pub fn split_in_background<R: Read + Send + 'static>(input: R) -> (Pieces, Recyc
 }
 
 /// `Ok(true)`: all tables sent; `Ok(false)`: the receiver is gone.
-fn split<R: Read>(input: &mut R, tx: &SyncSender<anyhow::Result<Piece>>, spares: &Receiver<Batch>) -> anyhow::Result<bool> {
+fn split<R: Read>(
+    input: &mut R,
+    tx: &SyncSender<anyhow::Result<Piece>>,
+    spares: &Receiver<Batch>,
+) -> anyhow::Result<bool> {
     let mut archive = tar::Archive::new(input);
     let mut pending: Vec<&'static str> = tables::REQUIRED.to_vec();
     let mut named = false;
@@ -83,7 +87,9 @@ fn split<R: Read>(input: &mut R, tx: &SyncSender<anyhow::Result<Piece>>, spares:
             return Ok(false);
         }
         let mut records = Records::new(entry);
-        while let Some(batch) = records.next_batch(BATCH_BYTES, spares.try_recv().ok()).map_err(|e| io_error(table, &e))? {
+        while let Some(batch) =
+            records.next_batch(BATCH_BYTES, spares.try_recv().ok()).map_err(|e| io_error(table, &e))?
+        {
             if tx.send(Ok(Piece::Rows(batch))).is_err() {
                 return Ok(false);
             }
@@ -93,7 +99,10 @@ fn split<R: Read>(input: &mut R, tx: &SyncSender<anyhow::Result<Piece>>, spares:
         }
     }
     pending.sort_unstable();
-    Err(usage(format!("the dump has no data/{} table (truncated or not a crates.io db-dump?)", pending.join(", data/"))))
+    Err(usage(format!(
+        "the dump has no data/{} table (truncated or not a crates.io db-dump?)",
+        pending.join(", data/")
+    )))
 }
 
 fn corrupt(e: &std::io::Error) -> anyhow::Error {

@@ -53,13 +53,20 @@ impl MatrixArgs {
         if self.dump.trim().is_empty() {
             return Err(usage("--dump is empty"));
         }
-        let today = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64 / 86_400).unwrap_or(0);
+        let today = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64 / 86_400)
+            .unwrap_or(0);
         let since = match &self.since {
             Some(text) => parse_since(text)?,
             None => default_since(today),
         };
         let mut targets = Vec::new();
-        let given: Vec<&str> = if self.targets.is_empty() { DEFAULT_MIRROR_TARGETS.to_vec() } else { self.targets.iter().map(|t| t.trim()).collect() };
+        let given: Vec<&str> = if self.targets.is_empty() {
+            DEFAULT_MIRROR_TARGETS.to_vec()
+        } else {
+            self.targets.iter().map(|t| t.trim()).collect()
+        };
         for t in given {
             let target = Target::parse(t).map_err(|e| usage(format!("--targets: {e}")))?;
             if !targets.iter().any(|x: &String| x == target.triple) {
@@ -67,7 +74,10 @@ impl MatrixArgs {
             }
         }
         if !(1..=crate::plan::chunk::MAX_MATRIX).contains(&self.chunk_size) {
-            return Err(usage(format!("--chunk-size {} is out of range: a matrix holds 1 to 256 jobs", self.chunk_size)));
+            return Err(usage(format!(
+                "--chunk-size {} is out of range: a matrix holds 1 to 256 jobs",
+                self.chunk_size
+            )));
         }
         if self.max_jobs == Some(0) {
             return Err(usage("--max-jobs 0 would plan nothing"));

@@ -34,7 +34,9 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
     };
     let built = match &args.built {
         Some(path) => {
-            let index = crate::schema::read(path).map_err(|e| crate::error::usage(format!("--built {}: {}", path.display(), crate::error::one_line(&e))))?;
+            let index = crate::schema::read(path).map_err(|e| {
+                crate::error::usage(format!("--built {}: {}", path.display(), crate::error::one_line(&e)))
+            })?;
             crate::plan::Built::new(&index)
         }
         None => crate::plan::Built::default(),
@@ -55,12 +57,19 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
     let written = started.elapsed() - planned;
     if report.warnings.total() > 0 {
         for w in &plan.warnings {
-            eprintln!("warning: skipped {} row(s) of {} ({}), first at record {}", w.rows, w.table, w.reason, w.first_record);
+            eprintln!(
+                "warning: skipped {} row(s) of {} ({}), first at record {}",
+                w.rows, w.table, w.reason, w.first_record
+            );
         }
     }
     runner.set_outputs(&summary::outputs(&plan, &args.out))?;
     runner.append_summary(&summary::markdown(&plan))?;
     eprintln!("{}", summary::one_line(&plan, &args.out));
-    eprintln!("read the dump and planned in {:.2} s, wrote the plan in {:.2} s", planned.as_secs_f64(), written.as_secs_f64());
+    eprintln!(
+        "read the dump and planned in {:.2} s, wrote the plan in {:.2} s",
+        planned.as_secs_f64(),
+        written.as_secs_f64()
+    );
     Ok(Exit::Ok)
 }

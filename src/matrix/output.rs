@@ -15,7 +15,10 @@ pub fn write(out: &Path, plan: &Plan) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(&chunks_dir)? {
         let path = entry?.path();
         let stale = path.extension().is_some_and(|e| e == "json")
-            && path.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s == "index" || s.bytes().all(|b| b.is_ascii_digit()));
+            && path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|s| s == "index" || s.bytes().all(|b| b.is_ascii_digit()));
         if stale {
             std::fs::remove_file(&path).with_context(|| format!("removing stale {}", path.display()))?;
         }

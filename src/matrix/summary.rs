@@ -9,7 +9,8 @@ use crate::schema::plan::Plan;
 /// Step outputs: `chunks` (JSON list of the first run's chunk ids, at most 256), `runs`, `jobs`,
 /// `plan` and `chunk-index` (paths).
 pub fn outputs(plan: &Plan, out: &Path) -> Vec<(&'static str, String)> {
-    let first: Vec<&str> = plan.runs.first().map(|r| r.chunks.iter().map(|c| c.id.as_str()).collect()).unwrap_or_default();
+    let first: Vec<&str> =
+        plan.runs.first().map(|r| r.chunks.iter().map(|c| c.id.as_str()).collect()).unwrap_or_default();
     vec![
         ("chunks", serde_json::to_string(&first).expect("strings serialize")),
         ("runs", plan.runs.len().to_string()),
@@ -41,7 +42,12 @@ pub fn one_line(plan: &Plan, out: &Path) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let f = &plan.funnel;
     let mut md = String::from("## cratemill matrix\n\n");
-    md.push_str(&format!("Dump `{}`{}, candidates since {}.\n\n", md_cell(&plan.dump), plan.dump_name.as_deref().map(|n| format!(" ({})", md_cell(n))).unwrap_or_default(), plan.since));
+    md.push_str(&format!(
+        "Dump `{}`{}, candidates since {}.\n\n",
+        md_cell(&plan.dump),
+        plan.dump_name.as_deref().map(|n| format!(" ({})", md_cell(n))).unwrap_or_default(),
+        plan.since
+    ));
     md.push_str("| step | crates |\n| --- | ---: |\n");
     for (step, n) in [
         ("total crates", f.crates),
@@ -58,7 +64,13 @@ pub fn markdown(plan: &Plan) -> String {
     for (target, t) in &f.per_target {
         md.push_str(&format!(
             "| `{}` | {} | {} | {} | {} | {} | {} |\n",
-            md_cell(target), t.possible_jobs, t.skipped_built, t.skipped_failed, t.skipped_risky, t.deferred, t.jobs
+            md_cell(target),
+            t.possible_jobs,
+            t.skipped_built,
+            t.skipped_failed,
+            t.skipped_risky,
+            t.deferred,
+            t.jobs
         ));
     }
     md.push_str(&format!(
@@ -75,7 +87,13 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.warnings.is_empty() {
         md.push_str("Skipped dump rows:\n\n");
         for w in &plan.warnings {
-            md.push_str(&format!("- {} × {} ({}), first at record {}\n", w.rows, md_cell(&w.table), md_cell(&w.reason), w.first_record));
+            md.push_str(&format!(
+                "- {} × {} ({}), first at record {}\n",
+                w.rows,
+                md_cell(&w.table),
+                md_cell(&w.reason),
+                w.first_record
+            ));
         }
     }
     md

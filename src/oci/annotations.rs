@@ -76,7 +76,13 @@ pub fn srcbuild(result: &BuildResult, build_id: &str) -> BTreeMap<String, String
 }
 
 /// Annotations of the binary package manifest, cross-linking the source archive.
-pub fn binary(result: &BuildResult, build_id: &str, srcbuild_ref: &str, srcbuild_tag: &str, srcbuild_digest: &str) -> BTreeMap<String, String> {
+pub fn binary(
+    result: &BuildResult,
+    build_id: &str,
+    srcbuild_ref: &str,
+    srcbuild_tag: &str,
+    srcbuild_digest: &str,
+) -> BTreeMap<String, String> {
     let mut a = common(result, build_id);
     a.insert(TITLE.into(), format!("{} {} for {}", result.crate_name, result.version, result.target));
     let names: Vec<&str> = result.executables.iter().map(|e| e.name.as_str()).collect();
@@ -100,11 +106,35 @@ mod tests {
     use crate::schema::result::{Executable, PackageMeta, Smoke, SmokeStatus};
 
     fn result() -> BuildResult {
-        let mut r = BuildResult::new("ripgrep", "14.1.1", "x86_64-unknown-linux-musl", "cargo");
+        let mut r = BuildResult::new("ripgrep", "14.1.1", "x86_64-unknown-linux-musl", crate::schema::Backend::Cargo);
         r.finished_at = "2026-01-02T03:04:05Z".into();
-        r.package = Some(PackageMeta { description: Some("fast\n  grep".into()), license: Some("MIT OR Unlicense".into()), repository: Some("https://github.com/BurntSushi/ripgrep".into()), ..Default::default() });
-        let smoke = Smoke { status: SmokeStatus::Passed, args: vec![], runner: None, exit_code: Some(0), signal: None, first_line: None, note: None };
-        r.executables.push(Executable { name: "rg".into(), path: "bin/rg".into(), size: 1, sha256: "a".repeat(64), blake3: "b".repeat(64), arch: "x86_64".into(), is_static: true, interpreter: None, needed: vec![], smoke });
+        r.package = Some(PackageMeta {
+            description: Some("fast\n  grep".into()),
+            license: Some("MIT OR Unlicense".into()),
+            repository: Some("https://github.com/BurntSushi/ripgrep".into()),
+            ..Default::default()
+        });
+        let smoke = Smoke {
+            status: SmokeStatus::Passed,
+            args: vec![],
+            runner: None,
+            exit_code: Some(0),
+            signal: None,
+            first_line: None,
+            note: None,
+        };
+        r.executables.push(Executable {
+            name: "rg".into(),
+            path: "bin/rg".into(),
+            size: 1,
+            sha256: "a".repeat(64),
+            blake3: "b".repeat(64),
+            arch: "x86_64".into(),
+            is_static: true,
+            interpreter: None,
+            needed: vec![],
+            smoke,
+        });
         r
     }
 

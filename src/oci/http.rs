@@ -110,16 +110,35 @@ pub struct RegistryClient {
 
 impl RegistryClient {
     /// Connect: ping `/v2/` and authenticate for push, retrying transient failures.
-    pub async fn connect(host: &str, repository: &str, insecure: bool, creds: Option<Credentials>, tuning: Tuning) -> anyhow::Result<RegistryClient> {
+    pub async fn connect(
+        host: &str,
+        repository: &str,
+        insecure: bool,
+        creds: Option<Credentials>,
+        tuning: Tuning,
+    ) -> anyhow::Result<RegistryClient> {
         let scheme = if insecure { "http" } else { "https" };
-        let base = url::Url::parse(&format!("{scheme}://{host}/")).map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
+        let base = url::Url::parse(&format!("{scheme}://{host}/"))
+            .map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
         let http = reqwest::Client::builder()
             .connect_timeout(tuning.connect_timeout)
             .timeout(tuning.request_timeout)
             .user_agent(concat!("cratemill/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let seed = tuning.seed.unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
-        let client = RegistryClient { http, base, host: host.to_string(), repository: repository.to_string(), insecure, creds, auth: tokio::sync::Mutex::new(Auth::None), tuning, seed: AtomicU64::new(seed) };
+        let seed = tuning.seed.unwrap_or_else(|| {
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+        });
+        let client = RegistryClient {
+            http,
+            base,
+            host: host.to_string(),
+            repository: repository.to_string(),
+            insecure,
+            creds,
+            auth: tokio::sync::Mutex::new(Auth::None),
+            tuning,
+            seed: AtomicU64::new(seed),
+        };
         client.retrying("authenticating", || client.authenticate()).await?;
         Ok(client)
     }
@@ -155,7 +174,12 @@ impl RegistryClient {
         let auth = match classify(status.as_u16()) {
             StatusClass::Success => Auth::None,
             StatusClass::Unauthorized => {
-                let challenge = resp.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let challenge = resp
+                    .headers()
+                    .get(reqwest::header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
                 let Some(creds) = self.creds.clone() else {
                     return Err(Failure::Fatal(usage(format!(
                         "registry {} requires credentials and none are set: set CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN (on ghcr.io, GITHUB_TOKEN with the `packages: write` permission works)",
@@ -169,7 +193,12 @@ impl RegistryClient {
                 }
             }
             StatusClass::Transient => return Err(transient_status(&self.host, "GET /v2/", &resp)),
-            _ => return Err(Failure::Fatal(failed(format!("registry {} answered HTTP {status} to GET /v2/: is it an OCI registry?", self.host)))),
+            _ => {
+                return Err(Failure::Fatal(failed(format!(
+                    "registry {} answered HTTP {status} to GET /v2/: is it an OCI registry?",
+                    self.host
+                ))))
+            }
         };
         *self.auth.lock().await = auth;
         Ok(())
@@ -185,10 +214,18 @@ impl RegistryClient {
         let basic = oci_client::secrets::RegistryAuth::Basic(creds.user.clone(), creds.token.clone());
         match oci.auth(&reference, &basic, oci_client::RegistryOperation::Push).await {
             Ok(Some(token)) => Ok(token),
-            Ok(None) => Err(Failure::Transient { message: format!("registry {} asked for a token but its challenge changed", self.host), retry_after: None }),
-            Err(E::AuthenticationFailure(reason)) => Err(Failure::Fatal(self.denied(401, &format!("token exchange refused: {}", reason.trim())))),
+            Ok(None) => Err(Failure::Transient {
+                message: format!("registry {} asked for a token but its challenge changed", self.host),
+                retry_after: None,
+            }),
+            Err(E::AuthenticationFailure(reason)) => {
+                Err(Failure::Fatal(self.denied(401, &format!("token exchange refused: {}", reason.trim()))))
+            }
             Err(E::RequestError(e)) => Err(transient_net(&self.host, e)),
-            Err(e) => Err(Failure::Transient { message: format!("token exchange with {} failed: {e}", self.host), retry_after: None }),
+            Err(e) => Err(Failure::Transient {
+                message: format!("token exchange with {} failed: {e}", self.host),
+                retry_after: None,
+            }),
         }
     }
 
@@ -208,7 +245,11 @@ impl RegistryClient {
 
     /// Send one request with credentials. 401 triggers one re-authentication; 403 and a second 401
     /// are fatal; 429/5xx and network errors are transient. Other statuses are returned.
-    pub async fn send(&self, what: &str, make: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<Response, Failure> {
+    pub async fn send(
+        &self,
+        what: &str,
+        make: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, Failure> {
         let mut reauthenticated = false;
         loop {
             let auth = self.auth.lock().await.clone();
@@ -223,7 +264,9 @@ impl RegistryClient {
                     reauthenticated = true;
                     self.authenticate().await?
                 }
-                StatusClass::Unauthorized | StatusClass::Denied => return Err(Failure::Fatal(self.denied(resp.status().as_u16(), &format!("on {what}")))),
+                StatusClass::Unauthorized | StatusClass::Denied => {
+                    return Err(Failure::Fatal(self.denied(resp.status().as_u16(), &format!("on {what}"))))
+                }
                 StatusClass::Transient => return Err(transient_status(&self.host, what, &resp)),
                 _ => return Ok(resp),
             }
@@ -257,7 +300,10 @@ impl RegistryClient {
                 tokio::time::sleep(delay).await;
                 Ok(())
             }
-            Err(gave_up) => Err(failed(format!("{what} on {}: giving up after {} failed tries; last error: {}", self.host, gave_up.failures, gave_up.last_error))),
+            Err(gave_up) => Err(failed(format!(
+                "{what} on {}: giving up after {} failed tries; last error: {}",
+                self.host, gave_up.failures, gave_up.last_error
+            ))),
         }
     }
 }
@@ -278,7 +324,11 @@ fn transient_net(host: &str, e: reqwest::Error) -> Failure {
 }
 
 fn transient_status(host: &str, what: &str, resp: &Response) -> Failure {
-    let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
     Failure::Transient { message: format!("{host} answered HTTP {} to {what}", resp.status()), retry_after }
 }
 

@@ -34,14 +34,27 @@ pub fn write(dir: &Path, tag: &str, artifact: &Artifact) -> anyhow::Result<Pushe
             present += 1;
         }
     }
-    let manifest_blob = Blob { media_type: MANIFEST_MEDIA_TYPE.into(), digest: artifact.digest.clone(), size: artifact.manifest.len() as u64, source: BlobSource::Bytes(artifact.manifest.clone()) };
+    let manifest_blob = Blob {
+        media_type: MANIFEST_MEDIA_TYPE.into(),
+        digest: artifact.digest.clone(),
+        size: artifact.manifest.len() as u64,
+        source: BlobSource::Bytes(artifact.manifest.clone()),
+    };
     put_blob(dir, &manifest_blob)?;
     if before.as_deref() == Some(artifact.digest.as_str()) && uploaded == 0 {
-        return Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: 0, blobs_present: present, unchanged: true, replaced: None });
+        return Ok(Pushed {
+            digest: artifact.digest.clone(),
+            blobs_uploaded: 0,
+            blobs_present: present,
+            unchanged: true,
+            replaced: None,
+        });
     }
     let mut index = read_index(dir)?;
-    let manifests = index.get_mut("manifests").and_then(Value::as_array_mut).context("index.json has no manifests array")?;
-    manifests.retain(|m| m.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str) != Some(tag));
+    let manifests =
+        index.get_mut("manifests").and_then(Value::as_array_mut).context("index.json has no manifests array")?;
+    manifests
+        .retain(|m| m.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str) != Some(tag));
     manifests.push(json!({
         "mediaType": MANIFEST_MEDIA_TYPE,
         "digest": artifact.digest,
@@ -51,29 +64,46 @@ pub fn write(dir: &Path, tag: &str, artifact: &Artifact) -> anyhow::Result<Pushe
     }));
     let mut bytes = serde_json::to_vec(&index)?;
     bytes.push(b'\n');
-    crate::schema::write_atomic(&dir.join(INDEX_FILE), &bytes).with_context(|| format!("writing {}/{INDEX_FILE}", dir.display()))?;
+    crate::schema::write_atomic(&dir.join(INDEX_FILE), &bytes)
+        .with_context(|| format!("writing {}/{INDEX_FILE}", dir.display()))?;
     if tagged_digest(&read_index(dir)?, tag).as_deref() != Some(artifact.digest.as_str()) {
         return Err(failed(format!("{}/{INDEX_FILE} does not name {tag} after writing it", dir.display())));
     }
-    Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: uploaded, blobs_present: present, unchanged: false, replaced: before.filter(|d| d != &artifact.digest) })
+    Ok(Pushed {
+        digest: artifact.digest.clone(),
+        blobs_uploaded: uploaded,
+        blobs_present: present,
+        unchanged: false,
+        replaced: before.filter(|d| d != &artifact.digest),
+    })
 }
 
 /// The digest `tag` names in an index, if any.
 pub fn tagged_digest(index: &Value, tag: &str) -> Option<String> {
-    index.get("manifests")?.as_array()?.iter().rev().find(|m| m.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str) == Some(tag)).and_then(|m| m.get("digest")?.as_str().map(String::from))
+    index
+        .get("manifests")?
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|m| m.pointer("/annotations/org.opencontainers.image.ref.name").and_then(Value::as_str) == Some(tag))
+        .and_then(|m| m.get("digest")?.as_str().map(String::from))
 }
 
 fn init(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir.join("blobs/sha256")).with_context(|| format!("creating OCI layout {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("blobs/sha256"))
+        .with_context(|| format!("creating OCI layout {}", dir.display()))?;
     let layout = dir.join(LAYOUT_FILE);
     match std::fs::read(&layout) {
         Ok(bytes) => {
-            let v: Value = serde_json::from_slice(&bytes).map_err(|_| failed(format!("{} is not an OCI image layout file", layout.display())))?;
+            let v: Value = serde_json::from_slice(&bytes)
+                .map_err(|_| failed(format!("{} is not an OCI image layout file", layout.display())))?;
             if v.get("imageLayoutVersion").and_then(Value::as_str) != Some("1.0.0") {
                 return Err(failed(format!("{} has an unsupported imageLayoutVersion", layout.display())));
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::schema::write_atomic(&layout, b"{\"imageLayoutVersion\":\"1.0.0\"}\n")?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::schema::write_atomic(&layout, b"{\"imageLayoutVersion\":\"1.0.0\"}\n")?
+        }
         Err(e) => return Err(e).with_context(|| format!("reading {}", layout.display())),
     }
     Ok(())
@@ -83,7 +113,9 @@ fn read_index(dir: &Path) -> anyhow::Result<Value> {
     let path = dir.join(INDEX_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({ "schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": [] })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(json!({ "schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": [] }))
+        }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
@@ -119,10 +151,16 @@ fn put_blob(dir: &Path, blob: &Blob) -> anyhow::Result<bool> {
     let mut tmp = tempfile::NamedTempFile::new_in(path.parent().expect("blob paths have a parent"))?;
     let (size, hex) = match &blob.source {
         BlobSource::Bytes(b) => hash_reader(&b[..], Some(tmp.as_file_mut()))?,
-        BlobSource::File(src) => hash_reader(File::open(src).with_context(|| format!("opening {}", src.display()))?, Some(tmp.as_file_mut()))?,
+        BlobSource::File(src) => hash_reader(
+            File::open(src).with_context(|| format!("opening {}", src.display()))?,
+            Some(tmp.as_file_mut()),
+        )?,
     };
     if size != blob.size || hex != blob.hex() {
-        return Err(failed(format!("blob {} changed while being written ({size} bytes, sha256:{hex}): refusing to store it", blob.digest)));
+        return Err(failed(format!(
+            "blob {} changed while being written ({size} bytes, sha256:{hex}): refusing to store it",
+            blob.digest
+        )));
     }
     tmp.as_file().sync_all()?;
     tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("storing {}", path.display()))?;
@@ -156,7 +194,14 @@ mod tests {
     fn sample(dir: &Path, content: &[u8]) -> Artifact {
         let file = dir.join("exe");
         std::fs::write(&file, content).unwrap();
-        let layer = FileLayer { path: "bin/exe".into(), abs: file, sha256: hex::encode(sha2::Sha256::digest(content)), size: content.len() as u64, media_type: "x/y".into(), executable: None };
+        let layer = FileLayer {
+            path: "bin/exe".into(),
+            abs: file,
+            sha256: hex::encode(sha2::Sha256::digest(content)),
+            size: content.len() as u64,
+            media_type: "x/y".into(),
+            executable: None,
+        };
         artifact(PACKAGE_ARTIFACT_TYPE, &[layer], Default::default())
     }
 

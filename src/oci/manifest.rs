@@ -46,7 +46,12 @@ pub struct Blob {
 
 impl Blob {
     pub fn empty_config() -> Blob {
-        Blob { media_type: EMPTY_MEDIA_TYPE.into(), digest: EMPTY_DIGEST.into(), size: EMPTY_BYTES.len() as u64, source: BlobSource::Bytes(EMPTY_BYTES.to_vec()) }
+        Blob {
+            media_type: EMPTY_MEDIA_TYPE.into(),
+            digest: EMPTY_DIGEST.into(),
+            size: EMPTY_BYTES.len() as u64,
+            source: BlobSource::Bytes(EMPTY_BYTES.to_vec()),
+        }
     }
 
     /// The hex part of the digest.
@@ -85,7 +90,10 @@ pub fn media_type_for(path: &str) -> &'static str {
         SRCBUILD_MEDIA_TYPE
     } else if path == crate::package::RESULT_FILE {
         RESULT_MEDIA_TYPE
-    } else if path.starts_with("licenses/") || path == crate::package::LOG_FILE || path == crate::package::CHECKSUMS_FILE {
+    } else if path.starts_with("licenses/")
+        || path == crate::package::LOG_FILE
+        || path == crate::package::CHECKSUMS_FILE
+    {
         TEXT_MEDIA_TYPE
     } else {
         OCTET_MEDIA_TYPE
@@ -108,7 +116,12 @@ pub fn artifact(artifact_type: &str, layers: &[FileLayer], annotations: BTreeMap
         }
         let digest = format!("sha256:{}", layer.sha256);
         descriptors.push(descriptor(&layer.media_type, &digest, layer.size, Some(ann)));
-        blobs.push(Blob { media_type: layer.media_type.clone(), digest, size: layer.size, source: BlobSource::File(layer.abs.clone()) });
+        blobs.push(Blob {
+            media_type: layer.media_type.clone(),
+            digest,
+            size: layer.size,
+            source: BlobSource::File(layer.abs.clone()),
+        });
     }
     let manifest = OciImageManifest {
         schema_version: 2,
@@ -123,8 +136,20 @@ pub fn artifact(artifact_type: &str, layers: &[FileLayer], annotations: BTreeMap
     Artifact { artifact_type: artifact_type.to_string(), digest: sha256_digest(&bytes), manifest: bytes, blobs }
 }
 
-fn descriptor(media_type: &str, digest: &str, size: u64, annotations: Option<BTreeMap<String, String>>) -> OciDescriptor {
-    OciDescriptor { media_type: media_type.to_string(), digest: digest.to_string(), size: size as i64, urls: None, annotations, artifact_type: None }
+fn descriptor(
+    media_type: &str,
+    digest: &str,
+    size: u64,
+    annotations: Option<BTreeMap<String, String>>,
+) -> OciDescriptor {
+    OciDescriptor {
+        media_type: media_type.to_string(),
+        digest: digest.to_string(),
+        size: size as i64,
+        urls: None,
+        annotations,
+        artifact_type: None,
+    }
 }
 
 #[cfg(test)]
@@ -138,7 +163,14 @@ mod tests {
 
     #[test]
     fn manifest_shape_and_determinism() {
-        let layers = vec![FileLayer { path: "bin/rg".into(), abs: "/x/bin/rg".into(), sha256: "a".repeat(64), size: 3, media_type: media_type_for("bin/rg").into(), executable: Some("rg".into()) }];
+        let layers = vec![FileLayer {
+            path: "bin/rg".into(),
+            abs: "/x/bin/rg".into(),
+            sha256: "a".repeat(64),
+            size: 3,
+            media_type: media_type_for("bin/rg").into(),
+            executable: Some("rg".into()),
+        }];
         let ann = BTreeMap::from([("k".to_string(), "v".to_string())]);
         let a = artifact(PACKAGE_ARTIFACT_TYPE, &layers, ann.clone());
         let b = artifact(PACKAGE_ARTIFACT_TYPE, &layers, ann);

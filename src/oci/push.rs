@@ -28,30 +28,66 @@ pub struct Pushed {
 pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow::Result<Pushed> {
     let before = manifest_digest(c, tag).await?;
     if before.as_deref() == Some(artifact.digest.as_str()) && missing_blob(c, artifact).await?.is_none() {
-        return Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: 0, blobs_present: artifact.blobs.len(), unchanged: true, replaced: None });
+        return Ok(Pushed {
+            digest: artifact.digest.clone(),
+            blobs_uploaded: 0,
+            blobs_present: artifact.blobs.len(),
+            unchanged: true,
+            replaced: None,
+        });
     }
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<_> = artifact.blobs.iter().filter(|b| seen.insert(b.digest.clone())).collect();
     let jobs: Vec<_> = unique.iter().map(|blob| upload_if_missing(c, blob)).collect();
-    let outcomes: Vec<bool> = futures_util::stream::iter(jobs).buffered(c.tuning.concurrency.max(1)).try_collect().await?;
+    let outcomes: Vec<bool> =
+        futures_util::stream::iter(jobs).buffered(c.tuning.concurrency.max(1)).try_collect().await?;
     let uploaded = outcomes.iter().filter(|u| **u).count();
 
     put_manifest(c, &artifact.digest, artifact).await?;
     match get_manifest(c, &artifact.digest).await? {
         Some(bytes) if sha256_digest(&bytes) == artifact.digest => {}
-        Some(bytes) => return Err(failed(format!("registry {} returned manifest {} with digest {}", c.host, artifact.digest, sha256_digest(&bytes)))),
-        None => return Err(failed(format!("registry {} accepted manifest {} but does not return it", c.host, artifact.digest))),
+        Some(bytes) => {
+            return Err(failed(format!(
+                "registry {} returned manifest {} with digest {}",
+                c.host,
+                artifact.digest,
+                sha256_digest(&bytes)
+            )))
+        }
+        None => {
+            return Err(failed(format!(
+                "registry {} accepted manifest {} but does not return it",
+                c.host, artifact.digest
+            )))
+        }
     }
     if let Some(blob) = missing_blob(c, artifact).await? {
-        return Err(failed(format!("registry {} does not have blob {blob} of manifest {} after the push", c.host, artifact.digest)));
+        return Err(failed(format!(
+            "registry {} does not have blob {blob} of manifest {} after the push",
+            c.host, artifact.digest
+        )));
     }
     put_manifest(c, tag, artifact).await?;
     match manifest_digest(c, tag).await? {
         Some(d) if d == artifact.digest => {}
-        other => return Err(failed(format!("after tagging, {}/{}:{tag} points at {} instead of {}", c.host, c.repository, other.as_deref().unwrap_or("nothing"), artifact.digest))),
+        other => {
+            return Err(failed(format!(
+                "after tagging, {}/{}:{tag} points at {} instead of {}",
+                c.host,
+                c.repository,
+                other.as_deref().unwrap_or("nothing"),
+                artifact.digest
+            )))
+        }
     }
     let replaced = before.filter(|d| d != &artifact.digest);
-    Ok(Pushed { digest: artifact.digest.clone(), blobs_uploaded: uploaded, blobs_present: unique.len() - uploaded, unchanged: false, replaced })
+    Ok(Pushed {
+        digest: artifact.digest.clone(),
+        blobs_uploaded: uploaded,
+        blobs_present: unique.len() - uploaded,
+        unchanged: false,
+        replaced,
+    })
 }
 
 /// Upload a blob unless the repository has it; `true` when it was uploaded.
@@ -79,12 +115,19 @@ async fn put_manifest(c: &RegistryClient, reference: &str, artifact: &Artifact) 
     let body = bytes::Bytes::from(artifact.manifest.clone());
     c.retrying(&what, || async {
         let url = c.repo_url(&format!("manifests/{reference}"));
-        let resp = c.send(&what, |h| h.put(url.clone()).header(reqwest::header::CONTENT_TYPE, MANIFEST_MEDIA_TYPE).body(body.clone())).await?;
+        let resp = c
+            .send(&what, |h| {
+                h.put(url.clone()).header(reqwest::header::CONTENT_TYPE, MANIFEST_MEDIA_TYPE).body(body.clone())
+            })
+            .await?;
         if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
             return Err(Failure::Fatal(unexpected(&c.host, &what, resp).await));
         }
         match resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
-            Some(d) if d != artifact.digest => Err(Failure::Fatal(failed(format!("registry {} stored manifest as {d}, expected {}", c.host, artifact.digest)))),
+            Some(d) if d != artifact.digest => Err(Failure::Fatal(failed(format!(
+                "registry {} stored manifest as {d}, expected {}",
+                c.host, artifact.digest
+            )))),
             _ => Ok(()),
         }
     })
@@ -98,7 +141,10 @@ pub async fn get_manifest(c: &RegistryClient, reference: &str) -> anyhow::Result
         let url = c.repo_url(&format!("manifests/{reference}"));
         let resp = c.send(&what, |h| h.get(url.clone()).header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPE)).await?;
         match resp.status() {
-            StatusCode::OK => resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| Failure::Transient { message: format!("reading manifest {reference}: {e}"), retry_after: None }),
+            StatusCode::OK => resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| Failure::Transient {
+                message: format!("reading manifest {reference}: {e}"),
+                retry_after: None,
+            }),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(Failure::Fatal(unexpected(&c.host, &what, resp).await)),
         }

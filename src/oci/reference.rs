@@ -20,16 +20,8 @@ pub const DEFAULT_REGISTRY_HOST: &str = "ghcr.io";
 /// Longest tag the OCI distribution spec allows.
 pub const MAX_TAG_LEN: usize = 128;
 
-/// How packages are spread over repositories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scheme {
-    /// One repository per crate: `<registry>/<crate>:<version>-<target>`.
-    #[default]
-    PerCrate,
-    /// One repository for the whole mirror: `<registry>:<crate>-<version>-<target>`.
-    Single,
-}
+/// How packages are spread over repositories: the documents' [`Layout`](crate::schema::Layout).
+pub use crate::schema::Layout as Scheme;
 
 /// A parsed `--registry` value: host and an optional path (owner, namespace or repository).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +84,10 @@ fn valid_host(host: &str) -> bool {
     let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
     let name_ok = !name.is_empty()
         && name.split('.').all(|label| {
-            !label.is_empty() && !label.starts_with('-') && !label.ends_with('-') && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     port_ok && name_ok
 }
@@ -139,14 +134,17 @@ pub fn valid_tag(tag: &str) -> bool {
 pub fn crate_component(crate_name: &str) -> anyhow::Result<String> {
     let mapped = crate_name.to_ascii_lowercase().replace('_', "-");
     if !valid_path_component(&mapped) {
-        return Err(usage(format!("crate name `{crate_name}` cannot be mapped to an OCI repository name (`{mapped}`)")));
+        return Err(usage(format!(
+            "crate name `{crate_name}` cannot be mapped to an OCI repository name (`{mapped}`)"
+        )));
     }
     Ok(mapped)
 }
 
 /// A semver version as a tag part: `+` -> `_`.
 pub fn version_component(version: &str) -> anyhow::Result<String> {
-    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'+') {
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'+')
+    {
         return Err(usage(format!("version `{version}` is not a semver version")));
     }
     Ok(version.replace('+', "_"))
@@ -155,7 +153,10 @@ pub fn version_component(version: &str) -> anyhow::Result<String> {
 /// Check a build id given with `--build-id`: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`.
 pub fn validate_build_id(id: &str) -> anyhow::Result<()> {
     let b = id.as_bytes();
-    let ok = !b.is_empty() && b.len() <= 64 && b[0].is_ascii_alphanumeric() && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-');
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-');
     if ok {
         Ok(())
     } else {
@@ -217,11 +218,17 @@ impl Repository {
         let name = match (prefix.path.as_str(), suffix) {
             ("", Some(s)) => s.to_string(),
             (p, Some(s)) => format!("{p}/{s}"),
-            ("", None) => return Err(usage(format!("--layout single needs a repository in --registry (host/<path>), got `{prefix}`"))),
+            ("", None) => {
+                return Err(usage(format!(
+                    "--layout single needs a repository in --registry (host/<path>), got `{prefix}`"
+                )))
+            }
             (p, None) => p.to_string(),
         };
         if prefix.host == DEFAULT_REGISTRY_HOST && scheme == Scheme::Single && !name.contains('/') {
-            return Err(usage(format!("--layout single on ghcr.io needs ghcr.io/<owner>/<repository>, got `{prefix}`")));
+            return Err(usage(format!(
+                "--layout single on ghcr.io needs ghcr.io/<owner>/<repository>, got `{prefix}`"
+            )));
         }
         if prefix.host.len() + 1 + name.len() > 255 {
             return Err(usage(format!("repository name `{}/{name}` is longer than 255 characters", prefix.host)));
@@ -256,9 +263,12 @@ impl ImageRef {
     pub fn check(&self) -> anyhow::Result<()> {
         let Repository::Remote { host, name } = &self.repository else { return Ok(()) };
         let text = self.to_string();
-        let parsed: oci_client::Reference = text.parse().map_err(|e| usage(format!("invalid image reference `{text}`: {e}")))?;
+        let parsed: oci_client::Reference =
+            text.parse().map_err(|e| usage(format!("invalid image reference `{text}`: {e}")))?;
         if parsed.registry() != host || parsed.repository() != name || parsed.tag() != Some(self.tag.as_str()) {
-            return Err(usage(format!("image reference `{text}` would be read as `{parsed}`: choose another registry path")));
+            return Err(usage(format!(
+                "image reference `{text}` would be read as `{parsed}`: choose another registry path"
+            )));
         }
         Ok(())
     }
@@ -271,14 +281,33 @@ mod tests {
     #[test]
     fn registry_host_detection() {
         assert_eq!(parse_registry("myorg").unwrap(), RegistryPrefix { host: "ghcr.io".into(), path: "myorg".into() });
-        assert_eq!(parse_registry("GHCR.io/MyOrg/").unwrap(), RegistryPrefix { host: "ghcr.io".into(), path: "myorg".into() });
-        assert_eq!(parse_registry("127.0.0.1:5000").unwrap(), RegistryPrefix { host: "127.0.0.1:5000".into(), path: "".into() });
-        assert_eq!(parse_registry("localhost/a/b").unwrap(), RegistryPrefix { host: "localhost".into(), path: "a/b".into() });
+        assert_eq!(
+            parse_registry("GHCR.io/MyOrg/").unwrap(),
+            RegistryPrefix { host: "ghcr.io".into(), path: "myorg".into() }
+        );
+        assert_eq!(
+            parse_registry("127.0.0.1:5000").unwrap(),
+            RegistryPrefix { host: "127.0.0.1:5000".into(), path: "".into() }
+        );
+        assert_eq!(
+            parse_registry("localhost/a/b").unwrap(),
+            RegistryPrefix { host: "localhost".into(), path: "a/b".into() }
+        );
     }
 
     #[test]
     fn invalid_registries_are_refused() {
-        for bad in ["", "https://ghcr.io/o", "ghcr.io", "ghcr.io/o/x:tag", "ghcr.io/o@sha256:00", "ghcr.io/a b", "ghcr.io/-a", "reg.io:port/x", "ghcr.io/a//b"] {
+        for bad in [
+            "",
+            "https://ghcr.io/o",
+            "ghcr.io",
+            "ghcr.io/o/x:tag",
+            "ghcr.io/o@sha256:00",
+            "ghcr.io/a b",
+            "ghcr.io/-a",
+            "reg.io:port/x",
+            "ghcr.io/a//b",
+        ] {
             let err = parse_registry(bad).unwrap_err();
             assert_eq!(crate::error::exit_of(&err), crate::error::Exit::Usage, "{bad}");
             assert!(err.to_string().starts_with("invalid registry"), "{bad}: {err}");

@@ -146,7 +146,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(800), ..Default::default() };
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(800),
+            ..Default::default()
+        };
         let mut rng = fastrand::Rng::with_seed(7);
         for n in 1..12 {
             let d = backoff(&p, n, &mut rng);
@@ -160,7 +164,12 @@ mod tests {
 
     #[test]
     fn tracker_gives_up_and_resets_on_progress() {
-        let p = RetryPolicy { max_consecutive: 2, max_total: 5, base_delay: Duration::from_millis(1), ..Default::default() };
+        let p = RetryPolicy {
+            max_consecutive: 2,
+            max_total: 5,
+            base_delay: Duration::from_millis(1),
+            ..Default::default()
+        };
         let mut t = Tracker::new(&p, fastrand::Rng::with_seed(0));
         assert!(t.failure("a", None).is_ok());
         assert!(t.failure("b", None).is_ok());

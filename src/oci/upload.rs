@@ -18,8 +18,16 @@ pub async fn exists(c: &RegistryClient, blob: &Blob) -> anyhow::Result<bool> {
         let url = c.repo_url(&format!("blobs/{}", blob.digest));
         let resp = c.send(&what, |h| h.head(url.clone())).await?;
         match resp.status() {
-            s if s.is_success() => match resp.headers().get(reqwest::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
-                Some(n) if n != blob.size => Err(Failure::Fatal(failed(format!("registry {} holds blob {} with {n} bytes, expected {}", c.host, blob.digest, blob.size)))),
+            s if s.is_success() => match resp
+                .headers()
+                .get(reqwest::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                Some(n) if n != blob.size => Err(Failure::Fatal(failed(format!(
+                    "registry {} holds blob {} with {n} bytes, expected {}",
+                    c.host, blob.digest, blob.size
+                )))),
                 _ => Ok(true),
             },
             StatusCode::NOT_FOUND => Ok(false),
@@ -90,7 +98,8 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
 /// POST an upload session; its URL.
 async fn start(c: &RegistryClient) -> Result<url::Url, Failure> {
     let url = c.repo_url("blobs/uploads/");
-    let resp = c.send("POST blobs/uploads/", |h| h.post(url.clone()).header(reqwest::header::CONTENT_LENGTH, 0)).await?;
+    let resp =
+        c.send("POST blobs/uploads/", |h| h.post(url.clone()).header(reqwest::header::CONTENT_LENGTH, 0)).await?;
     if resp.status() != StatusCode::ACCEPTED {
         return Err(Failure::Fatal(unexpected(&c.host, "POST blobs/uploads/", resp).await));
     }
@@ -115,7 +124,9 @@ async fn patch(c: &RegistryClient, at: &url::Url, offset: u64, data: Bytes) -> R
             let next = range_end(&resp).map(|e| e + 1).unwrap_or(offset + len);
             Ok((location(c, &resp)?, next))
         }
-        StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::BAD_REQUEST => Err(Failure::Restart(format!("{} answered HTTP {} to PATCH at offset {offset}", c.host, resp.status()))),
+        StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::BAD_REQUEST => {
+            Err(Failure::Restart(format!("{} answered HTTP {} to PATCH at offset {offset}", c.host, resp.status())))
+        }
         _ => Err(Failure::Fatal(unexpected(&c.host, "PATCH chunk", resp).await)),
     }
 }
@@ -129,7 +140,9 @@ async fn status(c: &RegistryClient, at: &url::Url) -> Result<(url::Url, u64), Fa
             let next = range_end(&resp).map(|e| if e == 0 { 0 } else { e + 1 }).unwrap_or(0);
             Ok((location(c, &resp).unwrap_or_else(|_| at.clone()), next))
         }
-        StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => Err(Failure::Restart(format!("{} lost the upload session (HTTP {})", c.host, resp.status()))),
+        StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => {
+            Err(Failure::Restart(format!("{} lost the upload session (HTTP {})", c.host, resp.status())))
+        }
         _ => Err(Failure::Fatal(unexpected(&c.host, "GET upload status", resp).await)),
     }
 }
@@ -138,10 +151,16 @@ async fn status(c: &RegistryClient, at: &url::Url) -> Result<(url::Url, u64), Fa
 async fn finish(c: &RegistryClient, at: &url::Url, digest: &str, last: Bytes) -> Result<(), Failure> {
     let mut url = at.clone();
     url.query_pairs_mut().append_pair("digest", digest);
-    let resp = c.send("PUT blob", |h| h.put(url.clone()).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(last.clone())).await?;
+    let resp = c
+        .send("PUT blob", |h| {
+            h.put(url.clone()).header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(last.clone())
+        })
+        .await?;
     match resp.status() {
         StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::ACCEPTED => Ok(()),
-        StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::BAD_REQUEST => Err(Failure::Restart(format!("{} answered HTTP {} to the closing PUT of {digest}", c.host, resp.status()))),
+        StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::BAD_REQUEST => {
+            Err(Failure::Restart(format!("{} answered HTTP {} to the closing PUT of {digest}", c.host, resp.status())))
+        }
         _ => Err(Failure::Fatal(unexpected(&c.host, "PUT blob", resp).await)),
     }
 }
@@ -151,7 +170,9 @@ fn location(c: &RegistryClient, resp: &reqwest::Response) -> Result<url::Url, Fa
     let Some(value) = value else {
         return Err(Failure::Fatal(failed(format!("registry {} gave no Location for the upload", c.host))));
     };
-    c.base.join(value).map_err(|e| Failure::Fatal(failed(format!("registry {} gave a bad upload Location `{value}`: {e}", c.host))))
+    c.base
+        .join(value)
+        .map_err(|e| Failure::Fatal(failed(format!("registry {} gave a bad upload Location `{value}`: {e}", c.host))))
 }
 
 /// The end of a `Range: 0-<end>` header.
@@ -170,7 +191,8 @@ async fn read_range(source: &BlobSource, offset: u64, len: u64) -> anyhow::Resul
     match source {
         BlobSource::Bytes(b) => Ok(Bytes::copy_from_slice(&b[offset as usize..(offset + len) as usize])),
         BlobSource::File(path) => {
-            let mut f = tokio::fs::File::open(path).await.map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+            let mut f =
+                tokio::fs::File::open(path).await.map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
             f.seek(std::io::SeekFrom::Start(offset)).await?;
             let mut buf = vec![0u8; len as usize];
             f.read_exact(&mut buf).await.map_err(|e| anyhow::anyhow!("reading {} at {offset}: {e}", path.display()))?;

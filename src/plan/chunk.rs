@@ -43,7 +43,15 @@ mod tests {
 
     fn jobs(n: usize) -> Vec<Job> {
         (0..n)
-            .map(|i| Job { crate_name: format!("c{i}"), version: "1.0.0".into(), target: "t".into(), checksum: String::new(), bin_names: vec![], risk: None, chunk: String::new() })
+            .map(|i| Job {
+                crate_name: format!("c{i}"),
+                version: "1.0.0".into(),
+                target: "t".into(),
+                checksum: String::new(),
+                bin_names: vec![],
+                risk: None,
+                chunk: String::new(),
+            })
             .collect()
     }
 
@@ -53,7 +61,12 @@ mod tests {
         let runs = assign(&mut all, 256);
         assert_eq!(runs.iter().map(|r| r.jobs).sum::<u64>(), 120_001);
         for run in &runs {
-            assert!(run.chunks.len() <= MAX_MATRIX && run.jobs as usize <= MAX_RUN_JOBS, "{} {}", run.chunks.len(), run.jobs);
+            assert!(
+                run.chunks.len() <= MAX_MATRIX && run.jobs as usize <= MAX_RUN_JOBS,
+                "{} {}",
+                run.chunks.len(),
+                run.jobs
+            );
             assert!(run.chunks.iter().all(|c| c.jobs as usize <= 256));
         }
         assert_eq!(runs.len(), 3);

@@ -168,7 +168,10 @@ impl Sink for Collector {
     }
 
     fn dependency_row(&mut self, row: dependencies::Row<'_>) {
-        if row.kind != dependencies::Kind::Normal || !risk::applies_to_linux(&row.target) || row.crate_id & FLAG_BITS != 0 {
+        if row.kind != dependencies::Kind::Normal
+            || !risk::applies_to_linux(&row.target)
+            || row.crate_id & FLAG_BITS != 0
+        {
             return;
         }
         let flag = |on: bool, bit: u32| if on { bit } else { 0 };

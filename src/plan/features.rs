@@ -12,7 +12,11 @@ use std::collections::HashMap;
 /// Is this feature name a vendoring switch?
 pub fn is_vendoring_feature(name: &str) -> bool {
     let name = name.rsplit('/').next().unwrap_or(name).trim_end_matches('?');
-    name.contains("vendored") || name.contains("bundled") || name == "static" || name.starts_with("static-") || name.ends_with("-static")
+    name.contains("vendored")
+        || name.contains("bundled")
+        || name == "static"
+        || name.starts_with("static-")
+        || name.ends_with("-static")
 }
 
 /// A feature name that *offers* vendoring (`vendored...`, `bundled...`, `static`).
@@ -243,14 +247,26 @@ mod tests {
 
     fn names(json: &str) -> Vec<String> {
         let map: HashMap<String, Vec<String>> = serde_json::from_str(json).unwrap();
-        let mut on: Vec<String> = expand_default(|f| map.get(f).map(|l| l.iter().map(String::as_str))).into_iter().map(String::from).collect();
+        let mut on: Vec<String> = expand_default(|f| map.get(f).map(|l| l.iter().map(String::as_str)))
+            .into_iter()
+            .map(String::from)
+            .collect();
         on.sort();
         on
     }
 
     #[test]
     fn vendoring_names() {
-        for yes in ["vendored", "bundled", "static", "vendored-openssl", "openssl/vendored", "static-curl", "zlib-static", "git2?/vendored-libgit2"] {
+        for yes in [
+            "vendored",
+            "bundled",
+            "static",
+            "vendored-openssl",
+            "openssl/vendored",
+            "static-curl",
+            "zlib-static",
+            "git2?/vendored-libgit2",
+        ] {
             assert!(is_vendoring_feature(yes), "{yes}");
         }
         for no in ["std", "statics", "default", "serde"] {
@@ -264,14 +280,18 @@ mod tests {
 
     #[test]
     fn default_on_follows_features_transitively() {
-        let f = r#"{"default":["tls","dep:zstd"],"tls":["dep:native-tls-crate","hyper/http2","git2?/https"],"x":["y"]}"#;
+        let f =
+            r#"{"default":["tls","dep:zstd"],"tls":["dep:native-tls-crate","hyper/http2","git2?/https"],"x":["y"]}"#;
         assert_eq!(names(f), ["default", "hyper", "hyper/http2", "native-tls-crate", "tls", "zstd"]);
         let mut s = Scanner::default();
         let kept = s.facts(f.as_bytes()).default_on;
         assert!(kept.contains("native-tls-crate") && kept.contains("zstd") && kept.contains("hyper/http2"));
         assert!(!kept.contains("y") && !kept.contains("git2") && !kept.vendors);
         assert!(s.facts(br#"{"default":["tls"],"tls":["openssl/vendored"]}"#).default_on.vendors);
-        assert!(s.facts(br#"{"default":["a\u0062"],"ab":["dep:z"]}"#).default_on.contains("z"), "escaped names parse too");
+        assert!(
+            s.facts(br#"{"default":["a\u0062"],"ab":["dep:z"]}"#).default_on.contains("z"),
+            "escaped names parse too"
+        );
         assert!(s.facts(br#"{"x":["y"]}"#).default_on.hashes.is_empty());
         assert!(s.facts(b"not json \"default\"").default_on.hashes.is_empty());
     }
@@ -280,7 +300,19 @@ mod tests {
     #[test]
     fn scanner_agrees_with_serde() {
         let mut rng = fastrand::Rng::with_seed(11);
-        let words = ["default", "std", "tls", "dep:zstd", "vendored", "openssl/vendored", "x?/bundled", "static", "a-static", "serde", "dep:openssl"];
+        let words = [
+            "default",
+            "std",
+            "tls",
+            "dep:zstd",
+            "vendored",
+            "openssl/vendored",
+            "x?/bundled",
+            "static",
+            "a-static",
+            "serde",
+            "dep:openssl",
+        ];
         let mut s = Scanner::default();
         for _ in 0..500 {
             let mut map: Vec<(String, Vec<String>)> = Vec::new();
@@ -294,7 +326,13 @@ mod tests {
             }
             let body: Vec<String> = map
                 .iter()
-                .map(|(k, v)| format!("\"{k}\":{}[{}]", if rng.bool() { " " } else { "" }, v.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(", ")))
+                .map(|(k, v)| {
+                    format!(
+                        "\"{k}\":{}[{}]",
+                        if rng.bool() { " " } else { "" },
+                        v.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(", ")
+                    )
+                })
                 .collect();
             let json = format!("{{{}}}", body.join(", "));
             let fast = s.facts(json.as_bytes());

@@ -54,7 +54,15 @@ mod tests {
     use crate::schema::plan::BuiltEntry;
 
     fn entry(version: &str, status: Status, class: Option<FailureClass>) -> BuiltEntry {
-        BuiltEntry { crate_name: "rg".into(), version: version.into(), target: "t".into(), status, failure_class: class, reference: None, digest: None }
+        BuiltEntry {
+            crate_name: "rg".into(),
+            version: version.into(),
+            target: "t".into(),
+            status,
+            failure_class: class,
+            reference: None,
+            digest: None,
+        }
     }
 
     #[test]

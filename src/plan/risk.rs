@@ -21,15 +21,42 @@
 //!   most [`MAX_DEPTH`] deep; cycles count as "not risky". The first risky path found is the reason.
 
 use super::collect::{Collected, Edge};
-use super::idmap::IdMap;
 use super::features::is_vendoring_feature;
+use super::idmap::IdMap;
 use crate::dump::encoding::set;
 
 /// `links` values of libraries that are (almost) always taken from the system.
 pub const SYSTEM_LIBS: &[&str] = &[
-    "openssl", "sqlite3", "pq", "mysqlclient", "dbus", "udev", "asound", "X11", "xcb", "gtk-3", "gdk-3", "glib-2.0",
-    "gobject-2.0", "gio-2.0", "cairo", "pango-1.0", "webkit2gtk-4.1", "wayland-client", "fontconfig", "freetype",
-    "pulse", "jack", "usb-1.0", "pcap", "zmq", "hdf5", "gstreamer-1.0", "systemd", "xkbcommon", "python3",
+    "openssl",
+    "sqlite3",
+    "pq",
+    "mysqlclient",
+    "dbus",
+    "udev",
+    "asound",
+    "X11",
+    "xcb",
+    "gtk-3",
+    "gdk-3",
+    "glib-2.0",
+    "gobject-2.0",
+    "gio-2.0",
+    "cairo",
+    "pango-1.0",
+    "webkit2gtk-4.1",
+    "wayland-client",
+    "fontconfig",
+    "freetype",
+    "pulse",
+    "jack",
+    "usb-1.0",
+    "pcap",
+    "zmq",
+    "hdf5",
+    "gstreamer-1.0",
+    "systemd",
+    "xkbcommon",
+    "python3",
 ];
 
 /// `links` values of `-sys` crates that build their bundled copy when the system library is missing
@@ -53,7 +80,8 @@ pub fn applies_to_linux(target: &[u8]) -> bool {
     if target.contains("not(") || target.contains("not(") || target.contains("linux") || target.contains("unix") {
         return true;
     }
-    const ELSEWHERE: &[&str] = &["windows", "macos", "ios", "android", "wasm", "apple", "msvc", "freebsd", "redox", "fuchsia"];
+    const ELSEWHERE: &[&str] =
+        &["windows", "macos", "ios", "android", "wasm", "apple", "msvc", "freebsd", "redox", "fuchsia"];
     !ELSEWHERE.iter().any(|w| target.contains(w))
 }
 
@@ -93,7 +121,8 @@ impl<'a> Risk<'a> {
     pub fn native(&self, id: u32) -> Option<&str> {
         let c = self.collected.candidates.get(&id)?;
         let links = c.links.as_deref()?;
-        (SYSTEM_LIBS.contains(&links) || (c.offers_vendoring && !BUNDLES_WHEN_MISSING.contains(&links))).then_some(links)
+        (SYSTEM_LIBS.contains(&links) || (c.offers_vendoring && !BUNDLES_WHEN_MISSING.contains(&links)))
+            .then_some(links)
     }
 
     /// Why building `id` is risky, or `None`.
@@ -106,7 +135,10 @@ impl<'a> Risk<'a> {
         // The job's crate is built with `--all-features`: every optional dependency is on.
         let edges = self.out(id);
         self.first_risky(edges, true, false, forwards, &mut stack).map(|path| {
-            let (last, links) = path.split_last().map(|(l, _)| (*l, self.native(*l).unwrap_or("?").to_string())).expect("non-empty path");
+            let (last, links) = path
+                .split_last()
+                .map(|(l, _)| (*l, self.native(*l).unwrap_or("?").to_string()))
+                .expect("non-empty path");
             let via: Vec<&str> = path.iter().map(|&c| self.name(c)).collect();
             format!(
                 "depends on {} (links `{links}`) without a vendored/bundled/static feature: {} -> {}",
@@ -143,7 +175,14 @@ impl<'a> Risk<'a> {
     /// The first risky path through `edges` (of the crate on top of `stack`). Optional edges count
     /// when `all_optional` (the job's crate, `--all-features`), or when the crate was reached with
     /// its `defaults` on and its `default` feature turns them on.
-    fn first_risky(&mut self, edges: &'a [Edge], all_optional: bool, defaults: bool, forwards: bool, stack: &mut Vec<u32>) -> Option<Vec<u32>> {
+    fn first_risky(
+        &mut self,
+        edges: &'a [Edge],
+        all_optional: bool,
+        defaults: bool,
+        forwards: bool,
+        stack: &mut Vec<u32>,
+    ) -> Option<Vec<u32>> {
         for e in edges.iter().filter(|e| all_optional || !e.optional || (defaults && e.on_by_default)) {
             if self.native(e.to).is_some() {
                 if !e.vendored && !forwards {
@@ -176,7 +215,12 @@ mod tests {
     /// Crates 1.. by name; `links` and features JSON per crate; edges (from, to, optional,
     /// defaults, rename-free on-by-default computed from `from`'s features).
     fn graph(crates: &[(&str, &str, &str)], edges: &[(u32, u32, bool, bool)]) -> Collected {
-        let mut c = Collected { names: IdMap::default(), candidates: IdMap::default(), cli: Default::default(), edges: Vec::new() };
+        let mut c = Collected {
+            names: IdMap::default(),
+            candidates: IdMap::default(),
+            cli: Default::default(),
+            edges: Vec::new(),
+        };
         let mut scanner = super::super::features::Scanner::default();
         for (i, (name, links, features)) in crates.iter().enumerate() {
             let id = i as u32 + 1;
@@ -226,7 +270,12 @@ mod tests {
 
         // The same, but app turns http's default features off: tls is not on.
         let c = graph(
-            &[("app", "", "{}"), ("http", "", r#"{"default":["tls"],"tls":["dep:native-tls"]}"#), ("native-tls", "", "{}"), ssl],
+            &[
+                ("app", "", "{}"),
+                ("http", "", r#"{"default":["tls"],"tls":["dep:native-tls"]}"#),
+                ("native-tls", "", "{}"),
+                ssl,
+            ],
             &[(1, 2, false, false), (2, 3, true, true), (3, 4, false, true)],
         );
         assert_eq!(Risk::new(&c).reason(1), None);

@@ -25,7 +25,12 @@ impl PublishEnv {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> PublishEnv {
         let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let token = var("CRATEMILL_REGISTRY_TOKEN").or_else(|| var("GITHUB_TOKEN"));
-        let credentials = token.map(|token| Credentials { user: var("CRATEMILL_REGISTRY_USER").or_else(|| var("GITHUB_ACTOR")).unwrap_or_else(|| DEFAULT_USER.to_string()), token });
+        let credentials = token.map(|token| Credentials {
+            user: var("CRATEMILL_REGISTRY_USER")
+                .or_else(|| var("GITHUB_ACTOR"))
+                .unwrap_or_else(|| DEFAULT_USER.to_string()),
+            token,
+        });
         let actions = var("GITHUB_ACTIONS").as_deref() == Some("true");
         PublishEnv {
             credentials,
@@ -47,7 +52,12 @@ mod tests {
 
     #[test]
     fn cratemill_variables_win_over_github_ones() {
-        let e = env(&[("CRATEMILL_REGISTRY_USER", "u"), ("CRATEMILL_REGISTRY_TOKEN", "t"), ("GITHUB_ACTOR", "a"), ("GITHUB_TOKEN", "g")]);
+        let e = env(&[
+            ("CRATEMILL_REGISTRY_USER", "u"),
+            ("CRATEMILL_REGISTRY_TOKEN", "t"),
+            ("GITHUB_ACTOR", "a"),
+            ("GITHUB_TOKEN", "g"),
+        ]);
         assert_eq!(e.credentials, Some(Credentials { user: "u".into(), token: "t".into() }));
         let e = env(&[("GITHUB_ACTOR", "a"), ("GITHUB_TOKEN", "g")]);
         assert_eq!(e.credentials, Some(Credentials { user: "a".into(), token: "g".into() }));

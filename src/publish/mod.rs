@@ -64,7 +64,9 @@ impl PublishOptions {
                     return Err(usage("--insecure-http cannot be used with ghcr.io"));
                 }
                 if self.chunk_mib.is_some_and(|m| m > 4) && prefix.host == reference::DEFAULT_REGISTRY_HOST {
-                    return Err(usage("--chunk-mib above 4 cannot be used with ghcr.io: it refuses chunks larger than 4 MiB"));
+                    return Err(usage(
+                        "--chunk-mib above 4 cannot be used with ghcr.io: it refuses chunks larger than 4 MiB",
+                    ));
                 }
                 Ok(Destination::Registry { prefix, insecure: self.insecure_http })
             }
@@ -72,7 +74,8 @@ impl PublishOptions {
             None if self.chunk_mib.is_some() => Err(usage("--chunk-mib needs --registry")),
             None => {
                 let dir = self.oci_layout.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OCI_LAYOUT));
-                let dir = std::path::absolute(&dir).map_err(|e| usage(format!("invalid --oci-layout {}: {e}", dir.display())))?;
+                let dir = std::path::absolute(&dir)
+                    .map_err(|e| usage(format!("invalid --oci-layout {}: {e}", dir.display())))?;
                 Ok(Destination::Layout(dir))
             }
         }
@@ -98,7 +101,11 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<Exit> {
 }
 
 /// Check, push, verify and record one package, with credentials and run id from the environment.
-pub async fn publish_package(package_dir: &Path, opts: &PublishOptions, runner: &Runner) -> anyhow::Result<PublishRecord> {
+pub async fn publish_package(
+    package_dir: &Path,
+    opts: &PublishOptions,
+    runner: &Runner,
+) -> anyhow::Result<PublishRecord> {
     let env = PublishEnv::from_env();
     if let Some(c) = &env.credentials {
         runner.mask(&c.token);
@@ -107,7 +114,12 @@ pub async fn publish_package(package_dir: &Path, opts: &PublishOptions, runner: 
 }
 
 /// [`publish_package`] with an explicit environment.
-pub async fn publish_package_with(package_dir: &Path, opts: &PublishOptions, env: &PublishEnv, runner: &Runner) -> anyhow::Result<PublishRecord> {
+pub async fn publish_package_with(
+    package_dir: &Path,
+    opts: &PublishOptions,
+    env: &PublishEnv,
+    runner: &Runner,
+) -> anyhow::Result<PublishRecord> {
     let dest = opts.destination()?;
     let pkg = crate::package::verify(package_dir)?;
     let srcbuild_sha = pkg.srcbuild().map(|f| f.digests.sha256.clone()).unwrap_or_default();
@@ -130,7 +142,12 @@ pub async fn publish_package_with(package_dir: &Path, opts: &PublishOptions, env
 }
 
 /// Store every planned artifact, in order.
-async fn store(plan: &plan::Plan, dest: &Destination, env: &PublishEnv, opts: &PublishOptions) -> anyhow::Result<Vec<oci::Pushed>> {
+async fn store(
+    plan: &plan::Plan,
+    dest: &Destination,
+    env: &PublishEnv,
+    opts: &PublishOptions,
+) -> anyhow::Result<Vec<oci::Pushed>> {
     let mut pushed = Vec::new();
     let mut client: Option<RegistryClient> = None;
     for planned in &plan.artifacts {
@@ -142,7 +159,8 @@ async fn store(plan: &plan::Plan, dest: &Destination, env: &PublishEnv, opts: &P
                     if let Some(mib) = opts.chunk_mib {
                         tuning.chunk_size = Some(mib as usize * 1024 * 1024);
                     }
-                    client = Some(RegistryClient::connect(host, name, *insecure, env.credentials.clone(), tuning).await?);
+                    client =
+                        Some(RegistryClient::connect(host, name, *insecure, env.credentials.clone(), tuning).await?);
                 }
                 oci::push::push(client.as_ref().expect("connected above"), &tag, &planned.artifact).await?
             }
@@ -150,9 +168,15 @@ async fn store(plan: &plan::Plan, dest: &Destination, env: &PublishEnv, opts: &P
                 let (dir, artifact) = (dir.clone(), planned.artifact.clone());
                 tokio::task::spawn_blocking(move || oci::layout::write(&dir, &tag, &artifact)).await??
             }
-            (Repository::Remote { .. }, Destination::Layout(_)) => return Err(usage("a registry reference was planned for a layout destination")),
+            (Repository::Remote { .. }, Destination::Layout(_)) => {
+                return Err(usage("a registry reference was planned for a layout destination"))
+            }
         };
-        let state = if p.unchanged { "unchanged".to_string() } else { format!("{} blobs uploaded, {} already there", p.blobs_uploaded, p.blobs_present) };
+        let state = if p.unchanged {
+            "unchanged".to_string()
+        } else {
+            format!("{} blobs uploaded, {} already there", p.blobs_uploaded, p.blobs_present)
+        };
         if let Some(old) = &p.replaced {
             eprintln!("cratemill: {} pointed at {old}; replaced", planned.image);
         }
@@ -167,7 +191,15 @@ mod tests {
     use super::*;
 
     fn opts(registry: Option<&str>) -> PublishOptions {
-        PublishOptions { registry: registry.map(Into::into), oci_layout: None, layout: Scheme::PerCrate, build_id: None, insecure_http: false, chunk_mib: None, tuning: Tuning::default() }
+        PublishOptions {
+            registry: registry.map(Into::into),
+            oci_layout: None,
+            layout: Scheme::PerCrate,
+            build_id: None,
+            insecure_http: false,
+            chunk_mib: None,
+            tuning: Tuning::default(),
+        }
     }
 
     #[test]

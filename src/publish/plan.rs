@@ -14,7 +14,10 @@ use crate::schema::publish::{PushedLayer, ReferenceKind};
 /// Where the package goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
-    Registry { prefix: RegistryPrefix, insecure: bool },
+    Registry {
+        prefix: RegistryPrefix,
+        insecure: bool,
+    },
     /// Root of the local layouts: one image layout per repository under it.
     Layout(PathBuf),
 }
@@ -72,7 +75,9 @@ pub fn plan(pkg: &VerifiedPackage, dest: &Destination, scheme: Scheme, build_id:
 
     let mut bin_layers = Vec::new();
     for exe in &r.executables {
-        let file = pkg.file(&exe.path).ok_or_else(|| usage(format!("{} lists {} but the package lacks it", crate::package::RESULT_FILE, exe.path)))?;
+        let file = pkg.file(&exe.path).ok_or_else(|| {
+            usage(format!("{} lists {} but the package lacks it", crate::package::RESULT_FILE, exe.path))
+        })?;
         bin_layers.push(layer(file, Some(exe.name.clone())));
     }
     for file in &pkg.files {
@@ -83,15 +88,26 @@ pub fn plan(pkg: &VerifiedPackage, dest: &Destination, scheme: Scheme, build_id:
     }
     bin_layers.push(layer(&pkg.checksums, None));
     debug_assert_eq!(pkg.checksums.path, CHECKSUMS_FILE);
-    let bin_annotations = annotations::binary(r, build_id, &src_image.to_string(), &src_image.tag, &src_artifact.digest);
+    let bin_annotations =
+        annotations::binary(r, build_id, &src_image.to_string(), &src_image.tag, &src_artifact.digest);
     let bin_artifact = manifest::artifact(PACKAGE_ARTIFACT_TYPE, &bin_layers, bin_annotations);
 
     Ok(Plan {
         build_id: build_id.to_string(),
         scheme,
         artifacts: vec![
-            Planned { kind: ReferenceKind::Srcbuild, image: src_image, layers: pushed_layers(&src_layers), artifact: src_artifact },
-            Planned { kind: ReferenceKind::Binary, image: bin_image, layers: pushed_layers(&bin_layers), artifact: bin_artifact },
+            Planned {
+                kind: ReferenceKind::Srcbuild,
+                image: src_image,
+                layers: pushed_layers(&src_layers),
+                artifact: src_artifact,
+            },
+            Planned {
+                kind: ReferenceKind::Binary,
+                image: bin_image,
+                layers: pushed_layers(&bin_layers),
+                artifact: bin_artifact,
+            },
         ],
     })
 }
@@ -108,5 +124,13 @@ fn layer(file: &PackageFile, executable: Option<String>) -> FileLayer {
 }
 
 fn pushed_layers(layers: &[FileLayer]) -> Vec<PushedLayer> {
-    layers.iter().map(|l| PushedLayer { title: l.path.clone(), media_type: l.media_type.clone(), digest: format!("sha256:{}", l.sha256), size: l.size }).collect()
+    layers
+        .iter()
+        .map(|l| PushedLayer {
+            title: l.path.clone(),
+            media_type: l.media_type.clone(),
+            digest: format!("sha256:{}", l.sha256),
+            size: l.size,
+        })
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! (`image`, `digest`, `srcbuild-image`, `srcbuild-digest`) and a step-summary table.
 
 use crate::github::{md_cell, Runner};
-use crate::oci::{Pushed, Scheme};
+use crate::oci::Pushed;
 use crate::schema::publish::{PublishRecord, PushedReference, ReferenceKind};
 use crate::schema::result::BuildResult;
 
@@ -12,11 +12,7 @@ use super::plan::{Destination, Plan};
 pub fn record(result: &BuildResult, dest: &Destination, plan: &Plan, pushed: &[Pushed]) -> PublishRecord {
     let mut rec = PublishRecord::new(&result.crate_name, &result.version, &result.target, &dest.describe());
     rec.build_id = plan.build_id.clone();
-    rec.layout = match plan.scheme {
-        Scheme::PerCrate => "per-crate",
-        Scheme::Single => "single",
-    }
-    .to_string();
+    rec.layout = plan.scheme;
     for (planned, p) in plan.artifacts.iter().zip(pushed) {
         rec.references.push(PushedReference {
             reference: planned.image.to_string(),
@@ -52,7 +48,12 @@ pub fn outputs(rec: &PublishRecord) -> Vec<(&'static str, String)> {
 
 /// A Markdown table of what was pushed.
 pub fn summary(rec: &PublishRecord) -> String {
-    let mut md = format!("### Published {} {} ({})\n\n| kind | reference | digest | blobs uploaded |\n| --- | --- | --- | --- |\n", md_cell(&rec.crate_name), md_cell(&rec.version), md_cell(&rec.target));
+    let mut md = format!(
+        "### Published {} {} ({})\n\n| kind | reference | digest | blobs uploaded |\n| --- | --- | --- | --- |\n",
+        md_cell(&rec.crate_name),
+        md_cell(&rec.version),
+        md_cell(&rec.target)
+    );
     for r in &rec.references {
         let kind = match r.kind {
             ReferenceKind::Binary => "binary",

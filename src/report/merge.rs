@@ -103,7 +103,8 @@ pub fn merge(previous: Option<BuiltIndex>, outcomes: Vec<Outcome>) -> (BuiltInde
                 counts.failed += 1;
                 let class = r.failure.as_ref().map_or(FailureClass::Unknown, |f| f.class);
                 let message = r.failure.as_ref().map_or("", |f| f.message.as_str());
-                let example = format!("{}@{} ({}): {}", r.crate_name, r.version, r.target, message.lines().next().unwrap_or(""));
+                let example =
+                    format!("{}@{} ({}): {}", r.crate_name, r.version, r.target, message.lines().next().unwrap_or(""));
                 tally.classes.entry(class).or_insert((0, example)).0 += 1;
                 Some(BuiltEntry {
                     crate_name: r.crate_name.clone(),
@@ -136,10 +137,15 @@ mod tests {
     use crate::schema::result::Failure;
 
     fn result(name: &str, target: &str, status: Status, class: Option<FailureClass>, finished: &str) -> BuildResult {
-        let mut r = BuildResult::new(name, "1.0.0", target, "cargo");
+        let mut r = BuildResult::new(name, "1.0.0", target, crate::schema::Backend::Cargo);
         r.status = status;
         r.finished_at = finished.into();
-        r.failure = class.map(|class| Failure { class, phase: "build".into(), message: "it broke\nmore".into(), evidence: vec![] });
+        r.failure = class.map(|class| Failure {
+            class,
+            phase: crate::schema::Phase::Build,
+            message: "it broke\nmore".into(),
+            evidence: vec![],
+        });
         r
     }
 
@@ -165,19 +171,52 @@ mod tests {
         let outcomes = vec![
             Outcome { publish: Some(published(&ok)), result: ok },
             Outcome { result: result("local", t, Status::Built, None, "2026-11-01T00:00:00Z"), publish: None },
-            Outcome { result: result("flaky", t, Status::Failed, Some(FailureClass::Timeout), "2026-11-01T00:00:00Z"), publish: None },
-            Outcome { result: result("flaky", t, Status::Failed, Some(FailureClass::CompileError), "2026-11-02T00:00:00Z"), publish: None },
+            Outcome {
+                result: result("flaky", t, Status::Failed, Some(FailureClass::Timeout), "2026-11-01T00:00:00Z"),
+                publish: None,
+            },
+            Outcome {
+                result: result("flaky", t, Status::Failed, Some(FailureClass::CompileError), "2026-11-02T00:00:00Z"),
+                publish: None,
+            },
         ];
         let previous = BuiltIndex::new(vec![
-            BuiltEntry { crate_name: "old".into(), version: "0.1.0".into(), target: t.into(), status: Status::Built, failure_class: None, reference: Some("r".into()), digest: None },
-            BuiltEntry { crate_name: "local".into(), version: "1.0.0".into(), target: t.into(), status: Status::Failed, failure_class: Some(FailureClass::Timeout), reference: None, digest: None },
+            BuiltEntry {
+                crate_name: "old".into(),
+                version: "0.1.0".into(),
+                target: t.into(),
+                status: Status::Built,
+                failure_class: None,
+                reference: Some("r".into()),
+                digest: None,
+            },
+            BuiltEntry {
+                crate_name: "local".into(),
+                version: "1.0.0".into(),
+                target: t.into(),
+                status: Status::Failed,
+                failure_class: Some(FailureClass::Timeout),
+                reference: None,
+                digest: None,
+            },
         ]);
         let (index, tally) = merge(Some(previous), outcomes);
-        let got: Vec<(&str, Status, Option<FailureClass>)> = index.entries.iter().map(|e| (e.crate_name.as_str(), e.status, e.failure_class)).collect();
-        assert_eq!(got, [("flaky", Status::Failed, Some(FailureClass::CompileError)), ("ok", Status::Built, None), ("old", Status::Built, None)]);
+        let got: Vec<(&str, Status, Option<FailureClass>)> =
+            index.entries.iter().map(|e| (e.crate_name.as_str(), e.status, e.failure_class)).collect();
+        assert_eq!(
+            got,
+            [
+                ("flaky", Status::Failed, Some(FailureClass::CompileError)),
+                ("ok", Status::Built, None),
+                ("old", Status::Built, None)
+            ]
+        );
         assert_eq!(index.entries[1].reference.as_deref(), Some("ghcr.io/acme/ok:1.0.0-x86_64-unknown-linux-musl"));
         assert_eq!(tally.per_target[t], TargetTally { published: 1, unpublished: 1, failed: 1 });
         assert_eq!(tally.superseded, 1);
-        assert_eq!(tally.classes[&FailureClass::CompileError], (1, "flaky@1.0.0 (x86_64-unknown-linux-musl): it broke".to_string()));
+        assert_eq!(
+            tally.classes[&FailureClass::CompileError],
+            (1, "flaky@1.0.0 (x86_64-unknown-linux-musl): it broke".to_string())
+        );
     }
 }

@@ -26,9 +26,10 @@ use merge::Outcome;
 pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let runner = Runner::from_env();
     let previous = match &args.previous {
-        Some(path) if path.exists() => {
-            Some(crate::schema::read::<BuiltIndex>(path).map_err(|e| usage(format!("--previous {}: {}", path.display(), one_line(&e))))?)
-        }
+        Some(path) if path.exists() => Some(
+            crate::schema::read::<BuiltIndex>(path)
+                .map_err(|e| usage(format!("--previous {}: {}", path.display(), one_line(&e))))?,
+        ),
         // A first run has no index yet.
         Some(path) => {
             eprintln!("note: --previous {} does not exist yet: starting a new index", path.display());
@@ -50,7 +51,8 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let markdown = render::markdown(&tally, index.entries.len());
     let md_path = args.markdown.clone().unwrap_or_else(|| args.out.with_file_name("report.md"));
     crate::schema::write(&args.out, &index)?;
-    crate::schema::write_atomic(&md_path, markdown.as_bytes()).with_context(|| format!("writing {}", md_path.display()))?;
+    crate::schema::write_atomic(&md_path, markdown.as_bytes())
+        .with_context(|| format!("writing {}", md_path.display()))?;
     let total = tally.total();
     runner.set_outputs(&[
         ("built-index", args.out.display().to_string()),
@@ -87,10 +89,12 @@ fn find_results(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn read_outcome(file: &Path) -> anyhow::Result<Outcome> {
-    let result: BuildResult = crate::schema::read(file).map_err(|e| usage(format!("{}: {}", file.display(), one_line(&e))))?;
+    let result: BuildResult =
+        crate::schema::read(file).map_err(|e| usage(format!("{}: {}", file.display(), one_line(&e))))?;
     let publish_file = file.with_file_name(PUBLISH_FILE);
     let publish = if publish_file.is_file() {
-        let p: PublishRecord = crate::schema::read(&publish_file).map_err(|e| usage(format!("{}: {}", publish_file.display(), one_line(&e))))?;
+        let p: PublishRecord = crate::schema::read(&publish_file)
+            .map_err(|e| usage(format!("{}: {}", publish_file.display(), one_line(&e))))?;
         if (&p.crate_name, &p.version, &p.target) != (&result.crate_name, &result.version, &result.target) {
             return Err(usage(format!(
                 "{} is about {}@{} ({}), but {} next to it is about {}@{} ({})",

@@ -49,7 +49,13 @@ pub fn markdown(tally: &Tally, indexed: usize) -> String {
 
 pub fn one_line(tally: &Tally, index_path: &std::path::Path) -> String {
     let t = tally.total();
-    format!("{} published, {} built but not published, {} failed: {}", t.published, t.unpublished, t.failed, index_path.display())
+    format!(
+        "{} published, {} built but not published, {} failed: {}",
+        t.published,
+        t.unpublished,
+        t.failed,
+        index_path.display()
+    )
 }
 
 #[cfg(test)]
@@ -61,8 +67,12 @@ mod tests {
     #[test]
     fn rates_per_target_and_classes_by_count() {
         let mut tally = Tally::default();
-        tally.per_target.insert("aarch64-unknown-linux-musl".into(), TargetTally { published: 3, unpublished: 0, failed: 1 });
-        tally.per_target.insert("x86_64-unknown-linux-musl".into(), TargetTally { published: 0, unpublished: 0, failed: 0 });
+        tally
+            .per_target
+            .insert("aarch64-unknown-linux-musl".into(), TargetTally { published: 3, unpublished: 0, failed: 1 });
+        tally
+            .per_target
+            .insert("x86_64-unknown-linux-musl".into(), TargetTally { published: 0, unpublished: 0, failed: 0 });
         tally.classes.insert(FailureClass::Timeout, (1, "a@1 (t): slow | very".into()));
         tally.classes.insert(FailureClass::MissingSystemLibrary, (2, "b@1 (t): no alsa".into()));
         let md = markdown(&tally, 9);

@@ -13,6 +13,9 @@
 pub mod plan;
 pub mod publish;
 pub mod result;
+pub mod types;
+
+pub use types::{Backend, Channel, JobKey, Layout, Phase};
 
 use std::path::Path;
 
@@ -66,7 +69,9 @@ pub fn parse<T: Document>(bytes: &[u8]) -> anyhow::Result<T> {
     }
     match header.schema_version {
         Some(v) if v <= SCHEMA_VERSION => {}
-        Some(v) => anyhow::bail!("schema_version {v} is newer than this cratemill understands ({SCHEMA_VERSION}): upgrade cratemill"),
+        Some(v) => anyhow::bail!(
+            "schema_version {v} is newer than this cratemill understands ({SCHEMA_VERSION}): upgrade cratemill"
+        ),
         None => anyhow::bail!("missing schema_version"),
     }
     Ok(serde_json::from_slice(bytes)?)

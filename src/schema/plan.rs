@@ -180,7 +180,12 @@ impl Document for BuiltIndex {
 
 impl BuiltIndex {
     pub fn new(entries: Vec<BuiltEntry>) -> BuiltIndex {
-        BuiltIndex { schema_version: SCHEMA_VERSION, kind: Self::KIND.into(), generated_at: super::now_rfc3339(), entries }
+        BuiltIndex {
+            schema_version: SCHEMA_VERSION,
+            kind: Self::KIND.into(),
+            generated_at: super::now_rfc3339(),
+            entries,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Document, SCHEMA_VERSION};
+use super::{Document, Layout, SCHEMA_VERSION};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PublishRecord {
@@ -18,9 +18,9 @@ pub struct PublishRecord {
     /// The build id in the `-srcbuild-` tag (GitHub run id and attempt, or `local-<hex>`).
     #[serde(default)]
     pub build_id: String,
-    /// `per-crate` or `single` (see docs/publishing.md).
+    /// How packages are spread over repositories (see docs/publishing.md).
     #[serde(default)]
-    pub layout: String,
+    pub layout: Layout,
     pub references: Vec<PushedReference>,
 }
 
@@ -39,7 +39,7 @@ impl PublishRecord {
             destination: destination.to_string(),
             published_at: super::now_rfc3339(),
             build_id: String::new(),
-            layout: String::new(),
+            layout: Layout::default(),
             references: Vec::new(),
         }
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Document, SCHEMA_VERSION};
+use super::{Backend, Channel, Document, Phase, SCHEMA_VERSION};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BuildResult {
@@ -20,8 +20,8 @@ pub struct BuildResult {
     pub version: String,
     pub target: String,
     pub status: Status,
-    /// `cargo`, `cross` or `zigbuild`: the backend that ran (or would have run) the build.
-    pub backend: String,
+    /// The backend that ran (or would have run) the build.
+    pub backend: Backend,
     pub started_at: String,
     pub finished_at: String,
     pub source: Option<Source>,
@@ -51,7 +51,7 @@ impl Document for BuildResult {
 }
 
 impl BuildResult {
-    pub fn new(crate_name: &str, version: &str, target: &str, backend: &str) -> BuildResult {
+    pub fn new(crate_name: &str, version: &str, target: &str, backend: Backend) -> BuildResult {
         BuildResult {
             schema_version: SCHEMA_VERSION,
             kind: Self::KIND.to_string(),
@@ -60,7 +60,7 @@ impl BuildResult {
             version: version.to_string(),
             target: target.to_string(),
             status: Status::Failed,
-            backend: backend.to_string(),
+            backend,
             started_at: super::now_rfc3339(),
             finished_at: String::new(),
             source: None,
@@ -113,8 +113,7 @@ pub struct PackageMeta {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Toolchain {
-    /// `nightly` or `stable`.
-    pub channel: String,
+    pub channel: Channel,
     pub rustc: String,
     pub cargo: String,
     /// The backend tool's own version line (`cross 0.2.5`, `cargo-zigbuild 0.20.1`), when not plain cargo.
@@ -205,8 +204,8 @@ pub struct LicenseFile {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Failure {
     pub class: FailureClass,
-    /// The phase that failed: `resolve`, `fetch`, `prepare`, `build`, `inspect`, `package`.
-    pub phase: String,
+    /// The phase that failed.
+    pub phase: Phase,
     pub message: String,
     /// The log lines that show the failure (at most a few dozen).
     pub evidence: Vec<String>,
@@ -275,7 +274,10 @@ impl FailureClass {
 
     /// Worth retrying the same version later without any change (network, runner limits).
     pub fn is_transient(self) -> bool {
-        matches!(self, FailureClass::FetchFailed | FailureClass::Timeout | FailureClass::OutOfResources | FailureClass::Unknown)
+        matches!(
+            self,
+            FailureClass::FetchFailed | FailureClass::Timeout | FailureClass::OutOfResources | FailureClass::Unknown
+        )
     }
 }
 
@@ -298,7 +300,7 @@ mod tests {
 
     #[test]
     fn roundtrip_and_kind_check() {
-        let r = BuildResult::new("ripgrep", "14.1.1", "x86_64-unknown-linux-musl", "cross");
+        let r = BuildResult::new("ripgrep", "14.1.1", "x86_64-unknown-linux-musl", Backend::Cross);
         let bytes = serde_json::to_vec(&r).unwrap();
         let back: BuildResult = crate::schema::parse(&bytes).unwrap();
         assert_eq!(back, r);

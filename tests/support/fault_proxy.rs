@@ -63,7 +63,18 @@ pub fn basic(user: &str, password: &str) -> String {
 
 impl FaultConfig {
     pub fn none() -> FaultConfig {
-        FaultConfig { seed: 0, p_429: 0.0, p_500: 0.0, p_drop: 0.0, p_cut: 0.0, retry_after: vec!["0"], max_faults: 0, max_consecutive: 0, fail_tag_puts: false, bearer: None }
+        FaultConfig {
+            seed: 0,
+            p_429: 0.0,
+            p_500: 0.0,
+            p_drop: 0.0,
+            p_cut: 0.0,
+            retry_after: vec!["0"],
+            max_faults: 0,
+            max_consecutive: 0,
+            fail_tag_puts: false,
+            bearer: None,
+        }
     }
 }
 
@@ -106,7 +117,15 @@ impl FaultProxy {
     pub async fn start(upstream_port: u16, config: FaultConfig) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State { rng: fastrand::Rng::with_seed(config.seed), faults: 0, consecutive: 0, log: Vec::new(), token_generation: 0, tokens_issued: 0, authorized: 0 }));
+        let state = Arc::new(Mutex::new(State {
+            rng: fastrand::Rng::with_seed(config.seed),
+            faults: 0,
+            consecutive: 0,
+            log: Vec::new(),
+            token_generation: 0,
+            tokens_issued: 0,
+            authorized: 0,
+        }));
         let upstream = Arc::new(AtomicU32::new(upstream_port as u32));
         let (st, up, cfg) = (state.clone(), upstream.clone(), Arc::new(config));
         let handle = tokio::spawn(async move {
@@ -144,7 +163,12 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>, upstream_port: u16, cfg: Arc<FaultConfig>) -> std::io::Result<()> {
+async fn handle(
+    mut client: TcpStream,
+    state: Arc<Mutex<State>>,
+    upstream_port: u16,
+    cfg: Arc<FaultConfig>,
+) -> std::io::Result<()> {
     // Read the head (bounded) and the body (Content-Length).
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
@@ -169,9 +193,16 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>, upstream_port: 
     let path = parts.next().unwrap_or_default().to_string();
     let length: usize = head
         .split("\r\n")
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap_or(0)))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0);
-    assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "the fault proxy only handles Content-Length bodies");
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        "the fault proxy only handles Content-Length bodies"
+    );
     while buf.len() < head_end + length {
         let n = client.read(&mut chunk).await?;
         if n == 0 {
@@ -215,7 +246,8 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>, upstream_port: 
         }
         head = replace_header(&head, "authorization", &b.upstream_basic);
     }
-    let forced = cfg.fail_tag_puts && method == "PUT" && path.contains("/manifests/") && !path.contains("/manifests/sha256:");
+    let forced =
+        cfg.fail_tag_puts && method == "PUT" && path.contains("/manifests/") && !path.contains("/manifests/sha256:");
     let (fault, retry_after) = {
         let mut s = state.lock().unwrap();
         let mut fault = None;
@@ -227,11 +259,21 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>, upstream_port: 
             let mut edge = cfg.p_429;
             fault = if x < edge {
                 Some(Fault::TooMany)
-            } else if x < { edge += cfg.p_500; edge } {
+            } else if x < {
+                edge += cfg.p_500;
+                edge
+            } {
                 Some(Fault::ServerError)
-            } else if x < { edge += cfg.p_drop; edge } {
+            } else if x < {
+                edge += cfg.p_drop;
+                edge
+            } {
                 Some(Fault::Drop)
-            } else if x < { edge += cfg.p_cut; edge } && !body.is_empty() {
+            } else if x < {
+                edge += cfg.p_cut;
+                edge
+            } && !body.is_empty()
+            {
                 Some(Fault::Cut)
             } else {
                 None
@@ -258,7 +300,9 @@ async fn handle(mut client: TcpStream, state: Arc<Mutex<State>>, upstream_port: 
             client.shutdown().await
         }
         Some(Fault::ServerError) => {
-            client.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
+            client
+                .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .await?;
             client.shutdown().await
         }
         Some(Fault::Drop) => Ok(()),
@@ -300,7 +344,9 @@ fn rewrite_head(head: &str) -> String {
 }
 
 fn header(head: &str, name: &str) -> Option<String> {
-    head.split("\r\n").find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+    head.split("\r\n").find_map(|l| {
+        l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+    })
 }
 
 fn replace_header(head: &str, name: &str, value: &str) -> String {

@@ -22,12 +22,22 @@ impl Spec {
     /// A package with one real ELF executable (`/bin/true`) and a small source archive.
     pub fn real(crate_name: &str, version: &str) -> Spec {
         let elf = std::fs::read("/bin/true").expect("/bin/true is a real ELF executable to package");
-        Spec { crate_name: crate_name.into(), version: version.into(), executables: vec![(crate_name.replace('-', "_"), elf)], srcbuild: Some(srcbuild_bytes(crate_name)) }
+        Spec {
+            crate_name: crate_name.into(),
+            version: version.into(),
+            executables: vec![(crate_name.replace('-', "_"), elf)],
+            srcbuild: Some(srcbuild_bytes(crate_name)),
+        }
     }
 
     /// A package whose executable is `size` bytes of seeded pseudo-random data.
     pub fn sized(crate_name: &str, version: &str, size: usize, seed: u64) -> Spec {
-        Spec { crate_name: crate_name.into(), version: version.into(), executables: vec![("tool".into(), random_bytes(size, seed))], srcbuild: Some(srcbuild_bytes(crate_name)) }
+        Spec {
+            crate_name: crate_name.into(),
+            version: version.into(),
+            executables: vec![("tool".into(), random_bytes(size, seed))],
+            srcbuild: Some(srcbuild_bytes(crate_name)),
+        }
     }
 }
 
@@ -59,19 +69,49 @@ pub fn write(root: &Path, spec: &Spec) -> PathBuf {
     let dir = root.join(format!("{}-{}", spec.crate_name, spec.version));
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("licenses")).unwrap();
-    let mut result = BuildResult::new(&spec.crate_name, &spec.version, TARGET, "cargo");
+    let mut result = BuildResult::new(&spec.crate_name, &spec.version, TARGET, cratemill::schema::Backend::Cargo);
     result.status = Status::Built;
     result.finished_at = "2026-11-23T12:00:00Z".into();
-    result.package = Some(PackageMeta { description: Some(format!("{} does things", spec.crate_name)), license: Some("MIT".into()), repository: Some(format!("https://github.com/example/{}", spec.crate_name)), ..Default::default() });
+    result.package = Some(PackageMeta {
+        description: Some(format!("{} does things", spec.crate_name)),
+        license: Some("MIT".into()),
+        repository: Some(format!("https://github.com/example/{}", spec.crate_name)),
+        ..Default::default()
+    });
     result.licenses.declared = Some("MIT".into());
-    result.source = Some(Source { index_url: "https://index.crates.io/".into(), download_url: "https://static.crates.io/x".into(), crate_sha256: "c".repeat(64), crate_size: 1, yanked: false });
+    result.source = Some(Source {
+        index_url: "https://index.crates.io/".into(),
+        download_url: "https://static.crates.io/x".into(),
+        crate_sha256: "c".repeat(64),
+        crate_size: 1,
+        yanked: false,
+    });
     for (name, bytes) in &spec.executables {
         let rel = format!("bin/{name}");
         let path = dir.join(&rel);
         std::fs::write(&path, bytes).unwrap();
         let d = digest_file(&path).unwrap();
-        let smoke = Smoke { status: SmokeStatus::Passed, args: vec!["--version".into()], runner: None, exit_code: Some(0), signal: None, first_line: None, note: None };
-        result.executables.push(Executable { name: name.clone(), path: rel, size: d.size, sha256: d.sha256, blake3: d.blake3, arch: "x86_64".into(), is_static: true, interpreter: None, needed: vec![], smoke });
+        let smoke = Smoke {
+            status: SmokeStatus::Passed,
+            args: vec!["--version".into()],
+            runner: None,
+            exit_code: Some(0),
+            signal: None,
+            first_line: None,
+            note: None,
+        };
+        result.executables.push(Executable {
+            name: name.clone(),
+            path: rel,
+            size: d.size,
+            sha256: d.sha256,
+            blake3: d.blake3,
+            arch: "x86_64".into(),
+            is_static: true,
+            interpreter: None,
+            needed: vec![],
+            smoke,
+        });
     }
     std::fs::write(dir.join("licenses/LICENSE-MIT"), "MIT License\n\nPermission is hereby granted...\n").unwrap();
     std::fs::write(dir.join("build.log"), format!("[0.000] building {}\n", spec.crate_name)).unwrap();

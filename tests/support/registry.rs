@@ -62,7 +62,14 @@ impl Registry {
         let config_path = root.join("config.yml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
-        let child = Command::new("docker-registry").arg("serve").arg(&config_path).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("starting docker-registry");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting docker-registry");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
@@ -117,7 +124,8 @@ fn creds() -> String {
 
 /// `skopeo inspect --raw` of `host/repo:tag`; `Err(stderr)` when it fails.
 pub fn inspect_raw(reference: &str) -> Result<Vec<u8>, String> {
-    let out = skopeo(&["inspect", "--raw", "--tls-verify=false", "--creds", &creds(), &format!("docker://{reference}")]);
+    let out =
+        skopeo(&["inspect", "--raw", "--tls-verify=false", "--creds", &creds(), &format!("docker://{reference}")]);
     if out.status.success() {
         Ok(out.stdout)
     } else {
@@ -155,7 +163,11 @@ pub fn sha256_hex(path: &Path) -> String {
 
 /// Check a manifest read back by skopeo against a package: every layer titled with a package path
 /// whose sha256 is the layer digest, and every blob skopeo copied hashes to its name.
-pub fn assert_layers_match(manifest: &[u8], copied: &Path, package: &std::collections::BTreeMap<String, String>) -> usize {
+pub fn assert_layers_match(
+    manifest: &[u8],
+    copied: &Path,
+    package: &std::collections::BTreeMap<String, String>,
+) -> usize {
     let m: serde_json::Value = serde_json::from_slice(manifest).unwrap();
     let layers = m["layers"].as_array().unwrap();
     for layer in layers {

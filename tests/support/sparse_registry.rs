@@ -37,18 +37,40 @@ use sha2::{Digest, Sha256};
 /// unless the variant says "raw".
 #[derive(Debug, Clone)]
 enum Entry {
-    File { path: String, contents: Vec<u8>, mode: u32 },
+    File {
+        path: String,
+        contents: Vec<u8>,
+        mode: u32,
+    },
     /// Written verbatim into the header (may be absolute or contain `..`).
-    RawFile { path: Vec<u8>, contents: Vec<u8> },
-    Dir { path: String },
+    RawFile {
+        path: Vec<u8>,
+        contents: Vec<u8>,
+    },
+    Dir {
+        path: String,
+    },
     /// `target` is written verbatim.
-    Symlink { path: String, target: Vec<u8> },
+    Symlink {
+        path: String,
+        target: Vec<u8>,
+    },
     /// `target` is a raw archive path, written verbatim.
-    Hardlink { path: String, target: Vec<u8> },
-    CharDevice { path: String },
-    Fifo { path: String },
+    Hardlink {
+        path: String,
+        target: Vec<u8>,
+    },
+    CharDevice {
+        path: String,
+    },
+    Fifo {
+        path: String,
+    },
     /// `size` zero bytes: compresses to almost nothing (a zip bomb in miniature).
-    Zeros { path: String, size: u64 },
+    Zeros {
+        path: String,
+        size: u64,
+    },
 }
 
 /// A crate version to publish in a [`SparseRegistry`]: its files and its index line.
@@ -206,8 +228,12 @@ impl TestCrate {
         let under_top = |p: &str| format!("{top}/{p}").into_bytes();
         for entry in &self.entries {
             let (path, kind, mode, link, size): (Vec<u8>, tar::EntryType, u32, Option<&[u8]>, u64) = match entry {
-                Entry::File { path, contents, mode } => (under_top(path), tar::EntryType::Regular, *mode, None, contents.len() as u64),
-                Entry::RawFile { path, contents } => (path.clone(), tar::EntryType::Regular, 0o644, None, contents.len() as u64),
+                Entry::File { path, contents, mode } => {
+                    (under_top(path), tar::EntryType::Regular, *mode, None, contents.len() as u64)
+                }
+                Entry::RawFile { path, contents } => {
+                    (path.clone(), tar::EntryType::Regular, 0o644, None, contents.len() as u64)
+                }
                 Entry::Dir { path } => (under_top(path), tar::EntryType::Directory, 0o755, None, 0),
                 Entry::Symlink { path, target } => (under_top(path), tar::EntryType::Symlink, 0o777, Some(target), 0),
                 Entry::Hardlink { path, target } => (under_top(path), tar::EntryType::Link, 0o644, Some(target), 0),
@@ -316,7 +342,10 @@ impl SparseRegistry {
         let addr = listener.local_addr().expect("local address of the test registry");
         let mut routes = HashMap::new();
         let config = serde_json::json!({ "dl": format!("http://{addr}/dl"), "api": format!("http://{addr}") });
-        routes.insert("/index/config.json".to_string(), Response { content_type: "application/json", body: config.to_string().into_bytes() });
+        routes.insert(
+            "/index/config.json".to_string(),
+            Response { content_type: "application/json", body: config.to_string().into_bytes() },
+        );
         let mut index_files: BTreeMap<String, String> = BTreeMap::new();
         for krate in &crates {
             let bytes = krate.crate_bytes();

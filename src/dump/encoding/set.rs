@@ -63,9 +63,8 @@ pub fn format(items: &[&str]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let plain = !item.is_empty()
-            && !item.eq_ignore_ascii_case("null")
-            && !item.contains([',', '"', '\\', '{', '}', ' ']);
+        let plain =
+            !item.is_empty() && !item.eq_ignore_ascii_case("null") && !item.contains([',', '"', '\\', '{', '}', ' ']);
         if plain {
             out.push_str(item);
         } else {

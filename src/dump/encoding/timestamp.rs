@@ -18,7 +18,9 @@ pub fn parse(field: &[u8]) -> Option<i64> {
         return None;
     }
     let frac = &rest[9..];
-    if !frac.is_empty() && (frac[0] != b'.' || frac.len() > 7 || frac.len() < 2 || !frac[1..].iter().all(u8::is_ascii_digit)) {
+    if !frac.is_empty()
+        && (frac[0] != b'.' || frac.len() > 7 || frac.len() < 2 || !frac[1..].iter().all(u8::is_ascii_digit))
+    {
         return None;
     }
     Some(days * 86_400 + (h * 3600 + m * 60 + s) as i64)
@@ -100,7 +102,13 @@ mod tests {
         assert_eq!(parse(b"2024-03-01 12:30:05.1234+00"), Some(1_709_296_205));
         assert_eq!(parse(b"2024-03-01 12:30:05+00"), Some(1_709_296_205));
         assert_eq!(parse(b"2024-03-01 12:30:05.123456"), Some(1_709_296_205));
-        for bad in [&b"2024-02-30 00:00:00"[..], b"2024-13-01 00:00:00", b"yesterday", b"2024-03-01 12:30:05.", b"2024-03-01 25:00:00"] {
+        for bad in [
+            &b"2024-02-30 00:00:00"[..],
+            b"2024-13-01 00:00:00",
+            b"yesterday",
+            b"2024-03-01 12:30:05.",
+            b"2024-03-01 25:00:00",
+        ] {
             assert_eq!(parse(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }

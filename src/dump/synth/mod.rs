@@ -35,12 +35,26 @@ pub struct Spec {
 }
 
 /// The order of tables inside the real dump (foreign keys first).
-pub const REAL_ORDER: &[&str] =
-    &["categories.csv", "crates.csv", "crates_categories.csv", "versions.csv", "default_versions.csv", "dependencies.csv"];
+pub const REAL_ORDER: &[&str] = &[
+    "categories.csv",
+    "crates.csv",
+    "crates_categories.csv",
+    "versions.csv",
+    "default_versions.csv",
+    "dependencies.csv",
+];
 
 impl Default for Spec {
     fn default() -> Spec {
-        Spec { crates: 0, seed: 1, fixtures: true, extra_column: true, garbage: false, order: REAL_ORDER.to_vec(), omit: None }
+        Spec {
+            crates: 0,
+            seed: 1,
+            fixtures: true,
+            extra_column: true,
+            garbage: false,
+            order: REAL_ORDER.to_vec(),
+            omit: None,
+        }
     }
 }
 
@@ -67,7 +81,8 @@ pub fn write(spec: &Spec, out: &Path) -> anyhow::Result<Stats> {
     let files = tables.finish()?;
 
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let gz = flate2::write::GzEncoder::new(std::io::BufWriter::with_capacity(1 << 20, file), flate2::Compression::default());
+    let gz =
+        flate2::write::GzEncoder::new(std::io::BufWriter::with_capacity(1 << 20, file), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     let metadata = "{\"timestamp\":\"2026-06-01T02:00:00Z\",\"crates_io_commit\":\"synthetic\"}\n";
     append_bytes(&mut tar, &format!("{DUMP_FOLDER}/metadata.json"), metadata.as_bytes())?;
@@ -76,7 +91,11 @@ pub fn write(spec: &Spec, out: &Path) -> anyhow::Result<Stats> {
         if spec.omit == Some(*name) {
             continue;
         }
-        let path = files.iter().find(|(n, _)| n == name).map(|(_, p)| p).with_context(|| format!("no synthetic table {name}"))?;
+        let path = files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
+            .with_context(|| format!("no synthetic table {name}"))?;
         let mut f = std::fs::File::open(path)?;
         tar.append_file(format!("{DUMP_FOLDER}/data/{name}"), &mut f)?;
     }

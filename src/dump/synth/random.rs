@@ -101,8 +101,11 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
         let created = start + rng.below((end - start) as u64) as i64;
         let description = format!(
             "{} {} library for {} and {}: {}",
-            WORDS[rng.below(40) as usize], WORDS[rng.below(40) as usize], WORDS[rng.below(40) as usize],
-            WORDS[rng.below(40) as usize], "a longer sentence describing what the crate does, as most crates do."
+            WORDS[rng.below(40) as usize],
+            WORDS[rng.below(40) as usize],
+            WORDS[rng.below(40) as usize],
+            WORDS[rng.below(40) as usize],
+            "a longer sentence describing what the crate does, as most crates do."
         );
         t.krate(crate_id, &name, created, &description)?;
         if !sys && rng.chance(4) {
@@ -128,31 +131,73 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
             let id = first_id + k;
             let at = created + k as i64 * step + rng.below(step as u64) as i64;
             let (major, minor, patch) = (k / 10, k % 10, rng.below(4));
-            let num = if rng.chance(8) { format!("{major}.{minor}.{patch}-alpha.{k}") } else { format!("{major}.{minor}.{patch}") };
+            let num = if rng.chance(8) {
+                format!("{major}.{minor}.{patch}-alpha.{k}")
+            } else {
+                format!("{major}.{minor}.{patch}")
+            };
             let bins = if has_bins && at >= bins_recorded {
-                if rng.chance(10) { set::format(&[&name, &format!("{name}-helper")]) } else { set::format(&[&name]) }
+                if rng.chance(10) {
+                    set::format(&[&name, &format!("{name}-helper")])
+                } else {
+                    set::format(&[&name])
+                }
             } else {
                 String::new()
             };
             let features = if sys {
                 r#"{"default":[],"vendored":["dep:openssl-src"],"bundled":[],"static":[]}"#.to_string()
             } else {
-                format!(r#"{{"default":["std"],"std":[],"serde":["dep:serde","{}/serde"],"full":["std","serde","async"],"async":["dep:tokio"]}}"#, WORDS[k as usize % 40])
+                format!(
+                    r#"{{"default":["std"],"std":[],"serde":["dep:serde","{}/serde"],"full":["std","serde","async"],"async":["dep:tokio"]}}"#,
+                    WORDS[k as usize % 40]
+                )
             };
             let sum = checksum(id);
-            let created_at = format!("{}.{:06}+00", timestamp::format(at).trim_end_matches("+00"), rng.below(1_000_000));
+            let created_at =
+                format!("{}.{:06}+00", timestamp::format(at).trim_end_matches("+00"), rng.below(1_000_000));
             t.version(&Version {
-                id, crate_id, num: &num, created_at: &created_at, yanked: if rng.chance(3) { "t" } else { "f" },
-                checksum: &sum, links, has_lib, bin_names: &bins, features: &features, description: &description,
+                id,
+                crate_id,
+                num: &num,
+                created_at: &created_at,
+                yanked: if rng.chance(3) { "t" } else { "f" },
+                checksum: &sum,
+                links,
+                has_lib,
+                bin_names: &bins,
+                features: &features,
+                description: &description,
             })?;
             let n_deps = if i == 0 { 0 } else { rng.below(17) };
             for _ in 0..n_deps {
                 let to = FIRST_CRATE_ID + dependency_index(&mut rng, i) as u32;
-                let kind = match rng.below(10) { 0..=6 => 0, 7 => 1, _ => 2 };
-                let features = if rng.chance(20) { if rng.chance(30) { "{vendored}" } else { "{std,derive}" } } else { "{}" };
+                let kind = match rng.below(10) {
+                    0..=6 => 0,
+                    7 => 1,
+                    _ => 2,
+                };
+                let features = if rng.chance(20) {
+                    if rng.chance(30) {
+                        "{vendored}"
+                    } else {
+                        "{std,derive}"
+                    }
+                } else {
+                    "{}"
+                };
                 let target = if rng.chance(5) { "cfg(windows)" } else { "" };
                 let req = format!("^{}.{}", rng.below(3), rng.below(20));
-                t.dependency(&Dependency { id: dep_id, version_id: id, crate_id: to, req: &req, optional: rng.chance(10), features, target, kind: kind as u8 })?;
+                t.dependency(&Dependency {
+                    id: dep_id,
+                    version_id: id,
+                    crate_id: to,
+                    req: &req,
+                    optional: rng.chance(10),
+                    features,
+                    target,
+                    kind: kind as u8,
+                })?;
                 dep_id += 1;
             }
         }

@@ -18,19 +18,60 @@ pub struct Tables {
 }
 
 const CRATES: &[&str] = &[
-    "id", "name", "updated_at", "created_at", "description", "homepage", "documentation", "readme", "repository",
-    "max_upload_size", "max_features", "trustpub_only",
+    "id",
+    "name",
+    "updated_at",
+    "created_at",
+    "description",
+    "homepage",
+    "documentation",
+    "readme",
+    "repository",
+    "max_upload_size",
+    "max_features",
+    "trustpub_only",
 ];
 const VERSIONS: &[&str] = &[
-    "id", "crate_id", "num", "num_no_build", "updated_at", "created_at", "downloads", "features", "yanked", "license",
-    "crate_size", "published_by", "tar_sha256", "links", "rust_version", "has_lib", "bin_names", "edition",
-    "description", "homepage", "documentation", "repository", "categories", "keywords",
+    "id",
+    "crate_id",
+    "num",
+    "num_no_build",
+    "updated_at",
+    "created_at",
+    "downloads",
+    "features",
+    "yanked",
+    "license",
+    "crate_size",
+    "published_by",
+    "tar_sha256",
+    "links",
+    "rust_version",
+    "has_lib",
+    "bin_names",
+    "edition",
+    "description",
+    "homepage",
+    "documentation",
+    "repository",
+    "categories",
+    "keywords",
 ];
 const CATEGORIES: &[&str] = &["id", "category", "slug", "description", "crates_cnt", "created_at", "path"];
 const CRATES_CATEGORIES: &[&str] = &["crate_id", "category_id"];
 const DEFAULT_VERSIONS: &[&str] = &["crate_id", "version_id", "num_versions"];
-const DEPENDENCIES: &[&str] =
-    &["id", "version_id", "crate_id", "req", "optional", "default_features", "features", "target", "kind", "explicit_name"];
+const DEPENDENCIES: &[&str] = &[
+    "id",
+    "version_id",
+    "crate_id",
+    "req",
+    "optional",
+    "default_features",
+    "features",
+    "target",
+    "kind",
+    "explicit_name",
+];
 
 const ALL: &[(&str, &[&str])] = &[
     ("crates.csv", CRATES),
@@ -73,7 +114,9 @@ impl Tables {
         let mut files = Vec::new();
         for (name, columns) in ALL {
             let path = dir.join(name);
-            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(BufWriter::with_capacity(1 << 20, File::create(&path)?));
+            let mut w = csv::WriterBuilder::new()
+                .flexible(true)
+                .from_writer(BufWriter::with_capacity(1 << 20, File::create(&path)?));
             let mut header: Vec<&str> = columns.to_vec();
             if extra {
                 header.push("shiny_new_column");
@@ -106,7 +149,10 @@ impl Tables {
 
     pub fn category(&mut self, id: u32, name: &str, slug: &str) -> anyhow::Result<()> {
         let id = id.to_string();
-        self.row("categories.csv", &[&id, name, slug, &format!("Crates for {name}."), "0", "2017-01-17 19:13:05.112025+00", slug])
+        self.row(
+            "categories.csv",
+            &[&id, name, slug, &format!("Crates for {name}."), "0", "2017-01-17 19:13:05.112025+00", slug],
+        )
     }
 
     pub fn krate(&mut self, id: u32, name: &str, created: i64, description: &str) -> anyhow::Result<()> {
@@ -130,9 +176,30 @@ impl Tables {
         self.row(
             "versions.csv",
             &[
-                &id, &crate_id, v.num, v.num, v.created_at, v.created_at, &downloads, v.features, v.yanked,
-                "MIT OR Apache-2.0", &size, &publisher, v.checksum, v.links, "1.70", has_lib, v.bin_names, "2021",
-                v.description, "", "", "https://github.com/example/repository", "{}", "{cli,tool}",
+                &id,
+                &crate_id,
+                v.num,
+                v.num,
+                v.created_at,
+                v.created_at,
+                &downloads,
+                v.features,
+                v.yanked,
+                "MIT OR Apache-2.0",
+                &size,
+                &publisher,
+                v.checksum,
+                v.links,
+                "1.70",
+                has_lib,
+                v.bin_names,
+                "2021",
+                v.description,
+                "",
+                "",
+                "https://github.com/example/repository",
+                "{}",
+                "{cli,tool}",
             ],
         )
     }
@@ -146,7 +213,18 @@ impl Tables {
         let optional = if d.optional { "t" } else { "f" };
         self.row(
             "dependencies.csv",
-            &[&d.id.to_string(), &d.version_id.to_string(), &d.crate_id.to_string(), d.req, optional, "t", d.features, d.target, &d.kind.to_string(), ""],
+            &[
+                &d.id.to_string(),
+                &d.version_id.to_string(),
+                &d.crate_id.to_string(),
+                d.req,
+                optional,
+                "t",
+                d.features,
+                d.target,
+                &d.kind.to_string(),
+                "",
+            ],
         )
     }
 

@@ -8,4 +8,5 @@ pub mod dependencies;
 pub mod versions;
 
 /// The tables a plan needs, by file name inside `data/`.
-pub const REQUIRED: &[&str] = &["categories.csv", "crates.csv", "crates_categories.csv", "versions.csv", "dependencies.csv"];
+pub const REQUIRED: &[&str] =
+    &["categories.csv", "crates.csv", "crates_categories.csv", "versions.csv", "dependencies.csv"];

@@ -53,7 +53,10 @@ impl Columns {
     }
 
     pub fn parse<'a>(&self, rec: &Record<'a>) -> Result<Row<'a>, &'static str> {
-        let num = std::str::from_utf8(&field(rec, self.num)).ok().and_then(|n| semver::Version::parse(n).ok()).ok_or("bad semver in num")?;
+        let num = std::str::from_utf8(&field(rec, self.num))
+            .ok()
+            .and_then(|n| semver::Version::parse(n).ok())
+            .ok_or("bad semver in num")?;
         let bin_names = text(field(rec, self.bin_names)).ok_or("bad bin_names")?;
         if !(bin_names.is_empty() || bin_names.starts_with('{') && bin_names.ends_with('}')) {
             return Err("bad bin_names");

@@ -45,8 +45,9 @@ pub fn build_env() -> Vec<(String, String)> {
 /// Is this one of the crate's own features that vendors or bundles a native library?
 pub fn is_vendoring_feature(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["vendored", "bundled"].iter().any(|w| n == *w || n.starts_with(&format!("{w}-")) || n.ends_with(&format!("-{w}")) || n.starts_with(&format!("{w}_")))
-        || n == "static-link"
+    ["vendored", "bundled"].iter().any(|w| {
+        n == *w || n.starts_with(&format!("{w}-")) || n.ends_with(&format!("-{w}")) || n.starts_with(&format!("{w}_"))
+    }) || n == "static-link"
         || n == "vendored-openssl"
 }
 
@@ -83,16 +84,16 @@ pub fn prepare(root: &Path) -> anyhow::Result<Prepared> {
     for name in REMOVED {
         let path = root.join(name);
         let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-        if meta.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        }
-        .with_context(|| format!("removing {name} from the crate"))?;
+        if meta.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
+            .with_context(|| format!("removing {name} from the crate"))?;
         steps.push(format!("removed {name}"));
     }
     let has_lock = root.join("Cargo.lock").is_file();
-    steps.push(if has_lock { "Cargo.lock shipped: first attempt uses --locked".to_string() } else { "no Cargo.lock shipped: dependencies resolved fresh".to_string() });
+    steps.push(if has_lock {
+        "Cargo.lock shipped: first attempt uses --locked".to_string()
+    } else {
+        "no Cargo.lock shipped: dependencies resolved fresh".to_string()
+    });
     Ok(Prepared { steps, has_lock })
 }
 
@@ -101,15 +102,30 @@ mod tests {
     use super::*;
 
     fn dep(name: &str, optional: bool) -> IndexDep {
-        IndexDep { name: name.into(), package: None, req: "^1".into(), features: vec![], optional, default_features: true, target: None, kind: Some("normal".into()) }
+        IndexDep {
+            name: name.into(),
+            package: None,
+            req: "^1".into(),
+            features: vec![],
+            optional,
+            default_features: true,
+            target: None,
+            kind: Some("normal".into()),
+        }
     }
 
     #[test]
     fn vendoring_features_from_index_data() {
         let features: BTreeMap<String, Vec<String>> =
-            ["vendored-openssl", "bundled", "default", "static", "openssl-vendored", "unvendored"].iter().map(|f| (f.to_string(), vec![])).collect();
+            ["vendored-openssl", "bundled", "default", "static", "openssl-vendored", "unvendored"]
+                .iter()
+                .map(|f| (f.to_string(), vec![]))
+                .collect();
         let deps = vec![dep("openssl", false), dep("rusqlite", true), dep("serde", false)];
-        assert_eq!(vendoring_features(&features, &deps), ["bundled", "openssl-vendored", "openssl/vendored", "vendored-openssl"]);
+        assert_eq!(
+            vendoring_features(&features, &deps),
+            ["bundled", "openssl-vendored", "openssl/vendored", "vendored-openssl"]
+        );
     }
 
     #[test]

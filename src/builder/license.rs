@@ -9,7 +9,7 @@ use askalono::{Store, TextData};
 
 use crate::schema::result::{LicenseFile, Licenses};
 
-static CACHE: &[u8] = include_bytes!("../assets/askalono-spdx-cache.bin.zstd");
+static CACHE: &[u8] = include_bytes!("../../assets/askalono-spdx-cache.bin.zstd");
 
 /// askalono's own threshold for a confident match.
 pub const MATCH_THRESHOLD: f32 = 0.8;
@@ -76,7 +76,12 @@ pub fn package_name(source_path: &str) -> String {
 }
 
 /// Detect and copy every license file of `crate_root` into `dest_dir` (`<package>/licenses`).
-pub fn collect(crate_root: &Path, declared: Option<&str>, license_file: Option<&str>, dest_dir: &Path) -> anyhow::Result<Licenses> {
+pub fn collect(
+    crate_root: &Path,
+    declared: Option<&str>,
+    license_file: Option<&str>,
+    dest_dir: &Path,
+) -> anyhow::Result<Licenses> {
     let mut files = Vec::new();
     let sources = find_license_files(crate_root, license_file)?;
     if !sources.is_empty() {
@@ -88,7 +93,13 @@ pub fn collect(crate_root: &Path, declared: Option<&str>, license_file: Option<&
         let name = package_name(&source);
         std::fs::write(dest_dir.join(&name), &bytes)?;
         let sha256 = crate::package::digest_file(&dest_dir.join(&name))?.sha256;
-        files.push(LicenseFile { path: format!("{}/{name}", crate::package::LICENSES_DIR), source_path: source, sha256, spdx, confidence });
+        files.push(LicenseFile {
+            path: format!("{}/{name}", crate::package::LICENSES_DIR),
+            source_path: source,
+            sha256,
+            spdx,
+            confidence,
+        });
     }
     Ok(Licenses { declared: declared.map(str::to_string), files })
 }

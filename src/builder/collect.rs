@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::inspect::{inspect, ElfFacts};
+use crate::builder::inspect::{inspect, ElfFacts};
 use crate::target::Target;
 
 /// One produced executable.
@@ -16,7 +16,8 @@ pub struct Produced {
 }
 
 /// File name endings that are never executables.
-const SKIP_SUFFIXES: &[&str] = &[".d", ".rlib", ".rmeta", ".so", ".a", ".dylib", ".dll", ".pdb", ".dwp", ".lock", ".json"];
+const SKIP_SUFFIXES: &[&str] =
+    &[".d", ".rlib", ".rmeta", ".so", ".a", ".dylib", ".dll", ".pdb", ".dwp", ".lock", ".json"];
 
 /// Collect the executables among the regular files directly in `dir`. Files of another architecture
 /// are returned separately with a reason, so a wrong-arch build is reported, not silently dropped.
@@ -43,7 +44,10 @@ pub fn collect(dir: &Path, target: &Target) -> anyhow::Result<(Vec<Produced>, Ve
             }
         };
         if facts.machine != target.elf_machine || facts.bits != target.elf_bits {
-            rejected.push(format!("{name}: ELF machine {} ({}-bit), expected {} for {}", facts.machine, facts.bits, target.elf_machine, target.triple));
+            rejected.push(format!(
+                "{name}: ELF machine {} ({}-bit), expected {} for {}",
+                facts.machine, facts.bits, target.elf_machine, target.triple
+            ));
             continue;
         }
         produced.push(Produced { name, path: entry.path(), facts });

@@ -9,13 +9,24 @@ use crate::schema::result::{BuildResult, Status};
 
 /// The one-line verdict printed on stdout.
 pub fn verdict(result: &BuildResult, out: &Path) -> String {
-    let who = format!("{} {} for {}", result.crate_name, if result.version.is_empty() { "(unresolved)" } else { &result.version }, result.target);
+    let who = format!(
+        "{} {} for {}",
+        result.crate_name,
+        if result.version.is_empty() { "(unresolved)" } else { &result.version },
+        result.target
+    );
     match (&result.status, &result.failure) {
         (Status::Built, _) => {
-            let exes: Vec<String> = result.executables.iter().map(|e| format!("{} (smoke {})", e.name, smoke_name(e.smoke.status))).collect();
+            let exes: Vec<String> = result
+                .executables
+                .iter()
+                .map(|e| format!("{} (smoke {})", e.name, smoke_name(e.smoke.status)))
+                .collect();
             format!("built {who}: {} -> {}", exes.join(", "), out.display())
         }
-        (Status::Failed, Some(f)) => format!("failed {who}: {}: {} (see {})", f.class, f.message, out.join(RESULT_FILE).display()),
+        (Status::Failed, Some(f)) => {
+            format!("failed {who}: {}: {} (see {})", f.class, f.message, out.join(RESULT_FILE).display())
+        }
         (Status::Failed, None) => format!("failed {who} (see {})", out.join(RESULT_FILE).display()),
     }
 }
@@ -59,8 +70,14 @@ pub fn markdown(result: &BuildResult) -> String {
             }
         }
     }
-    let timings: Vec<String> = result.timings_ms.iter().map(|(k, v)| format!("{k} {:.1}s", *v as f64 / 1000.0)).collect();
-    md.push_str(&format!("\nbackend `{}`, features `{}`; {}\n", result.backend, result.features_used.as_deref().unwrap_or("-"), timings.join(", ")));
+    let timings: Vec<String> =
+        result.timings_ms.iter().map(|(k, v)| format!("{k} {:.1}s", *v as f64 / 1000.0)).collect();
+    md.push_str(&format!(
+        "\nbackend `{}`, features `{}`; {}\n",
+        result.backend,
+        result.features_used.as_deref().unwrap_or("-"),
+        timings.join(", ")
+    ));
     md
 }
 
@@ -94,11 +111,17 @@ mod tests {
 
     #[test]
     fn failed_summary_shows_class_and_evidence() {
-        let mut r = BuildResult::new("x", "1.0.0", "x86_64-unknown-linux-gnu", "cargo");
-        r.failure = Some(Failure { class: FailureClass::MissingSystemLibrary, phase: "build".into(), message: "openssl | not found".into(), evidence: vec!["error: ```x".into()] });
+        let mut r = BuildResult::new("x", "1.0.0", "x86_64-unknown-linux-gnu", crate::schema::Backend::Cargo);
+        r.failure = Some(Failure {
+            class: FailureClass::MissingSystemLibrary,
+            phase: crate::schema::Phase::Build,
+            message: "openssl | not found".into(),
+            evidence: vec!["error: ```x".into()],
+        });
         let md = markdown(&r);
         assert!(md.contains("**missing-system-library**: openssl \\| not found"), "{md}");
         assert!(md.contains("error: '''x"));
-        assert!(verdict(&r, Path::new("o")).starts_with("failed x 1.0.0 for x86_64-unknown-linux-gnu: missing-system-library"));
+        assert!(verdict(&r, Path::new("o"))
+            .starts_with("failed x 1.0.0 for x86_64-unknown-linux-gnu: missing-system-library"));
     }
 }

@@ -7,17 +7,21 @@
 //! and always writes result.json.
 
 pub mod args;
-pub mod job;
-pub mod summary;
 pub mod attempts;
-pub mod classify;
 pub mod backend;
+pub mod classify;
 pub mod collect;
 pub mod env;
+pub mod inspect;
+pub mod job;
+pub mod license;
 pub mod log;
 pub mod manifest;
 pub mod prepare;
 pub mod runner;
+pub mod smoke;
+pub mod srcbuild;
+pub mod summary;
 pub mod toolchain;
 
 pub use args::BuildArgs;

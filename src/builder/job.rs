@@ -12,11 +12,12 @@ use crate::error::{self, Exit};
 use crate::github::Runner;
 use crate::package;
 use crate::schema::result::{Attempt, BuildResult, Executable, Failure, FailureClass, SmokeStatus, Source, Status};
+use crate::schema::{Channel, Phase};
 use crate::target::Target;
 
 use super::args::{parse_features, BuildArgs};
 use super::attempts::{self, Plan};
-use super::backend::{self, Backend, BackendChoice, BuildRequest};
+use super::backend::{self, Backend, BackendChoice, BackendTool, BuildRequest};
 use super::classify::{self, ExitInfo};
 use super::collect::{self, Produced};
 use super::log::BuildLog;
@@ -24,13 +25,13 @@ use super::{env, manifest, prepare, runner, summary, toolchain};
 
 /// A phase's failure: what to record and how to exit.
 struct PhaseError {
-    phase: &'static str,
+    phase: Phase,
     error: anyhow::Error,
     default_class: FailureClass,
     evidence: Vec<String>,
 }
 
-fn phase_err(phase: &'static str, default_class: FailureClass) -> impl FnOnce(anyhow::Error) -> PhaseError {
+fn phase_err(phase: Phase, default_class: FailureClass) -> impl FnOnce(anyhow::Error) -> PhaseError {
     move |error| PhaseError { phase, error, default_class, evidence: Vec::new() }
 }
 
@@ -65,13 +66,17 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     }
     let host = Target::host();
     // The license store takes ~0.1 s to load: warm it while the crate is fetched and built.
-    let license_store = tokio::task::spawn_blocking(crate::license::warm_up);
+    let license_store = tokio::task::spawn_blocking(crate::builder::license::warm_up);
     // Toolchain detection (local processes) and version resolution (the index) run side by side.
     let tools = async {
         let toolchain = toolchain::detect(args.toolchain).await?;
-        let nightly = toolchain.channel == "nightly";
+        let nightly = toolchain.channel == Channel::Nightly;
         // Only `auto` for a foreign triple needs to know which std libraries rustup has.
-        let installed = if args.backend == BackendChoice::Auto && target.triple != host.triple { toolchain::installed_targets(nightly).await } else { Vec::new() };
+        let installed = if args.backend == BackendChoice::Auto && target.triple != host.triple {
+            toolchain::installed_targets(nightly).await
+        } else {
+            Vec::new()
+        };
         let backend = backend::choose(args.backend, target, host, &installed)?;
         anyhow::Ok((toolchain, backend, started.elapsed()))
     };
@@ -81,9 +86,20 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     };
     let (tools, (resolved, resolve_time)) = tokio::join!(tools, resolving);
     let (toolchain, backend, setup_time) = tools?;
-    let setup = Setup { spec, target, host, backend, toolchain, features, jobs: args.jobs, deadline: started + args.timeout, secret_values };
+    let setup = Setup {
+        spec,
+        target,
+        host,
+        backend,
+        toolchain,
+        features,
+        jobs: args.jobs,
+        deadline: started + args.timeout,
+        secret_values,
+    };
 
-    let mut result = BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, backend.name());
+    let mut result =
+        BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, backend);
     result.toolchain = Some(setup.toolchain.clone());
     result.rustflags = target.rustflags().join(" ");
     result.timings_ms.insert("setup".into(), ms(setup_time));
@@ -91,7 +107,14 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
     claim_output_dir(&out)?;
     let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
-    log.note(&format!("cratemill {} building {} for {} with {} ({})", env!("CARGO_PKG_VERSION"), args.spec, target.triple, backend.name(), setup.toolchain.rustc));
+    log.note(&format!(
+        "cratemill {} building {} for {} with {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        args.spec,
+        target.triple,
+        backend.name(),
+        setup.toolchain.rustc
+    ));
 
     let outcome = match resolved {
         Ok((index, version)) => {
@@ -112,7 +135,11 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     let exit = match outcome {
         Ok(()) => {
             result.status = Status::Built;
-            log.note(&format!("built {} executable(s) in {:.1}s", result.executables.len(), started.elapsed().as_secs_f64()));
+            log.note(&format!(
+                "built {} executable(s) in {:.1}s",
+                result.executables.len(),
+                started.elapsed().as_secs_f64()
+            ));
             log.flush()?;
             // result.json is written last, so its presence with status built means the package is whole.
             package_files(&out, &mut result)?;
@@ -125,9 +152,16 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
             log.flush()?;
             remove_publishable(&out)?;
             result.status = Status::Failed;
-            result.failure = Some(Failure { class, phase: failure.phase.to_string(), message: message.clone(), evidence: failure.evidence });
+            result.failure =
+                Some(Failure { class, phase: failure.phase, message: message.clone(), evidence: failure.evidence });
             crate::schema::write(&out.join(package::RESULT_FILE), &result)?;
-            runner.error(&format!("cratemill build {}@{} ({}) failed: {class}", result.crate_name, result.version, target.triple), &message);
+            runner.error(
+                &format!(
+                    "cratemill build {}@{} ({}) failed: {class}",
+                    result.crate_name, result.version, target.triple
+                ),
+                &message,
+            );
             match error::exit_of(&failure.error) {
                 Exit::Usage => Exit::Usage,
                 Exit::Internal if error::class_of(&failure.error).is_none() => Exit::Internal,
@@ -140,10 +174,10 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
 }
 
 async fn resolve(args: &BuildArgs, spec: &CrateSpec) -> Result<(Index, IndexVersion), PhaseError> {
-    let index = Index::open(&args.index_url).await.map_err(phase_err("resolve", FailureClass::FetchFailed))?;
-    let versions = index.versions(&spec.name).await.map_err(phase_err("resolve", FailureClass::FetchFailed))?;
+    let index = Index::open(&args.index_url).await.map_err(phase_err(Phase::Resolve, FailureClass::FetchFailed))?;
+    let versions = index.versions(&spec.name).await.map_err(phase_err(Phase::Resolve, FailureClass::FetchFailed))?;
     let chosen = crates_io::select_version(&versions, spec.version.as_deref(), args.allow_yanked)
-        .map_err(phase_err("resolve", FailureClass::NotFound))?
+        .map_err(phase_err(Phase::Resolve, FailureClass::NotFound))?
         .clone();
     Ok((index, chosen))
 }
@@ -159,9 +193,13 @@ async fn build_resolved(
     log: &mut BuildLog,
     runner: &Runner,
 ) -> Result<(), PhaseError> {
-    let work = tempfile::Builder::new().prefix("cratemill-work-").tempdir().map_err(|e| phase_err("setup", FailureClass::OutOfResources)(e.into()))?;
+    let work = tempfile::Builder::new()
+        .prefix("cratemill-work-")
+        .tempdir()
+        .map_err(|e| phase_err(Phase::Setup, FailureClass::OutOfResources)(e.into()))?;
     // The guard deletes the work folder when this function returns, on success and on failure alike.
-    let (work_path, _guard) = if args.keep_work { (work.keep(), None) } else { (work.path().to_path_buf(), Some(work)) };
+    let (work_path, _guard) =
+        if args.keep_work { (work.keep(), None) } else { (work.path().to_path_buf(), Some(work)) };
     if args.keep_work {
         log.note(&format!("work folder kept at {}", work_path.display()));
     }
@@ -172,9 +210,14 @@ async fn build_resolved(
     let t = Instant::now();
     log.group(runner, &format!("fetch {name} {vers}"));
     let download_dir = work_path.join("download");
-    std::fs::create_dir_all(&download_dir).map_err(|e| phase_err("fetch", FailureClass::OutOfResources)(e.into()))?;
-    let downloaded = index.download(version, &download_dir).await.map_err(phase_err("fetch", FailureClass::FetchFailed))?;
-    log.note(&format!("downloaded {} ({} bytes), sha256 {} matches the index", downloaded.url, downloaded.size, downloaded.sha256));
+    std::fs::create_dir_all(&download_dir)
+        .map_err(|e| phase_err(Phase::Fetch, FailureClass::OutOfResources)(e.into()))?;
+    let downloaded =
+        index.download(version, &download_dir).await.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+    log.note(&format!(
+        "downloaded {} ({} bytes), sha256 {} matches the index",
+        downloaded.url, downloaded.size, downloaded.sha256
+    ));
     result.source = Some(Source {
         index_url: index.url().to_string(),
         download_url: downloaded.url.clone(),
@@ -183,29 +226,36 @@ async fn build_resolved(
         yanked: version.yanked,
     });
     let src_dir = work_path.join("src");
-    std::fs::create_dir_all(&src_dir).map_err(|e| phase_err("fetch", FailureClass::OutOfResources)(e.into()))?;
+    std::fs::create_dir_all(&src_dir).map_err(|e| phase_err(Phase::Fetch, FailureClass::OutOfResources)(e.into()))?;
     // Unsafe archives carry their own class; anything else here is an I/O problem.
     let (crate_file, unpack_into, n, v) = (downloaded.path.clone(), src_dir.clone(), name.clone(), vers.clone());
-    let root = tokio::task::spawn_blocking(move || crates_io::unpack(&crate_file, &unpack_into, &n, &v, &crates_io::UnpackLimits::default()))
-        .await
-        .map_err(|e| phase_err("fetch", FailureClass::Unknown)(e.into()))?
-        .map_err(phase_err("fetch", FailureClass::Unknown))?;
+    let root = tokio::task::spawn_blocking(move || {
+        crates_io::unpack(&crate_file, &unpack_into, &n, &v, &crates_io::UnpackLimits::default())
+    })
+    .await
+    .map_err(|e| phase_err(Phase::Fetch, FailureClass::Unknown)(e.into()))?
+    .map_err(phase_err(Phase::Fetch, FailureClass::Unknown))?;
     log.end_group(runner);
     result.timings_ms.insert("fetch".into(), ms(t.elapsed()));
 
     // Prepare.
     let t = Instant::now();
-    let meta = manifest::read_meta(&root.join("Cargo.toml")).map_err(phase_err("prepare", FailureClass::CompileError))?;
+    let meta =
+        manifest::read_meta(&root.join("Cargo.toml")).map_err(phase_err(Phase::Prepare, FailureClass::CompileError))?;
     result.package = Some(meta.clone());
-    if !manifest::declares_binaries(&root).map_err(phase_err("prepare", FailureClass::CompileError))? {
+    if !manifest::declares_binaries(&root).map_err(phase_err(Phase::Prepare, FailureClass::CompileError))? {
         return Err(PhaseError {
-            phase: "prepare",
-            error: error::classified(Exit::Failed, FailureClass::NoExecutables, format!("{name} {vers} is a library: it has no binary targets to build")),
+            phase: Phase::Prepare,
+            error: error::classified(
+                Exit::Failed,
+                FailureClass::NoExecutables,
+                format!("{name} {vers} is a library: it has no binary targets to build"),
+            ),
             default_class: FailureClass::NoExecutables,
             evidence: Vec::new(),
         });
     }
-    let prepared = prepare::prepare(&root).map_err(phase_err("prepare", FailureClass::Unknown))?;
+    let prepared = prepare::prepare(&root).map_err(phase_err(Phase::Prepare, FailureClass::Unknown))?;
     let extras = prepare::vendoring_features(&version.features, &version.deps);
     result.prepare = prepared.steps.clone();
     if !extras.is_empty() {
@@ -214,7 +264,8 @@ async fn build_resolved(
     for step in &result.prepare {
         log.note(&format!("prepare: {step}"));
     }
-    let mut extra_env: Vec<(String, String)> = setup.target.profile_env().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut extra_env: Vec<(String, String)> =
+        setup.target.profile_env().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     extra_env.push((setup.target.rustflags_env_name(), result.rustflags.clone()));
     extra_env.extend(prepare::build_env());
     extra_env.push(("CARGO_TERM_COLOR".into(), "never".into()));
@@ -238,7 +289,19 @@ async fn build_resolved(
 
     // Build attempts.
     let t = Instant::now();
-    let produced = attempt_builds(setup, &root, &work_path, &target_dir, prepared.has_lock, extras, &child_env, result, log, runner).await?;
+    let produced = attempt_builds(
+        setup,
+        &root,
+        &work_path,
+        &target_dir,
+        prepared.has_lock,
+        extras,
+        &child_env,
+        result,
+        log,
+        runner,
+    )
+    .await?;
     result.timings_ms.insert("build".into(), ms(t.elapsed()));
 
     // Inspect + smoke.
@@ -248,28 +311,45 @@ async fn build_resolved(
 
     // Licenses.
     let t = Instant::now();
-    result.licenses = crate::license::collect(&root, meta.license.as_deref(), meta.license_file.as_deref(), &out.join(package::LICENSES_DIR))
-        .map_err(phase_err("license", FailureClass::Unknown))?;
+    result.licenses = crate::builder::license::collect(
+        &root,
+        meta.license.as_deref(),
+        meta.license_file.as_deref(),
+        &out.join(package::LICENSES_DIR),
+    )
+    .map_err(phase_err(Phase::License, FailureClass::Unknown))?;
     for lf in &result.licenses.files {
-        log.note(&format!("license {}: {} ({:.2})", lf.source_path, lf.spdx.as_deref().unwrap_or("unidentified"), lf.confidence));
+        log.note(&format!(
+            "license {}: {} ({:.2})",
+            lf.source_path,
+            lf.spdx.as_deref().unwrap_or("unidentified"),
+            lf.confidence
+        ));
     }
     result.timings_ms.insert("license".into(), ms(t.elapsed()));
 
     // Source archive (log flushed first so the archive carries it whole up to here).
     let t = Instant::now();
     log.note("writing the -srcbuild- source archive");
-    log.flush().map_err(|e| phase_err("package", FailureClass::OutOfResources)(e.into()))?;
+    log.flush().map_err(|e| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into()))?;
     let info = serde_json::json!({
         "crate": name, "version": vers, "target": setup.target.triple, "backend": setup.backend.name(),
         "toolchain": result.toolchain, "rustflags": result.rustflags, "build_env": result.build_env,
         "prepare": result.prepare, "attempts": result.attempts, "source": result.source,
     });
     let archive = out.join(package::SRCBUILD_DIR).join(package::srcbuild_file_name(name, vers));
-    crate::srcbuild::write(
+    crate::builder::srcbuild::write(
         &archive,
-        &crate::srcbuild::Inputs { crate_name: name, version: vers, crate_file: &downloaded.path, source_tree: &root, build_log: log.path(), build_info: &info },
+        &crate::builder::srcbuild::Inputs {
+            crate_name: name,
+            version: vers,
+            crate_file: &downloaded.path,
+            source_tree: &root,
+            build_log: log.path(),
+            build_info: &info,
+        },
     )
-    .map_err(phase_err("package", FailureClass::OutOfResources))?;
+    .map_err(phase_err(Phase::Package, FailureClass::OutOfResources))?;
     result.timings_ms.insert("package".into(), ms(t.elapsed()));
     Ok(())
 }
@@ -287,7 +367,7 @@ async fn attempt_builds(
     log: &mut BuildLog,
     runner: &Runner,
 ) -> Result<Vec<Produced>, PhaseError> {
-    let nightly = setup.toolchain.channel == "nightly";
+    let nightly = setup.toolchain.channel == Channel::Nightly;
     let mut plan = attempts::first(setup.features.clone(), extras, has_lock);
     let mut tried: Vec<Plan> = Vec::new();
     loop {
@@ -305,11 +385,19 @@ async fn attempt_builds(
         };
         let command = backend::command(setup.backend, &request);
         let features_desc = plan.features.describe(&plan.extra_features);
-        log.group(runner, &format!("build attempt {n}: features {features_desc}{}", if plan.locked { ", --locked" } else { "" }));
+        log.group(
+            runner,
+            &format!("build attempt {n}: features {features_desc}{}", if plan.locked { ", --locked" } else { "" }),
+        );
         log.note(&format!("$ {}", command.display().join(" ")));
         let run = runner::run(&command, child_env, root, log, setup.deadline).await;
         log.end_group(runner);
-        let run = run.map_err(|e| PhaseError { phase: "build", error: e, default_class: FailureClass::Unknown, evidence: Vec::new() })?;
+        let run = run.map_err(|e| PhaseError {
+            phase: Phase::Build,
+            error: e,
+            default_class: FailureClass::Unknown,
+            evidence: Vec::new(),
+        })?;
         let mut attempt = Attempt {
             features: features_desc,
             locked: plan.locked,
@@ -322,47 +410,78 @@ async fn attempt_builds(
         tried.push(plan.clone());
         if run.success() {
             let dir = artifact_dir.unwrap_or_else(|| target_dir.join(setup.target.triple).join("release"));
-            let (produced, rejected) = collect::collect(&dir, setup.target).map_err(phase_err("inspect", FailureClass::Unknown))?;
+            let (produced, rejected) =
+                collect::collect(&dir, setup.target).map_err(phase_err(Phase::Inspect, FailureClass::Unknown))?;
             attempt.produced_binaries = !produced.is_empty();
             result.features_used = Some(attempt.features.clone());
             result.attempts.push(attempt);
             if produced.is_empty() {
-                let why = if rejected.is_empty() { "the build succeeded but produced no executables".to_string() } else { format!("no executable for {}: {}", setup.target.triple, rejected.join("; ")) };
-                let class = if rejected.is_empty() { FailureClass::NoExecutables } else { FailureClass::UnsupportedTarget };
-                return Err(PhaseError { phase: "inspect", error: error::classified(Exit::Failed, class, why), default_class: class, evidence: rejected });
+                let why = if rejected.is_empty() {
+                    "the build succeeded but produced no executables".to_string()
+                } else {
+                    format!("no executable for {}: {}", setup.target.triple, rejected.join("; "))
+                };
+                let class =
+                    if rejected.is_empty() { FailureClass::NoExecutables } else { FailureClass::UnsupportedTarget };
+                return Err(PhaseError {
+                    phase: Phase::Inspect,
+                    error: error::classified(Exit::Failed, class, why),
+                    default_class: class,
+                    evidence: rejected,
+                });
             }
             return Ok(produced);
         }
         let text = run.lines.join("\n");
-        let c = classify::classify(&text, ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out });
+        let c =
+            classify::classify(&text, ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out });
         log.note(&format!("attempt {n} failed: {}: {}", c.class, c.summary));
-        attempt.failure = Some(c.to_failure("build"));
+        attempt.failure = Some(c.to_failure(Phase::Build));
         result.attempts.push(attempt);
-        let outcome = attempts::Outcome { class: c.class, lock_outdated: c.lock_outdated, feature_problem: c.feature_problem };
+        let outcome =
+            attempts::Outcome { class: c.class, lock_outdated: c.lock_outdated, feature_problem: c.feature_problem };
         match attempts::next(&plan, &outcome, &tried) {
             Some(next) if Instant::now() < setup.deadline => plan = next,
             _ => {
                 let message = format!("{} (after {n} attempt{})", c.summary, if n == 1 { "" } else { "s" });
-                return Err(PhaseError { phase: "build", error: error::classified(Exit::Failed, c.class, message), default_class: c.class, evidence: c.evidence });
+                return Err(PhaseError {
+                    phase: Phase::Build,
+                    error: error::classified(Exit::Failed, c.class, message),
+                    default_class: c.class,
+                    evidence: c.evidence,
+                });
             }
         }
     }
 }
 
-async fn inspect_and_install(setup: &Setup, produced: &[Produced], out: &Path, result: &mut BuildResult, log: &mut BuildLog) -> Result<(), PhaseError> {
+async fn inspect_and_install(
+    setup: &Setup,
+    produced: &[Produced],
+    out: &Path,
+    result: &mut BuildResult,
+    log: &mut BuildLog,
+) -> Result<(), PhaseError> {
     let bin_dir = out.join(package::BIN_DIR);
-    std::fs::create_dir_all(&bin_dir).map_err(|e| phase_err("package", FailureClass::OutOfResources)(e.into()))?;
+    std::fs::create_dir_all(&bin_dir).map_err(|e| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into()))?;
     for p in produced {
         let dest = bin_dir.join(&p.name);
         // A copy, never a hard link: cargo's artifact dir links into its target dir.
-        std::fs::copy(&p.path, &dest).with_context(|| format!("copying {}", p.name)).map_err(phase_err("package", FailureClass::OutOfResources))?;
-        let smoke = crate::smoke::smoke(&dest, setup.target, setup.host).await;
-        let digests = package::digest_file(&dest).map_err(|e| phase_err("package", FailureClass::OutOfResources)(e.into()))?;
+        std::fs::copy(&p.path, &dest)
+            .with_context(|| format!("copying {}", p.name))
+            .map_err(phase_err(Phase::Package, FailureClass::OutOfResources))?;
+        let smoke = crate::builder::smoke::smoke(&dest, setup.target, setup.host).await;
+        let digests = package::digest_file(&dest)
+            .map_err(|e| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into()))?;
         log.note(&format!(
             "{}: {} bytes, {}, smoke {:?}{}",
             p.name,
             digests.size,
-            if p.facts.is_static() { "static".to_string() } else { format!("dynamic (interpreter {:?}, needs {:?})", p.facts.interpreter, p.facts.needed) },
+            if p.facts.is_static() {
+                "static".to_string()
+            } else {
+                format!("dynamic (interpreter {:?}, needs {:?})", p.facts.interpreter, p.facts.needed)
+            },
             smoke.status,
             smoke.first_line.as_deref().map(|l| format!(": {l}")).unwrap_or_default()
         ));
@@ -379,10 +498,20 @@ async fn inspect_and_install(setup: &Setup, produced: &[Produced], out: &Path, r
             smoke,
         });
     }
-    let dynamic: Vec<String> = result.executables.iter().filter(|e| !e.is_static).map(|e| format!("{} needs {}", e.name, e.needed.join(", "))).collect();
+    let dynamic: Vec<String> = result
+        .executables
+        .iter()
+        .filter(|e| !e.is_static)
+        .map(|e| format!("{} needs {}", e.name, e.needed.join(", ")))
+        .collect();
     if !dynamic.is_empty() {
         let msg = format!("not statically linked: {}", dynamic.join("; "));
-        return Err(PhaseError { phase: "inspect", error: error::classified(Exit::Failed, FailureClass::NotStatic, msg), default_class: FailureClass::NotStatic, evidence: dynamic });
+        return Err(PhaseError {
+            phase: Phase::Inspect,
+            error: error::classified(Exit::Failed, FailureClass::NotStatic, msg),
+            default_class: FailureClass::NotStatic,
+            evidence: dynamic,
+        });
     }
     let crashed: Vec<String> = result
         .executables
@@ -392,7 +521,12 @@ async fn inspect_and_install(setup: &Setup, produced: &[Produced], out: &Path, r
         .collect();
     if !crashed.is_empty() {
         let msg = format!("crashed when run: {}", crashed.join("; "));
-        return Err(PhaseError { phase: "inspect", error: error::classified(Exit::Failed, FailureClass::SmokeCrashed, msg), default_class: FailureClass::SmokeCrashed, evidence: crashed });
+        return Err(PhaseError {
+            phase: Phase::Inspect,
+            error: error::classified(Exit::Failed, FailureClass::SmokeCrashed, msg),
+            default_class: FailureClass::SmokeCrashed,
+            evidence: crashed,
+        });
     }
     Ok(())
 }
@@ -435,7 +569,10 @@ fn claim_output_dir(out: &Path) -> anyhow::Result<()> {
         let empty = entries.next().is_none();
         if !empty {
             if !out.join(package::RESULT_FILE).is_file() && !out.join(package::LOG_FILE).is_file() {
-                return Err(error::usage(format!("output folder {} is not empty and is not a cratemill output: refusing to overwrite it", out.display())));
+                return Err(error::usage(format!(
+                    "output folder {} is not empty and is not a cratemill output: refusing to overwrite it",
+                    out.display()
+                )));
             }
             std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
         }

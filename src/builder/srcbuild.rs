@@ -39,7 +39,8 @@ pub fn write(dest: &Path, inputs: &Inputs) -> anyhow::Result<()> {
     let mut tar = tar::Builder::new(encoder);
     tar.follow_symlinks(false);
 
-    let crate_bytes = std::fs::read(inputs.crate_file).with_context(|| format!("reading {}", inputs.crate_file.display()))?;
+    let crate_bytes =
+        std::fs::read(inputs.crate_file).with_context(|| format!("reading {}", inputs.crate_file.display()))?;
     append_bytes(&mut tar, &format!("{top}/{}-{}.crate", inputs.crate_name, inputs.version), &crate_bytes, false)?;
     let mut info = serde_json::to_vec_pretty(inputs.build_info)?;
     info.push(b'\n');
@@ -113,7 +114,18 @@ mod tests {
         let crate_file = dir.join("x-1.0.0.crate");
         let log = dir.join("build.log");
         let info = serde_json::json!({"rustflags": "-C target-feature=+crt-static"});
-        write(&dir.join(out), &Inputs { crate_name: "x", version: "1.0.0", crate_file: &crate_file, source_tree: &dir.join("src-tree"), build_log: &log, build_info: &info }).unwrap();
+        write(
+            &dir.join(out),
+            &Inputs {
+                crate_name: "x",
+                version: "1.0.0",
+                crate_file: &crate_file,
+                source_tree: &dir.join("src-tree"),
+                build_log: &log,
+                build_info: &info,
+            },
+        )
+        .unwrap();
         std::fs::read(dir.join(out)).unwrap()
     }
 
@@ -136,7 +148,8 @@ mod tests {
 
         let decoded = zstd::decode_all(&a[..]).unwrap();
         let mut archive = tar::Archive::new(&decoded[..]);
-        let names: Vec<String> = archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> =
+            archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(
             names,
             [

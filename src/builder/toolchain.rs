@@ -2,6 +2,7 @@
 //! with the version lines recorded in result.json.
 
 use crate::schema::result::Toolchain;
+use crate::schema::Channel;
 
 /// The toolchain named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -14,7 +15,8 @@ pub enum ToolchainChoice {
 
 /// Run a command and return its first output line, `None` when it cannot run or fails.
 pub async fn version_line(program: &str, args: &[&str]) -> Option<String> {
-    let out = tokio::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).output().await.ok()?;
+    let out =
+        tokio::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).output().await.ok()?;
     if !out.status.success() {
         return None;
     }
@@ -25,26 +27,51 @@ pub async fn version_line(program: &str, args: &[&str]) -> Option<String> {
 pub async fn detect(choice: ToolchainChoice) -> anyhow::Result<Toolchain> {
     // Ask both channels at once: each `--version` through rustup's proxy costs tens of milliseconds.
     let (nightly_rustc, nightly_cargo, stable_rustc, stable_cargo) = tokio::join!(
-        async { if choice == ToolchainChoice::Stable { None } else { version_line("rustc", &["+nightly", "--version"]).await } },
-        async { if choice == ToolchainChoice::Stable { None } else { version_line("cargo", &["+nightly", "--version"]).await } },
-        async { if choice == ToolchainChoice::Nightly { None } else { version_line("rustc", &["--version"]).await } },
-        async { if choice == ToolchainChoice::Nightly { None } else { version_line("cargo", &["--version"]).await } },
+        async {
+            if choice == ToolchainChoice::Stable {
+                None
+            } else {
+                version_line("rustc", &["+nightly", "--version"]).await
+            }
+        },
+        async {
+            if choice == ToolchainChoice::Stable {
+                None
+            } else {
+                version_line("cargo", &["+nightly", "--version"]).await
+            }
+        },
+        async {
+            if choice == ToolchainChoice::Nightly {
+                None
+            } else {
+                version_line("rustc", &["--version"]).await
+            }
+        },
+        async {
+            if choice == ToolchainChoice::Nightly {
+                None
+            } else {
+                version_line("cargo", &["--version"]).await
+            }
+        },
     );
     let (channel, rustc, cargo) = match (nightly_rustc, nightly_cargo) {
-        (Some(rustc), Some(cargo)) => ("nightly", Some(rustc), Some(cargo)),
+        (Some(rustc), Some(cargo)) => (Channel::Nightly, Some(rustc), Some(cargo)),
         _ if choice == ToolchainChoice::Nightly => {
             return Err(crate::error::usage("--toolchain nightly was asked for, but `rustc +nightly` does not run here (install it with `rustup toolchain install nightly`)"));
         }
-        _ => ("stable", stable_rustc, stable_cargo),
+        _ => (Channel::Stable, stable_rustc, stable_cargo),
     };
     let rustc = rustc.ok_or_else(|| anyhow::anyhow!("`rustc --version` does not run: is Rust installed?"))?;
     let cargo = cargo.ok_or_else(|| anyhow::anyhow!("`cargo --version` does not run: is Rust installed?"))?;
-    Ok(Toolchain { channel: channel.to_string(), rustc, cargo, backend_tool: None })
+    Ok(Toolchain { channel, rustc, cargo, backend_tool: None })
 }
 
 /// Targets whose std rustup has installed for the chosen channel (empty without rustup).
 pub async fn installed_targets(nightly: bool) -> Vec<String> {
-    let args: &[&str] = if nightly { &["+nightly", "target", "list", "--installed"] } else { &["target", "list", "--installed"] };
+    let args: &[&str] =
+        if nightly { &["+nightly", "target", "list", "--installed"] } else { &["target", "list", "--installed"] };
     let Ok(out) = tokio::process::Command::new("rustup").args(args).output().await else { return Vec::new() };
     String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
 }
@@ -56,7 +83,7 @@ mod tests {
     #[tokio::test]
     async fn stable_is_always_there() {
         let t = detect(ToolchainChoice::Stable).await.unwrap();
-        assert_eq!(t.channel, "stable");
+        assert_eq!(t.channel, Channel::Stable);
         assert!(t.rustc.starts_with("rustc "), "{}", t.rustc);
         assert!(t.cargo.starts_with("cargo "), "{}", t.cargo);
     }

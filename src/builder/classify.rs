@@ -63,6 +63,7 @@ pub use log::strip_timestamp;
 use log::{cut, one_line, tail, Log};
 
 use crate::schema::result::{Failure, FailureClass};
+use crate::schema::Phase;
 
 /// At most this many evidence lines are kept (the first ones, in log order: the root cause is early).
 pub const MAX_EVIDENCE: usize = 30;
@@ -121,13 +122,8 @@ pub struct Classification {
 
 impl Classification {
     /// The `failure` record of `result.json` (and of an attempt) for this classification.
-    pub fn to_failure(&self, phase: &str) -> Failure {
-        Failure {
-            class: self.class,
-            phase: phase.to_string(),
-            message: self.summary.clone(),
-            evidence: self.evidence.clone(),
-        }
+    pub fn to_failure(&self, phase: Phase) -> Failure {
+        Failure { class: self.class, phase, message: self.summary.clone(), evidence: self.evidence.clone() }
     }
 }
 
@@ -234,9 +230,9 @@ mod tests {
     #[test]
     fn failure_record_carries_class_summary_and_evidence() {
         let c = classify("error: no matching package named `nope` found\n", ExitInfo::code(101));
-        let f = c.to_failure("build");
+        let f = c.to_failure(Phase::Build);
         assert_eq!(f.class, FailureClass::FetchFailed);
-        assert_eq!(f.phase, "build");
+        assert_eq!(f.phase, Phase::Build);
         assert_eq!(f.message, "no matching package named `nope` found");
         assert_eq!(f.evidence, vec!["error: no matching package named `nope` found"]);
     }

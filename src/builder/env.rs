@@ -11,23 +11,60 @@ use std::collections::BTreeMap;
 
 /// Variables passed through unchanged when present.
 const ALLOW: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
-    "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "RUSTUP_AUTO_INSTALL",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TERM",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "RUSTUP_AUTO_INSTALL",
     // C toolchain selection used by cc-rs / cmake; never secret.
-    "CC", "CXX", "AR", "CFLAGS", "CXXFLAGS", "LDFLAGS", "PKG_CONFIG_PATH", "LIBCLANG_PATH", "CMAKE_GENERATOR",
+    "CC",
+    "CXX",
+    "AR",
+    "CFLAGS",
+    "CXXFLAGS",
+    "LDFLAGS",
+    "PKG_CONFIG_PATH",
+    "LIBCLANG_PATH",
+    "CMAKE_GENERATOR",
     // cross talks to the container engine.
-    "DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "XDG_RUNTIME_DIR", "CROSS_CONTAINER_ENGINE",
-    "CROSS_CUSTOM_TOOLCHAIN", "CROSS_REMOTE",
+    "DOCKER_HOST",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS_VERIFY",
+    "XDG_RUNTIME_DIR",
+    "CROSS_CONTAINER_ENGINE",
+    "CROSS_CUSTOM_TOOLCHAIN",
+    "CROSS_REMOTE",
     // zig for cargo-zigbuild.
-    "CARGO_ZIGBUILD_ZIG_PATH", "ZIG_GLOBAL_CACHE_DIR", "ZIG_LOCAL_CACHE_DIR",
+    "CARGO_ZIGBUILD_ZIG_PATH",
+    "ZIG_GLOBAL_CACHE_DIR",
+    "ZIG_LOCAL_CACHE_DIR",
 ];
 
 /// Variables whose values are secrets wherever they appear: never passed, and any other variable with
 /// the same value is dropped.
 const KNOWN_SECRETS: &[&str] = &[
-    "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL", "CRATEMILL_REGISTRY_TOKEN",
-    "CARGO_REGISTRY_TOKEN", "SIGSTORE_ID_TOKEN", "COSIGN_PASSWORD", "COSIGN_PRIVATE_KEY",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_CACHE_URL",
+    "ACTIONS_RESULTS_URL",
+    "CRATEMILL_REGISTRY_TOKEN",
+    "CARGO_REGISTRY_TOKEN",
+    "SIGSTORE_ID_TOKEN",
+    "COSIGN_PASSWORD",
+    "COSIGN_PRIVATE_KEY",
 ];
 
 /// Variable names that look like credentials; their values are treated as secrets too.
@@ -41,12 +78,13 @@ pub fn looks_secret(name: &str) -> bool {
 
 /// Build the child environment from the parent's, adding cratemill's own `extra` variables.
 /// `extra_secrets` are values the caller knows are secret (inputs marked secret): never passed.
-pub fn scrub(parent: &BTreeMap<String, String>, extra: &[(String, String)], extra_secrets: &[String]) -> BTreeMap<String, String> {
-    let mut secret_values: Vec<&str> = parent
-        .iter()
-        .filter(|(k, v)| looks_secret(k) && v.len() >= 4)
-        .map(|(_, v)| v.as_str())
-        .collect();
+pub fn scrub(
+    parent: &BTreeMap<String, String>,
+    extra: &[(String, String)],
+    extra_secrets: &[String],
+) -> BTreeMap<String, String> {
+    let mut secret_values: Vec<&str> =
+        parent.iter().filter(|(k, v)| looks_secret(k) && v.len() >= 4).map(|(_, v)| v.as_str()).collect();
     secret_values.extend(extra_secrets.iter().map(String::as_str).filter(|v| v.len() >= 4));
     let is_secret_value = |v: &str| secret_values.iter().any(|s| v.contains(s));
 
@@ -68,9 +106,7 @@ pub fn scrub(parent: &BTreeMap<String, String>, extra: &[(String, String)], extr
 
 /// The current process environment as data (non-UTF-8 variables are skipped: none we pass is).
 pub fn current() -> BTreeMap<String, String> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect()
 }
 
 #[cfg(test)]

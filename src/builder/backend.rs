@@ -16,25 +16,18 @@ pub enum BackendChoice {
     Cargo,
 }
 
-/// A concrete backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Cargo,
-    Cross,
-    Zigbuild,
+/// A concrete backend (the documents' type).
+pub use crate::schema::Backend;
+
+/// What a backend needs to run and report itself.
+pub trait BackendTool {
+    /// The program and the version query of the backend's own tool, when it is not plain cargo.
+    fn tool_version_command(self) -> Option<(&'static str, &'static [&'static str])>;
 }
 
-impl Backend {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Cargo => "cargo",
-            Backend::Cross => "cross",
-            Backend::Zigbuild => "zigbuild",
-        }
-    }
-
+impl BackendTool for Backend {
     /// The program and the version query of the backend's own tool, when it is not plain cargo.
-    pub fn tool_version_command(self) -> Option<(&'static str, &'static [&'static str])> {
+    fn tool_version_command(self) -> Option<(&'static str, &'static [&'static str])> {
         match self {
             Backend::Cargo => None,
             Backend::Cross => Some(("cross", &["--version"])),
@@ -45,7 +38,12 @@ impl Backend {
 
 /// Pick the backend: `auto` builds natively when the target is the host's or its std is installed for
 /// the host's architecture, and with `cross` otherwise.
-pub fn choose(choice: BackendChoice, target: &Target, host: &Target, installed_targets: &[String]) -> anyhow::Result<Backend> {
+pub fn choose(
+    choice: BackendChoice,
+    target: &Target,
+    host: &Target,
+    installed_targets: &[String],
+) -> anyhow::Result<Backend> {
     let backend = match choice {
         BackendChoice::Cargo => Backend::Cargo,
         BackendChoice::Cross => Backend::Cross,
@@ -53,7 +51,11 @@ pub fn choose(choice: BackendChoice, target: &Target, host: &Target, installed_t
         BackendChoice::Auto => {
             let native = target.triple == host.triple
                 || (target.runs_natively_on(host) && installed_targets.iter().any(|t| t == target.triple));
-            if native { Backend::Cargo } else { Backend::Cross }
+            if native {
+                Backend::Cargo
+            } else {
+                Backend::Cross
+            }
         }
     };
     if backend == Backend::Zigbuild && target.libc == Libc::Gnu {
@@ -80,7 +82,11 @@ impl Features {
             Features::Default => "default".to_string(),
             Features::List(list) => list.join(","),
         };
-        if extra.is_empty() { base } else { format!("{base}+{}", extra.join(",")) }
+        if extra.is_empty() {
+            base
+        } else {
+            format!("{base}+{}", extra.join(","))
+        }
     }
 }
 
@@ -155,7 +161,11 @@ pub fn cross_passthrough(extra_env: &[(String, String)]) -> Option<String> {
         .map(|(k, _)| k.as_str())
         .filter(|k| !k.starts_with("CARGO_") && !k.starts_with("CROSS_") && *k != "RUSTFLAGS")
         .collect();
-    if names.is_empty() { None } else { Some(names.join(" ")) }
+    if names.is_empty() {
+        None
+    } else {
+        Some(names.join(" "))
+    }
 }
 
 #[cfg(test)]
@@ -217,7 +227,10 @@ mod tests {
 
     #[test]
     fn cross_is_told_about_non_cargo_variables() {
-        let env = vec![("OPENSSL_STATIC".to_string(), "1".to_string()), ("CARGO_PROFILE_RELEASE_LTO".to_string(), "fat".to_string())];
+        let env = vec![
+            ("OPENSSL_STATIC".to_string(), "1".to_string()),
+            ("CARGO_PROFILE_RELEASE_LTO".to_string(), "fat".to_string()),
+        ];
         assert_eq!(cross_passthrough(&env).as_deref(), Some("OPENSSL_STATIC"));
     }
 }

@@ -93,9 +93,14 @@ pub fn parse_features(s: &str) -> anyhow::Result<super::backend::Features> {
         "default" => Ok(Features::Default),
         list => {
             let items: Vec<String> = list.split([',', ' ']).filter(|f| !f.is_empty()).map(str::to_string).collect();
-            let valid = |f: &str| !f.is_empty() && f.len() <= 128 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_/+.".contains(&b));
+            let valid = |f: &str| {
+                !f.is_empty() && f.len() <= 128 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_/+.".contains(&b))
+            };
             if items.is_empty() || !items.iter().all(|f| valid(f)) {
-                return Err(crate::error::usage(format!("--features `{}` is not `all`, `default` or a comma-separated list of feature names", crate::target::printable(s))));
+                return Err(crate::error::usage(format!(
+                    "--features `{}` is not `all`, `default` or a comma-separated list of feature names",
+                    crate::target::printable(s)
+                )));
             }
             Ok(Features::List(items))
         }
@@ -105,7 +110,7 @@ pub fn parse_features(s: &str) -> anyhow::Result<super::backend::Features> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::backend::Features;
+    use crate::builder::backend::Features;
 
     #[test]
     fn feature_values() {

@@ -39,7 +39,13 @@ pub fn kill_group(pid: u32) {
 }
 
 /// Run `cmd` in `cwd` with exactly `env`, logging every line; stop it at `deadline`.
-pub async fn run(cmd: &CommandLine, env: &BTreeMap<String, String>, cwd: &Path, log: &mut BuildLog, deadline: Instant) -> anyhow::Result<RunResult> {
+pub async fn run(
+    cmd: &CommandLine,
+    env: &BTreeMap<String, String>,
+    cwd: &Path,
+    log: &mut BuildLog,
+    deadline: Instant,
+) -> anyhow::Result<RunResult> {
     let started = Instant::now();
     let mut command = tokio::process::Command::new(&cmd.program);
     command
@@ -61,9 +67,12 @@ pub async fn run(cmd: &CommandLine, env: &BTreeMap<String, String>, cwd: &Path, 
     })?;
     let pid = child.id();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
-    for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>), child.stderr.take().map(|s| Box::new(s) as _)]
-        .into_iter()
-        .flatten()
+    for stream in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ]
+    .into_iter()
+    .flatten()
     {
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -126,9 +135,20 @@ mod tests {
     async fn captures_both_streams_and_exit_code() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = BuildLog::create(&dir.path().join("log"), false).unwrap();
-        let env = BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string()), ("ONLY".to_string(), "this".to_string())]);
+        let env = BTreeMap::from([
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+            ("ONLY".to_string(), "this".to_string()),
+        ]);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let r = run(&sh("echo out; echo err >&2; echo \"$ONLY ${HOME:-nohome}\"; exit 3"), &env, dir.path(), &mut log, deadline).await.unwrap();
+        let r = run(
+            &sh("echo out; echo err >&2; echo \"$ONLY ${HOME:-nohome}\"; exit 3"),
+            &env,
+            dir.path(),
+            &mut log,
+            deadline,
+        )
+        .await
+        .unwrap();
         assert_eq!(r.exit_code, Some(3));
         let mut lines = r.lines.clone();
         lines.sort();
@@ -142,7 +162,8 @@ mod tests {
         let env = BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())]);
         let marker = dir.path().join("survivor");
         let script = format!("(sleep 3; touch {}) & sleep 60", marker.display());
-        let r = run(&sh(&script), &env, dir.path(), &mut log, Instant::now() + Duration::from_millis(500)).await.unwrap();
+        let r =
+            run(&sh(&script), &env, dir.path(), &mut log, Instant::now() + Duration::from_millis(500)).await.unwrap();
         assert!(r.timed_out);
         assert!(r.duration < Duration::from_secs(10));
         tokio::time::sleep(Duration::from_secs(4)).await;

@@ -2,7 +2,7 @@
 //! with the searches and text helpers the classification rules share.
 
 /// Strip cratemill's `[+<secs>s] ` timestamp prefix from a log line, if it has one.
-pub use crate::build::log::strip_stamp as strip_timestamp;
+pub use crate::builder::log::strip_stamp as strip_timestamp;
 
 /// The log, one cleaned line per entry: timestamp prefix and ANSI colour codes removed, right-trimmed.
 pub(super) struct Log {

@@ -30,17 +30,25 @@ pub fn runner_for(target: &Target, host: &Target) -> Result<Option<PathBuf>, Str
 }
 
 /// [`runner_for`] with the search path given.
-pub fn runner_in(target: &Target, host: &Target, path_var: Option<&std::ffi::OsStr>) -> Result<Option<PathBuf>, String> {
+pub fn runner_in(
+    target: &Target,
+    host: &Target,
+    path_var: Option<&std::ffi::OsStr>,
+) -> Result<Option<PathBuf>, String> {
     if target.runs_natively_on(host) {
         return Ok(None);
     }
     for name in [format!("{}-static", target.qemu), target.qemu.to_string()] {
-        let found = path_var.and_then(|paths| std::env::split_paths(paths).map(|d| d.join(&name)).find(|p| p.is_file()));
+        let found =
+            path_var.and_then(|paths| std::env::split_paths(paths).map(|d| d.join(&name)).find(|p| p.is_file()));
         if let Some(path) = found {
             return Ok(Some(path));
         }
     }
-    Err(format!("{} executables need {}-static (Debian package qemu-user-static), which is not installed", target.arch, target.qemu))
+    Err(format!(
+        "{} executables need {}-static (Debian package qemu-user-static), which is not installed",
+        target.arch, target.qemu
+    ))
 }
 
 /// Decide the smoke status from the `--version` and `--help` runs. Pure.
@@ -72,7 +80,15 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target) -> Smoke {
     let runner = match runner_for(target, host) {
         Ok(r) => r,
         Err(note) => {
-            return Smoke { status: SmokeStatus::NotRun, args: vec![], runner: None, exit_code: None, signal: None, first_line: None, note: Some(note) };
+            return Smoke {
+                status: SmokeStatus::NotRun,
+                args: vec![],
+                runner: None,
+                exit_code: None,
+                signal: None,
+                first_line: None,
+                note: Some(note),
+            };
         }
     };
     let runner_name = runner.as_ref().map(|r| r.file_name().unwrap_or_default().to_string_lossy().into_owned());
@@ -91,17 +107,40 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target) -> Smoke {
     };
     let (status, which) = decide(&version, help.as_ref());
     let (arg, run) = if which == 0 { ("--version", &version) } else { ("--help", help.as_ref().expect("help ran")) };
-    let first_line = run.output.lines().map(str::trim).find(|l| !l.is_empty()).map(|l| crate::github::truncate_utf8(l, 200).to_string());
+    let first_line = run
+        .output
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| crate::github::truncate_utf8(l, 200).to_string());
     let note = match status {
         SmokeStatus::Crashed => Some(format!("killed by signal {}", run.signal.unwrap_or_default())),
-        SmokeStatus::TimedOut => Some(format!("still running after {}s (waits for input or serves): it starts", SMOKE_TIMEOUT.as_secs())),
+        SmokeStatus::TimedOut => {
+            Some(format!("still running after {}s (waits for input or serves): it starts", SMOKE_TIMEOUT.as_secs()))
+        }
         _ => None,
     };
-    Smoke { status, args: vec![arg.to_string()], runner: runner_name, exit_code: run.exit_code, signal: run.signal, first_line, note }
+    Smoke {
+        status,
+        args: vec![arg.to_string()],
+        runner: runner_name,
+        exit_code: run.exit_code,
+        signal: run.signal,
+        first_line,
+        note,
+    }
 }
 
 fn not_run(runner: Option<String>, note: String) -> Smoke {
-    Smoke { status: SmokeStatus::NotRun, args: vec![], runner, exit_code: None, signal: None, first_line: None, note: Some(note) }
+    Smoke {
+        status: SmokeStatus::NotRun,
+        args: vec![],
+        runner,
+        exit_code: None,
+        signal: None,
+        first_line: None,
+        note: Some(note),
+    }
 }
 
 async fn run_once(exe: &Path, runner: Option<&Path>, arg: &str) -> std::io::Result<RunOutcome> {
@@ -150,7 +189,7 @@ async fn run_once(exe: &Path, runner: Option<&Path>, arg: &str) -> std::io::Resu
         }
         Err(_) => {
             if let Some(pid) = pid {
-                crate::build::runner::kill_group(pid);
+                crate::builder::runner::kill_group(pid);
             }
             Ok(RunOutcome { exit_code: None, signal: None, timed_out: true, output: String::new() })
         }
@@ -241,7 +280,7 @@ mod tests {
         };
         // mov x0, #0; mov x8, #93 (exit); svc #0
         let ok = write("ok", &[0xd280_0000, 0xd280_0ba8, 0xd400_0001]);
-        let facts = crate::inspect::inspect(&std::fs::read(&ok).unwrap()).unwrap().unwrap();
+        let facts = crate::builder::inspect::inspect(&std::fs::read(&ok).unwrap()).unwrap().unwrap();
         assert!(facts.is_executable() && facts.is_static() && facts.machine == aarch64.elf_machine);
         let s = smoke(&ok, aarch64, host).await;
         assert_eq!(s.status, SmokeStatus::Passed, "{s:?}");

@@ -71,7 +71,11 @@ mod bin_tests {
         assert!(declares_binaries(root).unwrap());
         std::fs::write(root.join("Cargo.toml"), "[package]\nname='x'\nversion='1.0.0'\nautobins=false\n").unwrap();
         assert!(!declares_binaries(root).unwrap());
-        std::fs::write(root.join("Cargo.toml"), "[package]\nname='x'\nversion='1.0.0'\nautobins=false\n[[bin]]\nname='x'\npath='src/main.rs'\n").unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[package]\nname='x'\nversion='1.0.0'\nautobins=false\n[[bin]]\nname='x'\npath='src/main.rs'\n",
+        )
+        .unwrap();
         assert!(declares_binaries(root).unwrap());
     }
 }
