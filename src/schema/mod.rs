@@ -9,6 +9,10 @@
 //! | `result.json` | `build` | [`result`] |
 //! | `publish.json` | `publish` | [`publish`] |
 //! | `plan.json`, `chunks/NNNN.json`, built index | `matrix`, `report` | [`plan`] |
+//!
+//! The wire format is pinned twice: golden files (`tests/golden/`, `tests/documents_golden.rs`) and
+//! JSON Schemas generated from these types ([`json_schemas`]) and published under `docs/schema/`
+//! for third-party tools; a test fails when a published schema is not current.
 
 pub mod plan;
 pub mod publish;
@@ -75,6 +79,18 @@ pub fn parse<T: Document>(bytes: &[u8]) -> anyhow::Result<T> {
         None => anyhow::bail!("missing schema_version"),
     }
     Ok(serde_json::from_slice(bytes)?)
+}
+
+/// Every document kind: its file stem under `docs/schema/` and its JSON Schema, generated from the types.
+pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
+    vec![
+        ("build-result", schemars::schema_for!(result::BuildResult)),
+        ("publish-record", schemars::schema_for!(publish::PublishRecord)),
+        ("plan", schemars::schema_for!(plan::Plan)),
+        ("chunk", schemars::schema_for!(plan::Chunk)),
+        ("chunk-index", schemars::schema_for!(plan::ChunkIndex)),
+        ("built-index", schemars::schema_for!(plan::BuiltIndex)),
+    ]
 }
 
 /// The current time as RFC 3339 (UTC, seconds).

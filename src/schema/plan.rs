@@ -20,7 +20,7 @@ use super::result::{FailureClass, Status};
 use super::{Document, SCHEMA_VERSION};
 
 /// The whole plan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Plan {
     pub schema_version: u32,
     pub kind: String,
@@ -45,7 +45,7 @@ impl Document for Plan {
 }
 
 /// One crate version for one target.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct Job {
     #[serde(rename = "crate")]
     pub crate_name: String,
@@ -63,8 +63,15 @@ pub struct Job {
     pub chunk: String,
 }
 
+impl Job {
+    /// The job's key.
+    pub fn key(&self) -> super::JobKey {
+        super::JobKey::new(&self.crate_name, &self.version, &self.target)
+    }
+}
+
 /// One chunk file: the jobs of one matrix.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Chunk {
     pub schema_version: u32,
     pub kind: String,
@@ -85,7 +92,7 @@ impl Chunk {
 }
 
 /// The compact index of chunks, by run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct ChunkIndex {
     pub schema_version: u32,
     pub kind: String,
@@ -99,7 +106,7 @@ impl Document for ChunkIndex {
 }
 
 /// One workflow run's share of the plan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct Run {
     /// 1-based.
     pub run: u32,
@@ -107,14 +114,14 @@ pub struct Run {
     pub chunks: Vec<ChunkRef>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct ChunkRef {
     pub id: String,
     pub jobs: u32,
 }
 
 /// How many crates and jobs survived each step of selection.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct Funnel {
     /// Rows of crates.csv.
     pub crates: u64,
@@ -145,7 +152,7 @@ pub struct Funnel {
     pub per_target: BTreeMap<String, TargetFunnel>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct TargetFunnel {
     pub possible_jobs: u64,
     pub skipped_built: u64,
@@ -156,7 +163,7 @@ pub struct TargetFunnel {
 }
 
 /// Rows of the dump that did not parse and were skipped.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct RowWarning {
     pub table: String,
     pub reason: String,
@@ -166,7 +173,7 @@ pub struct RowWarning {
 }
 
 /// What is already built (or failed): the document `cratemill report` writes, `matrix --built` reads.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct BuiltIndex {
     pub schema_version: u32,
     pub kind: String,
@@ -190,7 +197,7 @@ impl BuiltIndex {
 }
 
 /// One (crate, version, target) outcome.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct BuiltEntry {
     #[serde(rename = "crate")]
     pub crate_name: String,
@@ -206,6 +213,13 @@ pub struct BuiltEntry {
     /// The published manifest digest, when built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+}
+
+impl BuiltEntry {
+    /// The entry's key.
+    pub fn key(&self) -> super::JobKey {
+        super::JobKey::new(&self.crate_name, &self.version, &self.target)
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Document, Layout, SCHEMA_VERSION};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct PublishRecord {
     pub schema_version: u32,
     pub kind: String,
@@ -45,7 +45,14 @@ impl PublishRecord {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+impl PublishRecord {
+    /// The job's key.
+    pub fn key(&self) -> super::JobKey {
+        super::JobKey::new(&self.crate_name, &self.version, &self.target)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct PushedReference {
     /// Full reference, `registry/repository:tag`.
     pub reference: String,
@@ -68,7 +75,7 @@ pub struct PushedReference {
     pub layers: Vec<PushedLayer>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct PushedLayer {
     pub title: String,
     pub media_type: String,
@@ -76,7 +83,7 @@ pub struct PushedLayer {
     pub size: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReferenceKind {
     Binary,

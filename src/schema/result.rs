@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Backend, Channel, Document, Phase, SCHEMA_VERSION};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct BuildResult {
     pub schema_version: u32,
     pub kind: String,
@@ -80,7 +80,14 @@ impl BuildResult {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+impl BuildResult {
+    /// The job's key.
+    pub fn key(&self) -> super::JobKey {
+        super::JobKey::new(&self.crate_name, &self.version, &self.target)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Built,
@@ -88,7 +95,7 @@ pub enum Status {
 }
 
 /// Where the crate came from and how it was verified.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Source {
     pub index_url: String,
     pub download_url: String,
@@ -99,7 +106,7 @@ pub struct Source {
 }
 
 /// Fields of the crate's `[package]` table, for annotations and the report.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct PackageMeta {
     pub description: Option<String>,
     pub license: Option<String>,
@@ -111,7 +118,7 @@ pub struct PackageMeta {
     pub edition: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Toolchain {
     pub channel: Channel,
     pub rustc: String,
@@ -120,7 +127,7 @@ pub struct Toolchain {
     pub backend_tool: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Attempt {
     /// `all`, `default`, or a comma-separated list, plus any vendoring features added.
     pub features: String,
@@ -135,7 +142,7 @@ pub struct Attempt {
     pub failure: Option<Failure>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Executable {
     pub name: String,
     /// Path inside the package folder (`bin/<name>`).
@@ -152,7 +159,7 @@ pub struct Executable {
     pub smoke: Smoke,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Smoke {
     pub status: SmokeStatus,
     /// The arguments of the run that decided the status (`--version`, then `--help`).
@@ -167,7 +174,7 @@ pub struct Smoke {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum SmokeStatus {
     /// `--version` or `--help` exited 0.
@@ -182,14 +189,14 @@ pub enum SmokeStatus {
     NotRun,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Licenses {
     /// The crate's declared `license` expression from Cargo.toml.
     pub declared: Option<String>,
     pub files: Vec<LicenseFile>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct LicenseFile {
     /// Path inside the package folder (`licenses/<name>`).
     pub path: String,
@@ -201,7 +208,7 @@ pub struct LicenseFile {
     pub confidence: f32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
 pub struct Failure {
     pub class: FailureClass,
     /// The phase that failed.
@@ -213,7 +220,7 @@ pub struct Failure {
 
 /// Why a job failed, from its log or from cratemill's own checks. Stable names: the report and the
 /// matrix's incremental skip depend on them.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureClass {
     /// A native library or pkg-config package was not found.

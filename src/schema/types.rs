@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A concrete build backend: the tool that ran (or would have run) the build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
     Cargo,
@@ -25,7 +25,7 @@ impl Backend {
 }
 
 /// The phase of a build job, as recorded in a failure (`failure.phase`) and in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Work folder, toolchain and backend detection.
@@ -62,7 +62,7 @@ impl Phase {
 }
 
 /// The Rust release channel a toolchain belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Channel {
     Stable,
@@ -79,7 +79,9 @@ impl Channel {
 }
 
 /// How published packages are spread over repositories (`publish --layout`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Hash, clap::ValueEnum, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// One repository per crate: `<registry>/<crate>:<version>-<target>`.
@@ -111,7 +113,7 @@ display_as_name!(Backend, Phase, Channel, Layout);
 
 /// The key of one build job everywhere it appears (plan, chunks, results, the built index):
 /// one crate version for one target.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JobKey {
     #[serde(rename = "crate")]
     pub crate_name: String,
