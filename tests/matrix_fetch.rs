@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use cratemill::dump::fetch::{fetch, Options, Outcome};
 use cratemill::error::{exit_of, one_line, Exit};
+use cratemill::net::RetryPolicy;
 
 /// One scripted response: status, extra headers, body.
 type Reply = (u16, Vec<(&'static str, String)>, Vec<u8>);
@@ -61,7 +62,14 @@ fn answer(mut stream: TcpStream, status: u16, headers: &[(&str, String)], body: 
 }
 
 fn options(dir: &std::path::Path) -> Options {
-    Options { cache_dir: dir.to_path_buf(), attempts: 3, backoff: Duration::from_millis(10) }
+    let mut o = Options::new(dir.to_path_buf());
+    o.net.retry = RetryPolicy {
+        attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+        ..RetryPolicy::default()
+    };
+    o
 }
 
 #[tokio::test]
@@ -104,13 +112,14 @@ async fn gives_up_after_the_last_server_error_and_on_404() {
     let (url, _, server) = serve(vec![(500, vec![], Vec::new()), (500, vec![], Vec::new()), (500, vec![], Vec::new())]);
     let err = fetch(&url, &options(dir.path())).await.unwrap_err();
     server.join().unwrap();
-    assert_eq!(exit_of(&err), Exit::Usage);
-    assert!(one_line(&err).contains("after 3 attempts") && one_line(&err).contains("500"), "{}", one_line(&err));
+    assert_eq!(exit_of(&err), Exit::Internal, "a server that keeps failing is an environment failure");
+    assert!(one_line(&err).ends_with("answered HTTP 500 Internal Server Error after 3 attempts"), "{}", one_line(&err));
 
     let (url, seen, server) = serve(vec![(404, vec![], Vec::new())]);
     let err = fetch(&url, &options(dir.path())).await.unwrap_err();
     server.join().unwrap();
     assert_eq!(seen.lock().unwrap().len(), 1, "a 404 is not retried");
+    assert_eq!(exit_of(&err), Exit::Usage, "a 404 means the URL is wrong");
     assert!(one_line(&err).contains("404"), "{}", one_line(&err));
 }
 
@@ -119,10 +128,13 @@ async fn unreachable_url_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}/db-dump.tar.gz");
-    let err = fetch(&url, &Options { attempts: 2, ..options(dir.path()) }).await.unwrap_err();
+    let mut o = options(dir.path());
+    o.net.retry.attempts = 2;
+    let err = fetch(&url, &o).await.unwrap_err();
     let text = one_line(&err);
-    assert_eq!(exit_of(&err), Exit::Usage);
-    assert!(text.contains("cannot download the dump after 2 attempts") && text.contains("cannot reach"), "{text}");
+    assert_eq!(exit_of(&err), Exit::Internal);
+    assert!(text.starts_with(&format!("downloading the dump {url}: GET {url} cannot connect (")), "{text}");
+    assert!(text.ends_with("after 2 attempts"), "{text}");
     assert!(fetch("ftp://example.invalid/x", &options(dir.path())).await.is_err());
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use cratemill::error::{exit_of, one_line, Exit};
 use cratemill::github::Runner;
-use cratemill::oci::retry::RetryPolicy;
+use cratemill::net::RetryPolicy;
 use cratemill::oci::{Credentials, Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::publish::PublishRecord;
@@ -42,10 +42,12 @@ fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
     }
 }
 
-fn policy(max_consecutive: u32, base_ms: u64, max_ms: u64) -> RetryPolicy {
+/// Gives up after `in_a_row` failures in a row without progress.
+fn policy(in_a_row: u32, base_ms: u64, max_ms: u64) -> RetryPolicy {
     RetryPolicy {
-        max_consecutive,
-        max_total: 200,
+        attempts: in_a_row,
+        max_failures: 200,
+        max_elapsed: Duration::from_secs(60),
         base_delay: Duration::from_millis(base_ms),
         max_delay: Duration::from_millis(max_ms),
         max_retry_after: Duration::from_secs(3),
@@ -182,8 +184,11 @@ async fn a_publish_that_fails_half_way_leaves_no_tag() {
             .await
             .unwrap_err();
     let msg = one_line(&err);
-    assert_eq!(exit_of(&err), Exit::Failed, "{msg}");
-    assert!(msg.contains("giving up") && msg.contains("PUT manifest"), "{msg}");
+    assert_eq!(exit_of(&err), Exit::Internal, "a network failure is an environment failure: {msg}");
+    assert!(
+        msg.contains("PUT manifest") && msg.contains("answered HTTP 500") && msg.ends_with("after 3 attempts"),
+        "{msg}"
+    );
     assert!(!dir.join("publish.json").exists(), "no record of a failed publish");
     // The manifests by digest were pushed, but no tag names them.
     let log = proxy.log();
