@@ -245,7 +245,9 @@ async fn an_unreachable_registry_fails_after_bounded_retries() {
     assert_eq!(exit_of(&err), Exit::Internal, "a network failure is an environment failure: {msg}");
     assert!(msg.contains("cannot connect") && msg.ends_with("after 5 attempts"), "{msg}");
     assert!(
-        msg.contains(&format!("authenticating to registry 127.0.0.1:{port}: GET http://127.0.0.1:{port}/v2/")),
+        msg.contains(&format!(
+            "authenticating on registry 127.0.0.1:{port}: GET http://127.0.0.1:{port}/v2/ cannot connect"
+        )),
         "{msg}"
     );
 }

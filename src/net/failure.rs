@@ -163,22 +163,28 @@ pub fn redact(url: &url::Url) -> String {
     url.to_string()
 }
 
-/// A reqwest error with its causes on one line (reqwest's Display alone hides the root cause).
+/// A reqwest error's causes on one line. reqwest's own top line repeats the URL (which the
+/// failure names already, without credentials), so the causes under it are enough when there are
+/// any.
 pub fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    // reqwest names the URL in its message: keep it only once, without credentials.
-    if let Some(url) = err.url() {
-        text = text.replace(url.as_str(), &redact(url));
-    }
+    let mut parts: Vec<String> = Vec::new();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
+        if !parts.iter().any(|p| p.contains(&c)) {
+            parts.push(c);
         }
         source = cause.source();
     }
+    let text = if parts.is_empty() {
+        let mut top = err.to_string();
+        if let Some(url) = err.url() {
+            top = top.replace(url.as_str(), &redact(url));
+        }
+        top
+    } else {
+        parts.join(": ")
+    };
     text.replace(['\n', '\r'], " ")
 }
 

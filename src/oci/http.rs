@@ -146,7 +146,7 @@ impl RegistryClient {
             auth: tokio::sync::Mutex::new(Auth::None),
             tuning,
         };
-        client.retrying(&format!("authenticating to registry {host}"), || client.authenticate()).await?;
+        client.retrying("authenticating", || client.authenticate()).await?;
         Ok(client)
     }
 
@@ -175,7 +175,7 @@ impl RegistryClient {
 
     /// Ask the registry how to authenticate and get credentials for pushing to the repository.
     async fn authenticate(&self) -> Result<(), Failure> {
-        let what = format!("registry {}: GET /v2/", self.host);
+        let what = format!("authenticating on registry {}", self.host);
         let resp = self.net.attempt(&what, self.http().get(self.url("v2/")), Safety::Idempotent).await?;
         let status = resp.status();
         let auth = match classify(status.as_u16()) {
