@@ -52,6 +52,18 @@ fn answer(mut stream: TcpStream, status: u16, headers: &[(&str, String)], body: 
         request.push(line.trim_end().to_ascii_lowercase());
     }
     let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    if headers.iter().any(|(k, _)| *k == "x-stall") {
+        // Half the body, then silence on an open connection (on its own thread, so the next
+        // request is served meanwhile).
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(b"\r\n");
+        let _ = stream.write_all(&body[..body.len() / 2]);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(10));
+            drop(stream);
+        });
+        return request;
+    }
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -136,6 +148,55 @@ async fn unreachable_url_is_a_clear_error() {
     assert!(text.starts_with(&format!("downloading the dump {url}: GET {url} cannot connect (")), "{text}");
     assert!(text.ends_with("after 2 attempts"), "{text}");
     assert!(fetch("ftp://example.invalid/x", &options(dir.path())).await.is_err());
+}
+
+#[tokio::test]
+async fn a_dump_that_stalls_half_way_is_fetched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = b"0123456789abcdef".repeat(64 * 1024);
+    let (url, seen, server) =
+        serve(vec![(200, vec![("x-stall", String::new())], body.clone()), (200, vec![], body.clone())]);
+    let mut o = options(dir.path());
+    o.net.idle_timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let (path, outcome) = fetch(&url, &o).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "the stall of 10 s was waited out: {:?}", started.elapsed());
+    server.join().unwrap();
+    assert_eq!(outcome, Outcome::Downloaded);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(left, [path], "no partial download left in the cache");
+}
+
+#[test]
+fn the_cli_exits_2_for_a_wrong_dump_url_and_3_for_a_server_that_will_not_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cratemill"))
+            .args(["matrix", "--dump", url, "--targets", "x86_64-unknown-linux-musl", "--out"])
+            .arg(dir.path().join("out"))
+            .env("CRATEMILL_CACHE_DIR", dir.path().join("cache"))
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap()
+    };
+    let (url, _, server) = serve(vec![(404, vec![], Vec::new())]);
+    let out = run(&url);
+    server.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: cannot download the dump: ") && stderr.lines().count() == 1, "{stderr}");
+
+    let (url, seen, server) = serve(vec![(429, vec![("Retry-After", "3600".into())], Vec::new())]);
+    let out = run(&url);
+    server.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(stderr.starts_with(&format!("error: downloading the dump {url}: GET {url} answered HTTP 429")), "{stderr}");
+    assert!(stderr.contains("asked to wait 3600s") && stderr.lines().count() == 1, "{stderr}");
+    assert!(!dir.path().join("out").exists(), "no plan written");
 }
 
 #[test]
