@@ -19,9 +19,8 @@ pub const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";
 /// limit is 10 MiB; a few crates have a raised limit).
 pub const DEFAULT_MAX_CRATE_BYTES: u64 = 512 * 1024 * 1024;
 
-/// Largest index file [`Index::versions`] reads unless told otherwise. crates.io's largest are a
-/// few MiB (thousands of versions with long feature lists); a hostile or broken index sending
-/// more is cut off here instead of being buffered.
+/// Largest index file [`Index::versions`] reads unless told otherwise (crates.io's index files are
+/// far smaller); a hostile or broken index sending more is cut off here instead of being buffered.
 pub const DEFAULT_MAX_INDEX_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Largest `config.json` read.
