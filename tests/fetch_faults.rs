@@ -201,3 +201,26 @@ async fn a_deadline_ends_a_stalled_download_and_a_long_retry_after() {
     assert!(started.elapsed() < Duration::from_secs(1), "waited {:?}", started.elapsed());
     assert!(one_line(&err).contains("--timeout"), "{}", one_line(&err));
 }
+
+#[tokio::test]
+async fn a_post_is_retried_only_where_the_server_cannot_have_acted() {
+    let api = "/api/v2/signingCert";
+    let rules = vec![
+        rule(api, 1, Action::Status { code: 503, retry_after: Some("0".into()) }),
+        rule(api, 1, Action::Status { code: 429, retry_after: None }),
+        rule(api, 1, Action::Status { code: 500, retry_after: None }),
+        rule(api, 5, Action::Status { code: 502, retry_after: None }),
+    ];
+    let (_reg, proxy) = mirror(rules).await;
+    let client = Client::with_settings(&quick()).unwrap();
+    let url = format!("http://{}{api}", proxy.host());
+    let body = client.post_json("requesting a certificate", &url, &serde_json::json!({"a": 1}), 1024).await.unwrap();
+    assert_eq!(body.status, 500, "a 500 to a POST is final: the server may have acted");
+    assert_eq!(proxy.hits(api), 3, "503 and 429 were retried");
+    let seen: Vec<_> = proxy.log().iter().map(|s| s.method.clone()).collect();
+    assert!(seen.iter().all(|m| m == "POST"), "{seen:?}");
+    // The same status to a GET is retried until the policy stops it.
+    let err = client.get("reading", &url, 1024).await.unwrap_err();
+    assert!(one_line(&err).ends_with("answered HTTP 502 Bad Gateway after 4 attempts"), "{}", one_line(&err));
+    assert_eq!(proxy.hits(api), 3 + 4);
+}

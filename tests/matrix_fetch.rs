@@ -102,6 +102,9 @@ async fn downloads_then_revalidates_with_304() {
     server.join().unwrap();
     let seen = seen.lock().unwrap();
     assert!(!seen[0].iter().any(|h| h.starts_with("if-none-match")), "{:?}", seen[0]);
+    let agent =
+        format!("user-agent: cratemill/{} (+https://github.com/cratemill/cratemill)", env!("CARGO_PKG_VERSION"));
+    assert!(seen[0].contains(&agent), "{:?}", seen[0]);
     assert!(seen[1].contains(&"if-none-match: \"v1-abc\"".to_string()), "{:?}", seen[1]);
     assert!(seen[1].contains(&"if-modified-since: mon, 23 nov 2026 02:00:00 gmt".to_string()), "{:?}", seen[1]);
 }
