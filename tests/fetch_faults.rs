@@ -9,13 +9,13 @@
 mod fault_proxy;
 mod support;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use cratemill::crates_io::{select_version, Index};
 use cratemill::error::{class_of, exit_of, one_line, Exit};
 use cratemill::net::{Client, RetryPolicy, Settings};
 use cratemill::schema::result::FailureClass;
-use fault_proxy::{Action, FaultConfig, FaultProxy, Rule};
+use fault_proxy::{http_date, Action, FaultConfig, FaultProxy, Rule};
 use support::sparse_registry::{SparseRegistry, TestCrate};
 
 fn quick() -> Settings {
@@ -52,12 +52,6 @@ const HELLO: &str = "/index/he/ll/hello";
 
 fn files_in(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
-}
-
-/// `Retry-After` as an HTTP date, `secs` from now.
-fn http_date(secs: u64) -> String {
-    let at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + secs;
-    chrono::DateTime::from_timestamp(at as i64, 0).unwrap().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use cratemill::net::RetryPolicy;
 use cratemill::oci::{Credentials, Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::publish::PublishRecord;
-use fault_proxy::{basic, Bearer, Fault, FaultConfig, FaultProxy};
+use fault_proxy::{basic, http_date, Action, Bearer, Fault, FaultConfig, FaultProxy, Rule};
 use registry::{assert_layers_match, copy_to_dir, inspect_raw, Registry, PASSWORD, USER};
 
 fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
@@ -258,4 +258,24 @@ async fn a_token_registry_like_ghcr_with_expiring_tokens() {
         msg.contains("packages: write") && msg.contains("token exchange refused") && !msg.contains("not-the-token"),
         "{msg}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_retry_after_date_is_waited_for_by_the_one_policy() {
+    let reg = Registry::start();
+    // Written now, served at once: 2-3 s ahead.
+    let busy = Action::Status { code: 503, retry_after: Some(http_date(3)) };
+    let rules = vec![Rule { path: "/v2/".into(), times: 1, action: busy }];
+    let proxy = FaultProxy::start(reg.port, FaultConfig { rules, ..FaultConfig::none() }).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = package::write(tmp.path(), &package::Spec::real("patient", "1.0.0"));
+    let rec =
+        publish_package_with(&dir, &opts(&proxy.host(), 256 * 1024, policy(3, 5, 20)), &env(), &Runner::default())
+            .await
+            .unwrap_or_else(|e| panic!("{}", one_line(&e)));
+    let pings: Vec<_> = proxy.log().into_iter().filter(|s| s.path == "/v2/").collect();
+    assert!(pings.len() >= 2 && pings[0].fault == Some(Fault::Rule(0)), "{pings:?}");
+    let gap = pings[1].at.duration_since(pings[0].at);
+    assert!(gap >= Duration::from_millis(1500), "retried {gap:?} after a Retry-After date 2-3 s ahead");
+    assert_published(&rec, &proxy.host(), &reg, &dir, tmp.path());
 }

@@ -69,6 +69,12 @@ pub struct Bearer {
     pub rotate_every: u32,
 }
 
+/// A `Retry-After` value in HTTP-date form, `secs` from now.
+pub fn http_date(secs: u64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    chrono::DateTime::from_timestamp((now + secs) as i64, 0).unwrap().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
 /// `Basic <base64(user:password)>`.
 pub fn basic(user: &str, password: &str) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
