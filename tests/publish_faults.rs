@@ -1,5 +1,5 @@
 //! Publishing through a fault-injecting proxy in front of a real registry: 429 storms with
-//! Retry-After, 500s, dropped connections, connections cut mid-upload, a registry that dies and
+//! Retry-After (seconds and HTTP dates), 500s, dropped connections, connections cut mid-upload, a registry that dies and
 //! comes back, and a publish that fails half way. Every publish that succeeds ends with the right
 //! digests (read back by skopeo straight from the registry); one that fails leaves no tag.
 
