@@ -414,6 +414,16 @@ mod tests {
         assert!(redirect_verdict(1, 5, "https", "http").unwrap_err().contains("https to http"));
     }
 
+    #[tokio::test]
+    async fn a_far_deadline_does_not_panic_and_a_past_one_stops_at_once() {
+        let far = Instant::now().checked_add(Duration::from_secs(200 * 365 * 86400));
+        let client = Client::new().unwrap().with_deadline(far);
+        assert_eq!(client.run("x", || async { Ok::<_, Attempt>(1) }).await.unwrap(), 1);
+        let client = client.with_deadline(Some(Instant::now()));
+        let err = client.run("x", || std::future::pending::<Result<(), Attempt>>()).await.unwrap_err();
+        assert_eq!(crate::error::class_of(&err), Some(crate::schema::result::FailureClass::Timeout));
+    }
+
     #[test]
     fn the_user_agent_names_cratemill_and_its_version() {
         assert!(USER_AGENT.starts_with(&format!("cratemill/{} ", env!("CARGO_PKG_VERSION"))));
