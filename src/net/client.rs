@@ -420,7 +420,7 @@ mod tests {
         let client = Client::new().unwrap().with_deadline(far);
         assert_eq!(client.run("x", || async { Ok::<_, Attempt>(1) }).await.unwrap(), 1);
         let client = client.with_deadline(Some(Instant::now()));
-        let err = client.run("x", || std::future::pending::<Result<(), Attempt>>()).await.unwrap_err();
+        let err = client.run("x", std::future::pending::<Result<(), Attempt>>).await.unwrap_err();
         assert_eq!(crate::error::class_of(&err), Some(crate::schema::result::FailureClass::Timeout));
     }
 
