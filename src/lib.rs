@@ -8,6 +8,7 @@ pub mod dump;
 pub mod error;
 pub mod github;
 pub mod matrix;
+pub mod net;
 pub mod oci;
 pub mod package;
 pub mod plan;

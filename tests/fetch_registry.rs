@@ -6,13 +6,20 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use cratemill::crates_io::{select_version, Index, RetryPolicy};
+use cratemill::crates_io::{select_version, Index};
 use cratemill::error::{class_of, exit_of, Exit};
+use cratemill::net::{Client, RetryPolicy};
 use cratemill::schema::result::FailureClass;
 use support::sparse_registry::{Fault, SparseRegistry, TestCrate};
 
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy { attempts: 4, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20) }
+fn fast_retry() -> Client {
+    let retry = RetryPolicy {
+        attempts: 4,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    };
+    Client::new().unwrap().with_retry(retry)
 }
 
 fn hello_registry() -> SparseRegistry {
@@ -159,22 +166,23 @@ async fn retries_are_bounded_and_end_in_fetch_failed() {
     let dir = tempfile::tempdir().unwrap();
     let v = select_version(&versions, None, false).unwrap();
     let err = index.download(v, dir.path()).await.unwrap_err();
-    assert_eq!((exit_of(&err), class_of(&err)), (Exit::Failed, Some(FailureClass::FetchFailed)));
-    assert!(err.to_string().contains("failed after 4 attempts: the server answered 503"), "{err}");
+    assert_eq!((exit_of(&err), class_of(&err)), (Exit::Internal, None), "a network failure: {err}");
+    assert!(err.to_string().ends_with("answered HTTP 503 Service Unavailable after 4 attempts"), "{err}");
     assert_eq!(reg.hits(&dl), 4);
     assert!(files_in(dir.path()).is_empty());
 
     // The same bound holds for index files.
     reg.fail_next("/index/he/ll/hello", 100, Fault::Status(500));
     let err = index.versions("hello").await.unwrap_err();
-    assert_eq!((exit_of(&err), class_of(&err)), (Exit::Failed, Some(FailureClass::FetchFailed)));
-    assert!(err.to_string().contains("answered 500 Internal Server Error (after 4 attempts)"), "{err}");
+    assert_eq!(exit_of(&err), Exit::Internal);
+    assert!(err.to_string().contains("answered HTTP 500 Internal Server Error after 4 attempts"), "{err}");
     assert_eq!(reg.hits("/index/he/ll/hello"), 5);
 
     // A 404 on the download is final, not retried.
     reg.fail_next(&dl, 1, Fault::Status(404));
     let err = index.download(v, dir.path()).await.unwrap_err();
-    assert_eq!(class_of(&err), Some(FailureClass::FetchFailed));
+    assert_eq!(exit_of(&err), Exit::Internal);
+    assert!(err.to_string().ends_with("answered HTTP 404 Not Found"), "{err}");
     assert_eq!(reg.hits(&dl), 5);
 }
 
@@ -193,10 +201,13 @@ async fn oversized_download_is_refused() {
 #[tokio::test]
 async fn unreachable_index_is_a_clear_fetch_failure() {
     let url = SparseRegistry::unreachable_index_url();
-    let err = Index::open_with(&url, RetryPolicy::immediate(2)).await.unwrap_err();
-    assert_eq!((exit_of(&err), class_of(&err)), (Exit::Failed, Some(FailureClass::FetchFailed)));
+    let client = Client::new().unwrap().with_retry(RetryPolicy::immediate(2));
+    let err = Index::open_with(&url, client).await.unwrap_err();
+    assert_eq!(exit_of(&err), Exit::Internal, "an unreachable index is an environment failure");
     let msg = err.to_string();
-    assert!(msg.starts_with(&format!("index {url} is unreachable after 2 attempts: ")), "{msg}");
+    let config = format!("{}config.json", url.trim_start_matches("sparse+"));
+    assert!(msg.starts_with(&format!("opening index {url}: GET {config} cannot connect (")), "{msg}");
+    assert!(msg.ends_with(" after 2 attempts"), "{msg}");
     assert!(!msg.contains('\n'));
 }
 

@@ -6,8 +6,9 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use cratemill::crates_io::{select_version, unpack, Index, RetryPolicy, UnpackLimits};
+use cratemill::crates_io::{select_version, unpack, Index, UnpackLimits};
 use cratemill::error::{class_of, exit_of, Exit};
+use cratemill::net::{Client, RetryPolicy};
 use cratemill::schema::result::FailureClass;
 use support::sparse_registry::{SparseRegistry, TestCrate};
 
@@ -15,7 +16,8 @@ use support::sparse_registry::{SparseRegistry, TestCrate};
 async fn fetch_and_unpack(krate: TestCrate, limits: UnpackLimits) -> (tempfile::TempDir, anyhow::Result<PathBuf>) {
     let (name, version) = (krate.name.clone(), krate.version.clone());
     let reg = SparseRegistry::start(vec![krate]);
-    let index = Index::open_with(&reg.index_url(), RetryPolicy::immediate(1)).await.unwrap();
+    let index =
+        Index::open_with(&reg.index_url(), Client::new().unwrap().with_retry(RetryPolicy::immediate(1))).await.unwrap();
     let versions = index.versions(&name).await.unwrap();
     let v = select_version(&versions, Some(&version), false).unwrap();
     let work = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
 //! Publishing through a fault-injecting proxy in front of a real registry: 429 storms with
-//! Retry-After, 500s, dropped connections, connections cut mid-upload, a registry that dies and
+//! Retry-After (seconds and HTTP dates), 500s, dropped connections, connections cut mid-upload, a registry that dies and
 //! comes back, and a publish that fails half way. Every publish that succeeds ends with the right
 //! digests (read back by skopeo straight from the registry); one that fails leaves no tag.
 
@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use cratemill::error::{exit_of, one_line, Exit};
 use cratemill::github::Runner;
-use cratemill::oci::retry::RetryPolicy;
+use cratemill::net::RetryPolicy;
 use cratemill::oci::{Credentials, Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::publish::PublishRecord;
-use fault_proxy::{basic, Bearer, Fault, FaultConfig, FaultProxy};
+use fault_proxy::{basic, http_date, Action, Bearer, Fault, FaultConfig, FaultProxy, Rule};
 use registry::{assert_layers_match, copy_to_dir, inspect_raw, Registry, PASSWORD, USER};
 
 fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
@@ -42,10 +42,12 @@ fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
     }
 }
 
-fn policy(max_consecutive: u32, base_ms: u64, max_ms: u64) -> RetryPolicy {
+/// Gives up after `in_a_row` failures in a row without progress.
+fn policy(in_a_row: u32, base_ms: u64, max_ms: u64) -> RetryPolicy {
     RetryPolicy {
-        max_consecutive,
-        max_total: 200,
+        attempts: in_a_row,
+        max_failures: 200,
+        max_elapsed: Duration::from_secs(60),
         base_delay: Duration::from_millis(base_ms),
         max_delay: Duration::from_millis(max_ms),
         max_retry_after: Duration::from_secs(3),
@@ -182,8 +184,11 @@ async fn a_publish_that_fails_half_way_leaves_no_tag() {
             .await
             .unwrap_err();
     let msg = one_line(&err);
-    assert_eq!(exit_of(&err), Exit::Failed, "{msg}");
-    assert!(msg.contains("giving up") && msg.contains("PUT manifest"), "{msg}");
+    assert_eq!(exit_of(&err), Exit::Internal, "a network failure is an environment failure: {msg}");
+    assert!(
+        msg.contains("PUT manifest") && msg.contains("answered HTTP 500") && msg.ends_with("after 3 attempts"),
+        "{msg}"
+    );
     assert!(!dir.join("publish.json").exists(), "no record of a failed publish");
     // The manifests by digest were pushed, but no tag names them.
     let log = proxy.log();
@@ -253,4 +258,24 @@ async fn a_token_registry_like_ghcr_with_expiring_tokens() {
         msg.contains("packages: write") && msg.contains("token exchange refused") && !msg.contains("not-the-token"),
         "{msg}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_retry_after_date_is_waited_for_by_the_one_policy() {
+    let reg = Registry::start();
+    // Written now, served at once: 2-3 s ahead.
+    let busy = Action::Status { code: 503, retry_after: Some(http_date(3)) };
+    let rules = vec![Rule { path: "/v2/".into(), times: 1, action: busy }];
+    let proxy = FaultProxy::start(reg.port, FaultConfig { rules, ..FaultConfig::none() }).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = package::write(tmp.path(), &package::Spec::real("patient", "1.0.0"));
+    let rec =
+        publish_package_with(&dir, &opts(&proxy.host(), 256 * 1024, policy(3, 5, 20)), &env(), &Runner::default())
+            .await
+            .unwrap_or_else(|e| panic!("{}", one_line(&e)));
+    let pings: Vec<_> = proxy.log().into_iter().filter(|s| s.path == "/v2/").collect();
+    assert!(pings.len() >= 2 && pings[0].fault == Some(Fault::Rule(0)), "{pings:?}");
+    let gap = pings[1].at.duration_since(pings[0].at);
+    assert!(gap >= Duration::from_millis(1500), "retried {gap:?} after a Retry-After date 2-3 s ahead");
+    assert_published(&rec, &proxy.host(), &reg, &dir, tmp.path());
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cratemill::error::{exit_of, one_line, Exit};
 use cratemill::github::Runner;
-use cratemill::oci::retry::RetryPolicy;
+use cratemill::net::RetryPolicy;
 use cratemill::oci::{Credentials, Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::publish::{PublishRecord, ReferenceKind};
@@ -23,8 +23,9 @@ fn tuning() -> Tuning {
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(30),
         retry: RetryPolicy {
-            max_consecutive: 4,
-            max_total: 50,
+            attempts: 5,
+            max_failures: 50,
+            max_elapsed: Duration::from_secs(60),
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(3),
@@ -241,8 +242,14 @@ async fn an_unreachable_registry_fails_after_bounded_retries() {
     .await
     .unwrap_err();
     let msg = one_line(&err);
-    assert_eq!(exit_of(&err), Exit::Failed, "{msg}");
-    assert!(msg.contains("giving up after 5 failed tries") && msg.contains("cannot connect"), "{msg}");
+    assert_eq!(exit_of(&err), Exit::Internal, "a network failure is an environment failure: {msg}");
+    assert!(msg.contains("cannot connect") && msg.ends_with("after 5 attempts"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "authenticating on registry 127.0.0.1:{port}: GET http://127.0.0.1:{port}/v2/ cannot connect"
+        )),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

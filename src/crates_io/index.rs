@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::http::{self, Got};
-use super::retry::RetryPolicy;
 use super::spec::validate_name;
 use crate::error::{classified, usage, Exit};
+use crate::net;
 use crate::schema::result::FailureClass;
 
 /// crates.io's sparse index, the default `--index-url`.
@@ -19,6 +18,13 @@ pub const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";
 /// Largest `.crate` [`Index::download`] accepts unless told otherwise (crates.io's default upload
 /// limit is 10 MiB; a few crates have a raised limit).
 pub const DEFAULT_MAX_CRATE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Largest index file [`Index::versions`] reads unless told otherwise (crates.io's index files are
+/// far smaller); a hostile or broken index sending more is cut off here instead of being buffered.
+pub const DEFAULT_MAX_INDEX_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Largest `config.json` read.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// One published version of a crate, as listed in the index (normalised; serialisable for caches).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
@@ -201,9 +207,9 @@ pub struct Index {
     base: String,
     pub(super) dl: String,
     api: Option<String>,
-    pub(super) client: reqwest::Client,
-    pub(super) retry: RetryPolicy,
+    pub(super) client: net::Client,
     pub(super) max_crate_bytes: u64,
+    max_index_bytes: u64,
 }
 
 impl Index {
@@ -212,55 +218,37 @@ impl Index {
     ///
     /// Errors: a malformed URL or something that is not a sparse index (no `config.json`, bad
     /// JSON, authentication required) is a usage error (exit 2). An index that cannot be reached
-    /// after retries is `FetchFailed` with exit 1: it may be a network outage rather than a wrong
-    /// flag, and `fetch-failed` is the class the fleet retries later.
+    /// after retries is a network failure (exit 3; a build records it as `fetch-failed`, the
+    /// class the fleet retries later).
     pub async fn open(index_url: &str) -> Result<Index> {
-        Index::open_with(index_url, RetryPolicy::default()).await
+        Index::open_until(index_url, None).await
     }
 
-    /// [`Index::open`] with an explicit retry policy, used for every request of this index.
-    pub async fn open_with(index_url: &str, retry: RetryPolicy) -> Result<Index> {
+    /// [`Index::open`] bounded by `deadline`: this and every later request of the index (index
+    /// files, downloads) stops when it passes, with the `timeout` failure class.
+    pub async fn open_until(index_url: &str, deadline: Option<std::time::Instant>) -> Result<Index> {
+        Index::open_with(index_url, net::Client::new()?.with_deadline(deadline)).await
+    }
+
+    /// [`Index::open`] with an explicit client (timeouts, retry policy, deadline), used for every
+    /// request of this index.
+    pub async fn open_with(index_url: &str, client: net::Client) -> Result<Index> {
         let base = normalize_base(index_url)?;
         let url = format!("sparse+{base}");
-        let client = http::client()?;
         let config_url = format!("{base}config.json");
-        let resp = match http::get_with_retry(&client, &config_url, retry).await {
-            Got::Response(resp) => resp,
-            Got::Unreachable(e) => {
-                return Err(classified(
-                    Exit::Failed,
-                    FailureClass::FetchFailed,
-                    format!(
-                        "index {url} is unreachable after {} attempts: {}",
-                        retry.attempts.max(1),
-                        http::describe(&e)
-                    ),
-                ))
-            }
-        };
-        let status = resp.status();
-        if matches!(status.as_u16(), 404 | 410) {
+        let what = format!("opening index {url}");
+        let body = client.get(&what, &config_url, MAX_CONFIG_BYTES).await?;
+        if matches!(body.status.as_u16(), 404 | 410) {
             return Err(classified(
                 Exit::Usage,
                 FailureClass::NotFound,
-                format!("{url} is not a sparse registry index: {config_url} answered {status}"),
+                format!("{url} is not a sparse registry index: {config_url} answered {}", body.status),
             ));
         }
-        if !status.is_success() {
-            return Err(classified(
-                Exit::Failed,
-                FailureClass::FetchFailed,
-                format!("index {url}: {config_url} answered {status}{}", after_attempts(status, retry)),
-            ));
+        if !body.status.is_success() {
+            return Err(body.unexpected(&what));
         }
-        let body = resp.text().await.map_err(|e| {
-            classified(
-                Exit::Failed,
-                FailureClass::FetchFailed,
-                format!("index {url}: reading {config_url} failed: {}", http::describe(&e)),
-            )
-        })?;
-        let config: Config = serde_json::from_str(&body)
+        let config: Config = serde_json::from_slice(&body.bytes)
             .map_err(|e| usage(format!("{url} is not a sparse registry index: its config.json is not valid: {e}")))?;
         if config.auth_required {
             return Err(usage(format!("index {url} requires authentication, which cratemill does not support")));
@@ -268,7 +256,21 @@ impl Index {
         if !(config.dl.starts_with("https://") || config.dl.starts_with("http://")) {
             return Err(usage(format!("index {url}: config.json `dl` is not an http(s) URL: {}", config.dl)));
         }
-        Ok(Index { url, base, dl: config.dl, api: config.api, client, retry, max_crate_bytes: DEFAULT_MAX_CRATE_BYTES })
+        Ok(Index {
+            url,
+            base,
+            dl: config.dl,
+            api: config.api,
+            client,
+            max_crate_bytes: DEFAULT_MAX_CRATE_BYTES,
+            max_index_bytes: DEFAULT_MAX_INDEX_BYTES,
+        })
+    }
+
+    /// Sets the largest index file [`Index::versions`] reads.
+    pub fn with_max_index_bytes(mut self, max: u64) -> Index {
+        self.max_index_bytes = max;
+        self
     }
 
     /// Sets the largest `.crate` [`Index::download`] accepts.
@@ -306,27 +308,18 @@ impl Index {
     /// The versions in `name`'s index file; `None` when the index has no such file.
     async fn index_file(&self, name: &str) -> Result<Option<Vec<IndexVersion>>> {
         let file_url = format!("{}{}", self.base, index_path(name));
-        let fetch_failed = |what: String| {
-            classified(Exit::Failed, FailureClass::FetchFailed, format!("resolving `{name}` in {}: {what}", self.url))
-        };
-        let resp = match http::get_with_retry(&self.client, &file_url, self.retry).await {
-            Got::Response(resp) => resp,
-            Got::Unreachable(e) => {
-                return Err(fetch_failed(format!("{file_url} is unreachable: {}", http::describe(&e))))
-            }
-        };
-        let status = resp.status();
-        if matches!(status.as_u16(), 404 | 410 | 451) {
+        let what = format!("resolving `{name}` in {}", self.url);
+        let body = self.client.get(&what, &file_url, self.max_index_bytes).await?;
+        if matches!(body.status.as_u16(), 404 | 410 | 451) {
             return Ok(None);
         }
-        if !status.is_success() {
-            return Err(fetch_failed(format!("{file_url} answered {status}{}", after_attempts(status, self.retry))));
+        if !body.status.is_success() {
+            return Err(body.unexpected(&what));
         }
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| fetch_failed(format!("reading {file_url} failed: {}", http::describe(&e))))?;
-        parse_index_file(name, &body).map(Some).map_err(fetch_failed)
+        let text = String::from_utf8_lossy(&body.bytes);
+        parse_index_file(name, &text)
+            .map(Some)
+            .map_err(|why| classified(Exit::Failed, FailureClass::FetchFailed, format!("{what}: {why}")))
     }
 
     /// Where the `.crate` of `v` is downloaded from, by cargo's rules for `dl`: the markers
@@ -334,15 +327,6 @@ impl Index {
     /// with none of them, `/{crate}/{version}/download` is appended.
     pub fn download_url(&self, v: &IndexVersion) -> String {
         download_url(&self.dl, v)
-    }
-}
-
-/// ` (after N attempts)` when the status was one that gets retried.
-fn after_attempts(status: reqwest::StatusCode, retry: RetryPolicy) -> String {
-    if super::retry::retryable_status(status) {
-        format!(" (after {} attempts)", retry.attempts.max(1))
-    } else {
-        String::new()
     }
 }
 

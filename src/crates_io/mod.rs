@@ -3,20 +3,17 @@
 //!
 //! Layers, one-way: [`spec`] and [`select`] are pure; [`index`] reads the sparse index over HTTP;
 //! [`download`] streams a `.crate` to disk and verifies it; [`unpack`] turns a verified `.crate`
-//! into a source folder, refusing anything that could escape it. [`retry`] is the shared policy
-//! for transient network errors.
+//! into a source folder, refusing anything that could escape it. Every request goes through
+//! [`crate::net`] (timeouts, retries, redirects, size caps, exit codes).
 
 mod download;
-mod http;
 mod index;
-mod retry;
 mod select;
 mod spec;
 mod unpack;
 
 pub use download::Downloaded;
-pub use index::{index_path, Index, IndexDep, IndexVersion, CRATES_IO_INDEX};
-pub use retry::RetryPolicy;
+pub use index::{index_path, Index, IndexDep, IndexVersion, CRATES_IO_INDEX, DEFAULT_MAX_INDEX_BYTES};
 pub use select::select_version;
 pub use spec::CrateSpec;
 pub use unpack::{unpack, UnpackLimits};

@@ -1,6 +1,8 @@
-//! `--dump <URL>`: download the dump into a cache folder, streaming, with progress on stderr, retries
-//! with backoff on network errors and 5xx, and a conditional GET (cached `ETag` / `Last-Modified`) so
-//! an unchanged dump is not fetched twice.
+//! `--dump <URL>`: download the dump into a cache folder, streaming, with progress on stderr, and a
+//! conditional GET (cached `ETag` / `Last-Modified`) so an unchanged dump is not fetched twice.
+//! Timeouts, retries (network errors, 408, 429, 5xx, honouring `Retry-After`), redirects and the
+//! exit code of a network failure (3) are the network layer's ([`crate::net`]); a 4xx answer means
+//! the URL is wrong (exit 2).
 //!
 //! Cache layout: `<cache>/<hash of URL>-<file name>` and, next to it, `<same>.http.json` with the
 //! validators. A download goes to a temporary file and is renamed into place only when complete.
@@ -9,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::usage;
+use crate::net::{self, failure::request_line, Attempt, Cause, Safety};
 
 /// The crates.io dump.
 pub const DEFAULT_URL: &str = "https://static.crates.io/db-dump.tar.gz";
@@ -22,10 +24,24 @@ pub const DEFAULT_URL: &str = "https://static.crates.io/db-dump.tar.gz";
 #[derive(Debug, Clone)]
 pub struct Options {
     pub cache_dir: PathBuf,
-    /// Tries in total (at least 1).
-    pub attempts: u32,
-    /// Wait before the second try; doubles each time.
-    pub backoff: Duration,
+    /// Timeouts and retry policy of the download.
+    pub net: net::Settings,
+}
+
+impl Options {
+    /// The defaults for a dump of crates.io's size: 30 s to connect, 120 s of silence at most,
+    /// 4 tries in a row, backoff from 2 s.
+    pub fn new(cache_dir: PathBuf) -> Options {
+        let retry = net::RetryPolicy { attempts: 4, base_delay: Duration::from_secs(2), ..net::RetryPolicy::default() };
+        let net = net::Settings {
+            connect_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+            retry,
+            announce_retries: true,
+            ..net::Settings::default()
+        };
+        Options { cache_dir, net }
+    }
 }
 
 /// How the dump was obtained.
@@ -76,94 +92,103 @@ pub async fn fetch(url: &str, options: &Options) -> anyhow::Result<(PathBuf, Out
     } else {
         None
     };
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("cratemill/", env!("CARGO_PKG_VERSION"), " (+https://github.com/cratemill/cratemill)"))
-        .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(120))
-        .build()
-        .context("building the HTTP client")?;
-    let attempts = options.attempts.max(1);
-    let mut last_error = String::new();
-    for attempt in 0..attempts {
-        if attempt > 0 {
-            let wait = options.backoff * 2u32.saturating_pow(attempt - 1);
-            eprintln!("dump download: {last_error}; retrying in {} ms ({}/{attempts})", wait.as_millis(), attempt + 1);
-            tokio::time::sleep(wait).await;
+    let client = net::Client::with_settings(&options.net)?;
+    let what = format!("downloading the dump {url}");
+    let got = client.run(&what, || attempt(&client, &what, url, cached.as_ref(), &path)).await?;
+    if got == Outcome::NotModified {
+        eprintln!("dump download: not modified since the cached copy ({})", path.display());
+    }
+    Ok((path, got))
+}
+
+/// One try: a conditional GET, then the body streamed into the cache.
+async fn attempt(
+    client: &net::Client,
+    what: &str,
+    url: &str,
+    cached: Option<&Validators>,
+    path: &Path,
+) -> Result<Outcome, Attempt> {
+    let mut request = client.http().get(url);
+    if let Some(v) = cached {
+        if let Some(etag) = &v.etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
         }
-        let mut request = client.get(url);
-        if let Some(v) = &cached {
-            if let Some(etag) = &v.etag {
-                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
-            }
-            if let Some(lm) = &v.last_modified {
-                request = request.header(reqwest::header::IF_MODIFIED_SINCE, lm);
-            }
-        }
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                last_error = format!("cannot reach {url}: {}", error_text(&e));
-                continue;
-            }
-        };
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_MODIFIED && cached.is_some() {
-            eprintln!("dump download: not modified since the cached copy ({})", path.display());
-            return Ok((path, Outcome::NotModified));
-        }
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            last_error = format!("{url} answered {status}");
-            continue;
-        }
-        if !status.is_success() {
-            return Err(usage(format!("cannot download the dump: {url} answered {status}")));
-        }
-        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let validators = Validators {
-            url: url.to_string(),
-            etag: header(reqwest::header::ETAG),
-            last_modified: header(reqwest::header::LAST_MODIFIED),
-        };
-        match download(response, &path).await {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&meta_path);
-                if validators.etag.is_some() || validators.last_modified.is_some() {
-                    crate::schema::write_atomic(&meta_path, &serde_json::to_vec(&validators)?)
-                        .context("writing the dump cache validators")?;
-                }
-                return Ok((path, Outcome::Downloaded));
-            }
-            Err(e) => last_error = format!("download of {url} broke off: {e:#}"),
+        if let Some(lm) = &v.last_modified {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
     }
-    Err(usage(format!("cannot download the dump after {attempts} attempts: {last_error}")))
+    let safety = Safety::Idempotent;
+    let response = client.attempt(what, request, safety).await?;
+    let response = Attempt::check_status(&reqwest::Method::GET, response, safety)?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_MODIFIED && cached.is_some() {
+        return Ok(Outcome::NotModified);
+    }
+    if status.is_client_error() {
+        return Err(Attempt::Fatal(usage(format!("cannot download the dump: {url} answered {status}"))));
+    }
+    let request_text = request_line(&reqwest::Method::GET, response.url());
+    if !status.is_success() {
+        return Err(Attempt::fatal(what, request_text, Cause::Status(status.as_u16())));
+    }
+    let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let validators = Validators {
+        url: url.to_string(),
+        etag: header(reqwest::header::ETAG),
+        last_modified: header(reqwest::header::LAST_MODIFIED),
+    };
+    let local = |e: anyhow::Error| Attempt::Fatal(e.context(format!("writing the dump into {}", path.display())));
+    match download(response, path).await {
+        Ok(()) => {}
+        Err(Streamed::Local(e)) => return Err(local(e)),
+        Err(Streamed::Net(cause)) => return Err(Attempt::from_transport(what, request_text, cause, safety)),
+    }
+    let meta_path = path.with_extension("http.json");
+    let _ = std::fs::remove_file(&meta_path);
+    if validators.etag.is_some() || validators.last_modified.is_some() {
+        let bytes = serde_json::to_vec(&validators).map_err(|e| local(e.into()))?;
+        crate::schema::write_atomic(&meta_path, &bytes)
+            .map_err(|e| local(anyhow::Error::from(e).context("writing the dump cache validators")))?;
+    }
+    Ok(Outcome::Downloaded)
+}
+
+/// Why streaming stopped: the network (retried) or the local disk (not).
+enum Streamed {
+    Net(Cause),
+    Local(anyhow::Error),
 }
 
 /// Stream the body into a temporary file next to `path`, then rename it into place.
-async fn download(response: reqwest::Response, path: &Path) -> anyhow::Result<()> {
+async fn download(mut response: reqwest::Response, path: &Path) -> Result<(), Streamed> {
     let total = response.content_length();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    let mut file = tokio::fs::File::from_std(tmp.reopen()?);
-    let mut body = response.bytes_stream();
+    let local = |e: std::io::Error| Streamed::Local(e.into());
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(local)?;
+    let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(local)?);
     let (mut done, mut shown) = (0u64, 0u64);
     let started = std::time::Instant::now();
-    while let Some(piece) = body.next().await {
-        let piece = piece.map_err(|e| anyhow::anyhow!(error_text(&e)))?;
-        file.write_all(&piece).await?;
+    loop {
+        let piece = match response.chunk().await {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break,
+            Err(e) => return Err(Streamed::Net(Cause::of_body(&e))),
+        };
+        file.write_all(&piece).await.map_err(local)?;
         done += piece.len() as u64;
         if done - shown >= 64 << 20 {
             shown = done;
             progress(done, total, started);
         }
     }
-    file.flush().await?;
-    file.sync_all().await?;
+    file.flush().await.map_err(local)?;
+    file.sync_all().await.map_err(local)?;
     if let Some(total) = total.filter(|t| *t != done) {
-        anyhow::bail!("got {done} of {total} bytes");
+        return Err(Streamed::Net(Cause::Broken(format!("got {done} of {total} bytes"))));
     }
     progress(done, total, started);
-    tmp.persist(path).map_err(|e| e.error)?;
+    tmp.persist(path).map_err(|e| local(e.error))?;
     Ok(())
 }
 
@@ -174,16 +199,4 @@ fn progress(done: u64, total: Option<u64>, started: std::time::Instant) {
         Some(t) => eprintln!("dump download: {:.1} / {:.1} MiB ({rate:.1} MiB/s)", mib(done), mib(t)),
         None => eprintln!("dump download: {:.1} MiB ({rate:.1} MiB/s)", mib(done)),
     }
-}
-
-/// A reqwest error with its causes, on one line.
-fn error_text(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -23,11 +23,7 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
     let settings = args.validate()?;
     let runner = Runner::from_env();
     let dump_path: PathBuf = if crate::dump::fetch::is_url(&args.dump) {
-        let options = crate::dump::fetch::Options {
-            cache_dir: settings.cache_dir.clone(),
-            attempts: 4,
-            backoff: std::time::Duration::from_secs(2),
-        };
+        let options = crate::dump::fetch::Options::new(settings.cache_dir.clone());
         crate::dump::fetch::fetch(&args.dump, &options).await?.0
     } else {
         PathBuf::from(&args.dump)

@@ -1,17 +1,18 @@
 //! One registry repository over HTTP: authentication (Basic, or a Bearer token fetched with
-//! oci-client's token exchange), sending one request with the right credentials, and the retry loop.
+//! oci-client's token exchange) and sending one request with the right credentials. Timeouts,
+//! retries, `Retry-After` and failure text are the network layer's ([`crate::net`]).
 //!
 //! Written on reqwest directly rather than oci-client's push methods because those do not expose
 //! the HTTP status and `Retry-After` of a failure, cannot resume a chunked upload, and do not retry.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response};
 
-use super::retry::{classify, parse_retry_after, RetryPolicy, StatusClass, Tracker};
 use crate::error::{failed, usage};
+use crate::net::policy::{classify, StatusClass};
+use crate::net::{self, Attempt, Retries, RetryPolicy, Safety, Transient};
 
 /// Registry credentials. `Debug` never shows the token.
 #[derive(Clone, PartialEq, Eq)]
@@ -34,7 +35,7 @@ pub struct Tuning {
     /// Blobs uploaded at the same time.
     pub concurrency: usize,
     pub connect_timeout: Duration,
-    /// Whole-request timeout (one chunk, one manifest).
+    /// Whole-request timeout (one chunk, one manifest); also the longest silence.
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
     /// Seed of the jitter; `None` seeds from the clock.
@@ -62,7 +63,8 @@ impl Default for Tuning {
             concurrency: 3,
             connect_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(300),
-            retry: RetryPolicy::default(),
+            // A push is long and registries flake: more tries in a row than a single GET.
+            retry: RetryPolicy { attempts: 8, ..RetryPolicy::default() },
             seed: None,
         }
     }
@@ -72,19 +74,26 @@ impl Default for Tuning {
 #[derive(Debug)]
 pub enum Failure {
     /// Worth another try after a wait (network error, 429, 5xx).
-    Transient { message: String, retry_after: Option<Duration> },
+    Transient(Transient),
     /// An upload session the registry no longer knows or refuses to continue: start it over.
-    Restart(String),
+    Restart(Transient),
     /// Retrying will not help.
     Fatal(anyhow::Error),
 }
 
-impl Failure {
-    pub fn message(&self) -> String {
-        match self {
-            Failure::Transient { message, .. } | Failure::Restart(message) => message.clone(),
-            Failure::Fatal(e) => crate::error::one_line(e),
+impl From<Attempt> for Failure {
+    fn from(a: Attempt) -> Failure {
+        match a {
+            Attempt::Retry(t) => Failure::Transient(t),
+            Attempt::Fatal(e) => Failure::Fatal(e),
         }
+    }
+}
+
+impl Failure {
+    /// A lost or refused upload session.
+    pub fn restart(request: String, status: u16) -> Failure {
+        Failure::Restart(Transient { request, cause: net::Cause::Status(status), retry_after: None })
     }
 }
 
@@ -97,7 +106,7 @@ enum Auth {
 
 /// A client bound to one repository of one registry.
 pub struct RegistryClient {
-    http: reqwest::Client,
+    net: net::Client,
     pub base: url::Url,
     pub host: String,
     pub repository: String,
@@ -105,7 +114,6 @@ pub struct RegistryClient {
     creds: Option<Credentials>,
     auth: tokio::sync::Mutex<Auth>,
     pub tuning: Tuning,
-    seed: AtomicU64,
 }
 
 impl RegistryClient {
@@ -120,16 +128,16 @@ impl RegistryClient {
         let scheme = if insecure { "http" } else { "https" };
         let base = url::Url::parse(&format!("{scheme}://{host}/"))
             .map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(tuning.connect_timeout)
-            .timeout(tuning.request_timeout)
-            .user_agent(concat!("cratemill/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        let seed = tuning.seed.unwrap_or_else(|| {
-            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-        });
+        let net = net::Client::with_settings(&net::Settings {
+            connect_timeout: tuning.connect_timeout,
+            idle_timeout: tuning.request_timeout,
+            request_timeout: Some(tuning.request_timeout),
+            retry: tuning.retry,
+            seed: tuning.seed,
+            ..net::Settings::default()
+        })?;
         let client = RegistryClient {
-            http,
+            net,
             base,
             host: host.to_string(),
             repository: repository.to_string(),
@@ -137,16 +145,14 @@ impl RegistryClient {
             creds,
             auth: tokio::sync::Mutex::new(Auth::None),
             tuning,
-            seed: AtomicU64::new(seed),
         };
         client.retrying("authenticating", || client.authenticate()).await?;
         Ok(client)
     }
 
-    /// A fresh failure tracker with its own jitter stream.
-    pub fn tracker(&self) -> Tracker {
-        let seed = self.seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-        Tracker::new(&self.tuning.retry, fastrand::Rng::with_seed(seed))
+    /// The retry state of one new operation.
+    pub fn retries(&self) -> Retries<'_> {
+        self.net.retries()
     }
 
     pub fn url(&self, path: &str) -> url::Url {
@@ -164,12 +170,13 @@ impl RegistryClient {
     }
 
     pub fn http(&self) -> &reqwest::Client {
-        &self.http
+        self.net.http()
     }
 
     /// Ask the registry how to authenticate and get credentials for pushing to the repository.
     async fn authenticate(&self) -> Result<(), Failure> {
-        let resp = self.http.get(self.url("v2/")).send().await.map_err(|e| transient_net(&self.host, e))?;
+        let what = format!("authenticating on registry {}", self.host);
+        let resp = self.net.attempt(&what, self.http().get(self.url("v2/")), Safety::Idempotent).await?;
         let status = resp.status();
         let auth = match classify(status.as_u16()) {
             StatusClass::Success => Auth::None,
@@ -192,7 +199,9 @@ impl RegistryClient {
                     Auth::Basic(creds)
                 }
             }
-            StatusClass::Transient => return Err(transient_status(&self.host, "GET /v2/", &resp)),
+            StatusClass::Transient => {
+                return Err(Failure::Transient(Transient::from_status(&reqwest::Method::GET, &resp)))
+            }
             _ => {
                 return Err(Failure::Fatal(failed(format!(
                     "registry {} answered HTTP {status} to GET /v2/: is it an OCI registry?",
@@ -214,19 +223,22 @@ impl RegistryClient {
         let basic = oci_client::secrets::RegistryAuth::Basic(creds.user.clone(), creds.token.clone());
         match oci.auth(&reference, &basic, oci_client::RegistryOperation::Push).await {
             Ok(Some(token)) => Ok(token),
-            Ok(None) => Err(Failure::Transient {
-                message: format!("registry {} asked for a token but its challenge changed", self.host),
-                retry_after: None,
-            }),
+            Ok(None) => Err(self.token_trouble("asked for a token but its challenge changed".into())),
             Err(E::AuthenticationFailure(reason)) => {
                 Err(Failure::Fatal(self.denied(401, &format!("token exchange refused: {}", reason.trim()))))
             }
-            Err(E::RequestError(e)) => Err(transient_net(&self.host, e)),
-            Err(e) => Err(Failure::Transient {
-                message: format!("token exchange with {} failed: {e}", self.host),
-                retry_after: None,
-            }),
+            Err(E::RequestError(e)) => Err(self.token_trouble(net::failure::describe(&e))),
+            Err(e) => Err(self.token_trouble(e.to_string())),
         }
+    }
+
+    /// A token exchange that failed in a way that may pass.
+    fn token_trouble(&self, detail: String) -> Failure {
+        Failure::Transient(Transient {
+            request: format!("token exchange with {}", self.host),
+            cause: net::Cause::Other(detail),
+            retry_after: None,
+        })
     }
 
     /// The error for 401/403: what is missing, never the secret.
@@ -254,11 +266,15 @@ impl RegistryClient {
         loop {
             let auth = self.auth.lock().await.clone();
             let req = match auth {
-                Auth::None => make(&self.http),
-                Auth::Basic(c) => make(&self.http).basic_auth(c.user, Some(c.token)),
-                Auth::Bearer(t) => make(&self.http).bearer_auth(t),
+                Auth::None => make(self.http()),
+                Auth::Basic(c) => make(self.http()).basic_auth(c.user, Some(c.token)),
+                Auth::Bearer(t) => make(self.http()).bearer_auth(t),
             };
-            let resp = req.send().await.map_err(|e| transient_net(&self.host, e))?;
+            let req =
+                req.build().map_err(|e| Failure::Fatal(anyhow::anyhow!("{what}: cannot build the request: {e}")))?;
+            let method = req.method().clone();
+            let what_on = format!("{what} on registry {}", self.host);
+            let resp = self.net.execute(&what_on, req, Safety::Idempotent).await?;
             match classify(resp.status().as_u16()) {
                 StatusClass::Unauthorized if !reauthenticated => {
                     reauthenticated = true;
@@ -267,7 +283,7 @@ impl RegistryClient {
                 StatusClass::Unauthorized | StatusClass::Denied => {
                     return Err(Failure::Fatal(self.denied(resp.status().as_u16(), &format!("on {what}"))))
                 }
-                StatusClass::Transient => return Err(transient_status(&self.host, what, &resp)),
+                StatusClass::Transient => return Err(Failure::Transient(Transient::from_status(&method, &resp))),
                 _ => return Ok(resp),
             }
         }
@@ -279,57 +295,25 @@ impl RegistryClient {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        let mut tracker = self.tracker();
+        let mut retries = self.retries();
         loop {
             match op().await {
                 Ok(v) => return Ok(v),
                 Err(Failure::Fatal(e)) => return Err(e),
-                Err(f @ (Failure::Transient { .. } | Failure::Restart(_))) => self.wait(&mut tracker, what, &f).await?,
+                Err(f) => self.wait(&mut retries, what, f).await?,
             }
         }
     }
 
-    /// Record a failure in `tracker` and sleep for the wait it decides, or give up with an error.
-    pub async fn wait(&self, tracker: &mut Tracker, what: &str, failure: &Failure) -> anyhow::Result<()> {
-        let retry_after = match failure {
-            Failure::Transient { retry_after, .. } => *retry_after,
-            _ => None,
-        };
-        match tracker.failure(&failure.message(), retry_after) {
-            Ok(delay) => {
-                tokio::time::sleep(delay).await;
-                Ok(())
+    /// Record a failure and sleep for the wait the policy decides, or give up with an error.
+    pub async fn wait(&self, retries: &mut Retries<'_>, what: &str, failure: Failure) -> anyhow::Result<()> {
+        match failure {
+            Failure::Transient(t) | Failure::Restart(t) => {
+                retries.wait(&format!("{what} on registry {}", self.host), t).await
             }
-            Err(gave_up) => Err(failed(format!(
-                "{what} on {}: giving up after {} failed tries; last error: {}",
-                self.host, gave_up.failures, gave_up.last_error
-            ))),
+            Failure::Fatal(e) => Err(e),
         }
     }
-}
-
-fn transient_net(host: &str, e: reqwest::Error) -> Failure {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "connection failed"
-    };
-    let mut root: &dyn std::error::Error = &e;
-    while let Some(next) = root.source() {
-        root = next;
-    }
-    Failure::Transient { message: format!("{host}: {kind} ({root})"), retry_after: None }
-}
-
-fn transient_status(host: &str, what: &str, resp: &Response) -> Failure {
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    Failure::Transient { message: format!("{host} answered HTTP {} to {what}", resp.status()), retry_after }
 }
 
 /// A fatal error for an unexpected status, with the registry's error body (truncated).

@@ -1,7 +1,8 @@
 //! OCI: the reference scheme, artifact manifests and their annotations (pure), and the two ways to
 //! store them: a registry (HTTP push with retries and resumable chunked uploads) or a local OCI
-//! image layout folder. Layers: `reference`, `annotations`, `manifest`, `retry` are pure; `http`,
-//! `upload`, `push` talk to a registry; `layout` writes files.
+//! image layout folder. Layers: `reference`, `annotations`, `manifest` are pure; `http`,
+//! `upload`, `push` talk to a registry through [`crate::net`] (its retry policy and failure
+//! text); `layout` writes files.
 
 pub mod annotations;
 pub mod http;
@@ -9,7 +10,6 @@ pub mod layout;
 pub mod manifest;
 pub mod push;
 pub mod reference;
-pub mod retry;
 pub mod upload;
 
 pub use http::{Credentials, RegistryClient, Tuning};

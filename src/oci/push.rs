@@ -10,6 +10,7 @@ use super::http::{unexpected, Failure, RegistryClient};
 use super::manifest::{sha256_digest, Artifact, Blob, MANIFEST_MEDIA_TYPE};
 use super::upload;
 use crate::error::failed;
+use crate::net::{failure::request_line, Cause, Transient};
 
 /// What a push did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,10 +142,12 @@ pub async fn get_manifest(c: &RegistryClient, reference: &str) -> anyhow::Result
         let url = c.repo_url(&format!("manifests/{reference}"));
         let resp = c.send(&what, |h| h.get(url.clone()).header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPE)).await?;
         match resp.status() {
-            StatusCode::OK => resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| Failure::Transient {
-                message: format!("reading manifest {reference}: {e}"),
-                retry_after: None,
-            }),
+            StatusCode::OK => {
+                let request = request_line(&reqwest::Method::GET, resp.url());
+                resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| {
+                    Failure::Transient(Transient { request, cause: Cause::of_body(&e), retry_after: None })
+                })
+            }
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(Failure::Fatal(unexpected(&c.host, &what, resp).await)),
         }

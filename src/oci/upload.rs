@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use super::http::{unexpected, Failure, RegistryClient};
 use super::manifest::{Blob, BlobSource};
 use crate::error::failed;
+use crate::net::failure::redact;
 
 /// Is the blob in the repository (with the expected size)?
 pub async fn exists(c: &RegistryClient, blob: &Blob) -> anyhow::Result<bool> {
@@ -40,16 +41,16 @@ pub async fn exists(c: &RegistryClient, blob: &Blob) -> anyhow::Result<bool> {
 /// Upload one blob, resuming or restarting as needed, within the retry policy.
 pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
     let what = format!("uploading blob {} ({} bytes)", blob.digest, blob.size);
-    let mut tracker = c.tracker();
+    let mut retries = c.retries();
     'session: loop {
         let mut location = match start(c).await {
             Ok(l) => {
-                tracker.progress();
+                retries.progress();
                 l
             }
             Err(Failure::Fatal(e)) => return Err(e),
             Err(f) => {
-                c.wait(&mut tracker, &what, &f).await?;
+                c.wait(&mut retries, &what, f).await?;
                 continue 'session;
             }
         };
@@ -62,15 +63,15 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
                 Ok((next_location, next_offset)) => {
                     location = next_location;
                     offset = next_offset;
-                    tracker.progress();
+                    retries.progress();
                 }
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(f @ Failure::Restart(_)) => {
-                    c.wait(&mut tracker, &what, &f).await?;
+                    c.wait(&mut retries, &what, f).await?;
                     continue 'session;
                 }
                 Err(f) => {
-                    c.wait(&mut tracker, &what, &f).await?;
+                    c.wait(&mut retries, &what, f).await?;
                     match status(c, &location).await {
                         Ok((l, o)) if o <= blob.size => (location, offset) = (l, o),
                         Ok(_) | Err(Failure::Restart(_)) | Err(Failure::Transient { .. }) => continue 'session,
@@ -84,7 +85,7 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
             Ok(()) => return Ok(()),
             Err(Failure::Fatal(e)) => return Err(e),
             Err(f) => {
-                c.wait(&mut tracker, &what, &f).await?;
+                c.wait(&mut retries, &what, f).await?;
                 // The PUT may have landed and only its answer got lost.
                 if exists(c, blob).await? {
                     return Ok(());
@@ -125,7 +126,7 @@ async fn patch(c: &RegistryClient, at: &url::Url, offset: u64, data: Bytes) -> R
             Ok((location(c, &resp)?, next))
         }
         StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::BAD_REQUEST => {
-            Err(Failure::Restart(format!("{} answered HTTP {} to PATCH at offset {offset}", c.host, resp.status())))
+            Err(Failure::restart(format!("PATCH {} (offset {offset})", redact(at)), resp.status().as_u16()))
         }
         _ => Err(Failure::Fatal(unexpected(&c.host, "PATCH chunk", resp).await)),
     }
@@ -141,7 +142,7 @@ async fn status(c: &RegistryClient, at: &url::Url) -> Result<(url::Url, u64), Fa
             Ok((location(c, &resp).unwrap_or_else(|_| at.clone()), next))
         }
         StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => {
-            Err(Failure::Restart(format!("{} lost the upload session (HTTP {})", c.host, resp.status())))
+            Err(Failure::restart(format!("GET {} (upload status)", redact(at)), resp.status().as_u16()))
         }
         _ => Err(Failure::Fatal(unexpected(&c.host, "GET upload status", resp).await)),
     }
@@ -159,7 +160,7 @@ async fn finish(c: &RegistryClient, at: &url::Url, digest: &str, last: Bytes) ->
     match resp.status() {
         StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::ACCEPTED => Ok(()),
         StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::BAD_REQUEST => {
-            Err(Failure::Restart(format!("{} answered HTTP {} to the closing PUT of {digest}", c.host, resp.status())))
+            Err(Failure::restart(format!("PUT {} (closing {digest})", redact(at)), resp.status().as_u16()))
         }
         _ => Err(Failure::Fatal(unexpected(&c.host, "PUT blob", resp).await)),
     }

@@ -8,11 +8,16 @@
 //! trades the client's Basic credentials for a token, requests must carry the current token (which
 //! rotates every `rotate_every` requests, so clients must re-authenticate), and are forwarded with
 //! the registry's own Basic credentials.
+//!
+//! Scripted faults (`rules`, checked before the random ones) pin one behaviour to a path for the
+//! next `times` requests: a status with a `Retry-After` (seconds or HTTP date), a redirect, an
+//! answer that stalls half way through its body, or a flood: 200 with no `Content-Length` and
+//! endless bytes (an oversized index file), counting what was sent before the client hung up.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,6 +35,28 @@ pub struct FaultConfig {
     pub max_consecutive: u32,
     pub fail_tag_puts: bool,
     pub bearer: Option<Bearer>,
+    /// Scripted faults, checked in order before the random ones.
+    pub rules: Vec<Rule>,
+}
+
+/// The next `times` requests whose path (query included) is `path` get `action`.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub path: String,
+    pub times: u32,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Answer `code` with an optional `Retry-After` value.
+    Status { code: u16, retry_after: Option<String> },
+    /// Answer `code` (301, 302, 307, 308) with `Location: location`.
+    Redirect { code: u16, location: String },
+    /// Forward, send the head and half the body, then go silent for `stall` and close.
+    Stall { stall: Duration },
+    /// Answer 200 with no length and up to `bytes` of filler, until the client hangs up.
+    Flood { bytes: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +67,12 @@ pub struct Bearer {
     pub upstream_basic: String,
     /// Issue a new token (invalidating the old one) after this many authorized requests; 0: never.
     pub rotate_every: u32,
+}
+
+/// A `Retry-After` value in HTTP-date form, `secs` from now.
+pub fn http_date(secs: u64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    chrono::DateTime::from_timestamp((now + secs) as i64, 0).unwrap().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 /// `Basic <base64(user:password)>`.
@@ -74,6 +107,7 @@ impl FaultConfig {
             max_consecutive: 0,
             fail_tag_puts: false,
             bearer: None,
+            rules: Vec::new(),
         }
     }
 }
@@ -84,6 +118,8 @@ pub enum Fault {
     ServerError,
     Drop,
     Cut,
+    /// Scripted rule number N.
+    Rule(usize),
 }
 
 /// One request the proxy saw.
@@ -104,6 +140,8 @@ struct State {
     token_generation: u32,
     tokens_issued: u32,
     authorized: u32,
+    rule_hits: Vec<u32>,
+    flood_sent: u64,
 }
 
 pub struct FaultProxy {
@@ -125,6 +163,8 @@ impl FaultProxy {
             token_generation: 0,
             tokens_issued: 0,
             authorized: 0,
+            rule_hits: vec![0; config.rules.len()],
+            flood_sent: 0,
         }));
         let upstream = Arc::new(AtomicU32::new(upstream_port as u32));
         let (st, up, cfg) = (state.clone(), upstream.clone(), Arc::new(config));
@@ -150,6 +190,16 @@ impl FaultProxy {
 
     pub fn tokens_issued(&self) -> u32 {
         self.state.lock().unwrap().tokens_issued
+    }
+
+    /// Bytes a `Flood` rule got onto the wire before the client hung up.
+    pub fn flood_sent(&self) -> u64 {
+        self.state.lock().unwrap().flood_sent
+    }
+
+    /// Requests for `path` the proxy saw.
+    pub fn hits(&self, path: &str) -> usize {
+        self.log().iter().filter(|s| s.path == path).count()
     }
 
     pub fn count(&self, fault: Fault) -> usize {
@@ -246,6 +296,9 @@ async fn handle(
         }
         head = replace_header(&head, "authorization", &b.upstream_basic);
     }
+    if let Some(i) = scripted(&state, &cfg, &method, &path) {
+        return play(&cfg.rules[i].action, client, &head, &body, upstream_port, &state).await;
+    }
     let forced =
         cfg.fail_tag_puts && method == "PUT" && path.contains("/manifests/") && !path.contains("/manifests/sha256:");
     let (fault, retry_after) = {
@@ -312,7 +365,8 @@ async fn handle(
             up.write_all(&body[..body.len() / 2]).await?;
             Ok(())
         }
-        None => {
+        // Rules answer before this point; only the random faults reach here.
+        None | Some(Fault::Rule(_)) => {
             let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream_port)).await else {
                 return Ok(()); // the registry is down: the client sees a dropped connection
             };
@@ -327,6 +381,69 @@ async fn handle(
             client.shutdown().await
         }
     }
+}
+
+/// The first rule for `path` with tries left, counted and logged.
+fn scripted(state: &Mutex<State>, cfg: &FaultConfig, method: &str, path: &str) -> Option<usize> {
+    let mut s = state.lock().unwrap();
+    let i = (0..cfg.rules.len()).find(|&i| cfg.rules[i].path == path && s.rule_hits[i] < cfg.rules[i].times)?;
+    s.rule_hits[i] += 1;
+    let seen = Seen {
+        at: Instant::now(),
+        method: method.into(),
+        path: path.into(),
+        fault: Some(Fault::Rule(i)),
+        retry_after: None,
+    };
+    s.log.push(seen);
+    Some(i)
+}
+
+async fn play(
+    action: &Action,
+    mut client: TcpStream,
+    head: &str,
+    body: &[u8],
+    upstream_port: u16,
+    state: &Mutex<State>,
+) -> std::io::Result<()> {
+    let resp = match action {
+        Action::Status { code, retry_after } => {
+            let ra = retry_after.as_ref().map(|v| format!("Retry-After: {v}\r\n")).unwrap_or_default();
+            format!("HTTP/1.1 {code} Scripted\r\n{ra}Content-Length: 0\r\nConnection: close\r\n\r\n")
+        }
+        Action::Redirect { code, location } => {
+            format!("HTTP/1.1 {code} Moved\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        }
+        Action::Stall { stall } => {
+            let mut up = TcpStream::connect(("127.0.0.1", upstream_port)).await?;
+            up.write_all(rewrite_head(head).as_bytes()).await?;
+            up.write_all(body).await?;
+            let mut resp = Vec::new();
+            up.read_to_end(&mut resp).await?;
+            let end = find(&resp, b"\r\n\r\n").map(|e| e + 4).unwrap_or(resp.len());
+            let half = end + (resp.len() - end) / 2;
+            client.write_all(&resp[..half]).await?;
+            client.flush().await?;
+            tokio::time::sleep(*stall).await;
+            return Ok(());
+        }
+        Action::Flood { bytes } => {
+            client.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n").await?;
+            let line = [b'x'; 64 * 1024];
+            let mut sent = 0u64;
+            while sent < *bytes {
+                if client.write_all(&line).await.is_err() {
+                    break;
+                }
+                sent += line.len() as u64;
+                state.lock().unwrap().flood_sent = sent;
+            }
+            return Ok(());
+        }
+    };
+    client.write_all(resp.as_bytes()).await?;
+    client.shutdown().await
 }
 
 /// The head with any `Connection` header replaced by `Connection: close`.
