@@ -174,7 +174,9 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
 }
 
 async fn resolve(args: &BuildArgs, spec: &CrateSpec) -> Result<(Index, IndexVersion), PhaseError> {
-    let index = Index::open(&args.index_url).await.map_err(phase_err(Phase::Resolve, FailureClass::FetchFailed))?;
+    let index = Index::open_until(&args.index_url, Instant::now().checked_add(args.timeout))
+        .await
+        .map_err(phase_err(Phase::Resolve, FailureClass::FetchFailed))?;
     let versions = index.versions(&spec.name).await.map_err(phase_err(Phase::Resolve, FailureClass::FetchFailed))?;
     let chosen = crates_io::select_version(&versions, spec.version.as_deref(), args.allow_yanked)
         .map_err(phase_err(Phase::Resolve, FailureClass::NotFound))?
