@@ -9,7 +9,9 @@
 //! | `result.json` | `build` | [`result`] |
 //! | `publish.json` | `publish` | [`publish`] |
 //! | `plan.json`, `chunks/NNNN.json`, built index | `matrix`, `report` | [`plan`] |
+//! | `fleet.json` | `fleet` | [`fleet`] |
 
+pub mod fleet;
 pub mod plan;
 pub mod publish;
 pub mod result;
