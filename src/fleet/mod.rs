@@ -38,6 +38,11 @@ pub struct FleetArgs {
     #[arg(long, value_name = "N", value_delimiter = ',', default_value = "20,60,500",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: Vec<u32>,
+    /// Chunk calls in flight at once (mirror.yml's `chunks-in-flight`, the outer matrix's
+    /// `max-parallel`): with fewer, each chunk is published soon after its builds instead of after
+    /// the whole run's build backlog [default: 4, or one per 32 concurrent jobs above 128].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub chunks_in_flight: Option<u32>,
     /// Mean time of one crate x target build, e.g. `2m`, `90s`.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
     pub mean_build: Duration,
@@ -94,7 +99,7 @@ fn units(jobs: &[JobView]) -> Vec<Unit> {
 }
 
 /// The whole report for a plan's units. Pure.
-pub fn report(plan: &str, units: &[Unit], chunk_size: usize, costs: &Costs, concurrency: &[u32]) -> FleetReport {
+pub fn report(plan: &str, units: &[Unit], chunk_size: usize, costs: &Costs, fleets: &[sim::Fleet]) -> FleetReport {
     let builds: u64 = units.iter().map(|u| u.targets as u64).sum();
     let crates = units.len() as u64;
     let baseline = Baseline {
@@ -106,7 +111,7 @@ pub fn report(plan: &str, units: &[Unit], chunk_size: usize, costs: &Costs, conc
         .iter()
         .map(|&shape| {
             let work = Workload::new(shape, units, chunk_size);
-            shape_report(&work, costs, concurrency, &baseline)
+            shape_report(&work, costs, fleets, &baseline)
         })
         .collect();
     let secs = |d: Duration| d.as_secs();
@@ -129,12 +134,12 @@ pub fn report(plan: &str, units: &[Unit], chunk_size: usize, costs: &Costs, conc
     }
 }
 
-fn shape_report(work: &Workload, costs: &Costs, concurrency: &[u32], baseline: &Baseline) -> ShapeReport {
+fn shape_report(work: &Workload, costs: &Costs, fleets: &[sim::Fleet], baseline: &Baseline) -> ShapeReport {
     let (runs, chunks, build_jobs) = (work.runs.len() as u64, work.chunks() as u64, work.build_jobs() as u64);
-    let estimates = concurrency
+    let estimates = fleets
         .iter()
-        .map(|&n| {
-            let mut e = sim::simulate(work, costs, n);
+        .map(|&fleet| {
+            let mut e = sim::simulate(work, costs, fleet);
             e.speedup = baseline.wall_clock_secs as f64 / e.wall_clock_secs.max(1) as f64;
             e
         })
@@ -151,13 +156,20 @@ fn shape_report(work: &Workload, costs: &Costs, concurrency: &[u32], baseline: &
     }
 }
 
+fn fleet_of(concurrency: u32, chunks_in_flight: Option<u32>) -> sim::Fleet {
+    let chunks_in_flight = chunks_in_flight.unwrap_or_else(|| sim::Fleet::auto_chunks_in_flight(concurrency));
+    sim::Fleet { concurrency, chunks_in_flight }
+}
+
 pub async fn run(args: FleetArgs) -> anyhow::Result<Exit> {
     let shown = args.plan.display().to_string();
     let plan: PlanView = crate::schema::read(&args.plan)
         .map_err(|e| usage(format!("{}: make a plan with `cratemill matrix` first", crate::error::one_line(&e))))?;
     let units = units(&plan.jobs);
     let costs = Costs::new(args.mean_build, args.job_overhead);
-    let fleet = report(&shown, &units, plan.chunk_size.max(1) as usize, &costs, &args.concurrency);
+    let fleets: Vec<sim::Fleet> =
+        args.concurrency.iter().map(|&concurrency| fleet_of(concurrency, args.chunks_in_flight)).collect();
+    let fleet = report(&shown, &units, plan.chunk_size.max(1) as usize, &costs, &fleets);
     print!("{}", render::table(&fleet));
     crate::schema::write(&args.out, &fleet).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!("wrote {}", args.out.display());
@@ -187,7 +199,8 @@ mod tests {
     #[test]
     fn the_baseline_is_256_crates_per_3_hours() {
         let u = vec![Unit { targets: 4 }; 10_033];
-        let r = report("p", &u, 256, &Costs::new(Duration::from_secs(120), Duration::from_secs(30)), &[20]);
+        let fleet = sim::Fleet { concurrency: 20, chunks_in_flight: 4 };
+        let r = report("p", &u, 256, &Costs::new(Duration::from_secs(120), Duration::from_secs(30)), &[fleet]);
         assert_eq!(r.baseline.runs, 10_033);
         // 10,033 / 256 x 3 h = 117.6 h
         assert_eq!(r.baseline.wall_clock_secs, 423_268);

@@ -28,13 +28,14 @@ pub fn table(r: &FleetReport) -> String {
             sh.shape, sh.runs, sh.chunks, sh.build_jobs, sh.jobs, sh.artifacts
         ));
     }
-    s.push_str("\n| shape | concurrent jobs | wall clock | runner-minutes | peak REST/h (batched, per package) | vs baseline |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    s.push_str("\n| shape | concurrent jobs | chunks in flight | wall clock | runner-minutes | peak REST/h (batched, per package) | vs baseline |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for sh in &r.shapes {
         for e in &sh.estimates {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {}, {} | {:.1}x |\n",
+                "| {} | {} | {} | {} | {} | {}, {} | {:.1}x |\n",
                 sh.shape,
                 e.concurrency,
+                e.chunks_in_flight,
                 hours(e.wall_clock_secs),
                 e.runner_minutes,
                 e.peak_api_per_hour,

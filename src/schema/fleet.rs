@@ -62,6 +62,8 @@ pub struct ShapeReport {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Estimate {
     pub concurrency: u32,
+    /// Chunk calls in flight at once.
+    pub chunks_in_flight: u32,
     pub wall_clock_secs: u64,
     pub runner_minutes: u64,
     /// Peak REST requests on GITHUB_TOKEN in one clock hour, attestations batched per chunk.
