@@ -10,6 +10,8 @@ use super::model::{Costs, Workload};
 pub const MATRIX_JOBS: u64 = 256;
 /// Job outputs are capped at 1 MB each.
 pub const JOB_OUTPUT_BYTES: u64 = 1024 * 1024;
+/// All job outputs of one run together are capped at 50 MB.
+pub const RUN_OUTPUT_BYTES: u64 = 50 * 1024 * 1024;
 /// Upper bound of one job's entry in a chunk's `include` output (crate <= 64, version, target).
 pub const INCLUDE_BYTES_PER_JOB: u64 = 160;
 /// Hosted runners stop a job after 6 hours.
@@ -46,6 +48,11 @@ pub fn check_all(work: &Workload, costs: &Costs, estimates: &[Estimate]) -> Vec<
         check("chunk calls per matrix (one run)", chunks_per_run, MATRIX_JOBS),
         check("plan job output, bytes (chunk ids)", chunks_per_run * 7 + 2, JOB_OUTPUT_BYTES),
         check("slice job output, bytes (one chunk's jobs)", largest_chunk * INCLUDE_BYTES_PER_JOB, JOB_OUTPUT_BYTES),
+        check(
+            "job outputs of one run, bytes",
+            chunks_per_run * 7 + 2 + chunks_per_run * largest_chunk * INCLUDE_BYTES_PER_JOB,
+            RUN_OUTPUT_BYTES,
+        ),
         check("longest build job, minutes", costs.build_job(most_targets).as_secs().div_ceil(60), JOB_MINUTES),
         check("REST requests per hour at peak", api, API_PER_HOUR),
         check("content-creating requests per hour at peak", api, CONTENT_CREATING_PER_HOUR),
