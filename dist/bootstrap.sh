@@ -8,7 +8,8 @@
 #    when it holds a copy that still matches; else the asset is downloaded from the release
 #    (CRATEMILL_DIST_BASE_URL overrides https://github.com/<action repo>/releases/download/v<version>)
 #    and verified before it is cached. A mismatch is fatal (exit 3): never run unverified bytes.
-# 3. No sums line or no asset to download: `cargo install --locked --path "$GITHUB_ACTION_PATH"`.
+# 3. No sums line or no asset to download: `cargo install --locked --path "$GITHUB_ACTION_PATH"`,
+#    cached in the tool cache under a digest of the action's source (a second step reuses it).
 #
 # CRATEMILL_BOOTSTRAP_EXE (tests, local runs) names an already-built cratemill to use as is.
 # Writes the step output `exe` (the executable's path) and adds its folder to GITHUB_PATH.
@@ -107,13 +108,29 @@ from_release() {
   EXE="$exe"
 }
 
+# A digest of the action's source (Cargo.toml, Cargo.lock, src/): the cache key of a source build.
+source_key() {
+  (
+    cd "$(action_dir)"
+    { find Cargo.toml Cargo.lock src -type f 2>/dev/null || true; } | LC_ALL=C sort | xargs -r sha256sum | sha256sum | cut -c1-16
+  )
+}
+
 from_source() {
   command -v cargo >/dev/null || fail 3 'no release asset matches and cargo is not installed: set up Rust (dtolnay/rust-toolchain) before this action, or pin `cratemill-version` to a release'
-  local root="${RUNNER_TEMP:-/tmp}/cratemill-source"
-  note "building cratemill $VERSION from $(action_dir) (cargo install --locked)"
-  cargo install --locked --path "$(action_dir)" --root "$root" --force >&2 ||
-    fail 3 "cargo install --locked --path $(action_dir) failed (see the log above)"
-  [[ -x "$root/bin/cratemill" ]] || fail 3 "cargo install did not produce $root/bin/cratemill"
+  local key root
+  key="$(source_key)"
+  root="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/cratemill/source-$key/$(uname -m)"
+  if [[ -f "$root.complete" && -x "$root/bin/cratemill" ]]; then
+    note "tool cache hit: cratemill built from this source before"
+  else
+    rm -f "$root.complete"
+    note "building cratemill $VERSION from $(action_dir) (cargo install --locked)"
+    cargo install --locked --path "$(action_dir)" --root "$root" --force >&2 ||
+      fail 3 "cargo install --locked --path $(action_dir) failed (see the log above)"
+    [[ -x "$root/bin/cratemill" ]] || fail 3 "cargo install did not produce $root/bin/cratemill"
+    touch "$root.complete"
+  fi
   EXE="$root/bin/cratemill"
 }
 

@@ -180,8 +180,19 @@ fn no_sums_line_builds_from_source_without_downloading() {
     let s = Setup::new(None);
     s.server.set_route(&Setup::asset_route(), FAKE_EXE);
     let (o, exe) = s.run(&[]);
-    assert_source_build(&s, &o, exe);
+    assert_source_build(&s, &o, exe.clone());
     assert_eq!(s.server.requests().len(), 0, "nothing unverifiable is downloaded");
+
+    // The next step of the job reuses the source build; a changed source builds again.
+    std::fs::remove_file(s.path("cargo.log")).unwrap();
+    let (o, again) = s.run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(again, exe);
+    assert!(!s.path("cargo.log").exists(), "no second cargo install");
+    std::fs::write(s.path("action/Cargo.lock"), "# changed\n").unwrap();
+    let (o, rebuilt) = s.run(&[]);
+    assert_source_build(&s, &o, rebuilt.clone());
+    assert_ne!(rebuilt, exe);
 }
 
 #[test]
