@@ -103,8 +103,32 @@ packages() {
   done
 }
 
+# On GitHub-hosted runners (RUNNER_ENVIRONMENT=github-hosted), install what the build needs and
+# the image lacks (docs/builder-environment.md): the target's std, cargo-zigbuild + zig for the
+# zigbuild backend, qemu-user-static to smoke-run foreign executables. Pinned versions. Elsewhere
+# the machine is the user's: nothing is installed (cratemill names a missing tool itself).
+install_tools() {
+  [[ "${RUNNER_ENVIRONMENT:-}" == "github-hosted" ]] || return 0
+  local target backend
+  target="$(input TARGET)"
+  backend="$(input BACKEND)"
+  if [[ -n "$target" ]] && command -v rustup >/dev/null; then
+    rustup target add "$target" >&2 || fail 3 "rustup target add $target failed"
+  fi
+  if [[ "$backend" == "zigbuild" ]] && ! command -v cargo-zigbuild >/dev/null; then
+    python3 -m pip install --user --quiet --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.0 >&2 ||
+      fail 3 "pip install cargo-zigbuild ziglang failed"
+    export PATH="$HOME/.local/bin:$PATH"
+  fi
+  if [[ -n "$target" && "${target%%-*}" != "$(uname -m)" ]] && ! command -v qemu-aarch64-static >/dev/null; then
+    sudo apt-get install -y -qq --no-install-recommends qemu-user-static >&2 ||
+      fail 3 "apt-get install qemu-user-static failed (needed to smoke-run $target executables)"
+  fi
+}
+
 run_build() {
   refuse_tokens
+  install_tools
   local spec args
   spec="$(input CRATE)"
   [[ -n "$(input VERSION)" ]] && spec="$spec@$(input VERSION)"
