@@ -24,4 +24,6 @@ pub enum Command {
     Matrix(crate::matrix::MatrixArgs),
     /// Merge build outcomes into the built index `matrix --built` reads; success rates and failure classes.
     Report(crate::report::ReportArgs),
+    /// Simulate a plan on GitHub: runs, jobs, API requests, runner-minutes, wall clock, limits.
+    Fleet(crate::fleet::FleetArgs),
 }

@@ -3,6 +3,9 @@
 //!
 //! Everything is a no-op outside Actions (`GITHUB_ACTIONS` unset), so phases call it unconditionally.
 //! Formatting is pure and tested; the only I/O is appending to the runner's files and printing.
+//!
+//! [`Output`] is the one table of step-output names the phases write: `action.yml` declares exactly
+//! these (tested by `tests/action_yml.rs`), so a phase cannot grow an output the action hides.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +14,127 @@ use anyhow::Context;
 
 /// The step summary is capped by the runner (1 MiB); stay well under it.
 pub const SUMMARY_LIMIT: usize = 512 * 1024;
+
+/// Every step output a cratemill phase writes to `$GITHUB_OUTPUT`, and so every output of `action.yml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Output {
+    // cratemill build
+    Status,
+    Version,
+    Executables,
+    FailureClass,
+    ResultPath,
+    PackageDir,
+    // cratemill publish
+    Image,
+    Digest,
+    SrcbuildImage,
+    SrcbuildDigest,
+    // cratemill matrix
+    Chunks,
+    Runs,
+    Plan,
+    ChunkIndex,
+    // cratemill matrix and cratemill report
+    Jobs,
+    // cratemill report
+    BuiltIndex,
+    Report,
+    Published,
+    Failed,
+}
+
+/// The subcommands that write step outputs, which are also the `mode`s of `action.yml` that run them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mode {
+    Build,
+    Publish,
+    Matrix,
+    Report,
+}
+
+impl Mode {
+    /// The `mode` input of `action.yml` (and the subcommand's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Build => "build",
+            Mode::Publish => "publish",
+            Mode::Matrix => "matrix",
+            Mode::Report => "report",
+        }
+    }
+}
+
+impl Output {
+    pub const ALL: [Output; 19] = [
+        Output::Status,
+        Output::Version,
+        Output::Executables,
+        Output::FailureClass,
+        Output::ResultPath,
+        Output::PackageDir,
+        Output::Image,
+        Output::Digest,
+        Output::SrcbuildImage,
+        Output::SrcbuildDigest,
+        Output::Chunks,
+        Output::Runs,
+        Output::Plan,
+        Output::ChunkIndex,
+        Output::Jobs,
+        Output::BuiltIndex,
+        Output::Report,
+        Output::Published,
+        Output::Failed,
+    ];
+
+    /// The name in `$GITHUB_OUTPUT` and in `action.yml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Status => "status",
+            Output::Version => "version",
+            Output::Executables => "executables",
+            Output::FailureClass => "failure-class",
+            Output::ResultPath => "result-path",
+            Output::PackageDir => "package-dir",
+            Output::Image => "image",
+            Output::Digest => "digest",
+            Output::SrcbuildImage => "srcbuild-image",
+            Output::SrcbuildDigest => "srcbuild-digest",
+            Output::Chunks => "chunks",
+            Output::Runs => "runs",
+            Output::Plan => "plan",
+            Output::ChunkIndex => "chunk-index",
+            Output::Jobs => "jobs",
+            Output::BuiltIndex => "built-index",
+            Output::Report => "report",
+            Output::Published => "published",
+            Output::Failed => "failed",
+        }
+    }
+
+    /// The subcommands (action modes) that write it.
+    pub fn phases(self) -> &'static [Mode] {
+        match self {
+            Output::Status
+            | Output::Version
+            | Output::Executables
+            | Output::FailureClass
+            | Output::ResultPath
+            | Output::PackageDir => &[Mode::Build],
+            Output::Image | Output::Digest | Output::SrcbuildImage | Output::SrcbuildDigest => &[Mode::Publish],
+            Output::Chunks | Output::Runs | Output::Plan | Output::ChunkIndex => &[Mode::Matrix],
+            Output::Jobs => &[Mode::Matrix, Mode::Report],
+            Output::BuiltIndex | Output::Report | Output::Published | Output::Failed => &[Mode::Report],
+        }
+    }
+}
+
+impl AsRef<str> for Output {
+    fn as_ref(&self) -> &str {
+        self.name()
+    }
+}
 
 /// Where the runner wants outputs and the summary; `None` fields outside Actions.
 #[derive(Debug, Clone, Default)]
@@ -31,10 +155,11 @@ impl Runner {
         }
     }
 
-    /// Append step outputs (multi-line safe) to `$GITHUB_OUTPUT`.
-    pub fn set_outputs(&self, outputs: &[(&str, String)]) -> anyhow::Result<()> {
+    /// Append step outputs (multi-line safe) to `$GITHUB_OUTPUT`. Names are [`Output`]s (a `&str`
+    /// still works, but an output missing from [`Output`] is one `action.yml` does not pass on).
+    pub fn set_outputs<N: AsRef<str>>(&self, outputs: &[(N, String)]) -> anyhow::Result<()> {
         let Some(file) = &self.output_file else { return Ok(()) };
-        let text: String = outputs.iter().map(|(k, v)| format_output(k, v)).collect();
+        let text: String = outputs.iter().map(|(k, v)| format_output(k.as_ref(), v)).collect();
         append(file, &text).context("writing $GITHUB_OUTPUT")
     }
 
@@ -157,9 +282,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let runner = Runner { actions: true, output_file: Some(out.clone()), summary_file: None };
-        runner.set_outputs(&[("status", "built".into()), ("list", "a\nb".into())]).unwrap();
+        runner.set_outputs(&[(Output::Status, "built".into()), (Output::Executables, "a\nb".into())]).unwrap();
+        runner.set_outputs(&[("free-form", "x".into())]).unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
-        assert!(text.starts_with("status=built\nlist<<"));
+        assert!(text.starts_with("status=built\nexecutables<<"), "{text}");
+        assert!(text.ends_with("free-form=x\n"), "{text}");
         Runner::default().set_outputs(&[("x", "y".into())]).unwrap();
+    }
+
+    #[test]
+    fn output_names_are_unique_and_every_output_has_a_mode() {
+        let names: std::collections::BTreeSet<&str> = Output::ALL.iter().map(|o| o.name()).collect();
+        assert_eq!(names.len(), Output::ALL.len());
+        assert!(Output::ALL.iter().all(|o| !o.phases().is_empty()));
     }
 }

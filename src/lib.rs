@@ -6,6 +6,7 @@ pub mod cli;
 pub mod crates_io;
 pub mod dump;
 pub mod error;
+pub mod fleet;
 pub mod github;
 pub mod matrix;
 pub mod net;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::github::{md_cell, Runner};
+use crate::github::{md_cell, Output, Runner};
 use crate::package::RESULT_FILE;
 use crate::schema::result::{BuildResult, Status};
 
@@ -94,12 +94,12 @@ pub fn report(runner: &Runner, result: &BuildResult, out: &Path) -> anyhow::Resu
     };
     let executables: Vec<&str> = result.executables.iter().map(|e| e.name.as_str()).collect();
     runner.set_outputs(&[
-        ("status", status.to_string()),
-        ("version", result.version.clone()),
-        ("executables", executables.join(",")),
-        ("failure-class", result.failure.as_ref().map(|f| f.class.to_string()).unwrap_or_default()),
-        ("result-path", out.join(RESULT_FILE).display().to_string()),
-        ("package-dir", out.display().to_string()),
+        (Output::Status, status.to_string()),
+        (Output::Version, result.version.clone()),
+        (Output::Executables, executables.join(",")),
+        (Output::FailureClass, result.failure.as_ref().map(|f| f.class.to_string()).unwrap_or_default()),
+        (Output::ResultPath, out.join(RESULT_FILE).display().to_string()),
+        (Output::PackageDir, out.display().to_string()),
     ])?;
     runner.append_summary(&markdown(result))
 }

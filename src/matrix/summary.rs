@@ -3,20 +3,20 @@
 
 use std::path::Path;
 
-use crate::github::md_cell;
+use crate::github::{md_cell, Output};
 use crate::schema::plan::Plan;
 
 /// Step outputs: `chunks` (JSON list of the first run's chunk ids, at most 256), `runs`, `jobs`,
 /// `plan` and `chunk-index` (paths).
-pub fn outputs(plan: &Plan, out: &Path) -> Vec<(&'static str, String)> {
+pub fn outputs(plan: &Plan, out: &Path) -> Vec<(Output, String)> {
     let first: Vec<&str> =
         plan.runs.first().map(|r| r.chunks.iter().map(|c| c.id.as_str()).collect()).unwrap_or_default();
     vec![
-        ("chunks", serde_json::to_string(&first).expect("strings serialize")),
-        ("runs", plan.runs.len().to_string()),
-        ("jobs", plan.funnel.jobs.to_string()),
-        ("plan", out.join("plan.json").display().to_string()),
-        ("chunk-index", out.join("chunks").join("index.json").display().to_string()),
+        (Output::Chunks, serde_json::to_string(&first).expect("strings serialize")),
+        (Output::Runs, plan.runs.len().to_string()),
+        (Output::Jobs, plan.funnel.jobs.to_string()),
+        (Output::Plan, out.join("plan.json").display().to_string()),
+        (Output::ChunkIndex, out.join("chunks").join("index.json").display().to_string()),
     ]
 }
 

@@ -1,7 +1,7 @@
 //! What a publish leaves behind: `publish.json` next to `result.json`, the GitHub step outputs
 //! (`image`, `digest`, `srcbuild-image`, `srcbuild-digest`) and a step-summary table.
 
-use crate::github::{md_cell, Runner};
+use crate::github::{md_cell, Output, Runner};
 use crate::oci::Pushed;
 use crate::schema::publish::{PublishRecord, PushedReference, ReferenceKind};
 use crate::schema::result::BuildResult;
@@ -33,15 +33,15 @@ fn find(rec: &PublishRecord, kind: ReferenceKind) -> Option<&PushedReference> {
 }
 
 /// The step outputs of a publish.
-pub fn outputs(rec: &PublishRecord) -> Vec<(&'static str, String)> {
+pub fn outputs(rec: &PublishRecord) -> Vec<(Output, String)> {
     let mut out = Vec::new();
     if let Some(b) = find(rec, ReferenceKind::Binary) {
-        out.push(("image", b.reference.clone()));
-        out.push(("digest", b.digest.clone()));
+        out.push((Output::Image, b.reference.clone()));
+        out.push((Output::Digest, b.digest.clone()));
     }
     if let Some(s) = find(rec, ReferenceKind::Srcbuild) {
-        out.push(("srcbuild-image", s.reference.clone()));
-        out.push(("srcbuild-digest", s.digest.clone()));
+        out.push((Output::SrcbuildImage, s.reference.clone()));
+        out.push((Output::SrcbuildDigest, s.digest.clone()));
     }
     out
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::error::{one_line, usage, Exit};
-use crate::github::Runner;
+use crate::github::{Output, Runner};
 use crate::package::{PUBLISH_FILE, RESULT_FILE};
 use crate::schema::plan::BuiltIndex;
 use crate::schema::publish::PublishRecord;
@@ -55,11 +55,11 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         .with_context(|| format!("writing {}", md_path.display()))?;
     let total = tally.total();
     runner.set_outputs(&[
-        ("built-index", args.out.display().to_string()),
-        ("report", md_path.display().to_string()),
-        ("jobs", total.jobs().to_string()),
-        ("published", total.published.to_string()),
-        ("failed", total.failed.to_string()),
+        (Output::BuiltIndex, args.out.display().to_string()),
+        (Output::Report, md_path.display().to_string()),
+        (Output::Jobs, total.jobs().to_string()),
+        (Output::Published, total.published.to_string()),
+        (Output::Failed, total.failed.to_string()),
     ])?;
     runner.append_summary(&markdown)?;
     eprintln!("read {} outcome(s); {}", files.len(), render::one_line(&tally, &args.out));

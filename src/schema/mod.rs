@@ -9,11 +9,13 @@
 //! | `result.json` | `build` | [`result`] |
 //! | `publish.json` | `publish` | [`publish`] |
 //! | `plan.json`, `chunks/NNNN.json`, built index | `matrix`, `report` | [`plan`] |
+//! | `fleet.json` | `fleet` | [`fleet`] |
 //!
 //! The wire format is pinned twice: golden files (`tests/golden/`, `tests/documents_golden.rs`) and
 //! JSON Schemas generated from these types ([`json_schemas`]) and published under `docs/schema/`
 //! for third-party tools; a test fails when a published schema is not current.
 
+pub mod fleet;
 pub mod plan;
 pub mod publish;
 pub mod result;
@@ -90,6 +92,7 @@ pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("chunk", schemars::schema_for!(plan::Chunk)),
         ("chunk-index", schemars::schema_for!(plan::ChunkIndex)),
         ("built-index", schemars::schema_for!(plan::BuiltIndex)),
+        ("fleet", schemars::schema_for!(fleet::FleetReport)),
     ]
 }
 

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Get the cratemill executable for the action in seconds instead of compiling it in every job.
+#
+# 1. The version: input `cratemill-version`, else the action's own (its Cargo.toml).
+# 2. The asset `cratemill-<version>-<arch>-unknown-linux-musl` for this runner (x86_64, aarch64)
+#    must have a sha256 line in dist/sha256sums.txt (committed with the action, updated by the
+#    release workflow's PR). The tool cache ($RUNNER_TOOL_CACHE/cratemill/<version>/<arch>) is used
+#    when it holds a copy that still matches; else the asset is downloaded from the release
+#    (CRATEMILL_DIST_BASE_URL overrides https://github.com/<action repo>/releases/download/v<version>)
+#    and verified before it is cached. A mismatch is fatal (exit 3): never run unverified bytes.
+# 3. No sums line or no asset to download: `cargo install --locked --path "$GITHUB_ACTION_PATH"`,
+#    cached in the tool cache under a digest of the action's source (a second step reuses it).
+#
+# CRATEMILL_BOOTSTRAP_EXE (tests, local runs) names an already-built cratemill to use as is.
+# Writes the step output `exe` (the executable's path) and adds its folder to GITHUB_PATH.
+# Messages quote names in `backticks` (Markdown, as cratemill's own errors), not expansions:
+# shellcheck disable=SC2016
+set -euo pipefail
+
+fail() {
+  [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::error title=cratemill bootstrap::%s\n' "$2"
+  printf 'error: %s\n' "$2" >&2
+  exit "$1"
+}
+
+note() { printf 'cratemill bootstrap: %s\n' "$1" >&2; }
+
+publish_exe() {
+  note "using $1"
+  [[ -n "${GITHUB_OUTPUT:-}" ]] && printf 'exe=%s\n' "$1" >>"$GITHUB_OUTPUT"
+  [[ -n "${GITHUB_PATH:-}" ]] && dirname "$1" >>"$GITHUB_PATH"
+  return 0
+}
+
+action_dir() {
+  [[ -n "${GITHUB_ACTION_PATH:-}" ]] || fail 3 'GITHUB_ACTION_PATH is not set: run this script as a step of the cratemill action'
+  printf '%s' "$GITHUB_ACTION_PATH"
+}
+
+own_version() {
+  local v
+  v="$(sed -n 's/^version = "\([^"]*\)"$/\1/p' "$(action_dir)/Cargo.toml" | head -n 1)"
+  [[ -n "$v" ]] || fail 3 "no version in $(action_dir)/Cargo.toml: the action's checkout is incomplete"
+  printf '%s' "$v"
+}
+
+runner_triple() {
+  [[ "$(uname -s)" == "Linux" ]] || fail 3 "cratemill runs on Linux runners, not $(uname -s): use runs-on: ubuntu-latest"
+  case "$(uname -m)" in
+    x86_64 | amd64) printf 'x86_64-unknown-linux-musl' ;;
+    aarch64 | arm64) printf 'aarch64-unknown-linux-musl' ;;
+    *) printf '' ;;
+  esac
+}
+
+# expected_sum ASSET: the committed sha256 of ASSET, empty when there is none.
+expected_sum() {
+  local sums
+  sums="$(action_dir)/dist/sha256sums.txt"
+  [[ -f "$sums" ]] || return 0
+  awk -v asset="$1" '$1 !~ /^#/ && $2 == asset { print $1; exit }' "$sums"
+}
+
+sha256_of() { sha256sum "$1" | awk '{ print $1 }'; }
+
+# download ASSET SUM DEST: fetch the release asset, verify it, install it at DEST. 1 = no asset.
+download() {
+  local base="${CRATEMILL_DIST_BASE_URL:-}"
+  if [[ -z "$base" ]]; then
+    [[ -n "${GITHUB_ACTION_REPOSITORY:-}" ]] || return 1
+    base="https://github.com/${GITHUB_ACTION_REPOSITORY}/releases/download/v$VERSION"
+  fi
+  local tmp
+  tmp="$(mktemp "${RUNNER_TEMP:-/tmp}/cratemill-download.XXXXXX")"
+  note "downloading $base/$1"
+  if ! curl --fail --silent --show-error --location --retry 3 --connect-timeout 10 --max-time 300 \
+    --output "$tmp" "$base/$1"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  local got
+  got="$(sha256_of "$tmp")"
+  if [[ "$got" != "$2" ]]; then
+    rm -f "$tmp"
+    fail 3 "release asset $1 has sha256 $got but dist/sha256sums.txt says $2: refusing to run it (a tampered or re-uploaded release; report it)"
+  fi
+  mkdir -p "$(dirname "$3")"
+  chmod 0755 "$tmp"
+  mv -f "$tmp" "$3"
+}
+
+from_release() {
+  local triple asset sum
+  triple="$(runner_triple)"
+  [[ -n "$triple" ]] || { note "no release asset for $(uname -m)"; return 1; }
+  asset="cratemill-$VERSION-$triple"
+  sum="$(expected_sum "$asset")"
+  [[ -n "$sum" ]] || { note "dist/sha256sums.txt has no $asset"; return 1; }
+  local dir="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/cratemill/$VERSION/${triple%%-*}"
+  local exe="$dir/cratemill"
+  if [[ -f "$dir.complete" && -x "$exe" && "$(sha256_of "$exe")" == "$sum" ]]; then
+    note "tool cache hit"
+  else
+    rm -f "$dir.complete"
+    download "$asset" "$sum" "$exe" || { note "no downloadable $asset"; return 1; }
+    touch "$dir.complete"
+  fi
+  EXE="$exe"
+}
+
+# A digest of the action's source (Cargo.toml, Cargo.lock, src/): the cache key of a source build.
+source_key() {
+  (
+    cd "$(action_dir)"
+    { find Cargo.toml Cargo.lock src -type f 2>/dev/null || true; } | LC_ALL=C sort | xargs -r sha256sum | sha256sum | cut -c1-16
+  )
+}
+
+from_source() {
+  command -v cargo >/dev/null || fail 3 'no release asset matches and cargo is not installed: set up Rust (dtolnay/rust-toolchain) before this action, or pin `cratemill-version` to a release'
+  local key root
+  key="$(source_key)"
+  root="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/cratemill/source-$key/$(uname -m)"
+  if [[ -f "$root.complete" && -x "$root/bin/cratemill" ]]; then
+    note "tool cache hit: cratemill built from this source before"
+  else
+    rm -f "$root.complete"
+    note "building cratemill $VERSION from $(action_dir) (cargo install --locked)"
+    cargo install --locked --path "$(action_dir)" --root "$root" --force >&2 ||
+      fail 3 "cargo install --locked --path $(action_dir) failed (see the log above)"
+    [[ -x "$root/bin/cratemill" ]] || fail 3 "cargo install did not produce $root/bin/cratemill"
+    touch "$root.complete"
+  fi
+  EXE="$root/bin/cratemill"
+}
+
+main() {
+  if [[ -n "${CRATEMILL_BOOTSTRAP_EXE:-}" ]]; then
+    [[ -x "$CRATEMILL_BOOTSTRAP_EXE" ]] || fail 3 "CRATEMILL_BOOTSTRAP_EXE=$CRATEMILL_BOOTSTRAP_EXE is not an executable file"
+    publish_exe "$CRATEMILL_BOOTSTRAP_EXE"
+    return 0
+  fi
+  VERSION="${INPUT_CRATEMILL_VERSION:-}"
+  VERSION="${VERSION#v}"
+  [[ -n "$VERSION" ]] || VERSION="$(own_version)"
+  [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]] ||
+    fail 2 "input \`cratemill-version\` is \`$VERSION\`: use a release version like 0.1.0, or empty for the action's own"
+  EXE=""
+  if ! from_release; then
+    [[ "$VERSION" == "$(own_version)" ]] ||
+      fail 2 "cratemill $VERSION has no verified release asset for this runner, and the action's own source is $(own_version): pin \`cratemill-version\` to a released version (dist/sha256sums.txt) or leave it empty"
+    from_source
+  fi
+  publish_exe "$EXE"
+}
+
+main "$@"

@@ -1,0 +1,112 @@
+//! `action.yml` against the code: it declares exactly the step outputs cratemill writes
+//! (`github::Output`), each taken from the step that runs the subcommand writing it; every input the
+//! issue lists exists with a description; inputs reach scripts only through `env:`; the build step
+//! never sees the token.
+
+use std::collections::BTreeSet;
+
+use cratemill::github::{Mode, Output};
+use serde_yaml::Value;
+
+fn action() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).expect("action.yml");
+    serde_yaml::from_str(&text).expect("action.yml parses")
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_mapping().expect("a mapping").keys().map(|k| k.as_str().expect("string key").to_string()).collect()
+}
+
+fn steps(a: &Value) -> Vec<Value> {
+    a["runs"]["steps"].as_sequence().expect("runs.steps").clone()
+}
+
+fn step(a: &Value, id: &str) -> Value {
+    steps(a).into_iter().find(|s| s["id"].as_str() == Some(id)).unwrap_or_else(|| panic!("no step `{id}`"))
+}
+
+/// The step of action.yml that runs a mode's subcommand.
+fn step_of(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Build => "build",
+        Mode::Publish => "publish",
+        Mode::Matrix | Mode::Report => "plan",
+    }
+}
+
+#[test]
+fn outputs_are_exactly_the_cli_outputs_from_the_right_step() {
+    let a = action();
+    let declared = keys(&a["outputs"]);
+    let expected: BTreeSet<String> = Output::ALL.iter().map(|o| o.name().to_string()).collect();
+    assert_eq!(declared, expected, "action.yml outputs differ from src/github.rs Output");
+    for o in Output::ALL {
+        let ids: BTreeSet<&str> = o.phases().iter().map(|m| step_of(*m)).collect();
+        assert_eq!(ids.len(), 1, "{} comes from one step", o.name());
+        let id = ids.into_iter().next().unwrap();
+        let value = a["outputs"][o.name()]["value"].as_str().unwrap();
+        assert_eq!(value, format!("${{{{ steps.{id}.outputs.{} }}}}", o.name()));
+        assert!(!a["outputs"][o.name()]["description"].as_str().unwrap_or("").is_empty());
+        for m in o.phases() {
+            let cond = step(&a, id)["if"].as_str().unwrap().to_string();
+            assert!(cond.contains(&format!("inputs.mode == '{}'", m.name())), "{id} runs for {}", m.name());
+        }
+    }
+}
+
+#[test]
+fn every_listed_input_is_declared_documented_and_passed_through_env() {
+    let a = action();
+    let inputs = keys(&a["inputs"]);
+    for name in [
+        "mode",
+        "crate",
+        "version",
+        "target",
+        "backend",
+        "features",
+        "registry",
+        "layout",
+        "sign",
+        "dump",
+        "since",
+        "targets",
+        "chunk-size",
+        "built-index",
+        "token",
+        "cratemill-version",
+    ] {
+        assert!(inputs.contains(name), "input `{name}` missing");
+    }
+    let mut used = BTreeSet::new();
+    for s in steps(&a) {
+        let run = s["run"].as_str().expect("every step runs a script");
+        assert!(!run.contains("${{"), "an expression inside run: {run}");
+        assert_eq!(s["shell"].as_str(), Some("bash"));
+        for (k, v) in s["env"].as_mapping().expect("env").iter() {
+            let v = v.as_str().unwrap();
+            if let Some(name) = v.strip_prefix("${{ inputs.").and_then(|r| r.strip_suffix(" }}")) {
+                let var = format!("INPUT_{}", name.to_uppercase().replace('-', "_"));
+                assert_eq!(k.as_str().unwrap(), var, "input {name} goes to INPUT_ + its name");
+                used.insert(name.to_string());
+            }
+        }
+    }
+    for name in &inputs {
+        assert!(used.contains(name), "input `{name}` never reaches a script");
+        assert!(!a["inputs"][name.as_str()]["description"].as_str().unwrap_or("").is_empty());
+    }
+    assert!(a["branding"]["icon"].is_string() && a["branding"]["color"].is_string());
+    assert_eq!(a["runs"]["using"].as_str(), Some("composite"));
+}
+
+#[test]
+fn the_token_reaches_only_publish_and_attest() {
+    let a = action();
+    for s in steps(&a) {
+        let env = s["env"].as_mapping().unwrap();
+        let has_token = env.values().any(|v| v.as_str().is_some_and(|v| v.contains("inputs.token")));
+        let id = s["id"].as_str().unwrap();
+        assert_eq!(has_token, id == "publish" || id == "attest", "token in step {id}: {has_token}");
+    }
+}

@@ -1,0 +1,217 @@
+//! `dist/bootstrap.sh`, run as the action runs it: a fake action checkout (its Cargo.toml version and
+//! `dist/sha256sums.txt`), a release server on 127.0.0.1 (the test registry's plain HTTP routes), a
+//! fresh tool cache. The bootstrap must run only bytes whose sha256 the sums file names, cache them,
+//! and fall back to `cargo install --locked --path` of the action (a recording `cargo` on PATH) when
+//! no release asset exists.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+use support::sparse_registry::SparseRegistry;
+
+const VERSION: &str = "9.8.7";
+const ASSET: &str = "cratemill-9.8.7-x86_64-unknown-linux-musl";
+const FAKE_EXE: &[u8] = b"#!/bin/sh\necho fake-cratemill-release\n";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    server: SparseRegistry,
+}
+
+impl Setup {
+    /// An action checkout whose sums file lists `sum` for the asset (none when `None`).
+    fn new(sum: Option<String>) -> Setup {
+        assert_eq!(std::env::consts::ARCH, "x86_64", "these tests name the x86_64 asset");
+        let dir = tempfile::tempdir().unwrap();
+        let action = dir.path().join("action");
+        std::fs::create_dir_all(action.join("dist")).unwrap();
+        std::fs::write(
+            action.join("Cargo.toml"),
+            format!("[package]\nname = \"cratemill\"\nversion = \"{VERSION}\"\n"),
+        )
+        .unwrap();
+        let mut sums = String::from("# test sums\n");
+        if let Some(sum) = sum {
+            sums.push_str(&format!("{sum}  {ASSET}\n"));
+        }
+        std::fs::write(action.join("dist/sha256sums.txt"), sums).unwrap();
+        for d in ["cache", "temp", "bin"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        // A `cargo` that records its arguments and installs a marker executable into --root.
+        let cargo = dir.path().join("bin/cargo");
+        std::fs::write(
+            &cargo,
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$CARGO_LOG\"\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\nmkdir -p \"$root/bin\"\nprintf '#!/bin/sh\\necho built-from-source\\n' > \"$root/bin/cratemill\"\nchmod +x \"$root/bin/cratemill\"\n",
+        )
+        .unwrap();
+        make_executable(&cargo);
+        Setup { dir, server: SparseRegistry::start(vec![]) }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn asset_route() -> String {
+        format!("/v{VERSION}/{ASSET}")
+    }
+
+    /// Run the bootstrap with fresh runner files; returns the output and the `exe` step output.
+    fn run(&self, extra: &[(&str, &str)]) -> (Output, Option<String>) {
+        let out_file = self.path("github_output");
+        std::fs::write(&out_file, "").unwrap();
+        std::fs::write(self.path("github_path"), "").unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/dist/bootstrap.sh");
+        let path = format!("{}:/usr/bin:/bin", self.path("bin").display());
+        let mut cmd = Command::new("bash");
+        cmd.arg(script)
+            .env_clear()
+            .env("PATH", path)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTION_PATH", self.path("action"))
+            .env("RUNNER_TOOL_CACHE", self.path("cache"))
+            .env("RUNNER_TEMP", self.path("temp"))
+            .env("GITHUB_OUTPUT", &out_file)
+            .env("GITHUB_PATH", self.path("github_path"))
+            .env("CARGO_LOG", self.path("cargo.log"))
+            .env("CRATEMILL_DIST_BASE_URL", format!("{}/v{VERSION}", self.server.base_url()));
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().unwrap();
+        let outputs = std::fs::read_to_string(&out_file).unwrap();
+        let exe = outputs.lines().find_map(|l| l.strip_prefix("exe=")).map(str::to_string);
+        (o, exe)
+    }
+
+    fn cached(&self) -> PathBuf {
+        self.path(&format!("cache/cratemill/{VERSION}/x86_64/cratemill"))
+    }
+}
+
+fn make_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn run_exe(exe: &str) -> String {
+    let o = Command::new(exe).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_verified_release_asset_is_cached_and_reused() {
+    let s = Setup::new(Some(sha(FAKE_EXE)));
+    s.server.set_route(&Setup::asset_route(), FAKE_EXE);
+    let (o, exe) = s.run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let exe = exe.expect("exe output");
+    assert_eq!(Path::new(&exe), s.cached());
+    assert_eq!(run_exe(&exe), "fake-cratemill-release");
+    let path_file = std::fs::read_to_string(s.path("github_path")).unwrap();
+    assert_eq!(path_file.trim(), s.cached().parent().unwrap().display().to_string());
+    assert_eq!(s.server.hits(&Setup::asset_route()), 1);
+    assert!(!s.path("cargo.log").exists(), "no source build when the release matches");
+
+    // Second job on the same runner: from the tool cache, no download.
+    let (o, exe2) = s.run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(exe2.as_deref(), Some(exe.as_str()));
+    assert_eq!(s.server.hits(&Setup::asset_route()), 1);
+
+    // A cached copy that no longer matches the sums is replaced by a verified download.
+    std::fs::write(s.cached(), b"#!/bin/sh\necho tampered\n").unwrap();
+    let (o, exe3) = s.run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(run_exe(exe3.as_deref().unwrap()), "fake-cratemill-release");
+    assert_eq!(s.server.hits(&Setup::asset_route()), 2);
+}
+
+#[test]
+fn an_asset_whose_checksum_does_not_match_is_rejected() {
+    let s = Setup::new(Some(sha(b"the real release")));
+    s.server.set_route(&Setup::asset_route(), FAKE_EXE);
+    let (o, exe) = s.run(&[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(exe.is_none(), "no executable handed on");
+    let err = stderr(&o);
+    let line = err.lines().find(|l| l.starts_with("error: ")).expect("an error line");
+    assert!(line.contains(&sha(FAKE_EXE)) && line.contains("refusing to run it"), "{line}");
+    assert_eq!(s.server.hits(&Setup::asset_route()), 1, "it did download");
+    assert!(!s.cached().exists(), "the bad bytes were not cached");
+    assert!(!s.path("cargo.log").exists(), "a mismatch is not papered over by a source build");
+    let leftovers: Vec<_> = std::fs::read_dir(s.path("temp")).unwrap().collect();
+    assert!(leftovers.is_empty(), "download removed: {leftovers:?}");
+}
+
+fn assert_source_build(s: &Setup, o: &Output, exe: Option<String>) {
+    assert!(o.status.success(), "{}", stderr(o));
+    let exe = exe.expect("exe output");
+    assert_eq!(run_exe(&exe), "built-from-source");
+    let args: Vec<String> = std::fs::read_to_string(s.path("cargo.log")).unwrap().lines().map(str::to_string).collect();
+    let action = s.path("action").display().to_string();
+    assert_eq!(&args[..4], ["install", "--locked", "--path", action.as_str()], "{args:?}");
+}
+
+#[test]
+fn no_release_asset_falls_back_to_cargo_install_of_the_action() {
+    // The sums name the asset, but the release has none (404).
+    let s = Setup::new(Some(sha(FAKE_EXE)));
+    let (o, exe) = s.run(&[]);
+    assert_source_build(&s, &o, exe);
+    assert_eq!(s.server.hits(&Setup::asset_route()), 1);
+    assert!(!s.cached().exists());
+}
+
+#[test]
+fn no_sums_line_builds_from_source_without_downloading() {
+    let s = Setup::new(None);
+    s.server.set_route(&Setup::asset_route(), FAKE_EXE);
+    let (o, exe) = s.run(&[]);
+    assert_source_build(&s, &o, exe.clone());
+    assert_eq!(s.server.requests().len(), 0, "nothing unverifiable is downloaded");
+
+    // The next step of the job reuses the source build; a changed source builds again.
+    std::fs::remove_file(s.path("cargo.log")).unwrap();
+    let (o, again) = s.run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(again, exe);
+    assert!(!s.path("cargo.log").exists(), "no second cargo install");
+    std::fs::write(s.path("action/Cargo.lock"), "# changed\n").unwrap();
+    let (o, rebuilt) = s.run(&[]);
+    assert_source_build(&s, &o, rebuilt.clone());
+    assert_ne!(rebuilt, exe);
+}
+
+#[test]
+fn a_pinned_version_without_a_release_is_bad_input() {
+    let s = Setup::new(Some(sha(FAKE_EXE)));
+    let (o, exe) = s.run(&[("INPUT_CRATEMILL_VERSION", "1.0.0")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(exe.is_none());
+    assert!(stderr(&o).contains("pin `cratemill-version` to a released version"), "{}", stderr(&o));
+    let (o, _) = s.run(&[("INPUT_CRATEMILL_VERSION", "latest; rm -rf /")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn the_override_hands_on_an_existing_executable() {
+    let s = Setup::new(None);
+    let (o, exe) = s.run(&[("CRATEMILL_BOOTSTRAP_EXE", "/bin/true")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(exe.as_deref(), Some("/bin/true"));
+    let (o, _) = s.run(&[("CRATEMILL_BOOTSTRAP_EXE", "/nonexistent/cratemill")]);
+    assert_eq!(o.status.code(), Some(3));
+}
