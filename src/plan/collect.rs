@@ -9,52 +9,9 @@
 use crate::dump::tables::{categories, crates, crates_categories, dependencies, versions};
 use crate::dump::Sink;
 
-use super::idmap::{IdMap, IdSet};
-use super::{features, risk};
-
-/// The slug of the category that selects a crate without `bin_names`.
-pub const CLI_SLUG: &str = "command-line-utilities";
-
-/// The version a crate would be built at: its highest non-yanked version, any stable beating any
-/// pre-release.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub version: semver::Version,
-    pub version_id: u32,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub checksum: [u8; 32],
-    /// The raw `{a,b}` set.
-    pub bin_names: Box<str>,
-    pub links: Option<Box<str>>,
-    /// Its features offer a vendoring switch (`vendored`, `bundled`, `static`).
-    pub offers_vendoring: bool,
-    /// Its features turn on a dependency's vendoring switch (`openssl/vendored`), so `--all-features`
-    /// builds vendor.
-    pub forwards_vendoring: bool,
-    /// What its `default` feature turns on (features and optional dependencies).
-    pub default_on: features::DefaultOn,
-}
-
-/// Does `a` beat `b` as a candidate?
-pub fn better(a: &semver::Version, b: &semver::Version) -> bool {
-    (a.pre.is_empty(), a) > (b.pre.is_empty(), b)
-}
-
-/// One dependency edge between crates (through the dependent's candidate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edge {
-    pub from: u32,
-    pub to: u32,
-    /// The edge turns on a vendoring feature of `to`.
-    pub vendored: bool,
-    /// An optional dependency (followed only when a feature turns it on).
-    pub optional: bool,
-    /// The edge keeps `to`'s default features.
-    pub defaults: bool,
-    /// Optional, and the dependent's `default` feature turns it on (by its name or rename).
-    pub on_by_default: bool,
-}
+use super::features;
+use super::graph::{applies_to_linux, better, enables_vendoring, Candidate, Collected, Edge, CLI_SLUG};
+use super::idmap::IdMap;
 
 /// Version ids below this get a bit set (at most 8 MiB); above, the map answers.
 const MAX_BITS: usize = 1 << 26;
@@ -80,16 +37,6 @@ pub struct Collector {
     /// versions.csv.
     pending: Vec<(u32, u32, Option<Box<str>>)>,
     features: features::Scanner,
-}
-
-/// What the dump said, reduced.
-pub struct Collected {
-    pub names: IdMap<Box<str>>,
-    pub candidates: IdMap<Candidate>,
-    /// Crate ids in the CLI category.
-    pub cli: IdSet,
-    /// Sorted by `from`.
-    pub edges: Vec<Edge>,
 }
 
 impl Collector {
@@ -168,15 +115,12 @@ impl Sink for Collector {
     }
 
     fn dependency_row(&mut self, row: dependencies::Row<'_>) {
-        if row.kind != dependencies::Kind::Normal
-            || !risk::applies_to_linux(&row.target)
-            || row.crate_id & FLAG_BITS != 0
-        {
+        if row.kind != dependencies::Kind::Normal || !applies_to_linux(&row.target) || row.crate_id & FLAG_BITS != 0 {
             return;
         }
         let flag = |on: bool, bit: u32| if on { bit } else { 0 };
         let to = row.crate_id
-            | flag(risk::enables_vendoring(&row.features), VENDORED_BIT)
+            | flag(enables_vendoring(&row.features), VENDORED_BIT)
             | flag(row.optional, OPTIONAL_BIT)
             | flag(!row.default_features, NO_DEFAULTS_BIT);
         let rename = std::str::from_utf8(&row.explicit_name).unwrap_or("");
@@ -250,15 +194,5 @@ mod tests {
             assert!(c.wants_dependencies_of(high) && c.wants_dependencies_of(3));
             assert!(!c.wants_dependencies_of(low) && !c.wants_dependencies_of(4) && !c.wants_dependencies_of(u32::MAX));
         }
-    }
-
-    #[test]
-    fn stable_beats_any_prerelease() {
-        let v = |s| Version::parse(s).unwrap();
-        assert!(better(&v("1.0.0"), &v("2.0.0-rc.1")));
-        assert!(better(&v("1.0.1"), &v("1.0.0")));
-        assert!(better(&v("0.1.0-beta.2"), &v("0.1.0-alpha.1")));
-        assert!(!better(&v("2.0.0-rc.1"), &v("1.0.0")));
-        assert!(!better(&v("1.0.0"), &v("1.0.0")));
     }
 }

@@ -1,11 +1,14 @@
-//! From dump rows to a job plan: [`collect`] keeps per crate only what selection needs, [`select`]
-//! applies the selection rule, [`features`] reads what a version's features JSON says, [`risk`] marks jobs whose dependency tree links a system library,
-//! [`incremental`] drops what is already built, [`chunk`] cuts the rest into matrices and runs.
+//! From dump rows to a job plan: [`collect`] keeps per crate only what selection needs (the
+//! [`graph`] types, shared with [`risk`] below both), [`select`] applies the selection rule,
+//! [`features`] reads what a version's features JSON says, [`risk`] marks jobs whose dependency tree
+//! links a system library, [`incremental`] drops what is already built, [`chunk`] cuts the rest into
+//! matrices and runs.
 //! Pure logic: no I/O here.
 
 pub mod chunk;
 pub mod collect;
 pub mod features;
+pub mod graph;
 pub mod idmap;
 pub mod incremental;
 pub mod risk;
@@ -15,7 +18,8 @@ use crate::dump::Report;
 use crate::schema::plan::{Funnel, Job, Plan, RowWarning};
 use crate::schema::SCHEMA_VERSION;
 
-pub use collect::{Collected, Collector};
+pub use collect::Collector;
+pub use graph::Collected;
 pub use incremental::{Built, Skip};
 
 /// Everything that shapes a plan besides the dump.

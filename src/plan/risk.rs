@@ -20,10 +20,8 @@
 //! - The walk is depth-first from the job's crate, memoised per (crate, default features on/off), at
 //!   most [`MAX_DEPTH`] deep; cycles count as "not risky". The first risky path found is the reason.
 
-use super::collect::{Collected, Edge};
-use super::features::is_vendoring_feature;
+use super::graph::{Collected, Edge};
 use super::idmap::IdMap;
-use crate::dump::encoding::set;
 
 /// `links` values of libraries that are (almost) always taken from the system.
 pub const SYSTEM_LIBS: &[&str] = &[
@@ -65,25 +63,6 @@ pub const BUNDLES_WHEN_MISSING: &[&str] = &["z", "git2", "ssh2", "curl", "zstd",
 
 /// How deep the walk goes.
 pub const MAX_DEPTH: usize = 24;
-
-/// Does a dependency row's `{a,b}` feature set turn a vendoring switch on?
-pub fn enables_vendoring(features: &[u8]) -> bool {
-    features.len() > 2 && std::str::from_utf8(features).is_ok_and(|f| set::any(f, is_vendoring_feature))
-}
-
-/// Is a `target` column value (empty, a triple, or `cfg(...)`) relevant on Linux?
-pub fn applies_to_linux(target: &[u8]) -> bool {
-    if target.is_empty() {
-        return true;
-    }
-    let Ok(target) = std::str::from_utf8(target) else { return true };
-    if target.contains("not(") || target.contains("not(") || target.contains("linux") || target.contains("unix") {
-        return true;
-    }
-    const ELSEWHERE: &[&str] =
-        &["windows", "macos", "ios", "android", "wasm", "apple", "msvc", "freebsd", "redox", "fuchsia"];
-    !ELSEWHERE.iter().any(|w| target.contains(w))
-}
 
 /// The dependency graph of candidates and the memoised risk of each crate, per "default features
 /// on/off" state.
@@ -204,14 +183,6 @@ impl<'a> Risk<'a> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn dependency_rows_that_enable_vendoring() {
-        assert!(enables_vendoring(b"{std,vendored}"));
-        assert!(enables_vendoring(b"{\"openssl/vendored\"}"));
-        assert!(!enables_vendoring(b"{}"));
-        assert!(!enables_vendoring(b"{std,statics}"));
-    }
-
     /// Crates 1.. by name; `links` and features JSON per crate; edges (from, to, optional,
     /// defaults, rename-free on-by-default computed from `from`'s features).
     fn graph(crates: &[(&str, &str, &str)], edges: &[(u32, u32, bool, bool)]) -> Collected {
@@ -228,7 +199,7 @@ mod tests {
             c.names.insert(id, (*name).into());
             c.candidates.insert(
                 id,
-                super::super::collect::Candidate {
+                super::super::graph::Candidate {
                     version: semver::Version::new(1, 0, 0),
                     version_id: id,
                     created_at: 0,
@@ -244,7 +215,7 @@ mod tests {
         for &(from, to, optional, defaults) in edges {
             let name = &c.names[&to];
             let on_by_default = optional && c.candidates[&from].default_on.contains(name);
-            c.edges.push(super::super::collect::Edge { from, to, vendored: false, optional, defaults, on_by_default });
+            c.edges.push(super::super::graph::Edge { from, to, vendored: false, optional, defaults, on_by_default });
         }
         c.edges.sort_by_key(|e| e.from);
         c
@@ -297,15 +268,5 @@ mod tests {
         assert_eq!(risk.native(2), None);
         assert_eq!(risk.native(3), Some("asound"));
         assert_eq!(risk.reason(1), None);
-    }
-
-    #[test]
-    fn linux_relevance_of_targets() {
-        assert!(applies_to_linux(b""));
-        assert!(applies_to_linux(b"cfg(unix)"));
-        assert!(applies_to_linux(b"cfg(not(windows))"));
-        assert!(!applies_to_linux(b"cfg(windows)"));
-        assert!(!applies_to_linux(b"cfg(target_os = \"macos\")"));
-        assert!(!applies_to_linux(b"x86_64-pc-windows-msvc"));
     }
 }

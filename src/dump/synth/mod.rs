@@ -28,6 +28,8 @@ pub struct Spec {
     pub extra_column: bool,
     /// Add unparseable rows (bad dates, booleans, semver, short rows) that must be skipped.
     pub garbage: bool,
+    /// Add crates and versions whose names break the naming rules ([`fixtures::write_hostile`]).
+    pub hostile_names: bool,
     /// Table file names in tar order (defaults to the real dump's order).
     pub order: Vec<&'static str>,
     /// Leave this table out.
@@ -52,6 +54,7 @@ impl Default for Spec {
             fixtures: true,
             extra_column: true,
             garbage: false,
+            hostile_names: false,
             order: REAL_ORDER.to_vec(),
             omit: None,
         }
@@ -75,6 +78,9 @@ pub fn write(spec: &Spec, out: &Path) -> anyhow::Result<Stats> {
     let mut tables = Tables::create(dir.path(), spec.extra_column)?;
     if spec.fixtures {
         fixtures::write(&mut tables, spec.garbage)?;
+    }
+    if spec.hostile_names {
+        fixtures::write_hostile(&mut tables)?;
     }
     random::write(&mut tables, spec.crates, spec.seed)?;
     let stats = tables.stats.clone();
