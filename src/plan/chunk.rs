@@ -47,6 +47,7 @@ mod tests {
                 crate_name: format!("c{i}"),
                 version: "1.0.0".into(),
                 target: "t".into(),
+                targets: vec![],
                 checksum: String::new(),
                 bin_names: vec![],
                 risk: None,

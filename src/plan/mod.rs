@@ -33,6 +33,9 @@ pub struct Options {
     pub retry_failed: bool,
     pub skip_risky: bool,
     pub max_jobs: Option<u64>,
+    /// One job per crate carrying its list of targets (`--group-targets`), instead of one per
+    /// (crate, target).
+    pub group_targets: bool,
 }
 
 /// Build the plan. `collected` is dropped as soon as selection and risk hints are done, before the
@@ -45,46 +48,31 @@ pub fn make(collected: Collected, report: &Report, built: &Built, options: &Opti
         selected.iter().map(|krate| risk.reason(krate.crate_id)).collect()
     };
     drop(collected);
-    let mut jobs = Vec::with_capacity(selected.len() * options.targets.len());
+    let per_crate = if options.group_targets { 1 } else { options.targets.len() };
+    let mut jobs = Vec::with_capacity(selected.len() * per_crate);
+    let mut targets = Vec::with_capacity(options.targets.len());
     for (krate, reason) in selected.iter().zip(reasons) {
         funnel.risky += u64::from(reason.is_some());
-        for target in &options.targets {
-            let per = funnel.per_target.entry(target.clone()).or_default();
-            per.possible_jobs += 1;
-            funnel.possible_jobs += 1;
-            match built.skip(&krate.name, &krate.version, target, options.retry_failed) {
-                Some(Skip::Built) => {
-                    per.skipped_built += 1;
-                    funnel.skipped_built += 1;
-                    continue;
+        targets.clear();
+        targets
+            .extend(options.targets.iter().filter(|t| wanted(krate, t, reason.is_some(), built, options, &mut funnel)));
+        // Each job (a grouped one counts as one) is planned while --max-jobs allows.
+        let groups: Vec<&[&String]> =
+            if options.group_targets { vec![&targets[..]] } else { targets.chunks(1).collect() };
+        for group in groups.into_iter().filter(|g| !g.is_empty()) {
+            let planned = options.max_jobs.is_none_or(|max| (jobs.len() as u64) < max);
+            for target in group {
+                let per = funnel.per_target.get_mut(*target).expect("counted by wanted()");
+                if planned {
+                    per.jobs += 1;
+                } else {
+                    per.deferred += 1;
+                    funnel.deferred += 1;
                 }
-                Some(Skip::Failed(_)) => {
-                    per.skipped_failed += 1;
-                    funnel.skipped_failed += 1;
-                    continue;
-                }
-                None => {}
             }
-            if reason.is_some() && options.skip_risky {
-                per.skipped_risky += 1;
-                funnel.skipped_risky += 1;
-                continue;
+            if planned {
+                jobs.push(job(krate, &reason, group, options.group_targets));
             }
-            if options.max_jobs.is_some_and(|max| jobs.len() as u64 >= max) {
-                per.deferred += 1;
-                funnel.deferred += 1;
-                continue;
-            }
-            per.jobs += 1;
-            jobs.push(Job {
-                crate_name: krate.name.clone(),
-                version: krate.version.clone(),
-                target: target.clone(),
-                checksum: krate.checksum.clone(),
-                bin_names: krate.bin_names.clone(),
-                risk: reason.clone(),
-                chunk: String::new(),
-            });
         }
     }
     funnel.jobs = jobs.len() as u64;
@@ -114,5 +102,56 @@ pub fn make(collected: Collected, report: &Report, built: &Built, options: &Opti
         warnings,
         runs,
         jobs,
+    }
+}
+
+/// Count one (crate, target) pair in `funnel` and say whether it is still to be built: not already
+/// built, not failed for good, not left out by `--skip-risky`.
+fn wanted(
+    krate: &select::Selected,
+    target: &str,
+    risky: bool,
+    built: &Built,
+    options: &Options,
+    funnel: &mut Funnel,
+) -> bool {
+    let per = funnel.per_target.entry(target.to_string()).or_default();
+    per.possible_jobs += 1;
+    funnel.possible_jobs += 1;
+    match built.skip(&krate.name, &krate.version, target, options.retry_failed) {
+        Some(Skip::Built) => {
+            per.skipped_built += 1;
+            funnel.skipped_built += 1;
+            false
+        }
+        Some(Skip::Failed(_)) => {
+            per.skipped_failed += 1;
+            funnel.skipped_failed += 1;
+            false
+        }
+        None if risky && options.skip_risky => {
+            per.skipped_risky += 1;
+            funnel.skipped_risky += 1;
+            false
+        }
+        None => true,
+    }
+}
+
+/// The job for `krate` on `targets`: one target in `target`, or (grouped) the list in `targets`.
+fn job(krate: &select::Selected, reason: &Option<String>, targets: &[&String], grouped: bool) -> Job {
+    let (target, targets) = match targets {
+        [one] if !grouped => ((*one).clone(), Vec::new()),
+        many => (String::new(), many.iter().map(|t| (*t).clone()).collect()),
+    };
+    Job {
+        crate_name: krate.name.clone(),
+        version: krate.version.clone(),
+        target,
+        targets,
+        checksum: krate.checksum.clone(),
+        bin_names: krate.bin_names.clone(),
+        risk: reason.clone(),
+        chunk: String::new(),
     }
 }
