@@ -288,3 +288,31 @@ fn grouped_targets_make_one_job_per_crate() {
     assert_eq!(capped.jobs.len(), 3);
     assert_eq!(capped.funnel.deferred, flat.funnel.jobs - 6);
 }
+
+/// `matrix` writes plan.json and the chunks one job at a time from the compact plan: what it writes
+/// is exactly the materialized plan, grouped or not.
+#[test]
+fn streamed_plan_files_equal_the_materialized_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dump(dir.path(), &Spec { crates: 300, ..Default::default() });
+    for group_targets in [false, true] {
+        let opts = Options { chunk_size: 9, group_targets, ..options(&[X86, ARM]) };
+        let mut collector = Collector::new();
+        let report = cratemill::dump::read_file(&path, &mut collector).unwrap();
+        let planned = plan::plan(collector.finish(), &report, &Built::default(), &opts);
+        let out = dir.path().join(format!("out-{group_targets}"));
+        cratemill::matrix::output::write(&out, &planned).unwrap();
+        let written: Plan = cratemill::schema::read(&out.join("plan.json")).unwrap();
+        let mut from_chunks = Vec::new();
+        for chunk in written.runs.iter().flat_map(|r| &r.chunks) {
+            let c: cratemill::schema::plan::Chunk =
+                cratemill::schema::read(&out.join(format!("chunks/{}.json", chunk.id))).unwrap();
+            assert!(c.jobs.iter().all(|j| j.chunk == chunk.id) && c.jobs.len() == chunk.jobs as usize);
+            from_chunks.extend(c.jobs);
+        }
+        let whole = planned.into_plan();
+        assert!(whole.jobs.len() > 40, "{}", whole.jobs.len());
+        assert_eq!(written, whole);
+        assert_eq!(from_chunks, whole.jobs);
+    }
+}

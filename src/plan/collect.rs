@@ -10,7 +10,9 @@ use crate::dump::tables::{categories, crates, crates_categories, dependencies, v
 use crate::dump::Sink;
 
 use super::features;
-use super::graph::{applies_to_linux, better, enables_vendoring, Candidate, Collected, Edge, CLI_SLUG};
+use super::graph::{
+    applies_to_linux, better, enables_vendoring, Candidate, Collected, Edge, Edges, CLI_SLUG, MAX_CRATE_ID,
+};
 use super::idmap::IdMap;
 
 /// Version ids below this get a bit set (at most 8 MiB); above, the map answers.
@@ -32,7 +34,7 @@ pub struct Collector {
     /// The same version ids as a bit set, when the ids are dense enough (the map is ~10x slower
     /// and is asked once per dependency row).
     candidate_bits: Option<Vec<u64>>,
-    edges: Vec<Edge>,
+    edges: Edges,
     /// (version id, to crate id | flag bits, rename of an optional dependency) read before
     /// versions.csv.
     pending: Vec<(u32, u32, Option<Box<str>>)>,
@@ -49,7 +51,7 @@ impl Collector {
         let cli = self.crate_categories.iter().filter(|(_, cat)| cli_ids.contains(cat)).map(|(c, _)| *c).collect();
         let mut edges = self.edges;
         // By dependent, keeping dump order within one (the risk walk reports the first risky path).
-        edges.sort_by_key(|e| e.from);
+        edges.finish();
         Collected { names: self.names, candidates: self.candidates, cli, edges }
     }
 
@@ -115,7 +117,7 @@ impl Sink for Collector {
     }
 
     fn dependency_row(&mut self, row: dependencies::Row<'_>) {
-        if row.kind != dependencies::Kind::Normal || !applies_to_linux(&row.target) || row.crate_id & FLAG_BITS != 0 {
+        if row.kind != dependencies::Kind::Normal || !applies_to_linux(&row.target) || row.crate_id > MAX_CRATE_ID {
             return;
         }
         let flag = |on: bool, bit: u32| if on { bit } else { 0 };

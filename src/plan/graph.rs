@@ -52,14 +52,105 @@ pub struct Edge {
     pub on_by_default: bool,
 }
 
+/// Crate ids above this do not fit an [`Edges`] entry (crates.io's are below 1 million); rows
+/// naming one are skipped and counted when read.
+pub use crate::dump::tables::dependencies::MAX_CRATE_ID;
+
+const VENDORED_BIT: u32 = 1 << 31;
+const OPTIONAL_BIT: u32 = 1 << 30;
+const NO_DEFAULTS_BIT: u32 = 1 << 29;
+const ON_BY_DEFAULT_BIT: u32 = 1 << 28;
+
+impl Edge {
+    fn pack(&self) -> u32 {
+        let bit = |on: bool, bit: u32| if on { bit } else { 0 };
+        self.to
+            | bit(self.vendored, VENDORED_BIT)
+            | bit(self.optional, OPTIONAL_BIT)
+            | bit(!self.defaults, NO_DEFAULTS_BIT)
+            | bit(self.on_by_default, ON_BY_DEFAULT_BIT)
+    }
+
+    fn unpack(from: u32, packed: u32) -> Edge {
+        Edge {
+            from,
+            to: packed & MAX_CRATE_ID,
+            vendored: packed & VENDORED_BIT != 0,
+            optional: packed & OPTIONAL_BIT != 0,
+            defaults: packed & NO_DEFAULTS_BIT == 0,
+            on_by_default: packed & ON_BY_DEFAULT_BIT != 0,
+        }
+    }
+}
+
+/// The dependency edges of candidates, 4 bytes each (the dependency's crate id, flags in the top
+/// bits), in runs of one dependent: a version's rows are contiguous in `dependencies.csv`, so a run
+/// header (12 bytes) is paid about once per candidate. An edge identical to one already in its run
+/// is not stored: it cannot change the risk walk's answer. After [`Edges::finish`] the runs are
+/// sorted by dependent (stable: dump order within one), and [`Edges::of`] gives a crate's edges in
+/// dump order.
+#[derive(Debug, Default)]
+pub struct Edges {
+    packed: Vec<u32>,
+    runs: Vec<Run>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    from: u32,
+    start: u32,
+    len: u32,
+}
+
+impl Edges {
+    /// Add an edge (`to` at most [`MAX_CRATE_ID`]).
+    pub fn push(&mut self, edge: Edge) {
+        debug_assert!(edge.to <= MAX_CRATE_ID);
+        let packed = edge.pack();
+        match self.runs.last_mut() {
+            Some(run) if run.from == edge.from => {
+                if self.packed[run.start as usize..].contains(&packed) {
+                    return;
+                }
+                run.len += 1;
+            }
+            _ => self.runs.push(Run { from: edge.from, start: self.packed.len() as u32, len: 1 }),
+        }
+        self.packed.push(packed);
+    }
+
+    /// Sort the runs by dependent, once every edge is in.
+    pub fn finish(&mut self) {
+        self.runs.sort_by_key(|r| r.from);
+        self.runs.shrink_to_fit();
+        self.packed.shrink_to_fit();
+    }
+
+    /// The edges out of `from`, in dump order (after [`Edges::finish`]).
+    pub fn of(&self, from: u32) -> impl Iterator<Item = Edge> + '_ {
+        let first = self.runs.partition_point(|r| r.from < from);
+        self.runs[first..].iter().take_while(move |r| r.from == from).flat_map(move |r| {
+            self.packed[r.start as usize..(r.start + r.len) as usize].iter().map(move |&p| Edge::unpack(from, p))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.packed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packed.is_empty()
+    }
+}
+
 /// What the dump said, reduced.
 pub struct Collected {
     pub names: IdMap<Box<str>>,
     pub candidates: IdMap<Candidate>,
     /// Crate ids in the CLI category.
     pub cli: IdSet,
-    /// Sorted by `from`.
-    pub edges: Vec<Edge>,
+    /// Finished ([`Edges::finish`]).
+    pub edges: Edges,
 }
 
 /// Does a dependency row's `{a,b}` feature set turn a vendoring switch on?
@@ -85,6 +176,27 @@ pub fn applies_to_linux(target: &[u8]) -> bool {
 mod tests {
     use super::*;
     use semver::Version;
+
+    #[test]
+    fn edges_pack_keep_dump_order_and_drop_duplicates() {
+        let e = |from, to, optional| Edge {
+            from,
+            to,
+            vendored: to % 2 == 0,
+            optional,
+            defaults: true,
+            on_by_default: optional,
+        };
+        let mut edges = Edges::default();
+        for edge in [e(5, 7, false), e(5, 3, true), e(5, 7, false), e(2, MAX_CRATE_ID, false), e(5, 9, false)] {
+            edges.push(edge);
+        }
+        edges.finish();
+        assert_eq!(edges.len(), 4, "the repeated 5 -> 7 is stored once");
+        assert_eq!(edges.of(5).collect::<Vec<_>>(), [e(5, 7, false), e(5, 3, true), e(5, 9, false)]);
+        assert_eq!(edges.of(2).collect::<Vec<_>>(), [e(2, MAX_CRATE_ID, false)]);
+        assert_eq!(edges.of(3).count(), 0);
+    }
 
     #[test]
     fn dependency_rows_that_enable_vendoring() {

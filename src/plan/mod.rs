@@ -11,16 +11,18 @@ pub mod features;
 pub mod graph;
 pub mod idmap;
 pub mod incremental;
+pub mod jobs;
 pub mod risk;
 pub mod select;
 
 use crate::dump::Report;
-use crate::schema::plan::{Funnel, Job, Plan, RowWarning};
+use crate::schema::plan::{Funnel, Plan, RowWarning};
 use crate::schema::SCHEMA_VERSION;
 
 pub use collect::Collector;
 pub use graph::Collected;
 pub use incremental::{Built, Skip};
+pub use jobs::Planned;
 
 /// Everything that shapes a plan besides the dump.
 #[derive(Debug, Clone)]
@@ -38,9 +40,16 @@ pub struct Options {
     pub group_targets: bool,
 }
 
-/// Build the plan. `collected` is dropped as soon as selection and risk hints are done, before the
-/// jobs are made: the two together were the command's memory peak.
+/// Build the plan, every job in memory (tests, small dumps): [`plan`], materialized.
 pub fn make(collected: Collected, report: &Report, built: &Built, options: &Options) -> Plan {
+    plan(collected, report, built, options).into_plan()
+}
+
+/// Build the plan with its jobs kept compact ([`Planned`]) until they are written. `collected` is
+/// dropped as soon as selection and risk hints are done, before the jobs are listed: the two
+/// together were the command's memory peak.
+pub fn plan(collected: Collected, report: &Report, built: &Built, options: &Options) -> Planned {
+    assert!(options.targets.len() <= jobs::MAX_TARGETS, "targets are validated against the supported list");
     let mut funnel = Funnel::default();
     let selected = select::select(&collected, options.since, &mut funnel);
     let reasons: Vec<Option<String>> = {
@@ -48,21 +57,25 @@ pub fn make(collected: Collected, report: &Report, built: &Built, options: &Opti
         selected.iter().map(|krate| risk.reason(krate.crate_id)).collect()
     };
     drop(collected);
-    let per_crate = if options.group_targets { 1 } else { options.targets.len() };
-    let mut jobs = Vec::with_capacity(selected.len() * per_crate);
-    let mut targets = Vec::with_capacity(options.targets.len());
-    for (krate, reason) in selected.iter().zip(reasons) {
+    let mut list = Vec::new();
+    for (index, (krate, reason)) in selected.iter().zip(&reasons).enumerate() {
         funnel.risky += u64::from(reason.is_some());
-        targets.clear();
-        targets
-            .extend(options.targets.iter().filter(|t| wanted(krate, t, reason.is_some(), built, options, &mut funnel)));
+        let mut mask = 0u64;
+        for (t, target) in options.targets.iter().enumerate() {
+            if wanted(krate, target, reason.is_some(), built, options, &mut funnel) {
+                mask |= 1 << t;
+            }
+        }
         // Each job (a grouped one counts as one) is planned while --max-jobs allows.
-        let groups: Vec<&[&String]> =
-            if options.group_targets { vec![&targets[..]] } else { targets.chunks(1).collect() };
-        for group in groups.into_iter().filter(|g| !g.is_empty()) {
-            let planned = options.max_jobs.is_none_or(|max| (jobs.len() as u64) < max);
-            for target in group {
-                let per = funnel.per_target.get_mut(*target).expect("counted by wanted()");
+        let groups: Vec<u64> = if options.group_targets {
+            vec![mask]
+        } else {
+            (0..options.targets.len()).map(|t| mask & (1 << t)).collect()
+        };
+        for group in groups.into_iter().filter(|&g| g != 0) {
+            let planned = options.max_jobs.is_none_or(|max| (list.len() as u64) < max);
+            for (_, target) in options.targets.iter().enumerate().filter(|(t, _)| group & (1 << t) != 0) {
+                let per = funnel.per_target.get_mut(target).expect("counted by wanted()");
                 if planned {
                     per.jobs += 1;
                 } else {
@@ -71,12 +84,18 @@ pub fn make(collected: Collected, report: &Report, built: &Built, options: &Opti
                 }
             }
             if planned {
-                jobs.push(job(krate, &reason, group, options.group_targets));
+                list.push((index as u32, group));
             }
         }
     }
-    funnel.jobs = jobs.len() as u64;
-    let runs = chunk::assign(&mut jobs, options.chunk_size);
+    funnel.jobs = list.len() as u64;
+    let runs = chunk::runs(list.len(), options.chunk_size);
+    let plan = header(report, options, funnel, runs);
+    Planned::new(plan, selected, reasons, list, options)
+}
+
+/// Every field of the plan but its jobs.
+fn header(report: &Report, options: &Options, funnel: Funnel, runs: Vec<crate::schema::plan::Run>) -> Plan {
     let warnings = report
         .warnings
         .skipped
@@ -101,7 +120,7 @@ pub fn make(collected: Collected, report: &Report, built: &Built, options: &Opti
         funnel,
         warnings,
         runs,
-        jobs,
+        jobs: Vec::new(),
     }
 }
 
@@ -135,23 +154,5 @@ fn wanted(
             false
         }
         None => true,
-    }
-}
-
-/// The job for `krate` on `targets`: one target in `target`, or (grouped) the list in `targets`.
-fn job(krate: &select::Selected, reason: &Option<String>, targets: &[&String], grouped: bool) -> Job {
-    let (target, targets) = match targets {
-        [one] if !grouped => ((*one).clone(), Vec::new()),
-        many => (String::new(), many.iter().map(|t| (*t).clone()).collect()),
-    };
-    Job {
-        crate_name: krate.name.clone(),
-        version: krate.version.clone(),
-        target,
-        targets,
-        checksum: krate.checksum.clone(),
-        bin_names: krate.bin_names.clone(),
-        risk: reason.clone(),
-        chunk: String::new(),
     }
 }

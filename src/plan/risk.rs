@@ -78,18 +78,15 @@ pub struct Risk<'a> {
 const NOT_RISKY: u32 = u32::MAX;
 
 impl<'a> Risk<'a> {
-    /// `collected.edges` must be sorted by `from` ([`Collected`] is).
+    /// `collected.edges` must be finished ([`Collected`]'s are).
     pub fn new(collected: &'a Collected) -> Risk<'a> {
-        debug_assert!(collected.edges.is_sorted_by_key(|e| e.from));
         Risk { collected, memo: [IdMap::default(), IdMap::default()], paths: Vec::new() }
     }
 
     /// The out-edges of `id`, in dump order.
-    fn out(&self, id: u32) -> &'a [Edge] {
-        let edges = &self.collected.edges[..];
-        let start = edges.partition_point(|e| e.from < id);
-        let len = edges[start..].partition_point(|e| e.from == id);
-        &edges[start..start + len]
+    fn out(&self, id: u32) -> impl Iterator<Item = Edge> + 'a {
+        let collected: &'a Collected = self.collected;
+        collected.edges.of(id)
     }
 
     fn name(&self, id: u32) -> &str {
@@ -156,13 +153,13 @@ impl<'a> Risk<'a> {
     /// its `defaults` on and its `default` feature turns them on.
     fn first_risky(
         &mut self,
-        edges: &'a [Edge],
+        edges: impl Iterator<Item = Edge>,
         all_optional: bool,
         defaults: bool,
         forwards: bool,
         stack: &mut Vec<u32>,
     ) -> Option<Vec<u32>> {
-        for e in edges.iter().filter(|e| all_optional || !e.optional || (defaults && e.on_by_default)) {
+        for e in edges.filter(|e| all_optional || !e.optional || (defaults && e.on_by_default)) {
             if self.native(e.to).is_some() {
                 if !e.vendored && !forwards {
                     return Some(vec![e.to]);
@@ -190,7 +187,7 @@ mod tests {
             names: IdMap::default(),
             candidates: IdMap::default(),
             cli: Default::default(),
-            edges: Vec::new(),
+            edges: Default::default(),
         };
         let mut scanner = super::super::features::Scanner::default();
         for (i, (name, links, features)) in crates.iter().enumerate() {
@@ -217,7 +214,7 @@ mod tests {
             let on_by_default = optional && c.candidates[&from].default_on.contains(name);
             c.edges.push(super::super::graph::Edge { from, to, vendored: false, optional, defaults, on_by_default });
         }
-        c.edges.sort_by_key(|e| e.from);
+        c.edges.finish();
         c
     }
 

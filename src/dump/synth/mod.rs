@@ -30,6 +30,8 @@ pub struct Spec {
     pub garbage: bool,
     /// Add crates and versions whose names break the naming rules ([`fixtures::write_hostile`]).
     pub hostile_names: bool,
+    /// The proportions of the generated crates.
+    pub shape: random::Shape,
     /// Table file names in tar order (defaults to the real dump's order).
     pub order: Vec<&'static str>,
     /// Leave this table out.
@@ -55,6 +57,7 @@ impl Default for Spec {
             extra_column: true,
             garbage: false,
             hostile_names: false,
+            shape: random::Shape::default(),
             order: REAL_ORDER.to_vec(),
             omit: None,
         }
@@ -82,7 +85,7 @@ pub fn write(spec: &Spec, out: &Path) -> anyhow::Result<Stats> {
     if spec.hostile_names {
         fixtures::write_hostile(&mut tables)?;
     }
-    random::write(&mut tables, spec.crates, spec.seed)?;
+    random::write(&mut tables, spec.crates, spec.seed, &spec.shape)?;
     let stats = tables.stats.clone();
     let files = tables.finish()?;
 
