@@ -11,7 +11,7 @@ use crate::dump::Sink;
 
 use super::features;
 use super::graph::{
-    applies_to_linux, better, enables_vendoring, Candidate, Collected, Edge, Edges, CLI_SLUG, MAX_CRATE_ID,
+    applies_to_linux, better, enables_vendoring, Candidate, Candidates, Collected, Edge, Edges, CLI_SLUG, MAX_CRATE_ID,
 };
 use super::idmap::IdMap;
 
@@ -26,7 +26,7 @@ const FLAG_BITS: u32 = VENDORED_BIT | OPTIONAL_BIT | NO_DEFAULTS_BIT;
 #[derive(Default)]
 pub struct Collector {
     pub names: IdMap<Box<str>>,
-    pub candidates: IdMap<Candidate>,
+    pub candidates: Candidates,
     categories: Vec<(u32, Box<str>)>,
     crate_categories: Vec<(u32, u32)>,
     /// version id -> crate id of candidates, once versions.csv is done.
@@ -146,11 +146,11 @@ impl Sink for Collector {
         if table != "versions.csv" {
             return;
         }
-        self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, *crate_id)).collect());
-        let max = self.candidates.values().map(|c| c.version_id).max().unwrap_or(0) as usize;
+        self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, crate_id)).collect());
+        let max = self.candidates.iter().map(|(_, c)| c.version_id).max().unwrap_or(0) as usize;
         if max < MAX_BITS {
             let mut bits = vec![0u64; max / 64 + 1];
-            for c in self.candidates.values() {
+            for (_, c) in self.candidates.iter() {
                 bits[c.version_id as usize / 64] |= 1 << (c.version_id % 64);
             }
             self.candidate_bits = Some(bits);

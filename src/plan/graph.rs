@@ -143,10 +143,55 @@ impl Edges {
     }
 }
 
+/// Each crate's candidate, stored densely: a map from crate id to a slot in one vector (8 bytes a
+/// crate) instead of a hash map of candidates, whose empty buckets cost a whole candidate each
+/// (~40 MB instead of ~25 MB at 150,000 crates).
+#[derive(Debug, Default)]
+pub struct Candidates {
+    slots: IdMap<u32>,
+    list: Vec<(u32, Candidate)>,
+}
+
+impl Candidates {
+    pub fn get(&self, crate_id: &u32) -> Option<&Candidate> {
+        self.slots.get(crate_id).map(|&slot| &self.list[slot as usize].1)
+    }
+
+    /// Set `crate_id`'s candidate, replacing the one it had.
+    pub fn insert(&mut self, crate_id: u32, candidate: Candidate) {
+        match self.slots.get(&crate_id) {
+            Some(&slot) => self.list[slot as usize].1 = candidate,
+            None => {
+                self.slots.insert(crate_id, self.list.len() as u32);
+                self.list.push((crate_id, candidate));
+            }
+        }
+    }
+
+    /// Room for `crates` crates, allocated once.
+    pub fn reserve(&mut self, crates: usize) {
+        self.slots.reserve(crates);
+        self.list.reserve_exact(crates);
+    }
+
+    /// (crate id, candidate), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Candidate)> {
+        self.list.iter().map(|(id, c)| (*id, c))
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 /// What the dump said, reduced.
 pub struct Collected {
     pub names: IdMap<Box<str>>,
-    pub candidates: IdMap<Candidate>,
+    pub candidates: Candidates,
     /// Crate ids in the CLI category.
     pub cli: IdSet,
     /// Finished ([`Edges::finish`]).

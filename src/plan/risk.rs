@@ -185,7 +185,7 @@ mod tests {
     fn graph(crates: &[(&str, &str, &str)], edges: &[(u32, u32, bool, bool)]) -> Collected {
         let mut c = Collected {
             names: IdMap::default(),
-            candidates: IdMap::default(),
+            candidates: Default::default(),
             cli: Default::default(),
             edges: Default::default(),
         };
@@ -211,7 +211,7 @@ mod tests {
         }
         for &(from, to, optional, defaults) in edges {
             let name = &c.names[&to];
-            let on_by_default = optional && c.candidates[&from].default_on.contains(name);
+            let on_by_default = optional && c.candidates.get(&from).unwrap().default_on.contains(name);
             c.edges.push(super::super::graph::Edge { from, to, vendored: false, optional, defaults, on_by_default });
         }
         c.edges.finish();

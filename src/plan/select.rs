@@ -20,7 +20,7 @@ pub struct Selected {
 pub fn select(collected: &Collected, since: i64, funnel: &mut Funnel) -> Vec<Selected> {
     funnel.crates = collected.names.len() as u64;
     let mut out = Vec::new();
-    for (&crate_id, c) in &collected.candidates {
+    for (crate_id, c) in collected.candidates.iter() {
         let Some(name) = collected.names.get(&crate_id) else { continue };
         funnel.with_candidate += 1;
         // Well-formed and valid: rows with a malformed set or an unsafe name were skipped and
