@@ -60,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
         let on_by_default = default_enabled(&v);
         for d in &v.deps {
             let normal = d.kind.as_deref().is_none_or(|k| k == "normal");
-            let linux = cratemill::plan::risk::applies_to_linux(d.target.as_deref().unwrap_or("").as_bytes());
+            let linux = cratemill::plan::graph::applies_to_linux(d.target.as_deref().unwrap_or("").as_bytes());
             if normal && linux && (!d.optional || on_by_default.contains(&d.name)) {
                 queue.push_back((real_name(d).to_string(), Some(d.req.clone()), depth + 1));
             }

@@ -134,3 +134,37 @@ fn bad_flags_and_inputs_exit_2_with_the_reason() {
     }
     assert!(!out.join("plan.json").exists(), "no partial plan on error");
 }
+
+/// Issue #9: names from the dump that break crates.io's rules (crate names) or are not safe file
+/// names and shell words (bin names) never reach a chunk; their rows are skipped, counted per
+/// reason in plan.json and on stderr, and a crate with one clean version is planned at it.
+#[test]
+fn hostile_names_are_counted_and_never_reach_a_chunk() {
+    use synth::fixtures::{HOSTILE_BIN_NAMES, HOSTILE_CRATES};
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump.tar.gz");
+    synth::write(&Spec { hostile_names: true, ..Default::default() }, &dump).unwrap();
+    let out = dir.path().join("out");
+    let args = ["--dump", dump.to_str().unwrap(), "--since", "2025-01-01", "--targets", "x86_64-unknown-linux-musl"];
+    let (code, stderr) = matrix(&[&args[..], &["--out", out.to_str().unwrap()]].concat(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let plan: Plan = cratemill::schema::read(&out.join("plan.json")).unwrap();
+    let evil = plan.jobs.iter().find(|j| j.crate_name == "evil-bins").expect("evil-bins is planned");
+    assert_eq!((evil.version.as_str(), evil.bin_names.as_slice()), ("1.0.0", &["evil-bins".to_string()][..]));
+    let mut want: Vec<(&str, &str)> = HOSTILE_CRATES.iter().map(|(_, r)| ("crates.csv", *r)).collect();
+    want.extend(HOSTILE_BIN_NAMES.iter().map(|(_, r)| ("versions.csv", *r)));
+    for (table, reason) in want {
+        let w = plan.warnings.iter().find(|w| w.table == table && w.reason == reason);
+        assert_eq!(w.map(|w| w.rows), Some(1), "{table} {reason}: {:?}", plan.warnings);
+        assert!(stderr.contains(&format!("of {table} ({reason})")), "{reason}: {stderr}");
+    }
+    // Nothing of the hostile names is in any chunk: not the crates, not their bin names.
+    for entry in std::fs::read_dir(out.join("chunks")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for needle in ["touch", "../", "pwn", "\"..\"", "sixty-four"] {
+            assert!(!text.contains(needle), "{needle} in a chunk: {text}");
+        }
+    }
+    assert_eq!(plan.funnel.selected as usize, synth::fixtures::SELECTED.len() + 1);
+}

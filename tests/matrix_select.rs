@@ -22,6 +22,7 @@ fn options(targets: &[&str]) -> Options {
         retry_failed: false,
         skip_risky: false,
         max_jobs: None,
+        group_targets: false,
     }
 }
 
@@ -235,4 +236,83 @@ fn bad_dumps_are_clear_errors() {
     ]);
     let err = one_line(&error_of(&open_quote));
     assert!(err.contains("dump table crates.csv is not valid CSV: record 3 has an unterminated quoted field"), "{err}");
+}
+
+/// `--group-targets` (issue #11): one job per crate carrying the targets still to build, the same
+/// (crate, target) pairs as the ungrouped plan, chunked and capped by grouped jobs.
+#[test]
+fn grouped_targets_make_one_job_per_crate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dump(dir.path(), &Spec { crates: 300, ..Default::default() });
+    let flat_opts = Options { chunk_size: 7, ..options(&[X86, ARM]) };
+    let flat = plan_of(&path, &Built::default(), &flat_opts).unwrap();
+    // One pair is built already: it leaves its crate's group, the crate keeps the other target.
+    let done = &flat.jobs[0];
+    let built = Built::new(&BuiltIndex::new(vec![BuiltEntry {
+        crate_name: done.crate_name.clone(),
+        version: done.version.clone(),
+        target: done.target.clone(),
+        status: Status::Built,
+        failure_class: None,
+        reference: None,
+        digest: None,
+    }]));
+    let grouped_opts = Options { group_targets: true, ..flat_opts.clone() };
+    let grouped = plan_of(&path, &built, &grouped_opts).unwrap();
+
+    let mut want: Vec<(String, Vec<String>)> = Vec::new();
+    for j in &flat.jobs[1..] {
+        match want.last_mut() {
+            Some((name, targets)) if *name == j.crate_name => targets.push(j.target.clone()),
+            _ => want.push((j.crate_name.clone(), vec![j.target.clone()])),
+        }
+    }
+    let got: Vec<(String, Vec<String>)> =
+        grouped.jobs.iter().map(|j| (j.crate_name.clone(), j.targets.clone())).collect();
+    assert_eq!(got, want);
+    assert!(grouped.jobs.iter().all(|j| j.target.is_empty()));
+    assert_eq!(grouped.jobs[0].targets, [ARM], "the built pair left the group");
+    let f = &grouped.funnel;
+    assert_eq!((f.jobs as usize, f.possible_jobs, f.skipped_built), (grouped.jobs.len(), flat.funnel.possible_jobs, 1));
+    assert_eq!(f.per_target.values().map(|t| t.jobs).sum::<u64>(), flat.funnel.jobs - 1);
+    // A grouped job is one matrix entry: chunks hold at most 7 of them.
+    assert_eq!(grouped.runs.iter().map(|r| r.chunks.len()).sum::<usize>(), grouped.jobs.len().div_ceil(7));
+    assert!(grouped.runs.iter().flat_map(|r| &r.chunks).all(|c| c.jobs <= 7));
+    // The wire format: `targets` in grouped jobs, no `target`; `target` only in ungrouped ones.
+    let json = serde_json::to_value(&grouped.jobs[1]).unwrap();
+    assert!(json.get("target").is_none() && json["targets"] == serde_json::json!([X86, ARM]), "{json}");
+    assert!(serde_json::to_value(&flat.jobs[0]).unwrap().get("targets").is_none());
+
+    // --max-jobs counts grouped jobs; the pairs of the rest are deferred.
+    let capped = plan_of(&path, &Built::default(), &Options { max_jobs: Some(3), ..grouped_opts }).unwrap();
+    assert_eq!(capped.jobs.len(), 3);
+    assert_eq!(capped.funnel.deferred, flat.funnel.jobs - 6);
+}
+
+/// `matrix` writes plan.json and the chunks one job at a time from the compact plan: what it writes
+/// is exactly the materialized plan, grouped or not.
+#[test]
+fn streamed_plan_files_equal_the_materialized_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dump(dir.path(), &Spec { crates: 300, ..Default::default() });
+    for group_targets in [false, true] {
+        let opts = Options { chunk_size: 9, group_targets, ..options(&[X86, ARM]) };
+        let mut collector = Collector::new();
+        let report = cratemill::dump::read_file(&path, &mut collector).unwrap();
+        let planned = plan::plan(collector.finish(), &report, &Built::default(), &opts);
+        let out = dir.path().join(format!("out-{group_targets}"));
+        cratemill::matrix::output::write(&out, &planned).unwrap();
+        let written: Plan = cratemill::schema::read(&out.join("plan.json")).unwrap();
+        let mut from_chunks = Vec::new();
+        for chunk in written.runs.iter().flat_map(|r| &r.chunks) {
+            let c: cratemill::schema::plan::Chunk =
+                cratemill::schema::read(&out.join(format!("chunks/{}.json", chunk.id))).unwrap();
+            assert!(c.jobs.iter().all(|j| j.chunk == chunk.id) && c.jobs.len() == chunk.jobs as usize);
+            from_chunks.extend(c.jobs);
+        }
+        let whole = planned.into_plan();
+        assert!(whole.jobs.len() > 40, "{}", whole.jobs.len());
+        assert_eq!(written, whole);
+        assert_eq!(from_chunks, whole.jobs);
+    }
 }

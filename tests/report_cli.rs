@@ -157,6 +157,7 @@ fn bad_outcomes_exit_2_and_write_nothing() {
         crate_name: "tool".into(),
         version: "1.0.0".into(),
         target: "x86_64-unknown-linux-musl".into(),
+        targets: vec![],
         checksum: String::new(),
         bin_names: vec![],
         risk: None,

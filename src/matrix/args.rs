@@ -34,6 +34,11 @@ pub struct MatrixArgs {
     /// Plan at most this many jobs; the rest wait for a later plan.
     #[arg(long, value_name = "N")]
     pub max_jobs: Option<u64>,
+    /// One job per crate carrying the list of its targets (`targets`), instead of one job per
+    /// (crate, target): for fleets where runner start-up and shared host artifacts dominate. A
+    /// grouped job counts as one matrix entry.
+    #[arg(long)]
+    pub group_targets: bool,
     /// Where to write plan.json and chunks/.
     #[arg(long, default_value = "plan", value_name = "DIR")]
     pub out: PathBuf,
@@ -92,6 +97,7 @@ impl MatrixArgs {
                 retry_failed: self.retry_failed,
                 skip_risky: self.skip_risky,
                 max_jobs: self.max_jobs,
+                group_targets: self.group_targets,
             },
             cache_dir,
         })

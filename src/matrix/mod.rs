@@ -43,14 +43,15 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
         let mut collector = crate::plan::Collector::new();
         let report = crate::dump::read_file(&dump_path, &mut collector)?;
         let collected = collector.finish();
-        Ok((crate::plan::make(collected, &report, &built, &options), report))
+        Ok((crate::plan::plan(collected, &report, &built, &options), report))
     })
     .await
     .context("the dump reader thread failed")??;
-    let (plan, report) = plan;
-    let planned = started.elapsed();
-    output::write(&args.out, &plan)?;
-    let written = started.elapsed() - planned;
+    let (planned, report) = plan;
+    let plan = &planned.plan;
+    let read = started.elapsed();
+    output::write(&args.out, &planned)?;
+    let written = started.elapsed() - read;
     if report.warnings.total() > 0 {
         for w in &plan.warnings {
             eprintln!(
@@ -59,12 +60,12 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
             );
         }
     }
-    runner.set_outputs(&summary::outputs(&plan, &args.out))?;
-    runner.append_summary(&summary::markdown(&plan))?;
-    eprintln!("{}", summary::one_line(&plan, &args.out));
+    runner.set_outputs(&summary::outputs(plan, &args.out))?;
+    runner.append_summary(&summary::markdown(plan))?;
+    eprintln!("{}", summary::one_line(plan, &args.out));
     eprintln!(
         "read the dump and planned in {:.2} s, wrote the plan in {:.2} s",
-        planned.as_secs_f64(),
+        read.as_secs_f64(),
         written.as_secs_f64()
     );
     Ok(Exit::Ok)

@@ -6,10 +6,13 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::schema::plan::{Chunk, ChunkIndex, Plan};
+use crate::plan::Planned;
+use crate::schema::plan::{Chunk, ChunkIndex};
 use crate::schema::{Document, SCHEMA_VERSION};
 
-pub fn write(out: &Path, plan: &Plan) -> anyhow::Result<()> {
+/// Jobs are made from the compact plan one chunk at a time, so writing holds at most one chunk's jobs.
+pub fn write(out: &Path, planned: &Planned) -> anyhow::Result<()> {
+    let plan = &planned.plan;
     let chunks_dir = out.join("chunks");
     std::fs::create_dir_all(&chunks_dir).with_context(|| format!("creating {}", chunks_dir.display()))?;
     for entry in std::fs::read_dir(&chunks_dir)? {
@@ -26,7 +29,7 @@ pub fn write(out: &Path, plan: &Plan) -> anyhow::Result<()> {
     let mut start = 0;
     for run in &plan.runs {
         for chunk in &run.chunks {
-            let jobs = plan.jobs[start..start + chunk.jobs as usize].to_vec();
+            let jobs: Vec<_> = planned.jobs_from(start).take(chunk.jobs as usize).collect();
             start += chunk.jobs as usize;
             let doc = Chunk::new(chunk.id.clone(), run.run, jobs);
             let bytes = serde_json::to_vec(&doc)?;
@@ -42,16 +45,28 @@ pub fn write(out: &Path, plan: &Plan) -> anyhow::Result<()> {
     };
     // The index and plan.json are written last and synced: once they exist, every chunk they list does.
     crate::schema::write(&chunks_dir.join("index.json"), &index)?;
-    write_plan(out, plan).with_context(|| format!("writing {}", out.join("plan.json").display()))
+    write_plan(out, planned).with_context(|| format!("writing {}", out.join("plan.json").display()))
 }
 
-/// plan.json is the biggest document (tens of MB at full scale): stream it to a temporary file
-/// instead of building it in memory, then rename it into place.
-fn write_plan(out: &Path, plan: &Plan) -> anyhow::Result<()> {
+/// plan.json is the biggest document (tens of MB at full scale): stream it, one job at a time, to a
+/// temporary file instead of building it in memory, then rename it into place. `jobs` is the plan's
+/// last field, so the header serializes to `...,"jobs":[]}` and the jobs go between the brackets.
+fn write_plan(out: &Path, planned: &Planned) -> anyhow::Result<()> {
+    use std::io::Write;
+    let header = serde_json::to_vec(&planned.plan)?;
+    let head = header.strip_suffix(b"[]}").context("plan.json's header does not end with its jobs")?;
     let tmp = tempfile::NamedTempFile::new_in(out)?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
-    serde_json::to_writer(&mut writer, plan)?;
-    std::io::Write::flush(&mut writer)?;
+    writer.write_all(head)?;
+    writer.write_all(b"[")?;
+    for (n, job) in planned.jobs().enumerate() {
+        if n > 0 {
+            writer.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut writer, &job)?;
+    }
+    writer.write_all(b"]}")?;
+    writer.flush()?;
     drop(writer);
     tmp.as_file().sync_all()?;
     tmp.persist(out.join("plan.json")).map_err(|e| e.error)?;

@@ -1,7 +1,7 @@
 //! Cut the job list into chunks (one matrix each, at most `chunk_size` <= 256 jobs) and group chunks
 //! into workflow runs that stay under GitHub's limits.
 
-use crate::schema::plan::{ChunkRef, Job, Run};
+use crate::schema::plan::{ChunkRef, Run};
 
 /// A matrix expands to at most this many jobs.
 pub const MAX_MATRIX: usize = 256;
@@ -18,21 +18,19 @@ pub fn chunks_per_run(chunk_size: usize) -> usize {
     (MAX_RUN_JOBS / chunk_size.max(1)).clamp(1, MAX_MATRIX)
 }
 
-/// Give every job its chunk id and return the runs. Jobs keep their order.
-pub fn assign(jobs: &mut [Job], chunk_size: usize) -> Vec<Run> {
-    let per_run = chunks_per_run(chunk_size);
+/// The runs of a plan of `jobs` jobs: job `n` is in chunk `chunk_id(n / chunk_size)`, chunks are
+/// grouped into runs of at most [`chunks_per_run`].
+pub fn runs(jobs: usize, chunk_size: usize) -> Vec<Run> {
+    let (chunk_size, per_run) = (chunk_size.max(1), chunks_per_run(chunk_size));
     let mut runs: Vec<Run> = Vec::new();
-    for (n, chunk) in jobs.chunks_mut(chunk_size.max(1)).enumerate() {
-        let id = chunk_id(n);
-        for job in chunk.iter_mut() {
-            job.chunk.clone_from(&id);
-        }
+    for n in 0..jobs.div_ceil(chunk_size) {
         if n % per_run == 0 {
             runs.push(Run { run: runs.len() as u32 + 1, jobs: 0, chunks: Vec::new() });
         }
+        let len = chunk_size.min(jobs - n * chunk_size);
         let run = runs.last_mut().expect("pushed above");
-        run.jobs += chunk.len() as u64;
-        run.chunks.push(ChunkRef { id, jobs: chunk.len() as u32 });
+        run.jobs += len as u64;
+        run.chunks.push(ChunkRef { id: chunk_id(n), jobs: len as u32 });
     }
     runs
 }
@@ -41,24 +39,9 @@ pub fn assign(jobs: &mut [Job], chunk_size: usize) -> Vec<Run> {
 mod tests {
     use super::*;
 
-    fn jobs(n: usize) -> Vec<Job> {
-        (0..n)
-            .map(|i| Job {
-                crate_name: format!("c{i}"),
-                version: "1.0.0".into(),
-                target: "t".into(),
-                checksum: String::new(),
-                bin_names: vec![],
-                risk: None,
-                chunk: String::new(),
-            })
-            .collect()
-    }
-
     #[test]
     fn limits_hold_at_scale() {
-        let mut all = jobs(120_001);
-        let runs = assign(&mut all, 256);
+        let runs = runs(120_001, 256);
         assert_eq!(runs.iter().map(|r| r.jobs).sum::<u64>(), 120_001);
         for run in &runs {
             assert!(
@@ -70,13 +53,13 @@ mod tests {
             assert!(run.chunks.iter().all(|c| c.jobs as usize <= 256));
         }
         assert_eq!(runs.len(), 3);
-        assert_eq!(all[256].chunk, "0002");
+        assert_eq!((runs[0].chunks[1].id.as_str(), runs[2].chunks.last().unwrap().jobs), ("0002", 120_001 % 256));
         assert_eq!(runs[1].chunks[0].id, chunk_id(195));
     }
 
     #[test]
     fn empty_plan_has_no_runs() {
-        assert!(assign(&mut [], 256).is_empty());
+        assert!(runs(0, 256).is_empty());
         assert_eq!(chunks_per_run(1), 256);
     }
 }

@@ -9,52 +9,11 @@
 use crate::dump::tables::{categories, crates, crates_categories, dependencies, versions};
 use crate::dump::Sink;
 
-use super::idmap::{IdMap, IdSet};
-use super::{features, risk};
-
-/// The slug of the category that selects a crate without `bin_names`.
-pub const CLI_SLUG: &str = "command-line-utilities";
-
-/// The version a crate would be built at: its highest non-yanked version, any stable beating any
-/// pre-release.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub version: semver::Version,
-    pub version_id: u32,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub checksum: [u8; 32],
-    /// The raw `{a,b}` set.
-    pub bin_names: Box<str>,
-    pub links: Option<Box<str>>,
-    /// Its features offer a vendoring switch (`vendored`, `bundled`, `static`).
-    pub offers_vendoring: bool,
-    /// Its features turn on a dependency's vendoring switch (`openssl/vendored`), so `--all-features`
-    /// builds vendor.
-    pub forwards_vendoring: bool,
-    /// What its `default` feature turns on (features and optional dependencies).
-    pub default_on: features::DefaultOn,
-}
-
-/// Does `a` beat `b` as a candidate?
-pub fn better(a: &semver::Version, b: &semver::Version) -> bool {
-    (a.pre.is_empty(), a) > (b.pre.is_empty(), b)
-}
-
-/// One dependency edge between crates (through the dependent's candidate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edge {
-    pub from: u32,
-    pub to: u32,
-    /// The edge turns on a vendoring feature of `to`.
-    pub vendored: bool,
-    /// An optional dependency (followed only when a feature turns it on).
-    pub optional: bool,
-    /// The edge keeps `to`'s default features.
-    pub defaults: bool,
-    /// Optional, and the dependent's `default` feature turns it on (by its name or rename).
-    pub on_by_default: bool,
-}
+use super::features;
+use super::graph::{
+    applies_to_linux, better, enables_vendoring, Candidate, Candidates, Collected, Edge, Edges, CLI_SLUG, MAX_CRATE_ID,
+};
+use super::idmap::IdMap;
 
 /// Version ids below this get a bit set (at most 8 MiB); above, the map answers.
 const MAX_BITS: usize = 1 << 26;
@@ -67,7 +26,7 @@ const FLAG_BITS: u32 = VENDORED_BIT | OPTIONAL_BIT | NO_DEFAULTS_BIT;
 #[derive(Default)]
 pub struct Collector {
     pub names: IdMap<Box<str>>,
-    pub candidates: IdMap<Candidate>,
+    pub candidates: Candidates,
     categories: Vec<(u32, Box<str>)>,
     crate_categories: Vec<(u32, u32)>,
     /// version id -> crate id of candidates, once versions.csv is done.
@@ -75,21 +34,11 @@ pub struct Collector {
     /// The same version ids as a bit set, when the ids are dense enough (the map is ~10x slower
     /// and is asked once per dependency row).
     candidate_bits: Option<Vec<u64>>,
-    edges: Vec<Edge>,
+    edges: Edges,
     /// (version id, to crate id | flag bits, rename of an optional dependency) read before
     /// versions.csv.
     pending: Vec<(u32, u32, Option<Box<str>>)>,
     features: features::Scanner,
-}
-
-/// What the dump said, reduced.
-pub struct Collected {
-    pub names: IdMap<Box<str>>,
-    pub candidates: IdMap<Candidate>,
-    /// Crate ids in the CLI category.
-    pub cli: IdSet,
-    /// Sorted by `from`.
-    pub edges: Vec<Edge>,
 }
 
 impl Collector {
@@ -102,7 +51,7 @@ impl Collector {
         let cli = self.crate_categories.iter().filter(|(_, cat)| cli_ids.contains(cat)).map(|(c, _)| *c).collect();
         let mut edges = self.edges;
         // By dependent, keeping dump order within one (the risk walk reports the first risky path).
-        edges.sort_by_key(|e| e.from);
+        edges.finish();
         Collected { names: self.names, candidates: self.candidates, cli, edges }
     }
 
@@ -168,15 +117,12 @@ impl Sink for Collector {
     }
 
     fn dependency_row(&mut self, row: dependencies::Row<'_>) {
-        if row.kind != dependencies::Kind::Normal
-            || !risk::applies_to_linux(&row.target)
-            || row.crate_id & FLAG_BITS != 0
-        {
+        if row.kind != dependencies::Kind::Normal || !applies_to_linux(&row.target) || row.crate_id > MAX_CRATE_ID {
             return;
         }
         let flag = |on: bool, bit: u32| if on { bit } else { 0 };
         let to = row.crate_id
-            | flag(risk::enables_vendoring(&row.features), VENDORED_BIT)
+            | flag(enables_vendoring(&row.features), VENDORED_BIT)
             | flag(row.optional, OPTIONAL_BIT)
             | flag(!row.default_features, NO_DEFAULTS_BIT);
         let rename = std::str::from_utf8(&row.explicit_name).unwrap_or("");
@@ -200,11 +146,11 @@ impl Sink for Collector {
         if table != "versions.csv" {
             return;
         }
-        self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, *crate_id)).collect());
-        let max = self.candidates.values().map(|c| c.version_id).max().unwrap_or(0) as usize;
+        self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, crate_id)).collect());
+        let max = self.candidates.iter().map(|(_, c)| c.version_id).max().unwrap_or(0) as usize;
         if max < MAX_BITS {
             let mut bits = vec![0u64; max / 64 + 1];
-            for c in self.candidates.values() {
+            for (_, c) in self.candidates.iter() {
                 bits[c.version_id as usize / 64] |= 1 << (c.version_id % 64);
             }
             self.candidate_bits = Some(bits);
@@ -250,15 +196,5 @@ mod tests {
             assert!(c.wants_dependencies_of(high) && c.wants_dependencies_of(3));
             assert!(!c.wants_dependencies_of(low) && !c.wants_dependencies_of(4) && !c.wants_dependencies_of(u32::MAX));
         }
-    }
-
-    #[test]
-    fn stable_beats_any_prerelease() {
-        let v = |s| Version::parse(s).unwrap();
-        assert!(better(&v("1.0.0"), &v("2.0.0-rc.1")));
-        assert!(better(&v("1.0.1"), &v("1.0.0")));
-        assert!(better(&v("0.1.0-beta.2"), &v("0.1.0-alpha.1")));
-        assert!(!better(&v("2.0.0-rc.1"), &v("1.0.0")));
-        assert!(!better(&v("1.0.0"), &v("1.0.0")));
     }
 }

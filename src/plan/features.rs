@@ -39,9 +39,11 @@ pub struct Facts {
     pub default_on: DefaultOn,
 }
 
-/// What a candidate keeps of the names its `default` feature turns on: 32-bit hashes of the names
-/// (a collision can only turn an optional dependency on), and whether a vendoring feature is among
-/// them.
+/// What a candidate keeps of the names its `default` feature turns on: 32-bit hashes of the
+/// dependency names among them (`dep:x`, the `x` of `x/f`, and bare names that are not features,
+/// i.e. implicit features of optional dependencies; a collision can only turn an optional
+/// dependency on), and whether a vendoring feature is among all of them. Only dependency names are
+/// ever asked for, so a large features table costs no more than its optional dependencies.
 #[derive(Debug, Clone, Default)]
 pub struct DefaultOn {
     hashes: Box<[u32]>,
@@ -49,15 +51,9 @@ pub struct DefaultOn {
 }
 
 impl DefaultOn {
-    fn of<'n>(names: impl IntoIterator<Item = &'n str>) -> DefaultOn {
-        let mut vendors = false;
-        let mut hashes: Vec<u32> = names
-            .into_iter()
-            .map(|n| {
-                vendors |= is_vendoring_feature(n);
-                hash(n)
-            })
-            .collect();
+    fn of(expanded: Expanded<'_>) -> DefaultOn {
+        let vendors = expanded.on.iter().any(|n| is_vendoring_feature(n));
+        let mut hashes: Vec<u32> = expanded.deps.iter().map(|n| hash(n)).collect();
         hashes.sort_unstable();
         hashes.dedup();
         DefaultOn { hashes: hashes.into_boxed_slice(), vendors }
@@ -209,9 +205,17 @@ fn slow_facts(json: &[u8]) -> Facts {
     }
 }
 
-/// The names `default` turns on, transitively: features, `dep:x` (as `x`) and `x/f` (as both
-/// `x/f` and `x`; `x?/f` turns nothing on by itself).
-fn expand_default<'m, I: Iterator<Item = &'m str>>(get: impl Fn(&str) -> Option<I>) -> Vec<&'m str> {
+/// What `default` turns on.
+struct Expanded<'m> {
+    /// Every name, transitively: features, `dep:x` (as `x`) and `x/f` (as both `x/f` and `x`).
+    on: Vec<&'m str>,
+    /// The dependency names among them: from `dep:x` and `x/f`, and bare names that are no feature.
+    deps: Vec<&'m str>,
+}
+
+/// The names `default` turns on, transitively (`x?/f` turns nothing on by itself).
+fn expand_default<'m, I: Iterator<Item = &'m str>>(get: impl Fn(&str) -> Option<I>) -> Expanded<'m> {
+    let mut deps: Vec<&'m str> = Vec::new();
     let mut on: Vec<&'m str> = Vec::new();
     let mut todo: Vec<&'m str> = Vec::new();
     if let Some(list) = get("default") {
@@ -228,17 +232,20 @@ fn expand_default<'m, I: Iterator<Item = &'m str>>(get: impl Fn(&str) -> Option<
         if f.contains('/') && !on.contains(&f) {
             on.push(f);
         }
+        let feature = !f.starts_with("dep:") && !f.contains('/');
+        let list = if feature { get(name) } else { None };
+        if list.is_none() && !deps.contains(&name) {
+            deps.push(name);
+        }
         if on.contains(&name) {
             continue;
         }
         on.push(name);
-        if !f.starts_with("dep:") && !f.contains('/') {
-            if let Some(list) = get(name) {
-                todo.extend(list);
-            }
+        if let Some(list) = list {
+            todo.extend(list);
         }
     }
-    on
+    Expanded { on, deps }
 }
 
 #[cfg(test)]
@@ -248,6 +255,7 @@ mod tests {
     fn names(json: &str) -> Vec<String> {
         let map: HashMap<String, Vec<String>> = serde_json::from_str(json).unwrap();
         let mut on: Vec<String> = expand_default(|f| map.get(f).map(|l| l.iter().map(String::as_str)))
+            .on
             .into_iter()
             .map(String::from)
             .collect();
@@ -285,8 +293,12 @@ mod tests {
         assert_eq!(names(f), ["default", "hyper", "hyper/http2", "native-tls-crate", "tls", "zstd"]);
         let mut s = Scanner::default();
         let kept = s.facts(f.as_bytes()).default_on;
-        assert!(kept.contains("native-tls-crate") && kept.contains("zstd") && kept.contains("hyper/http2"));
+        assert!(kept.contains("native-tls-crate") && kept.contains("zstd") && kept.contains("hyper"));
         assert!(!kept.contains("y") && !kept.contains("git2") && !kept.vendors);
+        // Features are expanded, not kept: only dependency names are ever asked for.
+        assert!(!kept.contains("tls") && !kept.contains("default") && !kept.contains("hyper/http2"));
+        // A bare name that is no feature is an optional dependency's implicit feature.
+        assert!(s.facts(br#"{"default":["tls"],"tls":["rustls"]}"#).default_on.contains("rustls"));
         assert!(s.facts(br#"{"default":["tls"],"tls":["openssl/vendored"]}"#).default_on.vendors);
         assert!(
             s.facts(br#"{"default":["a\u0062"],"ab":["dep:z"]}"#).default_on.contains("z"),

@@ -20,10 +20,8 @@
 //! - The walk is depth-first from the job's crate, memoised per (crate, default features on/off), at
 //!   most [`MAX_DEPTH`] deep; cycles count as "not risky". The first risky path found is the reason.
 
-use super::collect::{Collected, Edge};
-use super::features::is_vendoring_feature;
+use super::graph::{Collected, Edge};
 use super::idmap::IdMap;
-use crate::dump::encoding::set;
 
 /// `links` values of libraries that are (almost) always taken from the system.
 pub const SYSTEM_LIBS: &[&str] = &[
@@ -66,25 +64,6 @@ pub const BUNDLES_WHEN_MISSING: &[&str] = &["z", "git2", "ssh2", "curl", "zstd",
 /// How deep the walk goes.
 pub const MAX_DEPTH: usize = 24;
 
-/// Does a dependency row's `{a,b}` feature set turn a vendoring switch on?
-pub fn enables_vendoring(features: &[u8]) -> bool {
-    features.len() > 2 && std::str::from_utf8(features).is_ok_and(|f| set::any(f, is_vendoring_feature))
-}
-
-/// Is a `target` column value (empty, a triple, or `cfg(...)`) relevant on Linux?
-pub fn applies_to_linux(target: &[u8]) -> bool {
-    if target.is_empty() {
-        return true;
-    }
-    let Ok(target) = std::str::from_utf8(target) else { return true };
-    if target.contains("not(") || target.contains("not(") || target.contains("linux") || target.contains("unix") {
-        return true;
-    }
-    const ELSEWHERE: &[&str] =
-        &["windows", "macos", "ios", "android", "wasm", "apple", "msvc", "freebsd", "redox", "fuchsia"];
-    !ELSEWHERE.iter().any(|w| target.contains(w))
-}
-
 /// The dependency graph of candidates and the memoised risk of each crate, per "default features
 /// on/off" state.
 pub struct Risk<'a> {
@@ -99,18 +78,15 @@ pub struct Risk<'a> {
 const NOT_RISKY: u32 = u32::MAX;
 
 impl<'a> Risk<'a> {
-    /// `collected.edges` must be sorted by `from` ([`Collected`] is).
+    /// `collected.edges` must be finished ([`Collected`]'s are).
     pub fn new(collected: &'a Collected) -> Risk<'a> {
-        debug_assert!(collected.edges.is_sorted_by_key(|e| e.from));
         Risk { collected, memo: [IdMap::default(), IdMap::default()], paths: Vec::new() }
     }
 
     /// The out-edges of `id`, in dump order.
-    fn out(&self, id: u32) -> &'a [Edge] {
-        let edges = &self.collected.edges[..];
-        let start = edges.partition_point(|e| e.from < id);
-        let len = edges[start..].partition_point(|e| e.from == id);
-        &edges[start..start + len]
+    fn out(&self, id: u32) -> impl Iterator<Item = Edge> + 'a {
+        let collected: &'a Collected = self.collected;
+        collected.edges.of(id)
     }
 
     fn name(&self, id: u32) -> &str {
@@ -177,13 +153,13 @@ impl<'a> Risk<'a> {
     /// its `defaults` on and its `default` feature turns them on.
     fn first_risky(
         &mut self,
-        edges: &'a [Edge],
+        edges: impl Iterator<Item = Edge>,
         all_optional: bool,
         defaults: bool,
         forwards: bool,
         stack: &mut Vec<u32>,
     ) -> Option<Vec<u32>> {
-        for e in edges.iter().filter(|e| all_optional || !e.optional || (defaults && e.on_by_default)) {
+        for e in edges.filter(|e| all_optional || !e.optional || (defaults && e.on_by_default)) {
             if self.native(e.to).is_some() {
                 if !e.vendored && !forwards {
                     return Some(vec![e.to]);
@@ -204,22 +180,14 @@ impl<'a> Risk<'a> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn dependency_rows_that_enable_vendoring() {
-        assert!(enables_vendoring(b"{std,vendored}"));
-        assert!(enables_vendoring(b"{\"openssl/vendored\"}"));
-        assert!(!enables_vendoring(b"{}"));
-        assert!(!enables_vendoring(b"{std,statics}"));
-    }
-
     /// Crates 1.. by name; `links` and features JSON per crate; edges (from, to, optional,
     /// defaults, rename-free on-by-default computed from `from`'s features).
     fn graph(crates: &[(&str, &str, &str)], edges: &[(u32, u32, bool, bool)]) -> Collected {
         let mut c = Collected {
             names: IdMap::default(),
-            candidates: IdMap::default(),
+            candidates: Default::default(),
             cli: Default::default(),
-            edges: Vec::new(),
+            edges: Default::default(),
         };
         let mut scanner = super::super::features::Scanner::default();
         for (i, (name, links, features)) in crates.iter().enumerate() {
@@ -228,7 +196,7 @@ mod tests {
             c.names.insert(id, (*name).into());
             c.candidates.insert(
                 id,
-                super::super::collect::Candidate {
+                super::super::graph::Candidate {
                     version: semver::Version::new(1, 0, 0),
                     version_id: id,
                     created_at: 0,
@@ -243,10 +211,10 @@ mod tests {
         }
         for &(from, to, optional, defaults) in edges {
             let name = &c.names[&to];
-            let on_by_default = optional && c.candidates[&from].default_on.contains(name);
-            c.edges.push(super::super::collect::Edge { from, to, vendored: false, optional, defaults, on_by_default });
+            let on_by_default = optional && c.candidates.get(&from).unwrap().default_on.contains(name);
+            c.edges.push(super::super::graph::Edge { from, to, vendored: false, optional, defaults, on_by_default });
         }
-        c.edges.sort_by_key(|e| e.from);
+        c.edges.finish();
         c
     }
 
@@ -297,15 +265,5 @@ mod tests {
         assert_eq!(risk.native(2), None);
         assert_eq!(risk.native(3), Some("asound"));
         assert_eq!(risk.reason(1), None);
-    }
-
-    #[test]
-    fn linux_relevance_of_targets() {
-        assert!(applies_to_linux(b""));
-        assert!(applies_to_linux(b"cfg(unix)"));
-        assert!(applies_to_linux(b"cfg(not(windows))"));
-        assert!(!applies_to_linux(b"cfg(windows)"));
-        assert!(!applies_to_linux(b"cfg(target_os = \"macos\")"));
-        assert!(!applies_to_linux(b"x86_64-pc-windows-msvc"));
     }
 }

@@ -2,7 +2,7 @@
 //! version, stable beating pre-release) has non-empty `bin_names` or the crate is in
 //! `command-line-utilities`, and the candidate was created on or after `since`.
 
-use super::collect::Collected;
+use super::graph::Collected;
 use crate::dump::encoding::set;
 use crate::schema::plan::Funnel;
 
@@ -20,9 +20,11 @@ pub struct Selected {
 pub fn select(collected: &Collected, since: i64, funnel: &mut Funnel) -> Vec<Selected> {
     funnel.crates = collected.names.len() as u64;
     let mut out = Vec::new();
-    for (&crate_id, c) in &collected.candidates {
+    for (crate_id, c) in collected.candidates.iter() {
         let Some(name) = collected.names.get(&crate_id) else { continue };
         funnel.with_candidate += 1;
+        // Well-formed and valid: rows with a malformed set or an unsafe name were skipped and
+        // counted when read (`dump::names`), so this never drops a crate silently.
         let bin_names = set::parse(&c.bin_names).unwrap_or_default();
         let has_bins = !bin_names.is_empty();
         let cli = collected.cli.contains(&crate_id);

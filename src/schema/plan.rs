@@ -8,7 +8,8 @@
 //! | `chunks/index.json` | [`ChunkIndex`] | which chunk ids belong to which workflow run |
 //! | built index | [`BuiltIndex`] | what is already built or failed, for incremental plans |
 //!
-//! A job is one crate version for one target. Jobs are sorted by crate name, then target, and cut
+//! A job is one crate version for one target (or, with `--group-targets`, for a list of targets).
+//! Jobs are sorted by crate name, then target, and cut
 //! into chunks in that order; chunks are grouped into runs so that no run has more than 256 chunks
 //! (one outer matrix) or more than 50,000 jobs.
 
@@ -50,7 +51,13 @@ pub struct Job {
     #[serde(rename = "crate")]
     pub crate_name: String,
     pub version: String,
+    /// The target triple; empty (and left out) in a grouped job, which has `targets`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub target: String,
+    /// The targets of a grouped job (`matrix --group-targets`: one job per crate, built with one
+    /// `--target` per entry); empty (and left out) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// sha256 of the `.crate` (hex), from the dump.
     pub checksum: String,
     /// Binary names crates.io recorded; empty for crates selected by category or published before

@@ -9,7 +9,7 @@
 //! | `stable-beats-pre` | a newer pre-release than the stable | 1.0.0 |
 //! | `bin-only` | binary without a library | 0.3.0 |
 //! | `cli-lib` | library in `command-line-utilities`, no bin_names | 2.1.0, no bins |
-//! | `multi-bin` | three binaries, quoted and unicode names | 3.0.0 |
+//! | `multi-bin` | three binaries, unicode names | 3.0.0 |
 //! | `old-tool` | candidate older than `--since` | out |
 //! | `plain-lib` | library, no binary, not CLI | out |
 //! | `quoted-desc` | description with quotes, commas, newline, unicode | 0.9.0 |
@@ -23,6 +23,11 @@
 //!
 //! With `garbage`, `yanked-top` also gets rows that would win if they parsed (bad date, bad boolean,
 //! bad checksum) and `plain-lib` a bad semver and a short row: each must be skipped and counted.
+//!
+//! With `hostile_names` ([`write_hostile`]), three crates whose names break crates.io's rules
+//! ([`HOSTILE_CRATES`]) and a crate `evil-bins` whose newer versions carry unsafe or malformed
+//! `bin_names` ([`HOSTILE_BIN_NAMES`]): every such row must be skipped and counted, and `evil-bins`
+//! planned at its one clean version, 1.0.0.
 
 use super::tables::{Dependency, Tables, Version};
 
@@ -31,7 +36,7 @@ pub const SELECTED: &[(&str, &str, &[&str])] = &[
     ("bin-only", "0.3.0", &["bin-only"]),
     ("cli-lib", "2.1.0", &[]),
     ("indirect-ssl", "0.5.0", &["indirect-ssl"]),
-    ("multi-bin", "3.0.0", &["tool-a", "tool b", "ünï"]),
+    ("multi-bin", "3.0.0", &["tool-a", "tool_b", "ünï"]),
     ("needs-ssl", "1.2.0", &["needs-ssl"]),
     ("pre-only", "0.1.0-beta.2", &["pre"]),
     ("quoted-desc", "0.9.0", &["qd"]),
@@ -49,6 +54,21 @@ pub const CRATES: u64 = 17;
 
 /// The CLI category's id.
 pub const CLI_CATEGORY: u32 = 3;
+
+/// Crate names that break crates.io's rules, with the reason their row is skipped.
+pub const HOSTILE_CRATES: &[(&str, &str)] = &[
+    ("$(touch x)", "crate name not starting with an ASCII letter"),
+    ("pwn/../../x", "crate name with a character other than ASCII letters, digits, - and _"),
+    ("a-very-long-crate-name-that-goes-on-and-on-past-the-sixty-four-limit", "crate name longer than 64 characters"),
+];
+
+/// `bin_names` values of `evil-bins` 2.x, with the reason their row is skipped.
+pub const HOSTILE_BIN_NAMES: &[(&str, &str)] = &[
+    (r#"{"../../x"}"#, "bin name with a path separator"),
+    (r#"{evil-bins,"$(touch x)"}"#, "bin name with a shell metacharacter, space or control character"),
+    (r#"{"open}"#, "malformed bin_names set"),
+    ("{..}", "bin name starting with `.` or `-` (`..`, hidden file, option)"),
+];
 
 /// The `\x`-hex checksum the generator gives a version id.
 pub fn checksum(version_id: u32) -> String {
@@ -177,7 +197,7 @@ const FIXTURES: &[C] = &[
         links: "",
         features: "{}",
         deps: &[],
-        versions: &[v(701, "3.0.0", "2025-09-01 00:00:00+00", false, &["tool-a", "tool b", "ünï"])],
+        versions: &[v(701, "3.0.0", "2025-09-01 00:00:00+00", false, &["tool-a", "tool_b", "ünï"])],
     },
     C {
         id: 8,
@@ -370,6 +390,40 @@ pub fn write(t: &mut Tables, garbage: bool) -> anyhow::Result<()> {
             description: "",
         })?;
         t.raw("versions.csv", &["903", "9", "5.0.0"])?;
+    }
+    Ok(())
+}
+
+/// Write the hostile-name rows (see the module comment).
+pub fn write_hostile(t: &mut Tables) -> anyhow::Result<()> {
+    let clean = |id: u32, crate_id: u32, num: &'static str, bin_names: &'static str| Version {
+        id,
+        crate_id,
+        num,
+        created_at: "2025-06-01 00:00:00+00",
+        yanked: "f",
+        checksum: "",
+        links: "",
+        has_lib: false,
+        bin_names,
+        features: "{}",
+        description: "",
+    };
+    for (i, (name, _)) in HOSTILE_CRATES.iter().enumerate() {
+        let id = 50 + i as u32;
+        t.krate(id, name, 1_700_000_000, "")?;
+        let sum = checksum(id * 100);
+        t.version(&Version { checksum: &sum, ..clean(id * 100, id, "1.0.0", "{x}") })?;
+    }
+    let id = 60;
+    t.krate(id, "evil-bins", 1_700_000_000, "")?;
+    let sum = checksum(6000);
+    t.version(&Version { checksum: &sum, ..clean(6000, id, "1.0.0", "{evil-bins}") })?;
+    const NUMS: [&str; 4] = ["2.0.0", "2.1.0", "2.2.0", "2.3.0"];
+    for (k, ((bins, _), num)) in HOSTILE_BIN_NAMES.iter().zip(NUMS).enumerate() {
+        let vid = 6001 + k as u32;
+        let sum = checksum(vid);
+        t.version(&Version { checksum: &sum, ..clean(vid, id, num, bins) })?;
     }
     Ok(())
 }

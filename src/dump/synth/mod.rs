@@ -28,6 +28,10 @@ pub struct Spec {
     pub extra_column: bool,
     /// Add unparseable rows (bad dates, booleans, semver, short rows) that must be skipped.
     pub garbage: bool,
+    /// Add crates and versions whose names break the naming rules ([`fixtures::write_hostile`]).
+    pub hostile_names: bool,
+    /// The proportions of the generated crates.
+    pub shape: random::Shape,
     /// Table file names in tar order (defaults to the real dump's order).
     pub order: Vec<&'static str>,
     /// Leave this table out.
@@ -52,6 +56,8 @@ impl Default for Spec {
             fixtures: true,
             extra_column: true,
             garbage: false,
+            hostile_names: false,
+            shape: random::Shape::default(),
             order: REAL_ORDER.to_vec(),
             omit: None,
         }
@@ -76,7 +82,10 @@ pub fn write(spec: &Spec, out: &Path) -> anyhow::Result<Stats> {
     if spec.fixtures {
         fixtures::write(&mut tables, spec.garbage)?;
     }
-    random::write(&mut tables, spec.crates, spec.seed)?;
+    if spec.hostile_names {
+        fixtures::write_hostile(&mut tables)?;
+    }
+    random::write(&mut tables, spec.crates, spec.seed, &spec.shape)?;
     let stats = tables.stats.clone();
     let files = tables.finish()?;
 

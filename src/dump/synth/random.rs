@@ -3,6 +3,12 @@
 //! realistic length, a few yanked and pre-release versions, binaries on ~15% of crates (recorded only
 //! on versions after mid-2022, like the real `bin_names`), ~4% in `command-line-utilities`, and a
 //! few `-sys` crates with `links`. Deterministic for a given seed.
+//!
+//! A [`Shape`] moves the proportions that drive `matrix`'s memory (more versions per crate, in
+//! ascending order so each one is the candidate for a while; long dependency lists and large
+//! features JSON on the newest version; a high share of crates with binaries; huge descriptions)
+//! while keeping the dump near today's crates.io size. [`Shape::default`] is the dump above, row for
+//! row.
 
 use super::fixtures::{checksum, CLI_CATEGORY};
 use super::tables::{Dependency, Tables, Version};
@@ -12,6 +18,73 @@ use crate::dump::encoding::{set, timestamp};
 pub const FIRST_CRATE_ID: u32 = 1_000;
 /// First version id of generated versions.
 pub const FIRST_VERSION_ID: u32 = 100_000;
+
+/// The proportions of a generated dump (see the module comment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    /// Versions per crate: 1 to this many.
+    pub max_versions: u64,
+    /// Versions in ascending order in the table (each one beats the candidate so far) instead of
+    /// shuffled.
+    pub ascending: bool,
+    /// Dependency rows per version: 0 to this many minus one.
+    pub max_deps: u64,
+    /// Extra dependency rows on each crate's newest version (its candidate, mostly).
+    pub newest_deps: u64,
+    /// Extra features on each crate's newest version, all on by default, each turning on one of its
+    /// optional dependencies (`"fN": ["dep:x", "x/std"]`).
+    pub newest_features: usize,
+    /// Percent of crates with binaries.
+    pub bin_percent: u64,
+    /// Every this many crates (0: none), a crate and its newest version get a 1 MiB description.
+    pub huge_description_every: usize,
+}
+
+impl Default for Shape {
+    fn default() -> Shape {
+        Shape {
+            max_versions: 23,
+            ascending: false,
+            max_deps: 17,
+            newest_deps: 0,
+            newest_features: 0,
+            bin_percent: 15,
+            huge_description_every: 0,
+        }
+    }
+}
+
+impl Shape {
+    /// The named shapes of `benches/matrix.sh`, each near today's crates.io size at 150,000 crates.
+    pub const NAMES: &'static [&'static str] =
+        &["default", "many-versions", "long-deps", "big-features", "all-binaries", "huge-descriptions", "worst"];
+
+    pub fn named(name: &str) -> Option<Shape> {
+        let d = Shape::default();
+        Some(match name {
+            "default" => d,
+            // ~12 versions a crate as before, but each one a new candidate as the table streams by.
+            "many-versions" => Shape { ascending: true, ..d },
+            // The same ~14 M dependency rows, most of them on candidates: 64 extra on the newest.
+            "long-deps" => Shape { max_deps: 5, newest_deps: 64, ..d },
+            // 48 default-on features, each with an optional dependency, on every candidate.
+            "big-features" => Shape { newest_features: 48, ..d },
+            // Every crate has binaries: the share of candidates that are selected is ~4x the default.
+            "all-binaries" => Shape { bin_percent: 100, ..d },
+            "huge-descriptions" => Shape { huge_description_every: 1_000, ..d },
+            "worst" => Shape {
+                ascending: true,
+                max_deps: 5,
+                newest_deps: 64,
+                newest_features: 48,
+                bin_percent: 100,
+                huge_description_every: 1_000,
+                ..d
+            },
+            _ => return None,
+        })
+    }
+}
 
 /// splitmix64: small, fast, good enough for test data.
 pub struct Rng(u64);
@@ -82,8 +155,8 @@ fn dependency_index(rng: &mut Rng, i: usize) -> u64 {
     }
 }
 
-/// Write `count` generated crates.
-pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
+/// Write `count` generated crates of the given shape.
+pub fn write(t: &mut Tables, count: usize, seed: u64, shape: &Shape) -> anyhow::Result<()> {
     let mut rng = Rng::new(seed);
     let start = timestamp::parse_date(b"2015-05-15").expect("valid date") * 86_400;
     let end = timestamp::parse_date(b"2026-05-31").expect("valid date") * 86_400;
@@ -96,7 +169,7 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
         let name = name(i);
         let sys = is_sys(i);
         let links = if sys { SYS_LINKS[(i / 300) % SYS_LINKS.len()] } else { "" };
-        let has_bins = !sys && rng.chance(15);
+        let has_bins = !sys && rng.chance(shape.bin_percent);
         let has_lib = !has_bins || rng.chance(60);
         let created = start + rng.below((end - start) as u64) as i64;
         let description = format!(
@@ -107,20 +180,26 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
             WORDS[rng.below(40) as usize],
             "a longer sentence describing what the crate does, as most crates do."
         );
-        t.krate(crate_id, &name, created, &description)?;
+        let huge = shape.huge_description_every > 0 && i % shape.huge_description_every == 0;
+        let long = if huge {
+            description.clone() + &"a very long description, ".repeat((1 << 20) / 25)
+        } else {
+            String::new()
+        };
+        t.krate(crate_id, &name, created, if huge { &long } else { &description })?;
         if !sys && rng.chance(4) {
             t.crate_category(crate_id, CLI_CATEGORY)?;
         }
         if rng.chance(30) {
             t.crate_category(crate_id, 1)?;
         }
-        let n_versions = 1 + rng.below(23) as u32;
+        let n_versions = 1 + rng.below(shape.max_versions) as u32;
         let first_id = version_id;
         version_id += n_versions;
         // Versions in a shuffled order, like the dump's (rows are not sorted by version).
         order.clear();
         order.extend(0..n_versions);
-        for k in (1..order.len()).rev() {
+        for k in (1..order.len()).rev().filter(|_| !shape.ascending) {
             order.swap(k, rng.below(k as u64 + 1) as usize);
         }
         // Many crates stop being updated: the last release falls anywhere between creation and now.
@@ -145,8 +224,17 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
             } else {
                 String::new()
             };
+            let newest = k == n_versions - 1;
+            let extra: Vec<u32> = if newest && i > 0 {
+                let n = shape.newest_deps.max(shape.newest_features as u64);
+                (0..n).map(|_| FIRST_CRATE_ID + dependency_index(&mut rng, i) as u32).collect()
+            } else {
+                Vec::new()
+            };
             let features = if sys {
                 r#"{"default":[],"vendored":["dep:openssl-src"],"bundled":[],"static":[]}"#.to_string()
+            } else if !extra.is_empty() && shape.newest_features > 0 {
+                big_features(&extra[..shape.newest_features.min(extra.len())])
             } else {
                 format!(
                     r#"{{"default":["std"],"std":[],"serde":["dep:serde","{}/serde"],"full":["std","serde","async"],"async":["dep:tokio"]}}"#,
@@ -167,11 +255,16 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
                 has_lib,
                 bin_names: &bins,
                 features: &features,
-                description: &description,
+                description: if newest && huge { &long } else { &description },
             })?;
-            let n_deps = if i == 0 { 0 } else { rng.below(17) };
-            for _ in 0..n_deps {
-                let to = FIRST_CRATE_ID + dependency_index(&mut rng, i) as u32;
+            let n_deps = if i == 0 { 0 } else { rng.below(shape.max_deps) };
+            let random = (0..n_deps).map(|_| None);
+            let named = extra.iter().enumerate().map(|(n, &to)| Some((to, n < shape.newest_features)));
+            for fixed in random.chain(named) {
+                let to = match fixed {
+                    Some((to, _)) => to,
+                    None => FIRST_CRATE_ID + dependency_index(&mut rng, i) as u32,
+                };
                 let kind = match rng.below(10) {
                     0..=6 => 0,
                     7 => 1,
@@ -193,7 +286,7 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
                     version_id: id,
                     crate_id: to,
                     req: &req,
-                    optional: rng.chance(10),
+                    optional: rng.chance(10) || fixed.is_some_and(|(_, feature)| feature),
                     features,
                     target,
                     kind: kind as u8,
@@ -204,4 +297,19 @@ pub fn write(t: &mut Tables, count: usize, seed: u64) -> anyhow::Result<()> {
         t.default_version(crate_id, first_id + n_versions - 1, n_versions)?;
     }
     Ok(())
+}
+
+/// Features JSON with `std` plus one default-on feature per optional dependency in `deps`.
+fn big_features(deps: &[u32]) -> String {
+    let names: Vec<String> = deps.iter().map(|&id| name((id - FIRST_CRATE_ID) as usize)).collect();
+    let mut json = String::from(r#"{"std":[],"default":["std""#);
+    for n in 0..names.len() {
+        json.push_str(&format!(r#","f{n}""#));
+    }
+    json.push(']');
+    for (n, dep) in names.iter().enumerate() {
+        json.push_str(&format!(r#","f{n}":["dep:{dep}","{dep}/std"]"#));
+    }
+    json.push('}');
+    json
 }

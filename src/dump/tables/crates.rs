@@ -1,4 +1,4 @@
-//! `crates.csv`: crate ids and names.
+//! `crates.csv`: crate ids and names (checked against crates.io's rules, [`crate::dump::names`]).
 
 use std::borrow::Cow;
 
@@ -13,6 +13,7 @@ pub struct Columns {
 
 pub struct Row<'a> {
     pub id: u32,
+    /// A valid crates.io crate name.
     pub name: Cow<'a, str>,
 }
 
@@ -23,7 +24,8 @@ impl Columns {
 
     pub fn parse<'a>(&self, rec: &Record<'a>) -> Result<Row<'a>, &'static str> {
         let id = id(&field(rec, self.id)).ok_or("bad id")?;
-        let name = text(field(rec, self.name)).filter(|n| !n.is_empty()).ok_or("bad name")?;
+        let name = text(field(rec, self.name)).ok_or("bad name")?;
+        crate::dump::names::check_crate_name(&name)?;
         Ok(Row { id, name })
     }
 }

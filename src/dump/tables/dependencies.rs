@@ -20,6 +20,10 @@ pub struct Columns {
     explicit_name: Option<usize>,
 }
 
+/// The largest dependency crate id accepted (28 bits: the plan packs an edge's flags beside it);
+/// crates.io's ids are below one million.
+pub const MAX_CRATE_ID: u32 = (1 << 28) - 1;
+
 /// `kind` column values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -72,7 +76,13 @@ impl Columns {
         };
         Ok(Row {
             version_id: id(&field(rec, self.version_id)).ok_or("bad version_id")?,
-            crate_id: id(&field(rec, self.crate_id)).ok_or("bad crate_id")?,
+            crate_id: id(&field(rec, self.crate_id)).ok_or("bad crate_id").and_then(|id| {
+                if id > MAX_CRATE_ID {
+                    Err("crate_id over 2^28")
+                } else {
+                    Ok(id)
+                }
+            })?,
             optional: boolean::parse(&field(rec, self.optional)).ok_or("bad optional")?,
             default_features: match self.default_features {
                 Some(i) => boolean::parse(&field(rec, i)).ok_or("bad default_features")?,

@@ -7,6 +7,7 @@ use crate::dump::records::Record;
 
 use crate::dump::columns::{field, id, text, Header};
 use crate::dump::encoding::{boolean, hex, timestamp};
+use crate::dump::names;
 
 pub struct Columns {
     id: usize,
@@ -29,7 +30,8 @@ pub struct Row<'a> {
     pub yanked: bool,
     /// sha256 of the `.crate`.
     pub checksum: [u8; 32],
-    /// The raw `{a,b}` set of binary names (empty for versions published before crates.io kept it).
+    /// The raw `{a,b}` set of binary names (empty for versions published before crates.io kept it),
+    /// well-formed and every name valid ([`names::check_bin_names`]).
     pub bin_names: Cow<'a, str>,
     /// The native library the version's build script links (`links = "..."`), if any.
     pub links: Option<Cow<'a, str>>,
@@ -58,9 +60,8 @@ impl Columns {
             .and_then(|n| semver::Version::parse(n).ok())
             .ok_or("bad semver in num")?;
         let bin_names = text(field(rec, self.bin_names)).ok_or("bad bin_names")?;
-        if !(bin_names.is_empty() || bin_names.starts_with('{') && bin_names.ends_with('}')) {
-            return Err("bad bin_names");
-        }
+        // A name that is not a safe file name and shell word never reaches a chunk.
+        names::check_bin_names(&bin_names)?;
         Ok(Row {
             id: id(&field(rec, self.id)).ok_or("bad id")?,
             crate_id: id(&field(rec, self.crate_id)).ok_or("bad crate_id")?,
