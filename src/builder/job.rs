@@ -105,7 +105,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     result.timings_ms.insert("setup".into(), ms(setup_time));
     // The default output folder is named after the resolved version.
     let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
-    claim_output_dir(&out)?;
+    super::output::claim(&out)?;
     let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
     log.note(&format!(
         "cratemill {} building {} for {} with {} ({})",
@@ -559,26 +559,6 @@ fn output_dir(args: &BuildArgs, setup: &Setup, resolved: Option<(&str, &str)>) -
         Some(dir) => dir.clone(),
         None => PathBuf::from("cratemill-out").join(format!("{name}-{version}-{}", setup.target.triple)),
     })
-}
-
-/// Make sure the output folder is ours to write: missing, empty, or an earlier cratemill output
-/// (which is cleared). Anything else is refused rather than overwritten.
-fn claim_output_dir(out: &Path) -> anyhow::Result<()> {
-    if out.exists() {
-        let mut entries = std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))?;
-        let empty = entries.next().is_none();
-        if !empty {
-            if !out.join(package::RESULT_FILE).is_file() && !out.join(package::LOG_FILE).is_file() {
-                return Err(error::usage(format!(
-                    "output folder {} is not empty and is not a cratemill output: refusing to overwrite it",
-                    out.display()
-                )));
-            }
-            std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
-        }
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    Ok(())
 }
 
 /// Remove everything that could make a failed output look publishable.

@@ -17,6 +17,7 @@ pub mod job;
 pub mod license;
 pub mod log;
 pub mod manifest;
+pub mod output;
 pub mod prepare;
 pub mod runner;
 pub mod smoke;
