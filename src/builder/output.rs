@@ -96,8 +96,8 @@ pub fn refusal_error(out: &Path, refusal: &Refusal) -> anyhow::Error {
     let shown = out.display();
     match refusal {
         Refusal::NotCratemill => error::usage(format!(
-            "output folder {shown} is not empty and holds no cratemill {RESULT_FILE}: refusing to touch it; \
-             pass --out with a new or empty folder"
+            "output folder {shown} is not empty and is not a cratemill output (no cratemill {RESULT_FILE}): \
+             refusing to touch it; pass --out with a new or empty folder"
         )),
         Refusal::Foreign(names) => error::usage(format!(
             "output folder {shown} holds entries cratemill did not write ({}): refusing to replace it; move them \
@@ -212,7 +212,7 @@ mod tests {
         std::fs::write(out.join("build.log"), "").unwrap();
         let err = claim(&out).unwrap_err();
         assert_eq!(error::exit_of(&err), error::Exit::Usage);
-        assert!(error::one_line(&err).contains("holds no cratemill result.json"), "{err}");
+        assert!(error::one_line(&err).contains("is not a cratemill output (no cratemill result.json)"), "{err}");
         assert_eq!(std::fs::read_to_string(out.join("src/main.rs")).unwrap(), "fn main() {}\n");
     }
 }

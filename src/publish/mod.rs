@@ -8,6 +8,7 @@
 pub mod env;
 pub mod plan;
 pub mod record;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -122,6 +123,7 @@ pub async fn publish_package_with(
 ) -> anyhow::Result<PublishRecord> {
     let dest = opts.destination()?;
     let pkg = crate::package::verify(package_dir)?;
+    trust::check_package(&pkg)?;
     let srcbuild_sha = pkg.srcbuild().map(|f| f.digests.sha256.clone()).unwrap_or_default();
     let build_id = match &opts.build_id {
         Some(id) => {
