@@ -94,7 +94,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
         toolchain,
         features,
         jobs: args.jobs,
-        deadline: started + args.timeout,
+        deadline: started.checked_add(args.timeout).unwrap_or_else(|| started + super::args::MAX_TIMEOUT),
         secret_values,
     };
 
@@ -162,11 +162,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
                 ),
                 &message,
             );
-            match error::exit_of(&failure.error) {
-                Exit::Usage => Exit::Usage,
-                Exit::Internal if error::class_of(&failure.error).is_none() => Exit::Internal,
-                _ => Exit::Failed,
-            }
+            error::exit_in(&failure.error, Some(failure.phase))
         }
     };
     summary::report(&runner, &result, &out)?;
@@ -390,6 +386,9 @@ async fn attempt_builds(
             &format!("build attempt {n}: features {features_desc}{}", if plan.locked { ", --locked" } else { "" }),
         );
         log.note(&format!("$ {}", command.display().join(" ")));
+        if plan.discard_lock {
+            prepare::set_lock_aside(root, log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        }
         let run = runner::run(&command, child_env, root, log, setup.deadline).await;
         log.end_group(runner);
         let run = run.map_err(|e| PhaseError {
@@ -401,6 +400,7 @@ async fn attempt_builds(
         let mut attempt = Attempt {
             features: features_desc,
             locked: plan.locked,
+            fresh_lock: plan.discard_lock,
             command: command.display(),
             duration_ms: ms(run.duration),
             exit_code: run.exit_code,

@@ -42,7 +42,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<Exit> {
             let runner = crate::github::Runner::from_env();
             let record = crate::publish::publish_package(&out, &opts, &runner).await?;
             for r in &record.references {
-                println!("published {}@{}", r.reference, r.digest);
+                crate::console::line(&format!("published {}@{}", r.reference, r.digest));
             }
             Ok(Exit::Ok)
         }

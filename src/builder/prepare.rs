@@ -97,6 +97,18 @@ pub fn prepare(root: &Path) -> anyhow::Result<Prepared> {
     Ok(Prepared { steps, has_lock })
 }
 
+/// Remove the shipped `Cargo.lock` before an attempt that resolves fresh (idempotent). The
+/// `-srcbuild-` archive still holds the shipped lock (its source is re-derived from the `.crate`) and,
+/// beside it, the lock the build resolved.
+pub fn set_lock_aside(root: &Path, log: &mut super::log::BuildLog) -> anyhow::Result<()> {
+    let lock = root.join("Cargo.lock");
+    if std::fs::symlink_metadata(&lock).is_ok() {
+        std::fs::remove_file(&lock).context("setting the shipped Cargo.lock aside")?;
+        log.note("prepare: shipped Cargo.lock set aside: this attempt resolves dependencies fresh");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

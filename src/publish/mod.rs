@@ -96,7 +96,7 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<Exit> {
     let runner = Runner::from_env();
     let rec = publish_package(&args.package_dir, &args.options, &runner).await?;
     for r in &rec.references {
-        println!("{}@{}", r.reference, r.digest);
+        crate::console::line(&format!("{}@{}", r.reference, r.digest));
     }
     Ok(Exit::Ok)
 }
