@@ -12,6 +12,7 @@ pub mod backend;
 pub mod classify;
 pub mod collect;
 pub mod env;
+pub mod harden;
 pub mod inspect;
 pub mod job;
 pub mod license;
