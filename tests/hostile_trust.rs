@@ -3,11 +3,11 @@
 //! asserts it failed by looking at its effect: the user's files byte for byte, the marker a planted
 //! linker would have written, the archive's bytes, the registry's tags.
 
-mod support;
 #[path = "support/package.rs"]
 mod package;
 #[path = "support/registry.rs"]
 mod registry;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -176,11 +176,17 @@ fn attack_6_path_dependency_outside_the_crate_is_refused_and_never_built() {
     let host_dep = dir.path().join("hostdep");
     let marker = dir.path().join("hostdep-build-ran");
     std::fs::create_dir_all(host_dep.join("src")).unwrap();
-    std::fs::write(host_dep.join("Cargo.toml"), "[package]\nname = \"hostdep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
-        .unwrap();
+    std::fs::write(
+        host_dep.join("Cargo.toml"),
+        "[package]\nname = \"hostdep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
     std::fs::write(host_dep.join("src/lib.rs"), "").unwrap();
-    std::fs::write(host_dep.join("build.rs"), format!("fn main() {{ std::fs::write({:?}, \"ran\").unwrap(); }}\n", marker))
-        .unwrap();
+    std::fs::write(
+        host_dep.join("build.rs"),
+        format!("fn main() {{ std::fs::write({:?}, \"ran\").unwrap(); }}\n", marker),
+    )
+    .unwrap();
     let manifest = format!(
         "[package]\nname = \"pathy\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[[bin]]\nname = \"pathy\"\n\
          path = \"src/main.rs\"\n\n[build-dependencies]\nhostdep = {{ path = \"{}\" }}\n",
@@ -268,14 +274,11 @@ fn attack_7_srcbuild_source_is_what_was_fed_to_the_build() {
             }
         }
     }
-    let want: BTreeMap<String, String> = [
-        ("Cargo.toml", manifest),
-        ("build.rs", SELF_REWRITING_BUILD_RS),
-        ("src/main.rs", main),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let want: BTreeMap<String, String> =
+        [("Cargo.toml", manifest), ("build.rs", SELF_REWRITING_BUILD_RS), ("src/main.rs", main)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     assert_eq!(source, want, "the archive's source is not what was fed to the build");
     std::fs::remove_dir_all(Path::new(work.trim())).unwrap();
 }
@@ -348,7 +351,8 @@ async fn attack_8_publish_refuses_edited_results_and_pushes_nothing() {
                 let path = dir.join(&r.executables[0].path);
                 std::fs::copy("/bin/true", &path).unwrap();
                 let d = cratemill::package::digest_file(&path).unwrap();
-                (r.executables[0].size, r.executables[0].sha256, r.executables[0].blake3) = (d.size, d.sha256, d.blake3);
+                (r.executables[0].size, r.executables[0].sha256, r.executables[0].blake3) =
+                    (d.size, d.sha256, d.blake3);
             }),
             "is dynamically linked",
         ),
