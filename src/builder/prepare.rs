@@ -148,8 +148,9 @@ fn walk(root: &Path, rel: &Path, files: &mut Vec<String>, steps: &mut Vec<String
         let kind = entry.file_type()?;
         let child = rel.join(entry.file_name());
         let shown = child.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
-        if kind.is_dir() && entry.file_name() == ".cargo" {
-            std::fs::remove_dir_all(entry.path()).with_context(|| format!("removing {shown} from the crate"))?;
+        if entry.file_name() == ".cargo" {
+            if kind.is_dir() { std::fs::remove_dir_all(entry.path()) } else { std::fs::remove_file(entry.path()) }
+                .with_context(|| format!("removing {shown} from the crate"))?;
             steps.push(format!("removed {shown} (cargo config in a subfolder)"));
         } else if kind.is_dir() {
             walk(root, &child, files, steps)?;
