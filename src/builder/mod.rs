@@ -1,8 +1,8 @@
 //! `cratemill build`: one crate x one target, from crates.io to a package folder of static,
 //! smoke-tested executables with licenses, checksums, build log, source archive and result.json.
 //!
-//! Pipeline (each step its own module): resolve + fetch + verify + unpack (`crates_io`) ->
-//! [`prepare`] -> attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]) ->
+//! Pipeline (each step its own module): [`output`] (claim the output folder) -> resolve + fetch +
+//! verify + unpack (`crates_io`) -> [`prepare`] (with [`harden`]) -> attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]) ->
 //! [`collect`] + `inspect` + `smoke` -> `license` -> `srcbuild` + `package`. [`job`] runs them in order
 //! and always writes result.json.
 

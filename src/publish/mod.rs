@@ -2,7 +2,8 @@
 //! binary package in an OCI registry (or a local OCI image layout, the default), and record what
 //! was stored in `publish.json`. `cratemill build --publish` chains into [`publish_package`].
 //!
-//! Layers: [`env`] (credentials, run id) and [`plan`] (references, manifests) feed the I/O in
+//! Layers: [`trust`] (re-derives from the bytes what `result.json` claims, refuses on any
+//! disagreement), [`env`] (credentials, run id) and [`plan`] (references, manifests) feed the I/O in
 //! `crate::oci`; [`record`] writes the outcome.
 
 pub mod env;
