@@ -335,18 +335,17 @@ async fn build_resolved(
     });
     let archive = out.join(package::SRCBUILD_DIR).join(package::srcbuild_file_name(name, vers));
     // The source part is re-derived from the verified .crate, never taken from the tree the build ran in.
-    let (_pristine_dir, pristine) =
+    let pristine =
         crate::builder::srcbuild::pristine(&downloaded.path, &downloaded.sha256, name, vers, &prepared.steps)
             .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
-    let resolved_lock = Some(root.join("Cargo.lock"))
-        .filter(|lock| lock.is_file() && std::fs::read(lock).ok() != std::fs::read(pristine.join("Cargo.lock")).ok());
+    let resolved_lock = pristine.resolved_lock(&root);
     crate::builder::srcbuild::write(
         &archive,
         &crate::builder::srcbuild::Inputs {
             crate_name: name,
             version: vers,
             crate_file: &downloaded.path,
-            source_tree: &pristine,
+            source_tree: &pristine.root,
             resolved_lock: resolved_lock.as_deref(),
             build_log: log.path(),
             build_info: &info,

@@ -20,6 +20,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::error::Exit;
+use crate::schema::result::FailureClass;
+
 /// zstd level: a good ratio at a few MB/s; fixed because it is part of the output's identity.
 pub const ZSTD_LEVEL: i32 = 12;
 
@@ -85,6 +88,22 @@ pub fn write(dest: &Path, inputs: &Inputs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The source exactly as it was fed to the build, in a temporary folder deleted on drop.
+pub struct Pristine {
+    _dir: tempfile::TempDir,
+    /// The crate root (`<crate>-<version>/`) in it.
+    pub root: std::path::PathBuf,
+}
+
+impl Pristine {
+    /// The build's `Cargo.lock` (in the tree it ran in, `built`), when it is not the shipped one.
+    pub fn resolved_lock(&self, built: &Path) -> Option<std::path::PathBuf> {
+        let lock = built.join("Cargo.lock");
+        let shipped = std::fs::read(self.root.join("Cargo.lock")).ok();
+        (lock.is_file() && std::fs::read(&lock).ok() != shipped).then_some(lock)
+    }
+}
+
 /// The verified `.crate` unpacked afresh and prepared again, in a new temporary folder: the source
 /// exactly as it was fed to the build. Fails when the `.crate` no longer has `sha256` or the prepare
 /// step records other changes than `steps` (what the build's prepare recorded).
@@ -94,28 +113,30 @@ pub fn pristine(
     crate_name: &str,
     version: &str,
     steps: &[String],
-) -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf)> {
+) -> anyhow::Result<Pristine> {
     let digest =
         crate::package::digest_file(crate_file).with_context(|| format!("hashing {}", crate_file.display()))?;
+    // Something during the build rewrote what was verified or prepared: the crate's doing, not cratemill's.
+    let tampered = |msg: String| crate::error::classified(Exit::Failed, FailureClass::UnsafeArchive, msg);
     if digest.sha256 != sha256 {
-        anyhow::bail!(
+        return Err(tampered(format!(
             "the verified {} changed during the build (sha256 {} instead of {sha256}): refusing to archive it",
             crate_file.display(),
             digest.sha256
-        );
+        )));
     }
     let dir = tempfile::Builder::new().prefix("cratemill-pristine-").tempdir()?;
     let limits = crate::crates_io::UnpackLimits::default();
     let root = crate::crates_io::unpack(crate_file, dir.path(), crate_name, version, &limits)?;
     let again = super::prepare::prepare(&root)?;
     if again.steps != steps {
-        anyhow::bail!(
+        return Err(tampered(format!(
             "preparing the source again recorded [{}] instead of [{}]: refusing to archive a source that is not what was built",
             again.steps.join("; "),
             steps.join("; ")
-        );
+        )));
     }
-    Ok((dir, root))
+    Ok(Pristine { _dir: dir, root })
 }
 
 fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
@@ -172,6 +193,16 @@ mod tests {
         )
         .unwrap();
         std::fs::read(dir.join(out)).unwrap()
+    }
+
+    #[test]
+    fn pristine_refuses_a_crate_file_changed_during_the_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x-1.0.0.crate");
+        std::fs::write(&file, b"rewritten by a build script").unwrap();
+        let err = pristine(&file, &"0".repeat(64), "x", "1.0.0", &[]).err().expect("refused");
+        assert_eq!(crate::error::class_of(&err), Some(FailureClass::UnsafeArchive));
+        assert!(err.to_string().contains("changed during the build"), "{err}");
     }
 
     #[test]
