@@ -1,12 +1,15 @@
-//! Exit codes and the one error type that carries them.
+//! Exit codes, the one error type that carries them, and the one policy that maps errors to them.
 //!
 //! Every phase returns `anyhow::Result`; an error that should map to a specific exit code is a
-//! [`Fail`] somewhere in the chain. `main` prints the whole chain on one line and exits with the
-//! code of the first `Fail` it finds (3, "internal", when there is none).
+//! [`Fail`] somewhere in the chain. [`exit_in`] is the exit-code policy, the only place an error
+//! becomes a code (README "Exit codes"): bad input 2 (unknown crate, version or feature included),
+//! a crate that did not build 1, cratemill's own network, disk or a bug 3. `main` and the build job
+//! both ask it. Pure.
 
 use std::fmt;
 
 use crate::schema::result::FailureClass;
+use crate::schema::Phase;
 
 /// The documented exit codes of `cratemill` (see README.md, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +67,31 @@ pub fn class_of(err: &anyhow::Error) -> Option<FailureClass> {
     err.chain().find_map(|e| e.downcast_ref::<Fail>().and_then(|f| f.class))
 }
 
-/// The exit code an error maps to.
+/// The exit code an error maps to, when the phase it happened in is not known (see [`exit_in`]).
 pub fn exit_of(err: &anyhow::Error) -> Exit {
-    err.chain().find_map(|e| e.downcast_ref::<Fail>().map(|f| f.exit)).unwrap_or(Exit::Internal)
+    exit_in(err, None)
+}
+
+/// The exit-code policy. In order:
+/// 1. the failure class decides where it says whose fault it is: `not-found` and
+///    `unknown-feature` are bad input (2); `fetch-failed` while cratemill itself resolves or
+///    downloads (phases `resolve`, `fetch`) and `out-of-resources` outside the build are the
+///    network or the machine (3);
+/// 2. otherwise a classified error is a crate that did not build (1), whatever exit its `Fail` asked for
+///    other than bad input;
+/// 3. an unclassified [`Fail`] keeps its exit; an error that is no `Fail` at all (I/O, a bug) is 3.
+pub fn exit_in(err: &anyhow::Error, phase: Option<Phase>) -> Exit {
+    let fail = err.chain().find_map(|e| e.downcast_ref::<Fail>());
+    let Some(fail) = fail else { return Exit::Internal };
+    let Some(class) = fail.class else { return fail.exit };
+    let own_io = matches!(phase, Some(Phase::Setup | Phase::Resolve | Phase::Fetch | Phase::Package));
+    match class {
+        FailureClass::NotFound | FailureClass::UnknownFeature => Exit::Usage,
+        FailureClass::FetchFailed if own_io => Exit::Internal,
+        FailureClass::OutOfResources if phase.is_some() && phase != Some(Phase::Build) => Exit::Internal,
+        _ if fail.exit == Exit::Usage => Exit::Usage,
+        _ => Exit::Failed,
+    }
 }
 
 /// The whole error chain on one line: `outer: inner: root cause`.
@@ -96,5 +121,22 @@ mod tests {
     #[test]
     fn plain_errors_are_internal() {
         assert_eq!(exit_of(&anyhow::anyhow!("disk full")), Exit::Internal);
+    }
+
+    #[test]
+    fn the_policy_follows_the_readme_table() {
+        let fetch = || classified(Exit::Failed, FailureClass::FetchFailed, "index unreachable");
+        assert_eq!(exit_in(&fetch(), Some(Phase::Resolve)), Exit::Internal, "cratemill's own network is 3");
+        assert_eq!(exit_in(&fetch(), Some(Phase::Build)), Exit::Failed, "cargo's resolution is the crate's");
+        let feature = classified(Exit::Failed, FailureClass::UnknownFeature, "no feature `x`");
+        assert_eq!(exit_in(&feature, Some(Phase::Build)), Exit::Usage);
+        let disk = classified(Exit::Failed, FailureClass::OutOfResources, "no space left");
+        assert_eq!(exit_in(&disk, Some(Phase::Fetch)), Exit::Internal);
+        assert_eq!(exit_in(&disk, Some(Phase::Build)), Exit::Failed);
+        let internal_classified = classified(Exit::Internal, FailureClass::LinkError, "x");
+        assert_eq!(exit_in(&internal_classified, Some(Phase::Build)), Exit::Failed);
+        assert_eq!(exit_in(&usage("bad flag"), None), Exit::Usage);
+        let not_found = Err::<(), _>(classified(Exit::Usage, FailureClass::NotFound, "no crate")).context("x");
+        assert_eq!(exit_of(&not_found.unwrap_err()), Exit::Usage);
     }
 }

@@ -175,27 +175,27 @@ impl Runner {
     pub fn mask(&self, secret: &str) {
         if self.actions && !secret.is_empty() {
             for line in secret.lines().filter(|l| !l.trim().is_empty()) {
-                println!("::add-mask::{}", escape_data(line));
+                crate::console::line(&format!("::add-mask::{}", escape_data(line)));
             }
         }
     }
 
     pub fn group_start(&self, title: &str) {
         if self.actions {
-            println!("::group::{}", escape_data(title));
+            crate::console::line(&format!("::group::{}", escape_data(title)));
         }
     }
 
     pub fn group_end(&self) {
         if self.actions {
-            println!("::endgroup::");
+            crate::console::line("::endgroup::");
         }
     }
 
     /// An error annotation on the run's summary page.
     pub fn error(&self, title: &str, message: &str) {
         if self.actions {
-            println!("::error title={}::{}", escape_property(title), escape_data(message));
+            crate::console::line(&format!("::error title={}::{}", escape_property(title), escape_data(message)));
         }
     }
 }

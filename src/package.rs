@@ -205,7 +205,9 @@ pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
         usage(format!("{shown} has no {CHECKSUMS_FILE} file: refusing to publish an unverified package"))
     })?;
     let listed = parse_checksums(&text).map_err(|e| usage(format!("{shown}/{CHECKSUMS_FILE}: {e}")))?;
-    let present = list_files(dir)?;
+    // A symlink, socket or device in the folder is nothing `build` writes: bad input, not a bug.
+    let present =
+        list_files(dir).map_err(|e| usage(format!("{shown}: {}: refusing to publish", crate::error::one_line(&e))))?;
     let mut files = Vec::new();
     for rel in &present {
         if rel == CHECKSUMS_FILE || rel == PUBLISH_FILE {
@@ -260,6 +262,19 @@ mod tests {
         let text = render_checksums(&files);
         let parsed = parse_checksums(&text).unwrap();
         assert_eq!(parsed["bin/a"], ("a".repeat(64), "b".repeat(64)));
+    }
+
+    #[test]
+    fn a_symlink_in_the_folder_is_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = BuildResult::new("x", "1.0.0", "x86_64-unknown-linux-musl", crate::schema::Backend::Cargo);
+        let r = BuildResult { status: Status::Built, ..r };
+        crate::schema::write(&dir.path().join(RESULT_FILE), &r).unwrap();
+        std::fs::write(dir.path().join(CHECKSUMS_FILE), "").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("build.log")).unwrap();
+        let err = verify(dir.path()).unwrap_err();
+        assert_eq!(crate::error::exit_of(&err), crate::error::Exit::Usage, "{err}");
+        assert!(crate::error::one_line(&err).contains("neither a file nor a folder"), "{err}");
     }
 
     #[test]

@@ -256,7 +256,12 @@ fn spliced_parallel_failures_follow_the_precedence_table() {
         (&["link-error-relocation-lld", "rust-version-unstable-library-feature"], FailureClass::RustVersion),
         (&["unknown-target-not-installed", "compile-error-mismatched-types"], FailureClass::Unknown),
         (&["no-executables-bins-filter", "compile-error-mismatched-types"], FailureClass::CompileError),
-        (&["fetch-failed-lock-outdated", "fetch-failed-feature-missing"], FailureClass::FetchFailed),
+        // A feature that does not exist is the caller's to fix; the outdated lock is retried anyway.
+        (&["fetch-failed-lock-outdated", "unknown-feature-feature-missing"], FailureClass::UnknownFeature),
+        (
+            &["locked-version-unavailable-missing-from-mirror", "compile-error-mismatched-types"],
+            FailureClass::LockedVersionUnavailable,
+        ),
         (
             &["checksum-mismatch-lock-checksum-changed", "fetch-failed-no-matching-package"],
             FailureClass::ChecksumMismatch,
@@ -266,7 +271,7 @@ fn spliced_parallel_failures_follow_the_precedence_table() {
         let c = classify(&splice(names), ExitInfo::code(101));
         assert_eq!(c.class, *want, "{names:?}: {}", c.summary);
     }
-    let c = classify(&splice(&["fetch-failed-lock-outdated", "fetch-failed-feature-missing"]), ExitInfo::code(101));
+    let c = classify(&splice(&["fetch-failed-lock-outdated", "unknown-feature-feature-missing"]), ExitInfo::code(101));
     assert!(c.lock_outdated && c.feature_problem);
 }
 

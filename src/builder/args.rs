@@ -77,10 +77,16 @@ impl BuildArgs {
     }
 }
 
+/// The longest `--timeout` accepted: a week (a self-hosted runner's job limit is 5 days).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 30m or 2h: {e}"))?;
     if d < Duration::from_secs(1) {
         return Err(format!("`{s}` is too short a timeout"));
+    }
+    if d > MAX_TIMEOUT {
+        return Err(format!("`{s}` is longer than the longest timeout, 7d"));
     }
     Ok(d)
 }
@@ -125,5 +131,8 @@ mod tests {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("584000000000y").is_err());
+        assert!(parse_duration("8d").is_err());
+        assert_eq!(parse_duration("7d").unwrap(), MAX_TIMEOUT);
     }
 }

@@ -1,7 +1,10 @@
 //! The fallback ladder: which build attempt comes next after a failure. Pure.
 //!
 //! Order: the requested features (`--all-features` by default) with the shipped `Cargo.lock`
-//! (`--locked`); on "lock file needs to be updated", the same without `--locked` (fresh resolution);
+//! (`--locked`); on "a locked version is not in the index" (`locked-version-unavailable`), the same
+//! with the shipped `Cargo.lock` set aside (cargo keeps a lock's pins even without `--locked`, so only
+//! a fresh resolution gets past a version the index does not serve); on "lock file needs to be
+//! updated", the same without `--locked` (cargo updates the lock);
 //! on "feature does not exist", the same without the added vendoring features; after any other
 //! failure of `--all-features` (it can switch on unstable or platform-only features), default features.
 //! Timeouts and resource exhaustion end the ladder: another attempt would hit the same wall.
@@ -18,6 +21,8 @@ pub struct Plan {
     pub features: Features,
     pub extra_features: Vec<String>,
     pub locked: bool,
+    /// Set the shipped `Cargo.lock` aside before this attempt: resolve every dependency fresh.
+    pub discard_lock: bool,
 }
 
 /// What an attempt's failure says about the next one.
@@ -29,7 +34,7 @@ pub struct Outcome {
 }
 
 pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Plan {
-    Plan { features, extra_features, locked: has_lock }
+    Plan { features, extra_features, locked: has_lock, discard_lock: false }
 }
 
 /// The next attempt after `last` failed with `outcome`, or `None` to give up.
@@ -37,7 +42,9 @@ pub fn next(last: &Plan, outcome: &Outcome, tried: &[Plan]) -> Option<Plan> {
     if tried.len() >= MAX_ATTEMPTS || matches!(outcome.class, FailureClass::Timeout | FailureClass::OutOfResources) {
         return None;
     }
-    let candidate = if outcome.lock_outdated && last.locked {
+    let candidate = if outcome.class == FailureClass::LockedVersionUnavailable && !last.discard_lock {
+        Plan { locked: false, discard_lock: true, ..last.clone() }
+    } else if outcome.lock_outdated && last.locked {
         Plan { locked: false, ..last.clone() }
     } else if outcome.feature_problem && !last.extra_features.is_empty() {
         Plan { extra_features: Vec::new(), ..last.clone() }
@@ -61,7 +68,7 @@ mod tests {
     fn all_features_then_default() {
         let p1 = first(Features::All, vec![], true);
         let p2 = next(&p1, &outcome(FailureClass::CompileError), std::slice::from_ref(&p1)).unwrap();
-        assert_eq!(p2, Plan { features: Features::Default, extra_features: vec![], locked: true });
+        assert_eq!(p2, Plan { features: Features::Default, extra_features: vec![], locked: true, discard_lock: false });
         assert_eq!(next(&p2, &outcome(FailureClass::CompileError), &[p1, p2.clone()]), None);
     }
 
@@ -74,6 +81,17 @@ mod tests {
         let o = Outcome { feature_problem: true, ..outcome(FailureClass::CompileError) };
         let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
         assert!(p3.extra_features.is_empty() && p3.features == Features::All);
+    }
+
+    #[test]
+    fn a_locked_version_the_index_lacks_gets_a_fresh_resolution() {
+        let p1 = first(Features::All, vec![], true);
+        let o = Outcome { lock_outdated: true, ..outcome(FailureClass::LockedVersionUnavailable) };
+        let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p2, Plan { locked: false, discard_lock: true, ..p1.clone() });
+        // Still failing that way after a fresh resolution: the ladder goes on to default features.
+        let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
+        assert_eq!(p3, Plan { features: Features::Default, ..p2 });
     }
 
     #[test]

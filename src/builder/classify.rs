@@ -21,6 +21,8 @@
 //! | 2 | out of resources    | `out-of-resources`       | `No space left on device`, `memory allocation of N bytes failed`, `LLVM ERROR: out of memory`, rustc's `tried to allocate more memory than available`, `Cannot allocate memory`, a process killed by SIGKILL (`signal: 9`, `Killed`), the linker dying of SIGBUS (its mmapped output hit a full disk), exit signal 9 |
 //! | 3 | target not installed| `unknown`                | `the `T` target may not be installed`: the builder's toolchain lacks the target; not the crate's fault, so no crate class, and `unknown` is retried |
 //! | 4 | checksum            | `checksum-mismatch`      | `checksum for `x` changed between lock files`, `failed to verify the checksum of`                        |
+//! | 4a| locked version unavailable | `locked-version-unavailable` | `failed to select a version for the requirement `x = "=1.0.1"` (locked to 1.0.1)`: the shipped `Cargo.lock` pins a version the index does not serve (sets `lock_outdated`: retried with a fresh resolution) |
+//! | 4b| unknown feature     | `unknown-feature`        | a feature asked for with `--features` does not exist: `does not contain this feature`, `none of the selected packages contains these features`, `does not have the feature `x`` (sets `feature_problem`; bad input, exit 2) |
 //! | 5 | fetch               | `fetch-failed`           | cargo's own top-level errors: `failed to download`, `failed to get `x` as a dependency`, `no matching package named`, `failed to select a version`, `failed to load source`, `--locked was passed` (sets `lock_outdated`), missing features (sets `feature_problem`) |
 //! | 6 | toolchain too old   | `rust-version`           | `rustc X is not supported by the following package`, `requires rustc X or newer`, `this version of Cargo is older than the `2027` edition`, `requires a nightly version of Cargo` |
 //! | 7 | unsupported target  | `unsupported-target`     | an error or build-script panic saying a target/arch/platform/OS is unsupported (`compile_error!`), `could not find `aarch64` in `arch``, an item configured out by `#[cfg(target_os/target_arch/...)]`, inline asm of another architecture |
@@ -39,9 +41,12 @@
 //!   builds with another toolchain (nightly or newer), and that is what the report should say.
 //! - "target may not be installed" is the builder's environment, not the crate: class `unknown`
 //!   (retried later) with a summary that says so, ahead of the compile errors it causes.
-//! - Feature problems ("does not contain this feature", "does not have that feature") are `fetch-failed`
-//!   (cargo could not resolve the requested feature set) and set `feature_problem`, so the build retries
-//!   with default features; an outdated lock under `--locked` is `fetch-failed` with `lock_outdated`.
+//! - A requested feature that does not exist ("does not contain this feature") is `unknown-feature`
+//!   (bad input, exit 2 when it is the last attempt's class); a dependency's feature named in the
+//!   manifest that does not exist ("does not have that feature") is `fetch-failed`. Both set
+//!   `feature_problem`, so the build retries without the added vendoring features. An outdated lock
+//!   under `--locked` is `fetch-failed` with `lock_outdated`; a locked version the index does not
+//!   serve is `locked-version-unavailable`, also with `lock_outdated`.
 //! - `classify` is for attempts that failed. A build that exits 0 and leaves no executable is classed
 //!   `no-executables` by the inspection of its output, not here (only cargo's own no-target wordings are).
 //! - An error that only says "not supported" without naming a target, arch, platform or OS is not
@@ -56,8 +61,8 @@ use build_rules::{
     build_script, compile_error, link_error, missing_system_library, unstable_on_stable, unsupported_target,
 };
 use env_rules::{
-    checksum, fetch, is_feature_problem, is_lock_outdated, no_executables, out_of_resources, target_not_installed,
-    timeout, toolchain_too_old,
+    checksum, fetch, is_feature_problem, is_lock_outdated, locked_version_unavailable, no_executables,
+    out_of_resources, target_not_installed, timeout, toolchain_too_old, unknown_feature,
 };
 pub use log::strip_timestamp;
 use log::{cut, one_line, tail, Log};
@@ -133,6 +138,8 @@ const RULES: &[(&str, Rule)] = &[
     ("out of resources", out_of_resources),
     ("target not installed", target_not_installed),
     ("checksum", checksum),
+    ("locked version unavailable", locked_version_unavailable),
+    ("unknown feature", unknown_feature),
     ("fetch", fetch),
     ("toolchain too old", toolchain_too_old),
     ("unsupported target", unsupported_target),
@@ -268,12 +275,12 @@ mod tests {
         );
         assert_eq!((c.class, c.lock_outdated, c.feature_problem), (FailureClass::FetchFailed, true, false));
         let c = classify("error: none of the selected packages contains these features: simd\n", ExitInfo::code(101));
-        assert_eq!((c.class, c.feature_problem), (FailureClass::FetchFailed, true));
+        assert_eq!((c.class, c.feature_problem), (FailureClass::UnknownFeature, true));
         let c = classify(
             "error: Package `tool v1.0.0 (/src/tool)` does not have the feature `fancy`\n",
             ExitInfo::code(101),
         );
-        assert_eq!((c.class, c.feature_problem), (FailureClass::FetchFailed, true));
+        assert_eq!((c.class, c.feature_problem), (FailureClass::UnknownFeature, true));
     }
 
     #[test]

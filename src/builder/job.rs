@@ -94,7 +94,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
         toolchain,
         features,
         jobs: args.jobs,
-        deadline: started + args.timeout,
+        deadline: started.checked_add(args.timeout).unwrap_or_else(|| started + super::args::MAX_TIMEOUT),
         secret_values,
     };
 
@@ -105,7 +105,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     result.timings_ms.insert("setup".into(), ms(setup_time));
     // The default output folder is named after the resolved version.
     let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
-    claim_output_dir(&out)?;
+    super::output::claim(&out)?;
     let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
     log.note(&format!(
         "cratemill {} building {} for {} with {} ({})",
@@ -162,11 +162,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
                 ),
                 &message,
             );
-            match error::exit_of(&failure.error) {
-                Exit::Usage => Exit::Usage,
-                Exit::Internal if error::class_of(&failure.error).is_none() => Exit::Internal,
-                _ => Exit::Failed,
-            }
+            error::exit_in(&failure.error, Some(failure.phase))
         }
     };
     summary::report(&runner, &result, &out)?;
@@ -340,13 +336,19 @@ async fn build_resolved(
         "prepare": result.prepare, "attempts": result.attempts, "source": result.source,
     });
     let archive = out.join(package::SRCBUILD_DIR).join(package::srcbuild_file_name(name, vers));
+    // The source part is re-derived from the verified .crate, never taken from the tree the build ran in.
+    let pristine =
+        crate::builder::srcbuild::pristine(&downloaded.path, &downloaded.sha256, name, vers, &prepared.steps)
+            .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
+    let resolved_lock = pristine.resolved_lock(&root);
     crate::builder::srcbuild::write(
         &archive,
         &crate::builder::srcbuild::Inputs {
             crate_name: name,
             version: vers,
             crate_file: &downloaded.path,
-            source_tree: &root,
+            source_tree: &pristine.root,
+            resolved_lock: resolved_lock.as_deref(),
             build_log: log.path(),
             build_info: &info,
         },
@@ -392,6 +394,9 @@ async fn attempt_builds(
             &format!("build attempt {n}: features {features_desc}{}", if plan.locked { ", --locked" } else { "" }),
         );
         log.note(&format!("$ {}", command.display().join(" ")));
+        if plan.discard_lock {
+            prepare::set_lock_aside(root, log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        }
         let run = runner::run(&command, child_env, root, log, setup.deadline).await;
         log.end_group(runner);
         let run = run.map_err(|e| PhaseError {
@@ -403,6 +408,7 @@ async fn attempt_builds(
         let mut attempt = Attempt {
             features: features_desc,
             locked: plan.locked,
+            fresh_lock: plan.discard_lock,
             command: command.display(),
             duration_ms: ms(run.duration),
             exit_code: run.exit_code,
@@ -561,26 +567,6 @@ fn output_dir(args: &BuildArgs, setup: &Setup, resolved: Option<(&str, &str)>) -
         Some(dir) => dir.clone(),
         None => PathBuf::from("cratemill-out").join(format!("{name}-{version}-{}", setup.target.triple)),
     })
-}
-
-/// Make sure the output folder is ours to write: missing, empty, or an earlier cratemill output
-/// (which is cleared). Anything else is refused rather than overwritten.
-fn claim_output_dir(out: &Path) -> anyhow::Result<()> {
-    if out.exists() {
-        let mut entries = std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))?;
-        let empty = entries.next().is_none();
-        if !empty {
-            if !out.join(package::RESULT_FILE).is_file() && !out.join(package::LOG_FILE).is_file() {
-                return Err(error::usage(format!(
-                    "output folder {} is not empty and is not a cratemill output: refusing to overwrite it",
-                    out.display()
-                )));
-            }
-            std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
-        }
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    Ok(())
 }
 
 /// Remove everything that could make a failed output look publishable.

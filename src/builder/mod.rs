@@ -1,8 +1,8 @@
 //! `cratemill build`: one crate x one target, from crates.io to a package folder of static,
 //! smoke-tested executables with licenses, checksums, build log, source archive and result.json.
 //!
-//! Pipeline (each step its own module): resolve + fetch + verify + unpack (`crates_io`) ->
-//! [`prepare`] -> attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]) ->
+//! Pipeline (each step its own module): [`output`] (claim the output folder) -> resolve + fetch +
+//! verify + unpack (`crates_io`) -> [`prepare`] (with [`harden`]) -> attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]) ->
 //! [`collect`] + `inspect` + `smoke` -> `license` -> `srcbuild` + `package`. [`job`] runs them in order
 //! and always writes result.json.
 
@@ -12,11 +12,13 @@ pub mod backend;
 pub mod classify;
 pub mod collect;
 pub mod env;
+pub mod harden;
 pub mod inspect;
 pub mod job;
 pub mod license;
 pub mod log;
 pub mod manifest;
+pub mod output;
 pub mod prepare;
 pub mod runner;
 pub mod smoke;
@@ -41,7 +43,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<Exit> {
             let runner = crate::github::Runner::from_env();
             let record = crate::publish::publish_package(&out, &opts, &runner).await?;
             for r in &record.references {
-                println!("published {}@{}", r.reference, r.digest);
+                crate::console::line(&format!("published {}@{}", r.reference, r.digest));
             }
             Ok(Exit::Ok)
         }

@@ -7,9 +7,15 @@
 //! 4. build `--locked` first when a `Cargo.lock` ships (the versions the author tested);
 //! 5. turn on vendoring features: the crate's own features named like `vendored`/`bundled`, and the
 //!    vendoring feature of well-known `-sys`-wrapping direct dependencies (e.g. `openssl/vendored`);
-//! 6. `OPENSSL_STATIC=1`, `PKG_CONFIG_ALL_STATIC=1` in the build environment (see `build_env`).
+//! 6. `OPENSSL_STATIC=1`, `PKG_CONFIG_ALL_STATIC=1` in the build environment (see `build_env`);
+//! 7. remove every nested `.cargo/` folder (cargo config in a subfolder: linkers, runners, `[env]`);
+//! 8. harden every `Cargo.toml` of the crate (`super::harden`: `cargo-features`, profile rustflags,
+//!    `[patch]`, `[replace]`, path dependencies leaving the crate) and refuse sources that read host
+//!    files at compile time (`include_str!("/abs")`, `#[path = "/abs"]`).
 //!
-//! The decision logic is pure ([`vendoring_features`]); [`prepare`] applies the file removals.
+//! The decision logic is pure ([`vendoring_features`], `super::harden`); [`prepare`] applies the
+//! file edits. It is deterministic: the `-srcbuild-` archive re-runs it on a fresh unpack of the
+//! verified `.crate` to get the source exactly as it was fed to the build.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,7 +84,11 @@ pub struct Prepared {
     pub has_lock: bool,
 }
 
-/// Apply the file steps to the unpacked crate at `root`.
+/// Source files larger than this are not scanned for compile-time reads (generated tables).
+const MAX_SCANNED_SOURCE: u64 = 8 << 20;
+
+/// Apply the file steps to the unpacked crate at `root`. A crate that cannot be made safe is
+/// refused with class `unsafe-archive`.
 pub fn prepare(root: &Path) -> anyhow::Result<Prepared> {
     let mut steps = Vec::new();
     for name in REMOVED {
@@ -88,6 +98,14 @@ pub fn prepare(root: &Path) -> anyhow::Result<Prepared> {
             .with_context(|| format!("removing {name} from the crate"))?;
         steps.push(format!("removed {name}"));
     }
+    let mut files = Vec::new();
+    walk(root, Path::new(""), &mut files, &mut steps)?;
+    for rel in files.iter().filter(|f| f.ends_with("Cargo.toml")) {
+        harden_manifest_file(root, rel, &mut steps)?;
+    }
+    for rel in files.iter().filter(|f| f.ends_with(".rs")) {
+        refuse_host_reads(root, rel)?;
+    }
     let has_lock = root.join("Cargo.lock").is_file();
     steps.push(if has_lock {
         "Cargo.lock shipped: first attempt uses --locked".to_string()
@@ -95,6 +113,84 @@ pub fn prepare(root: &Path) -> anyhow::Result<Prepared> {
         "no Cargo.lock shipped: dependencies resolved fresh".to_string()
     });
     Ok(Prepared { steps, has_lock })
+}
+
+/// Remove the shipped `Cargo.lock` before an attempt that resolves fresh (idempotent). The
+/// `-srcbuild-` archive still holds the shipped lock (its source is re-derived from the `.crate`) and,
+/// beside it, the lock the build resolved.
+pub fn set_lock_aside(root: &Path, log: &mut super::log::BuildLog) -> anyhow::Result<()> {
+    let lock = root.join("Cargo.lock");
+    if std::fs::symlink_metadata(&lock).is_ok() {
+        std::fs::remove_file(&lock).context("setting the shipped Cargo.lock aside")?;
+        log.note("prepare: shipped Cargo.lock set aside: this attempt resolves dependencies fresh");
+    }
+    Ok(())
+}
+
+fn unsafe_crate(why: impl std::fmt::Display) -> anyhow::Error {
+    crate::error::classified(
+        crate::error::Exit::Failed,
+        crate::schema::result::FailureClass::UnsafeArchive,
+        why.to_string(),
+    )
+}
+
+/// Relative paths (`/`-separated) of the regular files under `root`, removing nested `.cargo/`
+/// folders on the way (recorded in `steps`). Symlinks are neither followed nor listed.
+fn walk(root: &Path, rel: &Path, files: &mut Vec<String>, steps: &mut Vec<String>) -> anyhow::Result<()> {
+    let dir = root.join(rel);
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("listing {}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let kind = entry.file_type()?;
+        let child = rel.join(entry.file_name());
+        let shown = child.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+        if entry.file_name() == ".cargo" {
+            if kind.is_dir() { std::fs::remove_dir_all(entry.path()) } else { std::fs::remove_file(entry.path()) }
+                .with_context(|| format!("removing {shown} from the crate"))?;
+            steps.push(format!("removed {shown} (cargo config in a subfolder)"));
+        } else if kind.is_dir() {
+            walk(root, &child, files, steps)?;
+        } else if kind.is_file() {
+            files.push(shown);
+        }
+    }
+    Ok(())
+}
+
+/// Harden one `Cargo.toml` and write it back when anything changed. The root manifest must parse;
+/// a nested one that does not is no manifest cargo would read.
+fn harden_manifest_file(root: &Path, rel: &str, steps: &mut Vec<String>) -> anyhow::Result<()> {
+    let path = root.join(rel);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {rel}"))?;
+    let mut doc: toml::Table = match text.parse() {
+        Ok(doc) => doc,
+        Err(_) if rel != "Cargo.toml" => return Ok(()),
+        Err(e) => return Err(anyhow::Error::new(e).context("parsing Cargo.toml")),
+    };
+    let edits = super::harden::harden_manifest(&mut doc, rel).map_err(unsafe_crate)?;
+    if !edits.is_empty() {
+        let text = toml::to_string(&doc).with_context(|| format!("writing the hardened {rel}"))?;
+        std::fs::write(&path, text).with_context(|| format!("writing the hardened {rel}"))?;
+        steps.extend(edits);
+    }
+    Ok(())
+}
+
+fn refuse_host_reads(root: &Path, rel: &str) -> anyhow::Result<()> {
+    let path = root.join(rel);
+    if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > MAX_SCANNED_SOURCE {
+        return Ok(());
+    }
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    if let Some((line, read)) = super::harden::source_reads(rel, &text).into_iter().next() {
+        let refusal = super::harden::Refusal::SourceReadOutside { file: rel.to_string(), line, path: read };
+        return Err(unsafe_crate(refusal));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -147,5 +243,40 @@ mod tests {
         assert!(p.has_lock);
         assert!(!root.join(".cargo").exists() && !root.join("rust-toolchain.toml").exists());
         assert_eq!(p.steps[..2], ["removed .cargo", "removed rust-toolchain.toml"]);
+    }
+
+    #[test]
+    fn nested_cargo_config_and_manifest_overrides_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("sub/.cargo")).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("sub/.cargo/config.toml"), "[target.x86_64-unknown-linux-gnu]\nlinker='/tmp/evil'")
+            .unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "cargo-features = ['profile-rustflags']\n[package]\nname='x'\nversion='1.0.0'\n[profile.release]\nrustflags=['-Clinker=/tmp/evil']\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
+        let p = prepare(root).unwrap();
+        assert!(!root.join("sub/.cargo").exists());
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        assert!(!manifest.contains("rustflags") && !manifest.contains("cargo-features"), "{manifest}");
+        assert!(p.steps.contains(&"removed sub/.cargo (cargo config in a subfolder)".to_string()), "{:?}", p.steps);
+        assert!(p.steps.contains(&"Cargo.toml: stripped profile.release.rustflags".to_string()), "{:?}", p.steps);
+    }
+
+    #[test]
+    fn host_file_reads_are_refused_as_unsafe() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("Cargo.toml"), "[package]\nname='x'\nversion='1.0.0'\n").unwrap();
+        std::fs::write(root.join("src/main.rs"), "fn main() { print!(\"{}\", include_str!(\"/etc/hostname\")); }\n")
+            .unwrap();
+        let err = prepare(root).unwrap_err();
+        assert_eq!(crate::error::class_of(&err), Some(crate::schema::result::FailureClass::UnsafeArchive));
+        assert!(err.to_string().contains("src/main.rs:1 reads `/etc/hostname`"), "{err}");
     }
 }

@@ -5,8 +5,13 @@
 //! <crate>-<version>-srcbuild/<crate>-<version>.crate   the verified download
 //! <crate>-<version>-srcbuild/build-info.json           toolchain, flags, environment, attempts
 //! <crate>-<version>-srcbuild/build.log                 the build log
-//! <crate>-<version>-srcbuild/source/...                the prepared tree as built (incl. Cargo.lock used)
+//! <crate>-<version>-srcbuild/Cargo.lock                the lock the build resolved, when not the shipped one
+//! <crate>-<version>-srcbuild/source/...                the prepared tree exactly as fed to the build
 //! ```
+//! `source/` is never the post-build tree: a build script may rewrite any file it can reach. It is
+//! re-derived after the build ([`pristine`]) from the verified `.crate` (its sha256 checked again)
+//! by running the same deterministic prepare step on a fresh unpack in a new folder that no crate
+//! code has seen, and refused if that step does not record the same changes as the build's.
 //! Same input, same bytes: entries sorted by path, mtime 0, uid/gid 0, no user names, modes
 //! normalised to 0644/0755, zstd at a fixed level, single-threaded.
 
@@ -14,6 +19,9 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
+
+use crate::error::Exit;
+use crate::schema::result::FailureClass;
 
 /// zstd level: a good ratio at a few MB/s; fixed because it is part of the output's identity.
 pub const ZSTD_LEVEL: i32 = 12;
@@ -23,7 +31,10 @@ pub struct Inputs<'a> {
     pub crate_name: &'a str,
     pub version: &'a str,
     pub crate_file: &'a Path,
+    /// The pristine prepared tree (see [`pristine`]), never the folder the build ran in.
     pub source_tree: &'a Path,
+    /// The `Cargo.lock` the build resolved, when the shipped one was not used as is.
+    pub resolved_lock: Option<&'a Path>,
     pub build_log: &'a Path,
     pub build_info: &'a serde_json::Value,
 }
@@ -46,6 +57,9 @@ pub fn write(dest: &Path, inputs: &Inputs) -> anyhow::Result<()> {
     info.push(b'\n');
     append_bytes(&mut tar, &format!("{top}/build-info.json"), &info, false)?;
     append_bytes(&mut tar, &format!("{top}/build.log"), &std::fs::read(inputs.build_log)?, false)?;
+    if let Some(lock) = inputs.resolved_lock {
+        append_bytes(&mut tar, &format!("{top}/Cargo.lock"), &std::fs::read(lock)?, false)?;
+    }
 
     let mut entries = Vec::new();
     walk(inputs.source_tree, inputs.source_tree, &mut entries)?;
@@ -72,6 +86,57 @@ pub fn write(dest: &Path, inputs: &Inputs) -> anyhow::Result<()> {
     file.flush()?;
     file.sync_all()?;
     Ok(())
+}
+
+/// The source exactly as it was fed to the build, in a temporary folder deleted on drop.
+pub struct Pristine {
+    _dir: tempfile::TempDir,
+    /// The crate root (`<crate>-<version>/`) in it.
+    pub root: std::path::PathBuf,
+}
+
+impl Pristine {
+    /// The build's `Cargo.lock` (in the tree it ran in, `built`), when it is not the shipped one.
+    pub fn resolved_lock(&self, built: &Path) -> Option<std::path::PathBuf> {
+        let lock = built.join("Cargo.lock");
+        let shipped = std::fs::read(self.root.join("Cargo.lock")).ok();
+        (lock.is_file() && std::fs::read(&lock).ok() != shipped).then_some(lock)
+    }
+}
+
+/// The verified `.crate` unpacked afresh and prepared again, in a new temporary folder: the source
+/// exactly as it was fed to the build. Fails when the `.crate` no longer has `sha256` or the prepare
+/// step records other changes than `steps` (what the build's prepare recorded).
+pub fn pristine(
+    crate_file: &Path,
+    sha256: &str,
+    crate_name: &str,
+    version: &str,
+    steps: &[String],
+) -> anyhow::Result<Pristine> {
+    let digest =
+        crate::package::digest_file(crate_file).with_context(|| format!("hashing {}", crate_file.display()))?;
+    // Something during the build rewrote what was verified or prepared: the crate's doing, not cratemill's.
+    let tampered = |msg: String| crate::error::classified(Exit::Failed, FailureClass::UnsafeArchive, msg);
+    if digest.sha256 != sha256 {
+        return Err(tampered(format!(
+            "the verified {} changed during the build (sha256 {} instead of {sha256}): refusing to archive it",
+            crate_file.display(),
+            digest.sha256
+        )));
+    }
+    let dir = tempfile::Builder::new().prefix("cratemill-pristine-").tempdir()?;
+    let limits = crate::crates_io::UnpackLimits::default();
+    let root = crate::crates_io::unpack(crate_file, dir.path(), crate_name, version, &limits)?;
+    let again = super::prepare::prepare(&root)?;
+    if again.steps != steps {
+        return Err(tampered(format!(
+            "preparing the source again recorded [{}] instead of [{}]: refusing to archive a source that is not what was built",
+            again.steps.join("; "),
+            steps.join("; ")
+        )));
+    }
+    Ok(Pristine { _dir: dir, root })
 }
 
 fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
@@ -121,12 +186,23 @@ mod tests {
                 version: "1.0.0",
                 crate_file: &crate_file,
                 source_tree: &dir.join("src-tree"),
+                resolved_lock: None,
                 build_log: &log,
                 build_info: &info,
             },
         )
         .unwrap();
         std::fs::read(dir.join(out)).unwrap()
+    }
+
+    #[test]
+    fn pristine_refuses_a_crate_file_changed_during_the_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x-1.0.0.crate");
+        std::fs::write(&file, b"rewritten by a build script").unwrap();
+        let err = pristine(&file, &"0".repeat(64), "x", "1.0.0", &[]).err().expect("refused");
+        assert_eq!(crate::error::class_of(&err), Some(FailureClass::UnsafeArchive));
+        assert!(err.to_string().contains("changed during the build"), "{err}");
     }
 
     #[test]

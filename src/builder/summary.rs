@@ -85,7 +85,7 @@ pub fn markdown(result: &BuildResult) -> String {
 /// runner's outputs and summary.
 pub fn report(runner: &Runner, result: &BuildResult, out: &Path) -> anyhow::Result<()> {
     match result.status {
-        Status::Built => println!("{}", verdict(result, out)),
+        Status::Built => crate::console::line(&verdict(result, out)),
         Status::Failed => eprintln!("error: {}", verdict(result, out)),
     }
     let status = match result.status {

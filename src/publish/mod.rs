@@ -2,12 +2,14 @@
 //! binary package in an OCI registry (or a local OCI image layout, the default), and record what
 //! was stored in `publish.json`. `cratemill build --publish` chains into [`publish_package`].
 //!
-//! Layers: [`env`] (credentials, run id) and [`plan`] (references, manifests) feed the I/O in
+//! Layers: [`trust`] (re-derives from the bytes what `result.json` claims, refuses on any
+//! disagreement), [`env`] (credentials, run id) and [`plan`] (references, manifests) feed the I/O in
 //! `crate::oci`; [`record`] writes the outcome.
 
 pub mod env;
 pub mod plan;
 pub mod record;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -95,7 +97,7 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<Exit> {
     let runner = Runner::from_env();
     let rec = publish_package(&args.package_dir, &args.options, &runner).await?;
     for r in &rec.references {
-        println!("{}@{}", r.reference, r.digest);
+        crate::console::line(&format!("{}@{}", r.reference, r.digest));
     }
     Ok(Exit::Ok)
 }
@@ -122,6 +124,7 @@ pub async fn publish_package_with(
 ) -> anyhow::Result<PublishRecord> {
     let dest = opts.destination()?;
     let pkg = crate::package::verify(package_dir)?;
+    trust::check_package(&pkg)?;
     let srcbuild_sha = pkg.srcbuild().map(|f| f.digests.sha256.clone()).unwrap_or_default();
     let build_id = match &opts.build_id {
         Some(id) => {

@@ -133,6 +133,9 @@ pub struct Attempt {
     pub features: String,
     /// Was `--locked` passed (a shipped Cargo.lock was used as is)?
     pub locked: bool,
+    /// The shipped `Cargo.lock` was set aside before this attempt: dependencies resolved fresh.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fresh_lock: bool,
     /// The command line, program first (environment not included).
     pub command: Vec<String>,
     pub duration_ms: u64,
@@ -255,6 +258,11 @@ pub enum FailureClass {
     NotFound,
     /// None of the known patterns matched; the evidence holds the last error lines.
     Unknown,
+    /// A feature asked for with `--features` does not exist in the crate (bad input: exit 2).
+    UnknownFeature,
+    /// The shipped `Cargo.lock` pins a version the index does not serve (yanked, or newer than a
+    /// mirror's snapshot); the build retries with a fresh resolution.
+    LockedVersionUnavailable,
 }
 
 impl FailureClass {
@@ -276,6 +284,8 @@ impl FailureClass {
             FailureClass::SmokeCrashed => "smoke-crashed",
             FailureClass::NotFound => "not-found",
             FailureClass::Unknown => "unknown",
+            FailureClass::UnknownFeature => "unknown-feature",
+            FailureClass::LockedVersionUnavailable => "locked-version-unavailable",
         }
     }
 

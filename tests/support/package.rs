@@ -19,9 +19,10 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// A package with one real ELF executable (`/bin/true`) and a small source archive.
+    /// A package with one real static x86_64 executable ([`static_elf`]: it runs and exits 0) and a
+    /// small source archive.
     pub fn real(crate_name: &str, version: &str) -> Spec {
-        let elf = std::fs::read("/bin/true").expect("/bin/true is a real ELF executable to package");
+        let elf = static_elf(0, 0);
         Spec {
             crate_name: crate_name.into(),
             version: version.into(),
@@ -30,15 +31,45 @@ impl Spec {
         }
     }
 
-    /// A package whose executable is `size` bytes of seeded pseudo-random data.
+    /// A package whose executable is `size` bytes: a static ELF followed by seeded pseudo-random data.
     pub fn sized(crate_name: &str, version: &str, size: usize, seed: u64) -> Spec {
         Spec {
             crate_name: crate_name.into(),
             version: version.into(),
-            executables: vec![("tool".into(), random_bytes(size, seed))],
+            executables: vec![("tool".into(), static_elf(size, seed))],
             srcbuild: Some(srcbuild_bytes(crate_name)),
         }
     }
+}
+
+/// A minimal static x86_64 Linux executable (ELF header, one `PT_LOAD`, `exit(0)`), padded with
+/// seeded pseudo-random bytes to `size` bytes (at least the program itself). `publish` inspects the
+/// bytes it pushes, so test packages must hold what a static build makes.
+pub fn static_elf(size: usize, seed: u64) -> Vec<u8> {
+    const CODE: [u8; 9] = [0xb8, 0x3c, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]; // mov eax,60; xor edi,edi; syscall
+    let len = size.max(64 + 56 + CODE.len());
+    let mut v = random_bytes(len, seed);
+    let base: u64 = 0x40_0000;
+    let mut h = Vec::with_capacity(120);
+    h.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    h.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    h.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    h.extend_from_slice(&1u32.to_le_bytes());
+    h.extend_from_slice(&(base + 120).to_le_bytes()); // entry
+    h.extend_from_slice(&64u64.to_le_bytes()); // phoff
+    h.extend_from_slice(&0u64.to_le_bytes()); // shoff
+    h.extend_from_slice(&0u32.to_le_bytes());
+    for x in [64u16, 56, 1, 64, 0, 0] {
+        h.extend_from_slice(&x.to_le_bytes());
+    }
+    h.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    h.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    for x in [0u64, base, base, len as u64, len as u64, 0x1000] {
+        h.extend_from_slice(&x.to_le_bytes());
+    }
+    h.extend_from_slice(&CODE);
+    v[..h.len()].copy_from_slice(&h);
+    v
 }
 
 pub fn random_bytes(size: usize, seed: u64) -> Vec<u8> {

@@ -104,6 +104,45 @@ pub(super) fn checksum(log: &Log, _: ExitInfo) -> Option<Hit> {
 
 pub(super) fn is_lock_outdated(line: &str) -> bool {
     line.starts_with("error:") && (line.contains("--locked was passed") || line.contains("--frozen was passed"))
+        || is_locked_version_unavailable(line)
+}
+
+/// cargo under `--locked` when the index no longer (or not yet) serves a version the shipped
+/// `Cargo.lock` pins: `failed to select a version for the requirement `x = "=1.0.1"` (locked to 1.0.1)`.
+pub(super) fn is_locked_version_unavailable(line: &str) -> bool {
+    line.starts_with("error: failed to select a version for the requirement") && line.contains("(locked to ")
+}
+
+/// The locked version is not served: retried with a fresh resolution (`lock_outdated`).
+pub(super) fn locked_version_unavailable(log: &Log, _: ExitInfo) -> Option<Hit> {
+    let i = log.first(is_locked_version_unavailable)?;
+    let line = &log.lines[i];
+    let requirement = between(line, "`", "`").unwrap_or("a dependency");
+    let locked = line.rsplit_once("(locked to ").map(|(_, v)| v.trim_end_matches(')')).unwrap_or("?");
+    let summary = format!(
+        "the shipped Cargo.lock pins {requirement} at {locked}, which the index does not serve (removed, or newer than this index)"
+    );
+    Hit::new(FailureClass::LockedVersionUnavailable, summary, log.block(i, 6))
+}
+
+/// Features asked for on the command line that the package does not have (not a dependency's
+/// feature named in a manifest, which stays `fetch-failed`).
+pub(super) fn is_requested_feature_missing(line: &str) -> bool {
+    const PATTERNS: &[&str] = &[
+        "does not contain this feature",
+        "does not contain these features",
+        "none of the selected packages contains these features",
+        "none of the selected packages contains this feature",
+        "does not have the feature `",
+    ];
+    line.starts_with("error:") && PATTERNS.iter().any(|p| line.contains(p))
+}
+
+/// `--features` named a feature the crate does not have: bad input, exit 2.
+pub(super) fn unknown_feature(log: &Log, _: ExitInfo) -> Option<Hit> {
+    let i = log.first(is_requested_feature_missing)?;
+    let lines = log.find(is_requested_feature_missing);
+    Hit::new(FailureClass::UnknownFeature, format!("{}; check --features", strip_error(&log.lines[i])), lines)
 }
 
 pub(super) fn is_feature_problem(line: &str) -> bool {

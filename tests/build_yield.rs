@@ -1,0 +1,72 @@
+//! Yield bugs found on real crates, pinned end to end with the real binary, a local sparse registry
+//! and real cargo builds for the host target.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use cratemill::schema::result::{BuildResult, FailureClass, Status};
+use support::sparse_registry::{SparseRegistry, TestCrate};
+
+/// A `CARGO_HOME` whose config sends crates.io to the local registry, as a mirror's runner would.
+fn mirror_cargo_home(dir: &Path, reg: &SparseRegistry) -> std::path::PathBuf {
+    let home = dir.join("cargo-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let config = format!(
+        "[source.crates-io]\nreplace-with = \"mirror\"\n\n[source.mirror]\nregistry = \"sparse+{}\"\n",
+        reg.index_url().trim_start_matches("sparse+")
+    );
+    std::fs::write(home.join("config.toml"), config).unwrap();
+    home
+}
+
+fn build(reg: &SparseRegistry, spec: &str, out: &Path, cargo_home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .args(["build", spec, "--index-url", &reg.index_url(), "--out", out.to_str().unwrap(), "--quiet"])
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CRATEMILL_INDEX_URL")
+        .env("CARGO_HOME", cargo_home)
+        .output()
+        .expect("running cratemill")
+}
+
+/// A shipped Cargo.lock pinning `dep 1.0.2`, which the (mirror's) index does not serve: the locked
+/// attempt fails with its own class, and the second attempt resolves fresh and builds.
+#[test]
+fn a_lock_pinning_a_version_the_index_lacks_builds_on_a_fresh_resolution() {
+    let lib = "[package]\nname = \"dep\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[lib]\npath = \"src/lib.rs\"\n";
+    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [[bin]]\nname = \"app\"\npath = \"src/main.rs\"\n\n[dependencies]\ndep = \"1\"\n";
+    let lock = format!(
+        "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"dep\",\n]\n\n\
+         [[package]]\nname = \"dep\"\nversion = \"1.0.2\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+         checksum = \"{}\"\n",
+        "ab".repeat(32)
+    );
+    let reg = SparseRegistry::start(vec![
+        TestCrate::new("dep", "1.0.0").file("Cargo.toml", lib).file("src/lib.rs", "pub fn answer() -> u32 { 42 }\n"),
+        TestCrate::new("app", "0.1.0")
+            .file("Cargo.toml", manifest)
+            .file("Cargo.lock", lock)
+            .file("src/main.rs", "fn main() { println!(\"app {}\", dep::answer()); }\n")
+            .dep("dep", "^1"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let home = mirror_cargo_home(dir.path(), &reg);
+    let out = dir.path().join("out");
+    let o = build(&reg, "app@0.1.0", &out, &home);
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap_or_default();
+    assert!(o.status.success(), "{}\n{log}", String::from_utf8_lossy(&o.stderr));
+    let r: BuildResult = cratemill::schema::read(&out.join("result.json")).unwrap();
+    assert_eq!(r.status, Status::Built);
+    assert_eq!(r.attempts.len(), 2, "{:?}", r.attempts);
+    let first = &r.attempts[0];
+    assert!(first.locked && !first.produced_binaries);
+    let failure = first.failure.as_ref().expect("the locked attempt failed");
+    assert_eq!(failure.class, FailureClass::LockedVersionUnavailable, "{}", failure.message);
+    assert!(failure.message.contains("1.0.2"), "{}", failure.message);
+    assert!(!r.attempts[1].locked && r.attempts[1].produced_binaries);
+    let run = Command::new(out.join("bin/app")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "app 42\n");
+}
