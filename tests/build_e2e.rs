@@ -51,6 +51,13 @@ fn assert_not_publishable(out: &Path) {
     assert!(cratemill::package::verify(out).is_err());
 }
 
+/// The work folder a `--keep-work` build left, from its build log.
+fn kept_work_folder(out: &Path) -> PathBuf {
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    let line = log.lines().find_map(|l| l.split_once("work folder kept at ")).expect("the log names the work folder");
+    PathBuf::from(line.1.trim())
+}
+
 fn bin_crate(name: &str, version: &str, main_rs: &str) -> TestCrate {
     let manifest = format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n[features]\nbroken = []\n");
     TestCrate::new(name, version).file("Cargo.toml", manifest).file("src/main.rs", main_rs).file("LICENSE", MIT)
@@ -110,11 +117,11 @@ fn builds_a_static_executable_that_runs() {
 #[test]
 fn secrets_never_reach_the_build_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let dump = dir.path().join("env-dump.txt");
-    let build_rs = format!(
-        "fn main() {{\n    let mut s = String::new();\n    for (k, v) in std::env::vars() {{ s.push_str(&format!(\"{{k}}={{v}}\\n\")); }}\n    std::fs::write({:?}, s).unwrap();\n}}\n",
-        dump.display().to_string()
-    );
+    // The sandbox lets a build script write only in the work folder: the dump goes to its root,
+    // which --keep-work leaves behind for the test to read.
+    let build_rs = "fn main() {\n    let mut s = String::new();\n    for (k, v) in std::env::vars() { s.push_str(&format!(\"{k}={v}\\n\")); }\n    \
+                    let dir = std::path::Path::new(env!(\"CARGO_MANIFEST_DIR\")).join(\"../..\");\n    \
+                    std::fs::write(dir.join(\"env-dump.txt\"), s).unwrap();\n}\n";
     let reg = SparseRegistry::start(vec![
         bin_crate("envdump", "0.1.0", "fn main() { println!(\"envdump 0.1.0\"); }").file("build.rs", build_rs)
     ]);
@@ -130,9 +137,11 @@ fn secrets_never_reach_the_build_environment() {
         // An allowed variable carrying a secret value is dropped too.
         ("CFLAGS", "-DX=ghs_SECRETgithubtoken0001"),
     ];
-    let o = build(&reg, "envdump", &out, &["--secret-env", "MY_INPUT"], &secrets);
+    let o = build(&reg, "envdump", &out, &["--secret-env", "MY_INPUT", "--keep-work"], &secrets);
     assert!(o.status.success(), "{}", stderr(&o));
-    let seen = std::fs::read_to_string(&dump).expect("build.rs ran and dumped its environment");
+    let work = kept_work_folder(&out);
+    let seen = std::fs::read_to_string(work.join("env-dump.txt")).expect("build.rs ran and dumped its environment");
+    std::fs::remove_dir_all(&work).unwrap();
     assert!(seen.contains("CARGO_PKG_NAME=envdump"), "the dump is a real build-script environment");
     let mut everything = seen.clone();
     for f in ["build.log", "result.json"] {
@@ -354,6 +363,8 @@ fn stable_toolchain_collects_from_the_target_folder() {
     assert!(!args.iter().any(|a| a == "-Z" || a == "--artifact-dir" || a == "+nightly"), "{args:?}");
     assert!(args.windows(2).any(|w| w == ["--jobs", "1"]), "{args:?}");
     assert_eq!(r.executables[0].smoke.status, SmokeStatus::Passed);
+    assert_eq!(r.sandbox, Some(cratemill::schema::result::Sandbox::Bwrap), "the build ran in bwrap");
+    assert!(args.iter().any(|a| a == "--offline"), "the build runs offline after the fetch: {args:?}");
     cratemill::package::verify(&out).expect("package verifies");
 }
 

@@ -18,10 +18,13 @@ use crate::target::Target;
 
 use super::args::{parse_features, BuildArgs};
 use super::attempts::{self, Plan};
+use super::backend::CommandLine;
 use super::backend::{self, Backend, BackendChoice, BackendTool, BuildRequest};
 use super::classify::{self, ExitInfo};
 use super::collect::{self, Produced};
+use super::inspect;
 use super::log::BuildLog;
+use super::sandbox::{self, Bwrap, Policy, Sandbox};
 use super::{env, manifest, prepare, runner, summary, toolchain};
 
 /// A phase's failure: what to record and how to exit.
@@ -49,6 +52,10 @@ struct Setup {
     secret_values: Vec<String>,
     /// How long toolchain detection and backend choice took.
     setup_time: Duration,
+    /// The checked bwrap, `None` only for `--sandbox none`.
+    sandbox: Option<Bwrap>,
+    /// Host folders the sandboxed build reads: the toolchain and the backend's own tools.
+    tool_paths: Vec<PathBuf>,
 }
 
 /// One job in flight: the fixed setup, its folders, and the result and log every phase adds to.
@@ -92,6 +99,11 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     result.toolchain = Some(setup.toolchain.clone());
     result.rustflags = target.rustflags().join(" ");
     result.timings_ms.insert("setup".into(), ms(setup.setup_time));
+    result.sandbox = Some(match (&setup.sandbox, setup.backend) {
+        (None, _) => Sandbox::None,
+        (Some(_), Backend::Cross) => Sandbox::CrossContainer,
+        (Some(_), _) => Sandbox::Bwrap,
+    });
     // The default output folder is named after the resolved version.
     let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
     claim_output_dir(&out)?;
@@ -146,14 +158,16 @@ async fn validate_and_resolve(
             Vec::new()
         };
         let backend = backend::choose(args.backend, target, host, &installed)?;
-        anyhow::Ok((toolchain, backend, started.elapsed()))
+        let sandbox = sandbox::resolve(args.sandbox).await?;
+        let tool_paths = if sandbox.is_some() { toolchain::sandbox_paths(nightly, backend).await } else { Vec::new() };
+        anyhow::Ok((toolchain, backend, started.elapsed(), sandbox, tool_paths))
     };
     let resolving = async {
         let t = Instant::now();
         (resolve(args, &spec).await, t.elapsed())
     };
     let (tools, (resolved, resolve_time)) = tokio::join!(tools, resolving);
-    let (toolchain, backend, setup_time) = tools?;
+    let (toolchain, backend, setup_time, sandbox, tool_paths) = tools?;
     let setup = Setup {
         spec,
         target,
@@ -165,6 +179,8 @@ async fn validate_and_resolve(
         deadline: started + args.timeout,
         secret_values,
         setup_time,
+        sandbox,
+        tool_paths,
     };
     Ok((setup, resolved, resolve_time))
 }
@@ -292,6 +308,8 @@ impl<'a> Job<'a> {
             self.log.note(&format!("prepare: {step}"));
         }
         let target_dir = self.work.join("target");
+        std::fs::create_dir_all(self.work.join(CARGO_HOME_DIR))
+            .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
         let child_env = self.child_env(&target_dir);
         if let Some((program, version_args)) = self.setup.backend.tool_version_command() {
             if let Some(tc) = self.result.toolchain.as_mut() {
@@ -318,6 +336,9 @@ impl<'a> Job<'a> {
         }
         self.result.build_env = extra_env.iter().cloned().collect();
         extra_env.push(("CARGO_TARGET_DIR".into(), target_dir.display().to_string()));
+        // cratemill's own CARGO_HOME: the registry cache of the fetch and nothing else (no config.toml,
+        // no credentials, no bin/).
+        extra_env.push(("CARGO_HOME".into(), self.work.join(CARGO_HOME_DIR).display().to_string()));
         env::scrub(&env::current(), &extra_env, &self.setup.secret_values)
     }
 
@@ -325,10 +346,21 @@ impl<'a> Job<'a> {
     async fn build(&mut self, root: &Path, prepared: &Prepared) -> Result<Vec<Produced>, PhaseError> {
         let mut plan = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
         let mut tried: Vec<Plan> = Vec::new();
+        let mut fetched_locked: Option<bool> = None;
         loop {
             tried.push(plan.clone());
             let n = tried.len();
-            let failed = match self.attempt(n, &plan, root, prepared).await? {
+            let fetch_failed = if fetched_locked == Some(plan.locked) {
+                None
+            } else {
+                fetched_locked = Some(plan.locked);
+                self.fetch_deps(&plan, root, prepared).await?
+            };
+            let end = match fetch_failed {
+                Some(c) => AttemptEnd::Failed(c),
+                None => self.attempt(n, &plan, root, prepared).await?,
+            };
+            let failed = match end {
                 AttemptEnd::Produced(dir) => return self.collect(&dir),
                 AttemptEnd::Failed(c) => c,
             };
@@ -345,6 +377,75 @@ impl<'a> Job<'a> {
                 }
             }
         }
+    }
+
+    /// `cargo fetch` of the dependency graph (the shipped lock with `--locked`, else a fresh
+    /// resolution) into cratemill's own CARGO_HOME, so that the build can run offline. Cargo runs no
+    /// crate code here; it still runs in the sandbox, with the network. A failure is recorded as the
+    /// attempt's and returned for the ladder.
+    async fn fetch_deps(
+        &mut self,
+        plan: &Plan,
+        root: &Path,
+        prepared: &Prepared,
+    ) -> Result<Option<classify::Classification>, PhaseError> {
+        let setup = self.setup;
+        let mut args: Vec<String> = Vec::new();
+        if setup.toolchain.channel == Channel::Nightly {
+            args.push("+nightly".into());
+        }
+        args.extend(["fetch".into(), "--manifest-path".into(), root.join("Cargo.toml").display().to_string()]);
+        // Only the platforms the build needs: the target's, and the host's for build scripts.
+        for triple in
+            std::iter::once(setup.target.triple).chain((setup.host != setup.target).then_some(setup.host.triple))
+        {
+            args.extend(["--target".into(), triple.into()]);
+        }
+        if plan.locked {
+            args.push("--locked".into());
+        }
+        let command = CommandLine { program: "cargo".into(), args };
+        let lock = if plan.locked { " (the shipped Cargo.lock)" } else { " (fresh resolution)" };
+        self.log.group(self.runner, &format!("fetch dependencies{lock}"));
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let wrapped = self.sandboxed(&command, root, true);
+        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, setup.deadline).await;
+        self.log.end_group(self.runner);
+        let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        if run.success() {
+            return Ok(None);
+        }
+        let exit = ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out };
+        let c = classify::classify(&run.lines.join("\n"), exit);
+        self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
+        self.result.attempts.push(Attempt {
+            features: plan.features.describe(&plan.extra_features),
+            locked: plan.locked,
+            command: command.display(),
+            duration_ms: ms(run.duration),
+            exit_code: run.exit_code,
+            produced_binaries: false,
+            failure: Some(c.to_failure(Phase::Fetch)),
+        });
+        Ok(Some(c))
+    }
+
+    /// `command` as it runs in this job's sandbox (unchanged with `--sandbox none`): the work folder
+    /// writable, the fetched registry cache read-only unless this is the fetch (`network`).
+    fn sandboxed(&self, command: &CommandLine, cwd: &Path, network: bool) -> CommandLine {
+        let Some(bwrap) = &self.setup.sandbox else { return command.clone() };
+        let cargo_home = self.work.join(CARGO_HOME_DIR);
+        let policy = Policy {
+            system: Policy::host_system(network),
+            read_only: self.setup.tool_paths.clone(),
+            writable: self.work.clone(),
+            cache: None,
+            read_only_within: if network { Vec::new() } else { vec![cargo_home] },
+            home: std::env::var_os("HOME").map(PathBuf::from).filter(|h| sandbox::private_home_ok(h)),
+            cwd: cwd.to_path_buf(),
+            network,
+        };
+        bwrap.wrap(&policy, command)
     }
 
     /// One build attempt, recorded in `result.attempts`.
@@ -368,12 +469,17 @@ impl<'a> Job<'a> {
             artifact_dir: artifact_dir.clone(),
             nightly,
         };
-        let command = backend::command(setup.backend, &request);
+        let mut command = backend::command(setup.backend, &request);
+        // Everything was fetched: the build never touches the network (and cannot, in the sandbox).
+        command.args.push("--offline".into());
         let features_desc = plan.features.describe(&plan.extra_features);
         let locked_note = if plan.locked { ", --locked" } else { "" };
         self.log.group(self.runner, &format!("build attempt {n}: features {features_desc}{locked_note}"));
         self.log.note(&format!("$ {}", command.display().join(" ")));
-        let run = runner::run(&command, &prepared.child_env, root, &mut self.log, setup.deadline).await;
+        // cross keeps its own container (docs/security.md); cargo and zigbuild run in bwrap.
+        let wrapped =
+            if setup.backend == Backend::Cross { command.clone() } else { self.sandboxed(&command, root, false) };
+        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, setup.deadline).await;
         self.log.end_group(self.runner);
         let run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
         let mut attempt = Attempt {
@@ -451,21 +557,33 @@ impl<'a> Job<'a> {
         Ok(())
     }
 
-    /// Copy one executable into the package, smoke-run it and describe it.
+    /// The trust boundary for what ships: read the executable's bytes out of the work folder once;
+    /// inspect, write into the package and hash those bytes; smoke-run a copy of them in the sandbox.
     async fn install(&mut self, p: &Produced, bin_dir: &Path) -> Result<Executable, PhaseError> {
         let setup = self.setup;
+        let io = |e: std::io::Error| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into());
+        let bytes = std::fs::read(&p.path).map_err(io)?;
+        let facts = match inspect::inspect(&bytes) {
+            Ok(Some(f)) if f.is_executable() && f.machine == setup.target.elf_machine => f,
+            _ => {
+                let why =
+                    format!("{} changed after the build: it is no longer a {} executable", p.name, setup.target.arch);
+                return Err(classified(Phase::Inspect, FailureClass::Unknown, why, Vec::new()));
+            }
+        };
         let dest = bin_dir.join(&p.name);
-        // A copy, never a hard link: cargo's artifact dir links into its target dir.
-        std::fs::copy(&p.path, &dest)
-            .with_context(|| format!("copying {}", p.name))
-            .map_err(phase_err(Phase::Package, FailureClass::OutOfResources))?;
-        let smoke = crate::builder::smoke::smoke(&dest, setup.target, setup.host).await;
-        let digests = package::digest_file(&dest)
-            .map_err(|e| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into()))?;
-        let linkage = if p.facts.is_static() {
+        write_new_executable(&dest, &bytes).map_err(io)?;
+        let digests = package::digest_file(&dest).map_err(io)?;
+        // The smoke run gets its own copy: whatever it does to that file never reaches the package.
+        let copy_dir = self.work.join("smoke").join(&p.name);
+        std::fs::create_dir_all(&copy_dir).map_err(io)?;
+        let copy = copy_dir.join(&p.name);
+        write_new_executable(&copy, &bytes).map_err(io)?;
+        let smoke = crate::builder::smoke::smoke(&copy, setup.target, setup.host, setup.sandbox.as_ref()).await;
+        let linkage = if facts.is_static() {
             "static".to_string()
         } else {
-            format!("dynamic (interpreter {:?}, needs {:?})", p.facts.interpreter, p.facts.needed)
+            format!("dynamic (interpreter {:?}, needs {:?})", facts.interpreter, facts.needed)
         };
         let first = smoke.first_line.as_deref().map(|l| format!(": {l}")).unwrap_or_default();
         self.log.note(&format!("{}: {} bytes, {linkage}, smoke {:?}{first}", p.name, digests.size, smoke.status));
@@ -476,9 +594,9 @@ impl<'a> Job<'a> {
             sha256: digests.sha256,
             blake3: digests.blake3,
             arch: setup.target.arch.to_string(),
-            is_static: p.facts.is_static(),
-            interpreter: p.facts.interpreter.clone(),
-            needed: p.facts.needed.clone(),
+            is_static: facts.is_static(),
+            interpreter: facts.interpreter.clone(),
+            needed: facts.needed.clone(),
             smoke,
         })
     }
@@ -570,6 +688,18 @@ enum AttemptEnd {
     Produced(PathBuf),
     Failed(classify::Classification),
 }
+
+/// Write `bytes` to a new file (never through an existing file or link) with mode 0755.
+fn write_new_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o755).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The job's own CARGO_HOME, inside the work folder.
+const CARGO_HOME_DIR: &str = "cargo-home";
 
 /// A classified failure of `phase`.
 fn classified(phase: Phase, class: FailureClass, message: String, evidence: Vec<String>) -> PhaseError {

@@ -19,6 +19,7 @@ pub mod log;
 pub mod manifest;
 pub mod prepare;
 pub mod runner;
+pub mod sandbox;
 pub mod smoke;
 pub mod srcbuild;
 pub mod summary;
