@@ -481,7 +481,10 @@ impl<'a> Job<'a> {
             if setup.backend == Backend::Cross { command.clone() } else { self.sandboxed(&command, root, false) };
         let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, setup.deadline).await;
         self.log.end_group(self.runner);
-        let run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        if setup.sandbox.is_some() && setup.backend != Backend::Cross {
+            (run.exit_code, run.signal) = sandbox::unwrap_status(run.exit_code, run.signal);
+        }
         let mut attempt = Attempt {
             features: features_desc,
             locked: plan.locked,

@@ -125,6 +125,15 @@ pub fn bwrap_args(policy: &Policy) -> Vec<String> {
     args
 }
 
+/// bwrap exits with `128 + N` when the command was killed by signal `N` (the shell's convention);
+/// turn that back into a signal, as a direct child's status would say. Pure.
+pub fn unwrap_status(exit_code: Option<i32>, signal: Option<i32>) -> (Option<i32>, Option<i32>) {
+    match (exit_code, signal) {
+        (Some(code), None) if (129..=128 + 64).contains(&code) => (None, Some(code - 128)),
+        other => other,
+    }
+}
+
 /// A bwrap that was checked to work on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bwrap {
@@ -256,6 +265,13 @@ mod tests {
         assert_eq!(count(&p), 2);
         p.network = true;
         assert!(bwrap_args(&p).contains(&"--share-net".to_string()));
+    }
+
+    #[test]
+    fn signals_come_back_from_exit_codes() {
+        assert_eq!(unwrap_status(Some(134), None), (None, Some(6)));
+        assert_eq!(unwrap_status(Some(1), None), (Some(1), None));
+        assert_eq!(unwrap_status(None, Some(9)), (None, Some(9)));
     }
 
     #[test]

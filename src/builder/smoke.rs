@@ -213,7 +213,11 @@ async fn run_once(
             use std::os::unix::process::ExitStatusExt;
             let mut output = String::from_utf8_lossy(&out).into_owned();
             output.push_str(&String::from_utf8_lossy(&err));
-            Ok(RunOutcome { exit_code: status.code(), signal: status.signal(), timed_out: false, output })
+            let (exit_code, signal) = match sandbox {
+                Some(_) => super::sandbox::unwrap_status(status.code(), status.signal()),
+                None => (status.code(), status.signal()),
+            };
+            Ok(RunOutcome { exit_code, signal, timed_out: false, output })
         }
         Err(_) => {
             if let Some(pid) = pid {
