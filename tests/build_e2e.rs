@@ -431,3 +431,21 @@ fn real_crate_from_crates_io() {
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hexyl 0.17.0");
     assert!(pkg.result.licenses.files.iter().any(|l| l.spdx.is_some()), "{:?}", pkg.result.licenses);
 }
+
+/// No bwrap on PATH: `--sandbox auto` refuses with the fix (exit 3) before anything is written;
+/// `--sandbox none` is the explicit way round it.
+#[test]
+fn missing_bubblewrap_is_refused_with_the_fix() {
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Only the toolchain's folder: cargo and rustc are found, bwrap is not.
+    let cargo = cratemill::builder::sandbox::find_on_path("cargo").expect("cargo on PATH");
+    let path = cargo.parent().unwrap().to_str().unwrap();
+    assert!(!Path::new(path).join("bwrap").exists());
+    let o = build(&reg, "hello", &out, &[], &[("PATH", path)]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let line = one_error_line(&o);
+    assert!(line.contains("apt-get install bubblewrap") && line.contains("--sandbox none"), "{line}");
+    assert!(!out.exists(), "nothing is written when the sandbox is refused");
+}
