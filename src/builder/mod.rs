@@ -2,9 +2,10 @@
 //! smoke-tested executables with licenses, checksums, build log, source archive and result.json.
 //!
 //! Pipeline (each step its own module): resolve + fetch + verify + unpack (`crates_io`) ->
-//! [`prepare`] -> attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]) ->
-//! [`collect`] + `inspect` + `smoke` -> `license` -> `srcbuild` + `package`. [`job`] runs them in order
-//! and always writes result.json.
+//! [`prepare`] -> dependency fetch + offline attempts ([`attempts`], [`backend`], [`env`], [`runner`],
+//! [`log`], [`classify`]), inside the [`sandbox`] -> [`collect`] + `inspect` + `smoke` (a copy, in the
+//! sandbox) -> `license` -> `srcbuild` + `package`. [`job`] runs them in order and always writes
+//! result.json.
 
 pub mod args;
 pub mod attempts;
