@@ -105,7 +105,9 @@ packages() {
 
 # On GitHub-hosted runners (RUNNER_ENVIRONMENT=github-hosted), install what the build needs and
 # the image lacks (docs/builder-environment.md): the target's std, cargo-zigbuild + zig for the
-# zigbuild backend, qemu-user-static to smoke-run foreign executables. Pinned versions. Elsewhere
+# zigbuild backend, qemu-user-static to smoke-run foreign executables, bubblewrap for the build
+# sandbox (and, where AppArmor restricts unprivileged user namespaces, as on Ubuntu 24.04 images,
+# the sysctl that lets bwrap create them). Pinned versions. Elsewhere
 # the machine is the user's: nothing is installed (cratemill names a missing tool itself).
 install_tools() {
   [[ "${RUNNER_ENVIRONMENT:-}" == "github-hosted" ]] || return 0
@@ -119,6 +121,14 @@ install_tools() {
     python3 -m pip install --user --quiet --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.0 >&2 ||
       fail 3 "pip install cargo-zigbuild ziglang failed"
     export PATH="$HOME/.local/bin:$PATH"
+  fi
+  if ! command -v bwrap >/dev/null; then
+    sudo apt-get install -y -qq --no-install-recommends bubblewrap >&2 ||
+      fail 3 "apt-get install bubblewrap failed (the build sandbox needs it)"
+  fi
+  if [[ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)" == "1" ]]; then
+    sudo sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >&2 ||
+      fail 3 "cannot allow unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns), which the build sandbox needs"
   fi
   if [[ -n "$target" && "${target%%-*}" != "$(uname -m)" ]] && ! command -v qemu-aarch64-static >/dev/null; then
     sudo apt-get install -y -qq --no-install-recommends qemu-user-static >&2 ||

@@ -51,6 +51,13 @@ fn assert_not_publishable(out: &Path) {
     assert!(cratemill::package::verify(out).is_err());
 }
 
+/// The work folder a `--keep-work` build left, from its build log.
+fn kept_work_folder(out: &Path) -> PathBuf {
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    let line = log.lines().find_map(|l| l.split_once("work folder kept at ")).expect("the log names the work folder");
+    PathBuf::from(line.1.trim())
+}
+
 fn bin_crate(name: &str, version: &str, main_rs: &str) -> TestCrate {
     let manifest = format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n[features]\nbroken = []\n");
     TestCrate::new(name, version).file("Cargo.toml", manifest).file("src/main.rs", main_rs).file("LICENSE", MIT)
@@ -110,11 +117,11 @@ fn builds_a_static_executable_that_runs() {
 #[test]
 fn secrets_never_reach_the_build_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let dump = dir.path().join("env-dump.txt");
-    let build_rs = format!(
-        "fn main() {{\n    let mut s = String::new();\n    for (k, v) in std::env::vars() {{ s.push_str(&format!(\"{{k}}={{v}}\\n\")); }}\n    std::fs::write({:?}, s).unwrap();\n}}\n",
-        dump.display().to_string()
-    );
+    // The sandbox lets a build script write only in the work folder: the dump goes to its root,
+    // which --keep-work leaves behind for the test to read.
+    let build_rs = "fn main() {\n    let mut s = String::new();\n    for (k, v) in std::env::vars() { s.push_str(&format!(\"{k}={v}\\n\")); }\n    \
+                    let dir = std::path::Path::new(env!(\"CARGO_MANIFEST_DIR\")).join(\"../..\");\n    \
+                    std::fs::write(dir.join(\"env-dump.txt\"), s).unwrap();\n}\n";
     let reg = SparseRegistry::start(vec![
         bin_crate("envdump", "0.1.0", "fn main() { println!(\"envdump 0.1.0\"); }").file("build.rs", build_rs)
     ]);
@@ -130,9 +137,11 @@ fn secrets_never_reach_the_build_environment() {
         // An allowed variable carrying a secret value is dropped too.
         ("CFLAGS", "-DX=ghs_SECRETgithubtoken0001"),
     ];
-    let o = build(&reg, "envdump", &out, &["--secret-env", "MY_INPUT"], &secrets);
+    let o = build(&reg, "envdump", &out, &["--secret-env", "MY_INPUT", "--keep-work"], &secrets);
     assert!(o.status.success(), "{}", stderr(&o));
-    let seen = std::fs::read_to_string(&dump).expect("build.rs ran and dumped its environment");
+    let work = kept_work_folder(&out);
+    let seen = std::fs::read_to_string(work.join("env-dump.txt")).expect("build.rs ran and dumped its environment");
+    std::fs::remove_dir_all(&work).unwrap();
     assert!(seen.contains("CARGO_PKG_NAME=envdump"), "the dump is a real build-script environment");
     let mut everything = seen.clone();
     for f in ["build.log", "result.json"] {
@@ -354,6 +363,8 @@ fn stable_toolchain_collects_from_the_target_folder() {
     assert!(!args.iter().any(|a| a == "-Z" || a == "--artifact-dir" || a == "+nightly"), "{args:?}");
     assert!(args.windows(2).any(|w| w == ["--jobs", "1"]), "{args:?}");
     assert_eq!(r.executables[0].smoke.status, SmokeStatus::Passed);
+    assert_eq!(r.sandbox, Some(cratemill::schema::result::Sandbox::Bwrap), "the build ran in bwrap");
+    assert!(args.iter().any(|a| a == "--offline"), "the build runs offline after the fetch: {args:?}");
     cratemill::package::verify(&out).expect("package verifies");
 }
 
@@ -419,4 +430,22 @@ fn real_crate_from_crates_io() {
     assert!(run.status.success());
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hexyl 0.17.0");
     assert!(pkg.result.licenses.files.iter().any(|l| l.spdx.is_some()), "{:?}", pkg.result.licenses);
+}
+
+/// No bwrap on PATH: `--sandbox auto` refuses with the fix (exit 3) before anything is written;
+/// `--sandbox none` is the explicit way round it.
+#[test]
+fn missing_bubblewrap_is_refused_with_the_fix() {
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Only the toolchain's folder: cargo and rustc are found, bwrap is not.
+    let cargo = cratemill::builder::sandbox::find_on_path("cargo").expect("cargo on PATH");
+    let path = cargo.parent().unwrap().to_str().unwrap();
+    assert!(!Path::new(path).join("bwrap").exists());
+    let o = build(&reg, "hello", &out, &[], &[("PATH", path)]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let line = one_error_line(&o);
+    assert!(line.contains("apt-get install bubblewrap") && line.contains("--sandbox none"), "{line}");
+    assert!(!out.exists(), "nothing is written when the sandbox is refused");
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::backend::BackendChoice;
+use super::sandbox::SandboxChoice;
 use super::toolchain::ToolchainChoice;
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +57,12 @@ pub struct BuildArgs {
     /// Names of environment variables whose values are secrets: never passed to the build even if allowed.
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub secret_env: Vec<String>,
+
+    /// Build sandbox: `auto` and `bwrap` run build scripts and smoke runs inside bubblewrap (no network,
+    /// no other process, one writable folder) and refuse to build when it does not work here; `none`
+    /// runs them with your rights (only for disposable machines).
+    #[arg(long, value_enum, default_value_t = SandboxChoice::Auto)]
+    pub sandbox: SandboxChoice,
 
     /// Do not echo the build log to the console (it is still written to build.log).
     #[arg(long, short)]

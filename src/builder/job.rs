@@ -2,6 +2,7 @@
 //! `result.json` (built or failed) plus GitHub outputs. A failed job never leaves a package that looks
 //! publishable: only `result.json` and `build.log` remain in the output folder.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -17,10 +18,13 @@ use crate::target::Target;
 
 use super::args::{parse_features, BuildArgs};
 use super::attempts::{self, Plan};
+use super::backend::CommandLine;
 use super::backend::{self, Backend, BackendChoice, BackendTool, BuildRequest};
 use super::classify::{self, ExitInfo};
 use super::collect::{self, Produced};
+use super::inspect;
 use super::log::BuildLog;
+use super::sandbox::{self, Bwrap, Policy, Sandbox};
 use super::{env, manifest, prepare, runner, summary, toolchain};
 
 /// A phase's failure: what to record and how to exit.
@@ -46,14 +50,97 @@ struct Setup {
     jobs: Option<u32>,
     deadline: Instant,
     secret_values: Vec<String>,
+    /// How long toolchain detection and backend choice took.
+    setup_time: Duration,
+    /// The checked bwrap, `None` only for `--sandbox none`.
+    sandbox: Option<Bwrap>,
+    /// Host folders the sandboxed build reads: the toolchain and the backend's own tools.
+    tool_paths: Vec<PathBuf>,
+}
+
+/// One job in flight: the fixed setup, its folders, and the result and log every phase adds to.
+/// Each phase is one method; [`Job::run_phases`] calls them in order.
+struct Job<'a> {
+    setup: &'a Setup,
+    runner: &'a Runner,
+    /// The package folder.
+    out: PathBuf,
+    /// The work folder (download, unpacked source, target dir), deleted with `_work_guard`.
+    work: PathBuf,
+    _work_guard: Option<tempfile::TempDir>,
+    result: BuildResult,
+    log: BuildLog,
+}
+
+/// What the fetch phase leaves: the verified `.crate` and its unpacked root.
+struct Fetched {
+    crate_file: PathBuf,
+    /// The index's sha256 of the `.crate`, verified at download.
+    crate_sha256: String,
+    root: PathBuf,
+}
+
+/// What the prepare phase decides for the build attempts.
+struct Prepared {
+    meta: crate::schema::result::PackageMeta,
+    has_lock: bool,
+    /// The preparation steps (without the vendoring line): the pristine archive must reproduce them.
+    steps: Vec<String>,
+    extras: Vec<String>,
+    child_env: BTreeMap<String, String>,
+    target_dir: PathBuf,
 }
 
 /// Run the job; returns the exit code and the package folder.
 pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     let runner = Runner::from_env();
     let started = Instant::now();
+    let (setup, resolved, resolve_time) = validate_and_resolve(&args, &runner, started).await?;
+    let target = setup.target;
 
-    // Validate every input before touching the network or the disk: usage errors exit 2 here.
+    let mut result =
+        BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, setup.backend);
+    result.toolchain = Some(setup.toolchain.clone());
+    result.rustflags = target.rustflags().join(" ");
+    result.timings_ms.insert("setup".into(), ms(setup.setup_time));
+    result.sandbox = Some(match (&setup.sandbox, setup.backend) {
+        (None, _) => Sandbox::None,
+        (Some(_), Backend::Cross) => Sandbox::CrossContainer,
+        (Some(_), _) => Sandbox::Bwrap,
+    });
+    // The default output folder is named after the resolved version.
+    let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
+    super::output::claim(&out)?;
+    let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
+    log.note(&format!(
+        "cratemill {} building {} for {} with {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        args.spec,
+        target.triple,
+        setup.backend.name(),
+        setup.toolchain.rustc
+    ));
+
+    let mut job = Job::new(&setup, &runner, out, args.keep_work, result, log)?;
+    let outcome = match resolved {
+        Ok((index, version)) => {
+            job.resolved(&version, resolve_time);
+            job.run_phases(&index, &version).await
+        }
+        Err(e) => Err(e),
+    };
+    let exit = job.finish(outcome, started)?;
+    summary::report(&runner, &job.result, &job.out)?;
+    Ok((exit, job.out))
+}
+
+/// Validate every input before touching the network or the disk (usage errors exit 2 here), then
+/// detect the toolchain and resolve the version side by side.
+async fn validate_and_resolve(
+    args: &BuildArgs,
+    runner: &Runner,
+    started: Instant,
+) -> anyhow::Result<(Setup, Result<(Index, IndexVersion), PhaseError>, Duration)> {
     let spec = CrateSpec::parse(&args.spec)?;
     let target = match &args.target {
         Some(t) => Target::parse(t)?,
@@ -65,9 +152,6 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
         runner.mask(secret);
     }
     let host = Target::host();
-    // The license store takes ~0.1 s to load: warm it while the crate is fetched and built.
-    let license_store = tokio::task::spawn_blocking(crate::builder::license::warm_up);
-    // Toolchain detection (local processes) and version resolution (the index) run side by side.
     let tools = async {
         let toolchain = toolchain::detect(args.toolchain).await?;
         let nightly = toolchain.channel == Channel::Nightly;
@@ -78,14 +162,16 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
             Vec::new()
         };
         let backend = backend::choose(args.backend, target, host, &installed)?;
-        anyhow::Ok((toolchain, backend, started.elapsed()))
+        let sandbox = sandbox::resolve(args.sandbox).await?;
+        let tool_paths = if sandbox.is_some() { toolchain::sandbox_paths(nightly, backend).await } else { Vec::new() };
+        anyhow::Ok((toolchain, backend, started.elapsed(), sandbox, tool_paths))
     };
     let resolving = async {
         let t = Instant::now();
-        (resolve(&args, &spec).await, t.elapsed())
+        (resolve(args, &spec).await, t.elapsed())
     };
     let (tools, (resolved, resolve_time)) = tokio::join!(tools, resolving);
-    let (toolchain, backend, setup_time) = tools?;
+    let (toolchain, backend, setup_time, sandbox, tool_paths) = tools?;
     let setup = Setup {
         spec,
         target,
@@ -96,77 +182,11 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
         jobs: args.jobs,
         deadline: started.checked_add(args.timeout).unwrap_or_else(|| started + super::args::MAX_TIMEOUT),
         secret_values,
+        setup_time,
+        sandbox,
+        tool_paths,
     };
-
-    let mut result =
-        BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, backend);
-    result.toolchain = Some(setup.toolchain.clone());
-    result.rustflags = target.rustflags().join(" ");
-    result.timings_ms.insert("setup".into(), ms(setup_time));
-    // The default output folder is named after the resolved version.
-    let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
-    super::output::claim(&out)?;
-    let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
-    log.note(&format!(
-        "cratemill {} building {} for {} with {} ({})",
-        env!("CARGO_PKG_VERSION"),
-        args.spec,
-        target.triple,
-        backend.name(),
-        setup.toolchain.rustc
-    ));
-
-    let outcome = match resolved {
-        Ok((index, version)) => {
-            if version.name != setup.spec.name {
-                log.note(&format!("`{}` is published as `{}`", setup.spec.name, version.name));
-            }
-            result.crate_name = version.name.clone();
-            result.version = version.vers.clone();
-            result.timings_ms.insert("resolve".into(), ms(resolve_time));
-            build_resolved(&args, &setup, &index, &version, &out, &mut result, &mut log, &runner).await
-        }
-        Err(e) => Err(e),
-    };
-    drop(license_store);
-    result.timings_ms.insert("total".into(), ms(started.elapsed()));
-    result.finished_at = crate::schema::now_rfc3339();
-
-    let exit = match outcome {
-        Ok(()) => {
-            result.status = Status::Built;
-            log.note(&format!(
-                "built {} executable(s) in {:.1}s",
-                result.executables.len(),
-                started.elapsed().as_secs_f64()
-            ));
-            log.flush()?;
-            // result.json is written last, so its presence with status built means the package is whole.
-            package_files(&out, &mut result)?;
-            Exit::Ok
-        }
-        Err(failure) => {
-            let class = error::class_of(&failure.error).unwrap_or(failure.default_class);
-            let message = error::one_line(&failure.error);
-            log.note(&format!("failed in {}: {class}: {message}", failure.phase));
-            log.flush()?;
-            remove_publishable(&out)?;
-            result.status = Status::Failed;
-            result.failure =
-                Some(Failure { class, phase: failure.phase, message: message.clone(), evidence: failure.evidence });
-            crate::schema::write(&out.join(package::RESULT_FILE), &result)?;
-            runner.error(
-                &format!(
-                    "cratemill build {}@{} ({}) failed: {class}",
-                    result.crate_name, result.version, target.triple
-                ),
-                &message,
-            );
-            error::exit_in(&failure.error, Some(failure.phase))
-        }
-    };
-    summary::report(&runner, &result, &out)?;
-    Ok((exit, out))
+    Ok((setup, resolved, resolve_time))
 }
 
 async fn resolve(args: &BuildArgs, spec: &CrateSpec) -> Result<(Index, IndexVersion), PhaseError> {
@@ -180,203 +200,275 @@ async fn resolve(args: &BuildArgs, spec: &CrateSpec) -> Result<(Index, IndexVers
     Ok((index, chosen))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn build_resolved(
-    args: &BuildArgs,
-    setup: &Setup,
-    index: &Index,
-    version: &IndexVersion,
-    out: &Path,
-    result: &mut BuildResult,
-    log: &mut BuildLog,
-    runner: &Runner,
-) -> Result<(), PhaseError> {
-    let work = tempfile::Builder::new()
-        .prefix("cratemill-work-")
-        .tempdir()
-        .map_err(|e| phase_err(Phase::Setup, FailureClass::OutOfResources)(e.into()))?;
-    // The guard deletes the work folder when this function returns, on success and on failure alike.
-    let (work_path, _guard) =
-        if args.keep_work { (work.keep(), None) } else { (work.path().to_path_buf(), Some(work)) };
-    if args.keep_work {
-        log.note(&format!("work folder kept at {}", work_path.display()));
-    }
-    let name = &version.name;
-    let vers = &version.vers;
-
-    // Fetch + verify + unpack.
-    let t = Instant::now();
-    log.group(runner, &format!("fetch {name} {vers}"));
-    let download_dir = work_path.join("download");
-    std::fs::create_dir_all(&download_dir)
-        .map_err(|e| phase_err(Phase::Fetch, FailureClass::OutOfResources)(e.into()))?;
-    let downloaded =
-        index.download(version, &download_dir).await.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
-    log.note(&format!(
-        "downloaded {} ({} bytes), sha256 {} matches the index",
-        downloaded.url, downloaded.size, downloaded.sha256
-    ));
-    result.source = Some(Source {
-        index_url: index.url().to_string(),
-        download_url: downloaded.url.clone(),
-        crate_sha256: downloaded.sha256.clone(),
-        crate_size: downloaded.size,
-        yanked: version.yanked,
-    });
-    let src_dir = work_path.join("src");
-    std::fs::create_dir_all(&src_dir).map_err(|e| phase_err(Phase::Fetch, FailureClass::OutOfResources)(e.into()))?;
-    // Unsafe archives carry their own class; anything else here is an I/O problem.
-    let (crate_file, unpack_into, n, v) = (downloaded.path.clone(), src_dir.clone(), name.clone(), vers.clone());
-    let root = tokio::task::spawn_blocking(move || {
-        crates_io::unpack(&crate_file, &unpack_into, &n, &v, &crates_io::UnpackLimits::default())
-    })
-    .await
-    .map_err(|e| phase_err(Phase::Fetch, FailureClass::Unknown)(e.into()))?
-    .map_err(phase_err(Phase::Fetch, FailureClass::Unknown))?;
-    log.end_group(runner);
-    result.timings_ms.insert("fetch".into(), ms(t.elapsed()));
-
-    // Prepare.
-    let t = Instant::now();
-    let meta =
-        manifest::read_meta(&root.join("Cargo.toml")).map_err(phase_err(Phase::Prepare, FailureClass::CompileError))?;
-    result.package = Some(meta.clone());
-    if !manifest::declares_binaries(&root).map_err(phase_err(Phase::Prepare, FailureClass::CompileError))? {
-        return Err(PhaseError {
-            phase: Phase::Prepare,
-            error: error::classified(
-                Exit::Failed,
-                FailureClass::NoExecutables,
-                format!("{name} {vers} is a library: it has no binary targets to build"),
-            ),
-            default_class: FailureClass::NoExecutables,
-            evidence: Vec::new(),
-        });
-    }
-    let prepared = prepare::prepare(&root).map_err(phase_err(Phase::Prepare, FailureClass::Unknown))?;
-    let extras = prepare::vendoring_features(&version.features, &version.deps);
-    result.prepare = prepared.steps.clone();
-    if !extras.is_empty() {
-        result.prepare.push(format!("vendoring features added: {}", extras.join(",")));
-    }
-    for step in &result.prepare {
-        log.note(&format!("prepare: {step}"));
-    }
-    let mut extra_env: Vec<(String, String)> =
-        setup.target.profile_env().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    extra_env.push((setup.target.rustflags_env_name(), result.rustflags.clone()));
-    extra_env.extend(prepare::build_env());
-    extra_env.push(("CARGO_TERM_COLOR".into(), "never".into()));
-    extra_env.push(("CARGO_TERM_PROGRESS_WHEN".into(), "never".into()));
-    extra_env.push(("CARGO_INCREMENTAL".into(), "0".into()));
-    if setup.backend == Backend::Cross {
-        if let Some(pass) = backend::cross_passthrough(&extra_env) {
-            extra_env.push(("CROSS_BUILD_ENV_PASSTHROUGH".into(), pass));
+impl<'a> Job<'a> {
+    fn new(
+        setup: &'a Setup,
+        runner: &'a Runner,
+        out: PathBuf,
+        keep_work: bool,
+        result: BuildResult,
+        mut log: BuildLog,
+    ) -> anyhow::Result<Job<'a>> {
+        let work = tempfile::Builder::new()
+            .prefix("cratemill-work-")
+            .tempdir()
+            .context("creating the work folder (is the temporary folder writable and not full?)")?;
+        // The guard deletes the work folder when the job is dropped, on success and on failure alike.
+        let (work_path, guard) = if keep_work { (work.keep(), None) } else { (work.path().to_path_buf(), Some(work)) };
+        if keep_work {
+            log.note(&format!("work folder kept at {}", work_path.display()));
         }
+        Ok(Job { setup, runner, out, work: work_path, _work_guard: guard, result, log })
     }
-    result.build_env = extra_env.iter().cloned().collect();
-    let target_dir = work_path.join("target");
-    extra_env.push(("CARGO_TARGET_DIR".into(), target_dir.display().to_string()));
-    let child_env = env::scrub(&env::current(), &extra_env, &setup.secret_values);
-    if let Some((program, version_args)) = setup.backend.tool_version_command() {
-        if let Some(tc) = result.toolchain.as_mut() {
-            tc.backend_tool = toolchain::version_line(program, version_args).await;
+
+    /// Record the resolved name and version.
+    fn resolved(&mut self, version: &IndexVersion, resolve_time: Duration) {
+        if version.name != self.setup.spec.name {
+            self.log.note(&format!("`{}` is published as `{}`", self.setup.spec.name, version.name));
         }
+        self.result.crate_name = version.name.clone();
+        self.result.version = version.vers.clone();
+        self.result.timings_ms.insert("resolve".into(), ms(resolve_time));
     }
-    result.timings_ms.insert("prepare".into(), ms(t.elapsed()));
 
-    // Build attempts.
-    let t = Instant::now();
-    let produced = attempt_builds(
-        setup,
-        &root,
-        &work_path,
-        &target_dir,
-        prepared.has_lock,
-        extras,
-        &child_env,
-        result,
-        log,
-        runner,
-    )
-    .await?;
-    result.timings_ms.insert("build".into(), ms(t.elapsed()));
+    /// The phases in order, each timed.
+    async fn run_phases(&mut self, index: &Index, version: &IndexVersion) -> Result<(), PhaseError> {
+        let t = Instant::now();
+        let fetched = self.fetch(index, version).await?;
+        self.result.timings_ms.insert("fetch".into(), ms(t.elapsed()));
 
-    // Inspect + smoke.
-    let t = Instant::now();
-    inspect_and_install(setup, &produced, out, result, log).await?;
-    result.timings_ms.insert("inspect".into(), ms(t.elapsed()));
+        let t = Instant::now();
+        let prepared = self.prepare(version, &fetched.root).await?;
+        self.result.timings_ms.insert("prepare".into(), ms(t.elapsed()));
 
-    // Licenses.
-    let t = Instant::now();
-    result.licenses = crate::builder::license::collect(
-        &root,
-        meta.license.as_deref(),
-        meta.license_file.as_deref(),
-        &out.join(package::LICENSES_DIR),
-    )
-    .map_err(phase_err(Phase::License, FailureClass::Unknown))?;
-    for lf in &result.licenses.files {
-        log.note(&format!(
-            "license {}: {} ({:.2})",
-            lf.source_path,
-            lf.spdx.as_deref().unwrap_or("unidentified"),
-            lf.confidence
+        let t = Instant::now();
+        let produced = self.build(&fetched.root, &prepared).await?;
+        self.result.timings_ms.insert("build".into(), ms(t.elapsed()));
+
+        let t = Instant::now();
+        self.inspect(&produced).await?;
+        self.result.timings_ms.insert("inspect".into(), ms(t.elapsed()));
+
+        let t = Instant::now();
+        self.license(&fetched.root, &prepared.meta)?;
+        self.result.timings_ms.insert("license".into(), ms(t.elapsed()));
+
+        let t = Instant::now();
+        self.package(&fetched, &prepared.steps)?;
+        self.result.timings_ms.insert("package".into(), ms(t.elapsed()));
+        Ok(())
+    }
+
+    /// Download, verify against the index checksum, unpack.
+    async fn fetch(&mut self, index: &Index, version: &IndexVersion) -> Result<Fetched, PhaseError> {
+        let (name, vers) = (&version.name, &version.vers);
+        self.log.group(self.runner, &format!("fetch {name} {vers}"));
+        let download_dir = self.work.join("download");
+        std::fs::create_dir_all(&download_dir)
+            .map_err(|e| phase_err(Phase::Fetch, FailureClass::OutOfResources)(e.into()))?;
+        let downloaded =
+            index.download(version, &download_dir).await.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        self.log.note(&format!(
+            "downloaded {} ({} bytes), sha256 {} matches the index",
+            downloaded.url, downloaded.size, downloaded.sha256
         ));
+        self.result.source = Some(Source {
+            index_url: index.url().to_string(),
+            download_url: downloaded.url.clone(),
+            crate_sha256: downloaded.sha256.clone(),
+            crate_size: downloaded.size,
+            yanked: version.yanked,
+        });
+        let src_dir = self.work.join("src");
+        std::fs::create_dir_all(&src_dir)
+            .map_err(|e| phase_err(Phase::Fetch, FailureClass::OutOfResources)(e.into()))?;
+        // Unsafe archives carry their own class; anything else here is an I/O problem.
+        let (crate_file, unpack_into, n, v) = (downloaded.path.clone(), src_dir, name.clone(), vers.clone());
+        let root = tokio::task::spawn_blocking(move || {
+            crates_io::unpack(&crate_file, &unpack_into, &n, &v, &crates_io::UnpackLimits::default())
+        })
+        .await
+        .map_err(|e| phase_err(Phase::Fetch, FailureClass::Unknown)(e.into()))?
+        .map_err(phase_err(Phase::Fetch, FailureClass::Unknown))?;
+        self.log.end_group(self.runner);
+        Ok(Fetched { crate_file: downloaded.path, crate_sha256: downloaded.sha256, root })
     }
-    result.timings_ms.insert("license".into(), ms(t.elapsed()));
 
-    // Source archive (log flushed first so the archive carries it whole up to here).
-    let t = Instant::now();
-    log.note("writing the -srcbuild- source archive");
-    log.flush().map_err(|e| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into()))?;
-    let info = serde_json::json!({
-        "crate": name, "version": vers, "target": setup.target.triple, "backend": setup.backend.name(),
-        "toolchain": result.toolchain, "rustflags": result.rustflags, "build_env": result.build_env,
-        "prepare": result.prepare, "attempts": result.attempts, "source": result.source,
-    });
-    let archive = out.join(package::SRCBUILD_DIR).join(package::srcbuild_file_name(name, vers));
-    // The source part is re-derived from the verified .crate, never taken from the tree the build ran in.
-    let pristine =
-        crate::builder::srcbuild::pristine(&downloaded.path, &downloaded.sha256, name, vers, &prepared.steps)
-            .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
-    let resolved_lock = pristine.resolved_lock(&root);
-    crate::builder::srcbuild::write(
-        &archive,
-        &crate::builder::srcbuild::Inputs {
-            crate_name: name,
-            version: vers,
-            crate_file: &downloaded.path,
-            source_tree: &pristine.root,
-            resolved_lock: resolved_lock.as_deref(),
-            build_log: log.path(),
-            build_info: &info,
-        },
-    )
-    .map_err(phase_err(Phase::Package, FailureClass::OutOfResources))?;
-    result.timings_ms.insert("package".into(), ms(t.elapsed()));
-    Ok(())
-}
+    /// Read the manifest, refuse libraries, apply the preparation steps and decide the environment.
+    async fn prepare(&mut self, version: &IndexVersion, root: &Path) -> Result<Prepared, PhaseError> {
+        let (name, vers) = (&version.name, &version.vers);
+        let meta = manifest::read_meta(&root.join("Cargo.toml"))
+            .map_err(phase_err(Phase::Prepare, FailureClass::CompileError))?;
+        self.result.package = Some(meta.clone());
+        if !manifest::declares_binaries(root).map_err(phase_err(Phase::Prepare, FailureClass::CompileError))? {
+            let why = format!("{name} {vers} is a library: it has no binary targets to build");
+            return Err(classified(Phase::Prepare, FailureClass::NoExecutables, why, Vec::new()));
+        }
+        let prepared = prepare::prepare(root).map_err(phase_err(Phase::Prepare, FailureClass::Unknown))?;
+        let extras = prepare::vendoring_features(&version.features, &version.deps);
+        self.result.prepare = prepared.steps.clone();
+        if !extras.is_empty() {
+            self.result.prepare.push(format!("vendoring features added: {}", extras.join(",")));
+        }
+        for step in &self.result.prepare {
+            self.log.note(&format!("prepare: {step}"));
+        }
+        let target_dir = self.work.join("target");
+        std::fs::create_dir_all(self.work.join(CARGO_HOME_DIR))
+            .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
+        let child_env = self.child_env(&target_dir);
+        if let Some((program, version_args)) = self.setup.backend.tool_version_command() {
+            if let Some(tc) = self.result.toolchain.as_mut() {
+                tc.backend_tool = toolchain::version_line(program, version_args).await;
+            }
+        }
+        Ok(Prepared { meta, has_lock: prepared.has_lock, steps: prepared.steps, extras, child_env, target_dir })
+    }
 
-#[allow(clippy::too_many_arguments)]
-async fn attempt_builds(
-    setup: &Setup,
-    root: &Path,
-    work: &Path,
-    target_dir: &Path,
-    has_lock: bool,
-    extras: Vec<String>,
-    child_env: &std::collections::BTreeMap<String, String>,
-    result: &mut BuildResult,
-    log: &mut BuildLog,
-    runner: &Runner,
-) -> Result<Vec<Produced>, PhaseError> {
-    let nightly = setup.toolchain.channel == Channel::Nightly;
-    let mut plan = attempts::first(setup.features.clone(), extras, has_lock);
-    let mut tried: Vec<Plan> = Vec::new();
-    loop {
-        let n = tried.len() + 1;
-        let artifact_dir = nightly.then(|| work.join(format!("artifacts-{n}")));
+    /// The build child's environment: the allow-list plus cratemill's own variables (recorded).
+    fn child_env(&mut self, target_dir: &Path) -> BTreeMap<String, String> {
+        let target = self.setup.target;
+        let mut extra_env: Vec<(String, String)> =
+            target.profile_env().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        extra_env.push((target.rustflags_env_name(), self.result.rustflags.clone()));
+        extra_env.extend(prepare::build_env());
+        extra_env.push(("CARGO_TERM_COLOR".into(), "never".into()));
+        extra_env.push(("CARGO_TERM_PROGRESS_WHEN".into(), "never".into()));
+        extra_env.push(("CARGO_INCREMENTAL".into(), "0".into()));
+        if self.setup.backend == Backend::Cross {
+            if let Some(pass) = backend::cross_passthrough(&extra_env) {
+                extra_env.push(("CROSS_BUILD_ENV_PASSTHROUGH".into(), pass));
+            }
+        }
+        self.result.build_env = extra_env.iter().cloned().collect();
+        extra_env.push(("CARGO_TARGET_DIR".into(), target_dir.display().to_string()));
+        // cratemill's own CARGO_HOME: the registry cache of the fetch and nothing else (no config.toml,
+        // no credentials, no bin/).
+        extra_env.push(("CARGO_HOME".into(), self.work.join(CARGO_HOME_DIR).display().to_string()));
+        env::scrub(&env::current(), &extra_env, &self.setup.secret_values)
+    }
+
+    /// The attempt ladder: run attempts until one produces executables or the ladder ends.
+    async fn build(&mut self, root: &Path, prepared: &Prepared) -> Result<Vec<Produced>, PhaseError> {
+        let mut plan = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
+        let mut tried: Vec<Plan> = Vec::new();
+        let mut fetched_locked: Option<(bool, bool)> = None;
+        loop {
+            tried.push(plan.clone());
+            let n = tried.len();
+            if plan.discard_lock {
+                prepare::set_lock_aside(root, &mut self.log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+            }
+            let fetch_failed = if fetched_locked == Some((plan.locked, plan.discard_lock)) {
+                None
+            } else {
+                fetched_locked = Some((plan.locked, plan.discard_lock));
+                self.fetch_deps(&plan, root, prepared).await?
+            };
+            let end = match fetch_failed {
+                Some(c) => AttemptEnd::Failed(c),
+                None => self.attempt(n, &plan, root, prepared).await?,
+            };
+            let failed = match end {
+                AttemptEnd::Produced(dir) => return self.collect(&dir),
+                AttemptEnd::Failed(c) => c,
+            };
+            let outcome = attempts::Outcome {
+                class: failed.class,
+                lock_outdated: failed.lock_outdated,
+                feature_problem: failed.feature_problem,
+            };
+            match attempts::next(&plan, &outcome, &tried) {
+                Some(next) if Instant::now() < self.setup.deadline => plan = next,
+                _ => {
+                    let message = format!("{} (after {n} attempt{})", failed.summary, if n == 1 { "" } else { "s" });
+                    return Err(classified(Phase::Build, failed.class, message, failed.evidence));
+                }
+            }
+        }
+    }
+
+    /// `cargo fetch` of the dependency graph (the shipped lock with `--locked`, else a fresh
+    /// resolution) into cratemill's own CARGO_HOME, so that the build can run offline. Cargo runs no
+    /// crate code here; it still runs in the sandbox, with the network. A failure is recorded as the
+    /// attempt's and returned for the ladder.
+    async fn fetch_deps(
+        &mut self,
+        plan: &Plan,
+        root: &Path,
+        prepared: &Prepared,
+    ) -> Result<Option<classify::Classification>, PhaseError> {
+        let setup = self.setup;
+        let mut args: Vec<String> = Vec::new();
+        if setup.toolchain.channel == Channel::Nightly {
+            args.push("+nightly".into());
+        }
+        args.extend(["fetch".into(), "--manifest-path".into(), root.join("Cargo.toml").display().to_string()]);
+        // Only the platforms the build needs: the target's, and the host's for build scripts.
+        for triple in
+            std::iter::once(setup.target.triple).chain((setup.host != setup.target).then_some(setup.host.triple))
+        {
+            args.extend(["--target".into(), triple.into()]);
+        }
+        if plan.locked {
+            args.push("--locked".into());
+        }
+        let command = CommandLine { program: "cargo".into(), args };
+        let lock = if plan.locked { " (the shipped Cargo.lock)" } else { " (fresh resolution)" };
+        self.log.group(self.runner, &format!("fetch dependencies{lock}"));
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let wrapped = self.sandboxed(&command, root, true);
+        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, setup.deadline).await;
+        self.log.end_group(self.runner);
+        let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        if run.success() {
+            return Ok(None);
+        }
+        let exit = ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out };
+        let c = classify::classify(&run.lines.join("\n"), exit);
+        self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
+        self.result.attempts.push(Attempt {
+            features: plan.features.describe(&plan.extra_features),
+            locked: plan.locked,
+            fresh_lock: plan.discard_lock,
+            command: command.display(),
+            duration_ms: ms(run.duration),
+            exit_code: run.exit_code,
+            produced_binaries: false,
+            failure: Some(c.to_failure(Phase::Fetch)),
+        });
+        Ok(Some(c))
+    }
+
+    /// `command` as it runs in this job's sandbox (unchanged with `--sandbox none`): the work folder
+    /// writable, the fetched registry cache read-only unless this is the fetch (`network`).
+    fn sandboxed(&self, command: &CommandLine, cwd: &Path, network: bool) -> CommandLine {
+        let Some(bwrap) = &self.setup.sandbox else { return command.clone() };
+        let cargo_home = self.work.join(CARGO_HOME_DIR);
+        let policy = Policy {
+            system: Policy::host_system(network),
+            read_only: self.setup.tool_paths.clone(),
+            writable: self.work.clone(),
+            cache: None,
+            read_only_within: if network { Vec::new() } else { vec![cargo_home] },
+            home: std::env::var_os("HOME").map(PathBuf::from).filter(|h| sandbox::private_home_ok(h)),
+            cwd: cwd.to_path_buf(),
+            network,
+        };
+        bwrap.wrap(&policy, command)
+    }
+
+    /// One build attempt, recorded in `result.attempts`.
+    async fn attempt(
+        &mut self,
+        n: usize,
+        plan: &Plan,
+        root: &Path,
+        prepared: &Prepared,
+    ) -> Result<AttemptEnd, PhaseError> {
+        let setup = self.setup;
+        let nightly = setup.toolchain.channel == Channel::Nightly;
+        let artifact_dir = nightly.then(|| self.work.join(format!("artifacts-{n}")));
         let request = BuildRequest {
             manifest_path: root.join("Cargo.toml"),
             target: setup.target,
@@ -387,24 +479,22 @@ async fn attempt_builds(
             artifact_dir: artifact_dir.clone(),
             nightly,
         };
-        let command = backend::command(setup.backend, &request);
+        let mut command = backend::command(setup.backend, &request);
+        // Everything was fetched: the build never touches the network (and cannot, in the sandbox).
+        command.args.push("--offline".into());
         let features_desc = plan.features.describe(&plan.extra_features);
-        log.group(
-            runner,
-            &format!("build attempt {n}: features {features_desc}{}", if plan.locked { ", --locked" } else { "" }),
-        );
-        log.note(&format!("$ {}", command.display().join(" ")));
-        if plan.discard_lock {
-            prepare::set_lock_aside(root, log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        let locked_note = if plan.locked { ", --locked" } else { "" };
+        self.log.group(self.runner, &format!("build attempt {n}: features {features_desc}{locked_note}"));
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        // cross keeps its own container (docs/security.md); cargo and zigbuild run in bwrap.
+        let wrapped =
+            if setup.backend == Backend::Cross { command.clone() } else { self.sandboxed(&command, root, false) };
+        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, setup.deadline).await;
+        self.log.end_group(self.runner);
+        let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        if setup.sandbox.is_some() && setup.backend != Backend::Cross {
+            (run.exit_code, run.signal) = sandbox::unwrap_status(run.exit_code, run.signal);
         }
-        let run = runner::run(&command, child_env, root, log, setup.deadline).await;
-        log.end_group(runner);
-        let run = run.map_err(|e| PhaseError {
-            phase: Phase::Build,
-            error: e,
-            default_class: FailureClass::Unknown,
-            evidence: Vec::new(),
-        })?;
         let mut attempt = Attempt {
             features: features_desc,
             locked: plan.locked,
@@ -415,128 +505,221 @@ async fn attempt_builds(
             produced_binaries: false,
             failure: None,
         };
-        tried.push(plan.clone());
         if run.success() {
-            let dir = artifact_dir.unwrap_or_else(|| target_dir.join(setup.target.triple).join("release"));
-            let (produced, rejected) =
-                collect::collect(&dir, setup.target).map_err(phase_err(Phase::Inspect, FailureClass::Unknown))?;
-            attempt.produced_binaries = !produced.is_empty();
-            result.features_used = Some(attempt.features.clone());
-            result.attempts.push(attempt);
-            if produced.is_empty() {
-                let why = if rejected.is_empty() {
-                    "the build succeeded but produced no executables".to_string()
-                } else {
-                    format!("no executable for {}: {}", setup.target.triple, rejected.join("; "))
-                };
-                let class =
-                    if rejected.is_empty() { FailureClass::NoExecutables } else { FailureClass::UnsupportedTarget };
-                return Err(PhaseError {
-                    phase: Phase::Inspect,
-                    error: error::classified(Exit::Failed, class, why),
-                    default_class: class,
-                    evidence: rejected,
-                });
-            }
-            return Ok(produced);
+            attempt.produced_binaries = true;
+            self.result.features_used = Some(attempt.features.clone());
+            self.result.attempts.push(attempt);
+            let dir = artifact_dir.unwrap_or_else(|| prepared.target_dir.join(setup.target.triple).join("release"));
+            return Ok(AttemptEnd::Produced(dir));
         }
         let text = run.lines.join("\n");
-        let c =
-            classify::classify(&text, ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out });
-        log.note(&format!("attempt {n} failed: {}: {}", c.class, c.summary));
+        let exit = ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out };
+        let c = classify::classify(&text, exit);
+        self.log.note(&format!("attempt {n} failed: {}: {}", c.class, c.summary));
         attempt.failure = Some(c.to_failure(Phase::Build));
-        result.attempts.push(attempt);
-        let outcome =
-            attempts::Outcome { class: c.class, lock_outdated: c.lock_outdated, feature_problem: c.feature_problem };
-        match attempts::next(&plan, &outcome, &tried) {
-            Some(next) if Instant::now() < setup.deadline => plan = next,
-            _ => {
-                let message = format!("{} (after {n} attempt{})", c.summary, if n == 1 { "" } else { "s" });
-                return Err(PhaseError {
-                    phase: Phase::Build,
-                    error: error::classified(Exit::Failed, c.class, message),
-                    default_class: c.class,
-                    evidence: c.evidence,
-                });
-            }
-        }
+        self.result.attempts.push(attempt);
+        Ok(AttemptEnd::Failed(c))
     }
-}
 
-async fn inspect_and_install(
-    setup: &Setup,
-    produced: &[Produced],
-    out: &Path,
-    result: &mut BuildResult,
-    log: &mut BuildLog,
-) -> Result<(), PhaseError> {
-    let bin_dir = out.join(package::BIN_DIR);
-    std::fs::create_dir_all(&bin_dir).map_err(|e| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into()))?;
-    for p in produced {
-        let dest = bin_dir.join(&p.name);
-        // A copy, never a hard link: cargo's artifact dir links into its target dir.
-        std::fs::copy(&p.path, &dest)
-            .with_context(|| format!("copying {}", p.name))
-            .map_err(phase_err(Phase::Package, FailureClass::OutOfResources))?;
-        let smoke = crate::builder::smoke::smoke(&dest, setup.target, setup.host).await;
-        let digests = package::digest_file(&dest)
+    /// The executables of the successful attempt; none is a failure with its reason.
+    fn collect(&mut self, dir: &Path) -> Result<Vec<Produced>, PhaseError> {
+        let target = self.setup.target;
+        let (produced, rejected) =
+            collect::collect(dir, target).map_err(phase_err(Phase::Inspect, FailureClass::Unknown))?;
+        if let Some(last) = self.result.attempts.last_mut() {
+            last.produced_binaries = !produced.is_empty();
+        }
+        if !produced.is_empty() {
+            return Ok(produced);
+        }
+        let (class, why) = if rejected.is_empty() {
+            (FailureClass::NoExecutables, "the build succeeded but produced no executables".to_string())
+        } else {
+            (FailureClass::UnsupportedTarget, format!("no executable for {}: {}", target.triple, rejected.join("; ")))
+        };
+        Err(classified(Phase::Inspect, class, why, rejected))
+    }
+
+    /// Install each executable into `bin/`, smoke-run it, and refuse dynamic or crashing ones.
+    async fn inspect(&mut self, produced: &[Produced]) -> Result<(), PhaseError> {
+        let bin_dir = self.out.join(package::BIN_DIR);
+        std::fs::create_dir_all(&bin_dir)
             .map_err(|e| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into()))?;
-        log.note(&format!(
-            "{}: {} bytes, {}, smoke {:?}{}",
-            p.name,
-            digests.size,
-            if p.facts.is_static() {
-                "static".to_string()
-            } else {
-                format!("dynamic (interpreter {:?}, needs {:?})", p.facts.interpreter, p.facts.needed)
-            },
-            smoke.status,
-            smoke.first_line.as_deref().map(|l| format!(": {l}")).unwrap_or_default()
-        ));
-        result.executables.push(Executable {
+        for p in produced {
+            let exe = self.install(p, &bin_dir).await?;
+            self.result.executables.push(exe);
+        }
+        let executables = &self.result.executables;
+        let dynamic: Vec<String> = executables
+            .iter()
+            .filter(|e| !e.is_static)
+            .map(|e| format!("{} needs {}", e.name, e.needed.join(", ")))
+            .collect();
+        if !dynamic.is_empty() {
+            let msg = format!("not statically linked: {}", dynamic.join("; "));
+            return Err(classified(Phase::Inspect, FailureClass::NotStatic, msg, dynamic));
+        }
+        let crashed: Vec<String> = executables
+            .iter()
+            .filter(|e| e.smoke.status == SmokeStatus::Crashed)
+            .map(|e| format!("{} {}: {}", e.name, e.smoke.args.join(" "), e.smoke.note.clone().unwrap_or_default()))
+            .collect();
+        if !crashed.is_empty() {
+            let msg = format!("crashed when run: {}", crashed.join("; "));
+            return Err(classified(Phase::Inspect, FailureClass::SmokeCrashed, msg, crashed));
+        }
+        Ok(())
+    }
+
+    /// The trust boundary for what ships: read the executable's bytes out of the work folder once;
+    /// inspect, write into the package and hash those bytes; smoke-run a copy of them in the sandbox.
+    async fn install(&mut self, p: &Produced, bin_dir: &Path) -> Result<Executable, PhaseError> {
+        let setup = self.setup;
+        let io = |e: std::io::Error| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into());
+        let bytes = std::fs::read(&p.path).map_err(io)?;
+        let facts = match inspect::inspect(&bytes) {
+            Ok(Some(f)) if f.is_executable() && f.machine == setup.target.elf_machine => f,
+            _ => {
+                let why =
+                    format!("{} changed after the build: it is no longer a {} executable", p.name, setup.target.arch);
+                return Err(classified(Phase::Inspect, FailureClass::Unknown, why, Vec::new()));
+            }
+        };
+        let dest = bin_dir.join(&p.name);
+        write_new_executable(&dest, &bytes).map_err(io)?;
+        let digests = package::digest_file(&dest).map_err(io)?;
+        // The smoke run gets its own copy: whatever it does to that file never reaches the package.
+        let copy_dir = self.work.join("smoke").join(&p.name);
+        std::fs::create_dir_all(&copy_dir).map_err(io)?;
+        let copy = copy_dir.join(&p.name);
+        write_new_executable(&copy, &bytes).map_err(io)?;
+        let smoke = crate::builder::smoke::smoke(&copy, setup.target, setup.host, setup.sandbox.as_ref()).await;
+        let linkage = if facts.is_static() {
+            "static".to_string()
+        } else {
+            format!("dynamic (interpreter {:?}, needs {:?})", facts.interpreter, facts.needed)
+        };
+        let first = smoke.first_line.as_deref().map(|l| format!(": {l}")).unwrap_or_default();
+        self.log.note(&format!("{}: {} bytes, {linkage}, smoke {:?}{first}", p.name, digests.size, smoke.status));
+        Ok(Executable {
             name: p.name.clone(),
             path: format!("{}/{}", package::BIN_DIR, p.name),
             size: digests.size,
             sha256: digests.sha256,
             blake3: digests.blake3,
             arch: setup.target.arch.to_string(),
-            is_static: p.facts.is_static(),
-            interpreter: p.facts.interpreter.clone(),
-            needed: p.facts.needed.clone(),
+            is_static: facts.is_static(),
+            interpreter: facts.interpreter.clone(),
+            needed: facts.needed.clone(),
             smoke,
-        });
+        })
     }
-    let dynamic: Vec<String> = result
-        .executables
-        .iter()
-        .filter(|e| !e.is_static)
-        .map(|e| format!("{} needs {}", e.name, e.needed.join(", ")))
-        .collect();
-    if !dynamic.is_empty() {
-        let msg = format!("not statically linked: {}", dynamic.join("; "));
-        return Err(PhaseError {
-            phase: Phase::Inspect,
-            error: error::classified(Exit::Failed, FailureClass::NotStatic, msg),
-            default_class: FailureClass::NotStatic,
-            evidence: dynamic,
-        });
+
+    /// Detect licenses and copy the license files into the package.
+    fn license(&mut self, root: &Path, meta: &crate::schema::result::PackageMeta) -> Result<(), PhaseError> {
+        self.result.licenses = crate::builder::license::collect(
+            root,
+            meta.license.as_deref(),
+            meta.license_file.as_deref(),
+            &self.out.join(package::LICENSES_DIR),
+        )
+        .map_err(phase_err(Phase::License, FailureClass::Unknown))?;
+        for lf in &self.result.licenses.files {
+            self.log.note(&format!(
+                "license {}: {} ({:.2})",
+                lf.source_path,
+                lf.spdx.as_deref().unwrap_or("unidentified"),
+                lf.confidence
+            ));
+        }
+        Ok(())
     }
-    let crashed: Vec<String> = result
-        .executables
-        .iter()
-        .filter(|e| e.smoke.status == SmokeStatus::Crashed)
-        .map(|e| format!("{} {}: {}", e.name, e.smoke.args.join(" "), e.smoke.note.clone().unwrap_or_default()))
-        .collect();
-    if !crashed.is_empty() {
-        let msg = format!("crashed when run: {}", crashed.join("; "));
-        return Err(PhaseError {
-            phase: Phase::Inspect,
-            error: error::classified(Exit::Failed, FailureClass::SmokeCrashed, msg),
-            default_class: FailureClass::SmokeCrashed,
-            evidence: crashed,
+
+    /// The `-srcbuild-` source archive (log flushed first so the archive carries it whole up to here).
+    fn package(&mut self, fetched: &Fetched, steps: &[String]) -> Result<(), PhaseError> {
+        let r = &self.result;
+        let (name, vers) = (r.crate_name.clone(), r.version.clone());
+        self.log.note("writing the -srcbuild- source archive");
+        self.log.flush().map_err(|e| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into()))?;
+        let info = serde_json::json!({
+            "crate": name, "version": vers, "target": self.setup.target.triple, "backend": self.setup.backend.name(),
+            "toolchain": r.toolchain, "rustflags": r.rustflags, "build_env": r.build_env,
+            "prepare": r.prepare, "attempts": r.attempts, "source": r.source,
         });
+        let archive = self.out.join(package::SRCBUILD_DIR).join(package::srcbuild_file_name(&name, &vers));
+        // The source part is re-derived from the verified .crate, never taken from the tree the build ran in.
+        let pristine =
+            crate::builder::srcbuild::pristine(&fetched.crate_file, &fetched.crate_sha256, &name, &vers, steps)
+                .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
+        let resolved_lock = pristine.resolved_lock(&fetched.root);
+        crate::builder::srcbuild::write(
+            &archive,
+            &crate::builder::srcbuild::Inputs {
+                crate_name: &name,
+                version: &vers,
+                crate_file: &fetched.crate_file,
+                source_tree: &pristine.root,
+                resolved_lock: resolved_lock.as_deref(),
+                build_log: self.log.path(),
+                build_info: &info,
+            },
+        )
+        .map_err(phase_err(Phase::Package, FailureClass::OutOfResources))
     }
-    Ok(())
+
+    /// Record the outcome: a whole package (CHECKSUMS, result.json last) or a failure with nothing
+    /// publishable left behind. Returns the exit code.
+    fn finish(&mut self, outcome: Result<(), PhaseError>, started: Instant) -> anyhow::Result<Exit> {
+        self.result.timings_ms.insert("total".into(), ms(started.elapsed()));
+        self.result.finished_at = crate::schema::now_rfc3339();
+        let failure = match outcome {
+            Ok(()) => {
+                self.result.status = Status::Built;
+                let secs = started.elapsed().as_secs_f64();
+                self.log.note(&format!("built {} executable(s) in {secs:.1}s", self.result.executables.len()));
+                self.log.flush()?;
+                // result.json is written last, so its presence with status built means the package is whole.
+                package_files(&self.out, &mut self.result)?;
+                return Ok(Exit::Ok);
+            }
+            Err(failure) => failure,
+        };
+        let class = error::class_of(&failure.error).unwrap_or(failure.default_class);
+        let message = error::one_line(&failure.error);
+        self.log.note(&format!("failed in {}: {class}: {message}", failure.phase));
+        self.log.flush()?;
+        remove_publishable(&self.out)?;
+        let r = &mut self.result;
+        r.status = Status::Failed;
+        r.failure = Some(Failure { class, phase: failure.phase, message: message.clone(), evidence: failure.evidence });
+        crate::schema::write(&self.out.join(package::RESULT_FILE), r)?;
+        let title = format!("cratemill build {}@{} ({}) failed: {class}", r.crate_name, r.version, r.target);
+        self.runner.error(&title, &message);
+        Ok(error::exit_in(&failure.error, Some(failure.phase)))
+    }
+}
+
+/// How one attempt ended: the folder its executables are in, or its classified failure.
+enum AttemptEnd {
+    Produced(PathBuf),
+    Failed(classify::Classification),
+}
+
+/// Write `bytes` to a new file (never through an existing file or link) with mode 0755.
+fn write_new_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o755).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The job's own CARGO_HOME, inside the work folder.
+const CARGO_HOME_DIR: &str = "cargo-home";
+
+/// A classified failure of `phase`.
+fn classified(phase: Phase, class: FailureClass, message: String, evidence: Vec<String>) -> PhaseError {
+    PhaseError { phase, error: error::classified(Exit::Failed, class, message), default_class: class, evidence }
 }
 
 /// Write CHECKSUMS and result.json (last) for a built package.

@@ -2,9 +2,10 @@
 //! smoke-tested executables with licenses, checksums, build log, source archive and result.json.
 //!
 //! Pipeline (each step its own module): [`output`] (claim the output folder) -> resolve + fetch +
-//! verify + unpack (`crates_io`) -> [`prepare`] (with [`harden`]) -> attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]) ->
-//! [`collect`] + `inspect` + `smoke` -> `license` -> `srcbuild` + `package`. [`job`] runs them in order
-//! and always writes result.json.
+//! verify + unpack (`crates_io`) -> [`prepare`] (with [`harden`]) -> dependency fetch + offline
+//! attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]), inside the
+//! [`sandbox`] -> [`collect`] + `inspect` + `smoke` (a copy, in the sandbox) -> `license` ->
+//! `srcbuild` + `package`. [`job`] runs them in order and always writes result.json.
 
 pub mod args;
 pub mod attempts;
@@ -21,6 +22,7 @@ pub mod manifest;
 pub mod output;
 pub mod prepare;
 pub mod runner;
+pub mod sandbox;
 pub mod smoke;
 pub mod srcbuild;
 pub mod summary;

@@ -1,6 +1,11 @@
 //! Smoke runs: prove each built executable starts. `--version`, then `--help`, each with a timeout, in
 //! an empty folder with an empty environment; under `qemu-<arch>` for foreign architectures when it is
 //! installed, otherwise recorded as not run. A crash (killed by a signal) fails the build.
+//!
+//! The executable is hostile code: with a sandbox, each run happens inside bwrap (no network, no other
+//! process, everything killed with its PID namespace, read-only except a fresh scratch folder), and
+//! the caller passes a *copy* of the packaged bytes, never the packaged file itself. I/O edge; the
+//! decision from the runs' outcomes ([`decide`]) is pure.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -8,6 +13,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use super::backend::CommandLine;
+use super::sandbox::{Bwrap, Policy};
 use crate::schema::result::{Smoke, SmokeStatus};
 use crate::target::Target;
 
@@ -75,8 +82,8 @@ pub fn decide(version: &RunOutcome, help: Option<&RunOutcome>) -> (SmokeStatus, 
     }
 }
 
-/// Smoke-run one executable.
-pub async fn smoke(exe: &Path, target: &Target, host: &Target) -> Smoke {
+/// Smoke-run one executable, inside `sandbox` when given.
+pub async fn smoke(exe: &Path, target: &Target, host: &Target, sandbox: Option<&Bwrap>) -> Smoke {
     let runner = match runner_for(target, host) {
         Ok(r) => r,
         Err(note) => {
@@ -92,7 +99,7 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target) -> Smoke {
         }
     };
     let runner_name = runner.as_ref().map(|r| r.file_name().unwrap_or_default().to_string_lossy().into_owned());
-    let version = run_once(exe, runner.as_deref(), "--version").await;
+    let version = run_once(exe, runner.as_deref(), "--version", sandbox).await;
     let version = match version {
         Ok(v) => v,
         Err(e) => return not_run(runner_name, format!("could not start: {e}")),
@@ -100,7 +107,7 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target) -> Smoke {
     let help = if matches!(decide(&version, None).0, SmokeStatus::Passed | SmokeStatus::Crashed) {
         None
     } else {
-        match run_once(exe, runner.as_deref(), "--help").await {
+        match run_once(exe, runner.as_deref(), "--help", sandbox).await {
             Ok(h) => Some(h),
             Err(e) => return not_run(runner_name, format!("could not start: {e}")),
         }
@@ -143,19 +150,40 @@ fn not_run(runner: Option<String>, note: String) -> Smoke {
     }
 }
 
-async fn run_once(exe: &Path, runner: Option<&Path>, arg: &str) -> std::io::Result<RunOutcome> {
+/// The command line of one run: the executable (under its emulator, if any), wrapped in the sandbox.
+fn run_command(exe: &Path, runner: Option<&Path>, arg: &str, scratch: &Path, sandbox: Option<&Bwrap>) -> CommandLine {
+    let mut line = match runner {
+        Some(r) => CommandLine { program: r.display().to_string(), args: vec![exe.display().to_string()] },
+        None => CommandLine { program: exe.display().to_string(), args: Vec::new() },
+    };
+    line.args.push(arg.to_string());
+    let Some(bwrap) = sandbox else { return line };
+    let parents = [Some(exe), runner].into_iter().flatten().filter_map(Path::parent);
+    let policy = Policy {
+        system: Policy::host_system(false),
+        read_only: parents.map(Path::to_path_buf).collect(),
+        writable: scratch.to_path_buf(),
+        cache: None,
+        read_only_within: Vec::new(),
+        home: None,
+        cwd: scratch.to_path_buf(),
+        network: false,
+    };
+    bwrap.wrap(&policy, &line)
+}
+
+async fn run_once(
+    exe: &Path,
+    runner: Option<&Path>,
+    arg: &str,
+    sandbox: Option<&Bwrap>,
+) -> std::io::Result<RunOutcome> {
     // It runs in a scratch folder, so a relative path must be made absolute first.
     let exe = &std::path::absolute(exe)?;
     let scratch = tempfile::tempdir()?;
-    let mut cmd = match runner {
-        Some(r) => {
-            let mut c = tokio::process::Command::new(r);
-            c.arg(exe);
-            c
-        }
-        None => tokio::process::Command::new(exe),
-    };
-    cmd.arg(arg)
+    let line = run_command(exe, runner, arg, scratch.path(), sandbox);
+    let mut cmd = tokio::process::Command::new(&line.program);
+    cmd.args(&line.args)
         .current_dir(scratch.path())
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -185,7 +213,11 @@ async fn run_once(exe: &Path, runner: Option<&Path>, arg: &str) -> std::io::Resu
             use std::os::unix::process::ExitStatusExt;
             let mut output = String::from_utf8_lossy(&out).into_owned();
             output.push_str(&String::from_utf8_lossy(&err));
-            Ok(RunOutcome { exit_code: status.code(), signal: status.signal(), timed_out: false, output })
+            let (exit_code, signal) = match sandbox {
+                Some(_) => super::sandbox::unwrap_status(status.code(), status.signal()),
+                None => (status.code(), status.signal()),
+            };
+            Ok(RunOutcome { exit_code, signal, timed_out: false, output })
         }
         Err(_) => {
             if let Some(pid) = pid {
@@ -218,9 +250,9 @@ mod tests {
     #[tokio::test]
     async fn real_programs() {
         let host = Target::host();
-        let s = smoke(Path::new("/bin/true"), host, host).await;
+        let s = smoke(Path::new("/bin/true"), host, host, None).await;
         assert_eq!(s.status, SmokeStatus::Passed);
-        let s = smoke(Path::new("/bin/false"), host, host).await;
+        let s = smoke(Path::new("/bin/false"), host, host, None).await;
         assert_eq!(s.status, SmokeStatus::ExitedNonzero);
     }
 
@@ -231,9 +263,32 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\nkill -SEGV $$\n").unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let host = Target::host();
-        let s = smoke(&script, host, host).await;
+        let s = smoke(&script, host, host, None).await;
         assert_eq!(s.status, SmokeStatus::Crashed, "{s:?}");
         assert_eq!(s.signal, Some(11));
+    }
+
+    #[tokio::test]
+    async fn sandboxed_runs_see_no_network_and_no_host() {
+        let bwrap = Bwrap::probe().await.expect("bwrap works (tests/setup/20-bubblewrap.sh installs it)");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let probe = dir.path().join("probe");
+        // Exit 0 only when the loopback listener, /root and the cratemill process are all out of sight.
+        let script = format!(
+            "#!/bin/sh\n(echo x > /dev/tcp/127.0.0.1/{port}) 2>/dev/null && exit 3\n\
+             test -e /proc/{}/environ && exit 4\nls /root >/dev/null 2>&1 && exit 5\nexit 0\n",
+            std::process::id()
+        );
+        std::fs::write(&probe, script.replace("#!/bin/sh", "#!/bin/bash")).unwrap();
+        std::fs::set_permissions(&probe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let host = Target::host();
+        let s = smoke(&probe, host, host, Some(&bwrap)).await;
+        assert_eq!((s.status, s.exit_code), (SmokeStatus::Passed, Some(0)), "{s:?}");
+        // The same script outside the sandbox does see the host: the probe can fail.
+        let s = smoke(&probe, host, host, None).await;
+        assert_ne!(s.exit_code, Some(0), "{s:?}");
     }
 
     /// A minimal static aarch64 ELF executable running `code` (little-endian instruction words).
@@ -282,12 +337,12 @@ mod tests {
         let ok = write("ok", &[0xd280_0000, 0xd280_0ba8, 0xd400_0001]);
         let facts = crate::builder::inspect::inspect(&std::fs::read(&ok).unwrap()).unwrap().unwrap();
         assert!(facts.is_executable() && facts.is_static() && facts.machine == aarch64.elf_machine);
-        let s = smoke(&ok, aarch64, host).await;
+        let s = smoke(&ok, aarch64, host, None).await;
         assert_eq!(s.status, SmokeStatus::Passed, "{s:?}");
         assert!(s.runner.as_deref().unwrap().starts_with("qemu-aarch64"));
         // udf #0: illegal instruction
         let bad = write("bad", &[0x0000_0000]);
-        let s = smoke(&bad, aarch64, host).await;
+        let s = smoke(&bad, aarch64, host, None).await;
         assert_eq!(s.status, SmokeStatus::Crashed, "{s:?}");
         assert_eq!(s.signal, Some(4));
     }

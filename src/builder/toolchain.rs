@@ -68,6 +68,39 @@ pub async fn detect(choice: ToolchainChoice) -> anyhow::Result<Toolchain> {
     Ok(Toolchain { channel, rustc, cargo, backend_tool: None })
 }
 
+/// The host folders a sandboxed build must be able to read: rustup's home (toolchains), the folder
+/// `cargo` is found in (rustup's proxies), the chosen toolchain's sysroot, and the backend's own tools
+/// (for zigbuild: `cargo-zigbuild` and `zig`, and the environment they are installed in). I/O.
+pub async fn sandbox_paths(nightly: bool, backend: crate::schema::Backend) -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let mut paths: Vec<PathBuf> = Vec::new();
+    match std::env::var_os("RUSTUP_HOME") {
+        Some(home) => paths.push(home.into()),
+        None => paths.extend(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup"))),
+    }
+    let args: &[&str] = if nightly { &["+nightly", "--print", "sysroot"] } else { &["--print", "sysroot"] };
+    paths.extend(version_line("rustc", args).await.map(PathBuf::from));
+    let mut tools = vec!["cargo"];
+    if backend == crate::schema::Backend::Zigbuild {
+        tools.extend(["cargo-zigbuild", "zig"]);
+    }
+    for tool in tools {
+        let Some(found) = super::sandbox::find_on_path(tool) else { continue };
+        paths.extend(found.parent().map(PathBuf::from));
+        // A tool installed in a virtual environment (`.../venv/bin/tool` -> the venv's root).
+        if let Ok(real) = std::fs::canonicalize(&found) {
+            paths.extend(real.parent().and_then(|bin| bin.parent()).map(PathBuf::from));
+        }
+    }
+    // Paths under /usr are mounted already, and a folder mounted twice is mounted once.
+    // The user's home itself is never mounted (only folders under it).
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    paths.retain(|p| p.is_absolute() && !p.starts_with("/usr") && p.parent().is_some() && Some(p) != home.as_ref());
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 /// Targets whose std rustup has installed for the chosen channel (empty without rustup).
 pub async fn installed_targets(nightly: bool) -> Vec<String> {
     let args: &[&str] =

@@ -44,6 +44,21 @@ pub struct BuildResult {
     pub failure: Option<Failure>,
     /// Files of the package, relative to the package folder (built packages only).
     pub files: Vec<String>,
+    /// What the build and the smoke runs ran in (absent in results written before the sandbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Sandbox>,
+}
+
+/// The isolation a build ran in.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sandbox {
+    /// bubblewrap: new PID, network and mount namespaces, one writable tree (docs/security.md).
+    Bwrap,
+    /// The `cross` backend's container for the build (its own PID and mount namespaces); smoke runs in bwrap.
+    CrossContainer,
+    /// `--sandbox none`: build scripts ran with the user's rights.
+    None,
 }
 
 impl Document for BuildResult {
@@ -76,6 +91,7 @@ impl BuildResult {
             licenses: Licenses::default(),
             failure: None,
             files: Vec::new(),
+            sandbox: None,
         }
     }
 }
