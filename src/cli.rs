@@ -24,4 +24,8 @@ pub enum Command {
     Matrix(crate::matrix::MatrixArgs),
     /// Merge build outcomes into the built index `matrix --built` reads; success rates and failure classes.
     Report(crate::report::ReportArgs),
+    /// Sign SLSA build provenance for package folders (Sigstore keyless, a key, or unsigned).
+    Attest(crate::provenance::AttestArgs),
+    /// Check a file (or an image) against its Sigstore provenance bundle.
+    Verify(crate::provenance::VerifyArgs),
 }

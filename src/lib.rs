@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod oci;
 pub mod package;
 pub mod plan;
+pub mod provenance;
 pub mod publish;
 pub mod report;
 pub mod schema;

@@ -9,7 +9,9 @@
 //! | `result.json` | `build` | [`result`] |
 //! | `publish.json` | `publish` | [`publish`] |
 //! | `plan.json`, `chunks/NNNN.json`, built index | `matrix`, `report` | [`plan`] |
+//! | `attest.json` | `attest` | [`attest`] |
 
+pub mod attest;
 pub mod plan;
 pub mod publish;
 pub mod result;
