@@ -108,7 +108,8 @@ fn key_signing_verifies_and_every_tamper_is_caught() {
     let (_, wrong_public) = sigstore::keypair(tmp.path(), "wrong");
     let env = key_env();
     let out = tmp.path().join("out");
-    let o = cratemill(&["attest", arg(&dir), arg(&other), "--sign", "key", "--key", arg(&key), "--out", arg(&out)], &env);
+    let o =
+        cratemill(&["attest", arg(&dir), arg(&other), "--sign", "key", "--key", arg(&key), "--out", arg(&out)], &env);
     assert!(o.status.success(), "{}", stderr(&o));
     let bundle = out.join(format!("{ID}.sigstore.json"));
     let b = read_json(&bundle);
@@ -140,7 +141,11 @@ fn key_signing_verifies_and_every_tamper_is_caught() {
     std::fs::write(&flipped, &bytes).unwrap();
     let o = verify(&flipped, &bundle, &public);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("hexyl-flipped does not verify") && stderr(&o).contains("changed after attest"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("hexyl-flipped does not verify") && stderr(&o).contains("changed after attest"),
+        "{}",
+        stderr(&o)
+    );
     // The payload edited to claim the flipped file (signature kept).
     let flipped_sha = cratemill::package::digest_file(&flipped).unwrap().sha256;
     let edited = edit_payload(&b, |stmt| stmt["subject"][0]["digest"]["sha256"] = flipped_sha.clone().into());
@@ -219,7 +224,16 @@ fn keyless_public_repository_logs_in_rekor_and_both_verifiers_accept_it() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("is not evil/mirror"), "{}", stderr(&o));
     let o = cratemill(
-        &["verify", arg(&exe), "--bundle", arg(&bundle), "--trusted-root", arg(&root), "--identity", "https://github.com/cratemill/mirror/.github/workflows/release.yml@.*"],
+        &[
+            "verify",
+            arg(&exe),
+            "--bundle",
+            arg(&bundle),
+            "--trusted-root",
+            arg(&root),
+            "--identity",
+            "https://github.com/cratemill/mirror/.github/workflows/release.yml@.*",
+        ],
         &[],
     );
     assert_eq!(o.status.code(), Some(1));
@@ -231,10 +245,24 @@ fn keyless_public_repository_logs_in_rekor_and_both_verifiers_accept_it() {
     let o = cratemill(&["verify", arg(&exe), "--bundle", arg(&bundle), "--repo", "cratemill/mirror"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     // Payload edited: both verifiers refuse.
-    let edited = edit_payload(&b, |s| s["predicate"]["buildDefinition"]["externalParameters"]["workflow"]["ref"] = "refs/heads/evil".into());
+    let edited = edit_payload(&b, |s| {
+        s["predicate"]["buildDefinition"]["externalParameters"]["workflow"]["ref"] = "refs/heads/evil".into()
+    });
     let edited_path = tmp.path().join("edited.json");
     std::fs::write(&edited_path, edited.to_string()).unwrap();
-    let o = cratemill(&["verify", arg(&exe), "--bundle", arg(&edited_path), "--trusted-root", arg(&root), "--repo", "cratemill/mirror"], &[]);
+    let o = cratemill(
+        &[
+            "verify",
+            arg(&exe),
+            "--bundle",
+            arg(&edited_path),
+            "--trusted-root",
+            arg(&root),
+            "--repo",
+            "cratemill/mirror",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(sigstore::js_verify(&root, &edited_path, &exe, None).is_err());
 }
@@ -257,8 +285,16 @@ fn keyless_private_repository_gets_a_timestamp_and_no_log_entry() {
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("1 verified timestamp"), "{}", String::from_utf8_lossy(&o.stdout));
-    assert!(sigstore::js_verify(&root, &bundle, &exe, None).is_ok(), "{:?}", sigstore::js_verify(&root, &bundle, &exe, None));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("1 verified timestamp"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        sigstore::js_verify(&root, &bundle, &exe, None).is_ok(),
+        "{:?}",
+        sigstore::js_verify(&root, &bundle, &exe, None)
+    );
 }
 
 #[test]
@@ -313,7 +349,10 @@ fn batch_puts_a_chunk_in_one_statement() {
     let stmt = read_json(&out.join("batch-0001.intoto.json"));
     let files: usize = dirs.iter().map(|d| package::file_digests(d).len()).sum();
     assert_eq!(stmt["subject"].as_array().unwrap().len(), files);
-    assert_eq!(stmt["predicate"]["buildDefinition"]["internalParameters"]["cratemill"]["packages"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        stmt["predicate"]["buildDefinition"]["internalParameters"]["cratemill"]["packages"].as_array().unwrap().len(),
+        3
+    );
     assert_eq!(read_json(&out.join("attest.json"))["attestations"].as_array().unwrap().len(), 1);
 }
 
@@ -364,8 +403,21 @@ fn two_jobs_attach_to_one_image_through_the_fallback_tag_and_verify_finds_both()
             let (key, _) = sigstore::keypair(tmp.path(), name);
             let out = tmp.path().join(format!("out-{name}"));
             let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cratemill"));
-            c.args(["attest", arg(&dir), "--sign", "key", "--key", arg(&key), "--attach", "--insecure-http", "--out", arg(&out)]);
-            c.envs(env.iter().map(|(k, v)| (k, v))).env_remove("GITHUB_TOKEN").env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+            c.args([
+                "attest",
+                arg(&dir),
+                "--sign",
+                "key",
+                "--key",
+                arg(&key),
+                "--attach",
+                "--insecure-http",
+                "--out",
+                arg(&out),
+            ]);
+            c.envs(env.iter().map(|(k, v)| (k, v)))
+                .env_remove("GITHUB_TOKEN")
+                .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
             c.stderr(std::process::Stdio::piped()).spawn().unwrap()
         })
         .collect();
@@ -399,7 +451,9 @@ fn two_jobs_attach_to_one_image_through_the_fallback_tag_and_verify_finds_both()
 
 /// A one-thread HTTP server speaking the attestations API's shape: answers each request with the
 /// next of `replies` (status, extra header, body) and records (request line, authorization, body).
-fn github_api(replies: Vec<(u16, &'static str, &'static str)>) -> (String, std::sync::mpsc::Receiver<(String, String, Value)>) {
+fn github_api(
+    replies: Vec<(u16, &'static str, &'static str)>,
+) -> (String, std::sync::mpsc::Receiver<(String, String, Value)>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -445,7 +499,10 @@ fn bundles_go_to_the_attestations_api_with_retry_after_honoured() {
     env.push(("GITHUB_TOKEN".into(), "ghs_test".into()));
     let out = tmp.path().join("out");
     let started = std::time::Instant::now();
-    let o = cratemill(&["attest", arg(&dir), "--sign", "key", "--key", arg(&key), "--github-api", "--out", arg(&out)], &env);
+    let o = cratemill(
+        &["attest", arg(&dir), "--sign", "key", "--key", arg(&key), "--github-api", "--out", arg(&out)],
+        &env,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After: 1 was honoured");
     let bundle = read_json(&out.join(format!("{ID}.sigstore.json")));
@@ -461,7 +518,10 @@ fn bundles_go_to_the_attestations_api_with_retry_after_honoured() {
     let mut env = key_env();
     env.push(("GITHUB_API_URL".into(), url));
     env.push(("GITHUB_TOKEN".into(), "ghs_test".into()));
-    let o = cratemill(&["attest", arg(&dir), "--sign", "key", "--key", arg(&key), "--github-api", "--out", arg(&out)], &env);
+    let o = cratemill(
+        &["attest", arg(&dir), "--sign", "key", "--key", arg(&key), "--github-api", "--out", arg(&out)],
+        &env,
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("attestations: write"), "{}", stderr(&o));
 }

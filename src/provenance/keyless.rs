@@ -82,7 +82,8 @@ pub struct Urls {
 
 impl Endpoints {
     pub fn resolve(&self, instance: Instance) -> Urls {
-        let pick = |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_string()).trim_end_matches('/').to_string();
+        let pick =
+            |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_string()).trim_end_matches('/').to_string();
         match instance {
             Instance::Github => Urls {
                 fulcio: pick(&self.fulcio_url, GITHUB_FULCIO),
@@ -173,7 +174,9 @@ fn classify(e: sigstore_sign::Error) -> TryError {
     };
     let refused = matches!(&e, Error::Fulcio(fulcio::Error::Status { status: 400..=403, .. }));
     let error = if refused {
-        failed(format!("Fulcio refused the OIDC token (is it a GitHub Actions token with audience sigstore, still valid?): {e}"))
+        failed(format!(
+            "Fulcio refused the OIDC token (is it a GitHub Actions token with audience sigstore, still valid?): {e}"
+        ))
     } else {
         failed(e.to_string())
     };

@@ -7,6 +7,7 @@
 //! parses flags, runs the steps in order and writes the files. See docs/attestation.md.
 
 pub mod claims;
+pub mod http;
 pub mod inputs;
 pub mod keyless;
 pub mod oidc;
@@ -15,7 +16,6 @@ pub mod referrer;
 pub mod sign;
 pub mod statement;
 pub mod store;
-pub mod http;
 pub mod verify;
 pub mod verify_cmd;
 
@@ -102,12 +102,9 @@ pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
         return Err(usage("--attach and --github-api need a signed bundle: use --sign keyless or --sign key"));
     }
     let github = if args.github_api { Some(store::GithubApi::from_env(|k| std::env::var(k).ok())?) } else { None };
-    let mut pacer = store::Pacer::default();
-    let inputs = args
-        .packages
-        .iter()
-        .map(|p| inputs::load(&inputs::package_dir(p)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let pacer = store::Pacer::default();
+    let inputs =
+        args.packages.iter().map(|p| inputs::load(&inputs::package_dir(p))).collect::<anyhow::Result<Vec<_>>>()?;
     let (claims, token) = identity(args.sign).await?;
     let subjects: Vec<_> = inputs.iter().map(|i| i.subjects.clone()).collect();
     let groups = if args.batch {
@@ -134,7 +131,7 @@ pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
         let bundle = signed.as_ref().map(|s| s.bundle_json.clone());
         let mut entry = write_outputs(&args.out, &name, &stmt, signed, keys)?;
         if let (Some(api), Some(bundle)) = (&github, &bundle) {
-            entry.github_attestation_id = Some(store::store(api, bundle, &mut pacer).await?);
+            entry.github_attestation_id = Some(store::store(api, bundle, &pacer).await?);
         }
         if let (true, Some(bundle)) = (args.attach, bundle) {
             for &i in group {
@@ -243,9 +240,10 @@ async fn attach(dir: &Path, bundle: &[u8], insecure: bool) -> anyhow::Result<Str
     let (host, repo, _) = verify_cmd::split_reference(&image.reference)?;
     let creds = crate::publish::PublishEnv::from_env().credentials;
     let c = crate::oci::RegistryClient::connect(&host, &repo, insecure, creds, crate::oci::Tuning::default()).await?;
-    let (manifest, _) = referrer::get(&c, &image.digest, crate::oci::manifest::MANIFEST_MEDIA_TYPE)
-        .await?
-        .ok_or_else(|| crate::error::failed(format!("{}@{} is gone from the registry", image.reference, image.digest)))?;
+    let (manifest, _) =
+        referrer::get(&c, &image.digest, crate::oci::manifest::MANIFEST_MEDIA_TYPE).await?.ok_or_else(|| {
+            crate::error::failed(format!("{}@{} is gone from the registry", image.reference, image.digest))
+        })?;
     let subject = referrer::Subject {
         media_type: crate::oci::manifest::MANIFEST_MEDIA_TYPE.to_string(),
         digest: image.digest.clone(),

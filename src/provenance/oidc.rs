@@ -37,7 +37,9 @@ pub async fn request(url: &str, bearer: &str) -> anyhow::Result<String> {
         let resp = client.get(&full).bearer_auth(bearer).send().await.map_err(http::transport)?;
         let status = resp.status().as_u16();
         if status == 401 || status == 403 {
-            return Err(TryError::fatal(usage(format!("the token service refused the request (HTTP {status}): {NO_TOKEN}"))));
+            return Err(TryError::fatal(usage(format!(
+                "the token service refused the request (HTTP {status}): {NO_TOKEN}"
+            ))));
         }
         if !resp.status().is_success() {
             let after = http::retry_after(&resp);

@@ -81,8 +81,7 @@ pub fn add_packages(predicate: &mut Value, packages: &[(&BuildResult, PackageFac
     if let Some(list) = def["resolvedDependencies"].as_array_mut() {
         list.extend(deps);
     }
-    def["internalParameters"]["cratemill"] =
-        json!({ "version": env!("CARGO_PKG_VERSION"), "packages": described });
+    def["internalParameters"]["cratemill"] = json!({ "version": env!("CARGO_PKG_VERSION"), "packages": described });
     predicate["runDetails"]["byproducts"] = Value::Array(byproducts);
 }
 
@@ -164,8 +163,14 @@ mod tests {
         let r = BuildResult::new("hexyl", "0.16.0", "x86_64-unknown-linux-musl", Backend::Zigbuild);
         add_packages(&mut full, &[(&r, PackageFacts { build_log_sha256: Some("b".repeat(64)), ..Default::default() })]);
         assert_eq!(full["buildDefinition"]["externalParameters"], base["buildDefinition"]["externalParameters"]);
-        assert_eq!(full["buildDefinition"]["resolvedDependencies"][0], base["buildDefinition"]["resolvedDependencies"][0]);
-        assert_eq!(full["buildDefinition"]["internalParameters"]["github"], base["buildDefinition"]["internalParameters"]["github"]);
+        assert_eq!(
+            full["buildDefinition"]["resolvedDependencies"][0],
+            base["buildDefinition"]["resolvedDependencies"][0]
+        );
+        assert_eq!(
+            full["buildDefinition"]["internalParameters"]["github"],
+            base["buildDefinition"]["internalParameters"]["github"]
+        );
         assert_eq!(full["runDetails"]["builder"], base["runDetails"]["builder"]);
         assert_eq!(full["runDetails"]["metadata"], base["runDetails"]["metadata"]);
         assert_eq!(full["buildDefinition"]["internalParameters"]["cratemill"]["packages"][0]["backend"], "zigbuild");

@@ -106,7 +106,12 @@ pub struct Attached {
 }
 
 /// Attach `bundle` to `subject` in the client's repository.
-pub async fn attach(c: &RegistryClient, subject: &Subject, bundle: &[u8], predicate_type: &str) -> anyhow::Result<Attached> {
+pub async fn attach(
+    c: &RegistryClient,
+    subject: &Subject,
+    bundle: &[u8],
+    predicate_type: &str,
+) -> anyhow::Result<Attached> {
     let manifest = manifest(bundle, subject, predicate_type);
     let digest = sha256_digest(&manifest);
     for blob in [Blob::empty_config(), bundle_blob(bundle)] {
@@ -149,7 +154,13 @@ fn bundle_blob(bundle: &[u8]) -> Blob {
 }
 
 /// PUT a manifest or index; returns whether the registry answered with `OCI-Subject`.
-async fn put(c: &RegistryClient, reference: &str, media_type: &str, body: &[u8], if_match: Option<&str>) -> anyhow::Result<bool> {
+async fn put(
+    c: &RegistryClient,
+    reference: &str,
+    media_type: &str,
+    body: &[u8],
+    if_match: Option<&str>,
+) -> anyhow::Result<bool> {
     let what = format!("PUT manifest {reference}");
     let body = bytes::Bytes::copy_from_slice(body);
     c.retrying(&what, || async {
@@ -175,7 +186,11 @@ async fn put(c: &RegistryClient, reference: &str, media_type: &str, body: &[u8],
 }
 
 /// GET a manifest or index by tag or digest: its bytes and ETag, `None` when absent.
-pub async fn get(c: &RegistryClient, reference: &str, accept: &str) -> anyhow::Result<Option<(Vec<u8>, Option<String>)>> {
+pub async fn get(
+    c: &RegistryClient,
+    reference: &str,
+    accept: &str,
+) -> anyhow::Result<Option<(Vec<u8>, Option<String>)>> {
     let what = format!("GET manifest {reference}");
     c.retrying(&what, || async {
         let url = c.repo_url(&format!("manifests/{reference}"));
@@ -244,7 +259,8 @@ pub async fn find(c: &RegistryClient, digest: &str) -> anyhow::Result<Vec<String
         None => get(c, &fallback_tag(digest), INDEX_MEDIA_TYPE).await?.map(|(b, _)| b),
     };
     let Some(index) = index else { return Ok(Vec::new()) };
-    let v: Value = serde_json::from_slice(&index).map_err(|e| failed(format!("the referrers index is not JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_slice(&index).map_err(|e| failed(format!("the referrers index is not JSON: {e}")))?;
     Ok(v["manifests"]
         .as_array()
         .cloned()
@@ -261,7 +277,8 @@ mod tests {
 
     #[test]
     fn merging_keeps_other_jobs_entries() {
-        let s = Subject { media_type: MANIFEST_MEDIA_TYPE.into(), digest: format!("sha256:{}", "a".repeat(64)), size: 9 };
+        let s =
+            Subject { media_type: MANIFEST_MEDIA_TYPE.into(), digest: format!("sha256:{}", "a".repeat(64)), size: 9 };
         assert_eq!(fallback_tag(&s.digest), format!("sha256-{}", "a".repeat(64)));
         let one = descriptor(&manifest(b"{\"one\":1}", &s, "https://slsa.dev/provenance/v1"));
         let two = descriptor(&manifest(b"{\"two\":2}", &s, "https://slsa.dev/provenance/v1"));

@@ -45,8 +45,8 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// Read a PKCS#8 `PRIVATE KEY` PEM (P-256). Errors name the fix.
     pub fn from_pem_file(path: &Path) -> anyhow::Result<SigningKey> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| usage(format!("cannot read --key {}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read --key {}: {e}", path.display())))?;
         Self::from_pem(&text).map_err(|e| usage(format!("--key {}: {e}", path.display())))
     }
 

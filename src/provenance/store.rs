@@ -34,7 +34,8 @@ impl GithubApi {
         let token = var("GITHUB_TOKEN").ok_or_else(|| {
             usage("--github-api needs GITHUB_TOKEN (pass `env: GITHUB_TOKEN: ${{ github.token }}` with `permissions: attestations: write`)")
         })?;
-        let repository = var("GITHUB_REPOSITORY").ok_or_else(|| usage("--github-api needs GITHUB_REPOSITORY (OWNER/NAME)"))?;
+        let repository =
+            var("GITHUB_REPOSITORY").ok_or_else(|| usage("--github-api needs GITHUB_REPOSITORY (OWNER/NAME)"))?;
         let api_url = var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_string());
         Ok(GithubApi { api_url: api_url.trim_end_matches('/').to_string(), repository, token })
     }
@@ -43,24 +44,25 @@ impl GithubApi {
 /// Spaces requests [`MIN_INTERVAL`] apart.
 #[derive(Debug, Default)]
 pub struct Pacer {
-    last: Option<Instant>,
+    last: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Pacer {
-    pub async fn wait(&mut self) {
-        if let Some(last) = self.last {
+    pub async fn wait(&self) {
+        let last = *self.last.lock().expect("pacer lock");
+        if let Some(last) = last {
             let next = last + MIN_INTERVAL;
             let now = Instant::now();
             if next > now {
                 tokio::time::sleep(next - now).await;
             }
         }
-        self.last = Some(Instant::now());
+        *self.last.lock().expect("pacer lock") = Some(Instant::now());
     }
 }
 
 /// POST one bundle; returns the attestation id GitHub answers with.
-pub async fn store(api: &GithubApi, bundle_json: &str, pacer: &mut Pacer) -> anyhow::Result<u64> {
+pub async fn store(api: &GithubApi, bundle_json: &str, pacer: &Pacer) -> anyhow::Result<u64> {
     let bundle: Value = serde_json::from_str(bundle_json)?;
     let body = serde_json::json!({ "bundle": bundle });
     let url = format!("{}/repos/{}/attestations", api.api_url, api.repository);

@@ -152,9 +152,7 @@ fn keyless(digest: Sha256Hash, bundle: &Bundle, policy: &KeylessPolicy) -> anyho
         // `https://<server>/<owner>/<name>`: compare the path exactly (GitHub names are case-insensitive).
         let path = source.splitn(4, '/').nth(3).unwrap_or_default();
         if !path.eq_ignore_ascii_case(repo) {
-            return Err(failed(format!(
-                "the certificate's source repository {source:?} is not {repo} (--repo)"
-            )));
+            return Err(failed(format!("the certificate's source repository {source:?} is not {repo} (--repo)")));
         }
     }
     Ok((san, result.tlog_verified(), result.verified_timestamps().len()))

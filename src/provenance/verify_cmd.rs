@@ -45,19 +45,22 @@ impl VerifyArgs {
     pub fn trust(&self) -> anyhow::Result<Trust> {
         if let Some(path) = &self.key {
             if self.identity.is_some() || self.repo.is_some() || self.trusted_root.is_some() {
-                return Err(usage("--key checks a key-signed bundle: it cannot be combined with --identity, --repo or --trusted-root"));
+                return Err(usage(
+                    "--key checks a key-signed bundle: it cannot be combined with --identity, --repo or --trusted-root",
+                ));
             }
-            let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read --key {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read --key {}: {e}", path.display())))?;
             let key = DerPublicKey::from_pem(&text)
                 .map_err(|e| usage(format!("--key {} is not a PEM public key: {e}", path.display())))?;
             return Ok(Trust::Key(key));
         }
         let mut policy = KeylessPolicy::new(self.identity.as_deref(), self.repo.as_deref(), Some(&self.issuer))?;
         if let Some(path) = &self.trusted_root {
-            policy.trusted_root = Some(
-                TrustedRoot::from_file(path)
-                    .map_err(|e| usage(format!("--trusted-root {} is not a Sigstore TrustedRoot: {e}", path.display())))?,
-            );
+            policy.trusted_root =
+                Some(TrustedRoot::from_file(path).map_err(|e| {
+                    usage(format!("--trusted-root {} is not a Sigstore TrustedRoot: {e}", path.display()))
+                })?);
         }
         Ok(Trust::Keyless(Box::new(policy)))
     }
@@ -67,7 +70,10 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
     let trust = args.trust()?;
     let path = Path::new(&args.target);
     if path.exists() {
-        let bundle = args.bundle.as_deref().ok_or_else(|| usage("verifying a file needs --bundle PATH (its *.sigstore.json)"))?;
+        let bundle = args
+            .bundle
+            .as_deref()
+            .ok_or_else(|| usage("verifying a file needs --bundle PATH (its *.sigstore.json)"))?;
         let v = verify_file(path, bundle, &trust)?;
         println!("verified: {} is {} ({}), {}", path.display(), v.subject, v.predicate_type, describe(&v));
         return Ok(Exit::Ok);
@@ -95,7 +101,8 @@ fn describe(v: &Verified) -> String {
 
 /// Verify a local file against a bundle file.
 pub fn verify_file(file: &Path, bundle: &Path, trust: &Trust) -> anyhow::Result<Verified> {
-    let digest = crate::package::digest_file(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    let digest =
+        crate::package::digest_file(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     let bytes = std::fs::read(bundle).map_err(|e| usage(format!("cannot read --bundle {}: {e}", bundle.display())))?;
     let bundle = parse_bundle(&bytes)?;
     verify_bundle(&digest.sha256, &bundle, trust).map_err(|e| e.context(format!("{} does not verify", file.display())))
@@ -116,7 +123,8 @@ pub async fn verify_image(reference: &str, insecure: bool, trust: &Trust) -> any
     if tag.starts_with("sha256:") && tag != digest {
         return Err(failed(format!("the registry returned a manifest with digest {digest} for {reference}")));
     }
-    let image: serde_json::Value = serde_json::from_slice(&manifest).map_err(|e| failed(format!("{reference}: not a manifest: {e}")))?;
+    let image: serde_json::Value =
+        serde_json::from_slice(&manifest).map_err(|e| failed(format!("{reference}: not a manifest: {e}")))?;
     let mut bundles = Vec::new();
     for r in referrer::find(&c, &digest).await? {
         let Some((m, _)) = referrer::get(&c, &r, crate::oci::manifest::MANIFEST_MEDIA_TYPE).await? else { continue };
@@ -140,7 +148,9 @@ pub async fn verify_image(reference: &str, insecure: bool, trust: &Trust) -> any
             Some(v) => out.push(v),
             None => {
                 let why = last.map(|e| crate::error::one_line(&e)).unwrap_or_default();
-                return Err(failed(format!("layer {title} of {reference} is not attested by any attached bundle: {why}")));
+                return Err(failed(format!(
+                    "layer {title} of {reference} is not attested by any attached bundle: {why}"
+                )));
             }
         }
     }
@@ -149,7 +159,9 @@ pub async fn verify_image(reference: &str, insecure: bool, trust: &Trust) -> any
 
 /// `host/repo:tag` or `host/repo@sha256:hex` into (host, repository, tag-or-digest).
 pub fn split_reference(reference: &str) -> anyhow::Result<(String, String, String)> {
-    let bad = || usage(format!("{reference:?} is neither a file nor an image reference (host/repository:tag or @sha256:...)"));
+    let bad = || {
+        usage(format!("{reference:?} is neither a file nor an image reference (host/repository:tag or @sha256:...)"))
+    };
     let (name, tag) = match reference.split_once('@') {
         Some((n, d)) => (n, d.to_string()),
         None => {

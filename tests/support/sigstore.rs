@@ -148,7 +148,10 @@ pub fn js_verify(trusted_root: &Path, bundle: &Path, artifact: &Path, san: Optio
 pub fn cratemill(args: &[&str], env: &[(String, String)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cratemill"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("GITHUB_") || k.starts_with("ACTIONS_") || k.starts_with("CRATEMILL_") || k.starts_with("SIGSTORE_")
+        if k.starts_with("GITHUB_")
+            || k.starts_with("ACTIONS_")
+            || k.starts_with("CRATEMILL_")
+            || k.starts_with("SIGSTORE_")
         {
             c.env_remove(k);
         }
@@ -170,7 +173,8 @@ pub fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         .status()
         .expect("openssl is required: apt-get install -y openssl");
     assert!(ok.success());
-    let ok = Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&key).arg("-out").arg(&public).status().unwrap();
+    let ok =
+        Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&key).arg("-out").arg(&public).status().unwrap();
     assert!(ok.success());
     (key, public)
 }
