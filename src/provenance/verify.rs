@@ -10,7 +10,7 @@
 use regex::Regex;
 use sigstore_verify::trust_root::{TrustedRoot, SIGSTORE_GITHUB_TRUSTED_ROOT, SIGSTORE_PRODUCTION_TRUSTED_ROOT};
 use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash};
-use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, Verifier};
+use sigstore_verify::{VerificationPolicy, Verifier};
 
 use super::claims::GITHUB_ISSUER;
 use super::statement::Statement;
@@ -109,10 +109,14 @@ pub fn verify_bundle(sha256: &str, bundle: &Bundle, trust: &Trust) -> anyhow::Re
     let digest = Sha256Hash::from_hex(sha256).map_err(|e| usage(format!("bad sha256 {sha256}: {e}")))?;
     let (signer, tlog, timestamps) = match trust {
         Trust::Key(key) => {
-            let root = TrustedRoot::from_json(SIGSTORE_PRODUCTION_TRUSTED_ROOT)?;
-            let policy = PublicKeyVerificationPolicy::new(key.clone()).skip_tlog_unsafe();
-            Verifier::new(&root)?
-                .verify(digest, bundle, &policy)
+            // A key bundle has no log entry or timestamp (sigstore-verify insists on one): the DSSE
+            // signature over the PAE, checked with the given key, is the whole proof.
+            let sigstore_verify::types::bundle::SignatureContent::DsseEnvelope(env) = &bundle.content else {
+                return Err(failed("the bundle holds a plain message signature, not a DSSE attestation"));
+            };
+            let vk = sigstore_verify::crypto::VerificationKey::from_spki(key)
+                .map_err(|e| usage(format!("--key is not a P-256 public key: {e}")))?;
+            vk.verify(env.pae(), &env.signature.sig)
                 .map_err(|e| failed(format!("signature check failed (wrong key, or the bundle was altered): {e}")))?;
             (format!("key {}", super::sign::key_hint(key)), false, 0)
         }

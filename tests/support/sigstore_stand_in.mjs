@@ -118,9 +118,12 @@ async function serve(dir, claimsFile) {
   const faults = fs.existsSync(faultsFile) ? JSON.parse(fs.readFileSync(faultsFile, 'utf8')) : {};
   const oidc = await issuer();
   const ec = () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // Whole seconds: @sigstore/mock's TSA writes fractional GeneralizedTime that strict DER readers
+  // (sigstore-rust) refuse; the certificate is issued at the same instant the timestamp names.
+  const start = Math.floor(Date.now() / 1000) * 1000;
   const ctlog = await mock.initializeCTLog(ec());
-  const ca = await mock.initializeCA(ec(), ctlog);
-  const tsa = await mock.initializeTSA(ec());
+  const ca = await mock.initializeCA(ec(), ctlog, new Date(start));
+  const tsa = await mock.initializeTSA(ec(), new Date(start + 1000));
   const server = http.createServer();
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${server.address().port}`;
