@@ -53,8 +53,8 @@ pub struct AttestArgs {
     /// PEM PKCS#8 P-256 private key for --sign key.
     #[arg(long, value_name = "PATH")]
     pub key: Option<PathBuf>,
-    /// Sigstore instance for keyless signing: public-good (Fulcio + Rekor), github (GitHub's Fulcio
-    /// + timestamp authority, for private repositories), or auto (from the token's
+    /// Sigstore instance for keyless signing: public-good (Fulcio and Rekor), github (GitHub's
+    /// Fulcio and timestamp authority, for private repositories), or auto (from the token's
     /// repository_visibility).
     #[arg(long, value_enum, default_value_t = Instance::Auto)]
     pub instance: Instance,
