@@ -26,4 +26,8 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Simulate a plan on GitHub: runs, jobs, API requests, runner-minutes, wall clock, limits.
     Fleet(crate::fleet::FleetArgs),
+    /// Sign SLSA build provenance for package folders (Sigstore keyless, a key, or unsigned).
+    Attest(crate::provenance::AttestArgs),
+    /// Check a file (or an image) against its Sigstore provenance bundle.
+    Verify(crate::provenance::VerifyArgs),
 }

@@ -14,6 +14,7 @@ pub mod net;
 pub mod oci;
 pub mod package;
 pub mod plan;
+pub mod provenance;
 pub mod publish;
 pub mod report;
 pub mod schema;

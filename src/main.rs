@@ -1,6 +1,6 @@
 //! `cratemill`: the binary. Parses the command line, runs one phase, maps its error to an exit code.
 
-use cratemill::{builder, cli, error, fleet, matrix, publish, report};
+use cratemill::{builder, cli, error, fleet, matrix, provenance, publish, report};
 
 use clap::Parser;
 
@@ -20,6 +20,8 @@ fn main() {
             cli::Command::Matrix(args) => matrix::run(args).await,
             cli::Command::Report(args) => report::run(args).await,
             cli::Command::Fleet(args) => fleet::run(args).await,
+            cli::Command::Attest(args) => provenance::run(args).await,
+            cli::Command::Verify(args) => provenance::verify_cmd::run(args).await,
         }
     });
     let code = match outcome {

@@ -10,11 +10,13 @@
 //! | `publish.json` | `publish` | [`publish`] |
 //! | `plan.json`, `chunks/NNNN.json`, built index | `matrix`, `report` | [`plan`] |
 //! | `fleet.json` | `fleet` | [`fleet`] |
+//! | `attest.json` | `attest` | [`attest`] |
 //!
 //! The wire format is pinned twice: golden files (`tests/golden/`, `tests/documents_golden.rs`) and
 //! JSON Schemas generated from these types ([`json_schemas`]) and published under `docs/schema/`
 //! for third-party tools; a test fails when a published schema is not current.
 
+pub mod attest;
 pub mod fleet;
 pub mod plan;
 pub mod publish;
@@ -93,6 +95,7 @@ pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("chunk-index", schemars::schema_for!(plan::ChunkIndex)),
         ("built-index", schemars::schema_for!(plan::BuiltIndex)),
         ("fleet", schemars::schema_for!(fleet::FleetReport)),
+        ("attest-record", schemars::schema_for!(attest::AttestRecord)),
     ]
 }
 
