@@ -2,8 +2,8 @@
 //!
 //! Memory per crate: its name and one [`Candidate`] (the best non-yanked version seen so far, ~150
 //! bytes), so ~30 MB at 150,000 crates whatever the number of versions. Dependency edges are kept
-//! only for candidate versions (normal, Linux-relevant, optional ones flagged): ~12 bytes each. Tables may come
-//! in any order: if `dependencies.csv` comes before `versions.csv`, its relevant edges are kept
+//! only for candidate versions (normal, Linux-relevant, optional ones flagged): 4 bytes each
+//! ([`super::graph::Edges`]). Tables may come in any order: if `dependencies.csv` comes before `versions.csv`, its relevant edges are kept
 //! keyed by version id (8 bytes each) and filtered once the candidates are known.
 
 use crate::dump::tables::{categories, crates, crates_categories, dependencies, versions};
