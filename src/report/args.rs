@@ -8,13 +8,30 @@ pub struct ReportArgs {
     /// `result.json` means the package was published).
     #[arg(required = true, value_name = "RESULTS")]
     pub results: Vec<PathBuf>,
-    /// The built index of earlier runs to update (what `cratemill matrix --built` reads).
+    /// The built index of earlier runs to update (what `cratemill matrix --built` reads). It must
+    /// exist unless --previous-optional is given.
     #[arg(long, value_name = "INDEX")]
     pub previous: Option<PathBuf>,
+    /// Start a new index when the --previous file does not exist yet (a first run).
+    #[arg(long, requires = "previous")]
+    pub previous_optional: bool,
     /// Where to write the updated built index (may be the same file as --previous).
-    #[arg(long, default_value = "built.json", value_name = "FILE")]
+    #[arg(long, default_value = "index.json", value_name = "FILE")]
     pub out: PathBuf,
     /// Where to write the Markdown report. Default: next to --out, as report.md.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Where to write the failed jobs (class, first error lines, log). Default: next to --out, as failures.json.
+    #[arg(long, value_name = "FILE")]
+    pub failures: Option<PathBuf>,
+    /// Also write a static site (GitHub Pages-ready) into DIR: charts and a searchable crate table.
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+    /// Registry prefix shown in the site's install commands (`cratemill install CRATE --from REGISTRY`).
+    /// Default: taken from the published references.
+    #[arg(long, value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    /// Refuse the whole report (exit 2, nothing written) when any result file cannot be read.
+    #[arg(long)]
+    pub strict: bool,
 }

@@ -9,9 +9,11 @@
 //! | `result.json` | `build` | [`result`] |
 //! | `publish.json` | `publish` | [`publish`] |
 //! | `plan.json`, `chunks/NNNN.json`, built index | `matrix`, `report` | [`plan`] |
+//! | `failures.json` | `report` | [`report`] |
 
 pub mod plan;
 pub mod publish;
+pub mod report;
 pub mod result;
 pub mod types;
 
