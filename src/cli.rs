@@ -24,4 +24,6 @@ pub enum Command {
     Matrix(crate::matrix::MatrixArgs),
     /// Merge build outcomes into the built index `matrix --built` reads; success rates and failure classes.
     Report(crate::report::ReportArgs),
+    /// Install a crate's executables from a cratemill mirror (an OCI registry), digests checked.
+    Install(crate::install::InstallArgs),
 }

@@ -7,6 +7,7 @@ pub mod crates_io;
 pub mod dump;
 pub mod error;
 pub mod github;
+pub mod install;
 pub mod matrix;
 pub mod oci;
 pub mod package;

@@ -1,6 +1,6 @@
 //! `cratemill`: the binary. Parses the command line, runs one phase, maps its error to an exit code.
 
-use cratemill::{builder, cli, error, matrix, publish, report};
+use cratemill::{builder, cli, error, install, matrix, publish, report};
 
 use clap::Parser;
 
@@ -19,6 +19,7 @@ fn main() {
             cli::Command::Publish(args) => publish::run(args).await,
             cli::Command::Matrix(args) => matrix::run(args).await,
             cli::Command::Report(args) => report::run(args).await,
+            cli::Command::Install(args) => install::run(args).await,
         }
     });
     let code = match outcome {

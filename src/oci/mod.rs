@@ -1,12 +1,13 @@
 //! OCI: the reference scheme, artifact manifests and their annotations (pure), and the two ways to
 //! store them: a registry (HTTP push with retries and resumable chunked uploads) or a local OCI
 //! image layout folder. Layers: `reference`, `annotations`, `manifest`, `retry` are pure; `http`,
-//! `upload`, `push` talk to a registry; `layout` writes files.
+//! `upload`, `push` (and `pull`, for install) talk to a registry; `layout` writes files.
 
 pub mod annotations;
 pub mod http;
 pub mod layout;
 pub mod manifest;
+pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod retry;

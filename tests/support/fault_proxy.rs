@@ -30,6 +30,8 @@ pub struct FaultConfig {
     pub max_consecutive: u32,
     pub fail_tag_puts: bool,
     pub bearer: Option<Bearer>,
+    /// The `/token` endpoint only grants scopes containing this (`push` for publish, `pull` for install).
+    pub token_scope: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,7 @@ impl FaultConfig {
             max_consecutive: 0,
             fail_tag_puts: false,
             bearer: None,
+            token_scope: "push",
         }
     }
 }
@@ -217,7 +220,7 @@ async fn handle(
         let auth = header(&head, "authorization");
         let host = header(&head, "host").unwrap_or_default();
         if path.starts_with("/token") {
-            let ok = auth.as_deref() == Some(b.client_basic.as_str()) && path.contains("push");
+            let ok = auth.as_deref() == Some(b.client_basic.as_str()) && path.contains(cfg.token_scope);
             let resp = {
                 let mut s = state.lock().unwrap();
                 if ok {
