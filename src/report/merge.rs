@@ -216,3 +216,108 @@ fn failure_entry(outcome: &Outcome) -> FailureEntry {
         finished_at: r.finished_at.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::publish::PushedLayer;
+    use crate::schema::result::{Executable, Failure, Smoke, SmokeStatus};
+
+    const T: &str = "x86_64-unknown-linux-musl";
+
+    fn outcome(name: &str, failed: Option<FailureClass>, exes: &[&str], publish: bool, finished: &str) -> Outcome {
+        let mut r = BuildResult::new(name, "1.0.0", T, crate::schema::Backend::Cargo);
+        r.finished_at = finished.into();
+        r.status = if failed.is_some() { Status::Failed } else { Status::Built };
+        r.failure = failed.map(|class| Failure {
+            class,
+            phase: crate::schema::Phase::Build,
+            message: "it broke\nmore".into(),
+            evidence: vec!["".into(), "error: the evidence".into()],
+        });
+        for x in exes {
+            r.executables.push(Executable {
+                name: x.to_string(),
+                path: format!("bin/{x}"),
+                size: 1,
+                sha256: format!("{x}-sha"),
+                blake3: String::new(),
+                arch: "x86_64".into(),
+                is_static: true,
+                interpreter: None,
+                needed: vec![],
+                smoke: Smoke {
+                    status: SmokeStatus::Passed,
+                    args: vec![],
+                    runner: None,
+                    exit_code: None,
+                    signal: None,
+                    first_line: None,
+                    note: None,
+                },
+            });
+        }
+        let publish = publish.then(|| {
+            let mut p = PublishRecord::new(name, "1.0.0", T, "ghcr.io/acme");
+            p.references.push(PushedReference {
+                reference: format!("ghcr.io/acme/{name}:1.0.0-{T}"),
+                digest: "sha256:ab".into(),
+                kind: ReferenceKind::Binary,
+                artifact_type: String::new(),
+                unchanged: false,
+                blobs_uploaded: 0,
+                blobs_present: 0,
+                layers: exes
+                    .iter()
+                    .map(|x| PushedLayer {
+                        title: format!("bin/{x}"),
+                        media_type: String::new(),
+                        digest: format!("sha256:{x}"),
+                        size: 1,
+                    })
+                    .collect(),
+            });
+            p
+        });
+        Outcome { result: r, publish, log: None }
+    }
+
+    #[test]
+    fn newest_wins_unpublished_builds_leave_and_executables_are_keyed_by_name() {
+        let first = merge(
+            None,
+            vec![
+                outcome("tools", None, &["a", "b"], true, "2026-11-01T00:00:00Z"),
+                outcome("other", None, &["a"], true, "2026-11-01T00:00:00Z"),
+                outcome("local", None, &["l"], true, "2026-11-01T00:00:00Z"),
+            ],
+        );
+        assert_eq!(first.index.executables.len(), 4, "two `a` executables of two crates both stay");
+        let second = merge(
+            Some(first.index),
+            vec![
+                outcome("local", None, &["l"], false, "2026-11-02T00:00:00Z"),
+                outcome("flaky", Some(FailureClass::Timeout), &[], false, "2026-11-02T00:00:00Z"),
+                outcome("flaky", Some(FailureClass::CompileError), &[], false, "2026-11-03T00:00:00Z"),
+            ],
+        );
+        let got: Vec<(&str, Status)> = second.index.entries.iter().map(|e| (e.crate_name.as_str(), e.status)).collect();
+        assert_eq!(got, [("flaky", Status::Failed), ("other", Status::Built), ("tools", Status::Built)]);
+        let exes: Vec<(&str, &str, Option<&str>)> = second
+            .index
+            .executables
+            .iter()
+            .map(|x| (x.crate_name.as_str(), x.name.as_str(), x.layer_digest.as_deref()))
+            .collect();
+        assert_eq!(
+            exes,
+            [("other", "a", Some("sha256:a")), ("tools", "a", Some("sha256:a")), ("tools", "b", Some("sha256:b"))]
+        );
+        assert_eq!(second.tally.superseded, 1);
+        assert_eq!(second.tally.per_target[T], TargetTally { published: 0, unpublished: 1, failed: 1 });
+        assert_eq!(second.failures.len(), 1);
+        assert_eq!(second.failures[0].class, FailureClass::CompileError);
+        assert_eq!(second.failures[0].first_lines, ["it broke", "more", "error: the evidence"], "blank lines dropped");
+        assert_eq!(second.tally.classes[&FailureClass::CompileError].1, format!("flaky@1.0.0 ({T}): it broke"));
+    }
+}
