@@ -145,11 +145,27 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
 
     // Through the report's index: the manifest by digest, then the blob.
     let index = tmp.path().join("index.json");
+    let pushed = format!("{}/mirror/index:latest", reg.host());
     let report = Command::new(env!("CARGO_BIN_EXE_cratemill"))
-        .args(["report", pkg.to_str().unwrap(), "--out", index.to_str().unwrap()])
+        .args([
+            "report",
+            pkg.to_str().unwrap(),
+            "--out",
+            index.to_str().unwrap(),
+            "--push-index",
+            &pushed,
+            "--insecure-http",
+        ])
+        .env("CRATEMILL_REGISTRY_USER", USER)
+        .env("CRATEMILL_REGISTRY_TOKEN", PASSWORD)
         .output()
         .unwrap();
     assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    // The pushed index, read back by skopeo: one layer whose bytes are index.json.
+    let raw: serde_json::Value = serde_json::from_slice(&registry::inspect_raw(&pushed).unwrap()).unwrap();
+    assert_eq!(raw["artifactType"], "application/vnd.cratemill.built-index.v1");
+    let index_sha = sha256_hex(&index);
+    assert_eq!(raw["layers"][0]["digest"], format!("sha256:{index_sha}"));
     let via = tmp.path().join("via-index");
     let list = [
         "hello-tool",
@@ -169,6 +185,25 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("2 HTTP request(s)"), "{stderr}");
     assert_eq!(sha256_hex(&via.join("hello-echo")), sha256_hex(&pkg.join("bin/hello-echo")));
+
+    // The index from the registry itself.
+    let from_oci = tmp.path().join("via-oci");
+    let oci_index = format!("oci://{pushed}");
+    let list = [
+        "hello-tool",
+        "--from",
+        &reg.host(),
+        "--insecure-http",
+        "--index",
+        &oci_index,
+        "--target",
+        T,
+        "--dir",
+        from_oci.to_str().unwrap(),
+    ];
+    let (code, _, stderr) = install(args(&list), true).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(sha256_hex(&from_oci.join("hello")), sha256_hex(&pkg.join("bin/hello")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,8 +22,8 @@ pub struct InstallArgs {
     /// Where to put the executables. Default: ~/.local/bin.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// The mirror's built index (`report`'s index.json, a file or an https:// URL): resolves the
-    /// version and the manifest digest without listing tags.
+    /// The mirror's built index (`report`'s index.json: a file, an https:// URL, or oci://REF as
+    /// pushed by `report --push-index`): resolves the version and the manifest digest.
     #[arg(long, value_name = "FILE|URL")]
     pub index: Option<String>,
     /// Provenance: `auto` verifies when it can and says when it did not; `require` refuses to

@@ -106,7 +106,7 @@ async fn resolve_image(args: &InstallArgs, spec: &CrateSpec, target: &str) -> an
     let puller = Puller::new(&host, &name, args.insecure_http, creds, RetryPolicy::default())?;
     puller.prepare().await?;
     if let Some(source) = &args.index {
-        let index = load_index(source).await?;
+        let index = load_index(source, args.insecure_http).await?;
         let found = resolve::from_index(&index, &spec.name, spec.version.as_deref(), target)
             .map_err(|miss| miss_error(miss, spec, target, &args.from))?;
         let digest = found.manifest_digest.clone();
@@ -187,9 +187,11 @@ async fn missing_version(image: &Image, spec: &CrateSpec, target: &str, layout: 
     usage(format!("the mirror has no {}@{} for {target}; versions it has: {have}", spec.name, image.version))
 }
 
-/// Read the built index from a file or an http(s) URL.
-async fn load_index(source: &str) -> anyhow::Result<BuiltIndex> {
-    let bytes = if source.starts_with("https://") || source.starts_with("http://") {
+/// Read the built index from a file, an http(s) URL, or `oci://REF` (pushed by `report --push-index`).
+async fn load_index(source: &str, insecure: bool) -> anyhow::Result<BuiltIndex> {
+    let bytes = if let Some(reference) = source.strip_prefix("oci://") {
+        pull_index(reference, insecure).await?
+    } else if source.starts_with("https://") || source.starts_with("http://") {
         let resp = reqwest::get(source).await.with_context(|| format!("fetching --index {source}"))?;
         if !resp.status().is_success() {
             return Err(usage(format!("--index {source}: HTTP {}", resp.status())));
@@ -199,6 +201,31 @@ async fn load_index(source: &str) -> anyhow::Result<BuiltIndex> {
         std::fs::read(source).map_err(|e| usage(format!("--index {source}: {e}")))?
     };
     crate::schema::parse(&bytes).map_err(|e| usage(format!("--index {source}: {}", crate::error::one_line(&e))))
+}
+
+/// The index artifact's one layer.
+async fn pull_index(reference: &str, insecure: bool) -> anyhow::Result<Vec<u8>> {
+    let image = crate::report::push::parse_ref(reference)?;
+    let Repository::Remote { host, name } = &image.repository else {
+        unreachable!("parse_ref makes remote references")
+    };
+    let creds = crate::publish::env::PublishEnv::from_env().credentials;
+    let puller = Puller::new(host, name, insecure, creds, RetryPolicy::default())?;
+    puller.prepare().await?;
+    let Some(m) = puller.manifest(&image.tag).await? else {
+        return Err(usage(format!("--index oci://{reference}: the registry has no such tag")));
+    };
+    let parsed: oci_client::manifest::OciImageManifest = serde_json::from_slice(&m.bytes)
+        .map_err(|e| usage(format!("--index oci://{reference}: not a manifest: {e}")))?;
+    let Some(layer) = parsed.layers.iter().find(|l| l.media_type == crate::report::push::INDEX_MEDIA_TYPE) else {
+        return Err(usage(format!(
+            "--index oci://{reference} is not a cratemill index (no {} layer)",
+            crate::report::push::INDEX_MEDIA_TYPE
+        )));
+    };
+    let mut bytes = Vec::new();
+    puller.blob_to(&layer.digest, layer.size.max(0) as u64, &mut bytes).await?;
+    Ok(bytes)
 }
 
 /// Download one executable next to its destination, check it, and rename it into place.

@@ -31,6 +31,13 @@ pub struct ReportArgs {
     /// Default: taken from the published references.
     #[arg(long, value_name = "REGISTRY")]
     pub registry: Option<String>,
+    /// Also push the built index as an OCI artifact to this reference (`host/repository:tag`), with
+    /// the registry credentials publish uses (CRATEMILL_REGISTRY_USER/TOKEN, else GITHUB_ACTOR/TOKEN).
+    #[arg(long, value_name = "REF")]
+    pub push_index: Option<String>,
+    /// Talk plain HTTP to the --push-index registry (a loopback or test registry).
+    #[arg(long, requires = "push_index")]
+    pub insecure_http: bool,
     /// Refuse the whole report (exit 2, nothing written) when any result file cannot be read.
     #[arg(long)]
     pub strict: bool,

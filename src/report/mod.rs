@@ -11,6 +11,7 @@ mod args;
 pub mod html;
 pub mod load;
 pub mod merge;
+pub mod push;
 pub mod render;
 pub mod summary;
 
@@ -31,6 +32,7 @@ const TOP: usize = 50;
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let runner = Runner::from_env();
+    let push_to = args.push_index.as_deref().map(push::parse_ref).transpose()?;
     let previous = read_previous(&args)?;
     let (files, twice) = load::find(&args.results)?;
     if files.is_empty() {
@@ -72,8 +74,14 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         let page = html::page(&view, &merged.index, args.registry.as_deref());
         html::write_site(dir, &page, &args.out)?;
     }
+    let mut outputs = Vec::new();
+    if let Some(image) = &push_to {
+        let digest = push::push_index(image, &args.out, args.insecure_http).await?;
+        eprintln!("pushed the index to {image}@{digest}");
+        outputs.push(("index-reference", format!("{image}@{digest}")));
+    }
     let total = merged.tally.total();
-    runner.set_outputs(&[
+    outputs.extend([
         ("built-index", args.out.display().to_string()),
         ("failures", failures_path.display().to_string()),
         ("report", md_path.display().to_string()),
@@ -81,7 +89,8 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         ("published", total.published.to_string()),
         ("failed", total.failed.to_string()),
         ("unreadable", inputs.bad.len().to_string()),
-    ])?;
+    ]);
+    runner.set_outputs(&outputs)?;
     runner.append_summary(&markdown)?;
     eprintln!(
         "read {} outcome(s) ({} unreadable); {}",
