@@ -103,21 +103,30 @@ pub fn newest(outcomes: Vec<Outcome>) -> (Vec<Outcome>, u64) {
 pub fn merge(previous: Option<BuiltIndex>, outcomes: Vec<Outcome>) -> Merged {
     let (newest, superseded) = newest(outcomes);
     let mut tally = Tally { superseded, ..Tally::default() };
-    let (mut entries, mut executables) = match previous {
-        Some(p) => (
-            p.entries.into_iter().map(|e| (JobKey::new(&e.crate_name, &e.version, &e.target), e)).collect(),
-            p.executables
-                .into_iter()
-                .map(|x| ((JobKey::new(&x.crate_name, &x.version, &x.target), x.name.clone()), x))
-                .collect(),
-        ),
-        None => (BTreeMap::new(), BTreeMap::new()),
-    };
+    let (mut entries, mut executables): (BTreeMap<JobKey, BuiltEntry>, BTreeMap<(JobKey, String), ExecutableEntry>) =
+        match previous {
+            Some(p) => (
+                p.entries.into_iter().map(|e| (JobKey::new(&e.crate_name, &e.version, &e.target), e)).collect(),
+                p.executables
+                    .into_iter()
+                    .map(|x| ((JobKey::new(&x.crate_name, &x.version, &x.target), x.name.clone()), x))
+                    .collect(),
+            ),
+            None => (BTreeMap::new(), BTreeMap::new()),
+        };
     let mut failures = Vec::new();
     for outcome in &newest {
         let key = outcome.key();
         // Whatever the index said about this job before no longer holds.
-        executables.retain(|(k, _): &(JobKey, String), _| *k != key);
+        let stale: Vec<(JobKey, String)> = executables
+            .range((key.clone(), String::new())..)
+            .map(|(k, _)| k)
+            .take_while(|(k, _)| *k == key)
+            .cloned()
+            .collect();
+        for k in stale {
+            executables.remove(&k);
+        }
         let counts = tally.per_target.entry(key.target.clone()).or_default();
         let entry = match (outcome.result.status, outcome.binary()) {
             (Status::Built, Some(binary)) => {
