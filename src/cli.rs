@@ -30,4 +30,6 @@ pub enum Command {
     Attest(crate::provenance::AttestArgs),
     /// Check a file (or an image) against its Sigstore provenance bundle.
     Verify(crate::provenance::VerifyArgs),
+    /// Install a crate's executables from a cratemill mirror (an OCI registry), digests checked.
+    Install(crate::install::InstallArgs),
 }

@@ -42,6 +42,9 @@ pub enum Output {
     Report,
     Published,
     Failed,
+    Failures,
+    Unreadable,
+    IndexReference,
 }
 
 /// The subcommands that write step outputs, which are also the `mode`s of `action.yml` that run them.
@@ -66,7 +69,7 @@ impl Mode {
 }
 
 impl Output {
-    pub const ALL: [Output; 19] = [
+    pub const ALL: [Output; 22] = [
         Output::Status,
         Output::Version,
         Output::Executables,
@@ -86,6 +89,9 @@ impl Output {
         Output::Report,
         Output::Published,
         Output::Failed,
+        Output::Failures,
+        Output::Unreadable,
+        Output::IndexReference,
     ];
 
     /// The name in `$GITHUB_OUTPUT` and in `action.yml`.
@@ -110,6 +116,9 @@ impl Output {
             Output::Report => "report",
             Output::Published => "published",
             Output::Failed => "failed",
+            Output::Failures => "failures",
+            Output::Unreadable => "unreadable",
+            Output::IndexReference => "index-reference",
         }
     }
 
@@ -125,7 +134,13 @@ impl Output {
             Output::Image | Output::Digest | Output::SrcbuildImage | Output::SrcbuildDigest => &[Mode::Publish],
             Output::Chunks | Output::Runs | Output::Plan | Output::ChunkIndex => &[Mode::Matrix],
             Output::Jobs => &[Mode::Matrix, Mode::Report],
-            Output::BuiltIndex | Output::Report | Output::Published | Output::Failed => &[Mode::Report],
+            Output::BuiltIndex
+            | Output::Report
+            | Output::Published
+            | Output::Failed
+            | Output::Failures
+            | Output::Unreadable
+            | Output::IndexReference => &[Mode::Report],
         }
     }
 }

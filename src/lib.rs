@@ -9,6 +9,7 @@ pub mod dump;
 pub mod error;
 pub mod fleet;
 pub mod github;
+pub mod install;
 pub mod matrix;
 pub mod net;
 pub mod oci;

@@ -1,6 +1,6 @@
 //! `cratemill`: the binary. Parses the command line, runs one phase, maps its error to an exit code.
 
-use cratemill::{builder, cli, error, fleet, matrix, provenance, publish, report};
+use cratemill::{builder, cli, error, fleet, install, matrix, provenance, publish, report};
 
 use clap::Parser;
 
@@ -22,6 +22,7 @@ fn main() {
             cli::Command::Fleet(args) => fleet::run(args).await,
             cli::Command::Attest(args) => provenance::run(args).await,
             cli::Command::Verify(args) => provenance::verify_cmd::run(args).await,
+            cli::Command::Install(args) => install::run(args).await,
         }
     });
     let code = match outcome {

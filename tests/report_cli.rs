@@ -90,11 +90,22 @@ fn report_feeds_the_next_plan() {
         ("GITHUB_STEP_SUMMARY", gh_sum.as_path()),
     ];
     let (code, stderr) = run(
-        &["report", results.to_str().unwrap(), "--previous", built.to_str().unwrap(), "--out", built.to_str().unwrap()],
+        &[
+            "report",
+            results.to_str().unwrap(),
+            "--previous",
+            built.to_str().unwrap(),
+            "--previous-optional",
+            "--out",
+            built.to_str().unwrap(),
+        ],
         &env,
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("read 22 outcome(s); 19 published, 1 built but not published, 2 failed"), "{stderr}");
+    assert!(
+        stderr.contains("read 22 outcome(s) (0 unreadable); 19 published, 1 built but not published, 2 failed"),
+        "{stderr}"
+    );
     let index: BuiltIndex = cratemill::schema::read(&built).unwrap();
     assert_eq!(index.entries.len(), 21, "the unpublished build is not in the index");
     let failed: Vec<_> = index.entries.iter().filter(|e| e.status == Status::Failed).map(|e| e.failure_class).collect();
@@ -167,10 +178,13 @@ fn bad_outcomes_exit_2_and_write_nothing() {
     let broken = dir.path().join("r/broken");
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(broken.join("result.json"), "{\"kind\": \"cratemill.build-result\", \"schema_version\": 1").unwrap();
-    let (code, stderr) = run(&["report", dir.path().join("r").to_str().unwrap(), "--out", o], &[]);
+    let (code, stderr) = run(&["report", dir.path().join("r").to_str().unwrap(), "--out", o, "--strict"], &[]);
     assert_eq!(code, 2, "{stderr}");
+    let last = stderr.trim().lines().last().unwrap();
     assert!(
-        stderr.starts_with("error: ") && stderr.contains("broken/result.json") && stderr.trim().lines().count() == 1,
+        last.starts_with("error: 1 of 2 result file(s) could not be read (first: ")
+            && last.contains("broken/result.json")
+            && last.contains("drop --strict"),
         "{stderr}"
     );
     assert!(!out.exists(), "nothing written");
@@ -182,7 +196,7 @@ fn bad_outcomes_exit_2_and_write_nothing() {
     std::fs::copy(other_dir.join("publish.json"), good.join("publish.json")).unwrap();
     let (code, stderr) = run(&["report", good.join("result.json").to_str().unwrap(), "--out", o], &[]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("is about other@1.0.0"), "{stderr}");
+    assert!(stderr.contains("is about other@1.0.0") && stderr.contains("nothing written"), "{stderr}");
     assert!(!out.exists(), "nothing written");
     let (code, stderr) = run(&["report", "/nonexistent/results", "--out", o], &[]);
     assert_eq!(code, 2, "{stderr}");

@@ -1,13 +1,14 @@
 //! OCI: the reference scheme, artifact manifests and their annotations (pure), and the two ways to
 //! store them: a registry (HTTP push with retries and resumable chunked uploads) or a local OCI
 //! image layout folder. Layers: `reference`, `annotations`, `manifest` are pure; `http`,
-//! `upload`, `push` talk to a registry through [`crate::net`] (its retry policy and failure
-//! text); `layout` writes files.
+//! `upload`, `push` (and `pull`, for install) talk to a registry through [`crate::net`] (its retry
+//! policy and failure text); `layout` writes files.
 
 pub mod annotations;
 pub mod http;
 pub mod layout;
 pub mod manifest;
+pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod upload;

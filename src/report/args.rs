@@ -8,13 +8,37 @@ pub struct ReportArgs {
     /// `result.json` means the package was published).
     #[arg(required = true, value_name = "RESULTS")]
     pub results: Vec<PathBuf>,
-    /// The built index of earlier runs to update (what `cratemill matrix --built` reads).
+    /// The built index of earlier runs to update (what `cratemill matrix --built` reads). It must
+    /// exist unless --previous-optional is given.
     #[arg(long, value_name = "INDEX")]
     pub previous: Option<PathBuf>,
+    /// Start a new index when the --previous file does not exist yet (a first run).
+    #[arg(long, requires = "previous")]
+    pub previous_optional: bool,
     /// Where to write the updated built index (may be the same file as --previous).
-    #[arg(long, default_value = "built.json", value_name = "FILE")]
+    #[arg(long, default_value = "index.json", value_name = "FILE")]
     pub out: PathBuf,
     /// Where to write the Markdown report. Default: next to --out, as report.md.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Where to write the failed jobs (class, first error lines, log). Default: next to --out, as failures.json.
+    #[arg(long, value_name = "FILE")]
+    pub failures: Option<PathBuf>,
+    /// Also write a static site (GitHub Pages-ready) into DIR: charts and a searchable crate table.
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+    /// Registry prefix shown in the site's install commands (`cratemill install CRATE --from REGISTRY`).
+    /// Default: taken from the published references.
+    #[arg(long, value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    /// Also push the built index as an OCI artifact to this reference (`host/repository:tag`), with
+    /// the registry credentials publish uses (CRATEMILL_REGISTRY_USER/TOKEN, else GITHUB_ACTOR/TOKEN).
+    #[arg(long, value_name = "REF")]
+    pub push_index: Option<String>,
+    /// Talk plain HTTP to the --push-index registry (a loopback or test registry).
+    #[arg(long, requires = "push_index")]
+    pub insecure_http: bool,
+    /// Refuse the whole report (exit 2, nothing written) when any result file cannot be read.
+    #[arg(long)]
+    pub strict: bool,
 }

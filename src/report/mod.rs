@@ -1,116 +1,124 @@
 //! `cratemill report`: read the outcomes of many build jobs (`result.json`, and `publish.json` for
-//! the published ones), merge them into the built index that `cratemill matrix --built` reads, and
-//! report success rates per target and failures per class (`report.md`, step summary, outputs).
+//! the published ones), merge them into the built index that `cratemill matrix --built` and
+//! `cratemill install` read, and report the fleet: `index.json`, `failures.json`, `report.md` (also
+//! the step summary), outputs, and with `--html` a static site.
 //!
-//! I/O here; the merge rule is in [`merge`], the Markdown in [`render`]. Any unreadable input is an
-//! error naming the file, and nothing is written then.
+//! I/O here and in [`load`]; the merge rule is in [`merge`], the facts in [`summary`], the
+//! formats in [`render`] and [`html`]. An unreadable result file is counted and named, and the
+//! report goes on, unless `--strict`; then nothing is written.
 
 mod args;
+pub mod html;
+pub mod load;
 pub mod merge;
+pub mod push;
 pub mod render;
+pub mod summary;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
 use crate::error::{one_line, usage, Exit};
 use crate::github::{Output, Runner};
-use crate::package::{PUBLISH_FILE, RESULT_FILE};
+use crate::package::RESULT_FILE;
 use crate::schema::plan::BuiltIndex;
-use crate::schema::publish::PublishRecord;
-use crate::schema::result::BuildResult;
+use crate::schema::report::FailureList;
 
 pub use args::ReportArgs;
-use merge::Outcome;
+
+/// How many rows the slowest/biggest lists keep.
+const TOP: usize = 50;
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let runner = Runner::from_env();
-    let previous = match &args.previous {
-        Some(path) if path.exists() => Some(
-            crate::schema::read::<BuiltIndex>(path)
-                .map_err(|e| usage(format!("--previous {}: {}", path.display(), one_line(&e))))?,
-        ),
-        // A first run has no index yet.
-        Some(path) => {
-            eprintln!("note: --previous {} does not exist yet: starting a new index", path.display());
-            None
-        }
-        None => None,
-    };
-    let mut files = Vec::new();
-    for path in &args.results {
-        find_results(path, &mut files)?;
-    }
+    let push_to = args.push_index.as_deref().map(push::parse_ref).transpose()?;
+    let previous = read_previous(&args)?;
+    let (files, twice) = load::find(&args.results)?;
     if files.is_empty() {
         let shown: Vec<String> = args.results.iter().map(|p| p.display().to_string()).collect();
         return Err(usage(format!("no {RESULT_FILE} found in {}", shown.join(", "))));
     }
-    files.sort();
-    let outcomes = files.iter().map(|f| read_outcome(f)).collect::<anyhow::Result<Vec<_>>>()?;
-    let (index, tally) = merge::merge(previous, outcomes);
-    let markdown = render::markdown(&tally, index.entries.len());
+    let (outcomes, inputs) = load::read_all(&files, twice);
+    for bad in &inputs.bad {
+        eprintln!("warning: skipped {}: {}", bad.path, bad.reason);
+    }
+    if let Some(first) = inputs.bad.first().filter(|_| args.strict || outcomes.is_empty()) {
+        let fix =
+            if args.strict { "fix or remove them, or drop --strict to report the rest" } else { "fix or remove them" };
+        return Err(usage(format!(
+            "{} of {} result file(s) could not be read (first: {}: {}); nothing written: {fix}",
+            inputs.bad.len(),
+            inputs.files,
+            first.path,
+            first.reason
+        )));
+    }
+    let merged = merge::merge(previous.clone(), outcomes);
+    let highlights = summary::highlights(&merged.newest, previous.as_ref(), TOP);
+    let view = render::View {
+        tally: &merged.tally,
+        highlights: &highlights,
+        inputs: &inputs,
+        indexed: merged.index.entries.len(),
+        had_previous: previous.is_some(),
+    };
+    let markdown = render::markdown_capped(&view, render::SUMMARY_CAP);
     let md_path = args.markdown.clone().unwrap_or_else(|| args.out.with_file_name("report.md"));
-    crate::schema::write(&args.out, &index)?;
+    let failures_path = args.failures.clone().unwrap_or_else(|| args.out.with_file_name("failures.json"));
+    crate::schema::write(&args.out, &merged.index)?;
+    crate::schema::write(&failures_path, &FailureList::new(merged.failures.clone()))?;
     crate::schema::write_atomic(&md_path, markdown.as_bytes())
         .with_context(|| format!("writing {}", md_path.display()))?;
-    let total = tally.total();
-    runner.set_outputs(&[
+    if let Some(dir) = &args.html {
+        let page = html::page(&view, &merged.index, args.registry.as_deref());
+        html::write_site(dir, &page, &args.out)?;
+    }
+    let mut outputs = Vec::new();
+    if let Some(image) = &push_to {
+        let digest = push::push_index(image, &args.out, args.insecure_http).await?;
+        eprintln!("pushed the index to {image}@{digest}");
+        outputs.push((Output::IndexReference, format!("{image}@{digest}")));
+    }
+    let total = merged.tally.total();
+    outputs.extend([
         (Output::BuiltIndex, args.out.display().to_string()),
+        (Output::Failures, failures_path.display().to_string()),
         (Output::Report, md_path.display().to_string()),
         (Output::Jobs, total.jobs().to_string()),
         (Output::Published, total.published.to_string()),
         (Output::Failed, total.failed.to_string()),
-    ])?;
+        (Output::Unreadable, inputs.bad.len().to_string()),
+    ]);
+    runner.set_outputs(&outputs)?;
     runner.append_summary(&markdown)?;
-    eprintln!("read {} outcome(s); {}", files.len(), render::one_line(&tally, &args.out));
+    eprintln!(
+        "read {} outcome(s) ({} unreadable); {}",
+        inputs.files - inputs.bad.len() as u64,
+        inputs.bad.len(),
+        render::one_line(&merged.tally, &args.out)
+    );
     Ok(Exit::Ok)
 }
 
-/// `path` itself if it is a file, else every `result.json` below it.
-fn find_results(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    if meta.is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() && entry.file_name() == RESULT_FILE {
-                out.push(entry.path());
-            }
+/// The `--previous` index: a missing file is an error unless `--previous-optional` (silently
+/// starting a new index would re-plan every job).
+fn read_previous(args: &ReportArgs) -> anyhow::Result<Option<BuiltIndex>> {
+    let Some(path) = &args.previous else { return Ok(None) };
+    if !path.exists() {
+        if args.previous_optional {
+            eprintln!("note: --previous {} does not exist yet: starting a new index", path.display());
+            return Ok(None);
         }
+        return Err(usage(format!(
+            "--previous {} does not exist: give the index of the earlier run, or add --previous-optional on a first run (a new index re-plans every job)",
+            path.display()
+        )));
     }
-    Ok(())
+    read_index(path).map(Some)
 }
 
-fn read_outcome(file: &Path) -> anyhow::Result<Outcome> {
-    let result: BuildResult =
-        crate::schema::read(file).map_err(|e| usage(format!("{}: {}", file.display(), one_line(&e))))?;
-    let publish_file = file.with_file_name(PUBLISH_FILE);
-    let publish = if publish_file.is_file() {
-        let p: PublishRecord = crate::schema::read(&publish_file)
-            .map_err(|e| usage(format!("{}: {}", publish_file.display(), one_line(&e))))?;
-        if (&p.crate_name, &p.version, &p.target) != (&result.crate_name, &result.version, &result.target) {
-            return Err(usage(format!(
-                "{} is about {}@{} ({}), but {} next to it is about {}@{} ({})",
-                publish_file.display(),
-                p.crate_name,
-                p.version,
-                p.target,
-                file.display(),
-                result.crate_name,
-                result.version,
-                result.target
-            )));
-        }
-        Some(p)
-    } else {
-        None
-    };
-    Ok(Outcome { result, publish })
+fn read_index(path: &Path) -> anyhow::Result<BuiltIndex> {
+    crate::schema::read::<BuiltIndex>(path)
+        .map_err(|e| usage(format!("--previous {}: {}", path.display(), one_line(&e))))
 }

@@ -11,6 +11,7 @@
 //! | `plan.json`, `chunks/NNNN.json`, built index | `matrix`, `report` | [`plan`] |
 //! | `fleet.json` | `fleet` | [`fleet`] |
 //! | `attest.json` | `attest` | [`attest`] |
+//! | `failures.json` | `report` | [`report`] |
 //!
 //! The wire format is pinned twice: golden files (`tests/golden/`, `tests/documents_golden.rs`) and
 //! JSON Schemas generated from these types ([`json_schemas`]) and published under `docs/schema/`
@@ -20,6 +21,7 @@ pub mod attest;
 pub mod fleet;
 pub mod plan;
 pub mod publish;
+pub mod report;
 pub mod result;
 pub mod types;
 
@@ -96,6 +98,7 @@ pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("built-index", schemars::schema_for!(plan::BuiltIndex)),
         ("fleet", schemars::schema_for!(fleet::FleetReport)),
         ("attest-record", schemars::schema_for!(attest::AttestRecord)),
+        ("failures", schemars::schema_for!(report::FailureList)),
     ]
 }
 

@@ -186,6 +186,10 @@ pub struct BuiltIndex {
     pub kind: String,
     pub generated_at: String,
     pub entries: Vec<BuiltEntry>,
+    /// Every published executable, one entry per (crate, version, target, executable): two
+    /// executables of one crate never overwrite each other. Written by `report`, read by `install`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub executables: Vec<ExecutableEntry>,
 }
 
 impl Document for BuiltIndex {
@@ -199,6 +203,7 @@ impl BuiltIndex {
             kind: Self::KIND.into(),
             generated_at: super::now_rfc3339(),
             entries,
+            executables: Vec::new(),
         }
     }
 }
@@ -227,6 +232,34 @@ impl BuiltEntry {
     pub fn key(&self) -> super::JobKey {
         super::JobKey::new(&self.crate_name, &self.version, &self.target)
     }
+
+/// One published executable of one (crate, version, target).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
+pub struct ExecutableEntry {
+    #[serde(rename = "crate")]
+    pub crate_name: String,
+    pub version: String,
+    pub target: String,
+    /// The executable's file name (`bin/<name>` in the package).
+    pub name: String,
+    /// The binary artifact's OCI reference (`registry/repo:tag`).
+    pub reference: String,
+    /// The artifact's manifest digest.
+    pub manifest_digest: String,
+    /// The executable's layer digest (`sha256:<hex>`), when the publish record listed layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_digest: Option<String>,
+    pub size: u64,
+    /// Hex sha256 of the executable.
+    pub sha256: String,
+    /// The declared SPDX license expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<String>,
+    /// The attestation's reference, when one was pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
+    /// When the build finished (RFC 3339).
+    pub built_at: String,
 }
 
 #[cfg(test)]

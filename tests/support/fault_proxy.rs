@@ -37,6 +37,8 @@ pub struct FaultConfig {
     pub bearer: Option<Bearer>,
     /// Scripted faults, checked in order before the random ones.
     pub rules: Vec<Rule>,
+    /// The `/token` endpoint only grants scopes containing this (`push` for publish, `pull` for install).
+    pub token_scope: &'static str,
 }
 
 /// The next `times` requests whose path (query included) is `path` get `action`.
@@ -108,6 +110,7 @@ impl FaultConfig {
             fail_tag_puts: false,
             bearer: None,
             rules: Vec::new(),
+            token_scope: "push",
         }
     }
 }
@@ -267,7 +270,7 @@ async fn handle(
         let auth = header(&head, "authorization");
         let host = header(&head, "host").unwrap_or_default();
         if path.starts_with("/token") {
-            let ok = auth.as_deref() == Some(b.client_basic.as_str()) && path.contains("push");
+            let ok = auth.as_deref() == Some(b.client_basic.as_str()) && path.contains(cfg.token_scope);
             let resp = {
                 let mut s = state.lock().unwrap();
                 if ok {

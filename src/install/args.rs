@@ -1,0 +1,39 @@
+//! The flags of `cratemill install`.
+
+use std::path::PathBuf;
+
+use super::verify::Policy;
+use crate::schema::Layout;
+
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The crate, optionally with an exact version: `ripgrep` or `ripgrep@14.1.1` (default: the newest in the mirror).
+    #[arg(value_name = "CRATE[@VERSION]")]
+    pub spec: String,
+    /// The mirror: the `--registry` its packages were published to (`ghcr.io/<owner>`, `<host>[:<port>]/<path>`).
+    #[arg(long, value_name = "REGISTRY/NAMESPACE")]
+    pub from: String,
+    /// Install only this executable (default: every executable of the package).
+    #[arg(long, value_name = "NAME")]
+    pub exe: Option<String>,
+    /// The target triple; `auto` is the musl target of this machine's architecture.
+    #[arg(long, default_value = "auto", value_name = "TRIPLE")]
+    pub target: String,
+    /// Where to put the executables. Default: ~/.local/bin.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The mirror's built index (`report`'s index.json: a file, an https:// URL, or oci://REF as
+    /// pushed by `report --push-index`): resolves the version and the manifest digest.
+    #[arg(long, value_name = "FILE|URL")]
+    pub index: Option<String>,
+    /// Provenance: `auto` verifies when it can and says when it did not; `require` refuses to
+    /// install without a verified attestation; `off` skips it.
+    #[arg(long, value_enum, default_value_t = Policy::Auto)]
+    pub verify: Policy,
+    /// How the mirror spreads packages over repositories (as `publish --layout`).
+    #[arg(long, value_enum, default_value_t = Layout::PerCrate)]
+    pub layout: Layout,
+    /// Talk plain HTTP to the registry (a loopback or test registry).
+    #[arg(long)]
+    pub insecure_http: bool,
+}

@@ -1,0 +1,294 @@
+//! Pulling from a registry, for `cratemill install`: one manifest and the blobs asked for, with
+//! pull-scoped authentication in as few requests as possible. I/O edge.
+//!
+//! Not built on [`super::http::RegistryClient`]: that client pings `/v2/` and asks for a *push*
+//! token, which costs a request and fails for a read-only consumer. Here: Basic credentials are
+//! sent with the first request; a Bearer challenge is answered with a pull token for the
+//! repository (anonymous when there are no credentials) and the request is sent once more. On
+//! ghcr.io the token endpoint is known, so the token is fetched first: token + manifest + blob.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::{header, Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+use super::http::Credentials;
+use super::retry::{classify, RetryPolicy, StatusClass, Tracker};
+use crate::error::usage;
+
+/// Manifest media types a cratemill artifact is served with.
+const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A pull client bound to one repository.
+pub struct Puller {
+    http: reqwest::Client,
+    base: url::Url,
+    pub host: String,
+    pub repository: String,
+    creds: Option<Credentials>,
+    token: tokio::sync::Mutex<Option<String>>,
+    requests: AtomicU64,
+    retry: RetryPolicy,
+}
+
+/// A manifest as served: its bytes and the digest of those bytes.
+pub struct Pulled {
+    pub bytes: Vec<u8>,
+    pub digest: String,
+}
+
+impl Puller {
+    pub fn new(
+        host: &str,
+        repository: &str,
+        insecure: bool,
+        creds: Option<Credentials>,
+        retry: RetryPolicy,
+    ) -> anyhow::Result<Puller> {
+        let scheme = if insecure { "http" } else { "https" };
+        let base = url::Url::parse(&format!("{scheme}://{host}/"))
+            .map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(600))
+            .user_agent(concat!("cratemill/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Puller {
+            http,
+            base,
+            host: host.into(),
+            repository: repository.into(),
+            creds,
+            token: tokio::sync::Mutex::new(None),
+            requests: AtomicU64::new(0),
+            retry,
+        })
+    }
+
+    /// HTTP requests made so far (token requests included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// `rest` under `/v2/<repository>/`, or under `/v2/` when it starts with `/`.
+    fn url(&self, rest: &str) -> url::Url {
+        let path = match rest.strip_prefix('/') {
+            Some(top) => format!("v2/{top}"),
+            None => format!("v2/{}/{rest}", self.repository),
+        };
+        self.base.join(&path).expect("registry paths are valid URLs")
+    }
+
+    /// On ghcr.io, fetch the pull token before the first request (its endpoint is known).
+    pub async fn prepare(&self) -> anyhow::Result<()> {
+        if self.host == super::reference::DEFAULT_REGISTRY_HOST && self.token.lock().await.is_none() {
+            let token = self.fetch_token("https://ghcr.io/token", Some("ghcr.io")).await?;
+            *self.token.lock().await = Some(token);
+        }
+        Ok(())
+    }
+
+    /// GET `v2/<repo>/<rest>`: authenticated, retried on transient failures, 401 answered once.
+    async fn get(&self, what: &str, rest: &str, accept: Option<&str>) -> anyhow::Result<Response> {
+        let mut tracker = Tracker::new(&self.retry, fastrand::Rng::new());
+        let mut challenged = false;
+        loop {
+            let mut req = self.http.get(self.url(rest));
+            if let Some(a) = accept {
+                req = req.header(header::ACCEPT, a);
+            }
+            req = match (self.token.lock().await.clone(), &self.creds) {
+                (Some(t), _) => req.bearer_auth(t),
+                (None, Some(c)) => req.basic_auth(&c.user, Some(&c.token)),
+                (None, None) => req,
+            };
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let failure = match req.send().await {
+                Ok(resp) => match classify(resp.status().as_u16()) {
+                    StatusClass::Unauthorized if !challenged => {
+                        challenged = true;
+                        self.answer_challenge(&resp).await?;
+                        continue;
+                    }
+                    StatusClass::Unauthorized | StatusClass::Denied => return Err(self.denied(what, resp.status())),
+                    StatusClass::Transient => format!("HTTP {}", resp.status()),
+                    _ => return Ok(resp),
+                },
+                Err(e) => format!("{e}"),
+            };
+            match tracker.failure(&failure, None) {
+                Ok(delay) => tokio::time::sleep(delay).await,
+                Err(g) => {
+                    anyhow::bail!("{what} from {}: giving up after {} tries: {}", self.host, g.failures, g.last_error)
+                }
+            }
+        }
+    }
+
+    fn denied(&self, what: &str, status: StatusCode) -> anyhow::Error {
+        let who = if self.creds.is_some() { "with the credentials given" } else { "anonymously" };
+        usage(format!(
+            "registry {} refused {what} of `{}` {who} (HTTP {status}): for a private mirror set CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN (a token with read access)",
+            self.host, self.repository
+        ))
+    }
+
+    /// A 401: a Bearer challenge gets a pull token; a Basic one needs credentials.
+    async fn answer_challenge(&self, resp: &Response) -> anyhow::Result<()> {
+        let challenge = resp.headers().get(header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let params = parse_challenge(challenge);
+        match params {
+            Some((realm, service)) => {
+                let token = self.fetch_token(&realm, service.as_deref()).await?;
+                *self.token.lock().await = Some(token);
+                Ok(())
+            }
+            None if self.creds.is_none() => Err(self.denied("access", resp.status())),
+            // Basic credentials were sent and refused: the next 401 ends it.
+            None => Ok(()),
+        }
+    }
+
+    async fn fetch_token(&self, realm: &str, service: Option<&str>) -> anyhow::Result<String> {
+        let mut url = url::Url::parse(realm)
+            .map_err(|e| anyhow::anyhow!("registry {} sent a bad token realm `{realm}`: {e}", self.host))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            q.append_pair("scope", &format!("repository:{}:pull", self.repository));
+        }
+        let mut req = self.http.get(url);
+        if let Some(c) = &self.creds {
+            req = req.basic_auth(&c.user, Some(&c.token));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = req.send().await.map_err(|e| anyhow::anyhow!("token request to {realm}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(self.denied("a pull token", resp.status()));
+        }
+        #[derive(serde::Deserialize)]
+        struct Token {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let t: Token = resp.json().await.map_err(|e| anyhow::anyhow!("token answer from {realm}: {e}"))?;
+        t.token.or(t.access_token).ok_or_else(|| anyhow::anyhow!("token answer from {realm} has no token"))
+    }
+
+    /// The manifest at `reference` (a tag or a digest); `None` when the registry does not have it.
+    pub async fn manifest(&self, reference: &str) -> anyhow::Result<Option<Pulled>> {
+        let resp = self.get("the manifest", &format!("manifests/{reference}"), Some(ACCEPT)).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = ok(&self.host, "GET manifest", resp).await?;
+        let bytes = resp.bytes().await?.to_vec();
+        let digest = super::manifest::sha256_digest(&bytes);
+        Ok(Some(Pulled { bytes, digest }))
+    }
+
+    /// The repository's tags; `None` when the repository does not exist.
+    pub async fn tags(&self) -> anyhow::Result<Option<Vec<String>>> {
+        #[derive(serde::Deserialize)]
+        struct Tags {
+            tags: Option<Vec<String>>,
+        }
+        let resp = self.get("the tag list", "tags/list?n=10000", None).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let tags: Tags = ok(&self.host, "GET tags/list", resp).await?.json().await?;
+        Ok(Some(tags.tags.unwrap_or_default()))
+    }
+
+    /// The registry's repositories (`/v2/_catalog`), when it offers the list (ghcr.io does not).
+    pub async fn catalog(&self) -> Option<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Catalog {
+            repositories: Vec<String>,
+        }
+        let resp = self.get("the catalog", "/_catalog?n=1000", None).await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        resp.json::<Catalog>().await.ok().map(|c| c.repositories)
+    }
+
+    /// Stream blob `digest` into `out`, hashing it; an error (and nothing trusted) when its sha256
+    /// is not the digest or it is longer than `size`.
+    pub async fn blob_to(&self, digest: &str, size: u64, out: &mut impl Write) -> anyhow::Result<()> {
+        let resp = self.get("a blob", &format!("blobs/{digest}"), None).await?;
+        let resp = ok(&self.host, "GET blob", resp).await?;
+        let mut hasher = Sha256::new();
+        let mut stream = resp.bytes_stream();
+        let mut got = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| anyhow::anyhow!("downloading {digest} from {}: {e}", self.host))?;
+            got += chunk.len() as u64;
+            if got > size {
+                return Err(usage(format!(
+                    "registry {} sent more than the {size} bytes the manifest lists for {digest}: nothing written",
+                    self.host
+                )));
+            }
+            hasher.update(&chunk);
+            out.write_all(&chunk)?;
+        }
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if actual != digest {
+            return Err(usage(format!(
+                "registry {} sent a layer whose digest does not match: expected {digest}, got {actual}: nothing written (the mirror's copy is corrupt; republish it)",
+                self.host
+            )));
+        }
+        Ok(())
+    }
+}
+
+async fn ok(host: &str, what: &str, resp: Response) -> anyhow::Result<Response> {
+    if resp.status().is_success() {
+        Ok(resp)
+    } else {
+        Err(super::http::unexpected(host, what, resp).await)
+    }
+}
+
+/// `Bearer realm="...",service="..."` -> (realm, service). `None` for other schemes.
+pub fn parse_challenge(value: &str) -> Option<(String, Option<String>)> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut realm = None;
+    let mut service = None;
+    for part in rest.split(',') {
+        let (k, v) = part.trim().split_once('=')?;
+        let v = v.trim().trim_matches('"').to_string();
+        match k.trim().to_ascii_lowercase().as_str() {
+            "realm" => realm = Some(v),
+            "service" => service = Some(v),
+            _ => {}
+        }
+    }
+    Some((realm?, service))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_challenges_are_parsed() {
+        assert_eq!(
+            parse_challenge(r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull""#),
+            Some(("https://ghcr.io/token".into(), Some("ghcr.io".into())))
+        );
+        assert_eq!(parse_challenge(r#"Basic realm="registry""#), None);
+        assert_eq!(parse_challenge(""), None);
+    }
+}
