@@ -15,7 +15,7 @@ fn main() {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            cli::Command::Build(args) => builder::run(args).await,
+            cli::Command::Build(args) => builder::run(*args).await,
             cli::Command::Publish(args) => publish::run(args).await,
             cli::Command::Matrix(args) => matrix::run(args).await,
             cli::Command::Report(args) => report::run(args).await,

@@ -11,7 +11,9 @@ use crate::crates_io::{self, CrateSpec, Index, IndexVersion};
 use crate::error::{self, Exit};
 use crate::github::Runner;
 use crate::package;
-use crate::schema::result::{Attempt, BuildResult, Executable, Failure, FailureClass, SmokeStatus, Source, Status};
+use crate::schema::result::{
+    Attempt, BuildResult, Executable, Failure, FailureClass, SmokeStatus, Source, Status, StdOrigin,
+};
 use crate::schema::{Channel, Phase};
 use crate::target::Target;
 
@@ -37,6 +39,8 @@ fn phase_err(phase: Phase, default_class: FailureClass) -> impl FnOnce(anyhow::E
 
 /// Everything that does not change once the inputs are validated.
 struct Setup {
+    /// What the invocation around this job decided (`multi`): its target, output and target folder.
+    per_job: super::multi::PerJob,
     spec: CrateSpec,
     target: &'static Target,
     host: &'static Target,
@@ -48,45 +52,47 @@ struct Setup {
     secret_values: Vec<String>,
 }
 
-/// Run the job; returns the exit code and the package folder.
-pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
+/// Run the job for the target in `per_job`; returns the exit code and the package folder.
+pub async fn run(args: &BuildArgs, per_job: super::multi::PerJob) -> anyhow::Result<(Exit, PathBuf)> {
     let runner = Runner::from_env();
     let started = Instant::now();
 
     // Validate every input before touching the network or the disk: usage errors exit 2 here.
     let spec = CrateSpec::parse(&args.spec)?;
-    let target = match &args.target {
+    let host = Target::detect_host()?;
+    let target = match &per_job.target {
         Some(t) => Target::parse(t)?,
-        None => Target::host(),
+        None => host,
     };
     let features = parse_features(&args.features)?;
     let secret_values: Vec<String> = args.secret_env.iter().filter_map(|name| std::env::var(name).ok()).collect();
     for secret in &secret_values {
         runner.mask(secret);
     }
-    let host = Target::host();
     // The license store takes ~0.1 s to load: warm it while the crate is fetched and built.
     let license_store = tokio::task::spawn_blocking(crate::builder::license::warm_up);
     // Toolchain detection (local processes) and version resolution (the index) run side by side.
     let tools = async {
-        let toolchain = toolchain::detect(args.toolchain).await?;
+        let toolchain = toolchain::detect(&args.toolchain).await?;
         let nightly = toolchain.channel == Channel::Nightly;
-        // Only `auto` for a foreign triple needs to know which std libraries rustup has.
-        let installed = if args.backend == BackendChoice::Auto && target.triple != host.triple {
-            toolchain::installed_targets(nightly).await
+        // Only `auto` for a foreign triple needs to know what the host offers.
+        let tools = if args.backend == BackendChoice::Auto && target.triple != host.triple {
+            toolchain::probe_backends(nightly).await
         } else {
-            Vec::new()
+            backend::HostTools::default()
         };
-        let backend = backend::choose(args.backend, target, host, &installed)?;
+        let backend = backend::choose(args.backend, target, host, &tools)?;
+        let toolchain = toolchain::settle_std(toolchain, &args.toolchain, backend, target, host).await?;
         anyhow::Ok((toolchain, backend, started.elapsed()))
     };
     let resolving = async {
         let t = Instant::now();
-        (resolve(&args, &spec).await, t.elapsed())
+        (resolve(args, &spec).await, t.elapsed())
     };
     let (tools, (resolved, resolve_time)) = tokio::join!(tools, resolving);
     let (toolchain, backend, setup_time) = tools?;
     let setup = Setup {
+        per_job,
         spec,
         target,
         host,
@@ -101,10 +107,10 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
     let mut result =
         BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, backend);
     result.toolchain = Some(setup.toolchain.clone());
-    result.rustflags = target.rustflags().join(" ");
+    result.rustflags = target.rustflags_for(backend::linker(backend)).join(" ");
     result.timings_ms.insert("setup".into(), ms(setup_time));
     // The default output folder is named after the resolved version.
-    let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
+    let out = output_dir(args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
     claim_output_dir(&out)?;
     let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
     log.note(&format!(
@@ -124,7 +130,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
             result.crate_name = version.name.clone();
             result.version = version.vers.clone();
             result.timings_ms.insert("resolve".into(), ms(resolve_time));
-            build_resolved(&args, &setup, &index, &version, &out, &mut result, &mut log, &runner).await
+            build_resolved(args, &setup, &index, &version, &out, &mut result, &mut log, &runner).await
         }
         Err(e) => Err(e),
     };
@@ -271,13 +277,14 @@ async fn build_resolved(
     extra_env.push(("CARGO_TERM_COLOR".into(), "never".into()));
     extra_env.push(("CARGO_TERM_PROGRESS_WHEN".into(), "never".into()));
     extra_env.push(("CARGO_INCREMENTAL".into(), "0".into()));
+    extra_env.extend(toolchain::build_env(&setup.toolchain));
     if setup.backend == Backend::Cross {
         if let Some(pass) = backend::cross_passthrough(&extra_env) {
             extra_env.push(("CROSS_BUILD_ENV_PASSTHROUGH".into(), pass));
         }
     }
     result.build_env = extra_env.iter().cloned().collect();
-    let target_dir = work_path.join("target");
+    let target_dir = setup.per_job.target_dir_or(&work_path.join("target"), unstable(setup), log);
     extra_env.push(("CARGO_TARGET_DIR".into(), target_dir.display().to_string()));
     let child_env = env::scrub(&env::current(), &extra_env, &setup.secret_values);
     if let Some((program, version_args)) = setup.backend.tool_version_command() {
@@ -367,7 +374,7 @@ async fn attempt_builds(
     log: &mut BuildLog,
     runner: &Runner,
 ) -> Result<Vec<Produced>, PhaseError> {
-    let nightly = setup.toolchain.channel == Channel::Nightly;
+    let nightly = unstable(setup);
     let mut plan = attempts::first(setup.features.clone(), extras, has_lock);
     let mut tried: Vec<Plan> = Vec::new();
     loop {
@@ -382,6 +389,8 @@ async fn attempt_builds(
             jobs: setup.jobs,
             artifact_dir: artifact_dir.clone(),
             nightly,
+            toolchain: setup.toolchain.name.clone(),
+            build_std: setup.toolchain.std == Some(StdOrigin::BuiltFromSource),
         };
         let command = backend::command(setup.backend, &request);
         let features_desc = plan.features.describe(&plan.extra_features);
@@ -553,9 +562,9 @@ fn package_files(out: &Path, result: &mut BuildResult) -> anyhow::Result<()> {
 /// The output folder: `--out`, or `./cratemill-out/<crate>-<version>-<target>`.
 /// `--out`, or `cratemill-out/<crate>-<version>-<target>` with the crate's published name and the
 /// resolved version.
-fn output_dir(args: &BuildArgs, setup: &Setup, resolved: Option<(&str, &str)>) -> anyhow::Result<PathBuf> {
+fn output_dir(_args: &BuildArgs, setup: &Setup, resolved: Option<(&str, &str)>) -> anyhow::Result<PathBuf> {
     let (name, version) = resolved.unwrap_or((&setup.spec.name, "unresolved"));
-    Ok(match &args.out {
+    Ok(match &setup.per_job.out {
         Some(dir) => dir.clone(),
         None => PathBuf::from("cratemill-out").join(format!("{name}-{version}-{}", setup.target.triple)),
     })
@@ -596,6 +605,12 @@ fn remove_publishable(out: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// May the build use cargo's unstable flags (`--artifact-dir`, `-Zbuild-std`)? On nightly, and on a
+/// toolchain that builds std from source (it runs with `RUSTC_BOOTSTRAP=1`).
+fn unstable(setup: &Setup) -> bool {
+    setup.toolchain.channel == Channel::Nightly || setup.toolchain.std == Some(StdOrigin::BuiltFromSource)
 }
 
 fn ms(d: Duration) -> u64 {

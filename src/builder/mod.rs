@@ -3,20 +3,22 @@
 //!
 //! Pipeline (each step its own module): resolve + fetch + verify + unpack (`crates_io`) ->
 //! [`prepare`] -> attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]) ->
-//! [`collect`] + `inspect` + `smoke` -> `license` -> `srcbuild` + `package`. [`job`] runs them in order
-//! and always writes result.json.
+//! [`collect`] + `inspect` + `smoke` ([`emulator`]) -> `license` -> `srcbuild` + `package`. [`job`] runs
+//! them in order and always writes result.json; [`multi`] runs one job per `--target`.
 
 pub mod args;
 pub mod attempts;
 pub mod backend;
 pub mod classify;
 pub mod collect;
+pub mod emulator;
 pub mod env;
 pub mod inspect;
 pub mod job;
 pub mod license;
 pub mod log;
 pub mod manifest;
+pub mod multi;
 pub mod prepare;
 pub mod runner;
 pub mod smoke;
@@ -28,23 +30,27 @@ pub use args::BuildArgs;
 
 use crate::error::Exit;
 
-/// Build, then publish when asked (`--publish`, `--registry`, `--oci-layout`). The destination is
-/// validated before building, so a bad registry reference costs no build.
+/// Build (one job per `--target`, see [`multi`]), then publish each built package when asked
+/// (`--publish`, `--registry`, `--oci-layout`). The destination is validated before building, so a
+/// bad registry reference costs no build.
 pub async fn run(args: BuildArgs) -> anyhow::Result<Exit> {
     let publish = args.wants_publish().then(|| args.publish_options.clone());
     if let Some(opts) = &publish {
         opts.destination()?;
     }
-    let (exit, out) = job::run(args).await?;
-    match (exit, publish) {
-        (Exit::Ok, Some(opts)) => {
-            let runner = crate::github::Runner::from_env();
-            let record = crate::publish::publish_package(&out, &opts, &runner).await?;
-            for r in &record.references {
-                println!("published {}@{}", r.reference, r.digest);
+    let done = multi::run(&args).await?;
+    let mut exits = Vec::new();
+    for (exit, out) in done {
+        match (exit, &publish) {
+            (Exit::Ok, Some(opts)) => {
+                let runner = crate::github::Runner::from_env();
+                let record = crate::publish::publish_package(&out, opts, &runner).await?;
+                for r in &record.references {
+                    println!("published {}@{}", r.reference, r.digest);
+                }
             }
-            Ok(Exit::Ok)
+            _ => exits.push(exit),
         }
-        (exit, _) => Ok(exit),
     }
+    Ok(multi::worst(&exits))
 }

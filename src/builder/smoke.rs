@@ -120,7 +120,7 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target) -> Smoke {
         }
         _ => None,
     };
-    Smoke {
+    let smoke = Smoke {
         status,
         args: vec![arg.to_string()],
         runner: runner_name,
@@ -128,7 +128,8 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target) -> Smoke {
         signal: run.signal,
         first_line,
         note,
-    }
+    };
+    super::emulator::review(smoke, target, runner.as_deref()).await
 }
 
 fn not_run(runner: Option<String>, note: String) -> Smoke {
