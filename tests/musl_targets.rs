@@ -53,14 +53,23 @@ fn run_version(exe: &Path, arch_qemu: Option<&str>) -> String {
         Some(qemu) => Command::new(qemu).arg(exe).arg("--version").env_clear().output(),
     }
     .expect("running the executable");
-    assert!(out.status.success(), "{} --version: {:?} {}", exe.display(), out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{} --version: {:?} {}",
+        exe.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
 fn hexyl_builds_static_and_runs_on_all_four_musl_targets_real_crates_io() {
     for tool in ["cargo-zigbuild", "zig", "qemu-aarch64-static", "qemu-riscv64-static", "qemu-loongarch64-static"] {
-        assert!(on_path(tool), "`{tool}` is not on PATH: run `bash {SETUP}` (tests/run.sh does, and puts ~/.local/bin on PATH)");
+        assert!(
+            on_path(tool),
+            "`{tool}` is not on PATH: run `bash {SETUP}` (tests/run.sh does, and puts ~/.local/bin on PATH)"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -108,7 +117,10 @@ fn hexyl_builds_static_and_runs_on_all_four_musl_targets_real_crates_io() {
         // Run it ourselves, and check cratemill's own smoke run agrees.
         let qemu = (machine != 62).then(|| format!("qemu-{}-static", exe.arch));
         if let Some(q) = &qemu {
-            assert!(tc.emulator.as_deref().is_some_and(|v| v.contains("version")), "{triple}: qemu version not recorded");
+            assert!(
+                tc.emulator.as_deref().is_some_and(|v| v.contains("version")),
+                "{triple}: qemu version not recorded"
+            );
             assert!(q.starts_with("qemu-"));
         }
         let version = run_version(&pkg_dir.join(&exe.path), qemu.as_deref());
