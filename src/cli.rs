@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build one crate for one target into a package folder of static, smoke-tested executables.
-    Build(crate::builder::BuildArgs),
+    Build(Box<crate::builder::BuildArgs>),
     /// Push a package folder (and its -srcbuild- source archive) to an OCI registry or local layout.
     Publish(crate::publish::PublishArgs),
     /// Turn a crates.io db-dump into a chunked job plan for GitHub Actions matrices.

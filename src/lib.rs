@@ -3,6 +3,7 @@
 
 pub mod builder;
 pub mod cli;
+pub mod commands;
 pub mod console;
 pub mod crates_io;
 pub mod dump;

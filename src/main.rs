@@ -1,6 +1,6 @@
 //! `cratemill`: the binary. Parses the command line, runs one phase, maps its error to an exit code.
 
-use cratemill::{builder, cli, error, fleet, install, matrix, provenance, publish, report};
+use cratemill::{cli, commands, error, fleet, install, matrix, provenance, publish, report};
 
 use clap::Parser;
 
@@ -15,7 +15,7 @@ fn main() {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            cli::Command::Build(args) => builder::run(args).await,
+            cli::Command::Build(args) => commands::build(*args).await,
             cli::Command::Publish(args) => publish::run(args).await,
             cli::Command::Matrix(args) => matrix::run(args).await,
             cli::Command::Report(args) => report::run(args).await,

@@ -16,6 +16,55 @@ pub enum Libc {
     Musl,
 }
 
+/// Who links the executable: the target's default linker (cargo, cross), or zig (cargo-zigbuild).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linker {
+    Default,
+    Zig,
+}
+
+/// Byte order of the host, for telling `powerpc64` from `powerpc64le`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endian {
+    Little,
+    Big,
+}
+
+/// The C library cratemill was compiled against (`target_env`), as a string for [`host_triple`].
+fn host_env() -> &'static str {
+    if cfg!(target_env = "musl") {
+        "musl"
+    } else if cfg!(target_env = "gnu") {
+        "gnu"
+    } else {
+        "unknown"
+    }
+}
+
+/// The triple of a Linux host from its architecture (`std::env::consts::ARCH`), C library
+/// (`target_env`), byte order and, for 32-bit ARM, whether it is ARMv7. `None` when cratemill has no
+/// profile for it. Pure.
+pub fn host_triple(arch: &str, env: &str, endian: Endian, armv7: bool) -> Option<&'static str> {
+    let musl = match env {
+        "musl" => true,
+        "gnu" => false,
+        _ => return None,
+    };
+    let pick = |m: &'static str, g: &'static str| Some(if musl { m } else { g });
+    match (arch, endian) {
+        ("x86_64", _) => pick("x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu"),
+        ("aarch64", Endian::Little) => pick("aarch64-unknown-linux-musl", "aarch64-unknown-linux-gnu"),
+        ("loongarch64", _) => pick("loongarch64-unknown-linux-musl", "loongarch64-unknown-linux-gnu"),
+        ("riscv64", _) => pick("riscv64gc-unknown-linux-musl", "riscv64gc-unknown-linux-gnu"),
+        ("x86", _) => pick("i686-unknown-linux-musl", "i686-unknown-linux-gnu"),
+        ("arm", Endian::Little) if armv7 => pick("armv7-unknown-linux-musleabihf", "armv7-unknown-linux-gnueabihf"),
+        ("arm", Endian::Little) if musl => Some("arm-unknown-linux-musleabihf"),
+        ("powerpc64", Endian::Little) => pick("powerpc64le-unknown-linux-musl", "powerpc64le-unknown-linux-gnu"),
+        ("s390x", _) => pick("s390x-unknown-linux-musl", "s390x-unknown-linux-gnu"),
+        _ => None,
+    }
+}
+
 /// One supported target: its triple and what an ELF built for it looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -97,18 +146,29 @@ impl Target {
         })
     }
 
-    /// The target of the machine cratemill itself was compiled for.
+    /// The target of the machine cratemill itself was compiled for, or an environment error (exit 3)
+    /// naming the architecture and C library when cratemill has no profile for them (it never guesses).
+    pub fn detect_host() -> anyhow::Result<&'static Target> {
+        let endian = if cfg!(target_endian = "little") { Endian::Little } else { Endian::Big };
+        let env = std::env::consts::OS.to_string() + "-" + host_env();
+        let linux = std::env::consts::OS == "linux";
+        linux
+            .then(|| host_triple(std::env::consts::ARCH, host_env(), endian, cfg!(target_feature = "v7")))
+            .flatten()
+            .and_then(|t| Target::parse(t).ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "cratemill has no target profile for this machine ({} {env}): run it on a Linux host of one of {}",
+                    std::env::consts::ARCH,
+                    TARGETS.iter().map(|t| t.triple).collect::<Vec<_>>().join(", ")
+                )
+            })
+    }
+
+    /// [`Target::detect_host`] for callers on a host cratemill supports (tests, and code reached only
+    /// after `detect_host` succeeded). Panics with the detection error elsewhere.
     pub fn host() -> &'static Target {
-        let triple = if cfg!(all(target_arch = "x86_64", target_env = "musl")) {
-            "x86_64-unknown-linux-musl"
-        } else if cfg!(all(target_arch = "aarch64", target_env = "musl")) {
-            "aarch64-unknown-linux-musl"
-        } else if cfg!(target_arch = "aarch64") {
-            "aarch64-unknown-linux-gnu"
-        } else {
-            "x86_64-unknown-linux-gnu"
-        };
-        Target::parse(triple).expect("host triple is in TARGETS")
+        Target::detect_host().unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Can an executable for this target run on the host without emulation?
@@ -116,15 +176,28 @@ impl Target {
         self.elf_machine == host.elf_machine && self.elf_bits == host.elf_bits
     }
 
+    /// RUSTFLAGS for a static executable with the target's default linker (see [`Target::rustflags_for`]).
+    pub fn rustflags(&self) -> Vec<&'static str> {
+        self.rustflags_for(Linker::Default)
+    }
+
     /// RUSTFLAGS for a static executable: only what rustc alone can say.
     ///
     /// musl: the seed's flag set minus its codegen flags (moved to [`Target::profile_env`]).
     /// glibc: `+crt-static` without `link-self-contained=yes` (fails to link: undefined `_start`)
     /// and without `default-linker-libraries=yes` (links, but the static-pie segfaults at start).
-    pub fn rustflags(&self) -> Vec<&'static str> {
+    ///
+    /// With zig as the linker (`cargo-zigbuild`) musl uses `link-self-contained=no`: zig brings its own
+    /// musl crt objects, and `=yes` makes rustc name `rcrt1.o`/`crt1.o` files that do not exist
+    /// in a std built from source (`failed to open object rcrt1.o`).
+    pub fn rustflags_for(&self, linker: Linker) -> Vec<&'static str> {
         let mut flags = vec!["-C", "target-feature=+crt-static"];
         if self.libc == Libc::Musl {
-            flags.extend(["-C", "default-linker-libraries=yes", "-C", "link-self-contained=yes"]);
+            let self_contained = match linker {
+                Linker::Default => "link-self-contained=yes",
+                Linker::Zig => "link-self-contained=no",
+            };
+            flags.extend(["-C", "default-linker-libraries=yes", "-C", self_contained]);
         }
         flags.extend([
             "-C",
@@ -194,6 +267,46 @@ mod tests {
         let musl = Target::parse("aarch64-unknown-linux-musl").unwrap().rustflags().join(" ");
         assert!(musl.contains("link-self-contained=yes") && musl.contains("default-linker-libraries=yes"));
         assert!(!musl.contains("lto"), "LTO belongs in the cargo profile, not RUSTFLAGS");
+    }
+
+    #[test]
+    fn host_triples_cover_every_supported_architecture_or_refuse() {
+        let le = Endian::Little;
+        assert_eq!(host_triple("x86_64", "gnu", le, false), Some("x86_64-unknown-linux-gnu"));
+        assert_eq!(host_triple("riscv64", "musl", le, false), Some("riscv64gc-unknown-linux-musl"));
+        assert_eq!(host_triple("loongarch64", "gnu", le, false), Some("loongarch64-unknown-linux-gnu"));
+        assert_eq!(host_triple("powerpc64", "gnu", le, false), Some("powerpc64le-unknown-linux-gnu"));
+        assert_eq!(host_triple("powerpc64", "gnu", Endian::Big, false), None, "big-endian ppc64 has no profile");
+        assert_eq!(host_triple("arm", "gnu", le, true), Some("armv7-unknown-linux-gnueabihf"));
+        assert_eq!(host_triple("arm", "gnu", le, false), None, "ARMv6 glibc has no profile");
+        assert_eq!(host_triple("x86_64", "unknown", le, false), None, "not glibc or musl");
+        assert_eq!(host_triple("mips64", "gnu", le, false), None);
+        // Every triple it names is a known target whose architecture is the one asked about.
+        for arch in ["x86_64", "aarch64", "loongarch64", "riscv64", "x86", "arm", "powerpc64", "s390x"] {
+            for env in ["gnu", "musl"] {
+                if let Some(t) = host_triple(arch, env, le, true) {
+                    let t = Target::parse(t).unwrap();
+                    assert_eq!(t.libc == Libc::Musl, env == "musl", "{arch} {env}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn this_host_is_detected() {
+        let host = Target::detect_host().unwrap();
+        assert_eq!(host.libc == Libc::Musl, cfg!(target_env = "musl"));
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(host.elf_machine, EM_X86_64);
+        }
+    }
+
+    #[test]
+    fn zig_links_musl_without_rusts_self_contained_objects() {
+        let t = Target::parse("loongarch64-unknown-linux-musl").unwrap();
+        let zig = t.rustflags_for(Linker::Zig).join(" ");
+        assert!(zig.contains("link-self-contained=no") && !zig.contains("link-self-contained=yes"), "{zig}");
+        assert!(zig.contains("+crt-static"));
     }
 
     #[test]

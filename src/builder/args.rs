@@ -13,12 +13,13 @@ pub struct BuildArgs {
     #[arg(value_name = "CRATE[@VERSION]")]
     pub spec: String,
 
-    /// Rust target triple [default: the host's].
-    #[arg(long, value_name = "TRIPLE")]
-    pub target: Option<String>,
+    /// Rust target triple [default: the host's]. Repeat it to build several targets in one job (one
+    /// package folder and result.json per target, sharing the download and the caches).
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
 
     /// How to build: `cargo` natively, `cross` in a container, or `zigbuild`; `auto` picks cargo for
-    /// the host's target and cross otherwise.
+    /// the host's target, cross where a container engine answers, zigbuild where zig is.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 
@@ -26,8 +27,10 @@ pub struct BuildArgs {
     #[arg(long, default_value = "all", value_name = "all|default|LIST")]
     pub features: String,
 
-    /// Toolchain: nightly (enables `--artifact-dir`), stable, or auto (nightly when installed).
-    #[arg(long, value_enum, default_value_t = ToolchainChoice::Auto)]
+    /// Toolchain: nightly (enables `--artifact-dir`), stable, a rustup toolchain NAME (e.g. `debian-web`),
+    /// or auto (nightly when installed; for a target without prebuilt std, a toolchain that carries
+    /// its own std source, built with -Zbuild-std).
+    #[arg(long, value_name = "auto|nightly|stable|NAME", default_value = "auto", value_parser = super::toolchain::parse_choice)]
     pub toolchain: ToolchainChoice,
 
     /// Output folder [default: ./cratemill-out/<crate>-<version>-<target>].
@@ -49,6 +52,15 @@ pub struct BuildArgs {
     /// Build a yanked version when it is asked for explicitly.
     #[arg(long)]
     pub allow_yanked: bool,
+
+    /// A build cache that survives between invocations on this machine: one cargo target folder
+    /// (per-target std and dependencies), created with a marker and never shared with other tools.
+    #[arg(long, value_name = "DIR", env = "CRATEMILL_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Size bound of --cache-dir in GiB: least recently used per-target folders go first.
+    #[arg(long, value_name = "GIB", default_value_t = 8)]
+    pub cache_max_gib: u64,
 
     /// Keep the work folder (unpacked source, target dir) instead of deleting it.
     #[arg(long)]

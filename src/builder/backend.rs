@@ -1,10 +1,11 @@
 //! Build backends: `cargo` (native), `cross` (containers) and `cargo-zigbuild` (zig as the linker).
-//! Each turns the same [`BuildRequest`] into a command line; none of them runs anything. Pure.
+//! Each turns the same [`BuildRequest`] into a command line; none of them runs anything. Pure:
+//! `--backend auto` decides from [`HostTools`], gathered by `toolchain::probe_backends`.
 
 use std::path::PathBuf;
 
 use crate::error::usage;
-use crate::target::{Libc, Target};
+use crate::target::{Libc, Linker, Target};
 
 /// The backend named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,6 +19,14 @@ pub enum BackendChoice {
 
 /// A concrete backend (the documents' type).
 pub use crate::schema::Backend;
+
+/// Who links for a backend: zig for cargo-zigbuild, the target's default linker otherwise.
+pub fn linker(backend: Backend) -> Linker {
+    match backend {
+        Backend::Zigbuild => Linker::Zig,
+        Backend::Cargo | Backend::Cross => Linker::Default,
+    }
+}
 
 /// What a backend needs to run and report itself.
 pub trait BackendTool {
@@ -36,25 +45,44 @@ impl BackendTool for Backend {
     }
 }
 
-/// Pick the backend: `auto` builds natively when the target is the host's or its std is installed for
-/// the host's architecture, and with `cross` otherwise.
-pub fn choose(
-    choice: BackendChoice,
-    target: &Target,
-    host: &Target,
-    installed_targets: &[String],
-) -> anyhow::Result<Backend> {
+/// What the host offers for `--backend auto` (gathered by `toolchain::probe_backends`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostTools {
+    /// Targets whose std rustup has installed for the chosen channel.
+    pub installed_targets: Vec<String>,
+    /// A container engine answers (`docker info` / `podman info`): `cross` can run.
+    pub container_engine: bool,
+    /// `cargo-zigbuild` and zig are on PATH.
+    pub zig: bool,
+}
+
+/// Pick the backend. `auto`: `cargo` for the host's target (or a native-architecture target whose std
+/// is installed), else `cross` where a container engine answers, else `zigbuild` where zig is (musl
+/// targets), else a one-line error naming what to install.
+pub fn choose(choice: BackendChoice, target: &Target, host: &Target, tools: &HostTools) -> anyhow::Result<Backend> {
     let backend = match choice {
         BackendChoice::Cargo => Backend::Cargo,
         BackendChoice::Cross => Backend::Cross,
         BackendChoice::Zigbuild => Backend::Zigbuild,
         BackendChoice::Auto => {
             let native = target.triple == host.triple
-                || (target.runs_natively_on(host) && installed_targets.iter().any(|t| t == target.triple));
+                || (target.runs_natively_on(host) && tools.installed_targets.iter().any(|t| t == target.triple));
             if native {
                 Backend::Cargo
-            } else {
+            } else if tools.container_engine {
                 Backend::Cross
+            } else if tools.zig && target.libc == Libc::Musl {
+                Backend::Zigbuild
+            } else {
+                return Err(anyhow::anyhow!(
+                    "no backend can build {} here: install Docker or Podman (for cross){} (tests/setup/30-musl-targets.sh installs zig)",
+                    target.triple,
+                    if target.libc == Libc::Musl {
+                        ", or zig and cargo-zigbuild (`pip install ziglang cargo-zigbuild`)"
+                    } else {
+                        " (zigbuild cannot make static glibc executables)"
+                    }
+                ));
             }
         }
     };
@@ -102,7 +130,12 @@ pub struct BuildRequest {
     pub jobs: Option<u32>,
     /// `Some` with a nightly toolchain: `-Z unstable-options --artifact-dir DIR`.
     pub artifact_dir: Option<PathBuf>,
+    /// Cargo's unstable flags may be used: the nightly channel, or `RUSTC_BOOTSTRAP=1` with `build_std`.
     pub nightly: bool,
+    /// The rustup toolchain to run (`+name`), when not the default; `+nightly` when `None` and nightly.
+    pub toolchain: Option<String>,
+    /// Build the target's std from source: `-Zbuild-std=std,panic_abort`.
+    pub build_std: bool,
 }
 
 /// A command line: program and arguments. The environment is decided separately (see `env`).
@@ -125,14 +158,21 @@ pub fn command(backend: Backend, req: &BuildRequest) -> CommandLine {
         Backend::Cross => "cross",
     };
     let mut args: Vec<String> = Vec::new();
-    if req.nightly {
-        args.push("+nightly".into());
+    // `nightly` alone means "the nightly channel"; with `build_std` it only allows `-Z` flags on the
+    // default toolchain (stable with RUSTC_BOOTSTRAP=1).
+    match (&req.toolchain, req.nightly && !req.build_std) {
+        (Some(name), _) => args.push(format!("+{name}")),
+        (None, true) => args.push("+nightly".into()),
+        (None, false) => {}
     }
     args.push(if backend == Backend::Zigbuild { "zigbuild" } else { "build" }.into());
     args.extend(["--release".into(), "--target".into(), req.target.triple.into()]);
     args.extend(["--manifest-path".into(), req.manifest_path.display().to_string()]);
     if let (true, Some(dir)) = (req.nightly, &req.artifact_dir) {
         args.extend(["-Z".into(), "unstable-options".into(), "--artifact-dir".into(), dir.display().to_string()]);
+    }
+    if req.build_std {
+        args.push("-Zbuild-std=std,panic_abort".into());
     }
     match &req.features {
         Features::All => args.push("--all-features".into()),
@@ -182,6 +222,8 @@ mod tests {
             jobs: Some(2),
             artifact_dir: Some(PathBuf::from("/w/artifacts")),
             nightly: true,
+            toolchain: None,
+            build_std: false,
         }
     }
 
@@ -214,15 +256,42 @@ mod tests {
     }
 
     #[test]
-    fn auto_chooses_native_or_cross() {
+    fn auto_chooses_native_then_cross_then_zigbuild() {
         let host = Target::parse("x86_64-unknown-linux-gnu").unwrap();
         let musl = Target::parse("x86_64-unknown-linux-musl").unwrap();
         let arm = Target::parse("aarch64-unknown-linux-musl").unwrap();
-        assert_eq!(choose(BackendChoice::Auto, host, host, &[]).unwrap(), Backend::Cargo);
-        assert_eq!(choose(BackendChoice::Auto, musl, host, &[]).unwrap(), Backend::Cross);
-        assert_eq!(choose(BackendChoice::Auto, musl, host, &[musl.triple.to_string()]).unwrap(), Backend::Cargo);
-        assert_eq!(choose(BackendChoice::Auto, arm, host, &[arm.triple.to_string()]).unwrap(), Backend::Cross);
-        assert!(choose(BackendChoice::Zigbuild, host, host, &[]).is_err());
+        let arm_gnu = Target::parse("aarch64-unknown-linux-gnu").unwrap();
+        let docker = HostTools { container_engine: true, zig: true, ..HostTools::default() };
+        let zig = HostTools { zig: true, ..HostTools::default() };
+        let none = HostTools::default();
+        let auto = |t, tools: &HostTools| choose(BackendChoice::Auto, t, host, tools);
+        assert_eq!(auto(host, &none).unwrap(), Backend::Cargo);
+        assert_eq!(auto(musl, &docker).unwrap(), Backend::Cross);
+        let musl_std = HostTools { installed_targets: vec![musl.triple.to_string()], ..HostTools::default() };
+        assert_eq!(auto(musl, &musl_std).unwrap(), Backend::Cargo);
+        let arm_std = HostTools { installed_targets: vec![arm.triple.to_string()], ..docker.clone() };
+        assert_eq!(auto(arm, &arm_std).unwrap(), Backend::Cross);
+        assert_eq!(auto(arm, &zig).unwrap(), Backend::Zigbuild);
+        let err = auto(arm, &none).unwrap_err().to_string();
+        assert!(err.contains("cargo-zigbuild") && err.contains("Docker"), "{err}");
+        let err = auto(arm_gnu, &zig).unwrap_err().to_string();
+        assert!(err.contains("glibc"), "zig cannot do static glibc: {err}");
+        assert!(choose(BackendChoice::Zigbuild, host, host, &none).is_err());
+    }
+
+    #[test]
+    fn std_from_source_names_the_toolchain_and_build_std() {
+        let mut r = req("riscv64gc-unknown-linux-musl");
+        r.nightly = false;
+        r.artifact_dir = None;
+        r.toolchain = Some("debian-web".into());
+        r.build_std = true;
+        let line = command(Backend::Zigbuild, &r).display().join(" ");
+        assert!(
+            line.starts_with("cargo +debian-web zigbuild --release --target riscv64gc-unknown-linux-musl"),
+            "{line}"
+        );
+        assert!(line.contains(" -Zbuild-std=std,panic_abort "), "{line}");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use crate::crates_io::{self, CrateSpec, Index, IndexVersion};
 use crate::error::{self, Exit};
 use crate::github::Runner;
 use crate::package;
-use crate::schema::result::{Attempt, BuildResult, Executable, Failure, FailureClass, SmokeStatus, Source, Status};
+use crate::schema::result::{
+    Attempt, BuildResult, Executable, Failure, FailureClass, SmokeStatus, Source, Status, StdOrigin,
+};
 use crate::schema::{Channel, Phase};
 use crate::target::Target;
 
@@ -41,6 +43,8 @@ fn phase_err(phase: Phase, default_class: FailureClass) -> impl FnOnce(anyhow::E
 
 /// Everything that does not change once the inputs are validated.
 struct Setup {
+    /// What the invocation around this job decided (`multi`): its target, output and target folder.
+    per_job: super::multi::PerJob,
     spec: CrateSpec,
     target: &'static Target,
     host: &'static Target,
@@ -92,16 +96,16 @@ struct Prepared {
 }
 
 /// Run the job; returns the exit code and the package folder.
-pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
+pub async fn run(args: &BuildArgs, per_job: super::multi::PerJob) -> anyhow::Result<(Exit, PathBuf)> {
     let runner = Runner::from_env();
     let started = Instant::now();
-    let (setup, resolved, resolve_time) = validate_and_resolve(&args, &runner, started).await?;
+    let (setup, resolved, resolve_time) = validate_and_resolve(args, per_job, &runner, started).await?;
     let target = setup.target;
 
     let mut result =
         BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, setup.backend);
     result.toolchain = Some(setup.toolchain.clone());
-    result.rustflags = target.rustflags().join(" ");
+    result.rustflags = target.rustflags_for(backend::linker(setup.backend)).join(" ");
     result.timings_ms.insert("setup".into(), ms(setup.setup_time));
     result.sandbox = Some(match (&setup.sandbox, setup.backend) {
         (None, _) => Sandbox::None,
@@ -109,7 +113,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
         (Some(_), _) => Sandbox::Bwrap,
     });
     // The default output folder is named after the resolved version.
-    let out = output_dir(&args, &setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
+    let out = output_dir(&setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
     super::output::claim(&out)?;
     let mut log = BuildLog::create(&out.join(package::LOG_FILE), !args.quiet)?;
     log.note(&format!(
@@ -138,30 +142,32 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<(Exit, PathBuf)> {
 /// detect the toolchain and resolve the version side by side.
 async fn validate_and_resolve(
     args: &BuildArgs,
+    per_job: super::multi::PerJob,
     runner: &Runner,
     started: Instant,
 ) -> anyhow::Result<(Setup, Result<(Index, IndexVersion), PhaseError>, Duration)> {
     let spec = CrateSpec::parse(&args.spec)?;
-    let target = match &args.target {
+    let host = Target::detect_host()?;
+    let target = match &per_job.target {
         Some(t) => Target::parse(t)?,
-        None => Target::host(),
+        None => host,
     };
     let features = parse_features(&args.features)?;
     let secret_values: Vec<String> = args.secret_env.iter().filter_map(|name| std::env::var(name).ok()).collect();
     for secret in &secret_values {
         runner.mask(secret);
     }
-    let host = Target::host();
     let tools = async {
-        let toolchain = toolchain::detect(args.toolchain).await?;
+        let toolchain = toolchain::detect(&args.toolchain).await?;
         let nightly = toolchain.channel == Channel::Nightly;
-        // Only `auto` for a foreign triple needs to know which std libraries rustup has.
-        let installed = if args.backend == BackendChoice::Auto && target.triple != host.triple {
-            toolchain::installed_targets(nightly).await
+        // Only `auto` for a foreign triple needs to know what the host offers.
+        let tools = if args.backend == BackendChoice::Auto && target.triple != host.triple {
+            toolchain::probe_backends(nightly).await
         } else {
-            Vec::new()
+            backend::HostTools::default()
         };
-        let backend = backend::choose(args.backend, target, host, &installed)?;
+        let backend = backend::choose(args.backend, target, host, &tools)?;
+        let toolchain = toolchain::settle_std(toolchain, &args.toolchain, backend, target, host).await?;
         let sandbox = sandbox::resolve(args.sandbox).await?;
         let tool_paths = if sandbox.is_some() { toolchain::sandbox_paths(nightly, backend).await } else { Vec::new() };
         anyhow::Ok((toolchain, backend, started.elapsed(), sandbox, tool_paths))
@@ -173,6 +179,7 @@ async fn validate_and_resolve(
     let (tools, (resolved, resolve_time)) = tokio::join!(tools, resolving);
     let (toolchain, backend, setup_time, sandbox, tool_paths) = tools?;
     let setup = Setup {
+        per_job,
         spec,
         target,
         host,
@@ -313,7 +320,8 @@ impl<'a> Job<'a> {
         for step in &self.result.prepare {
             self.log.note(&format!("prepare: {step}"));
         }
-        let target_dir = self.work.join("target");
+        let private = self.work.join("target");
+        let target_dir = self.setup.per_job.target_dir_or(&private, unstable(self.setup), &mut self.log);
         std::fs::create_dir_all(self.work.join(CARGO_HOME_DIR))
             .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
         let child_env = self.child_env(&target_dir);
@@ -335,6 +343,7 @@ impl<'a> Job<'a> {
         extra_env.push(("CARGO_TERM_COLOR".into(), "never".into()));
         extra_env.push(("CARGO_TERM_PROGRESS_WHEN".into(), "never".into()));
         extra_env.push(("CARGO_INCREMENTAL".into(), "0".into()));
+        extra_env.extend(toolchain::build_env(&self.setup.toolchain));
         if self.setup.backend == Backend::Cross {
             if let Some(pass) = backend::cross_passthrough(&extra_env) {
                 extra_env.push(("CROSS_BUILD_ENV_PASSTHROUGH".into(), pass));
@@ -449,7 +458,8 @@ impl<'a> Job<'a> {
             system: Policy::host_system(network),
             read_only: self.setup.tool_paths.clone(),
             writable: self.work.clone(),
-            cache: None,
+            // The shared per-target folder of a multi-target or cached build (`multi`), if any.
+            cache: self.setup.per_job.shared_target_dir.clone(),
             read_only_within: if network { Vec::new() } else { vec![cargo_home] },
             home: std::env::var_os("HOME").map(PathBuf::from).filter(|h| sandbox::private_home_ok(h)),
             cwd: cwd.to_path_buf(),
@@ -467,7 +477,7 @@ impl<'a> Job<'a> {
         prepared: &Prepared,
     ) -> Result<AttemptEnd, PhaseError> {
         let setup = self.setup;
-        let nightly = setup.toolchain.channel == Channel::Nightly;
+        let nightly = unstable(setup);
         let artifact_dir = nightly.then(|| self.work.join(format!("artifacts-{n}")));
         let request = BuildRequest {
             manifest_path: root.join("Cargo.toml"),
@@ -478,6 +488,8 @@ impl<'a> Job<'a> {
             jobs: setup.jobs,
             artifact_dir: artifact_dir.clone(),
             nightly,
+            toolchain: setup.toolchain.name.clone(),
+            build_std: setup.toolchain.std == Some(StdOrigin::BuiltFromSource),
         };
         let mut command = backend::command(setup.backend, &request);
         // Everything was fetched: the build never touches the network (and cannot, in the sandbox).
@@ -744,9 +756,9 @@ fn package_files(out: &Path, result: &mut BuildResult) -> anyhow::Result<()> {
 /// The output folder: `--out`, or `./cratemill-out/<crate>-<version>-<target>`.
 /// `--out`, or `cratemill-out/<crate>-<version>-<target>` with the crate's published name and the
 /// resolved version.
-fn output_dir(args: &BuildArgs, setup: &Setup, resolved: Option<(&str, &str)>) -> anyhow::Result<PathBuf> {
+fn output_dir(setup: &Setup, resolved: Option<(&str, &str)>) -> anyhow::Result<PathBuf> {
     let (name, version) = resolved.unwrap_or((&setup.spec.name, "unresolved"));
-    Ok(match &args.out {
+    Ok(match &setup.per_job.out {
         Some(dir) => dir.clone(),
         None => PathBuf::from("cratemill-out").join(format!("{name}-{version}-{}", setup.target.triple)),
     })
@@ -767,6 +779,12 @@ fn remove_publishable(out: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// May the build use cargo's unstable flags (`--artifact-dir`, `-Zbuild-std`)? On nightly, and on a
+/// toolchain that builds std from source (it runs with `RUSTC_BOOTSTRAP=1`).
+fn unstable(setup: &Setup) -> bool {
+    setup.toolchain.channel == Channel::Nightly || setup.toolchain.std == Some(StdOrigin::BuiltFromSource)
 }
 
 fn ms(d: Duration) -> u64 {

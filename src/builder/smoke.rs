@@ -127,7 +127,7 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target, sandbox: Option<&
         }
         _ => None,
     };
-    Smoke {
+    let smoke = Smoke {
         status,
         args: vec![arg.to_string()],
         runner: runner_name,
@@ -135,7 +135,8 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target, sandbox: Option<&
         signal: run.signal,
         first_line,
         note,
-    }
+    };
+    super::emulator::review(smoke, target, runner.as_deref()).await
 }
 
 fn not_run(runner: Option<String>, note: String) -> Smoke {

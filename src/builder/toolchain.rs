@@ -1,16 +1,50 @@
-//! The Rust toolchain a build uses: nightly when installed (for `--artifact-dir`), stable otherwise,
-//! with the version lines recorded in result.json.
+//! The Rust toolchain a build uses and where the target's std comes from, recorded in result.json.
+//!
+//! Channel: nightly when installed (for `--artifact-dir`), stable otherwise, or a rustup toolchain
+//! named with `--toolchain NAME`. Std: prebuilt when the toolchain has it for the target (`rustup
+//! target add`); otherwise built with `-Zbuild-std` from a toolchain whose own sysroot carries a std
+//! source of its compiler's version (Debian's `rustc-web` + `rust-web-src`, linked as a rustup
+//! toolchain, is one). The decision ([`decide_std`], [`source_matches`]) is pure; probing the
+//! toolchains (processes, the sysroot's files) is the I/O edge around it.
 
-use crate::schema::result::Toolchain;
-use crate::schema::Channel;
+use std::path::{Path, PathBuf};
+
+use crate::schema::result::{StdOrigin, Toolchain};
+use crate::schema::{Backend, Channel};
+use crate::target::Target;
 
 /// The toolchain named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolchainChoice {
-    /// nightly when rustup has it, stable otherwise.
+    /// nightly when rustup has it, stable otherwise; a toolchain with std source when the target's
+    /// std is not installed.
     Auto,
     Nightly,
     Stable,
+    /// A rustup toolchain by name (`rustup toolchain list`), e.g. `debian-web`.
+    Named(String),
+}
+
+/// Parse `--toolchain`: `auto`, `nightly`, `stable` or a rustup toolchain name.
+pub fn parse_choice(s: &str) -> Result<ToolchainChoice, String> {
+    Ok(match s {
+        "auto" => ToolchainChoice::Auto,
+        "nightly" => ToolchainChoice::Nightly,
+        "stable" => ToolchainChoice::Stable,
+        name if !name.is_empty()
+            && name.len() <= 100
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && !name.starts_with('-') =>
+        {
+            ToolchainChoice::Named(name.to_string())
+        }
+        _ => {
+            return Err(format!(
+                "`{}` is not auto, nightly, stable or a rustup toolchain name (see `rustup toolchain list`)",
+                crate::target::printable(s)
+            ))
+        }
+    })
 }
 
 /// Run a command and return its first output line, `None` when it cannot run or fails.
@@ -23,49 +57,65 @@ pub async fn version_line(program: &str, args: &[&str]) -> Option<String> {
     String::from_utf8_lossy(&out.stdout).lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
 }
 
-/// Resolve the channel and record versions. Nightly asked for and missing is an error.
-pub async fn detect(choice: ToolchainChoice) -> anyhow::Result<Toolchain> {
+/// `rustc` and `cargo` version lines of a rustup toolchain (`+name`), or of the default without one.
+async fn versions_of(plus: Option<&str>) -> (Option<String>, Option<String>) {
+    match plus {
+        Some(p) => {
+            let arg = format!("+{p}");
+            let args = [arg.as_str(), "--version"];
+            tokio::join!(version_line("rustc", &args), version_line("cargo", &args))
+        }
+        None => tokio::join!(version_line("rustc", &["--version"]), version_line("cargo", &["--version"])),
+    }
+}
+
+fn toolchain(channel: Channel, rustc: String, cargo: String, name: Option<String>) -> Toolchain {
+    Toolchain { channel, rustc, cargo, backend_tool: None, name, std: None, std_reason: None, emulator: None }
+}
+
+/// Resolve the channel and record versions. Nightly (or a named toolchain) asked for and missing is
+/// an error.
+pub async fn detect(choice: &ToolchainChoice) -> anyhow::Result<Toolchain> {
+    if let ToolchainChoice::Named(name) = choice {
+        return match versions_of(Some(name)).await {
+            (Some(rustc), Some(cargo)) => {
+                let channel = if rustc.contains("nightly") { Channel::Nightly } else { Channel::Stable };
+                Ok(toolchain(channel, rustc, cargo, Some(name.clone())))
+            }
+            _ => Err(crate::error::usage(format!(
+                "--toolchain {name}: `rustc +{name}` does not run here (see `rustup toolchain list`; link a local one with `rustup toolchain link {name} DIR`)"
+            ))),
+        };
+    }
     // Ask both channels at once: each `--version` through rustup's proxy costs tens of milliseconds.
-    let (nightly_rustc, nightly_cargo, stable_rustc, stable_cargo) = tokio::join!(
+    let want_nightly = *choice != ToolchainChoice::Stable;
+    let want_stable = *choice != ToolchainChoice::Nightly;
+    let (nightly, stable) = tokio::join!(
         async {
-            if choice == ToolchainChoice::Stable {
-                None
+            if want_nightly {
+                versions_of(Some("nightly")).await
             } else {
-                version_line("rustc", &["+nightly", "--version"]).await
+                (None, None)
             }
         },
         async {
-            if choice == ToolchainChoice::Stable {
-                None
+            if want_stable {
+                versions_of(None).await
             } else {
-                version_line("cargo", &["+nightly", "--version"]).await
-            }
-        },
-        async {
-            if choice == ToolchainChoice::Nightly {
-                None
-            } else {
-                version_line("rustc", &["--version"]).await
-            }
-        },
-        async {
-            if choice == ToolchainChoice::Nightly {
-                None
-            } else {
-                version_line("cargo", &["--version"]).await
+                (None, None)
             }
         },
     );
-    let (channel, rustc, cargo) = match (nightly_rustc, nightly_cargo) {
-        (Some(rustc), Some(cargo)) => (Channel::Nightly, Some(rustc), Some(cargo)),
-        _ if choice == ToolchainChoice::Nightly => {
+    let (channel, (rustc, cargo)) = match nightly {
+        (Some(rustc), Some(cargo)) => (Channel::Nightly, (Some(rustc), Some(cargo))),
+        _ if *choice == ToolchainChoice::Nightly => {
             return Err(crate::error::usage("--toolchain nightly was asked for, but `rustc +nightly` does not run here (install it with `rustup toolchain install nightly`)"));
         }
-        _ => (Channel::Stable, stable_rustc, stable_cargo),
+        _ => (Channel::Stable, stable),
     };
     let rustc = rustc.ok_or_else(|| anyhow::anyhow!("`rustc --version` does not run: is Rust installed?"))?;
     let cargo = cargo.ok_or_else(|| anyhow::anyhow!("`cargo --version` does not run: is Rust installed?"))?;
-    Ok(Toolchain { channel, rustc, cargo, backend_tool: None })
+    Ok(toolchain(channel, rustc, cargo, None))
 }
 
 /// The host folders a sandboxed build must be able to read: rustup's home (toolchains), the folder
@@ -109,13 +159,223 @@ pub async fn installed_targets(nightly: bool) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
 }
 
+/// What `--backend auto` needs to know about the host (I/O: rustup, a container engine's `info`, PATH).
+/// Only asked for a foreign target under `auto`; otherwise empty.
+pub async fn probe_backends(nightly: bool) -> super::backend::HostTools {
+    let engine = async {
+        for engine in ["docker", "podman"] {
+            let mut cmd = tokio::process::Command::new(engine);
+            cmd.arg("info").stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+            cmd.stderr(std::process::Stdio::null()).kill_on_drop(true);
+            let status = tokio::time::timeout(std::time::Duration::from_secs(10), cmd.status()).await;
+            if matches!(status, Ok(Ok(s)) if s.success()) {
+                return true;
+            }
+        }
+        false
+    };
+    let (installed_targets, container_engine) = tokio::join!(installed_targets(nightly), engine);
+    let on_path = |name: &str| {
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    };
+    let zig = on_path("cargo-zigbuild") && (on_path("zig") || std::env::var_os("CARGO_ZIGBUILD_ZIG_PATH").is_some());
+    super::backend::HostTools { installed_targets, container_engine, zig }
+}
+
+/// What a toolchain's sysroot holds, as far as the std decision cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysrootFacts {
+    /// The rustup toolchain name (`+name`); `None` for the channel's default.
+    pub name: Option<String>,
+    pub rustc: String,
+    /// A compiled std for the target is in the sysroot.
+    pub has_target_std: bool,
+    /// The std source is in the sysroot and of the compiler's version.
+    pub matching_source: bool,
+}
+
+/// The std decision: which toolchain builds, where its std comes from, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StdDecision {
+    /// `Some(i)`: switch to `candidates[i]`; `None`: keep the chosen toolchain.
+    pub switch_to: Option<usize>,
+    pub origin: StdOrigin,
+    pub reason: String,
+}
+
+/// Decide where the std comes from. `chosen` is the toolchain picked by `--toolchain`; `candidates`
+/// are the other toolchains, tried only when `--toolchain auto`. Pure.
+pub fn decide_std(
+    target: &Target,
+    backend: Backend,
+    chosen: &SysrootFacts,
+    auto: bool,
+    candidates: &[SysrootFacts],
+) -> anyhow::Result<StdDecision> {
+    let label = |f: &SysrootFacts| f.name.clone().unwrap_or_else(|| f.rustc.clone());
+    let keep = |origin, reason: String| Ok(StdDecision { switch_to: None, origin, reason });
+    if backend == Backend::Cross {
+        return keep(StdOrigin::Prebuilt, "cross's container image carries the target's std".into());
+    }
+    if chosen.has_target_std {
+        return keep(StdOrigin::Prebuilt, format!("{} has the std for {} installed", label(chosen), target.triple));
+    }
+    let from_source = |f: &SysrootFacts| {
+        format!(
+            "no prebuilt std for {} in {}; built with -Zbuild-std from {}'s own std source ({})",
+            target.triple,
+            label(chosen),
+            label(f),
+            f.rustc
+        )
+    };
+    if chosen.matching_source {
+        return keep(StdOrigin::BuiltFromSource, from_source(chosen));
+    }
+    if auto {
+        if let Some(i) = candidates.iter().position(|c| c.has_target_std) {
+            return Ok(StdDecision {
+                switch_to: Some(i),
+                origin: StdOrigin::Prebuilt,
+                reason: format!("{} has the std for {} installed", label(&candidates[i]), target.triple),
+            });
+        }
+        if let Some(i) = candidates.iter().position(|c| c.matching_source) {
+            return Ok(StdDecision {
+                switch_to: Some(i),
+                origin: StdOrigin::BuiltFromSource,
+                reason: from_source(&candidates[i]),
+            });
+        }
+    }
+    Err(anyhow::anyhow!(
+        "no std for {t}: {} has none installed and no std source of its version; run `rustup target add {t}`, or \
+         pass --toolchain NAME of a toolchain that carries its std source (tests/setup/30-musl-targets.sh links Debian's rustc-web as `debian-web`)",
+        label(chosen),
+        t = target.triple
+    ))
+}
+
+/// Is `src_version` (the source tree's `src/version`, or the rustup `rust-src` component's presence)
+/// the compiler's own? `rustc_line` is `rustc 1.96.0 (ac68faa20 2026-05-25)`. Pure.
+pub fn source_matches(rustc_line: &str, src_version: Option<&str>, rustup_rust_src: bool) -> bool {
+    if rustup_rust_src {
+        return true; // rustup installs rust-src from the same release as the compiler.
+    }
+    let compiler = rustc_line.split_whitespace().nth(1).unwrap_or_default();
+    matches!(src_version.map(str::trim), Some(v) if !v.is_empty() && v == compiler)
+}
+
+/// Probe one toolchain's sysroot (I/O: `rustc --print sysroot`, a few file reads).
+pub async fn sysroot_facts(name: Option<&str>, rustc: String, target: &Target) -> Option<SysrootFacts> {
+    let plus = name.map(|n| format!("+{n}"));
+    let mut args: Vec<&str> = plus.iter().map(String::as_str).collect();
+    args.extend(["--print", "sysroot"]);
+    let sysroot = PathBuf::from(version_line("rustc", &args).await?);
+    let rustlib = sysroot.join("lib/rustlib");
+    let has_target_std = has_std_rlib(&rustlib.join(target.triple).join("lib"));
+    let src = rustlib.join("src/rust");
+    let src_version = std::fs::read_to_string(src.join("src/version")).ok();
+    let rustup_rust_src = std::fs::read_to_string(rustlib.join("components"))
+        .map(|c| c.lines().any(|l| l.trim() == "rust-src"))
+        .unwrap_or(false);
+    let matching_source =
+        src.join("library/std/Cargo.toml").is_file() && source_matches(&rustc, src_version.as_deref(), rustup_rust_src);
+    Some(SysrootFacts { name: name.map(str::to_string), rustc, has_target_std, matching_source })
+}
+
+fn has_std_rlib(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("libstd-") && n.ends_with(".rlib")))
+        })
+        .unwrap_or(false)
+}
+
+/// Every rustup toolchain's name (`rustup toolchain list`), empty without rustup.
+async fn rustup_toolchains() -> Vec<String> {
+    let Ok(out) = tokio::process::Command::new("rustup").args(["toolchain", "list"]).output().await else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Settle the std for `target`: keep the chosen toolchain or switch (auto only), and record the std's
+/// origin, the reason and the smoke emulator's version in the [`Toolchain`].
+pub async fn settle_std(
+    mut chosen: Toolchain,
+    choice: &ToolchainChoice,
+    backend: Backend,
+    target: &Target,
+    host: &Target,
+) -> anyhow::Result<Toolchain> {
+    chosen.emulator = super::emulator::emulator_version(target, host).await;
+    let plus = chosen.name.clone().or_else(|| (chosen.channel == Channel::Nightly).then(|| "nightly".to_string()));
+    let facts = sysroot_facts(plus.as_deref(), chosen.rustc.clone(), target)
+        .await
+        .ok_or_else(|| anyhow::anyhow!("`rustc --print sysroot` does not run for {}", chosen.rustc))?;
+    let quick = decide_std(target, backend, &facts, false, &[]);
+    let auto = *choice == ToolchainChoice::Auto;
+    let (decision, candidates) = match quick {
+        Ok(d) => (d, Vec::new()),
+        Err(_) if auto => {
+            let candidates = probe_others(plus.as_deref(), target).await;
+            (decide_std(target, backend, &facts, true, &candidates)?, candidates)
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(i) = decision.switch_to {
+        let name = candidates[i].name.clone().expect("candidates are named toolchains");
+        let emulator = chosen.emulator.take();
+        chosen = detect(&ToolchainChoice::Named(name)).await?;
+        chosen.emulator = emulator;
+    }
+    chosen.std = Some(decision.origin);
+    chosen.std_reason = Some(decision.reason);
+    Ok(chosen)
+}
+
+async fn probe_others(current: Option<&str>, target: &Target) -> Vec<SysrootFacts> {
+    let mut out = Vec::new();
+    for name in rustup_toolchains().await {
+        if Some(name.as_str()) == current || current.is_none() && name.starts_with("stable") {
+            continue;
+        }
+        if let Some(rustc) = version_line("rustc", &[&format!("+{name}"), "--version"]).await {
+            out.extend(sysroot_facts(Some(&name), rustc, target).await);
+        }
+    }
+    out
+}
+
+/// The `+toolchain` argument a build command starts with, if any.
+pub fn plus_arg(tc: &Toolchain) -> Option<String> {
+    tc.name.clone().or_else(|| (tc.channel == Channel::Nightly).then(|| "nightly".to_string()))
+}
+
+/// Variables a toolchain needs for the build: `RUSTC_BOOTSTRAP=1` lets a stable compiler take
+/// `-Zbuild-std` when it builds std from source.
+pub fn build_env(tc: &Toolchain) -> Vec<(String, String)> {
+    if tc.std == Some(StdOrigin::BuiltFromSource) && tc.channel != Channel::Nightly {
+        vec![("RUSTC_BOOTSTRAP".into(), "1".into())]
+    } else {
+        Vec::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn stable_is_always_there() {
-        let t = detect(ToolchainChoice::Stable).await.unwrap();
+        let t = detect(&ToolchainChoice::Stable).await.unwrap();
         assert_eq!(t.channel, Channel::Stable);
         assert!(t.rustc.starts_with("rustc "), "{}", t.rustc);
         assert!(t.cargo.starts_with("cargo "), "{}", t.cargo);
@@ -124,5 +384,50 @@ mod tests {
     #[tokio::test]
     async fn missing_program_is_none() {
         assert_eq!(version_line("definitely-not-a-program-cratemill", &[]).await, None);
+    }
+
+    #[test]
+    fn choice_names() {
+        assert_eq!(parse_choice("auto").unwrap(), ToolchainChoice::Auto);
+        assert_eq!(parse_choice("debian-web").unwrap(), ToolchainChoice::Named("debian-web".into()));
+        assert!(parse_choice("--x").is_err());
+        assert!(parse_choice("a b").is_err());
+    }
+
+    #[test]
+    fn source_must_be_the_compilers_own() {
+        let rustc = "rustc 1.96.0 (ac68faa20 2026-05-25) (built from a source tarball)";
+        assert!(source_matches(rustc, Some("1.96.0\n"), false));
+        assert!(!source_matches(rustc, Some("1.95.0"), false), "another release's std source");
+        assert!(!source_matches(rustc, None, false), "no version file and not rustup's rust-src");
+        assert!(source_matches("rustc 1.97.0-nightly (x 2026-11-30)", None, true));
+    }
+
+    fn facts(name: &str, std: bool, src: bool) -> SysrootFacts {
+        SysrootFacts {
+            name: Some(name.into()),
+            rustc: format!("rustc of {name}"),
+            has_target_std: std,
+            matching_source: src,
+        }
+    }
+
+    #[test]
+    fn std_prebuilt_first_then_source_then_refuse() {
+        let riscv = Target::parse("riscv64gc-unknown-linux-musl").unwrap();
+        let z = Backend::Zigbuild;
+        let d = decide_std(riscv, z, &facts("nightly", true, false), true, &[]).unwrap();
+        assert_eq!((d.switch_to, d.origin), (None, StdOrigin::Prebuilt));
+        let d = decide_std(riscv, z, &facts("nightly", false, true), true, &[]).unwrap();
+        assert_eq!((d.switch_to, d.origin), (None, StdOrigin::BuiltFromSource));
+        let others = [facts("stable", false, false), facts("debian-web", false, true)];
+        let d = decide_std(riscv, z, &facts("nightly", false, false), true, &others).unwrap();
+        assert_eq!((d.switch_to, d.origin), (Some(1), StdOrigin::BuiltFromSource));
+        assert!(d.reason.contains("debian-web"), "{}", d.reason);
+        // A named toolchain is never swapped behind the user's back.
+        let err = decide_std(riscv, z, &facts("nightly", false, false), false, &others).unwrap_err().to_string();
+        assert!(err.contains("rustup target add riscv64gc-unknown-linux-musl"), "{err}");
+        let d = decide_std(riscv, Backend::Cross, &facts("nightly", false, false), false, &[]).unwrap();
+        assert_eq!(d.origin, StdOrigin::Prebuilt);
     }
 }

@@ -198,9 +198,12 @@ pub async fn get(
         match resp.status() {
             StatusCode::OK => {
                 let etag = resp.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-                let bytes = resp.bytes().await.map_err(|e| Failure::Transient {
-                    message: format!("reading manifest {reference}: {e}"),
-                    retry_after: None,
+                let bytes = resp.bytes().await.map_err(|e| {
+                    Failure::Transient(crate::net::Transient {
+                        request: what.clone(),
+                        cause: crate::net::Cause::Broken(format!("reading manifest {reference}: {e}")),
+                        retry_after: None,
+                    })
                 })?;
                 Ok(Some((bytes.to_vec(), etag)))
             }
@@ -221,9 +224,13 @@ pub async fn blob(c: &RegistryClient, digest: &str) -> anyhow::Result<Vec<u8>> {
             if !resp.status().is_success() {
                 return Err(Failure::Fatal(unexpected(&c.host, &what, resp).await));
             }
-            resp.bytes()
-                .await
-                .map_err(|e| Failure::Transient { message: format!("reading blob {digest}: {e}"), retry_after: None })
+            resp.bytes().await.map_err(|e| {
+                Failure::Transient(crate::net::Transient {
+                    request: what.clone(),
+                    cause: crate::net::Cause::Broken(format!("reading blob {digest}: {e}")),
+                    retry_after: None,
+                })
+            })
         })
         .await?;
     if sha256_digest(&bytes) != digest {
@@ -246,9 +253,12 @@ pub async fn find(c: &RegistryClient, digest: &str) -> anyhow::Result<Vec<String
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|t| t.starts_with(INDEX_MEDIA_TYPE));
             if resp.status() == StatusCode::OK && is_index {
-                return resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| Failure::Transient {
-                    message: format!("reading referrers of {digest}: {e}"),
-                    retry_after: None,
+                return resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| {
+                    Failure::Transient(crate::net::Transient {
+                        request: what.clone(),
+                        cause: crate::net::Cause::Broken(format!("reading referrers of {digest}: {e}")),
+                        retry_after: None,
+                    })
                 });
             }
             Ok(None)

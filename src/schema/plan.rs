@@ -232,6 +232,7 @@ impl BuiltEntry {
     pub fn key(&self) -> super::JobKey {
         super::JobKey::new(&self.crate_name, &self.version, &self.target)
     }
+}
 
 /// One published executable of one (crate, version, target).
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]

@@ -141,6 +141,29 @@ pub struct Toolchain {
     pub cargo: String,
     /// The backend tool's own version line (`cross 0.2.5`, `cargo-zigbuild 0.20.1`), when not plain cargo.
     pub backend_tool: Option<String>,
+    /// The rustup toolchain the build ran with when it is not the channel's default (`debian-web`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where the target's standard library came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<StdOrigin>,
+    /// Why that toolchain and that std (one sentence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std_reason: Option<String>,
+    /// The version line of the emulator that smoke-runs a foreign target's executables
+    /// (`qemu-loongarch64 version 10.0.2 ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<String>,
+}
+
+/// Where a build's target standard library came from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StdOrigin {
+    /// Installed for the target (`rustup target add`).
+    Prebuilt,
+    /// Compiled in the build with `-Zbuild-std` from the toolchain's own std source.
+    BuiltFromSource,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
@@ -206,6 +229,9 @@ pub enum SmokeStatus {
     Crashed,
     /// Could not run here (foreign architecture and no qemu).
     NotRun,
+    /// Not run: the emulator here is too old for this architecture's instructions (qemu < 8.1 and
+    /// loongarch64's LSX baseline); the executable itself was not shown to be broken.
+    EmulatorTooOld,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
