@@ -17,6 +17,9 @@
 //! add`) skips the std builds. The cache folder is the test's own temporary folder (bounded by
 //! --cache-max-gib 4; about 200 MiB per target) and is deleted with it.
 
+#[path = "support/online.rs"]
+mod online;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -67,7 +70,10 @@ fn run_version(exe: &Path, arch_qemu: Option<&str>) -> String {
 }
 
 #[test]
-fn hexyl_builds_static_and_runs_on_all_four_musl_targets_real_crates_io() {
+fn crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets() {
+    if !online::crates_io_or_skip("crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets") {
+        return;
+    }
     for tool in ["cargo-zigbuild", "zig", "qemu-aarch64-static", "qemu-riscv64-static", "qemu-loongarch64-static"] {
         assert!(
             on_path(tool),

@@ -322,8 +322,16 @@ impl<'a> Job<'a> {
         }
         let private = self.work.join("target");
         let target_dir = self.setup.per_job.target_dir_or(&private, unstable(self.setup), &mut self.log);
-        std::fs::create_dir_all(self.work.join(CARGO_HOME_DIR))
+        let cargo_home = self.work.join(CARGO_HOME_DIR);
+        std::fs::create_dir_all(&cargo_home)
             .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
+        let index_url = self.result.source.as_ref().map(|s| s.index_url.clone()).unwrap_or_default();
+        if let Some(config) = mirror_config(&index_url) {
+            // The dependencies come from the same index as the crate (a mirror), never from elsewhere.
+            std::fs::write(cargo_home.join("config.toml"), config)
+                .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
+            self.log.note(&format!("dependencies resolve against {index_url} (source replacement for crates.io)"));
+        }
         let child_env = self.child_env(&target_dir);
         if let Some((program, version_args)) = self.setup.backend.tool_version_command() {
             if let Some(tc) = self.result.toolchain.as_mut() {
@@ -781,6 +789,18 @@ fn remove_publishable(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The job's CARGO_HOME `config.toml` when the index is not crates.io's: crates.io replaced by that
+/// sparse index, so a mirror's crates build against the mirror's dependencies. Pure.
+fn mirror_config(index_url: &str) -> Option<String> {
+    let url = index_url.trim_start_matches("sparse+");
+    if index_url.is_empty() || url == crates_io::CRATES_IO_INDEX.trim_start_matches("sparse+") {
+        return None;
+    }
+    Some(format!(
+        "[source.crates-io]\nreplace-with = \"cratemill-mirror\"\n\n[source.cratemill-mirror]\nregistry = \"sparse+{url}\"\n"
+    ))
+}
+
 /// May the build use cargo's unstable flags (`--artifact-dir`, `-Zbuild-std`)? On nightly, and on a
 /// toolchain that builds std from source (it runs with `RUSTC_BOOTSTRAP=1`).
 fn unstable(setup: &Setup) -> bool {
@@ -789,4 +809,19 @@ fn unstable(setup: &Setup) -> bool {
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mirror_config;
+
+    #[test]
+    fn a_mirror_index_replaces_crates_io_and_crates_io_itself_needs_no_config() {
+        assert_eq!(mirror_config("sparse+https://index.crates.io/"), None);
+        assert_eq!(mirror_config("https://index.crates.io/"), None);
+        assert_eq!(mirror_config(""), None);
+        let config = mirror_config("sparse+http://127.0.0.1:8080/index/").unwrap();
+        assert!(config.contains("replace-with = \"cratemill-mirror\""), "{config}");
+        assert!(config.contains("registry = \"sparse+http://127.0.0.1:8080/index/\""), "{config}");
+    }
 }
