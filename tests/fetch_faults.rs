@@ -185,7 +185,8 @@ async fn a_deadline_ends_a_stalled_download_and_a_long_retry_after() {
     let err = index.download(&v, dir.path()).await.unwrap_err();
     let late = Instant::now().saturating_duration_since(deadline);
     assert!(late < Duration::from_millis(500), "stopped {late:?} after the deadline");
-    assert_eq!((exit_of(&err), class_of(&err)), (Exit::Internal, Some(FailureClass::Timeout)));
+    // A deadline is the job's `timeout` class, which the exit policy maps to 1 like any build timeout.
+    assert_eq!((exit_of(&err), class_of(&err)), (Exit::Failed, Some(FailureClass::Timeout)));
     assert!(one_line(&err).contains("did not finish before the --timeout deadline"), "{}", one_line(&err));
     assert!(files_in(dir.path()).is_empty(), "no partial file left: {:?}", files_in(dir.path()));
 

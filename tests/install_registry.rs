@@ -47,14 +47,14 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// Publish `hello-tool` 1.2.3 with two executables (copies of /bin/true and /bin/echo).
+/// Publish `hello-tool` 1.2.3 with two real static executables (publish refuses dynamic ones).
 async fn publish(host: &str, root: &Path) -> std::path::PathBuf {
     let spec = package::Spec {
         crate_name: "hello-tool".into(),
         version: "1.2.3".into(),
         executables: vec![
-            ("hello".into(), std::fs::read("/bin/true").unwrap()),
-            ("hello-echo".into(), std::fs::read("/bin/echo").unwrap()),
+            ("hello".into(), package::static_elf(0, 0)),
+            ("hello-echo".into(), package::static_elf(8192, 7)),
         ],
         srcbuild: package::Spec::real("hello-tool", "1.2.3").srcbuild,
     };
@@ -98,8 +98,7 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
         assert_eq!(sha256_hex(&path), sha256_hex(&pkg.join("bin").join(name)), "{name} is the published file");
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o755);
     }
-    let echo = Command::new(bin.join("hello-echo")).arg("installed-and-runs").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&echo.stdout).trim(), "installed-and-runs");
+    assert!(Command::new(bin.join("hello-echo")).arg("installed-and-runs").status().unwrap().success());
     assert!(Command::new(bin.join("hello")).status().unwrap().success());
     let leftovers: Vec<_> = std::fs::read_dir(&bin).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 2, "no temp files left: {leftovers:?}");

@@ -417,10 +417,18 @@ impl<'a> Job<'a> {
     ) -> Result<Option<classify::Classification>, PhaseError> {
         let setup = self.setup;
         let mut args: Vec<String> = Vec::new();
-        if setup.toolchain.channel == Channel::Nightly {
-            args.push("+nightly".into());
+        // The same toolchain the build uses: a named one (`--toolchain NAME`, debian-web) or nightly.
+        match &setup.toolchain.name {
+            Some(name) => args.push(format!("+{name}")),
+            None if setup.toolchain.channel == Channel::Nightly => args.push("+nightly".into()),
+            None => {}
         }
         args.extend(["fetch".into(), "--manifest-path".into(), root.join("Cargo.toml").display().to_string()]);
+        // A std built from source has dependencies of its own: fetch them too, or the offline build
+        // cannot find them (`no matching package named cfg-if`).
+        if setup.toolchain.std == Some(StdOrigin::BuiltFromSource) {
+            args.push("-Zbuild-std=std,panic_abort".into());
+        }
         // Only the platforms the build needs: the target's, and the host's for build scripts.
         for triple in
             std::iter::once(setup.target.triple).chain((setup.host != setup.target).then_some(setup.host.triple))

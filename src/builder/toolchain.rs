@@ -139,8 +139,13 @@ pub async fn sandbox_paths(nightly: bool, backend: crate::schema::Backend) -> Ve
         paths.extend(found.parent().map(PathBuf::from));
         // A tool installed in a virtual environment (`.../venv/bin/tool` -> the venv's root).
         if let Ok(real) = std::fs::canonicalize(&found) {
-            paths.extend(real.parent().and_then(|bin| bin.parent()).map(PathBuf::from));
+            let venv = real.parent().and_then(|bin| bin.parent()).map(PathBuf::from);
+            // A venv's python is a link to its base interpreter (`home` in pyvenv.cfg): mount that too.
+            paths.extend(venv.as_deref().and_then(venv_base_python));
+            paths.extend(venv);
         }
+        // A wrapper script (`zig` = `exec <venv>/bin/python -m ziglang`): the venv it names.
+        paths.extend(wrapped_venv(&found).into_iter().flat_map(|v| venv_base_python(&v).into_iter().chain([v])));
     }
     // Paths under /usr are mounted already, and a folder mounted twice is mounted once.
     // The user's home itself is never mounted (only folders under it).
@@ -149,6 +154,22 @@ pub async fn sandbox_paths(nightly: bool, backend: crate::schema::Backend) -> Ve
     paths.sort();
     paths.dedup();
     paths
+}
+
+/// The installation a virtual environment's python comes from (`home = .../bin` in `pyvenv.cfg`).
+fn venv_base_python(venv: &std::path::Path) -> Option<std::path::PathBuf> {
+    let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).ok()?;
+    let home =
+        cfg.lines().find_map(|l| l.strip_prefix("home").map(|r| r.trim_start().trim_start_matches('=').trim()))?;
+    std::path::Path::new(home).parent().map(std::path::PathBuf::from)
+}
+
+/// The venv a small wrapper script executes (`exec "<venv>/bin/python" ...`), if it is one.
+fn wrapped_venv(script: &std::path::Path) -> Option<std::path::PathBuf> {
+    let text = std::fs::read(script).ok().filter(|b| b.len() < 4096 && b.starts_with(b"#!"))?;
+    let text = String::from_utf8(text).ok()?;
+    let python = text.split('"').find(|part| part.ends_with("/bin/python"))?;
+    std::path::Path::new(python).parent()?.parent().map(std::path::PathBuf::from)
 }
 
 /// Targets whose std rustup has installed for the chosen channel (empty without rustup).
