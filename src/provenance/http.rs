@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::oci::retry::parse_retry_after;
+use crate::net::policy::parse_retry_after;
 
 /// Attempts per request (the first and two retries).
 pub const ATTEMPTS: u32 = 3;

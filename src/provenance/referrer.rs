@@ -125,11 +125,24 @@ pub async fn attach(
     }
     let tag = fallback_tag(&subject.digest);
     let entry = descriptor(&manifest);
+    // Without If-Match (distribution 2.8 gives no ETag) two jobs can both read the index before
+    // either writes, and the later write drops the earlier entry. A job that sees its entry therefore
+    // looks once more after a settle delay longer than another job's read-to-write gap, and merges
+    // again when its entry was dropped. This narrows the race; only If-Match (or a referrers API)
+    // closes it, which is why the ETag is used whenever the registry gives one.
+    let mut seen = false;
     for _ in 0..INDEX_ROUNDS {
         let current = get(c, &tag, INDEX_MEDIA_TYPE).await?;
+        let etag_known = current.as_ref().is_some_and(|(_, e)| e.is_some());
         let Some(merged) = merge_index(current.as_ref().map(|(b, _)| b.as_slice()), &entry)? else {
-            return Ok(Attached { digest, referrers_api, fallback_tag: Some(tag) });
+            if seen || etag_known {
+                return Ok(Attached { digest, referrers_api, fallback_tag: Some(tag) });
+            }
+            seen = true;
+            tokio::time::sleep(std::time::Duration::from_millis(300 + fastrand::u64(0..300))).await;
+            continue;
         };
+        seen = false;
         let etag = current.and_then(|(_, e)| e);
         match put(c, &tag, INDEX_MEDIA_TYPE, &merged, etag.as_deref()).await {
             Ok(_) => {}

@@ -269,7 +269,7 @@ pub fn page(view: &View, index: &BuiltIndex, registry: Option<&str>) -> String {
         html.push_str(&chart);
         html.push('\n');
     }
-    html.push_str("</div>\n<h2>Crates</h2>\n<p><input id=\"q\" type=\"search\" placeholder=\"search crates, targets, executables\" aria-label=\"search\"> <span id=\"count\"></span></p>\n");
+    html.push_str("</div>\n<h2>Crates</h2>\n<p><input id=\"q\" type=\"search\" title=\"search crates, targets, executables\" aria-label=\"search crates, targets, executables\"> <span id=\"count\"></span></p>\n");
     html.push_str(&table(index, registry));
     let _ = write!(html, "<script>{SCRIPT}</script>\n</body></html>\n");
     html
