@@ -57,6 +57,12 @@ pub fn failed(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Fail { exit: Exit::Failed, class: None, message: message.into() })
 }
 
+/// cratemill's environment failed (a registry or server that misbehaves, the disk, a tool):
+/// exit code 3.
+pub fn environment(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Fail { exit: Exit::Internal, class: None, message: message.into() })
+}
+
 /// An error with both an exit code and the failure class to record (`not-found`, `checksum-mismatch`, ...).
 pub fn classified(exit: Exit, class: FailureClass, message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Fail { exit, class: Some(class), message: message.into() })

@@ -9,7 +9,7 @@ fn main() {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            cratemill::note!("error: cannot start the async runtime: {e}");
             std::process::exit(error::Exit::Internal.code());
         }
     };
@@ -28,7 +28,7 @@ fn main() {
     let code = match outcome {
         Ok(exit) => exit.code(),
         Err(err) => {
-            eprintln!("error: {}", error::one_line(&err));
+            cratemill::note!("error: {}", error::one_line(&err));
             error::exit_of(&err).code()
         }
     };

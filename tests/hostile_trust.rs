@@ -434,6 +434,35 @@ fn exit_closed_stdout_never_panics() {
     assert_eq!(o.status.code(), Some(0));
 }
 
+/// Run cratemill with stdout and stderr pipes whose reading ends are already closed.
+fn with_closed_stdout_and_stderr(args: &[&str]) -> std::process::ExitStatus {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().unwrap()
+}
+
+#[test]
+fn exit_closed_stderr_never_panics() {
+    // A panic exits 101; the documented codes must come through although nobody reads stderr.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = package::write(tmp.path(), &package::Spec::real("piped", "1.0.0"));
+    let layout = tmp.path().join("oci");
+    let status =
+        with_closed_stdout_and_stderr(&["publish", dir.to_str().unwrap(), "--oci-layout", layout.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(0), "publish with closed stdout and stderr");
+    assert!(dir.join("publish.json").exists(), "the publish finished although nobody read stderr");
+    let status =
+        with_closed_stdout_and_stderr(&["build", "no such crate", "--out", tmp.path().join("o").to_str().unwrap()]);
+    assert_eq!(status.code(), Some(2), "bad input still exits 2 when its error line cannot be written");
+}
+
 #[test]
 fn exit_unknown_feature_is_bad_input_with_its_own_class() {
     let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);

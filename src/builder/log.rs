@@ -41,7 +41,7 @@ impl BuildLog {
         // A failing log write must not fail the build; the console still has it.
         let _ = writeln!(self.file, "{line}");
         if self.echo {
-            eprintln!("{line}");
+            crate::note!("{line}");
         }
     }
 

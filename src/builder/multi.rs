@@ -200,7 +200,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Vec<(Exit, PathBuf)>> {
     }
     if let Some(cache) = &cache {
         for gone in cache.prune()? {
-            eprintln!("cache over {} GiB: removed {gone}", args.cache_max_gib);
+            crate::note!("cache over {} GiB: removed {gone}", args.cache_max_gib);
         }
     }
     Ok(done)

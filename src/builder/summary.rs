@@ -86,7 +86,7 @@ pub fn markdown(result: &BuildResult) -> String {
 pub fn report(runner: &Runner, result: &BuildResult, out: &Path) -> anyhow::Result<()> {
     match result.status {
         Status::Built => crate::console::line(&verdict(result, out)),
-        Status::Failed => eprintln!("error: {}", verdict(result, out)),
+        Status::Failed => crate::note!("error: {}", verdict(result, out)),
     }
     let status = match result.status {
         Status::Built => "built",

@@ -96,7 +96,7 @@ pub async fn fetch(url: &str, options: &Options) -> anyhow::Result<(PathBuf, Out
     let what = format!("downloading the dump {url}");
     let got = client.run(&what, || attempt(&client, &what, url, cached.as_ref(), &path)).await?;
     if got == Outcome::NotModified {
-        eprintln!("dump download: not modified since the cached copy ({})", path.display());
+        crate::note!("dump download: not modified since the cached copy ({})", path.display());
     }
     Ok((path, got))
 }
@@ -196,7 +196,7 @@ fn progress(done: u64, total: Option<u64>, started: std::time::Instant) {
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     let rate = mib(done) / started.elapsed().as_secs_f64().max(0.001);
     match total {
-        Some(t) => eprintln!("dump download: {:.1} / {:.1} MiB ({rate:.1} MiB/s)", mib(done), mib(t)),
-        None => eprintln!("dump download: {:.1} MiB ({rate:.1} MiB/s)", mib(done)),
+        Some(t) => crate::note!("dump download: {:.1} / {:.1} MiB ({rate:.1} MiB/s)", mib(done), mib(t)),
+        None => crate::note!("dump download: {:.1} MiB ({rate:.1} MiB/s)", mib(done)),
     }
 }

@@ -170,9 +170,9 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<Exit> {
     let fleets: Vec<sim::Fleet> =
         args.concurrency.iter().map(|&concurrency| fleet_of(concurrency, args.chunks_in_flight)).collect();
     let fleet = report(&shown, &units, plan.chunk_size.max(1) as usize, &costs, &fleets);
-    print!("{}", render::table(&fleet));
+    crate::console::line(render::table(&fleet).trim_end_matches('\n'));
     crate::schema::write(&args.out, &fleet).with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!("wrote {}", args.out.display());
+    crate::note!("wrote {}", args.out.display());
     Ok(Exit::Ok)
 }
 

@@ -19,7 +19,6 @@ use crate::crates_io::CrateSpec;
 use crate::error::{usage, Exit};
 use crate::oci::pull::Puller;
 use crate::oci::reference::{self, Repository};
-use crate::oci::retry::RetryPolicy;
 use crate::schema::plan::BuiltIndex;
 use crate::schema::Layout;
 
@@ -65,8 +64,8 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
         written.push(fetch_executable(&image.puller, layer, &dir).await?);
     }
     for (layer, path) in layers.iter().zip(&written) {
-        println!("{}", path.display());
-        eprintln!(
+        crate::console::line(&path.display().to_string());
+        crate::note!(
             "installed {} {} ({target}) from {shown}: {} ({})",
             spec.name,
             image.version,
@@ -75,9 +74,9 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
         );
     }
     if let verify::Verdict::NotVerified(why) = verdict {
-        eprintln!("note: {why}");
+        crate::note!("note: {why}");
     }
-    eprintln!("{} HTTP request(s) to {}", image.puller.requests(), image.puller.host);
+    crate::note!("{} HTTP request(s) to {}", image.puller.requests(), image.puller.host);
     Ok(Exit::Ok)
 }
 
@@ -103,7 +102,7 @@ async fn resolve_image(args: &InstallArgs, spec: &CrateSpec, target: &str) -> an
         unreachable!("Repository::remote names a registry repository")
     };
     let creds = crate::publish::env::PublishEnv::from_env().credentials;
-    let puller = Puller::new(&host, &name, args.insecure_http, creds, RetryPolicy::default())?;
+    let puller = Puller::new(&host, &name, args.insecure_http, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
     if let Some(source) = &args.index {
         let index = load_index(source, args.insecure_http).await?;
@@ -210,7 +209,7 @@ async fn pull_index(reference: &str, insecure: bool) -> anyhow::Result<Vec<u8>> 
         unreachable!("parse_ref makes remote references")
     };
     let creds = crate::publish::env::PublishEnv::from_env().credentials;
-    let puller = Puller::new(host, name, insecure, creds, RetryPolicy::default())?;
+    let puller = Puller::new(host, name, insecure, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
     let Some(m) = puller.manifest(&image.tag).await? else {
         return Err(usage(format!("--index oci://{reference}: the registry has no such tag")));

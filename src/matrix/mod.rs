@@ -54,16 +54,19 @@ pub async fn run(args: MatrixArgs) -> anyhow::Result<Exit> {
     let written = started.elapsed() - read;
     if report.warnings.total() > 0 {
         for w in &plan.warnings {
-            eprintln!(
+            crate::note!(
                 "warning: skipped {} row(s) of {} ({}), first at record {}",
-                w.rows, w.table, w.reason, w.first_record
+                w.rows,
+                w.table,
+                w.reason,
+                w.first_record
             );
         }
     }
     runner.set_outputs(&summary::outputs(plan, &args.out))?;
     runner.append_summary(&summary::markdown(plan))?;
-    eprintln!("{}", summary::one_line(plan, &args.out));
-    eprintln!(
+    crate::note!("{}", summary::one_line(plan, &args.out));
+    crate::note!(
         "read the dump and planned in {:.2} s, wrote the plan in {:.2} s",
         read.as_secs_f64(),
         written.as_secs_f64()

@@ -366,7 +366,7 @@ impl Retries<'_> {
         match self.tracker.failure(failed.retry_after, self.started.elapsed(), self.client.remaining()) {
             Ok(delay) => {
                 if self.client.announce_retries {
-                    eprintln!(
+                    crate::note!(
                         "{what}: {} {}; retrying in {:.1}s (attempt {} of at most {})",
                         failed.request,
                         failed.cause,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response};
 
-use crate::error::{failed, usage};
+use crate::error::{environment, usage};
 use crate::net::policy::{classify, StatusClass};
 use crate::net::{self, Attempt, Retries, RetryPolicy, Safety, Transient};
 
@@ -203,7 +203,7 @@ impl RegistryClient {
                 return Err(Failure::Transient(Transient::from_status(&reqwest::Method::GET, &resp)))
             }
             _ => {
-                return Err(Failure::Fatal(failed(format!(
+                return Err(Failure::Fatal(environment(format!(
                     "registry {} answered HTTP {status} to GET /v2/: is it an OCI registry?",
                     self.host
                 ))))
@@ -321,5 +321,5 @@ pub async fn unexpected(host: &str, what: &str, resp: Response) -> anyhow::Error
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     let body = crate::github::truncate_utf8(body.trim(), 300).replace(['\n', '\r'], " ");
-    failed(format!("registry {host} answered HTTP {status} to {what}: {body}"))
+    environment(format!("registry {host} answered HTTP {status} to {what}: {body}"))
 }

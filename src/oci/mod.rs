@@ -11,7 +11,6 @@ pub mod manifest;
 pub mod pull;
 pub mod push;
 pub mod reference;
-pub mod retry;
 pub mod upload;
 
 pub use http::{Credentials, RegistryClient, Tuning};

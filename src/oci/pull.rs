@@ -9,29 +9,31 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::{header, Response, StatusCode};
+use reqwest::{header, Method, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
 use super::http::Credentials;
-use super::retry::{classify, RetryPolicy, StatusClass, Tracker};
-use crate::error::usage;
+use crate::error::{environment, usage};
+use crate::net::policy::{classify, StatusClass};
+use crate::net::{self, Attempt, Safety, Transient};
+
+/// Largest token answer read.
+const TOKEN_LIMIT: u64 = 1 << 20;
 
 /// Manifest media types a cratemill artifact is served with.
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// A pull client bound to one repository.
 pub struct Puller {
-    http: reqwest::Client,
+    net: net::Client,
     base: url::Url,
     pub host: String,
     pub repository: String,
     creds: Option<Credentials>,
     token: tokio::sync::Mutex<Option<String>>,
     requests: AtomicU64,
-    retry: RetryPolicy,
 }
 
 /// A manifest as served: its bytes and the digest of those bytes.
@@ -41,30 +43,26 @@ pub struct Pulled {
 }
 
 impl Puller {
+    /// A puller for `host`/`repository` over `net` (its timeouts and retry policy apply to
+    /// every request); plain HTTP when `insecure`.
     pub fn new(
         host: &str,
         repository: &str,
         insecure: bool,
         creds: Option<Credentials>,
-        retry: RetryPolicy,
+        net: net::Client,
     ) -> anyhow::Result<Puller> {
         let scheme = if insecure { "http" } else { "https" };
         let base = url::Url::parse(&format!("{scheme}://{host}/"))
             .map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(600))
-            .user_agent(concat!("cratemill/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Puller {
-            http,
+            net,
             base,
             host: host.into(),
             repository: repository.into(),
             creds,
             token: tokio::sync::Mutex::new(None),
             requests: AtomicU64::new(0),
-            retry,
         })
     }
 
@@ -91,12 +89,17 @@ impl Puller {
         Ok(())
     }
 
-    /// GET `v2/<repo>/<rest>`: authenticated, retried on transient failures, 401 answered once.
+    /// GET `v2/<repo>/<rest>`: authenticated, retried on transient failures by the net layer's
+    /// policy, a 401 answered once per try.
     async fn get(&self, what: &str, rest: &str, accept: Option<&str>) -> anyhow::Result<Response> {
-        let mut tracker = Tracker::new(&self.retry, fastrand::Rng::new());
+        let what_on = format!("pulling {what} of `{}` from registry {}", self.repository, self.host);
+        self.net.run(&what_on, || self.try_get(what, &what_on, rest, accept)).await
+    }
+
+    async fn try_get(&self, what: &str, what_on: &str, rest: &str, accept: Option<&str>) -> Result<Response, Attempt> {
         let mut challenged = false;
         loop {
-            let mut req = self.http.get(self.url(rest));
+            let mut req = self.net.http().get(self.url(rest));
             if let Some(a) = accept {
                 req = req.header(header::ACCEPT, a);
             }
@@ -106,24 +109,17 @@ impl Puller {
                 (None, None) => req,
             };
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let failure = match req.send().await {
-                Ok(resp) => match classify(resp.status().as_u16()) {
-                    StatusClass::Unauthorized if !challenged => {
-                        challenged = true;
-                        self.answer_challenge(&resp).await?;
-                        continue;
-                    }
-                    StatusClass::Unauthorized | StatusClass::Denied => return Err(self.denied(what, resp.status())),
-                    StatusClass::Transient => format!("HTTP {}", resp.status()),
-                    _ => return Ok(resp),
-                },
-                Err(e) => format!("{e}"),
-            };
-            match tracker.failure(&failure, None) {
-                Ok(delay) => tokio::time::sleep(delay).await,
-                Err(g) => {
-                    anyhow::bail!("{what} from {}: giving up after {} tries: {}", self.host, g.failures, g.last_error)
+            let resp = self.net.attempt(what_on, req, Safety::Idempotent).await?;
+            match classify(resp.status().as_u16()) {
+                StatusClass::Unauthorized if !challenged => {
+                    challenged = true;
+                    self.answer_challenge(&resp).await.map_err(Attempt::Fatal)?;
                 }
+                StatusClass::Unauthorized | StatusClass::Denied => {
+                    return Err(Attempt::Fatal(self.denied(what, resp.status())))
+                }
+                StatusClass::Transient => return Err(Attempt::Retry(Transient::from_status(&Method::GET, &resp))),
+                _ => return Ok(resp),
             }
         }
     }
@@ -162,22 +158,30 @@ impl Puller {
             }
             q.append_pair("scope", &format!("repository:{}:pull", self.repository));
         }
-        let mut req = self.http.get(url);
-        if let Some(c) = &self.creds {
-            req = req.basic_auth(&c.user, Some(&c.token));
-        }
+        let creds = self.creds.clone();
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let resp = req.send().await.map_err(|e| anyhow::anyhow!("token request to {realm}: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(self.denied("a pull token", resp.status()));
+        let what = format!("asking {realm} for a pull token for `{}`", self.repository);
+        let body = self
+            .net
+            .fetch(&what, Safety::Idempotent, TOKEN_LIMIT, |h| {
+                let req = h.get(url.clone());
+                match &creds {
+                    Some(c) => req.basic_auth(&c.user, Some(&c.token)),
+                    None => req,
+                }
+            })
+            .await?;
+        if !body.status.is_success() {
+            return Err(self.denied("a pull token", body.status));
         }
         #[derive(serde::Deserialize)]
         struct Token {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let t: Token = resp.json().await.map_err(|e| anyhow::anyhow!("token answer from {realm}: {e}"))?;
-        t.token.or(t.access_token).ok_or_else(|| anyhow::anyhow!("token answer from {realm} has no token"))
+        let t: Token = serde_json::from_slice(&body.bytes)
+            .map_err(|e| environment(format!("token answer from {realm} is not a token document: {e}")))?;
+        t.token.or(t.access_token).ok_or_else(|| environment(format!("token answer from {realm} has no token")))
     }
 
     /// The manifest at `reference` (a tag or a digest); `None` when the registry does not have it.
@@ -228,7 +232,9 @@ impl Puller {
         let mut stream = resp.bytes_stream();
         let mut got = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| anyhow::anyhow!("downloading {digest} from {}: {e}", self.host))?;
+            let chunk = chunk.map_err(|e| {
+                environment(format!("downloading {digest} from {}: {}", self.host, net::failure::describe(&e)))
+            })?;
             got += chunk.len() as u64;
             if got > size {
                 return Err(usage(format!(

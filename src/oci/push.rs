@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use super::http::{unexpected, Failure, RegistryClient};
 use super::manifest::{sha256_digest, Artifact, Blob, MANIFEST_MEDIA_TYPE};
 use super::upload;
-use crate::error::failed;
+use crate::error::environment;
 use crate::net::{failure::request_line, Cause, Transient};
 
 /// What a push did.
@@ -48,7 +48,7 @@ pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow:
     match get_manifest(c, &artifact.digest).await? {
         Some(bytes) if sha256_digest(&bytes) == artifact.digest => {}
         Some(bytes) => {
-            return Err(failed(format!(
+            return Err(environment(format!(
                 "registry {} returned manifest {} with digest {}",
                 c.host,
                 artifact.digest,
@@ -56,14 +56,14 @@ pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow:
             )))
         }
         None => {
-            return Err(failed(format!(
+            return Err(environment(format!(
                 "registry {} accepted manifest {} but does not return it",
                 c.host, artifact.digest
             )))
         }
     }
     if let Some(blob) = missing_blob(c, artifact).await? {
-        return Err(failed(format!(
+        return Err(environment(format!(
             "registry {} does not have blob {blob} of manifest {} after the push",
             c.host, artifact.digest
         )));
@@ -72,7 +72,7 @@ pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow:
     match manifest_digest(c, tag).await? {
         Some(d) if d == artifact.digest => {}
         other => {
-            return Err(failed(format!(
+            return Err(environment(format!(
                 "after tagging, {}/{}:{tag} points at {} instead of {}",
                 c.host,
                 c.repository,
@@ -125,7 +125,7 @@ async fn put_manifest(c: &RegistryClient, reference: &str, artifact: &Artifact) 
             return Err(Failure::Fatal(unexpected(&c.host, &what, resp).await));
         }
         match resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
-            Some(d) if d != artifact.digest => Err(Failure::Fatal(failed(format!(
+            Some(d) if d != artifact.digest => Err(Failure::Fatal(environment(format!(
                 "registry {} stored manifest as {d}, expected {}",
                 c.host, artifact.digest
             )))),

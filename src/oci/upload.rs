@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::http::{unexpected, Failure, RegistryClient};
 use super::manifest::{Blob, BlobSource};
-use crate::error::failed;
+use crate::error::environment;
 use crate::net::failure::redact;
 
 /// Is the blob in the repository (with the expected size)?
@@ -25,7 +25,7 @@ pub async fn exists(c: &RegistryClient, blob: &Blob) -> anyhow::Result<bool> {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
             {
-                Some(n) if n != blob.size => Err(Failure::Fatal(failed(format!(
+                Some(n) if n != blob.size => Err(Failure::Fatal(environment(format!(
                     "registry {} holds blob {} with {n} bytes, expected {}",
                     c.host, blob.digest, blob.size
                 )))),
@@ -169,11 +169,11 @@ async fn finish(c: &RegistryClient, at: &url::Url, digest: &str, last: Bytes) ->
 fn location(c: &RegistryClient, resp: &reqwest::Response) -> Result<url::Url, Failure> {
     let value = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
     let Some(value) = value else {
-        return Err(Failure::Fatal(failed(format!("registry {} gave no Location for the upload", c.host))));
+        return Err(Failure::Fatal(environment(format!("registry {} gave no Location for the upload", c.host))));
     };
-    c.base
-        .join(value)
-        .map_err(|e| Failure::Fatal(failed(format!("registry {} gave a bad upload Location `{value}`: {e}", c.host))))
+    c.base.join(value).map_err(|e| {
+        Failure::Fatal(environment(format!("registry {} gave a bad upload Location `{value}`: {e}", c.host)))
+    })
 }
 
 /// The end of a `Range: 0-<end>` header.

@@ -82,10 +82,10 @@ pub async fn run(args: AttestArgs) -> anyhow::Result<Exit> {
     let record = attest(&args).await?;
     for a in &record.attestations {
         let file = a.bundle.as_deref().unwrap_or(&a.statement);
-        println!("{}", args.out.join(file).display());
+        crate::console::line(&args.out.join(file).display().to_string());
     }
     if args.sign == SignMode::None {
-        eprintln!("warning: --sign none: the statements are NOT signed; nothing proves who made them");
+        crate::note!("warning: --sign none: the statements are NOT signed; nothing proves who made them");
     }
     Ok(Exit::Ok)
 }

@@ -75,7 +75,13 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             .as_deref()
             .ok_or_else(|| usage("verifying a file needs --bundle PATH (its *.sigstore.json)"))?;
         let v = verify_file(path, bundle, &trust)?;
-        println!("verified: {} is {} ({}), {}", path.display(), v.subject, v.predicate_type, describe(&v));
+        crate::console::line(&format!(
+            "verified: {} is {} ({}), {}",
+            path.display(),
+            v.subject,
+            v.predicate_type,
+            describe(&v)
+        ));
         return Ok(Exit::Ok);
     }
     if args.bundle.is_some() {
@@ -83,7 +89,13 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
     }
     let found = verify_image(&args.target, args.insecure_http, &trust).await?;
     for v in &found {
-        println!("verified: {} layer {} ({}), {}", args.target, v.subject, v.predicate_type, describe(v));
+        crate::console::line(&format!(
+            "verified: {} layer {} ({}), {}",
+            args.target,
+            v.subject,
+            v.predicate_type,
+            describe(v)
+        ));
     }
     Ok(Exit::Ok)
 }

@@ -181,9 +181,9 @@ async fn store(
             format!("{} blobs uploaded, {} already there", p.blobs_uploaded, p.blobs_present)
         };
         if let Some(old) = &p.replaced {
-            eprintln!("cratemill: {} pointed at {old}; replaced", planned.image);
+            crate::note!("cratemill: {} pointed at {old}; replaced", planned.image);
         }
-        eprintln!("cratemill: {} {} ({state})", planned.image, p.digest);
+        crate::note!("cratemill: {} {} ({state})", planned.image, p.digest);
         pushed.push(p);
     }
     Ok(pushed)

@@ -41,7 +41,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     }
     let (outcomes, inputs) = load::read_all(&files, twice);
     for bad in &inputs.bad {
-        eprintln!("warning: skipped {}: {}", bad.path, bad.reason);
+        crate::note!("warning: skipped {}: {}", bad.path, bad.reason);
     }
     if let Some(first) = inputs.bad.first().filter(|_| args.strict || outcomes.is_empty()) {
         let fix =
@@ -77,7 +77,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let mut outputs = Vec::new();
     if let Some(image) = &push_to {
         let digest = push::push_index(image, &args.out, args.insecure_http).await?;
-        eprintln!("pushed the index to {image}@{digest}");
+        crate::note!("pushed the index to {image}@{digest}");
         outputs.push((Output::IndexReference, format!("{image}@{digest}")));
     }
     let total = merged.tally.total();
@@ -92,7 +92,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     ]);
     runner.set_outputs(&outputs)?;
     runner.append_summary(&markdown)?;
-    eprintln!(
+    crate::note!(
         "read {} outcome(s) ({} unreadable); {}",
         inputs.files - inputs.bad.len() as u64,
         inputs.bad.len(),
@@ -107,7 +107,7 @@ fn read_previous(args: &ReportArgs) -> anyhow::Result<Option<BuiltIndex>> {
     let Some(path) = &args.previous else { return Ok(None) };
     if !path.exists() {
         if args.previous_optional {
-            eprintln!("note: --previous {} does not exist yet: starting a new index", path.display());
+            crate::note!("note: --previous {} does not exist yet: starting a new index", path.display());
             return Ok(None);
         }
         return Err(usage(format!(
