@@ -28,6 +28,7 @@
 
 pub mod client;
 pub mod failure;
+pub mod github;
 pub mod policy;
 
 pub use client::{Attempt, Body, Client, Retries, Settings, Transient, USER_AGENT};
