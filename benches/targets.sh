@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One crate for the four seed musl targets: four separate `cratemill build` invocations (each with its
 # own target folder, as four CI jobs would) against one invocation with four `--target`s (one shared
-# target folder), alternated, wall and CPU time (user+sys of cratemill and its children) per run.
+# target folder), alternated, wall and CPU time (every process of the run, from a cpuacct cgroup) per run.
 # Needs tests/setup/30-musl-targets.sh. Results in OUT/times.tsv; docs/benchmarks.md quotes them.
 #   usage: benches/targets.sh OUT_DIR [ROUNDS] [CRATE@VERSION]
 set -euo pipefail
@@ -14,15 +14,29 @@ export PATH="$HOME/.local/bin:$PATH"
 mkdir -p "$out"
 printf 'round\tshape\twall_s\tcpu_s\tbuilt\n' > "$out/times.tsv"
 
-# Run a command; print "wall cpu" (seconds) of it and all its children.
+# Run a command; print "wall cpu" (seconds) of it and all its processes. CPU comes from a cpuacct
+# cgroup per run when /sys/fs/cgroup/cpuacct is writable: processes inside bwrap's PID namespace are
+# reaped by its own init, so the waited-for children's rusage would miss the build itself.
 measure() {
   python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
+import os, resource, subprocess, sys, time
+acct = "/sys/fs/cgroup/cpuacct"
+cmd = sys.argv[1:]
+group = None
+if os.path.isdir(acct) and os.access(acct, os.W_OK):
+    group = os.path.join(acct, "cratemill-bench-targets-%d" % os.getpid())
+    os.mkdir(group)
+    cmd = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', group] + cmd
 t = time.monotonic()
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 wall = time.monotonic() - t
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{wall:.1f} {ru.ru_utime + ru.ru_stime:.1f}")
+if group:
+    cpu = int(open(os.path.join(group, "cpuacct.usage")).read()) / 1e9
+    os.rmdir(group)
+else:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru.ru_utime + ru.ru_stime
+print(f"{wall:.1f} {cpu:.1f}")
 PY
 }
 

@@ -232,3 +232,37 @@ async fn index_lines_about_another_crate_are_not_trusted() {
     assert_eq!(class_of(&err), Some(FailureClass::FetchFailed));
     assert!(err.to_string().contains("names the crate `../../etc`"), "{err}");
 }
+
+#[tokio::test]
+async fn several_targets_download_the_crate_once_and_reuse_only_verified_bytes() {
+    let reg = hello_registry();
+    let index = Index::open_with(&reg.index_url(), fast_retry()).await.unwrap();
+    let versions = index.versions("hello").await.unwrap();
+    let v = select_version(&versions, Some("1.0.0"), false).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (shared, a, b, c) =
+        (tmp.path().join("shared"), tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    for d in [&shared, &a, &b, &c] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let downloads = || reg.requests().iter().filter(|p| p.starts_with("/dl/hello/1.0.0")).count();
+
+    let (first, reused) = index.download_shared(v, &a, &shared).await.unwrap();
+    assert!(!reused);
+    let (second, reused) = index.download_shared(v, &b, &shared).await.unwrap();
+    assert!(reused, "the second target reuses the first one's download");
+    assert_eq!(downloads(), 1, "one download for two targets");
+    assert_eq!(std::fs::read(&first.path).unwrap(), std::fs::read(&second.path).unwrap());
+    assert_eq!((second.sha256.as_str(), second.url.as_str()), (first.sha256.as_str(), first.url.as_str()));
+
+    // A shared copy that no longer matches the index is never used: it is downloaded again.
+    let copy = shared.join("hello-1.0.0.crate");
+    let mut bytes = std::fs::read(&copy).unwrap();
+    bytes[10] ^= 0xff;
+    std::fs::write(&copy, &bytes).unwrap();
+    let (third, reused) = index.download_shared(v, &c, &shared).await.unwrap();
+    assert!(!reused, "a tampered shared copy is not reused");
+    assert_eq!(downloads(), 2);
+    assert_eq!(std::fs::read(&third.path).unwrap(), std::fs::read(&first.path).unwrap());
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&first.path).unwrap(), "the shared copy was repaired");
+}

@@ -115,6 +115,9 @@ fn crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets() {
             assert_eq!(r.build_env.get("RUSTC_BOOTSTRAP").map(String::as_str), Some("1"));
         }
         assert!(r.rustflags.contains("link-self-contained=no"), "{triple}: {}", r.rustflags);
+        // The .crate is downloaded once per invocation: later targets reuse the verified copy.
+        let reused = log.contains("reused the download of an earlier target");
+        assert_eq!(reused, triple != TARGETS[0].0, "{triple}: download reuse");
 
         let exe = &r.executables[0];
         assert_eq!(exe.name, "hexyl");

@@ -273,10 +273,14 @@ impl<'a> Job<'a> {
         let download_dir = self.work.join("download");
         std::fs::create_dir_all(&download_dir)
             .map_err(|e| phase_err(Phase::Fetch, FailureClass::OutOfResources)(e.into()))?;
-        let downloaded =
-            index.download(version, &download_dir).await.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        let (downloaded, reused) = match self.setup.per_job.shared_downloads.as_deref() {
+            Some(shared) => index.download_shared(version, &download_dir, shared).await,
+            None => index.download(version, &download_dir).await.map(|d| (d, false)),
+        }
+        .map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        let how = if reused { "reused the download of an earlier target of" } else { "downloaded" };
         self.log.note(&format!(
-            "downloaded {} ({} bytes), sha256 {} matches the index",
+            "{how} {} ({} bytes), sha256 {} matches the index",
             downloaded.url, downloaded.size, downloaded.sha256
         ));
         self.result.source = Some(Source {

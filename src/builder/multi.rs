@@ -33,6 +33,9 @@ pub struct PerJob {
     pub out: Option<PathBuf>,
     /// A cargo target folder shared with other jobs (`None`: a private one in the work folder).
     pub shared_target_dir: Option<PathBuf>,
+    /// A folder where the invocation's jobs leave the verified `.crate` for each other, so that
+    /// several targets download it once (`None`: a single target).
+    pub shared_downloads: Option<PathBuf>,
 }
 
 impl PerJob {
@@ -189,12 +192,19 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Vec<(Exit, PathBuf)>> {
         None
     };
     let shared = cache.as_ref().map(Cache::target_dir).or_else(|| scratch.as_ref().map(|d| d.path().to_path_buf()));
+    // Only cratemill writes here (the jobs' sandboxes never see it), and every reuse is verified.
+    let downloads = if several {
+        Some(tempfile::Builder::new().prefix("cratemill-downloads-").tempdir().context("creating a downloads folder")?)
+    } else {
+        None
+    };
     let mut done = Vec::new();
     for triple in targets {
         let per_job = PerJob {
             target: triple.map(str::to_string),
             out: out_for(args.out.as_deref(), triple, several),
             shared_target_dir: shared.clone(),
+            shared_downloads: downloads.as_ref().map(|d| d.path().to_path_buf()),
         };
         done.push(super::job::run(args, per_job).await?);
     }

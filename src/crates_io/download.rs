@@ -29,6 +29,30 @@ pub struct Downloaded {
 }
 
 impl Index {
+    /// Like [`Index::download`], but first looks in `shared` (a folder the invocation's other
+    /// jobs share): a `{name}-{version}.crate` there whose sha256 matches the index is copied
+    /// instead of downloaded (its `url` is the download URL, as if fetched; the log says it was
+    /// reused). A miss downloads and leaves a copy in `shared` for the next job. A file there that
+    /// does not match is ignored and replaced: the bytes are always verified against the index.
+    pub async fn download_shared(
+        &self,
+        v: &IndexVersion,
+        dest_dir: &Path,
+        shared: &Path,
+    ) -> Result<(Downloaded, bool)> {
+        let name = format!("{}-{}.crate", v.name, v.vers);
+        validate_name(&v.name).map_err(|why| failed(format!("downloading `{}`: {why}", v.name.escape_debug())))?;
+        if let Some(reused) = reuse_verified(&shared.join(&name), &dest_dir.join(&name), &v.cksum)? {
+            return Ok((Downloaded { url: self.download_url(v), ..reused }, true));
+        }
+        let got = self.download(v, dest_dir).await?;
+        let part = shared.join(format!(".{name}.part"));
+        if std::fs::copy(&got.path, &part).and_then(|_| std::fs::rename(&part, shared.join(&name))).is_err() {
+            let _ = std::fs::remove_file(&part); // a cache miss next time, not an error
+        }
+        Ok((got, false))
+    }
+
     /// Downloads the `.crate` of `v` into `dest_dir` (which must exist) and verifies it against
     /// `v.cksum` before it gets its final name `{name}-{version}.crate`.
     ///
@@ -119,4 +143,15 @@ impl Index {
         tmp.persist(&path).map_err(|e| local(e.error))?;
         Ok(Downloaded { path, size, sha256, url: url.to_string() })
     }
+}
+
+/// Copy `from` to `to` when its sha256 is `cksum`; `None` when it is missing or does not match.
+fn reuse_verified(from: &Path, to: &Path, cksum: &str) -> Result<Option<Downloaded>> {
+    let Ok(bytes) = std::fs::read(from) else { return Ok(None) };
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    if !sha256.eq_ignore_ascii_case(cksum) {
+        return Ok(None);
+    }
+    std::fs::write(to, &bytes).map_err(|e| anyhow::anyhow!("writing {}: {e}", to.display()))?;
+    Ok(Some(Downloaded { path: to.to_path_buf(), size: bytes.len() as u64, sha256, url: String::new() }))
 }
