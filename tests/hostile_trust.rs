@@ -407,8 +407,9 @@ fn exit_huge_timeout_is_bad_input_not_a_panic() {
     assert!(stderr(&o).contains("longer than the longest timeout"), "{}", stderr(&o));
 }
 
-/// Run cratemill with its stdout a pipe whose reading end is already closed (`... | head -0`).
-fn with_closed_stdout(args: &[&str]) -> Output {
+/// Run cratemill with its stdout (and with `close_stderr` its stderr too) a pipe whose reading end is
+/// already closed (`... | head -0`).
+fn spawn_closed(args: &[&str], close_stderr: bool) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cratemill"))
         .args(args)
         .env_remove("GITHUB_ACTIONS")
@@ -417,7 +418,14 @@ fn with_closed_stdout(args: &[&str]) -> Output {
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    child.wait_with_output().unwrap()
+    if close_stderr {
+        drop(child.stderr.take());
+    }
+    child
+}
+
+fn with_closed_stdout(args: &[&str]) -> Output {
+    spawn_closed(args, false).wait_with_output().unwrap()
 }
 
 #[test]
@@ -434,18 +442,8 @@ fn exit_closed_stdout_never_panics() {
     assert_eq!(o.status.code(), Some(0));
 }
 
-/// Run cratemill with stdout and stderr pipes whose reading ends are already closed.
 fn with_closed_stdout_and_stderr(args: &[&str]) -> std::process::ExitStatus {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cratemill"))
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    child.wait().unwrap()
+    spawn_closed(args, true).wait().unwrap()
 }
 
 #[test]

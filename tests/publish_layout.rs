@@ -25,20 +25,20 @@ fn layout_opts(dir: Option<&std::path::Path>, scheme: Scheme) -> PublishOptions 
     }
 }
 
+/// Publish `dir` into the image layout at `root` with the default environment.
+async fn publish_to_layout(dir: &std::path::Path, root: &std::path::Path, scheme: Scheme) -> PublishRecord {
+    publish_package_with(dir, &layout_opts(Some(root), scheme), &PublishEnv::default(), &Runner::default())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn layout_is_readable_by_skopeo_and_republishing_is_a_no_op() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::sized("laytool", "0.9.0-beta.1+g1", 300 * 1024, 9));
     let files = package::file_digests(&dir);
     let root = tmp.path().join("oci");
-    let rec = publish_package_with(
-        &dir,
-        &layout_opts(Some(&root), Scheme::PerCrate),
-        &PublishEnv::default(),
-        &Runner::default(),
-    )
-    .await
-    .unwrap();
+    let rec = publish_to_layout(&dir, &root, Scheme::PerCrate).await;
     assert_eq!(rec.destination, format!("oci:{}", root.display()));
     let bin = rec.references.iter().find(|r| r.kind == ReferenceKind::Binary).unwrap();
     assert_eq!(bin.reference, format!("oci:{}/laytool:0.9.0-beta.1_g1-{}", root.display(), package::TARGET));
@@ -48,14 +48,7 @@ async fn layout_is_readable_by_skopeo_and_republishing_is_a_no_op() {
         let copied = copy_to_dir(&r.reference, &tmp.path().join(format!("copy-{:?}", r.kind)));
         assert_layers_match(&raw, &copied, &files);
     }
-    let again = publish_package_with(
-        &dir,
-        &layout_opts(Some(&root), Scheme::PerCrate),
-        &PublishEnv::default(),
-        &Runner::default(),
-    )
-    .await
-    .unwrap();
+    let again = publish_to_layout(&dir, &root, Scheme::PerCrate).await;
     assert!(again.references.iter().all(|r| r.unchanged), "{again:?}");
     assert_eq!(again.references[1].digest, rec.references[1].digest);
 }
@@ -66,14 +59,7 @@ async fn single_layout_keeps_every_crate_in_one_image_layout() {
     let root = tmp.path().join("mirror");
     for name in ["one", "two"] {
         let dir = package::write(tmp.path(), &package::Spec::real(name, "1.0.0"));
-        publish_package_with(
-            &dir,
-            &layout_opts(Some(&root), Scheme::Single),
-            &PublishEnv::default(),
-            &Runner::default(),
-        )
-        .await
-        .unwrap();
+        publish_to_layout(&dir, &root, Scheme::Single).await;
     }
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"].as_array().unwrap().len(), 4, "binary + srcbuild for each crate");

@@ -103,7 +103,8 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::result::{Executable, PackageMeta, Smoke, SmokeStatus};
+    use crate::schema::result::fixtures::executable;
+    use crate::schema::result::{Executable, PackageMeta};
 
     fn result() -> BuildResult {
         let mut r = BuildResult::new("ripgrep", "14.1.1", "x86_64-unknown-linux-musl", crate::schema::Backend::Cargo);
@@ -114,27 +115,7 @@ mod tests {
             repository: Some("https://github.com/BurntSushi/ripgrep".into()),
             ..Default::default()
         });
-        let smoke = Smoke {
-            status: SmokeStatus::Passed,
-            args: vec![],
-            runner: None,
-            exit_code: Some(0),
-            signal: None,
-            first_line: None,
-            note: None,
-        };
-        r.executables.push(Executable {
-            name: "rg".into(),
-            path: "bin/rg".into(),
-            size: 1,
-            sha256: "a".repeat(64),
-            blake3: "b".repeat(64),
-            arch: "x86_64".into(),
-            is_static: true,
-            interpreter: None,
-            needed: vec![],
-            smoke,
-        });
+        r.executables.push(Executable { sha256: "a".repeat(64), blake3: "b".repeat(64), ..executable("rg") });
         r
     }
 

@@ -247,7 +247,8 @@ pub fn check_package(pkg: &VerifiedPackage) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::builder::inspect::ElfKind;
-    use crate::schema::result::{Executable, Smoke, SmokeStatus};
+    use crate::schema::result::fixtures::executable;
+    use crate::schema::result::Executable;
 
     fn static_x86_64() -> ElfFacts {
         ElfFacts { kind: ElfKind::Executable, machine: 62, bits: 64, interpreter: None, needed: vec![] }
@@ -255,27 +256,7 @@ mod tests {
 
     fn result() -> BuildResult {
         let mut r = BuildResult::new("tool", "1.0.0", "x86_64-unknown-linux-musl", crate::schema::Backend::Cargo);
-        let smoke = Smoke {
-            status: SmokeStatus::Passed,
-            args: vec![],
-            runner: None,
-            exit_code: Some(0),
-            signal: None,
-            first_line: None,
-            note: None,
-        };
-        r.executables.push(Executable {
-            name: "tool".into(),
-            path: "bin/tool".into(),
-            size: 1,
-            sha256: String::new(),
-            blake3: String::new(),
-            arch: "x86_64".into(),
-            is_static: true,
-            interpreter: None,
-            needed: vec![],
-            smoke,
-        });
+        r.executables.push(Executable { name: "tool".into(), path: "bin/tool".into(), ..executable("tool") });
         r.files = present();
         r
     }

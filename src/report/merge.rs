@@ -230,7 +230,8 @@ fn failure_entry(outcome: &Outcome) -> FailureEntry {
 mod tests {
     use super::*;
     use crate::schema::publish::PushedLayer;
-    use crate::schema::result::{Executable, Failure, Smoke, SmokeStatus};
+    use crate::schema::result::fixtures::executable;
+    use crate::schema::result::{Executable, Failure};
 
     const T: &str = "x86_64-unknown-linux-musl";
 
@@ -245,26 +246,7 @@ mod tests {
             evidence: vec!["".into(), "error: the evidence".into()],
         });
         for x in exes {
-            r.executables.push(Executable {
-                name: x.to_string(),
-                path: format!("bin/{x}"),
-                size: 1,
-                sha256: format!("{x}-sha"),
-                blake3: String::new(),
-                arch: "x86_64".into(),
-                is_static: true,
-                interpreter: None,
-                needed: vec![],
-                smoke: Smoke {
-                    status: SmokeStatus::Passed,
-                    args: vec![],
-                    runner: None,
-                    exit_code: None,
-                    signal: None,
-                    first_line: None,
-                    note: None,
-                },
-            });
+            r.executables.push(Executable { sha256: format!("{x}-sha"), ..executable(x) });
         }
         let publish = publish.then(|| {
             let mut p = PublishRecord::new(name, "1.0.0", T, "ghcr.io/acme");

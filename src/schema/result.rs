@@ -346,6 +346,36 @@ impl std::fmt::Display for FailureClass {
     }
 }
 
+/// Documents for other modules' unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Executable, Smoke, SmokeStatus};
+
+    /// A static x86_64 executable `bin/<name>`, 1 byte, whose smoke run passed.
+    pub fn executable(name: &str) -> Executable {
+        Executable {
+            name: name.into(),
+            path: format!("bin/{name}"),
+            size: 1,
+            sha256: String::new(),
+            blake3: String::new(),
+            arch: "x86_64".into(),
+            is_static: true,
+            interpreter: None,
+            needed: vec![],
+            smoke: Smoke {
+                status: SmokeStatus::Passed,
+                args: vec![],
+                runner: None,
+                exit_code: Some(0),
+                signal: None,
+                first_line: None,
+                note: None,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
