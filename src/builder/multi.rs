@@ -180,6 +180,12 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Vec<(Exit, PathBuf)>> {
     let targets = plan_targets(&args.targets)?;
     let several = targets.len() > 1;
     let cache = args.cache_dir.as_deref().map(|d| Cache::open(d, args.cache_max_gib)).transpose()?;
+    if let Some(dir) = &args.cache_dir {
+        crate::note!(
+            "note: --cache-dir {} is shared, writable, by every crate built with it: use it only for crates you would build in one job (docs/security.md, \"Shared target folders\")",
+            dir.display()
+        );
+    }
     // Several targets without a cache still share one target folder for this invocation.
     let scratch = if cache.is_none() && several {
         Some(
