@@ -2,12 +2,13 @@
 //! the shape GitHub's `actions/attest-build-provenance` makes, and its verification.
 //!
 //! Layers, one way: [`claims`] (token facts) and [`inputs`] (package folders) feed the pure cores
-//! [`predicate`] and [`statement`]; [`sign`] (key, none) and [`keyless`] (Fulcio, Rekor, TSA through
-//! [`http`] and [`oidc`]) turn a statement into a bundle; [`verify`] checks one. This module only
+//! [`predicate`] and [`statement`]; [`sign`] (key, none) and [`keyless`] (Fulcio, Rekor, TSA, with
+//! the token from [`oidc`]) turn a statement into a bundle; [`verify`] checks one; [`store`] (GitHub
+//! attestations API) and [`referrer`] (OCI registry) keep it. Every request goes through
+//! `crate::net` (the GitHub API through `net::github`). This module only
 //! parses flags, runs the steps in order and writes the files. See docs/attestation.md.
 
 pub mod claims;
-pub mod http;
 pub mod inputs;
 pub mod keyless;
 pub mod oidc;
@@ -102,7 +103,6 @@ pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
         return Err(usage("--attach and --github-api need a signed bundle: use --sign keyless or --sign key"));
     }
     let github = if args.github_api { Some(store::GithubApi::from_env(|k| std::env::var(k).ok())?) } else { None };
-    let pacer = store::Pacer::default();
     let inputs =
         args.packages.iter().map(|p| inputs::load(&inputs::package_dir(p))).collect::<anyhow::Result<Vec<_>>>()?;
     let (claims, token) = identity(args.sign).await?;
@@ -131,7 +131,7 @@ pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
         let bundle = signed.as_ref().map(|s| s.bundle_json.clone());
         let mut entry = write_outputs(&args.out, &name, &stmt, signed, keys)?;
         if let (Some(api), Some(bundle)) = (&github, &bundle) {
-            entry.github_attestation_id = Some(store::store(api, bundle, &pacer).await?);
+            entry.github_attestation_id = Some(api.store(bundle).await?);
         }
         if let (true, Some(bundle)) = (args.attach, bundle) {
             for &i in group {
