@@ -338,6 +338,37 @@ fn keyless_faults_missing_permission_wrong_audience_and_unreachable_services() {
 }
 
 #[test]
+fn keyless_faults_at_the_token_service_rekor_and_the_tsa_are_retried_by_the_network_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Private repository: the token service and the TSA answer 503 (Retry-After: 0) first.
+    let stand = StandIn::start(&sigstore::claims("private"), Some(serde_json::json!({"token": 1, "tsa": 2})));
+    let (_, bundle, o) = keyless(&stand, &tmp.path().join("tsa"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(bundle.is_file());
+    let reqs = stand.requests();
+    assert_eq!(reqs.iter().filter(|r| *r == "GET /token").count(), 2, "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|r| r.starts_with("POST /tsa/")).count(), 3, "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|r| r.contains("/fulcio/")).count(), 1, "the certificate is not asked again");
+    // Public repository: Rekor answers 503 once; the try starts over with a new certificate.
+    let stand = StandIn::start(&sigstore::claims("public"), Some(serde_json::json!({"rekor": 1})));
+    let (_, bundle, o) = keyless(&stand, &tmp.path().join("rekor"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(bundle.is_file());
+    let reqs = stand.requests();
+    assert_eq!(reqs.iter().filter(|r| *r == "POST /rekor/api/v1/log/entries").count(), 2, "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|r| r.contains("/fulcio/")).count(), 2, "{reqs:?}");
+    // Nothing listening where Fulcio should be: one line, exit 3, no bundle.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let stand = StandIn::start(&sigstore::claims("public"), None);
+    let fulcio = format!("http://127.0.0.1:{port}");
+    let (_, bundle, o) = keyless(&stand, &tmp.path().join("gone"), &["--fulcio-url", &fulcio]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("POST {fulcio}/api/v2/signingCert")), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(!bundle.exists());
+}
+
+#[test]
 fn batch_puts_a_chunk_in_one_statement() {
     let tmp = tempfile::tempdir().unwrap();
     let dirs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| pkg(tmp.path(), n, "1.0.0")).collect();
@@ -491,11 +522,16 @@ fn github_api(
 }
 
 #[test]
-fn bundles_go_to_the_attestations_api_with_retry_after_honoured() {
+fn bundles_go_to_the_attestations_api_through_octocrab_with_rate_limits_waited_for() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = pkg(tmp.path(), "hexyl", "0.16.0");
     let (key, _) = sigstore::keypair(tmp.path(), "k");
-    let (url, seen) = github_api(vec![(429, "Retry-After: 1\r\n", "{}"), (201, "", r#"{"id":4242}"#)]);
+    let secondary = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+    let (url, seen) = github_api(vec![
+        (429, "Retry-After: 1\r\n", r#"{"message":"too many requests"}"#),
+        (403, "Retry-After: 1\r\n", secondary),
+        (201, "", r#"{"id":4242}"#),
+    ]);
     let mut env = key_env();
     env.push(("GITHUB_API_URL".into(), url));
     env.push(("GITHUB_TOKEN".into(), "ghs_test".into()));
@@ -506,17 +542,18 @@ fn bundles_go_to_the_attestations_api_with_retry_after_honoured() {
         &env,
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After: 1 was honoured");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2), "both Retry-After: 1 were honoured");
     let bundle = read_json(&out.join(format!("{ID}.sigstore.json")));
-    for _ in 0..2 {
+    for _ in 0..3 {
         let (line, auth, body) = seen.recv().unwrap();
         assert_eq!(line, "POST /repos/cratemill/mirror/attestations HTTP/1.1");
         assert_eq!(auth, "Bearer ghs_test");
         assert_eq!(body, serde_json::json!({ "bundle": bundle }));
     }
+    assert!(seen.try_recv().is_err(), "no request after the 201");
     assert_eq!(read_json(&out.join("attest.json"))["attestations"][0]["github_attestation_id"], 4242);
-    // Without attestations: write, the one line says which permission.
-    let (url, _seen) = github_api(vec![(403, "", r#"{"message":"Resource not accessible by integration"}"#)]);
+    // Without attestations: write (a plain 403, no rate limit): not retried, one line, exit 2.
+    let (url, seen) = github_api(vec![(403, "", r#"{"message":"Resource not accessible by integration"}"#)]);
     let mut env = key_env();
     env.push(("GITHUB_API_URL".into(), url));
     env.push(("GITHUB_TOKEN".into(), "ghs_test".into()));
@@ -525,5 +562,16 @@ fn bundles_go_to_the_attestations_api_with_retry_after_honoured() {
         &env,
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("attestations: write"), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: GitHub refused to store the attestation (HTTP 403): the token needs `permissions: attestations: write` on cratemill/mirror"
+    );
+    assert_eq!(seen.iter().count(), 1, "a plain 403 is final");
+    // No token at all.
+    let o = cratemill(
+        &["attest", arg(&dir), "--sign", "key", "--key", arg(&key), "--github-api", "--out", arg(&out)],
+        &key_env(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--github-api needs GITHUB_TOKEN"), "{}", stderr(&o));
 }
