@@ -526,7 +526,8 @@ fn bundles_go_to_the_attestations_api_through_octocrab_with_rate_limits_waited_f
     let tmp = tempfile::tempdir().unwrap();
     let dir = pkg(tmp.path(), "hexyl", "0.16.0");
     let (key, _) = sigstore::keypair(tmp.path(), "k");
-    let secondary = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+    let secondary =
+        r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
     let (url, seen) = github_api(vec![
         (429, "Retry-After: 1\r\n", r#"{"message":"too many requests"}"#),
         (403, "Retry-After: 1\r\n", secondary),
@@ -574,4 +575,74 @@ fn bundles_go_to_the_attestations_api_through_octocrab_with_rate_limits_waited_f
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--github-api needs GITHUB_TOKEN"), "{}", stderr(&o));
+}
+
+#[test]
+fn publish_attest_signs_and_attaches_what_it_pushed_and_verify_finds_it() {
+    let reg = registry::Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = pkg(tmp.path(), "hexyl", "0.16.0");
+    let (key, public) = sigstore::keypair(tmp.path(), "k");
+    let mut env = key_env();
+    env.push(("CRATEMILL_REGISTRY_USER".into(), registry::USER.into()));
+    env.push(("CRATEMILL_REGISTRY_TOKEN".into(), registry::PASSWORD.into()));
+    let out = tmp.path().join("att");
+    let host = reg.host();
+    let publish = |extra: &[&str], env: &[(String, String)]| {
+        let mut args = vec!["publish", arg(&dir), "--registry", &host, "--insecure-http"];
+        args.extend_from_slice(extra);
+        cratemill(&args, env)
+    };
+    // Attest flags without --attest, and a bad attest flag: refused before anything is pushed.
+    let o = publish(&["--sign", "key", "--key", arg(&key)], &env);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("add --attest"), "{}", stderr(&o));
+    let o = publish(&["--attest", "--sign", "key"], &env);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--sign key needs --key"), "{}", stderr(&o));
+    assert!(!dir.join("publish.json").exists(), "nothing published");
+
+    let o = publish(&["--attest", "--sign", "key", "--key", arg(&key), "--out", arg(&out)], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    let image = format!("{}/hexyl:0.16.0-{}", reg.host(), package::TARGET);
+    assert!(said.lines().any(|l| l.starts_with(&format!("{image}@sha256:"))), "{said}");
+    let bundle = out.join(format!("{ID}.sigstore.json"));
+    assert!(said.lines().any(|l| l == arg(&bundle)), "{said}");
+    let record = read_json(&out.join("attest.json"));
+    let attached = record["attestations"][0]["attached"].as_array().unwrap();
+    assert_eq!(attached.len(), 1, "{record}");
+    // The registry holds the referrer: the fallback tag's index names it with the bundle type.
+    let digest = cratemill::schema::read::<cratemill::schema::publish::PublishRecord>(&dir.join("publish.json"))
+        .unwrap()
+        .references
+        .iter()
+        .find(|r| r.kind == cratemill::schema::publish::ReferenceKind::Binary)
+        .unwrap()
+        .digest
+        .clone();
+    let index = registry::inspect_raw(&format!("{}/hexyl:{}", reg.host(), digest.replacen(':', "-", 1))).unwrap();
+    let index: Value = serde_json::from_slice(&index).unwrap();
+    let entry = &index["manifests"][0];
+    assert_eq!(entry["artifactType"], "application/vnd.dev.sigstore.bundle.v0.3+json", "{index}");
+    assert!(attached[0].as_str().unwrap().ends_with(entry["digest"].as_str().unwrap()), "{record} {index}");
+    let o = cratemill(&["verify", &image, "--insecure-http", "--key", arg(&public)], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{ID}/bin/hexyl")));
+
+    // Published, then the attest fails (the attestations API refuses): says so, how to finish, exit 2.
+    let (url, _seen) = github_api(vec![(403, "", r#"{"message":"Resource not accessible by integration"}"#)]);
+    let mut env = env.clone();
+    env.push(("GITHUB_API_URL".into(), url));
+    env.push(("GITHUB_TOKEN".into(), "ghs_test".into()));
+    let o = publish(&["--attest", "--sign", "key", "--key", arg(&key), "--github-api", "--out", arg(&out)], &env);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{image}@sha256:")), "the publish is reported");
+    let all = stderr(&o);
+    let errors: Vec<&str> = all.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line (publish's own notes aside): {all}");
+    let said = errors[0];
+    assert!(said.contains("is published but unattested"), "{said}");
+    assert!(said.contains(&format!("`cratemill attest {} --attach --insecure-http --sign key", arg(&dir))), "{said}");
+    assert!(said.contains("attestations: write"), "{said}");
 }

@@ -16,6 +16,13 @@ const TOKEN_LIMIT: u64 = 1 << 20;
 /// The error when the runner offers no token: the one thing to change in the workflow.
 pub const NO_TOKEN: &str = "no OIDC token: the job needs `permissions: id-token: write` (add `id-token: write` under the attest job's `permissions:` in the workflow), or set SIGSTORE_ID_TOKEN; for local use, --sign key or --sign none";
 
+/// Whether the environment offers a token (`SIGSTORE_ID_TOKEN`, or the runner's token service
+/// variables), without asking for one.
+pub fn offered(get: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |k: &str| get(k).is_some_and(|v| !v.trim().is_empty());
+    set("SIGSTORE_ID_TOKEN") || (set("ACTIONS_ID_TOKEN_REQUEST_URL") && set("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+}
+
 /// The token, from the environment or the runner's token service.
 pub async fn token() -> anyhow::Result<String> {
     if let Some(t) = std::env::var("SIGSTORE_ID_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
