@@ -71,10 +71,11 @@ pub async fn publish(cmd: PublishCommand) -> anyhow::Result<Exit> {
         insecure_http: publish.options.insecure_http,
         options: attest_options,
     };
-    provenance::preflight(&attest_args)?;
+    let ready = provenance::preflight(&attest_args)?;
     let dir = publish.package_dir.clone();
     crate::publish::run(publish).await?;
-    let record = provenance::attest(&attest_args).await.map_err(|e| e.context(unattested(&dir, &attest_args)))?;
+    let record =
+        provenance::attest_ready(&attest_args, ready).await.map_err(|e| e.context(unattested(&dir, &attest_args)))?;
     provenance::announce(&record, &attest_args.options);
     Ok(Exit::Ok)
 }
@@ -94,8 +95,12 @@ fn unattested(dir: &Path, args: &AttestArgs) -> String {
     if let Some(key) = &o.key {
         again.push_str(&format!(" --key {}", key.display()));
     }
+    if o.instance != provenance::keyless::Instance::Auto {
+        again.push_str(&format!(" --instance {}", o.instance.name()));
+    }
     if o.github_api {
         again.push_str(" --github-api");
     }
-    format!("{} is published but unattested; attest it later with `{again}`", dir.display())
+    again.push_str(&format!(" --out {}", o.out.display()));
+    format!("the images of {} are published but unattested; attest them later with `{again}`", dir.display())
 }

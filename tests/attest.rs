@@ -642,7 +642,14 @@ fn publish_attest_signs_and_attaches_what_it_pushed_and_verify_finds_it() {
     let errors: Vec<&str> = all.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "one error line (publish's own notes aside): {all}");
     let said = errors[0];
-    assert!(said.contains("is published but unattested"), "{said}");
+    assert!(said.contains(&format!("the images of {} are published but unattested", arg(&dir))), "{said}");
     assert!(said.contains(&format!("`cratemill attest {} --attach --insecure-http --sign key", arg(&dir))), "{said}");
+    assert!(said.contains(&format!("--github-api --out {}`", arg(&out))), "{said}");
     assert!(said.contains("attestations: write"), "{said}");
+    // --github-api without GITHUB_TOKEN: refused before the push.
+    std::fs::remove_file(dir.join("publish.json")).unwrap();
+    let o = publish(&["--attest", "--sign", "key", "--key", arg(&key), "--github-api"], &key_env());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--github-api needs GITHUB_TOKEN"), "{}", stderr(&o));
+    assert!(!dir.join("publish.json").exists(), "nothing published");
 }

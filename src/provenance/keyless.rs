@@ -227,3 +227,54 @@ fn attempt_of(what: &str, urls: &Urls, e: sigstore_sign::Error) -> Attempt {
     };
     Attempt::Fatal(environment(text))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{exit_of, Exit};
+    use sigstore_sign::{fulcio, rekor, Error};
+
+    fn urls() -> Urls {
+        Urls { fulcio: "https://f.example".into(), rekor: Some("https://r.example".into()), tsa: None }
+    }
+
+    fn status(e: Error) -> Attempt {
+        attempt_of("keyless signing (public-good)", &urls(), e)
+    }
+
+    #[test]
+    fn library_failures_follow_the_creating_post_rules() {
+        let e = Error::Fulcio(fulcio::Error::Status { status: 503, message: "busy".into() });
+        match status(e) {
+            Attempt::Retry(t) => {
+                assert_eq!(t.request, "POST https://f.example/api/v2/signingCert");
+                assert_eq!(t.cause, Cause::Status(503));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = Error::Rekor(rekor::Error::Status { status: 429, message: String::new() });
+        assert!(matches!(status(e), Attempt::Retry(t) if t.request == "POST https://r.example/api/v1/log/entries"));
+        // A 500 may have been acted on: final, exit 3, one line with the server's words.
+        let Attempt::Fatal(e) = status(Error::Rekor(rekor::Error::Status { status: 500, message: "boom\nx".into() }))
+        else {
+            panic!("500 is final for a POST")
+        };
+        assert_eq!(exit_of(&e), Exit::Internal);
+        assert_eq!(
+            e.to_string(),
+            "keyless signing (public-good): POST https://r.example/api/v1/log/entries answered HTTP 500 Internal Server Error: boom x"
+        );
+        let Attempt::Fatal(e) = status(Error::Fulcio(fulcio::Error::Status { status: 401, message: "no".into() }))
+        else {
+            panic!("a refused token is final")
+        };
+        assert_eq!(exit_of(&e), Exit::Failed);
+        assert!(e.to_string().contains("Fulcio refused the OIDC token"), "{e}");
+        // Transport text cannot say whether the request was sent: not retried.
+        let Attempt::Fatal(e) = status(Error::Fulcio(fulcio::Error::Http("error sending request".into()))) else {
+            panic!("transport text is final")
+        };
+        assert_eq!(exit_of(&e), Exit::Internal);
+        assert!(e.to_string().contains("POST https://f.example/api/v2/signingCert failed (error sending request)"));
+    }
+}

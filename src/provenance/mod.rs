@@ -122,9 +122,17 @@ pub fn announce(record: &AttestRecord, options: &AttestOptions) {
     }
 }
 
+/// What [`preflight`] prepared: the signing key and the GitHub API client, when asked for.
+#[derive(Debug)]
+pub struct Ready {
+    key: Option<sign::SigningKey>,
+    github: Option<store::GithubApi>,
+}
+
 /// The flag checks that need no package: the key is read, the flags agree, the OIDC token is
-/// offered by the environment (not yet requested). `publish --attest` runs them before pushing.
-pub fn preflight(args: &AttestArgs) -> anyhow::Result<Option<sign::SigningKey>> {
+/// offered by the environment (not yet requested), `--github-api` has its token and repository.
+/// `publish --attest` runs them before pushing. Call it inside the tokio runtime.
+pub fn preflight(args: &AttestArgs) -> anyhow::Result<Ready> {
     let o = &args.options;
     let key = match (o.sign, &o.key) {
         (SignMode::Key, Some(path)) => Some(sign::SigningKey::from_pem_file(path)?),
@@ -138,14 +146,19 @@ pub fn preflight(args: &AttestArgs) -> anyhow::Result<Option<sign::SigningKey>> 
     if o.sign == SignMode::Keyless && !oidc::offered(|k| std::env::var(k).ok()) {
         return Err(usage(oidc::NO_TOKEN));
     }
-    Ok(key)
+    let github = if o.github_api { Some(store::GithubApi::from_env(|k| std::env::var(k).ok())?) } else { None };
+    Ok(Ready { key, github })
 }
 
 /// Attest the packages of `args`; returns the record written to `<out>/attest.json`.
 pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
-    let key = preflight(args)?;
+    attest_ready(args, preflight(args)?).await
+}
+
+/// [`attest`] after its [`preflight`].
+pub async fn attest_ready(args: &AttestArgs, ready: Ready) -> anyhow::Result<AttestRecord> {
+    let Ready { key, github } = ready;
     let o = &args.options;
-    let github = if o.github_api { Some(store::GithubApi::from_env(|k| std::env::var(k).ok())?) } else { None };
     let inputs =
         args.packages.iter().map(|p| inputs::load(&inputs::package_dir(p))).collect::<anyhow::Result<Vec<_>>>()?;
     let (claims, token) = identity(o.sign).await?;
