@@ -2,8 +2,8 @@
 # Benchmark: `cratemill attest` for one job vs a chunk, key mode and keyless (against the local
 # @sigstore/mock stand-ins of tests/support/sigstore_stand_in.mjs: token service, Fulcio, Rekor).
 # For a chunk of N packages (default 256) it times: one package alone (what each build job would
-# do), N packages in one process with one statement each, and `--batch` (one statement, one
-# signature, for all N). Prints every run and the medians.
+# do), N packages in one process with one statement each, and `--batch` (one statement and one
+# signature per 1,024 subjects, for all N). Prints every run and the medians.
 #
 #   benches/attest.sh                                  # 5 runs, N=256, the debug binary
 #   RUNS=7 N=256 CRATEMILL_BIN=target/debug/cratemill benches/attest.sh
@@ -124,4 +124,4 @@ for mode in key keyless; do
     printf '%-8s %-28s %s -> %s\n' "$mode" "$case" "${times[*]}" "$(median "${times[@]}")"
   done
 done
-echo "signatures: one=1, each-of-$N=$N, batch-of-$N=1 (Rekor entries in keyless: the same)"
+echo "signatures: one=1, each-of-$N=$N, batch-of-$N=one per 1,024 subjects (5 a package); keyless: as many Rekor entries"
