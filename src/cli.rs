@@ -18,8 +18,9 @@ pub struct Cli {
 pub enum Command {
     /// Build one crate for one target into a package folder of static, smoke-tested executables.
     Build(Box<crate::builder::BuildArgs>),
-    /// Push a package folder (and its -srcbuild- source archive) to an OCI registry or local layout.
-    Publish(crate::publish::PublishArgs),
+    /// Push a package folder (and its -srcbuild- source archive) to an OCI registry or local layout;
+    /// with --attest, then attest it.
+    Publish(crate::commands::PublishCommand),
     /// Turn a crates.io db-dump into a chunked job plan for GitHub Actions matrices.
     Matrix(crate::matrix::MatrixArgs),
     /// Merge build outcomes into the built index `matrix --built` reads; success rates and failure classes.

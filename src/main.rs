@@ -1,6 +1,6 @@
 //! `cratemill`: the binary. Parses the command line, runs one phase, maps its error to an exit code.
 
-use cratemill::{cli, commands, error, fleet, install, matrix, provenance, publish, report};
+use cratemill::{cli, commands, error, fleet, install, matrix, provenance, report};
 
 use clap::Parser;
 
@@ -16,7 +16,7 @@ fn main() {
     let outcome = runtime.block_on(async {
         match cli.command {
             cli::Command::Build(args) => commands::build(*args).await,
-            cli::Command::Publish(args) => publish::run(args).await,
+            cli::Command::Publish(args) => commands::publish(args).await,
             cli::Command::Matrix(args) => matrix::run(args).await,
             cli::Command::Report(args) => report::run(args).await,
             cli::Command::Fleet(args) => fleet::run(args).await,

@@ -329,10 +329,43 @@ fn keyless_faults_missing_permission_wrong_audience_and_unreachable_services() {
     // Fulcio keeps failing: a one-line error, and no bundle presented as signed.
     let stand = StandIn::start(&sigstore::claims("public"), Some(serde_json::json!({"fulcio": 10})));
     let (_, bundle, o) = keyless(&stand, &tmp.path().join("down"), &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("gave up after 3 attempts"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "an unreachable service is the environment: {}", stderr(&o));
+    let said = stderr(&o);
+    assert!(said.contains("/fulcio/api/v2/signingCert answered HTTP 503"), "{said}");
+    assert!(said.contains("after 5 attempts"), "the network layer's bound: {said}");
     assert_eq!(stderr(&o).lines().count(), 1);
     assert!(!bundle.exists() && !tmp.path().join("down/out/attest.json").exists());
+}
+
+#[test]
+fn keyless_faults_at_the_token_service_rekor_and_the_tsa_are_retried_by_the_network_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Private repository: the token service and the TSA answer 503 (Retry-After: 0) first.
+    let stand = StandIn::start(&sigstore::claims("private"), Some(serde_json::json!({"token": 1, "tsa": 2})));
+    let (_, bundle, o) = keyless(&stand, &tmp.path().join("tsa"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(bundle.is_file());
+    let reqs = stand.requests();
+    assert_eq!(reqs.iter().filter(|r| *r == "GET /token").count(), 2, "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|r| r.starts_with("POST /tsa/")).count(), 3, "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|r| r.contains("/fulcio/")).count(), 1, "the certificate is not asked again");
+    // Public repository: Rekor answers 503 once; the try starts over with a new certificate.
+    let stand = StandIn::start(&sigstore::claims("public"), Some(serde_json::json!({"rekor": 1})));
+    let (_, bundle, o) = keyless(&stand, &tmp.path().join("rekor"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(bundle.is_file());
+    let reqs = stand.requests();
+    assert_eq!(reqs.iter().filter(|r| *r == "POST /rekor/api/v1/log/entries").count(), 2, "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|r| r.contains("/fulcio/")).count(), 2, "{reqs:?}");
+    // Nothing listening where Fulcio should be: one line, exit 3, no bundle.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let stand = StandIn::start(&sigstore::claims("public"), None);
+    let fulcio = format!("http://127.0.0.1:{port}");
+    let (_, bundle, o) = keyless(&stand, &tmp.path().join("gone"), &["--fulcio-url", &fulcio]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("POST {fulcio}/api/v2/signingCert")), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(!bundle.exists());
 }
 
 #[test]
@@ -489,11 +522,17 @@ fn github_api(
 }
 
 #[test]
-fn bundles_go_to_the_attestations_api_with_retry_after_honoured() {
+fn bundles_go_to_the_attestations_api_through_octocrab_with_rate_limits_waited_for() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = pkg(tmp.path(), "hexyl", "0.16.0");
     let (key, _) = sigstore::keypair(tmp.path(), "k");
-    let (url, seen) = github_api(vec![(429, "Retry-After: 1\r\n", "{}"), (201, "", r#"{"id":4242}"#)]);
+    let secondary =
+        r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+    let (url, seen) = github_api(vec![
+        (429, "Retry-After: 1\r\n", r#"{"message":"too many requests"}"#),
+        (403, "Retry-After: 1\r\n", secondary),
+        (201, "", r#"{"id":4242}"#),
+    ]);
     let mut env = key_env();
     env.push(("GITHUB_API_URL".into(), url));
     env.push(("GITHUB_TOKEN".into(), "ghs_test".into()));
@@ -504,17 +543,18 @@ fn bundles_go_to_the_attestations_api_with_retry_after_honoured() {
         &env,
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After: 1 was honoured");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2), "both Retry-After: 1 were honoured");
     let bundle = read_json(&out.join(format!("{ID}.sigstore.json")));
-    for _ in 0..2 {
+    for _ in 0..3 {
         let (line, auth, body) = seen.recv().unwrap();
         assert_eq!(line, "POST /repos/cratemill/mirror/attestations HTTP/1.1");
         assert_eq!(auth, "Bearer ghs_test");
         assert_eq!(body, serde_json::json!({ "bundle": bundle }));
     }
+    assert!(seen.try_recv().is_err(), "no request after the 201");
     assert_eq!(read_json(&out.join("attest.json"))["attestations"][0]["github_attestation_id"], 4242);
-    // Without attestations: write, the one line says which permission.
-    let (url, _seen) = github_api(vec![(403, "", r#"{"message":"Resource not accessible by integration"}"#)]);
+    // Without attestations: write (a plain 403, no rate limit): not retried, one line, exit 2.
+    let (url, seen) = github_api(vec![(403, "", r#"{"message":"Resource not accessible by integration"}"#)]);
     let mut env = key_env();
     env.push(("GITHUB_API_URL".into(), url));
     env.push(("GITHUB_TOKEN".into(), "ghs_test".into()));
@@ -523,5 +563,93 @@ fn bundles_go_to_the_attestations_api_with_retry_after_honoured() {
         &env,
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("attestations: write"), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: GitHub refused to store the attestation (HTTP 403): the token needs `permissions: attestations: write` on cratemill/mirror"
+    );
+    assert_eq!(seen.iter().count(), 1, "a plain 403 is final");
+    // No token at all.
+    let o = cratemill(
+        &["attest", arg(&dir), "--sign", "key", "--key", arg(&key), "--github-api", "--out", arg(&out)],
+        &key_env(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--github-api needs GITHUB_TOKEN"), "{}", stderr(&o));
+}
+
+#[test]
+fn publish_attest_signs_and_attaches_what_it_pushed_and_verify_finds_it() {
+    let reg = registry::Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = pkg(tmp.path(), "hexyl", "0.16.0");
+    let (key, public) = sigstore::keypair(tmp.path(), "k");
+    let mut env = key_env();
+    env.push(("CRATEMILL_REGISTRY_USER".into(), registry::USER.into()));
+    env.push(("CRATEMILL_REGISTRY_TOKEN".into(), registry::PASSWORD.into()));
+    let out = tmp.path().join("att");
+    let host = reg.host();
+    let publish = |extra: &[&str], env: &[(String, String)]| {
+        let mut args = vec!["publish", arg(&dir), "--registry", &host, "--insecure-http"];
+        args.extend_from_slice(extra);
+        cratemill(&args, env)
+    };
+    // Attest flags without --attest, and a bad attest flag: refused before anything is pushed.
+    let o = publish(&["--sign", "key", "--key", arg(&key)], &env);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("add --attest"), "{}", stderr(&o));
+    let o = publish(&["--attest", "--sign", "key"], &env);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--sign key needs --key"), "{}", stderr(&o));
+    assert!(!dir.join("publish.json").exists(), "nothing published");
+
+    let o = publish(&["--attest", "--sign", "key", "--key", arg(&key), "--out", arg(&out)], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    let image = format!("{}/hexyl:0.16.0-{}", reg.host(), package::TARGET);
+    assert!(said.lines().any(|l| l.starts_with(&format!("{image}@sha256:"))), "{said}");
+    let bundle = out.join(format!("{ID}.sigstore.json"));
+    assert!(said.lines().any(|l| l == arg(&bundle)), "{said}");
+    let record = read_json(&out.join("attest.json"));
+    let attached = record["attestations"][0]["attached"].as_array().unwrap();
+    assert_eq!(attached.len(), 1, "{record}");
+    // The registry holds the referrer: the fallback tag's index names it with the bundle type.
+    let digest = cratemill::schema::read::<cratemill::schema::publish::PublishRecord>(&dir.join("publish.json"))
+        .unwrap()
+        .references
+        .iter()
+        .find(|r| r.kind == cratemill::schema::publish::ReferenceKind::Binary)
+        .unwrap()
+        .digest
+        .clone();
+    let index = registry::inspect_raw(&format!("{}/hexyl:{}", reg.host(), digest.replacen(':', "-", 1))).unwrap();
+    let index: Value = serde_json::from_slice(&index).unwrap();
+    let entry = &index["manifests"][0];
+    assert_eq!(entry["artifactType"], "application/vnd.dev.sigstore.bundle.v0.3+json", "{index}");
+    assert!(attached[0].as_str().unwrap().ends_with(entry["digest"].as_str().unwrap()), "{record} {index}");
+    let o = cratemill(&["verify", &image, "--insecure-http", "--key", arg(&public)], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{ID}/bin/hexyl")));
+
+    // Published, then the attest fails (the attestations API refuses): says so, how to finish, exit 2.
+    let (url, _seen) = github_api(vec![(403, "", r#"{"message":"Resource not accessible by integration"}"#)]);
+    let mut env = env.clone();
+    env.push(("GITHUB_API_URL".into(), url));
+    env.push(("GITHUB_TOKEN".into(), "ghs_test".into()));
+    let o = publish(&["--attest", "--sign", "key", "--key", arg(&key), "--github-api", "--out", arg(&out)], &env);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{image}@sha256:")), "the publish is reported");
+    let all = stderr(&o);
+    let errors: Vec<&str> = all.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line (publish's own notes aside): {all}");
+    let said = errors[0];
+    assert!(said.contains(&format!("the images of {} are published but unattested", arg(&dir))), "{said}");
+    assert!(said.contains(&format!("`cratemill attest {} --attach --insecure-http --sign key", arg(&dir))), "{said}");
+    assert!(said.contains(&format!("--github-api --out {}`", arg(&out))), "{said}");
+    assert!(said.contains("attestations: write"), "{said}");
+    // --github-api without GITHUB_TOKEN: refused before the push.
+    std::fs::remove_file(dir.join("publish.json")).unwrap();
+    let o = publish(&["--attest", "--sign", "key", "--key", arg(&key), "--github-api"], &key_env());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--github-api needs GITHUB_TOKEN"), "{}", stderr(&o));
+    assert!(!dir.join("publish.json").exists(), "nothing published");
 }

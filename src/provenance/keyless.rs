@@ -3,9 +3,13 @@
 //! a Rekor `dsse` v0.0.1 entry (public repositories, public-good instance) or an RFC 3161 timestamp
 //! from a TSA (private repositories, GitHub's instance). Bundle v0.3 with the leaf certificate only.
 //!
-//! I/O edge. The protocol is `sigstore-sign`'s (Fulcio and Rekor clients, bundle builder); the only
-//! hand-written request is the TSA's JSON form (`{artifactHash, hashAlgorithm}`), which GitHub's
-//! client uses and `sigstore-tsa` (DER requests only) does not speak.
+//! I/O edge. The protocol is `sigstore-sign`'s (Fulcio and Rekor clients, bundle builder), which
+//! sends its requests through the reqwest client of [`crate::net::Client`] (our timeouts, user agent
+//! and TLS); the retry loop is the network layer's ([`crate::net::Client::run`]), with
+//! [`Safety::NotIdempotent`]: a try that failed is retried only when the service cannot have acted
+//! on it (408, 429, 503, or no connection). The only hand-written request is the TSA's JSON form
+//! (`{artifactHash, hashAlgorithm}`), which GitHub's client uses and `sigstore-tsa` (DER requests
+//! only) does not speak; it is a [`crate::net::Client::post_json`]. See docs/network.md.
 
 use base64::Engine;
 use sha2::Digest;
@@ -16,10 +20,13 @@ use sigstore_sign::oidc::IdentityToken;
 use sigstore_sign::types::{Bundle, TimestampToken};
 use sigstore_sign::{SigningContext, SigningServices};
 
+use std::time::Duration;
+
 use super::claims::Claims;
-use super::http::{self, TryError};
 use super::statement::Statement;
-use crate::error::{failed, usage};
+use crate::error::{environment, failed, usage};
+use crate::net::policy::retry_status;
+use crate::net::{Attempt, Cause, Client, HttpFailure, Safety, Settings, Transient};
 
 pub const PUBLIC_GOOD_FULCIO: &str = "https://fulcio.sigstore.dev";
 pub const PUBLIC_GOOD_REKOR: &str = "https://rekor.sigstore.dev";
@@ -99,56 +106,85 @@ impl Endpoints {
     }
 }
 
-/// Sign `stmt` keyless. Each try starts over with a new key and certificate, so a retry never
-/// mixes pieces of two attempts; after [`http::ATTEMPTS`] tries the error names the service.
-pub async fn sign(stmt: &Statement, token: &str, instance: Instance, urls: &Urls) -> anyhow::Result<Bundle> {
-    let identity = IdentityToken::from_jwt(token).map_err(|e| usage(format!("the OIDC token cannot be read: {e}")))?;
-    let client = http::client()?;
-    let payload = stmt.to_bytes();
-    let what = format!("keyless signing ({})", instance.name());
-    http::with_retries(&what, || async {
-        match &urls.rekor {
-            Some(rekor) => {
-                let services = SigningServices::new(urls.fulcio.clone(), rekor.clone());
-                let signer = SigningContext::new(services).with_http_client(client.clone()).signer(identity.clone());
-                signer.sign_raw_statement(&payload).await.map_err(classify)
-            }
-            None => {
-                let tsa = urls.tsa.as_deref().expect("github instance has a TSA");
-                sign_with_timestamp(stmt, &identity, &urls.fulcio, tsa, &client).await
-            }
-        }
+/// Connect and silence limits of the Sigstore requests, and the longest one may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest timestamp response read (a token is a few KiB).
+const TSA_LIMIT: u64 = 1 << 20;
+
+/// The network-layer client of the Sigstore requests (its reqwest client is also handed to
+/// `sigstore-sign`).
+pub fn client() -> anyhow::Result<Client> {
+    Client::with_settings(&Settings {
+        connect_timeout: CONNECT_TIMEOUT,
+        idle_timeout: IDLE_TIMEOUT,
+        request_timeout: Some(REQUEST_TIMEOUT),
+        ..Settings::default()
     })
-    .await
 }
 
-/// The private-repository shape: certificate + DSSE + RFC 3161 timestamp, no log entry.
+/// Sign `stmt` keyless. Each try starts over with a new key and certificate, so a retry never
+/// mixes pieces of two attempts; the network layer's policy bounds the tries, and the error names
+/// the service and the request.
+pub async fn sign(stmt: &Statement, token: &str, instance: Instance, urls: &Urls) -> anyhow::Result<Bundle> {
+    let identity = IdentityToken::from_jwt(token).map_err(|e| usage(format!("the OIDC token cannot be read: {e}")))?;
+    let client = client()?;
+    let what = format!("keyless signing ({})", instance.name());
+    match (&urls.rekor, &urls.tsa) {
+        (Some(rekor), _) => {
+            let payload = stmt.to_bytes();
+            let services = SigningServices::new(urls.fulcio.clone(), rekor.clone());
+            let context = SigningContext::new(services).with_http_client(client.http().clone());
+            client
+                .run(&what, || async {
+                    let signer = context.signer(identity.clone());
+                    signer.sign_raw_statement(&payload).await.map_err(|e| attempt_of(&what, urls, e))
+                })
+                .await
+        }
+        (None, Some(tsa)) => sign_with_timestamp(&what, stmt, &identity, &urls.fulcio, tsa, &client).await,
+        (None, None) => Err(usage("keyless signing needs a Rekor or a timestamp authority URL")),
+    }
+}
+
+/// The private-repository shape: certificate + DSSE + RFC 3161 timestamp, no log entry. The
+/// certificate and the timestamp are two operations of the network layer, one after the other.
 async fn sign_with_timestamp(
+    what: &str,
     stmt: &Statement,
     identity: &IdentityToken,
     fulcio_url: &str,
     tsa_url: &str,
-    client: &reqwest::Client,
-) -> Result<Bundle, TryError> {
-    let key = KeyPair::generate_ecdsa_p256().map_err(|e| TryError::fatal(e.into()))?;
-    let fulcio = FulcioClient::builder(fulcio_url).with_http_client(client.clone()).build().map_err(fulcio_err)?;
-    let cert = fulcio.create_signing_certificate(identity, &key).await.map_err(fulcio_err)?;
-    let envelope = super::sign::envelope(&key, stmt).map_err(TryError::fatal)?;
+    client: &Client,
+) -> anyhow::Result<Bundle> {
+    let fulcio = FulcioClient::builder(fulcio_url)
+        .with_http_client(client.http().clone())
+        .build()
+        .map_err(|e| usage(format!("--fulcio-url {fulcio_url}: {e}")))?;
+    let urls = Urls { fulcio: fulcio_url.to_string(), rekor: None, tsa: Some(tsa_url.to_string()) };
+    let (key, cert) = client
+        .run(what, || async {
+            let key = KeyPair::generate_ecdsa_p256().map_err(|e| Attempt::Fatal(e.into()))?;
+            let cert = fulcio
+                .create_signing_certificate(identity, &key)
+                .await
+                .map_err(|e| attempt_of(what, &urls, sigstore_sign::Error::Fulcio(e)))?;
+            Ok((key, cert))
+        })
+        .await?;
+    let envelope = super::sign::envelope(&key, stmt)?;
     let digest = sha2::Sha256::digest(envelope.signature.sig.as_bytes());
     let body = serde_json::json!({
         "artifactHash": base64::engine::general_purpose::STANDARD.encode(digest),
         "hashAlgorithm": "sha256",
     });
-    let resp = client.post(tsa_url).json(&body).send().await.map_err(http::transport)?;
-    let status = resp.status().as_u16();
-    if !resp.status().is_success() {
-        let after = http::retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        let error = failed(format!("the timestamp authority {tsa_url} answered HTTP {status}: {}", one_line(&text)));
-        return Err(TryError { retry: http::retryable_status(status), after, error });
+    let stamping = format!("{what}: timestamping the signature");
+    let answer = client.post_json(&stamping, tsa_url, &body, TSA_LIMIT).await?;
+    if !answer.status.is_success() {
+        return Err(environment(format!("{}: {}", answer.unexpected(&stamping), one_line(&answer.text()))));
     }
-    let der = resp.bytes().await.map_err(http::transport)?;
-    let token = TimestampToken::from_bytes(&der);
+    let token = TimestampToken::from_bytes(&answer.bytes);
     Ok(BundleV03::with_certificate_and_dsse(cert.leaf_certificate().clone(), envelope)
         .with_rfc3161_timestamp(token)
         .into_bundle())
@@ -158,27 +194,87 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect()
 }
 
-fn fulcio_err(e: sigstore_sign::fulcio::Error) -> TryError {
-    classify(sigstore_sign::Error::Fulcio(e))
+/// A `sigstore-sign` failure as the outcome of one try. Statuses are judged as for a creating POST
+/// ([`Safety::NotIdempotent`]: 408, 429, 503 are retried); Fulcio refusing the token (400-403) is
+/// said in words. The library reports transport failures as text only, so a refused connection
+/// cannot be told from a time-out after sending: neither is retried (the request may have been
+/// acted on).
+fn attempt_of(what: &str, urls: &Urls, e: sigstore_sign::Error) -> Attempt {
+    use sigstore_sign::{fulcio, rekor, Error};
+    let fulcio_request = format!("POST {}/api/v2/signingCert", urls.fulcio);
+    let rekor_request = format!("POST {}/api/v1/log/entries", urls.rekor.as_deref().unwrap_or_default());
+    let (request, cause, message) = match &e {
+        Error::Fulcio(fulcio::Error::Status { status: 400..=403, .. }) => {
+            return Attempt::Fatal(failed(format!(
+                "Fulcio refused the OIDC token (is it a GitHub Actions token with audience sigstore, still valid?): {e}"
+            )))
+        }
+        Error::Fulcio(fulcio::Error::Status { status, message }) => (fulcio_request, Cause::Status(*status), message),
+        Error::Rekor(rekor::Error::Status { status, message }) => (rekor_request, Cause::Status(*status), message),
+        Error::Fulcio(fulcio::Error::Http(text)) => (fulcio_request, Cause::Other(text.clone()), text),
+        Error::Rekor(rekor::Error::Http(text)) => (rekor_request, Cause::Other(text.clone()), text),
+        _ => return Attempt::Fatal(failed(format!("{what}: {e}"))),
+    };
+    if let Cause::Status(status) = cause {
+        if retry_status(status, Safety::NotIdempotent) {
+            return Attempt::Retry(Transient { request, cause, retry_after: None });
+        }
+    }
+    let failure = HttpFailure { what: what.to_string(), request: Some(request), cause, attempts: 1, gave_up: None };
+    let text = match failure.cause {
+        Cause::Status(_) => format!("{failure}: {}", one_line(message)),
+        _ => failure.to_string(),
+    };
+    Attempt::Fatal(environment(text))
 }
 
-/// Retry transport trouble and 408/429/5xx; anything else (a refused token, a bad request) is final.
-fn classify(e: sigstore_sign::Error) -> TryError {
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{exit_of, Exit};
     use sigstore_sign::{fulcio, rekor, Error};
-    let retry = match &e {
-        Error::Fulcio(fulcio::Error::Http(_)) | Error::Rekor(rekor::Error::Http(_)) => true,
-        Error::Fulcio(fulcio::Error::Status { status, .. }) | Error::Rekor(rekor::Error::Status { status, .. }) => {
-            http::retryable_status(*status)
+
+    fn urls() -> Urls {
+        Urls { fulcio: "https://f.example".into(), rekor: Some("https://r.example".into()), tsa: None }
+    }
+
+    fn status(e: Error) -> Attempt {
+        attempt_of("keyless signing (public-good)", &urls(), e)
+    }
+
+    #[test]
+    fn library_failures_follow_the_creating_post_rules() {
+        let e = Error::Fulcio(fulcio::Error::Status { status: 503, message: "busy".into() });
+        match status(e) {
+            Attempt::Retry(t) => {
+                assert_eq!(t.request, "POST https://f.example/api/v2/signingCert");
+                assert_eq!(t.cause, Cause::Status(503));
+            }
+            other => panic!("{other:?}"),
         }
-        _ => false,
-    };
-    let refused = matches!(&e, Error::Fulcio(fulcio::Error::Status { status: 400..=403, .. }));
-    let error = if refused {
-        failed(format!(
-            "Fulcio refused the OIDC token (is it a GitHub Actions token with audience sigstore, still valid?): {e}"
-        ))
-    } else {
-        failed(e.to_string())
-    };
-    TryError { retry, after: None, error }
+        let e = Error::Rekor(rekor::Error::Status { status: 429, message: String::new() });
+        assert!(matches!(status(e), Attempt::Retry(t) if t.request == "POST https://r.example/api/v1/log/entries"));
+        // A 500 may have been acted on: final, exit 3, one line with the server's words.
+        let Attempt::Fatal(e) = status(Error::Rekor(rekor::Error::Status { status: 500, message: "boom\nx".into() }))
+        else {
+            panic!("500 is final for a POST")
+        };
+        assert_eq!(exit_of(&e), Exit::Internal);
+        assert_eq!(
+            e.to_string(),
+            "keyless signing (public-good): POST https://r.example/api/v1/log/entries answered HTTP 500 Internal Server Error: boom x"
+        );
+        let Attempt::Fatal(e) = status(Error::Fulcio(fulcio::Error::Status { status: 401, message: "no".into() }))
+        else {
+            panic!("a refused token is final")
+        };
+        assert_eq!(exit_of(&e), Exit::Failed);
+        assert!(e.to_string().contains("Fulcio refused the OIDC token"), "{e}");
+        // Transport text cannot say whether the request was sent: not retried.
+        let Attempt::Fatal(e) = status(Error::Fulcio(fulcio::Error::Http("error sending request".into()))) else {
+            panic!("transport text is final")
+        };
+        assert_eq!(exit_of(&e), Exit::Internal);
+        assert!(e.to_string().contains("POST https://f.example/api/v2/signingCert failed (error sending request)"));
+    }
 }

@@ -2,12 +2,13 @@
 //! the shape GitHub's `actions/attest-build-provenance` makes, and its verification.
 //!
 //! Layers, one way: [`claims`] (token facts) and [`inputs`] (package folders) feed the pure cores
-//! [`predicate`] and [`statement`]; [`sign`] (key, none) and [`keyless`] (Fulcio, Rekor, TSA through
-//! [`http`] and [`oidc`]) turn a statement into a bundle; [`verify`] checks one. This module only
+//! [`predicate`] and [`statement`]; [`sign`] (key, none) and [`keyless`] (Fulcio, Rekor, TSA, with
+//! the token from [`oidc`]) turn a statement into a bundle; [`verify`] checks one; [`store`] (GitHub
+//! attestations API) and [`referrer`] (OCI registry) keep it. Every request goes through
+//! `crate::net` (the GitHub API through `net::github`). This module only
 //! parses flags, runs the steps in order and writes the files. See docs/attestation.md.
 
 pub mod claims;
-pub mod http;
 pub mod inputs;
 pub mod keyless;
 pub mod oidc;
@@ -37,15 +38,10 @@ pub use verify_cmd::{verify_image, VerifyArgs};
 /// The record `attest` writes into `--out`.
 pub const RECORD_FILE: &str = "attest.json";
 
-#[derive(Debug, clap::Args)]
-pub struct AttestArgs {
-    /// Package folders written by `cratemill build` (or, with --batch, their result.json files).
-    #[arg(value_name = "PACKAGE_DIR", required = true)]
-    pub packages: Vec<PathBuf>,
-    /// One statement for all the given packages (up to 1,024 subjects each; more are split into
-    /// several statements, never truncated), instead of one per package.
-    #[arg(long)]
-    pub batch: bool,
+/// How to sign and where the bundles go: the flags `cratemill attest` and `cratemill publish
+/// --attest` share (flattened into both).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AttestOptions {
     /// How to sign: keyless (Sigstore, from the workflow's OIDC identity), key (--key), or none
     /// (write the unsigned statement only).
     #[arg(long, value_enum, default_value_t = SignMode::Keyless)]
@@ -60,52 +56,112 @@ pub struct AttestArgs {
     pub instance: Instance,
     #[command(flatten)]
     pub endpoints: Endpoints,
-    /// Also attach each bundle to its packages' pushed images (the binary reference in each
-    /// publish.json) as an OCI referrer, with the `sha256-<hex>` fallback tag where the registry has
-    /// no referrers API. Registry credentials as for publish.
-    #[arg(long)]
-    pub attach: bool,
     /// Also store each bundle with the GitHub attestations API of GITHUB_REPOSITORY (GITHUB_TOKEN
     /// with `permissions: attestations: write`; GITHUB_API_URL honoured), where `gh attestation
     /// verify` finds it.
     #[arg(long)]
     pub github_api: bool,
-    /// Talk plain HTTP to the registry for --attach (a loopback or lab registry).
-    #[arg(long)]
-    pub insecure_http: bool,
     /// Folder for the statements, bundles and attest.json.
     #[arg(long, value_name = "DIR", default_value = "cratemill-attest")]
     pub out: PathBuf,
 }
 
+impl AttestOptions {
+    /// Whether any flag differs from its default (`out` and the endpoint URLs, which the
+    /// environment may set, aside): `publish` refuses them without `--attest`.
+    pub fn any_given(&self) -> Option<&'static str> {
+        if self.sign != SignMode::Keyless {
+            Some("--sign")
+        } else if self.key.is_some() {
+            Some("--key")
+        } else if self.instance != Instance::Auto {
+            Some("--instance")
+        } else if self.github_api {
+            Some("--github-api")
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AttestArgs {
+    /// Package folders written by `cratemill build` (or, with --batch, their result.json files).
+    #[arg(value_name = "PACKAGE_DIR", required = true)]
+    pub packages: Vec<PathBuf>,
+    /// One statement for all the given packages (up to 1,024 subjects each; more are split into
+    /// several statements, never truncated), instead of one per package.
+    #[arg(long)]
+    pub batch: bool,
+    #[command(flatten)]
+    pub options: AttestOptions,
+    /// Also attach each bundle to its packages' pushed images (the binary reference in each
+    /// publish.json) as an OCI referrer, with the `sha256-<hex>` fallback tag where the registry has
+    /// no referrers API. Registry credentials as for publish.
+    #[arg(long)]
+    pub attach: bool,
+    /// Talk plain HTTP to the registry for --attach (a loopback or lab registry).
+    #[arg(long)]
+    pub insecure_http: bool,
+}
+
 pub async fn run(args: AttestArgs) -> anyhow::Result<Exit> {
     let record = attest(&args).await?;
-    for a in &record.attestations {
-        let file = a.bundle.as_deref().unwrap_or(&a.statement);
-        crate::console::line(&args.out.join(file).display().to_string());
-    }
-    if args.sign == SignMode::None {
-        crate::note!("warning: --sign none: the statements are NOT signed; nothing proves who made them");
-    }
+    announce(&record, &args.options);
     Ok(Exit::Ok)
 }
 
-/// Attest the packages of `args`; returns the record written to `<out>/attest.json`.
-pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
-    let key = match (args.sign, &args.key) {
+/// The stdout lines of an attest run (one file per attestation) and the unsigned warning.
+pub fn announce(record: &AttestRecord, options: &AttestOptions) {
+    for a in &record.attestations {
+        let file = a.bundle.as_deref().unwrap_or(&a.statement);
+        crate::console::line(&options.out.join(file).display().to_string());
+    }
+    if options.sign == SignMode::None {
+        crate::note!("warning: --sign none: the statements are NOT signed; nothing proves who made them");
+    }
+}
+
+/// What [`preflight`] prepared: the signing key and the GitHub API client, when asked for.
+#[derive(Debug)]
+pub struct Ready {
+    key: Option<sign::SigningKey>,
+    github: Option<store::GithubApi>,
+}
+
+/// The flag checks that need no package: the key is read, the flags agree, the OIDC token is
+/// offered by the environment (not yet requested), `--github-api` has its token and repository.
+/// `publish --attest` runs them before pushing. Call it inside the tokio runtime.
+pub fn preflight(args: &AttestArgs) -> anyhow::Result<Ready> {
+    let o = &args.options;
+    let key = match (o.sign, &o.key) {
         (SignMode::Key, Some(path)) => Some(sign::SigningKey::from_pem_file(path)?),
         (SignMode::Key, None) => return Err(usage("--sign key needs --key PATH (a PEM PKCS#8 P-256 private key)")),
         (_, Some(_)) => return Err(usage("--key is only used with --sign key")),
         _ => None,
     };
-    if (args.attach || args.github_api) && args.sign == SignMode::None {
+    if (args.attach || o.github_api) && o.sign == SignMode::None {
         return Err(usage("--attach and --github-api need a signed bundle: use --sign keyless or --sign key"));
     }
-    let github = if args.github_api { Some(store::GithubApi::from_env(|k| std::env::var(k).ok())?) } else { None };
-    let pacer = store::Pacer::default();
+    if o.sign == SignMode::Keyless && !oidc::offered(|k| std::env::var(k).ok()) {
+        return Err(usage(oidc::NO_TOKEN));
+    }
+    let github = if o.github_api { Some(store::GithubApi::from_env(|k| std::env::var(k).ok())?) } else { None };
+    Ok(Ready { key, github })
+}
+
+/// Attest the packages of `args`; returns the record written to `<out>/attest.json`.
+pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
+    attest_ready(args, preflight(args)?).await
+}
+
+/// [`attest`] after its [`preflight`].
+pub async fn attest_ready(args: &AttestArgs, ready: Ready) -> anyhow::Result<AttestRecord> {
+    let Ready { key, github } = ready;
+    let o = &args.options;
     let inputs =
         args.packages.iter().map(|p| inputs::load(&inputs::package_dir(p))).collect::<anyhow::Result<Vec<_>>>()?;
-    let (claims, token) = identity(args.sign).await?;
+    let (claims, token) = identity(o.sign).await?;
     let subjects: Vec<_> = inputs.iter().map(|i| i.subjects.clone()).collect();
     let groups = if args.batch {
         statement::batches(&subjects, MAX_SUBJECTS)?
@@ -127,11 +183,11 @@ pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
             predicate::package_id(&inputs[group[0]].package.result)
         };
         let keys = group.iter().map(|&i| job_key(&inputs[i].package.result)).collect();
-        let signed = sign_one(args, &stmt, key.as_ref(), &claims, token.as_deref()).await?;
+        let signed = sign_one(o, &stmt, key.as_ref(), &claims, token.as_deref()).await?;
         let bundle = signed.as_ref().map(|s| s.bundle_json.clone());
-        let mut entry = write_outputs(&args.out, &name, &stmt, signed, keys)?;
+        let mut entry = write_outputs(&o.out, &name, &stmt, signed, keys)?;
         if let (Some(api), Some(bundle)) = (&github, &bundle) {
-            entry.github_attestation_id = Some(store::store(api, bundle, &pacer).await?);
+            entry.github_attestation_id = Some(api.store(bundle).await?);
         }
         if let (true, Some(bundle)) = (args.attach, bundle) {
             for &i in group {
@@ -142,7 +198,7 @@ pub async fn attest(args: &AttestArgs) -> anyhow::Result<AttestRecord> {
         entries.push(entry);
     }
     let record = AttestRecord::new(entries);
-    crate::schema::write(&args.out.join(RECORD_FILE), &record)?;
+    crate::schema::write(&o.out.join(RECORD_FILE), &record)?;
     Ok(record)
 }
 
@@ -170,7 +226,7 @@ struct Signed {
 }
 
 async fn sign_one(
-    args: &AttestArgs,
+    args: &AttestOptions,
     stmt: &Statement,
     key: Option<&sign::SigningKey>,
     claims: &Claims,
@@ -204,7 +260,7 @@ fn write_outputs(
         statement_sha256: hex::encode(sha2::Sha256::digest(&bytes)),
         bundle: None,
         bundle_sha256: None,
-        signed_with: args_mode_name(signed.as_ref().map(|s| s.mode).unwrap_or(SignMode::None)).to_string(),
+        signed_with: signed.as_ref().map(|s| s.mode).unwrap_or(SignMode::None).name().to_string(),
         instance: signed.as_ref().and_then(|s| s.instance).map(|i| i.name().to_string()),
         subjects: stmt.subject.len(),
         packages,
@@ -251,14 +307,6 @@ async fn attach(dir: &Path, bundle: &[u8], insecure: bool) -> anyhow::Result<Str
     };
     let done = referrer::attach(&c, &subject, bundle, predicate::SLSA_PREDICATE_V1).await?;
     Ok(format!("{host}/{repo}@{}", done.digest))
-}
-
-fn args_mode_name(mode: SignMode) -> &'static str {
-    match mode {
-        SignMode::Keyless => "keyless",
-        SignMode::Key => "key",
-        SignMode::None => "none",
-    }
 }
 
 fn job_key(r: &crate::schema::result::BuildResult) -> JobKey {

@@ -1,15 +1,27 @@
 //! Getting the workflow's OIDC token for Sigstore. I/O edge: `SIGSTORE_ID_TOKEN` when set, else
 //! `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=sigstore` with `Authorization: Bearer
-//! $ACTIONS_ID_TOKEN_REQUEST_TOKEN`, which answers `{"value": "<jwt>"}`.
+//! $ACTIONS_ID_TOKEN_REQUEST_TOKEN`, which answers `{"value": "<jwt>"}`. The request goes through
+//! the network layer ([`crate::net::Client`]: retried as a GET, exit 3 when the service keeps
+//! failing); a 401/403 is the missing permission (exit 2).
 
 use serde::Deserialize;
 
 use super::claims::SIGSTORE_AUDIENCE;
-use super::http::{self, TryError};
-use crate::error::usage;
+use crate::error::{environment, usage};
+use crate::net::{Client, Safety};
+
+/// Largest answer read from the token service (a JWT is a few KiB).
+const TOKEN_LIMIT: u64 = 1 << 20;
 
 /// The error when the runner offers no token: the one thing to change in the workflow.
 pub const NO_TOKEN: &str = "no OIDC token: the job needs `permissions: id-token: write` (add `id-token: write` under the attest job's `permissions:` in the workflow), or set SIGSTORE_ID_TOKEN; for local use, --sign key or --sign none";
+
+/// Whether the environment offers a token (`SIGSTORE_ID_TOKEN`, or the runner's token service
+/// variables), without asking for one.
+pub fn offered(get: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |k: &str| get(k).is_some_and(|v| !v.trim().is_empty());
+    set("SIGSTORE_ID_TOKEN") || (set("ACTIONS_ID_TOKEN_REQUEST_URL") && set("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+}
 
 /// The token, from the environment or the runner's token service.
 pub async fn token() -> anyhow::Result<String> {
@@ -32,25 +44,17 @@ pub async fn request(url: &str, bearer: &str) -> anyhow::Result<String> {
     }
     let sep = if url.contains('?') { '&' } else { '?' };
     let full = format!("{url}{sep}audience={SIGSTORE_AUDIENCE}");
-    let client = http::client()?;
-    http::with_retries("getting the OIDC token from ACTIONS_ID_TOKEN_REQUEST_URL", || async {
-        let resp = client.get(&full).bearer_auth(bearer).send().await.map_err(http::transport)?;
-        let status = resp.status().as_u16();
-        if status == 401 || status == 403 {
-            return Err(TryError::fatal(usage(format!(
-                "the token service refused the request (HTTP {status}): {NO_TOKEN}"
-            ))));
-        }
-        if !resp.status().is_success() {
-            let after = http::retry_after(&resp);
-            let e = anyhow::anyhow!("the token service answered HTTP {status}");
-            return Err(TryError { retry: http::retryable_status(status), after, error: e });
-        }
-        let answer: Answer = resp
-            .json()
-            .await
-            .map_err(|e| TryError::fatal(anyhow::anyhow!("the token service's answer has no `value`: {e}")))?;
-        Ok(answer.value)
-    })
-    .await
+    let what = "getting the OIDC token from ACTIONS_ID_TOKEN_REQUEST_URL";
+    let answer =
+        Client::new()?.fetch(what, Safety::Idempotent, TOKEN_LIMIT, |h| h.get(&full).bearer_auth(bearer)).await?;
+    let status = answer.status.as_u16();
+    if status == 401 || status == 403 {
+        return Err(usage(format!("the token service refused the request (HTTP {status}): {NO_TOKEN}")));
+    }
+    if !answer.status.is_success() {
+        return Err(answer.unexpected(what));
+    }
+    let answer: Answer = serde_json::from_slice(&answer.bytes)
+        .map_err(|e| environment(format!("{what}: the token service's answer has no `value`: {e}")))?;
+    Ok(answer.value)
 }

@@ -31,6 +31,17 @@ pub enum SignMode {
     None,
 }
 
+impl SignMode {
+    /// The flag value (`--sign keyless|key|none`), as recorded in attest.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignMode::Keyless => "keyless",
+            SignMode::Key => "key",
+            SignMode::None => "none",
+        }
+    }
+}
+
 /// A P-256 signing key read from a PEM file.
 pub struct SigningKey {
     pair: KeyPair,
