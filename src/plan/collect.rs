@@ -52,7 +52,10 @@ impl Collector {
         let mut edges = self.edges;
         // By dependent, keeping dump order within one (the risk walk reports the first risky path).
         edges.finish();
-        Collected { names: self.names, candidates: self.candidates, cli, edges }
+        // Every edge is in and knows whether it is on by default: the names are not asked again.
+        let mut candidates = self.candidates;
+        candidates.iter_mut().for_each(|c| c.default_on.forget_names());
+        Collected { names: self.names, candidates, cli, edges }
     }
 
     fn add_edge(&mut self, version_id: u32, to_and_flags: u32, rename: &str) {

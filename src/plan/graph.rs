@@ -174,6 +174,11 @@ impl Candidates {
         self.list.reserve_exact(crates);
     }
 
+    /// Every candidate, mutably, in no particular order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Candidate> {
+        self.list.iter_mut().map(|(_, c)| c)
+    }
+
     /// (crate id, candidate), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Candidate)> {
         self.list.iter().map(|(id, c)| (*id, c))

@@ -18,7 +18,7 @@ pub struct Planned {
     /// Every field but `jobs`, which is empty.
     pub plan: Plan,
     crates: Vec<Selected>,
-    reasons: Vec<Option<String>>,
+    reasons: Vec<Option<Box<str>>>,
     /// (index into `crates`, bit set of `plan.targets`), in plan order.
     list: Vec<(u32, u64)>,
     grouped: bool,
@@ -28,7 +28,7 @@ impl Planned {
     pub(super) fn new(
         plan: Plan,
         crates: Vec<Selected>,
-        reasons: Vec<Option<String>>,
+        reasons: Vec<Option<Box<str>>>,
         list: Vec<(u32, u64)>,
         options: &Options,
     ) -> Planned {
@@ -55,13 +55,13 @@ impl Planned {
                 .collect();
             let target = if self.grouped { String::new() } else { targets.pop().unwrap_or_default() };
             Job {
-                crate_name: krate.name.clone(),
-                version: krate.version.clone(),
+                crate_name: krate.name.to_string(),
+                version: krate.version.to_string(),
                 target,
                 targets,
-                checksum: krate.checksum.clone(),
-                bin_names: krate.bin_names.clone(),
-                risk: self.reasons[index as usize].clone(),
+                checksum: hex::encode(krate.checksum),
+                bin_names: krate.bin_names(),
+                risk: self.reasons[index as usize].as_deref().map(str::to_string),
                 chunk: chunk::chunk_id(n / chunk_size),
             }
         })

@@ -52,9 +52,10 @@ pub fn plan(collected: Collected, report: &Report, built: &Built, options: &Opti
     assert!(options.targets.len() <= jobs::MAX_TARGETS, "targets are validated against the supported list");
     let mut funnel = Funnel::default();
     let selected = select::select(&collected, options.since, &mut funnel);
-    let reasons: Vec<Option<String>> = {
+    // Boxed: a formatted String carries up to twice its length in capacity.
+    let reasons: Vec<Option<Box<str>>> = {
         let mut risk = risk::Risk::new(&collected);
-        selected.iter().map(|krate| risk.reason(krate.crate_id)).collect()
+        selected.iter().map(|krate| risk.reason(krate.crate_id).map(String::into_boxed_str)).collect()
     };
     drop(collected);
     let mut list = Vec::new();

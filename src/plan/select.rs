@@ -10,10 +10,20 @@ use crate::schema::plan::Funnel;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selected {
     pub crate_id: u32,
-    pub name: String,
-    pub version: String,
-    pub checksum: String,
-    pub bin_names: Vec<String>,
+    pub name: Box<str>,
+    pub version: Box<str>,
+    /// The `.crate`'s sha256 (written as hex in the jobs).
+    pub checksum: [u8; 32],
+    /// The raw `{a,b}` set of executable names, parsed when a job is made (one allocation per
+    /// crate here instead of one per name: the plan keeps every selected crate until it is written).
+    pub bin_names: Box<str>,
+}
+
+impl Selected {
+    /// The executable names.
+    pub fn bin_names(&self) -> Vec<String> {
+        set::parse(&self.bin_names).unwrap_or_default()
+    }
 }
 
 /// Select crates, filling the crate-level counts of `funnel`. Sorted by name.
@@ -25,8 +35,7 @@ pub fn select(collected: &Collected, since: i64, funnel: &mut Funnel) -> Vec<Sel
         funnel.with_candidate += 1;
         // Well-formed and valid: rows with a malformed set or an unsafe name were skipped and
         // counted when read (`dump::names`), so this never drops a crate silently.
-        let bin_names = set::parse(&c.bin_names).unwrap_or_default();
-        let has_bins = !bin_names.is_empty();
+        let has_bins = set::parse(&c.bin_names).is_some_and(|names| !names.is_empty());
         let cli = collected.cli.contains(&crate_id);
         funnel.with_binaries += u64::from(has_bins);
         funnel.cli_category += u64::from(cli);
@@ -39,10 +48,10 @@ pub fn select(collected: &Collected, since: i64, funnel: &mut Funnel) -> Vec<Sel
         }
         out.push(Selected {
             crate_id,
-            name: name.to_string(),
-            version: c.version.to_string(),
-            checksum: hex::encode(c.checksum),
-            bin_names,
+            name: name.clone(),
+            version: c.version.to_string().into_boxed_str(),
+            checksum: c.checksum,
+            bin_names: c.bin_names.clone(),
         });
     }
     funnel.selected = out.len() as u64;
