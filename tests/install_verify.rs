@@ -135,3 +135,55 @@ fn install_verifies_the_attached_attestation_and_refuses_what_does_not_verify() 
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!v2.exists());
 }
+
+/// The statement inside a bundle, edited after signing (the signature no longer covers it).
+fn tamper(bundle: &serde_json::Value) -> serde_json::Value {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = b64.decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap();
+    let mut stmt: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    stmt["predicate"]["buildDefinition"]["externalParameters"]["evil"] = "yes".into();
+    let mut out = bundle.clone();
+    out["dsseEnvelope"]["payload"] = b64.encode(stmt.to_string()).into();
+    out
+}
+
+#[test]
+fn a_tampered_attestation_is_refused_and_nothing_is_written() {
+    let reg = registry::Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = publish(&reg, tmp.path(), "hexyl", "0.16.0");
+    let (key, public) = sigstore::keypair(tmp.path(), "mirror");
+    let out = tmp.path().join("attest");
+    let o = cratemill(&["attest", arg(&pkg), "--sign", "key", "--key", arg(&key), "--out", arg(&out)], &attest_env());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(format!("hexyl-0.16.0-{T}.sigstore.json"))).unwrap()).unwrap();
+    let forged = serde_json::to_vec(&tamper(&bundle)).unwrap();
+
+    // Attach the altered bundle to the image, as a registry attacker could.
+    let image = format!("{}/hexyl:0.16.0-{T}", reg.host());
+    let manifest = registry::inspect_raw(&image).unwrap();
+    let subject = cratemill::provenance::referrer::Subject {
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        digest: cratemill::oci::manifest::sha256_digest(&manifest),
+        size: manifest.len() as u64,
+    };
+    let predicate = "https://slsa.dev/provenance/v1";
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let creds = cratemill::oci::Credentials { user: registry::USER.into(), token: registry::PASSWORD.into() };
+        let c = cratemill::oci::RegistryClient::connect(&reg.host(), "hexyl", true, Some(creds), Default::default())
+            .await
+            .unwrap();
+        cratemill::provenance::referrer::attach(&c, &subject, &forged, predicate).await.unwrap();
+    });
+
+    let bin = tmp.path().join("bin");
+    for policy in ["auto", "require"] {
+        let o = install(&reg, "hexyl@0.16.0", &bin, &["--verify", policy, "--key", arg(&public)]);
+        assert_eq!(o.status.code(), Some(1), "{policy}: {}", stderr(&o));
+        assert!(stderr(&o).contains("signature check failed"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("nothing installed"), "{}", stderr(&o));
+        assert!(!bin.exists(), "{policy}: nothing written");
+    }
+}
