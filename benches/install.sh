@@ -4,6 +4,10 @@
 #
 #   benches/install.sh [RUNS]      (default: 9 runs each, interleaved)
 #
+# CRATEMILL_BIN=PATH runs that binary instead of building the release one (then PAYLOAD=FILE, the
+# executable put in the image, defaults to it too). Each run also installs with `--verify off`, so
+# the referrer lookup of the default `--verify auto` shows in the request count.
+#
 # The image is a cratemill package as `publish` writes it: one executable layer (the release
 # cratemill binary, EXE_BYTES of it), build.log, a license, result.json and CHECKSUMS layers, the
 # cratemill annotations. It is written as an OCI layout and pushed with skopeo. Each run installs
@@ -18,8 +22,13 @@ target=${CARGO_TARGET_DIR:-$root/target}
 for tool in docker-registry skopeo python3; do
   command -v "$tool" > /dev/null || { echo "error: $tool is missing: run bash tests/setup/10-system-packages.sh" >&2; exit 1; }
 done
-(cd "$root" && cargo build --release --locked --bin cratemill >&2)
-bin=$target/release/cratemill
+if [[ -n "${CRATEMILL_BIN:-}" ]]; then
+  bin=$CRATEMILL_BIN
+else
+  (cd "$root" && cargo build --release --locked --bin cratemill >&2)
+  bin=$target/release/cratemill
+fi
+payload=${PAYLOAD:-$bin}
 rm -rf "$dir" && mkdir -p "$dir"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$dir/config.yml" <<YML
@@ -37,7 +46,7 @@ reg=$!
 trap 'kill $reg 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/v2/" > /dev/null && break; sleep 0.1; done
 
-python3 - "$dir/layout" "$bin" <<'PY'
+python3 - "$dir/layout" "$payload" <<'PY'
 import hashlib, json, os, sys
 out, exe_path = sys.argv[1], sys.argv[2]
 os.makedirs(f"{out}/blobs/sha256", exist_ok=True)
@@ -74,7 +83,7 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$dir/layout:1.0.0-x86_64-unknow
 
 requests() { grep -c '"GET \|"HEAD ' "$dir/access.log" || true; }
 now() { date +%s.%N; }
-: > "$dir/install.times"; : > "$dir/skopeo.times"
+: > "$dir/install.times"; : > "$dir/skopeo.times"; : > "$dir/off.times"
 for ((i = 1; i <= runs; i++)); do
   rm -rf "$dir/out-install" "$dir/out-skopeo"
   before=$(requests); t0=$(now)
@@ -84,11 +93,16 @@ for ((i = 1; i <= runs; i++)); do
   t2=$(now); after=$(requests)
   echo "$(echo "$t1 - $t0" | bc) $((mid - before))" >> "$dir/install.times"
   echo "$(echo "$t2 - $t1" | bc) $((after - mid))" >> "$dir/skopeo.times"
+  rm -rf "$dir/out-off"; t3=$(now)
+  "$bin" install demo@1.0.0 --from "127.0.0.1:$port" --insecure-http --target x86_64-unknown-linux-musl --verify off --dir "$dir/out-off" 2> /dev/null > /dev/null
+  t4=$(now)
+  echo "$(echo "$t4 - $t3" | bc) $(($(requests) - after))" >> "$dir/off.times"
 done
-cmp "$dir/out-install/demo" "$bin" && echo "installed executable is byte-identical to the published one"
+cmp "$dir/out-install/demo" "$payload" && echo "installed executable is byte-identical to the published one"
 tail -1 "$dir/install.stderr"
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mi=$(cut -d' ' -f1 "$dir/install.times" | median); ms=$(cut -d' ' -f1 "$dir/skopeo.times" | median)
 echo "cratemill install: median $mi s, $(cut -d' ' -f2 "$dir/install.times" | median) HTTP requests (registry access log), $runs runs"
+echo "install --verify off: median $(cut -d' ' -f1 "$dir/off.times" | median) s, $(cut -d' ' -f2 "$dir/off.times" | median) HTTP requests"
 echo "skopeo copy:       median $ms s, $(cut -d' ' -f2 "$dir/skopeo.times" | median) HTTP requests, $(du -sk "$dir/out-skopeo" | cut -f1) KiB written"
 echo "ratio install/skopeo: $(echo "scale=2; $mi / $ms" | bc)"

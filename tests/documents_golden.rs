@@ -86,6 +86,13 @@ fn built_index_wire_format_is_pinned() {
 }
 
 #[test]
+fn issue_list_wire_format_is_pinned() {
+    let list: schema::report::IssueList = golden("issues.json");
+    assert_eq!(list.issues[0].outcome, schema::report::IssueOutcome::Opened);
+    assert_eq!(list.issues[2].outcome, schema::report::IssueOutcome::NotOnGithub);
+}
+
+#[test]
 fn a_document_of_another_kind_is_refused() {
     let text = std::fs::read(root().join("tests/golden/plan.json")).unwrap();
     let err = schema::parse::<schema::result::BuildResult>(&text).unwrap_err();

@@ -1,7 +1,7 @@
 //! `cratemill install` against a real registry (docker-registry with basic auth on 127.0.0.1):
 //! publish a package, install its executables (they run), count the HTTP requests (direct with
 //! Basic auth, and through a GHCR-like Bearer token front), resolve through the report's index,
-//! name the nearest crate, refuse `--verify require`, and write nothing when a layer's bytes do not
+//! name the nearest crate, refuse `--verify require` for an unattested image, and write nothing when a layer's bytes do not
 //! match its digest (a loopback server that serves a tampered blob).
 
 #[path = "support/fault_proxy.rs"]
@@ -85,13 +85,14 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
     let bin = tmp.path().join("bin");
     let d = bin.to_str().unwrap().to_string();
 
-    // Direct, Basic credentials sent up front: the tag list (no version given), manifest, 2 blobs.
+    // Direct, Basic credentials sent up front: the tag list (no version given), manifest, the
+    // referrer lookup (no referrers API: 404, then the fallback tag: 404), 2 blobs.
     let (code, stdout, stderr) =
         install(args(&["hello-tool", "--from", &reg.host(), "--insecure-http", "--dir", &d, "--target", T]), true)
             .await;
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("4 HTTP request(s)"), "{stderr}");
-    assert!(stderr.contains("note: ") && stderr.contains("was not verified"), "auto says it did not verify: {stderr}");
+    assert!(stderr.contains("6 HTTP request(s)"), "{stderr}");
+    assert!(stderr.contains("note: ") && stderr.contains("has no attestation attached"), "auto says so: {stderr}");
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     for name in ["hello", "hello-echo"] {
         let path = bin.join(name);
@@ -104,7 +105,7 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
     assert_eq!(leftovers.len(), 2, "no temp files left: {leftovers:?}");
 
     // One executable of an exact version, through a GHCR-like Bearer front: manifest (401
-    // challenge), token, manifest, blob.
+    // challenge), token, manifest, referrers, fallback tag, blob.
     let config = FaultConfig {
         bearer: Some(Bearer {
             client_basic: basic(USER, PASSWORD),
@@ -133,13 +134,16 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
     let seen: Vec<String> =
         proxy.log().iter().map(|s| format!("{} {}", s.method, s.path.split('?').next().unwrap())).collect();
     // The proxy logs what it forwards (not its own 401 and token answers).
-    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen.len(), 4, "{seen:?}");
     assert!(
-        seen[0].ends_with("/manifests/1.2.3-x86_64-unknown-linux-musl") && seen[1].contains("/blobs/sha256:"),
+        seen[0].ends_with("/manifests/1.2.3-x86_64-unknown-linux-musl")
+            && seen[1].contains("/referrers/sha256:")
+            && seen[2].contains("/manifests/sha256-")
+            && seen[3].contains("/blobs/sha256:"),
         "{seen:?}"
     );
     assert_eq!(proxy.tokens_issued(), 1, "one pull token");
-    assert!(stderr.contains("4 HTTP request(s)"), "{stderr}");
+    assert!(stderr.contains("6 HTTP request(s)"), "{stderr}");
     assert_eq!(std::fs::read_dir(&one).unwrap().count(), 1, "only the executable asked for");
 
     // Through the report's index: the manifest by digest, then the blob.
@@ -182,7 +186,7 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
     ];
     let (code, _, stderr) = install(args(&list), true).await;
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("2 HTTP request(s)"), "{stderr}");
+    assert!(stderr.contains("4 HTTP request(s)"), "{stderr}");
     assert_eq!(sha256_hex(&via.join("hello-echo")), sha256_hex(&pkg.join("bin/hello-echo")));
 
     // The index from the registry itself.
@@ -225,10 +229,10 @@ async fn bad_input_names_the_problem_and_writes_nothing() {
     let (code, _, stderr) = install(exe, true).await;
     assert!(code == 2 && stderr.contains("has no executable `nope`; it has: hello, hello-echo"), "{stderr}");
     let mut require = base("hello-tool");
-    require.extend(args(&["--verify", "require"]));
+    require.extend(args(&["--verify", "require", "--repo", "acme/mirror"]));
     let (code, _, stderr) = install(require, true).await;
-    assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("attestation verification is not available in this build"), "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("has no attestation attached") && stderr.contains("nothing installed"), "{stderr}");
     let (code, _, stderr) = install(base("hello-tool"), false).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("CRATEMILL_REGISTRY_TOKEN"), "names the fix: {stderr}");
@@ -237,7 +241,8 @@ async fn bad_input_names_the_problem_and_writes_nothing() {
     assert!(!dir.exists(), "nothing written by any of these");
 }
 
-/// A registry that serves one manifest and, for its layer, other bytes than the digest says.
+/// A registry that serves one manifest and, for its layer, other bytes than the digest says (no
+/// attestations: the referrer lookup gets 404s).
 fn tampering_server(manifest: Vec<u8>, blob: Vec<u8>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -253,8 +258,15 @@ fn tampering_server(manifest: Vec<u8>, blob: Vec<u8>) -> u16 {
                     break;
                 }
             }
-            let body: &[u8] = if line.contains("/manifests/") { &manifest } else { &blob };
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            // Like a registry without the referrers API and no attestation: 404 for those.
+            let (status, body): (&str, &[u8]) = if line.contains("/referrers/") || line.contains("/manifests/sha256-") {
+                ("404 Not Found", b"")
+            } else if line.contains("/manifests/") {
+                ("200 OK", &manifest)
+            } else {
+                ("200 OK", &blob)
+            };
+            let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
             conn.write_all(head.as_bytes()).unwrap();
             conn.write_all(body).unwrap();
             let _ = conn.read(&mut [0; 1]);

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::verify::Policy;
+use crate::provenance::TrustArgs;
 use crate::schema::Layout;
 
 #[derive(Debug, clap::Args)]
@@ -26,10 +27,13 @@ pub struct InstallArgs {
     /// pushed by `report --push-index`): resolves the version and the manifest digest.
     #[arg(long, value_name = "FILE|URL")]
     pub index: Option<String>,
-    /// Provenance: `auto` verifies when it can and says when it did not; `require` refuses to
-    /// install without a verified attestation; `off` skips it.
+    /// Provenance: `auto` verifies the image's attestation when it has one (a failure refuses) and
+    /// says when it has none; `require` refuses to install without a verified attestation; `off`
+    /// skips it. Whose signature counts: --repo, --identity or --key.
     #[arg(long, value_enum, default_value_t = Policy::Auto)]
     pub verify: Policy,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// How the mirror spreads packages over repositories (as `publish --layout`).
     #[arg(long, value_enum, default_value_t = Layout::PerCrate)]
     pub layout: Layout,

@@ -1,6 +1,7 @@
 //! `cratemill install CRATE[@VERSION] --from REGISTRY`: the consumer's side of the mirror. Resolve
 //! the image (from the built index, or the tag scheme), fetch its manifest and only the executable
-//! layers, check every digest, check provenance ([`verify::check`]), and write each executable
+//! layers, check every digest, verify provenance ([`verify::check`]: the attestations attached to
+//! the image, with `cratemill verify`'s checks), and write each executable
 //! atomically with mode 0755: a failed or mismatched download leaves nothing behind.
 //!
 //! I/O here; the decisions are in [`resolve`] (pure) and [`verify`]; the registry client is
@@ -37,6 +38,7 @@ struct Image {
 
 pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
     let spec = CrateSpec::parse(&args.spec)?;
+    verify::needs_signer(args.verify, &args.trust)?;
     let target = resolve::target(&args.target)?;
     let dir = install_dir(args.dir.clone())?;
     let image = resolve_image(&args, &spec, target).await?;
@@ -57,7 +59,7 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
     })?;
     let layers = resolve::executables(&parsed, &spec.name, target, args.exe.as_deref())?;
     let shown = format!("{}/{}:{}@{}", image.puller.host, image.puller.repository, image.version, manifest.digest);
-    let verdict = verify::check(args.verify, &shown)?;
+    let verdict = verify::check(args.verify, &args.trust, &image.puller, &manifest, &shown).await?;
     std::fs::create_dir_all(&dir).map_err(|e| usage(format!("cannot create --dir {}: {e}", dir.display())))?;
     let mut written = Vec::new();
     for layer in &layers {
@@ -73,8 +75,14 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
             layer.digest
         );
     }
-    if let verify::Verdict::NotVerified(why) = verdict {
-        crate::note!("note: {why}");
+    match &verdict {
+        verify::Verdict::Verified(found) => {
+            let signers: std::collections::BTreeSet<&str> = found.iter().map(|v| v.signer.as_str()).collect();
+            let signers: Vec<&str> = signers.into_iter().collect();
+            crate::note!("verified: {} layer(s) of {shown} attested, signed by {}", found.len(), signers.join(", "));
+        }
+        verify::Verdict::Unattested(why) => crate::note!("note: {why}"),
+        verify::Verdict::Skipped => crate::note!("note: --verify off: provenance not checked"),
     }
     crate::note!("{} HTTP request(s) to {}", image.puller.requests(), image.puller.host);
     Ok(Exit::Ok)

@@ -1,56 +1,145 @@
-//! The provenance check of `cratemill install`, behind one function ([`check`]) so the
-//! attestation verifier (`cratemill verify`, `src/provenance/`, not part of this build yet) plugs in
-//! here alone. Until then it never pretends: `require` fails, `auto` says it did not verify. Pure.
+//! The provenance check of `cratemill install` (`--verify auto|require|off`), before anything is
+//! written. The attestations attached to the image (OCI referrers, or the `sha256-<hex>` fallback
+//! tag) are read through the install's own [`Puller`] (its pull token, its request count), and each
+//! layer of the manifest must be a subject of a bundle that verifies under the `--key` /
+//! `--identity` / `--repo` / `--trusted-root` policy: the checks are `cratemill verify`'s
+//! ([`crate::provenance::verify_layers`]). The executables fetched afterwards are checked against
+//! those layer digests, so the bytes written are the bytes attested.
+//!
+//! [`decide_unattested`] and [`needs_signer`] are the pure decisions; [`check`] is the I/O edge.
 
-use crate::error::{Exit, Fail};
+use crate::error::{failed, usage};
+use crate::oci::pull::{Pulled, Puller};
+use crate::provenance::referrer::{bundle_referrers, fallback_tag};
+use crate::provenance::verify::parse_bundle;
+use crate::provenance::{verify_layers, TrustArgs, Verified};
+
+/// Largest bundle read.
+const BUNDLE_LIMIT: u64 = 16 << 20;
+/// At most this many attached bundles are read (a registry that lists more is not trusted to end).
+const MAX_BUNDLES: usize = 32;
 
 /// `--verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Policy {
-    /// Verify when an attestation verifier is available; say so when nothing was verified.
+    /// Verify when the image has an attestation (a failure refuses); without one install with the
+    /// digest checks and say so.
     Auto,
-    /// Refuse to install anything that was not verified.
+    /// Refuse to install anything without an attestation that verifies.
     Require,
-    /// Do not verify.
+    /// Do not look for attestations.
     Off,
 }
 
 /// What the check concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Not verified, and why (printed as a note).
-    NotVerified(String),
+    /// Every layer of the manifest is attested by a bundle that verified.
+    Verified(Vec<Verified>),
+    /// No attestation is attached (`auto`): why, printed as a note.
+    Unattested(String),
     /// `--verify off`.
     Skipped,
 }
 
-/// Check the provenance of `image` (`host/repo:tag@digest`) under `policy`.
-pub fn check(policy: Policy, image: &str) -> anyhow::Result<Verdict> {
-    match policy {
-        Policy::Off => Ok(Verdict::Skipped),
-        Policy::Auto => Ok(Verdict::NotVerified(format!(
-            "{image} was not verified: attestation verification is not available in this build of cratemill (the digests of the manifest and executables were checked)"
-        ))),
-        Policy::Require => Err(anyhow::Error::new(Fail {
-            exit: Exit::Internal,
-            class: None,
-            message: format!(
-                "--verify require: attestation verification is not available in this build of cratemill, so {image} cannot be verified; nothing installed (use --verify auto to install with digest checks only)"
-            ),
-        })),
+/// `require` without a signer is refused before any request: verifying "someone" is no check.
+pub fn needs_signer(policy: Policy, trust: &TrustArgs) -> anyhow::Result<()> {
+    if policy == Policy::Require && !trust.names_a_signer() {
+        return Err(usage(
+            "--verify require needs to know whose signature to accept: --repo OWNER/NAME or --identity REGEX (keyless, the mirror's workflow) or --key PATH (a `--sign key` mirror)",
+        ));
     }
+    Ok(())
+}
+
+/// The image has no attestation: `auto` installs and says so, `require` refuses. Pure.
+pub fn decide_unattested(policy: Policy, image: &str) -> anyhow::Result<Verdict> {
+    match policy {
+        Policy::Require => Err(failed(format!(
+            "--verify require: {image} has no attestation attached (no referrer, no fallback tag); nothing installed"
+        ))),
+        Policy::Auto => Ok(Verdict::Unattested(format!(
+            "{image} has no attestation attached: installed with the digest checks only (--verify require refuses such images)"
+        ))),
+        Policy::Off => Ok(Verdict::Skipped),
+    }
+}
+
+/// Check the provenance of the image whose manifest is `manifest` (shown as `image`).
+pub async fn check(
+    policy: Policy,
+    trust: &TrustArgs,
+    puller: &Puller,
+    manifest: &Pulled,
+    image: &str,
+) -> anyhow::Result<Verdict> {
+    if policy == Policy::Off {
+        return Ok(Verdict::Skipped);
+    }
+    let bundles = attached_bundles(puller, &manifest.digest).await?;
+    if bundles.is_empty() {
+        return decide_unattested(policy, image);
+    }
+    if !trust.names_a_signer() {
+        return Err(usage(format!(
+            "{image} has {} attestation(s) but no signer was named, so they cannot be checked: pass --repo OWNER/NAME, --identity REGEX or --key PATH (or --verify off to install with the digest checks only)",
+            bundles.len()
+        )));
+    }
+    let trust = trust.trust()?;
+    let parsed: serde_json::Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| failed(format!("{image}: the manifest is not JSON: {e}")))?;
+    let verified = verify_layers(image, &parsed, &bundles, &trust)
+        .map_err(|e| e.context(format!("{image} does not verify; nothing installed")))?;
+    Ok(Verdict::Verified(verified))
+}
+
+/// Every bundle attached to manifest `digest` (each referrer manifest, then its one layer).
+async fn attached_bundles(puller: &Puller, digest: &str) -> anyhow::Result<Vec<sigstore_verify::types::Bundle>> {
+    let Some(index) = puller.referrers(digest, &fallback_tag(digest)).await? else { return Ok(Vec::new()) };
+    let mut bundles = Vec::new();
+    for r in bundle_referrers(&index)?.into_iter().take(MAX_BUNDLES) {
+        let Some(m) = puller.manifest(&r).await? else { continue };
+        if m.digest != r {
+            return Err(failed(format!("registry {} served referrer {r} with digest {}", puller.host, m.digest)));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&m.bytes).map_err(|e| failed(format!("referrer {r} is not JSON: {e}")))?;
+        let layer = &v["layers"][0];
+        let Some(blob) = layer["digest"].as_str() else { continue };
+        let size = layer["size"].as_u64().unwrap_or(BUNDLE_LIMIT).min(BUNDLE_LIMIT);
+        let mut bytes = Vec::new();
+        puller.blob_to(blob, size, &mut bytes).await?;
+        bundles.push(parse_bundle(&bytes)?);
+    }
+    Ok(bundles)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn trust(repo: Option<&str>) -> TrustArgs {
+        TrustArgs {
+            key: None,
+            trusted_root: None,
+            identity: None,
+            issuer: crate::provenance::claims::GITHUB_ISSUER.into(),
+            repo: repo.map(str::to_string),
+        }
+    }
+
     #[test]
-    fn require_refuses_until_a_verifier_exists() {
-        let err = check(Policy::Require, "r/x:1@sha256:ab").unwrap_err();
-        assert!(err.to_string().contains("not available in this build"), "{err}");
-        assert_eq!(crate::error::exit_of(&err), Exit::Internal);
-        assert!(matches!(check(Policy::Auto, "r").unwrap(), Verdict::NotVerified(m) if m.contains("was not verified")));
-        assert_eq!(check(Policy::Off, "r").unwrap(), Verdict::Skipped);
+    fn require_needs_a_signer_and_refuses_unattested_images() {
+        let err = needs_signer(Policy::Require, &trust(None)).unwrap_err();
+        assert!(err.to_string().contains("--repo OWNER/NAME"), "{err}");
+        assert_eq!(crate::error::exit_of(&err), crate::error::Exit::Usage);
+        needs_signer(Policy::Require, &trust(Some("o/r"))).unwrap();
+        needs_signer(Policy::Auto, &trust(None)).unwrap();
+        let err = decide_unattested(Policy::Require, "r/x:1@sha256:ab").unwrap_err();
+        assert!(err.to_string().contains("no attestation attached"), "{err}");
+        assert_eq!(crate::error::exit_of(&err), crate::error::Exit::Failed);
+        let said = decide_unattested(Policy::Auto, "r/x").unwrap();
+        assert!(matches!(said, Verdict::Unattested(m) if m.contains("digest checks only")));
     }
 }

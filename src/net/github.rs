@@ -7,7 +7,8 @@
 //! `x-ratelimit-remaining: 0` (wait until `x-ratelimit-reset`), and secondary limits answered with
 //! 403 or 429 and `retry-after` (wait that long), or without it "at least one minute". Content-creating
 //! requests (a POST that makes an issue or stores an attestation) are also paced at most 80 a minute
-//! per process ([`MIN_INTERVAL`]) so that the secondary limit is not hit in the first place. A
+//! per process ([`MIN_INTERVAL`]), and search requests 30 a minute ([`SEARCH_INTERVAL`], the search
+//! API's own limit), so that the limits are not hit in the first place. A
 //! rate-limited request was not acted on, so even a creating POST is retried after the wait.
 //!
 //! I/O edge: the decisions ([`rate_limit_wait`], [`cause_of`]) are pure and tested below.
@@ -30,6 +31,8 @@ use crate::error::{environment, usage};
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 /// 60 s / 80 content-creating requests.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(750);
+/// 60 s / 30 search requests (the search API's own limit for an authenticated client).
+pub const SEARCH_INTERVAL: Duration = Duration::from_secs(2);
 /// Largest answer read.
 const BODY_LIMIT: usize = 8 << 20;
 /// GitHub's advice for a secondary limit that names no wait: at least a minute.
@@ -42,6 +45,8 @@ pub enum Call {
     Read,
     /// A POST that creates something: paced, and retried only when GitHub cannot have acted on it.
     Create,
+    /// A GET of the search API (`/search/...`): paced [`SEARCH_INTERVAL`] apart, retried like a read.
+    Search,
 }
 
 /// An answer, read whole, for the caller to judge.
@@ -86,19 +91,31 @@ impl Answer {
     }
 }
 
-/// Spaces content-creating requests [`MIN_INTERVAL`] apart within one process.
-#[derive(Debug, Default)]
+/// Spaces requests of one kind `interval` apart within one process (default: content-creating
+/// requests, [`MIN_INTERVAL`]).
+#[derive(Debug)]
 pub struct Pacer {
+    interval: Duration,
     last: Mutex<Option<Instant>>,
 }
 
+impl Default for Pacer {
+    fn default() -> Pacer {
+        Pacer::new(MIN_INTERVAL)
+    }
+}
+
 impl Pacer {
-    /// Wait for this request's slot (at most [`MIN_INTERVAL`]) and take it.
+    pub fn new(interval: Duration) -> Pacer {
+        Pacer { interval, last: Mutex::new(None) }
+    }
+
+    /// Wait for this request's slot (at most one interval) and take it.
     pub async fn wait(&self) {
         let slot = {
             let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            let slot = last.map_or(now, |l| (l + MIN_INTERVAL).max(now));
+            let slot = last.map_or(now, |l| (l + self.interval).max(now));
             *last = Some(slot);
             slot
         };
@@ -114,6 +131,7 @@ pub struct Github {
     pub api_url: String,
     retry: RetryPolicy,
     pacer: Pacer,
+    search_pacer: Pacer,
     requests: AtomicU64,
 }
 
@@ -143,6 +161,7 @@ impl Github {
             api_url,
             retry: RetryPolicy::default(),
             pacer: Pacer::default(),
+            search_pacer: Pacer::new(SEARCH_INTERVAL),
             requests: AtomicU64::new(0),
         })
     }
@@ -164,6 +183,12 @@ impl Github {
         self.send(what, Method::GET, route, None, Call::Read).await
     }
 
+    /// `GET route` of the search API (`/search/issues?q=...`): paced, retried; any final status is
+    /// returned.
+    pub async fn search(&self, what: &str, route: &str) -> anyhow::Result<Answer> {
+        self.send(what, Method::GET, route, None, Call::Search).await
+    }
+
     /// `POST route` with a JSON body that creates something: paced, retried where safe.
     pub async fn create(&self, what: &str, route: &str, body: &Value) -> anyhow::Result<Answer> {
         self.send(what, Method::POST, route, Some(body), Call::Create).await
@@ -182,8 +207,10 @@ impl Github {
         let started = Instant::now();
         let mut tracker = Tracker::new(self.retry, fastrand::Rng::new());
         loop {
-            if call == Call::Create {
-                self.pacer.wait().await;
+            match call {
+                Call::Create => self.pacer.wait().await,
+                Call::Search => self.search_pacer.wait().await,
+                Call::Read => {}
             }
             let (cause, wait) = match self.once(&method, route, body, &request).await {
                 Ok(answer) => match rate_limit_wait(answer.status, &answer.headers, &answer.body, SystemTime::now()) {

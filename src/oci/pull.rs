@@ -1,5 +1,5 @@
-//! Pulling from a registry, for `cratemill install`: one manifest and the blobs asked for, with
-//! pull-scoped authentication in as few requests as possible. I/O edge.
+//! Pulling from a registry, for `cratemill install`: one manifest, its referrers (attestations)
+//! and the blobs asked for, with pull-scoped authentication in as few requests as possible. I/O edge.
 //!
 //! Not built on [`super::http::RegistryClient`]: that client pings `/v2/` and asks for a *push*
 //! token, which costs a request and fails for a read-only consumer. Here: Basic credentials are
@@ -24,6 +24,8 @@ const TOKEN_LIMIT: u64 = 1 << 20;
 
 /// Manifest media types a cratemill artifact is served with.
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The media type of an image index (the referrers API's answer, the fallback tag's index).
+const INDEX_ACCEPT: &str = "application/vnd.oci.image.index.v1+json";
 
 /// A pull client bound to one repository.
 pub struct Puller {
@@ -186,7 +188,28 @@ impl Puller {
 
     /// The manifest at `reference` (a tag or a digest); `None` when the registry does not have it.
     pub async fn manifest(&self, reference: &str) -> anyhow::Result<Option<Pulled>> {
-        let resp = self.get("the manifest", &format!("manifests/{reference}"), Some(ACCEPT)).await?;
+        self.manifest_as(reference, ACCEPT).await
+    }
+
+    /// The referrers of manifest `digest` as an image index: the OCI 1.1 referrers API when the
+    /// registry has one, else the index at `fallback_tag` (the referrers tag schema,
+    /// `sha256-<hex>`); `None` when there is neither. One request, or two without the API.
+    pub async fn referrers(&self, digest: &str, fallback_tag: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let resp = self.get("the referrers", &format!("referrers/{digest}"), Some(INDEX_ACCEPT)).await?;
+        let is_index = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with(INDEX_ACCEPT));
+        if resp.status().is_success() && is_index {
+            return Ok(Some(resp.bytes().await?.to_vec()));
+        }
+        Ok(self.manifest_as(fallback_tag, INDEX_ACCEPT).await?.map(|m| m.bytes))
+    }
+
+    /// The manifest or index at `reference`, asked for as `accept`.
+    async fn manifest_as(&self, reference: &str, accept: &str) -> anyhow::Result<Option<Pulled>> {
+        let resp = self.get("the manifest", &format!("manifests/{reference}"), Some(accept)).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }

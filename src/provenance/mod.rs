@@ -33,7 +33,7 @@ use sign::SignMode;
 use statement::{Statement, MAX_SUBJECTS};
 
 pub use verify::{verify_bundle, KeylessPolicy, Trust, Verified};
-pub use verify_cmd::{verify_image, VerifyArgs};
+pub use verify_cmd::{verify_image, verify_layers, TrustArgs, VerifyArgs};
 
 /// The record `attest` writes into `--out`.
 pub const RECORD_FILE: &str = "attest.json";

@@ -282,8 +282,14 @@ pub async fn find(c: &RegistryClient, digest: &str) -> anyhow::Result<Vec<String
         None => get(c, &fallback_tag(digest), INDEX_MEDIA_TYPE).await?.map(|(b, _)| b),
     };
     let Some(index) = index else { return Ok(Vec::new()) };
+    bundle_referrers(&index)
+}
+
+/// The digests of the bundle manifests a referrers index (the API's answer or the fallback tag's
+/// index) lists. Pure.
+pub fn bundle_referrers(index: &[u8]) -> anyhow::Result<Vec<String>> {
     let v: Value =
-        serde_json::from_slice(&index).map_err(|e| failed(format!("the referrers index is not JSON: {e}")))?;
+        serde_json::from_slice(index).map_err(|e| failed(format!("the referrers index is not JSON: {e}")))?;
     Ok(v["manifests"]
         .as_array()
         .cloned()

@@ -18,6 +18,16 @@ pub struct VerifyArgs {
     /// The Sigstore bundle (`*.sigstore.json`) that attests the file.
     #[arg(long, value_name = "PATH")]
     pub bundle: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Talk plain HTTP to the registry of an image reference (a loopback or lab registry).
+    #[arg(long)]
+    pub insecure_http: bool,
+}
+
+/// Whose signatures to accept: the flags `cratemill verify` and `cratemill install` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrustArgs {
     /// Public key (PEM) of a `--sign key` bundle; without it the bundle must be keyless.
     #[arg(long, value_name = "PATH")]
     pub key: Option<PathBuf>,
@@ -35,12 +45,14 @@ pub struct VerifyArgs {
     /// OWNER/NAME: the repository whose workflow must have signed.
     #[arg(long, value_name = "OWNER/NAME")]
     pub repo: Option<String>,
-    /// Talk plain HTTP to the registry of an image reference (a loopback or lab registry).
-    #[arg(long)]
-    pub insecure_http: bool,
 }
 
-impl VerifyArgs {
+impl TrustArgs {
+    /// Was any signer named (`--key`, `--identity` or `--repo`)?
+    pub fn names_a_signer(&self) -> bool {
+        self.key.is_some() || self.identity.is_some() || self.repo.is_some()
+    }
+
     /// The trust policy the flags describe.
     pub fn trust(&self) -> anyhow::Result<Trust> {
         if let Some(path) = &self.key {
@@ -67,7 +79,7 @@ impl VerifyArgs {
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
-    let trust = args.trust()?;
+    let trust = args.trust.trust()?;
     let path = Path::new(&args.target);
     if path.exists() {
         let bundle = args
@@ -148,6 +160,17 @@ pub async fn verify_image(reference: &str, insecure: bool, trust: &Trust) -> any
     if bundles.is_empty() {
         return Err(failed(format!("no attestation is attached to {reference} ({digest})")));
     }
+    verify_layers(reference, &image, &bundles, trust)
+}
+
+/// Each layer of `image` (a parsed image manifest) must be a subject of one of `bundles` that
+/// verifies under `trust`: one [`Verified`] per layer, else the first layer that is not. Pure.
+pub fn verify_layers(
+    reference: &str,
+    image: &serde_json::Value,
+    bundles: &[sigstore_verify::types::Bundle],
+    trust: &Trust,
+) -> anyhow::Result<Vec<Verified>> {
     let layers = image["layers"].as_array().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for layer in &layers {

@@ -38,6 +38,21 @@ pub struct ReportArgs {
     /// Talk plain HTTP to the --push-index registry (a loopback or test registry).
     #[arg(long, requires = "push_index")]
     pub insecure_http: bool,
+    /// Open one issue per failing crate version on its GitHub repository (only failure classes that
+    /// are the crate's to fix; searched first, so never twice). Needs a token (--github-token-env);
+    /// GITHUB_API_URL sets the API root.
+    #[arg(long)]
+    pub open_issues: bool,
+    /// With --open-issues: search, print what would be opened, create nothing.
+    #[arg(long, requires = "open_issues")]
+    pub dry_run: bool,
+    /// The environment variable holding the token for --open-issues (a personal access token with
+    /// Issues: write).
+    #[arg(long, default_value = "GITHUB_TOKEN", value_name = "VAR", requires = "open_issues")]
+    pub github_token_env: String,
+    /// Where --open-issues records what it opened or found. Default: next to --out, as issues.json.
+    #[arg(long, value_name = "FILE", requires = "open_issues")]
+    pub issues: Option<PathBuf>,
     /// Refuse the whole report (exit 2, nothing written) when any result file cannot be read.
     #[arg(long)]
     pub strict: bool,

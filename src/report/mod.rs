@@ -1,7 +1,8 @@
 //! `cratemill report`: read the outcomes of many build jobs (`result.json`, and `publish.json` for
 //! the published ones), merge them into the built index that `cratemill matrix --built` and
 //! `cratemill install` read, and report the fleet: `index.json`, `failures.json`, `report.md` (also
-//! the step summary), outputs, and with `--html` a static site.
+//! the step summary), outputs, with `--html` a static site, and with `--open-issues` one upstream
+//! issue per failing crate version ([`issues`], decided in [`upstream`]).
 //!
 //! I/O here and in [`load`]; the merge rule is in [`merge`], the facts in [`summary`], the
 //! formats in [`render`] and [`html`]. An unreadable result file is counted and named, and the
@@ -9,11 +10,13 @@
 
 mod args;
 pub mod html;
+pub mod issues;
 pub mod load;
 pub mod merge;
 pub mod push;
 pub mod render;
 pub mod summary;
+pub mod upstream;
 
 use std::path::Path;
 
@@ -33,6 +36,7 @@ const TOP: usize = 50;
 pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let runner = Runner::from_env();
     let push_to = args.push_index.as_deref().map(push::parse_ref).transpose()?;
+    let github = args.open_issues.then(|| issues::Access::from_env(&args.github_token_env)).transpose()?;
     let previous = read_previous(&args)?;
     let (files, twice) = load::find(&args.results)?;
     if files.is_empty() {
@@ -80,6 +84,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         crate::note!("pushed the index to {image}@{digest}");
         outputs.push((Output::IndexReference, format!("{image}@{digest}")));
     }
+    if let Some(access) = &github {
+        report_upstream(access, &args, &merged.failures).await?;
+    }
     let total = merged.tally.total();
     outputs.extend([
         (Output::BuiltIndex, args.out.display().to_string()),
@@ -99,6 +106,19 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         render::one_line(&merged.tally, &args.out)
     );
     Ok(Exit::Ok)
+}
+
+/// `--open-issues`: open (or, dry, list) the upstream issues, write `issues.json`, say what was done.
+async fn report_upstream(
+    access: &issues::Access,
+    args: &ReportArgs,
+    failures: &[crate::schema::report::FailureEntry],
+) -> anyhow::Result<()> {
+    let path = args.issues.clone().unwrap_or_else(|| args.out.with_file_name("issues.json"));
+    let list = issues::open_issues(access, failures, args.dry_run).await?;
+    crate::schema::write(&path, &list)?;
+    crate::note!("{}; recorded in {}", issues::summary(&list), path.display());
+    Ok(())
 }
 
 /// The `--previous` index: a missing file is an error unless `--previous-optional` (silently

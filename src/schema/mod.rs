@@ -99,6 +99,7 @@ pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("fleet", schemars::schema_for!(fleet::FleetReport)),
         ("attest-record", schemars::schema_for!(attest::AttestRecord)),
         ("failures", schemars::schema_for!(report::FailureList)),
+        ("issues", schemars::schema_for!(report::IssueList)),
     ]
 }
 
