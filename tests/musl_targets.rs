@@ -118,6 +118,11 @@ fn crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets() {
         // The .crate is downloaded once per invocation: later targets reuse the verified copy.
         let reused = log.contains("reused the download of an earlier target");
         assert_eq!(reused, triple != TARGETS[0].0, "{triple}: download reuse");
+        // Host artifacts (proc-macros, build scripts) are compiled once for all four targets: the
+        // shared CARGO_HOME keeps the registry sources (and so the build scripts' rerun-if-changed
+        // paths) where the first target compiled them.
+        let host_compiles = log.lines().filter(|l| l.contains("Compiling proc-macro2 ")).count();
+        assert_eq!(host_compiles, usize::from(triple == TARGETS[0].0), "{triple}: proc-macro2 compiled again");
 
         let exe = &r.executables[0];
         assert_eq!(exe.name, "hexyl");

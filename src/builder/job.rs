@@ -326,7 +326,7 @@ impl<'a> Job<'a> {
         }
         let private = self.work.join("target");
         let target_dir = self.setup.per_job.target_dir_or(&private, unstable(self.setup), &mut self.log);
-        let cargo_home = self.work.join(CARGO_HOME_DIR);
+        let cargo_home = self.cargo_home();
         std::fs::create_dir_all(&cargo_home)
             .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
         let index_url = self.result.source.as_ref().map(|s| s.index_url.clone()).unwrap_or_default();
@@ -335,6 +335,10 @@ impl<'a> Job<'a> {
             std::fs::write(cargo_home.join("config.toml"), config)
                 .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
             self.log.note(&format!("dependencies resolve against {index_url} (source replacement for crates.io)"));
+        } else if cargo_home.join("config.toml").exists() {
+            // A shared CARGO_HOME may hold an earlier job's mirror config: not for this index.
+            std::fs::remove_file(cargo_home.join("config.toml"))
+                .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
         }
         let child_env = self.child_env(&target_dir);
         if let Some((program, version_args)) = self.setup.backend.tool_version_command() {
@@ -365,7 +369,7 @@ impl<'a> Job<'a> {
         extra_env.push(("CARGO_TARGET_DIR".into(), target_dir.display().to_string()));
         // cratemill's own CARGO_HOME: the registry cache of the fetch and nothing else (no config.toml,
         // no credentials, no bin/).
-        extra_env.push(("CARGO_HOME".into(), self.work.join(CARGO_HOME_DIR).display().to_string()));
+        extra_env.push(("CARGO_HOME".into(), self.cargo_home().display().to_string()));
         env::scrub(&env::current(), &extra_env, &self.setup.secret_values)
     }
 
@@ -469,18 +473,33 @@ impl<'a> Job<'a> {
         Ok(Some(c))
     }
 
+    /// The job's `CARGO_HOME`: its own in the work folder, or the one the invocation's jobs share.
+    fn cargo_home(&self) -> PathBuf {
+        self.setup.per_job.shared_cargo_home.clone().unwrap_or_else(|| self.work.join(CARGO_HOME_DIR))
+    }
+
     /// `command` as it runs in this job's sandbox (unchanged with `--sandbox none`): the work folder
     /// writable, the fetched registry cache read-only unless this is the fetch (`network`).
     fn sandboxed(&self, command: &CommandLine, cwd: &Path, network: bool) -> CommandLine {
         let Some(bwrap) = &self.setup.sandbox else { return command.clone() };
-        let cargo_home = self.work.join(CARGO_HOME_DIR);
+        let cargo_home = self.cargo_home();
+        let shared_home = self.setup.per_job.shared_cargo_home.is_some();
+        let mut read_only = self.setup.tool_paths.clone();
+        if shared_home && !network {
+            read_only.push(cargo_home.clone());
+        }
         let policy = Policy {
             system: Policy::host_system(network),
-            read_only: self.setup.tool_paths.clone(),
+            read_only,
             writable: self.work.clone(),
-            // The shared per-target folder of a multi-target or cached build (`multi`), if any.
-            cache: self.setup.per_job.shared_target_dir.clone(),
-            read_only_within: if network { Vec::new() } else { vec![cargo_home] },
+            // The fetch writes the (shared) registry; the build the shared per-target folder of a
+            // multi-target or cached build (`multi`), if any.
+            cache: if shared_home && network {
+                Some(cargo_home.clone())
+            } else {
+                self.setup.per_job.shared_target_dir.clone()
+            },
+            read_only_within: if network || shared_home { Vec::new() } else { vec![cargo_home] },
             home: std::env::var_os("HOME").map(PathBuf::from).filter(|h| sandbox::private_home_ok(h)),
             cwd: cwd.to_path_buf(),
             network,

@@ -3,8 +3,10 @@
 //! own result.json, exactly as if built alone) per target.
 //!
 //! What the targets share: one cargo target folder, so the host-side artifacts (build scripts,
-//! proc-macros), compiled once, serve every target; cargo's own registry cache (the dependency
-//! fetch); and, with `--cache-dir`, a target folder that survives between crates on one machine
+//! proc-macros), compiled once, serve every target; one `CARGO_HOME` with the fetched registry (it
+//! must stay at one path, or the build scripts' `rerun-if-changed` paths into it look changed and
+//! every host artifact is rebuilt per target); the verified `.crate`, downloaded once; and, with
+//! `--cache-dir`, a target folder and `CARGO_HOME` that survive between crates on one machine
 //! (each target's std and common dependencies under its own `<triple>/` subfolder), bounded by
 //! `--cache-max-gib`. Planning ([`plan_targets`], [`out_for`], [`worst`], [`prune_plan`]) is pure; the
 //! cache folder and the job loop are the I/O edge.
@@ -36,6 +38,10 @@ pub struct PerJob {
     /// A folder where the invocation's jobs leave the verified `.crate` for each other, so that
     /// several targets download it once (`None`: a single target).
     pub shared_downloads: Option<PathBuf>,
+    /// A `CARGO_HOME` shared by the jobs of a shared target folder (`None`: the job's own). Its
+    /// registry sources must stay at one path: a build script's `rerun-if-changed` paths name
+    /// them, and a path that moved makes cargo rebuild every host artifact for each target.
+    pub shared_cargo_home: Option<PathBuf>,
 }
 
 impl PerJob {
@@ -147,6 +153,11 @@ impl Cache {
         self.root.join("target")
     }
 
+    /// The `CARGO_HOME` the cached builds share (the fetched registry; no config, no credentials).
+    pub fn cargo_home(&self) -> PathBuf {
+        self.root.join("cargo-home")
+    }
+
     /// Delete least recently used per-target subfolders (and the host's `release/`) until the cache
     /// fits; returns what was deleted.
     pub fn prune(&self) -> anyhow::Result<Vec<String>> {
@@ -204,6 +215,13 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Vec<(Exit, PathBuf)>> {
     } else {
         None
     };
+    // The registry sources at one path for every job of the shared target folder: in the cache
+    // (it outlives the invocation, like the target folder) or beside the shared downloads.
+    let cargo_home = match (&cache, &downloads) {
+        (Some(cache), _) => Some(cache.cargo_home()),
+        (None, Some(d)) => Some(d.path().join("cargo-home")),
+        (None, None) => None,
+    };
     let mut done = Vec::new();
     for triple in targets {
         let per_job = PerJob {
@@ -211,6 +229,7 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Vec<(Exit, PathBuf)>> {
             out: out_for(args.out.as_deref(), triple, several),
             shared_target_dir: shared.clone(),
             shared_downloads: downloads.as_ref().map(|d| d.path().to_path_buf()),
+            shared_cargo_home: cargo_home.clone(),
         };
         done.push(super::job::run(args, per_job).await?);
     }
