@@ -31,6 +31,10 @@ pub struct ReportArgs {
     /// Default: taken from the published references.
     #[arg(long, value_name = "REGISTRY")]
     pub registry: Option<String>,
+    /// The repository whose workflow signed the attestations (`OWNER/NAME`), added as `--repo` to the
+    /// site's install commands of attested crates (`install` verifies against a named signer).
+    #[arg(long, value_name = "OWNER/NAME", env = "GITHUB_REPOSITORY")]
+    pub signer_repo: Option<String>,
     /// Also push the built index as an OCI artifact to this reference (`host/repository:tag`), with
     /// the registry credentials publish uses (CRATEMILL_REGISTRY_USER/TOKEN, else GITHUB_ACTOR/TOKEN).
     #[arg(long, value_name = "REF")]

@@ -213,13 +213,30 @@ fn registry_of(reference: &str) -> Option<&str> {
     reference.rsplit_once('/').map(|(prefix, _)| prefix)
 }
 
-fn table(index: &BuiltIndex, registry: Option<&str>) -> String {
+/// What the site's install commands name: the registry, and the repository whose workflow signs
+/// the attestations (`--repo`: `install` verifies an attested image only against a named signer).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InstallHint<'a> {
+    pub registry: Option<&'a str>,
+    pub signer_repo: Option<&'a str>,
+}
+
+fn table(index: &BuiltIndex, hint: InstallHint<'_>) -> String {
     let mut html = String::from("<table id=\"crates\"><thead><tr><th>crate</th><th>version</th><th>executables</th><th>targets built</th><th>failed on</th><th>install</th><th>provenance</th></tr></thead><tbody>\n");
     for (name, row) in rows(index) {
-        let from = registry.or_else(|| row.reference.as_deref().and_then(registry_of));
+        let from = hint.registry.or_else(|| row.reference.as_deref().and_then(registry_of));
+        let signer = match (&row.attestation, hint.signer_repo) {
+            (Some(_), Some(repo)) => format!(" --repo {}", esc(repo)),
+            _ => String::new(),
+        };
         let install = match (row.version.is_empty(), from) {
             (false, Some(from)) => {
-                format!("<code>cratemill install {}@{} --from {}</code>", esc(name), esc(&row.version), esc(from))
+                format!(
+                    "<code>cratemill install {}@{} --from {}{signer}</code>",
+                    esc(name),
+                    esc(&row.version),
+                    esc(from)
+                )
             }
             _ => "-".to_string(),
         };
@@ -252,7 +269,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222
 const SCRIPT: &str = "(function(){var q=document.getElementById('q'),rows=[].slice.call(document.querySelectorAll('#crates tbody tr')),c=document.getElementById('count');function f(){var w=q.value.toLowerCase().split(/\\s+/).filter(Boolean),n=0;rows.forEach(function(r){var t=r.textContent.toLowerCase(),ok=w.every(function(x){return t.indexOf(x)>=0});r.style.display=ok?'':'none';if(ok)n++});c.textContent=n+' of '+rows.length+' crates';}q.addEventListener('input',f);f();document.body.setAttribute('data-ready','1');})();";
 
 /// The whole page.
-pub fn page(view: &View, index: &BuiltIndex, registry: Option<&str>) -> String {
+pub fn page(view: &View, index: &BuiltIndex, hint: InstallHint<'_>) -> String {
     let t = view.tally.total();
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>cratemill mirror report</title><style>{STYLE}</style></head><body>\n<h1>cratemill mirror report</h1>\n<p>{} job outcome(s): <b>{} published</b>, {} built but not published, {} failed; success rate {}. {:.2} executables per published crate. The built index lists {} job(s). Generated {}.</p>\n<div class=\"charts\">",
@@ -270,7 +287,7 @@ pub fn page(view: &View, index: &BuiltIndex, registry: Option<&str>) -> String {
         html.push('\n');
     }
     html.push_str("</div>\n<h2>Crates</h2>\n<p><input id=\"q\" type=\"search\" title=\"search crates, targets, executables\" aria-label=\"search crates, targets, executables\"> <span id=\"count\"></span></p>\n");
-    html.push_str(&table(index, registry));
+    html.push_str(&table(index, hint));
     let _ = write!(html, "<script>{SCRIPT}</script>\n</body></html>\n");
     html
 }
@@ -293,5 +310,47 @@ mod tests {
     fn escapes_and_registry_prefix() {
         assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         assert_eq!(registry_of("ghcr.io/acme/rg:1.0.0-x"), Some("ghcr.io/acme"));
+    }
+
+    #[test]
+    fn attested_crates_name_their_signer_in_the_install_command() {
+        use crate::schema::plan::{BuiltEntry, ExecutableEntry};
+        let entry = |name: &str| -> BuiltEntry {
+            serde_json::from_value(serde_json::json!({
+                "crate": name, "version": "1.0.0", "target": "x86_64-unknown-linux-musl", "status": "built",
+                "reference": format!("ghcr.io/acme/{name}:1.0.0-x86_64-unknown-linux-musl"), "digest": "sha256:00"
+            }))
+            .unwrap()
+        };
+        let exe = |name: &str, attestation: Option<&str>| ExecutableEntry {
+            crate_name: name.into(),
+            version: "1.0.0".into(),
+            target: "x86_64-unknown-linux-musl".into(),
+            name: name.into(),
+            reference: format!("ghcr.io/acme/{name}:1.0.0-x86_64-unknown-linux-musl"),
+            manifest_digest: "sha256:00".into(),
+            layer_digest: None,
+            size: 1,
+            sha256: String::new(),
+            licenses: None,
+            attestation: attestation.map(str::to_string),
+            built_at: String::new(),
+        };
+        let index = BuiltIndex {
+            schema_version: 1,
+            kind: "cratemill.built-index".into(),
+            generated_at: String::new(),
+            entries: vec![entry("signed"), entry("plain")],
+            executables: vec![exe("signed", Some("ghcr.io/acme/signed@sha256:ab")), exe("plain", None)],
+        };
+        let hint = InstallHint { registry: None, signer_repo: Some("acme/mirror") };
+        let html = table(&index, hint);
+        assert!(
+            html.contains("cratemill install signed@1.0.0 --from ghcr.io/acme --repo acme/mirror</code>"),
+            "{html}"
+        );
+        assert!(html.contains("cratemill install plain@1.0.0 --from ghcr.io/acme</code>"), "{html}");
+        let html = table(&index, InstallHint::default());
+        assert!(html.contains("cratemill install signed@1.0.0 --from ghcr.io/acme</code>"), "no signer known: {html}");
     }
 }

@@ -75,7 +75,8 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     crate::schema::write_atomic(&md_path, markdown.as_bytes())
         .with_context(|| format!("writing {}", md_path.display()))?;
     if let Some(dir) = &args.html {
-        let page = html::page(&view, &merged.index, args.registry.as_deref());
+        let hint = html::InstallHint { registry: args.registry.as_deref(), signer_repo: args.signer_repo.as_deref() };
+        let page = html::page(&view, &merged.index, hint);
         html::write_site(dir, &page, &args.out)?;
     }
     let mut outputs = Vec::new();
