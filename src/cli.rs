@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build one crate for one target into a package folder of static, smoke-tested executables.
-    Build(Box<crate::builder::BuildArgs>),
+    Build(Box<crate::commands::BuildCommand>),
     /// Push a package folder (and its -srcbuild- source archive) to an OCI registry or local layout;
     /// with --attest, then attest it.
     Publish(crate::commands::PublishCommand),

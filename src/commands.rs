@@ -1,38 +1,59 @@
 //! Commands that chain phases: `build --publish` builds, then publishes each built package;
-//! `publish --attest` publishes, then attests what it pushed. It sits above `builder`, `publish`
-//! and `provenance` so that none depends on another for the chaining (`publish` uses
-//! `builder::inspect` to re-derive facts from the bytes it pushes; `provenance` reads what
-//! `publish` recorded). I/O edge: runs the phases.
+//! `publish --attest` publishes, then attests what it pushed; `build --publish --attest` does all
+//! three. Both commands run one chain ([`publish_chain`], with the attest step prepared by
+//! [`AttestRequest::prepare`]). It sits above `builder`, `publish` and `provenance` so that none
+//! depends on another for the chaining (`publish` uses `builder::inspect` to re-derive facts from
+//! the bytes it pushes; `provenance` reads what `publish` recorded). I/O edge: runs the phases.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::builder::{multi, BuildArgs};
 use crate::error::{usage, Exit};
 use crate::provenance::{self, sign::SignMode, AttestArgs, AttestOptions};
-use crate::publish::{Destination, PublishArgs};
+use crate::publish::{Destination, PublishArgs, PublishOptions};
+
+/// The help heading of the attest flags of `build`.
+const BUILD_ATTEST_HEADING: &str = "Attest (with --publish --attest)";
+
+/// `cratemill build` and its chained `--publish` and `--attest`.
+#[derive(Debug, clap::Args)]
+pub struct BuildCommand {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// After a successful publish, attest the published packages (`cratemill attest` with the
+    /// flags under this heading): the bundles are written to --attest-out and, for a registry,
+    /// attached to the pushed images as OCI referrers. Needs --publish (or --registry,
+    /// --oci-layout).
+    #[arg(long, help_heading = BUILD_ATTEST_HEADING)]
+    pub attest: bool,
+    #[command(flatten, next_help_heading = BUILD_ATTEST_HEADING)]
+    pub attest_options: AttestOptions,
+    /// Folder for the statements, bundles and attest.json (`cratemill attest --out`; here --out
+    /// names the package folder) [default: ./cratemill-attest].
+    #[arg(long, value_name = "DIR", help_heading = BUILD_ATTEST_HEADING)]
+    pub attest_out: Option<PathBuf>,
+}
 
 /// Build (one job per `--target`), then publish when asked (`--publish`, `--registry`,
-/// `--oci-layout`). The destination is validated before building, so a bad registry reference costs
-/// no build. The exit code is the worst of the jobs'.
-pub async fn build(args: BuildArgs) -> anyhow::Result<Exit> {
+/// `--oci-layout`), then attest what was published when asked (`--attest`). The destination and
+/// the attest flags are checked before building, so a bad registry reference or a missing key
+/// costs no build. The exit code is the worst of the jobs'.
+pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
+    let BuildCommand { build: args, attest, attest_options, attest_out } = cmd;
+    if attest && !args.wants_publish() {
+        return Err(usage("--attest attests what is published: add --publish (or --registry, --oci-layout)"));
+    }
+    let request = AttestRequest { attest, options: attest_options, out: attest_out, out_flag: "--attest-out" };
     let publish = args.wants_publish().then(|| args.publish_options.clone());
+    let attest = request.prepare(&args.publish_options)?;
     if let Some(opts) = &publish {
         opts.destination()?;
     }
     let done = multi::run(&args).await?;
-    let mut exits = Vec::new();
-    for (exit, out) in done {
-        match (exit, &publish) {
-            (Exit::Ok, Some(opts)) => {
-                let runner = crate::github::Runner::from_env();
-                let record = crate::publish::publish_package(&out, opts, &runner).await?;
-                for r in &record.references {
-                    crate::console::line(&format!("published {}@{}", r.reference, r.digest));
-                }
-                exits.push(Exit::Ok);
-            }
-            _ => exits.push(exit),
-        }
+    let exits: Vec<Exit> = done.iter().map(|(exit, _)| *exit).collect();
+    if let Some(opts) = &publish {
+        let built: Vec<PathBuf> = done.into_iter().filter(|(e, _)| *e == Exit::Ok).map(|(_, out)| out).collect();
+        publish_chain(&built, opts, attest, "published ").await?;
     }
     Ok(multi::worst(&exits))
 }
@@ -49,41 +70,100 @@ pub struct PublishCommand {
     pub attest: bool,
     #[command(flatten, next_help_heading = "Attest (with --attest)")]
     pub attest_options: AttestOptions,
+    /// Folder for the statements, bundles and attest.json [default: ./cratemill-attest].
+    #[arg(long = "out", value_name = "DIR", help_heading = "Attest (with --attest)")]
+    pub attest_out: Option<PathBuf>,
 }
 
 /// Publish one package folder, then attest it when asked (`--attest`). The attest flags are
 /// checked before anything is pushed; an attest that fails after the publish says that the images
 /// are published but unattested and how to attest them later, with the attest error's exit code.
 pub async fn publish(cmd: PublishCommand) -> anyhow::Result<Exit> {
-    let PublishCommand { publish, attest, attest_options } = cmd;
-    if !attest {
-        if let Some(flag) = attest_options.any_given() {
-            return Err(usage(format!("{flag} is an attest flag: add --attest to attest after publishing")));
-        }
-        return crate::publish::run(publish).await;
-    }
-    let destination = publish.options.destination()?;
-    let attest_args = AttestArgs {
-        packages: vec![publish.package_dir.clone()],
-        batch: false,
-        // A registry image gets its bundle as a referrer; a local layout keeps the files only.
-        attach: matches!(destination, Destination::Registry { .. }) && attest_options.sign != SignMode::None,
-        insecure_http: publish.options.insecure_http,
-        options: attest_options,
-    };
-    let ready = provenance::preflight(&attest_args)?;
-    let dir = publish.package_dir.clone();
-    crate::publish::run(publish).await?;
-    let record =
-        provenance::attest_ready(&attest_args, ready).await.map_err(|e| e.context(unattested(&dir, &attest_args)))?;
-    provenance::announce(&record, &attest_args.options);
+    let PublishCommand { publish, attest, attest_options, attest_out } = cmd;
+    let request = AttestRequest { attest, options: attest_options, out: attest_out, out_flag: "--out" };
+    let attest = request.prepare(&publish.options)?;
+    publish_chain(&[publish.package_dir], &publish.options, attest, "").await?;
     Ok(Exit::Ok)
 }
 
-/// The words for an attest that failed after a publish: what state things are in, and the command
-/// that finishes the job.
-fn unattested(dir: &Path, args: &AttestArgs) -> String {
-    let mut again = format!("cratemill attest {}", dir.display());
+/// `--attest` and its flags as a publishing command took them.
+struct AttestRequest {
+    attest: bool,
+    options: AttestOptions,
+    /// The attest output folder, when given.
+    out: Option<PathBuf>,
+    /// What the command calls the output folder flag.
+    out_flag: &'static str,
+}
+
+/// The attest step that follows a publish, checked and prepared before anything runs.
+struct AttestAfter {
+    args: AttestArgs,
+    ready: provenance::Ready,
+}
+
+impl AttestRequest {
+    /// Without `--attest`, refuse any attest flag; with it, validate the destination `publish`
+    /// pushes to and run the attest flag checks ([`provenance::preflight`]: key read, token offered).
+    fn prepare(self, publish: &PublishOptions) -> anyhow::Result<Option<AttestAfter>> {
+        let AttestRequest { attest, options, out, out_flag } = self;
+        if !attest {
+            if let Some(flag) = options.any_given().or(out.is_some().then_some(out_flag)) {
+                return Err(usage(format!("{flag} is an attest flag: add --attest to attest after publishing")));
+            }
+            return Ok(None);
+        }
+        let destination = publish.destination()?;
+        let args = AttestArgs {
+            packages: Vec::new(),
+            batch: false,
+            // A registry image gets its bundle as a referrer; a local layout keeps the files only.
+            attach: matches!(destination, Destination::Registry { .. }) && options.sign != SignMode::None,
+            insecure_http: publish.insecure_http,
+            options,
+            out: out.unwrap_or_else(|| PathBuf::from(provenance::DEFAULT_OUT)),
+        };
+        let ready = provenance::preflight(&args)?;
+        Ok(Some(AttestAfter { args, ready }))
+    }
+}
+
+/// Publish each package folder in turn, then attest them all when asked: the one chain behind
+/// `publish [--attest]` and `build --publish [--attest]`. `label` starts each published line. A
+/// failure after some images are published (a later publish, or the attest) says which are
+/// published but unattested and how to attest them.
+async fn publish_chain(
+    dirs: &[PathBuf],
+    opts: &PublishOptions,
+    attest: Option<AttestAfter>,
+    label: &str,
+) -> anyhow::Result<()> {
+    let runner = crate::github::Runner::from_env();
+    for (n, dir) in dirs.iter().enumerate() {
+        let record = match (crate::publish::publish_package(dir, opts, &runner).await, &attest) {
+            (Ok(record), _) => record,
+            (Err(e), Some(a)) if n > 0 => return Err(e.context(unattested(&dirs[..n], &a.args))),
+            (Err(e), _) => return Err(e),
+        };
+        for r in &record.references {
+            crate::console::line(&format!("{label}{}@{}", r.reference, r.digest));
+        }
+    }
+    let Some(AttestAfter { mut args, ready }) = attest else { return Ok(()) };
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    args.packages = dirs.to_vec();
+    let record = provenance::attest_ready(&args, ready).await.map_err(|e| e.context(unattested(dirs, &args)))?;
+    provenance::announce(&record, &args);
+    Ok(())
+}
+
+/// The words for an attest that failed (or never ran) after a publish: what state things are in,
+/// and the command that finishes the job.
+fn unattested(dirs: &[PathBuf], args: &AttestArgs) -> String {
+    let dirs = dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ");
+    let mut again = format!("cratemill attest {dirs}");
     if args.attach {
         again.push_str(" --attach");
     }
@@ -101,6 +181,61 @@ fn unattested(dir: &Path, args: &AttestArgs) -> String {
     if o.github_api {
         again.push_str(" --github-api");
     }
-    again.push_str(&format!(" --out {}", o.out.display()));
-    format!("the images of {} are published but unattested; attest them later with `{again}`", dir.display())
+    again.push_str(&format!(" --out {}", args.out.display()));
+    format!("the images of {dirs} are published but unattested; attest them later with `{again}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::path::Path;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        cmd: BuildCommand,
+    }
+
+    #[test]
+    fn build_attest_flags_parse_beside_builds_out() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "hello",
+            "--out",
+            "pkg",
+            "--publish",
+            "--attest",
+            "--sign",
+            "key",
+            "--key",
+            "k.pem",
+            "--attest-out",
+            "att",
+        ])
+        .unwrap();
+        assert_eq!(cli.cmd.build.out.as_deref(), Some(Path::new("pkg")));
+        assert_eq!(cli.cmd.attest_out.as_deref(), Some(Path::new("att")));
+        assert!(cli.cmd.attest && cli.cmd.build.publish);
+        assert_eq!(cli.cmd.attest_options.sign, SignMode::Key);
+    }
+
+    #[test]
+    fn the_finishing_command_names_every_unattested_package() {
+        let cli = Cli::try_parse_from(["x", "hello", "--sign", "key", "--key", "k.pem"]).unwrap();
+        let args = AttestArgs {
+            packages: Vec::new(),
+            batch: false,
+            attach: true,
+            insecure_http: false,
+            options: cli.cmd.attest_options,
+            out: PathBuf::from("att"),
+        };
+        let said = unattested(&[PathBuf::from("a"), PathBuf::from("b")], &args);
+        assert_eq!(
+            said,
+            "the images of a b are published but unattested; attest them later with \
+             `cratemill attest a b --attach --sign key --key k.pem --out att`"
+        );
+    }
 }

@@ -3,7 +3,9 @@
 //! Fulcio/Rekor/TSA/OIDC stand-ins (built from npm `@sigstore/mock`) with every bundle checked by
 //! `cratemill verify` AND by sigstore-js (`@sigstore/verify`), for both the public-repository
 //! (Rekor) and private-repository (TSA) shapes; bundles attached to a published image in a real
-//! registry (docker-registry, no referrers API: the `sha256-<hex>` fallback tag) and found again.
+//! registry (docker-registry, no referrers API: the `sha256-<hex>` fallback tag) and found again,
+//! from `publish --attest` and from a real build of a crate from a local sparse registry (`build
+//! --publish --attest`).
 
 #[path = "support/package.rs"]
 mod package;
@@ -11,6 +13,8 @@ mod package;
 mod registry;
 #[path = "support/sigstore.rs"]
 mod sigstore;
+#[path = "support/sparse_registry.rs"]
+mod sparse_registry;
 
 use std::path::{Path, PathBuf};
 
@@ -652,4 +656,58 @@ fn publish_attest_signs_and_attaches_what_it_pushed_and_verify_finds_it() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--github-api needs GITHUB_TOKEN"), "{}", stderr(&o));
     assert!(!dir.join("publish.json").exists(), "nothing published");
+}
+
+#[test]
+#[cfg_attr(not(all(target_arch = "x86_64", target_env = "gnu")), ignore = "assumes an x86_64-gnu host")]
+fn build_publish_attest_builds_pushes_signs_and_verify_finds_it() {
+    let crates = sparse_registry::SparseRegistry::start(vec![sparse_registry::TestCrate::binary("hello", "1.0.0")]);
+    let reg = registry::Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, public) = sigstore::keypair(tmp.path(), "k");
+    let mut env = key_env();
+    env.push(("CRATEMILL_REGISTRY_USER".into(), registry::USER.into()));
+    env.push(("CRATEMILL_REGISTRY_TOKEN".into(), registry::PASSWORD.into()));
+    let (dir, att) = (tmp.path().join("pkg"), tmp.path().join("att"));
+    let (index, host) = (crates.index_url(), reg.host());
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "hello", "--index-url", &index, "--out", arg(&dir), "--quiet"];
+        args.extend_from_slice(extra);
+        cratemill(&args, &env)
+    };
+    let publish = ["--publish", "--registry", &host, "--insecure-http"];
+    // Refused before the build, with one line each: attest flags without --attest, --attest
+    // without a publish, a bad attest flag.
+    let refused: [(Vec<&str>, &str); 4] = [
+        ([&publish[..], &["--sign", "key", "--key", arg(&key)]].concat(), "--sign is an attest flag: add --attest"),
+        ([&publish[..], &["--attest-out", arg(&att)]].concat(), "--attest-out is an attest flag: add --attest"),
+        (vec!["--attest", "--sign", "key", "--key", arg(&key)], "add --publish"),
+        ([&publish[..], &["--attest", "--sign", "key"]].concat(), "--sign key needs --key"),
+    ];
+    for (extra, says) in refused {
+        let o = build(&extra);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1, "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{extra:?}: {}", stderr(&o));
+        assert!(!dir.exists(), "{extra:?}: nothing built");
+    }
+
+    let o =
+        build(&[&publish[..], &["--attest", "--sign", "key", "--key", arg(&key), "--attest-out", arg(&att)]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    let image = format!("{host}/hello:1.0.0-x86_64-unknown-linux-gnu");
+    assert!(said.lines().any(|l| l.starts_with(&format!("published {image}@sha256:"))), "{said}");
+    let id = "hello-1.0.0-x86_64-unknown-linux-gnu";
+    let bundle = att.join(format!("{id}.sigstore.json"));
+    assert!(said.lines().any(|l| l == arg(&bundle)), "{said}");
+    let record = read_json(&att.join("attest.json"));
+    assert_eq!(record["attestations"][0]["attached"].as_array().unwrap().len(), 1, "{record}");
+    // The attestation covers the executable the build made, and verify finds it on the image.
+    let exe = dir.join("bin/hello");
+    let o = cratemill(&["verify", arg(&exe), "--bundle", arg(&bundle), "--key", arg(&public)], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = cratemill(&["verify", &image, "--insecure-http", "--key", arg(&public)], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{id}/bin/hello")), "{}", stderr(&o));
 }

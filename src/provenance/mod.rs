@@ -38,8 +38,13 @@ pub use verify_cmd::{verify_image, verify_layers, TrustArgs, VerifyArgs};
 /// The record `attest` writes into `--out`.
 pub const RECORD_FILE: &str = "attest.json";
 
-/// How to sign and where the bundles go: the flags `cratemill attest` and `cratemill publish
-/// --attest` share (flattened into both).
+/// The folder for the statements, bundles and attest.json when none is named.
+pub const DEFAULT_OUT: &str = "cratemill-attest";
+
+/// How to sign and where the bundles are kept: the flags `cratemill attest`, `cratemill publish
+/// --attest` and `cratemill build --publish --attest` share (flattened into all three). The output
+/// folder is not among them: `build` has an `--out` of its own, so each command names it
+/// ([`AttestArgs::out`]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AttestOptions {
     /// How to sign: keyless (Sigstore, from the workflow's OIDC identity), key (--key), or none
@@ -61,14 +66,11 @@ pub struct AttestOptions {
     /// verify` finds it.
     #[arg(long)]
     pub github_api: bool,
-    /// Folder for the statements, bundles and attest.json.
-    #[arg(long, value_name = "DIR", default_value = "cratemill-attest")]
-    pub out: PathBuf,
 }
 
 impl AttestOptions {
-    /// Whether any flag differs from its default (`out` and the endpoint URLs, which the
-    /// environment may set, aside): `publish` refuses them without `--attest`.
+    /// Whether any flag differs from its default (the endpoint URLs, which the environment may
+    /// set, aside): `publish` and `build` refuse them without `--attest`.
     pub fn any_given(&self) -> Option<&'static str> {
         if self.sign != SignMode::Keyless {
             Some("--sign")
@@ -95,6 +97,9 @@ pub struct AttestArgs {
     pub batch: bool,
     #[command(flatten)]
     pub options: AttestOptions,
+    /// Folder for the statements, bundles and attest.json.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
+    pub out: PathBuf,
     /// Also attach each bundle to its packages' pushed images (the binary reference in each
     /// publish.json) as an OCI referrer, with the `sha256-<hex>` fallback tag where the registry has
     /// no referrers API. Registry credentials as for publish.
@@ -107,17 +112,17 @@ pub struct AttestArgs {
 
 pub async fn run(args: AttestArgs) -> anyhow::Result<Exit> {
     let record = attest(&args).await?;
-    announce(&record, &args.options);
+    announce(&record, &args);
     Ok(Exit::Ok)
 }
 
 /// The stdout lines of an attest run (one file per attestation) and the unsigned warning.
-pub fn announce(record: &AttestRecord, options: &AttestOptions) {
+pub fn announce(record: &AttestRecord, args: &AttestArgs) {
     for a in &record.attestations {
         let file = a.bundle.as_deref().unwrap_or(&a.statement);
-        crate::console::line(&options.out.join(file).display().to_string());
+        crate::console::line(&args.out.join(file).display().to_string());
     }
-    if options.sign == SignMode::None {
+    if args.options.sign == SignMode::None {
         crate::note!("warning: --sign none: the statements are NOT signed; nothing proves who made them");
     }
 }
@@ -131,7 +136,7 @@ pub struct Ready {
 
 /// The flag checks that need no package: the key is read, the flags agree, the OIDC token is
 /// offered by the environment (not yet requested), `--github-api` has its token and repository.
-/// `publish --attest` runs them before pushing. Call it inside the tokio runtime.
+/// `publish --attest` and `build --publish --attest` run them before pushing (and building). Call it inside the tokio runtime.
 pub fn preflight(args: &AttestArgs) -> anyhow::Result<Ready> {
     let o = &args.options;
     let key = match (o.sign, &o.key) {
@@ -185,7 +190,7 @@ pub async fn attest_ready(args: &AttestArgs, ready: Ready) -> anyhow::Result<Att
         let keys = group.iter().map(|&i| job_key(&inputs[i].package.result)).collect();
         let signed = sign_one(o, &stmt, key.as_ref(), &claims, token.as_deref()).await?;
         let bundle = signed.as_ref().map(|s| s.bundle_json.clone());
-        let mut entry = write_outputs(&o.out, &name, &stmt, signed, keys)?;
+        let mut entry = write_outputs(&args.out, &name, &stmt, signed, keys)?;
         if let (Some(api), Some(bundle)) = (&github, &bundle) {
             entry.github_attestation_id = Some(api.store(bundle).await?);
         }
@@ -198,7 +203,7 @@ pub async fn attest_ready(args: &AttestArgs, ready: Ready) -> anyhow::Result<Att
         entries.push(entry);
     }
     let record = AttestRecord::new(entries);
-    crate::schema::write(&o.out.join(RECORD_FILE), &record)?;
+    crate::schema::write(&args.out.join(RECORD_FILE), &record)?;
     Ok(record)
 }
 

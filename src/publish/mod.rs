@@ -13,7 +13,7 @@ pub mod trust;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{usage, Exit};
+use crate::error::usage;
 use crate::github::Runner;
 use crate::oci::{self, reference, RegistryClient, Repository, Scheme, Tuning};
 use crate::schema::publish::PublishRecord;
@@ -91,15 +91,6 @@ pub struct PublishArgs {
     pub package_dir: PathBuf,
     #[command(flatten)]
     pub options: PublishOptions,
-}
-
-pub async fn run(args: PublishArgs) -> anyhow::Result<Exit> {
-    let runner = Runner::from_env();
-    let rec = publish_package(&args.package_dir, &args.options, &runner).await?;
-    for r in &rec.references {
-        crate::console::line(&format!("{}@{}", r.reference, r.digest));
-    }
-    Ok(Exit::Ok)
 }
 
 /// Check, push, verify and record one package, with credentials and run id from the environment.
@@ -223,7 +214,7 @@ mod tests {
         assert!(o.destination().unwrap_err().to_string().contains("refuses chunks larger than 4 MiB"));
         let mut o = opts(None);
         o.chunk_mib = Some(8);
-        assert_eq!(crate::error::exit_of(&o.destination().unwrap_err()), Exit::Usage);
+        assert_eq!(crate::error::exit_of(&o.destination().unwrap_err()), crate::error::Exit::Usage);
     }
 
     #[test]
