@@ -16,7 +16,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build one crate for one target into a package folder of static, smoke-tested executables.
+    /// Build one crate for one target into a package folder of static, smoke-tested executables;
+    /// with --publish, then publish it, and with --attest, then attest it.
     Build(Box<crate::commands::BuildCommand>),
     /// Push a package folder (and its -srcbuild- source archive) to an OCI registry or local layout;
     /// with --attest, then attest it.
