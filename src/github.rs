@@ -45,6 +45,9 @@ pub enum Output {
     Failures,
     Unreadable,
     IndexReference,
+    // cratemill report --open-issues
+    Issues,
+    IssuesOpened,
 }
 
 /// The subcommands that write step outputs, which are also the `mode`s of `action.yml` that run them.
@@ -69,7 +72,7 @@ impl Mode {
 }
 
 impl Output {
-    pub const ALL: [Output; 22] = [
+    pub const ALL: [Output; 24] = [
         Output::Status,
         Output::Version,
         Output::Executables,
@@ -92,6 +95,8 @@ impl Output {
         Output::Failures,
         Output::Unreadable,
         Output::IndexReference,
+        Output::Issues,
+        Output::IssuesOpened,
     ];
 
     /// The name in `$GITHUB_OUTPUT` and in `action.yml`.
@@ -119,6 +124,8 @@ impl Output {
             Output::Failures => "failures",
             Output::Unreadable => "unreadable",
             Output::IndexReference => "index-reference",
+            Output::Issues => "issues",
+            Output::IssuesOpened => "issues-opened",
         }
     }
 
@@ -140,7 +147,9 @@ impl Output {
             | Output::Failed
             | Output::Failures
             | Output::Unreadable
-            | Output::IndexReference => &[Mode::Report],
+            | Output::IndexReference
+            | Output::Issues
+            | Output::IssuesOpened => &[Mode::Report],
         }
     }
 }

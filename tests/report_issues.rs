@@ -3,7 +3,8 @@
 //! target listed, none again on a second run (the search finds the marker), skips counted by
 //! reason (not on GitHub, class not reported, no repository, repository not found, issues
 //! disabled), `--dry-run` sends no POST, a secondary rate limit (403 + Retry-After: 1) is waited
-//! for and retried, and a missing, bad or under-privileged token is one exit-2 line.
+//! for and retried, a missing, bad or under-privileged token is one exit-2 line, and under Actions
+//! the step outputs `issues` and `issues-opened` name issues.json and the count opened.
 
 #[path = "support/github_api.rs"]
 mod github_api;
@@ -33,6 +34,24 @@ fn failing(dir: &Path, name: &str, target: &str, class: FailureClass, repository
 
 /// `cratemill report RESULTS --out OUT --open-issues EXTRA...` with the stand-in's URL and `token`.
 fn report(results: &Path, out: &Path, api: &str, token: Option<&str>, extra: &[&str]) -> Output {
+    command(results, out, api, token, extra).output().unwrap()
+}
+
+/// [`report`] as a step of a GitHub Actions job: the lines it wrote to `$GITHUB_OUTPUT`.
+fn report_step(results: &Path, out: &Path, api: &str, extra: &[&str]) -> Vec<String> {
+    let runner = tempfile::tempdir().unwrap();
+    let (outputs, summary) = (runner.path().join("output"), runner.path().join("summary"));
+    let o = command(results, out, api, Some(TOKEN), extra)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::read_to_string(&outputs).unwrap().lines().map(str::to_string).collect()
+}
+
+fn command(results: &Path, out: &Path, api: &str, token: Option<&str>, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cratemill"));
     c.args(["report", s(results), "--out", s(&out.join("index.json")), "--open-issues"]).args(extra);
     for k in ["GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_TOKEN", "CRATEMILL_TEST_TOKEN"] {
@@ -42,7 +61,7 @@ fn report(results: &Path, out: &Path, api: &str, token: Option<&str>, extra: &[&
     if let Some(t) = token {
         c.env("GITHUB_TOKEN", t);
     }
-    c.output().unwrap()
+    c
 }
 
 fn text(b: &[u8]) -> String {
@@ -150,6 +169,30 @@ fn one_issue_per_crate_version_and_never_twice() {
         (entry.outcome, entry.url.as_deref()),
         (IssueOutcome::AlreadyReported, Some("https://github.com/example/broken-tool/issues/1"))
     );
+}
+
+#[test]
+fn step_outputs_name_issues_json_and_how_many_were_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = fleet(tmp.path());
+    let api = stand_in();
+    let out = tmp.path().join("out");
+    let issues = out.join("issues.json");
+    let dry = report_step(&results, &out, &api.url, &["--dry-run"]);
+    assert!(dry.contains(&format!("issues={}", s(&issues))), "{dry:?}");
+    assert!(dry.contains(&"issues-opened=0".to_string()), "a dry run opens none: {dry:?}");
+    assert!(api.issues().is_empty());
+    assert!(issues_json(&out).dry_run, "the output names the file just written");
+
+    let custom = tmp.path().join("elsewhere.json");
+    let real = report_step(&results, &out, &api.url, &["--issues", s(&custom)]);
+    assert!(real.contains(&format!("issues={}", s(&custom))), "{real:?}");
+    assert!(real.contains(&"issues-opened=1".to_string()), "{real:?}");
+    assert_eq!(api.issues().len(), 1);
+    let list: IssueList = cratemill::schema::read(&custom).unwrap();
+    assert_eq!(outcome_of(&list, "broken-tool"), IssueOutcome::Opened);
+    // The report's own outputs are still there.
+    assert!(real.iter().any(|l| l.starts_with("built-index=")), "{real:?}");
 }
 
 #[test]

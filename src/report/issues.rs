@@ -196,6 +196,11 @@ pub fn summary(list: &IssueList) -> String {
     format!("{first}, already reported {}, skipped {skipped_total}{reasons}", n(IssueOutcome::AlreadyReported))
 }
 
+/// How many issues this run created (`--dry-run` creates none): the `issues-opened` output.
+pub fn opened(list: &IssueList) -> usize {
+    list.issues.iter().filter(|e| e.outcome == IssueOutcome::Opened).count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

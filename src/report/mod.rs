@@ -2,7 +2,8 @@
 //! the published ones), merge them into the built index that `cratemill matrix --built` and
 //! `cratemill install` read, and report the fleet: `index.json`, `failures.json`, `report.md` (also
 //! the step summary), outputs, with `--html` a static site, and with `--open-issues` one upstream
-//! issue per failing crate version ([`issues`], decided in [`upstream`]).
+//! issue per failing crate version ([`issues`], decided in [`upstream`]; outputs `issues` and
+//! `issues-opened`).
 //!
 //! I/O here and in [`load`]; the merge rule is in [`merge`], the facts in [`summary`], the
 //! formats in [`render`] and [`html`]. An unreadable result file is counted and named, and the
@@ -86,7 +87,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         outputs.push((Output::IndexReference, format!("{image}@{digest}")));
     }
     if let Some(access) = &github {
-        report_upstream(access, &args, &merged.failures).await?;
+        let (path, opened) = report_upstream(access, &args, &merged.failures).await?;
+        outputs.push((Output::Issues, path.display().to_string()));
+        outputs.push((Output::IssuesOpened, opened.to_string()));
     }
     let total = merged.tally.total();
     outputs.extend([
@@ -110,16 +113,18 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
 }
 
 /// `--open-issues`: open (or, dry, list) the upstream issues, write `issues.json`, say what was done.
+/// Returns the path of `issues.json` and how many issues this run opened (none with `--dry-run`),
+/// for the step outputs.
 async fn report_upstream(
     access: &issues::Access,
     args: &ReportArgs,
     failures: &[crate::schema::report::FailureEntry],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(std::path::PathBuf, usize)> {
     let path = args.issues.clone().unwrap_or_else(|| args.out.with_file_name("issues.json"));
     let list = issues::open_issues(access, failures, args.dry_run).await?;
     crate::schema::write(&path, &list)?;
     crate::note!("{}; recorded in {}", issues::summary(&list), path.display());
-    Ok(())
+    Ok((path, issues::opened(&list)))
 }
 
 /// The `--previous` index: a missing file is an error unless `--previous-optional` (silently
