@@ -70,3 +70,53 @@ fn a_lock_pinning_a_version_the_index_lacks_builds_on_a_fresh_resolution() {
     let run = Command::new(out.join("bin/app")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "app 42\n");
 }
+
+/// A shipped Cargo.lock pinning `dep 1.0.0`, whose code does not compile (as `libc` 0.2.149 does not
+/// on loongarch64-musl), while the semver-compatible `dep 1.0.1` does: the locked attempt fails with
+/// the error in the dependency, and the next attempt sets the lock aside, resolves `1.0.1` and builds.
+#[test]
+fn a_dependency_that_fails_to_compile_at_its_locked_version_builds_on_a_fresh_resolution() {
+    let lib = |v: &str| {
+        format!("[package]\nname = \"dep\"\nversion = \"{v}\"\nedition = \"2021\"\n\n[lib]\npath = \"src/lib.rs\"\n")
+    };
+    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [[bin]]\nname = \"app\"\npath = \"src/main.rs\"\n\n[dependencies]\ndep = \"1\"\n";
+    let broken = TestCrate::new("dep", "1.0.0")
+        .file("Cargo.toml", lib("1.0.0"))
+        .file("src/lib.rs", "pub fn answer() -> u32 { no_such_type::default() }\n");
+    let lock = format!(
+        "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"dep\",\n]\n\n\
+         [[package]]\nname = \"dep\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+         checksum = \"{}\"\n",
+        broken.cksum()
+    );
+    let reg = SparseRegistry::start(vec![
+        broken,
+        TestCrate::new("dep", "1.0.1")
+            .file("Cargo.toml", lib("1.0.1"))
+            .file("src/lib.rs", "pub fn answer() -> u32 { 42 }\n"),
+        TestCrate::new("app", "0.1.0")
+            .file("Cargo.toml", manifest)
+            .file("Cargo.lock", lock)
+            .file("src/main.rs", "fn main() { println!(\"app {}\", dep::answer()); }\n")
+            .dep("dep", "^1"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let home = mirror_cargo_home(dir.path(), &reg);
+    let out = dir.path().join("out");
+    let o = build(&reg, "app@0.1.0", &out, &home);
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap_or_default();
+    assert!(o.status.success(), "{}\n{log}", String::from_utf8_lossy(&o.stderr));
+    let r: BuildResult = cratemill::schema::read(&out.join("result.json")).unwrap();
+    assert_eq!(r.attempts.len(), 2, "{:?}", r.attempts);
+    let failure = r.attempts[0].failure.as_ref().expect("the locked attempt failed");
+    assert_eq!(failure.class, FailureClass::CompileError, "{}", failure.message);
+    assert!(
+        failure.evidence.iter().any(|l| l.contains("/registry/src/") && l.contains("dep-1.0.0")),
+        "{:?}",
+        failure.evidence
+    );
+    assert!(r.attempts[0].locked && !r.attempts[1].locked && r.attempts[1].fresh_lock, "{:?}", r.attempts);
+    let run = Command::new(out.join("bin/app")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "app 42\n", "built against dep 1.0.1");
+}

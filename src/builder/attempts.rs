@@ -5,6 +5,9 @@
 //! with the shipped `Cargo.lock` set aside (cargo keeps a lock's pins even without `--locked`, so only
 //! a fresh resolution gets past a version the index does not serve); on "lock file needs to be
 //! updated", the same without `--locked` (cargo updates the lock);
+//! on a compile error inside a registry dependency while the shipped `Cargo.lock` was used, the same
+//! with the lock set aside (a semver-compatible newer release of the dependency often supports the
+//! target the pinned one predates: `libc` 0.2.149 has no loongarch64-musl types, later 0.2.x do);
 //! on "feature does not exist", the same without the added vendoring features; after any other
 //! failure of `--all-features` (it can switch on unstable or platform-only features), default features.
 //! Timeouts and resource exhaustion end the ladder: another attempt would hit the same wall.
@@ -31,6 +34,8 @@ pub struct Outcome {
     pub class: FailureClass,
     pub lock_outdated: bool,
     pub feature_problem: bool,
+    /// The compile error is inside a dependency from the registry, not the crate itself.
+    pub dependency_error: bool,
 }
 
 pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Plan {
@@ -46,6 +51,8 @@ pub fn next(last: &Plan, outcome: &Outcome, tried: &[Plan]) -> Option<Plan> {
         Plan { locked: false, discard_lock: true, ..last.clone() }
     } else if outcome.lock_outdated && last.locked {
         Plan { locked: false, ..last.clone() }
+    } else if outcome.dependency_error && last.locked && !last.discard_lock {
+        Plan { locked: false, discard_lock: true, ..last.clone() }
     } else if outcome.feature_problem && !last.extra_features.is_empty() {
         Plan { extra_features: Vec::new(), ..last.clone() }
     } else if last.features == Features::All {
@@ -61,7 +68,22 @@ mod tests {
     use super::*;
 
     fn outcome(class: FailureClass) -> Outcome {
-        Outcome { class, lock_outdated: false, feature_problem: false }
+        Outcome { class, lock_outdated: false, feature_problem: false, dependency_error: false }
+    }
+
+    #[test]
+    fn a_dependency_that_does_not_compile_gets_a_fresh_resolution_once() {
+        let p1 = first(Features::All, vec![], true);
+        let o = Outcome { dependency_error: true, ..outcome(FailureClass::CompileError) };
+        let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p2, Plan { locked: false, discard_lock: true, ..p1.clone() });
+        // Still failing after the fresh resolution: default features, keeping the fresh lock.
+        let p3 = next(&p2, &o, &[p1.clone(), p2.clone()]).unwrap();
+        assert_eq!(p3, Plan { features: Features::Default, ..p2 });
+        // Without a shipped lock the resolution is fresh already: nothing to set aside.
+        let unlocked = first(Features::All, vec![], false);
+        let p = next(&unlocked, &o, std::slice::from_ref(&unlocked)).unwrap();
+        assert_eq!(p, Plan { features: Features::Default, ..unlocked });
     }
 
     #[test]

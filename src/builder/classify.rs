@@ -126,6 +126,12 @@ pub struct Classification {
 }
 
 impl Classification {
+    /// A compile error located in a registry dependency's sources (`--> .../registry/src/...`),
+    /// not in the crate itself.
+    pub fn in_registry_dependency(&self) -> bool {
+        self.class == FailureClass::CompileError && self.evidence.iter().any(|l| l.contains("/registry/src/"))
+    }
+
     /// The `failure` record of `result.json` (and of an attempt) for this classification.
     pub fn to_failure(&self, phase: Phase) -> Failure {
         Failure { class: self.class, phase, message: self.summary.clone(), evidence: self.evidence.clone() }

@@ -402,6 +402,7 @@ impl<'a> Job<'a> {
                 class: failed.class,
                 lock_outdated: failed.lock_outdated,
                 feature_problem: failed.feature_problem,
+                dependency_error: failed.in_registry_dependency(),
             };
             match attempts::next(&plan, &outcome, &tried) {
                 Some(next) if Instant::now() < self.setup.deadline => plan = next,
