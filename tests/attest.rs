@@ -395,22 +395,7 @@ fn batch_puts_a_chunk_in_one_statement() {
 
 /// The environment a key-signing job runs with (claims from the runner's variables).
 fn key_env() -> Vec<(String, String)> {
-    let c = sigstore::claims("public");
-    let v = |k: &str| c[k].as_str().unwrap().to_string();
-    [
-        ("GITHUB_REF", v("ref")),
-        ("GITHUB_SHA", v("sha")),
-        ("GITHUB_REPOSITORY", v("repository")),
-        ("GITHUB_EVENT_NAME", v("event_name")),
-        ("GITHUB_WORKFLOW_REF", v("workflow_ref")),
-        ("GITHUB_REPOSITORY_ID", v("repository_id")),
-        ("GITHUB_REPOSITORY_OWNER_ID", v("repository_owner_id")),
-        ("GITHUB_RUN_ID", v("run_id")),
-        ("GITHUB_RUN_ATTEMPT", v("run_attempt")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    sigstore::runner_env()
 }
 
 #[test]

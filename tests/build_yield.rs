@@ -31,6 +31,16 @@ fn build(reg: &SparseRegistry, spec: &str, out: &Path, cargo_home: &Path) -> Out
         .expect("running cratemill")
 }
 
+/// Build `spec` from `reg` into `dir/out` through a mirror CARGO_HOME; it must succeed.
+fn build_ok(reg: &SparseRegistry, spec: &str, dir: &Path) -> (BuildResult, std::path::PathBuf) {
+    let home = mirror_cargo_home(dir, reg);
+    let out = dir.join("out");
+    let o = build(reg, spec, &out, &home);
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap_or_default();
+    assert!(o.status.success(), "{}\n{log}", String::from_utf8_lossy(&o.stderr));
+    (cratemill::schema::read(&out.join("result.json")).unwrap(), out)
+}
+
 /// A shipped Cargo.lock pinning `dep 1.0.2`, which the (mirror's) index does not serve: the locked
 /// attempt fails with its own class, and the second attempt resolves fresh and builds.
 #[test]
@@ -53,12 +63,7 @@ fn a_lock_pinning_a_version_the_index_lacks_builds_on_a_fresh_resolution() {
             .dep("dep", "^1"),
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let home = mirror_cargo_home(dir.path(), &reg);
-    let out = dir.path().join("out");
-    let o = build(&reg, "app@0.1.0", &out, &home);
-    let log = std::fs::read_to_string(out.join("build.log")).unwrap_or_default();
-    assert!(o.status.success(), "{}\n{log}", String::from_utf8_lossy(&o.stderr));
-    let r: BuildResult = cratemill::schema::read(&out.join("result.json")).unwrap();
+    let (r, out) = build_ok(&reg, "app@0.1.0", dir.path());
     assert_eq!(r.status, Status::Built);
     assert_eq!(r.attempts.len(), 2, "{:?}", r.attempts);
     let first = &r.attempts[0];
@@ -102,12 +107,7 @@ fn a_dependency_that_fails_to_compile_at_its_locked_version_builds_on_a_fresh_re
             .dep("dep", "^1"),
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let home = mirror_cargo_home(dir.path(), &reg);
-    let out = dir.path().join("out");
-    let o = build(&reg, "app@0.1.0", &out, &home);
-    let log = std::fs::read_to_string(out.join("build.log")).unwrap_or_default();
-    assert!(o.status.success(), "{}\n{log}", String::from_utf8_lossy(&o.stderr));
-    let r: BuildResult = cratemill::schema::read(&out.join("result.json")).unwrap();
+    let (r, out) = build_ok(&reg, "app@0.1.0", dir.path());
     assert_eq!(r.attempts.len(), 2, "{:?}", r.attempts);
     let failure = r.attempts[0].failure.as_ref().expect("the locked attempt failed");
     assert_eq!(failure.class, FailureClass::CompileError, "{}", failure.message);

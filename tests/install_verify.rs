@@ -30,22 +30,7 @@ fn creds() -> Vec<(String, String)> {
 
 /// The runner variables a key-signing attest job reads (its claims).
 fn attest_env() -> Vec<(String, String)> {
-    let c = sigstore::claims("public");
-    let v = |k: &str| c[k].as_str().unwrap().to_string();
-    let mut env: Vec<(String, String)> = [
-        ("GITHUB_REF", v("ref")),
-        ("GITHUB_SHA", v("sha")),
-        ("GITHUB_REPOSITORY", v("repository")),
-        ("GITHUB_EVENT_NAME", v("event_name")),
-        ("GITHUB_WORKFLOW_REF", v("workflow_ref")),
-        ("GITHUB_REPOSITORY_ID", v("repository_id")),
-        ("GITHUB_REPOSITORY_OWNER_ID", v("repository_owner_id")),
-        ("GITHUB_RUN_ID", v("run_id")),
-        ("GITHUB_RUN_ATTEMPT", v("run_attempt")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let mut env = sigstore::runner_env();
     env.extend(creds());
     env
 }

@@ -34,6 +34,27 @@ fn node() -> Command {
 }
 
 /// Claims of a GitHub Actions OIDC token for a test repository.
+/// The runner variables a key-signing attest job reads: the claims of [`claims`]`("public")` as
+/// GitHub Actions sets them in the environment.
+pub fn runner_env() -> Vec<(String, String)> {
+    let c = claims("public");
+    let v = |k: &str| c[k].as_str().unwrap().to_string();
+    [
+        ("GITHUB_REF", v("ref")),
+        ("GITHUB_SHA", v("sha")),
+        ("GITHUB_REPOSITORY", v("repository")),
+        ("GITHUB_EVENT_NAME", v("event_name")),
+        ("GITHUB_WORKFLOW_REF", v("workflow_ref")),
+        ("GITHUB_REPOSITORY_ID", v("repository_id")),
+        ("GITHUB_REPOSITORY_OWNER_ID", v("repository_owner_id")),
+        ("GITHUB_RUN_ID", v("run_id")),
+        ("GITHUB_RUN_ATTEMPT", v("run_attempt")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 pub fn claims(visibility: &str) -> serde_json::Value {
     serde_json::json!({
         "iss": GITHUB_ISSUER,
