@@ -393,6 +393,20 @@ fn batch_puts_a_chunk_in_one_statement() {
     assert_eq!(read_json(&out.join("attest.json"))["attestations"].as_array().unwrap().len(), 1);
 }
 
+/// The referrers fallback index (`sha256-<hex>` tag) of the binary image that `dir` was published as.
+fn fallback_index(reg: &registry::Registry, dir: &Path) -> Value {
+    let digest = cratemill::schema::read::<cratemill::schema::publish::PublishRecord>(&dir.join("publish.json"))
+        .unwrap()
+        .references
+        .iter()
+        .find(|r| r.kind == cratemill::schema::publish::ReferenceKind::Binary)
+        .unwrap()
+        .digest
+        .clone();
+    let index = registry::inspect_raw(&format!("{}/hexyl:{}", reg.host(), digest.replacen(':', "-", 1))).unwrap();
+    serde_json::from_slice(&index).unwrap()
+}
+
 /// The environment a key-signing job runs with (claims from the runner's variables).
 fn key_env() -> Vec<(String, String)> {
     sigstore::runner_env()
@@ -447,16 +461,7 @@ fn two_jobs_attach_to_one_image_through_the_fallback_tag_and_verify_finds_both()
         let o = j.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let digest = cratemill::schema::read::<cratemill::schema::publish::PublishRecord>(&dir.join("publish.json"))
-        .unwrap()
-        .references
-        .iter()
-        .find(|r| r.kind == cratemill::schema::publish::ReferenceKind::Binary)
-        .unwrap()
-        .digest
-        .clone();
-    let index = registry::inspect_raw(&format!("{}/hexyl:{}", reg.host(), digest.replacen(':', "-", 1))).unwrap();
-    let index: Value = serde_json::from_slice(&index).unwrap();
+    let index = fallback_index(&reg, &dir);
     assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "both jobs' entries kept: {index}");
     for name in ["one", "two"] {
         let public = tmp.path().join(format!("{name}.pub"));
@@ -602,16 +607,7 @@ fn publish_attest_signs_and_attaches_what_it_pushed_and_verify_finds_it() {
     let attached = record["attestations"][0]["attached"].as_array().unwrap();
     assert_eq!(attached.len(), 1, "{record}");
     // The registry holds the referrer: the fallback tag's index names it with the bundle type.
-    let digest = cratemill::schema::read::<cratemill::schema::publish::PublishRecord>(&dir.join("publish.json"))
-        .unwrap()
-        .references
-        .iter()
-        .find(|r| r.kind == cratemill::schema::publish::ReferenceKind::Binary)
-        .unwrap()
-        .digest
-        .clone();
-    let index = registry::inspect_raw(&format!("{}/hexyl:{}", reg.host(), digest.replacen(':', "-", 1))).unwrap();
-    let index: Value = serde_json::from_slice(&index).unwrap();
+    let index = fallback_index(&reg, &dir);
     let entry = &index["manifests"][0];
     assert_eq!(entry["artifactType"], "application/vnd.dev.sigstore.bundle.v0.3+json", "{index}");
     assert!(attached[0].as_str().unwrap().ends_with(entry["digest"].as_str().unwrap()), "{record} {index}");

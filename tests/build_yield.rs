@@ -31,6 +31,17 @@ fn build(reg: &SparseRegistry, spec: &str, out: &Path, cargo_home: &Path) -> Out
         .expect("running cratemill")
 }
 
+/// `app 0.1.0`, a binary printing `dep::answer()`, shipping `lock` as its Cargo.lock.
+fn app_with_lock(lock: &str) -> TestCrate {
+    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [[bin]]\nname = \"app\"\npath = \"src/main.rs\"\n\n[dependencies]\ndep = \"1\"\n";
+    TestCrate::new("app", "0.1.0")
+        .file("Cargo.toml", manifest)
+        .file("Cargo.lock", lock)
+        .file("src/main.rs", "fn main() { println!(\"app {}\", dep::answer()); }\n")
+        .dep("dep", "^1")
+}
+
 /// Build `spec` from `reg` into `dir/out` through a mirror CARGO_HOME; it must succeed.
 fn build_ok(reg: &SparseRegistry, spec: &str, dir: &Path) -> (BuildResult, std::path::PathBuf) {
     let home = mirror_cargo_home(dir, reg);
@@ -46,8 +57,6 @@ fn build_ok(reg: &SparseRegistry, spec: &str, dir: &Path) -> (BuildResult, std::
 #[test]
 fn a_lock_pinning_a_version_the_index_lacks_builds_on_a_fresh_resolution() {
     let lib = "[package]\nname = \"dep\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[lib]\npath = \"src/lib.rs\"\n";
-    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
-                    [[bin]]\nname = \"app\"\npath = \"src/main.rs\"\n\n[dependencies]\ndep = \"1\"\n";
     let lock = format!(
         "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"dep\",\n]\n\n\
          [[package]]\nname = \"dep\"\nversion = \"1.0.2\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
@@ -56,11 +65,7 @@ fn a_lock_pinning_a_version_the_index_lacks_builds_on_a_fresh_resolution() {
     );
     let reg = SparseRegistry::start(vec![
         TestCrate::new("dep", "1.0.0").file("Cargo.toml", lib).file("src/lib.rs", "pub fn answer() -> u32 { 42 }\n"),
-        TestCrate::new("app", "0.1.0")
-            .file("Cargo.toml", manifest)
-            .file("Cargo.lock", lock)
-            .file("src/main.rs", "fn main() { println!(\"app {}\", dep::answer()); }\n")
-            .dep("dep", "^1"),
+        app_with_lock(&lock),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let (r, out) = build_ok(&reg, "app@0.1.0", dir.path());
@@ -84,8 +89,6 @@ fn a_dependency_that_fails_to_compile_at_its_locked_version_builds_on_a_fresh_re
     let lib = |v: &str| {
         format!("[package]\nname = \"dep\"\nversion = \"{v}\"\nedition = \"2021\"\n\n[lib]\npath = \"src/lib.rs\"\n")
     };
-    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
-                    [[bin]]\nname = \"app\"\npath = \"src/main.rs\"\n\n[dependencies]\ndep = \"1\"\n";
     let broken = TestCrate::new("dep", "1.0.0")
         .file("Cargo.toml", lib("1.0.0"))
         .file("src/lib.rs", "pub fn answer() -> u32 { no_such_type::default() }\n");
@@ -100,11 +103,7 @@ fn a_dependency_that_fails_to_compile_at_its_locked_version_builds_on_a_fresh_re
         TestCrate::new("dep", "1.0.1")
             .file("Cargo.toml", lib("1.0.1"))
             .file("src/lib.rs", "pub fn answer() -> u32 { 42 }\n"),
-        TestCrate::new("app", "0.1.0")
-            .file("Cargo.toml", manifest)
-            .file("Cargo.lock", lock)
-            .file("src/main.rs", "fn main() { println!(\"app {}\", dep::answer()); }\n")
-            .dep("dep", "^1"),
+        app_with_lock(&lock),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let (r, out) = build_ok(&reg, "app@0.1.0", dir.path());
