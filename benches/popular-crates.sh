@@ -4,6 +4,7 @@
 #   usage: benches/popular-crates.sh OUT_DIR [CRATE...]
 # TARGETS="a b ..." builds each crate for those targets in one invocation (`--target` repeated, with
 # BACKEND, default zigbuild) and writes one row per (crate, target): the yield table by target.
+# TOOLCHAIN=NAME passes `--toolchain NAME` (default: cratemill's auto choice).
 set -u
 out=${1:?usage: benches/popular-crates.sh OUT_DIR [CRATE...]}; shift
 crates=("$@")
@@ -26,7 +27,7 @@ for c in "${crates[@]}"; do
   if [ -n "${TARGETS:-}" ]; then
     args=(); for t in $TARGETS; do args+=(--target "$t"); done
     "$bin" build "$c" --backend "${BACKEND:-zigbuild}" "${args[@]}" --out "$out/$c" --quiet --timeout 40m \
-      ${CACHE_DIR:+--cache-dir "$CACHE_DIR"} > "$out/$c.stdout" 2> "$out/$c.stderr"
+      ${CACHE_DIR:+--cache-dir "$CACHE_DIR"} ${TOOLCHAIN:+--toolchain "$TOOLCHAIN"} > "$out/$c.stdout" 2> "$out/$c.stderr"
     secs=$(( $(date +%s) - start ))
     for t in $TARGETS; do [ -f "$out/$c/$t/result.json" ] && row "$out/$c/$t/result.json" "$secs"; done
   else

@@ -3,6 +3,9 @@
 # own target folder, as four CI jobs would) against one invocation with four `--target`s (one shared
 # target folder), alternated, wall and CPU time (every process of the run, from a cpuacct cgroup) per run.
 # Needs tests/setup/30-musl-targets.sh. Results in OUT/times.tsv; docs/benchmarks.md quotes them.
+# TOOLCHAIN=NAME builds with `--toolchain NAME` in both shapes: a toolchain with the four targets' std
+# prebuilt (benches/prebuilt-std-toolchain.sh) measures the shapes as on a runner after `rustup target
+# add`, where std costs nothing; without it, std is built from source in every run.
 #   usage: benches/targets.sh OUT_DIR [ROUNDS] [CRATE@VERSION]
 set -euo pipefail
 out=${1:?usage: benches/targets.sh OUT_DIR [ROUNDS] [CRATE@VERSION]}
@@ -11,6 +14,7 @@ crate=${3:-hexyl@0.17.0}
 bin=${CRATEMILL:-target/release/cratemill}
 targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl riscv64gc-unknown-linux-musl loongarch64-unknown-linux-musl)
 export PATH="$HOME/.local/bin:$PATH"
+tc=(); [ -n "${TOOLCHAIN:-}" ] && tc=(--toolchain "$TOOLCHAIN")
 mkdir -p "$out"
 printf 'round\tshape\twall_s\tcpu_s\tbuilt\n' > "$out/times.tsv"
 
@@ -46,12 +50,12 @@ for r in $(seq 1 "$rounds"); do
   rm -rf "$out/sep" "$out/grp"
   wall=0; cpu=0
   for t in "${targets[@]}"; do
-    read -r w c < <(measure "$bin" build "$crate" --backend zigbuild --quiet --target "$t" --out "$out/sep/$t")
+    read -r w c < <(measure "$bin" build "$crate" --backend zigbuild "${tc[@]}" --quiet --target "$t" --out "$out/sep/$t")
     wall=$(python3 -c "print(round($wall+$w,1))"); cpu=$(python3 -c "print(round($cpu+$c,1))")
   done
   printf '%s\tseparate\t%s\t%s\t%s\n' "$r" "$wall" "$cpu" "$(built "$out"/sep/*/result.json)" >> "$out/times.tsv"
   args=(); for t in "${targets[@]}"; do args+=(--target "$t"); done
-  read -r w c < <(measure "$bin" build "$crate" --backend zigbuild --quiet "${args[@]}" --out "$out/grp")
+  read -r w c < <(measure "$bin" build "$crate" --backend zigbuild "${tc[@]}" --quiet "${args[@]}" --out "$out/grp")
   printf '%s\tgrouped\t%s\t%s\t%s\n' "$r" "$w" "$c" "$(built "$out"/grp/*/result.json)" >> "$out/times.tsv"
 done
 column -t -s $'\t' "$out/times.tsv"

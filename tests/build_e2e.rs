@@ -457,3 +457,58 @@ fn missing_bubblewrap_is_refused_with_the_fix() {
     assert!(line.contains("apt-get install bubblewrap") && line.contains("--sandbox none"), "{line}");
     assert!(!out.exists(), "nothing is written when the sandbox is refused");
 }
+
+/// `--toolchain NAME` for a toolchain that `rustup toolchain link` points outside `/usr` and rustup's
+/// home (a copy of Debian's rustc here, in a private RUSTUP_HOME): the sandbox mounts where the
+/// link leads, so the build finds its compiler, and result.json names the toolchain.
+#[test]
+fn linked_toolchain_outside_usr_builds_in_the_sandbox() {
+    let driver = std::fs::read_dir("/usr/lib/x86_64-linux-gnu")
+        .expect("/usr/lib/x86_64-linux-gnu")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("librustc_driver-"))
+        .expect("Debian's rustc-web (tests/setup/30-musl-targets.sh)");
+    let dir = tempfile::tempdir().unwrap();
+    let tc = dir.path().join("linked-tc");
+    std::fs::create_dir_all(tc.join("bin")).unwrap();
+    std::fs::create_dir_all(tc.join("lib/rustlib")).unwrap();
+    for tool in ["rustc", "cargo"] {
+        std::fs::copy(Path::new("/usr/bin").join(tool), tc.join("bin").join(tool)).unwrap();
+    }
+    std::fs::copy(&driver, tc.join("lib").join(driver.file_name().unwrap())).unwrap();
+    std::os::unix::fs::symlink(
+        "/usr/lib/rustlib/x86_64-unknown-linux-gnu",
+        tc.join("lib/rustlib/x86_64-unknown-linux-gnu"),
+    )
+    .unwrap();
+    let rustup_home = dir.path().join("rustup");
+    let real_home = std::env::var("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".rustup"));
+    std::fs::create_dir_all(rustup_home.join("toolchains")).unwrap();
+    std::fs::copy(real_home.join("settings.toml"), rustup_home.join("settings.toml")).unwrap();
+    for entry in std::fs::read_dir(real_home.join("toolchains")).unwrap().flatten() {
+        std::os::unix::fs::symlink(entry.path(), rustup_home.join("toolchains").join(entry.file_name())).unwrap();
+    }
+    std::os::unix::fs::symlink(&tc, rustup_home.join("toolchains/cm-linked")).unwrap();
+    let home = rustup_home.to_str().unwrap();
+    let sysroot = Command::new("rustc").args(["+cm-linked", "--print", "sysroot"]).env("RUSTUP_HOME", home).output();
+    assert_eq!(
+        String::from_utf8_lossy(&sysroot.unwrap().stdout).trim(),
+        tc.to_str().unwrap(),
+        "the copy is its own sysroot"
+    );
+
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);
+    let out = dir.path().join("out");
+    let o = build(&reg, "hello", &out, &["--toolchain", "cm-linked"], &[("RUSTUP_HOME", home)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = result(&out);
+    assert_eq!(r.sandbox, Some(cratemill::schema::result::Sandbox::Bwrap), "the build ran in bwrap");
+    let toolchain = r.toolchain.as_ref().unwrap();
+    assert_eq!(toolchain.name.as_deref(), Some("cm-linked"));
+    let debian = Command::new("/usr/bin/rustc").arg("--version").output().unwrap();
+    assert_eq!(toolchain.rustc, String::from_utf8_lossy(&debian.stdout).trim(), "Debian's compiler");
+    assert_eq!(r.executables[0].smoke.status, SmokeStatus::Passed);
+}

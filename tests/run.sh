@@ -23,6 +23,17 @@ if [[ -z "${CRATEMILL_TEST_SKIP_SETUP:-}" ]]; then
 fi
 # Tools installed by the setup scripts into user locations.
 export PATH="$HOME/.local/bin:$HOME/.cargo/bin:$PATH"
+# A one-shot run gains nothing from incremental compilation, which would add ~5 GiB to target/.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+# Disk is the resource the suite runs out of first (the four-target test writes four std builds):
+# say what there is before and after, so a failure for lack of space is explained by the log.
+disk() { df -h --output=avail,size,target "${CARGO_TARGET_DIR:-target}" "${TMPDIR:-/tmp}" 2>/dev/null || df -h; }
+mkdir -p "${CARGO_TARGET_DIR:-target}"
+step "disk before"
+disk
+endstep
+trap 'step "disk after"; disk; endstep' EXIT
 
 step "toolchain"
 cargo --version

@@ -169,7 +169,8 @@ async fn validate_and_resolve(
         let backend = backend::choose(args.backend, target, host, &tools)?;
         let toolchain = toolchain::settle_std(toolchain, &args.toolchain, backend, target, host).await?;
         let sandbox = sandbox::resolve(args.sandbox).await?;
-        let tool_paths = if sandbox.is_some() { toolchain::sandbox_paths(nightly, backend).await } else { Vec::new() };
+        let tool_paths =
+            if sandbox.is_some() { toolchain::sandbox_paths(&toolchain, backend).await } else { Vec::new() };
         anyhow::Ok((toolchain, backend, started.elapsed(), sandbox, tool_paths))
     };
     let resolving = async {

@@ -119,17 +119,24 @@ pub async fn detect(choice: &ToolchainChoice) -> anyhow::Result<Toolchain> {
 }
 
 /// The host folders a sandboxed build must be able to read: rustup's home (toolchains), the folder
-/// `cargo` is found in (rustup's proxies), the chosen toolchain's sysroot, and the backend's own tools
-/// (for zigbuild: `cargo-zigbuild` and `zig`, and the environment they are installed in). I/O.
-pub async fn sandbox_paths(nightly: bool, backend: crate::schema::Backend) -> Vec<std::path::PathBuf> {
+/// `cargo` is found in (rustup's proxies), the settled toolchain's sysroot (also where a linked
+/// toolchain really lives: `rustup toolchain link` leaves a symbolic link in rustup's home), and the
+/// backend's own tools (for zigbuild: `cargo-zigbuild` and `zig`, and the environment they are
+/// installed in). I/O.
+pub async fn sandbox_paths(toolchain: &Toolchain, backend: crate::schema::Backend) -> Vec<std::path::PathBuf> {
     use std::path::PathBuf;
     let mut paths: Vec<PathBuf> = Vec::new();
     match std::env::var_os("RUSTUP_HOME") {
         Some(home) => paths.push(home.into()),
         None => paths.extend(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup"))),
     }
-    let args: &[&str] = if nightly { &["+nightly", "--print", "sysroot"] } else { &["--print", "sysroot"] };
-    paths.extend(version_line("rustc", args).await.map(PathBuf::from));
+    let plus = plus_arg(toolchain).map(|p| format!("+{p}"));
+    let mut args: Vec<&str> = plus.iter().map(String::as_str).collect();
+    args.extend(["--print", "sysroot"]);
+    if let Some(sysroot) = version_line("rustc", &args).await.map(PathBuf::from) {
+        paths.extend(std::fs::canonicalize(&sysroot).ok().filter(|real| *real != sysroot));
+        paths.push(sysroot);
+    }
     let mut tools = vec!["cargo"];
     if backend == crate::schema::Backend::Zigbuild {
         tools.extend(["cargo-zigbuild", "zig"]);
