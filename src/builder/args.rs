@@ -58,7 +58,8 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DIR", env = "CRATEMILL_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
 
-    /// Size bound of --cache-dir in GiB: least recently used per-target folders go first.
+    /// Size bound of --cache-dir in GiB (the shared CARGO_HOME included): least recently used
+    /// per-target folders go first.
     #[arg(long, value_name = "GIB", default_value_t = 8)]
     pub cache_max_gib: u64,
 

@@ -159,20 +159,25 @@ impl Cache {
     }
 
     /// Delete least recently used per-target subfolders (and the host's `release/`) until the cache
-    /// fits; returns what was deleted.
+    /// fits; returns what was deleted (as paths under the cache). The shared `cargo-home/` counts
+    /// towards the bound too; every cached build uses it, so it counts as used now and goes last.
     pub fn prune(&self) -> anyhow::Result<Vec<String>> {
         let dir = self.target_dir();
         let mut entries = Vec::new();
         for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?.flatten() {
             let meta = e.metadata()?;
             if meta.is_dir() {
-                let name = e.file_name().to_string_lossy().into_owned();
+                let name = format!("target/{}", e.file_name().to_string_lossy());
                 entries.push(CacheEntry { name, bytes: tree_size(&e.path()), used: meta.modified()? });
             }
         }
+        let home = self.cargo_home();
+        if home.is_dir() {
+            entries.push(CacheEntry { name: "cargo-home".into(), bytes: tree_size(&home), used: SystemTime::now() });
+        }
         let gone = prune_plan(&entries, self.max_bytes);
         for name in &gone {
-            std::fs::remove_dir_all(dir.join(name)).with_context(|| format!("pruning cache entry {name}"))?;
+            std::fs::remove_dir_all(self.root.join(name)).with_context(|| format!("pruning cache entry {name}"))?;
         }
         Ok(gone)
     }
@@ -295,7 +300,11 @@ mod tests {
         let cache = Cache::open(&root, 0).unwrap();
         std::fs::create_dir_all(cache.target_dir().join("aarch64-unknown-linux-musl")).unwrap();
         std::fs::write(cache.target_dir().join("aarch64-unknown-linux-musl/lib.rlib"), vec![0u8; 4096]).unwrap();
-        assert_eq!(cache.prune().unwrap(), ["aarch64-unknown-linux-musl"]);
+        std::fs::create_dir_all(cache.cargo_home().join("registry")).unwrap();
+        std::fs::write(cache.cargo_home().join("registry/x.crate"), vec![0u8; 4096]).unwrap();
+        // The per-target folder goes first, the shared CARGO_HOME (counted too) last.
+        assert_eq!(cache.prune().unwrap(), ["target/aarch64-unknown-linux-musl", "cargo-home"]);
+        assert!(!cache.cargo_home().exists() && !cache.target_dir().join("aarch64-unknown-linux-musl").exists());
         assert!(root.join(CACHE_MARKER).is_file() && cache.target_dir().is_dir());
         assert!(Cache::open(&root, 1).is_ok(), "its own cache opens again");
     }
