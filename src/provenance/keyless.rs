@@ -54,6 +54,16 @@ impl Instance {
         }
     }
 
+    /// The resolved instance as attest.json records it (`None` for an unresolved `auto`).
+    pub fn signed(self) -> Option<crate::schema::attest::SignedInstance> {
+        use crate::schema::attest::SignedInstance;
+        match self {
+            Instance::Auto => None,
+            Instance::PublicGood => Some(SignedInstance::PublicGood),
+            Instance::Github => Some(SignedInstance::Github),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Instance::Auto => "auto",

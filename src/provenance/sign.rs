@@ -19,28 +19,7 @@ use crate::error::usage;
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
-/// How `attest` signs (`--sign`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SignMode {
-    /// Sigstore keyless: a short-lived Fulcio certificate for the workflow's OIDC identity, logged in
-    /// Rekor (public repositories) or timestamped by a TSA (private ones).
-    Keyless,
-    /// A PEM P-256 private key (`--key`), for self-hosted and offline use: no certificate, no log.
-    Key,
-    /// No signature: write the plain statement only (it proves nothing by itself).
-    None,
-}
-
-impl SignMode {
-    /// The flag value (`--sign keyless|key|none`), as recorded in attest.json.
-    pub fn name(self) -> &'static str {
-        match self {
-            SignMode::Keyless => "keyless",
-            SignMode::Key => "key",
-            SignMode::None => "none",
-        }
-    }
-}
+pub use crate::schema::attest::SignMode;
 
 /// A P-256 signing key read from a PEM file.
 pub struct SigningKey {

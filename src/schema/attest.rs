@@ -36,11 +36,11 @@ pub struct AttestEntry {
     /// The Sigstore bundle, relative to the record; `None` with `--sign none`.
     pub bundle: Option<String>,
     pub bundle_sha256: Option<String>,
-    /// `keyless`, `key` or `none`.
-    pub signed_with: String,
-    /// `public-good` (Rekor entry) or `github` (timestamp), keyless only.
+    /// How the statement was signed (`--sign`).
+    pub signed_with: SignMode,
+    /// Which Sigstore instance a keyless signature went to; keyless only.
     #[serde(default)]
-    pub instance: Option<String>,
+    pub instance: Option<SignedInstance>,
     pub subjects: usize,
     pub packages: Vec<JobKey>,
     /// Referrer manifests attached to the packages' images (`attest --attach`).
@@ -49,4 +49,38 @@ pub struct AttestEntry {
     /// The id the GitHub attestations API gave it (`attest --github-api`).
     #[serde(default)]
     pub github_attestation_id: Option<u64>,
+}
+
+/// How `attest` signs (`--sign`), as recorded in attest.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignMode {
+    /// Sigstore keyless: a short-lived Fulcio certificate for the workflow's OIDC identity, logged in
+    /// Rekor (public repositories) or timestamped by a TSA (private ones).
+    Keyless,
+    /// A PEM P-256 private key (`--key`), for self-hosted and offline use: no certificate, no log.
+    Key,
+    /// No signature: write the plain statement only (it proves nothing by itself).
+    None,
+}
+
+impl SignMode {
+    /// The flag value (`--sign keyless|key|none`), the same word attest.json records.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignMode::Keyless => "keyless",
+            SignMode::Key => "key",
+            SignMode::None => "none",
+        }
+    }
+}
+
+/// The Sigstore instance a keyless signature was made with (`--instance`, `auto` resolved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignedInstance {
+    /// Sigstore's public-good Fulcio, with a Rekor entry.
+    PublicGood,
+    /// GitHub's Fulcio, with an RFC 3161 timestamp (nothing logged publicly).
+    Github,
 }
