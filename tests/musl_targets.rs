@@ -9,13 +9,18 @@
 //! the musl std installed (a GitHub runner after `rustup target add`), cratemill uses it; here it
 //! builds std from source.
 //!
-//! Cost in CI (measured here with std built from source, cold cache): 7.5 min of CPU (user+sys)
-//! for two of the four targets in one invocation, so about 15 min of CPU for four, about 8 min of wall
-//! time on two free cores. Most of it is each target's std (`-Zbuild-std`, with the release profile's
-//! LTO) and hexyl's ~40 crates; build scripts and proc-macros are compiled once for all four targets
-//! because they share one target folder. A runner with the four musl std installed (`rustup target
-//! add`) skips the std builds. The cache folder is the test's own temporary folder (bounded by
-//! --cache-max-gib 4; about 200 MiB per target) and is deleted with it.
+//! The four targets are alike (one backend, toolchain and std origin), so they build in one cargo
+//! invocation (`src/builder/group.rs`); the test checks that every package records that one
+//! command and is whole on its own. A second crate (raw-cpuid's `cpuid`, x86 only) then fails the
+//! grouped build for aarch64, and the test checks that each target was built alone as if the other
+//! had not been asked for.
+//!
+//! Cost in CI (measured here with std built from source, cold cache): about 10 min of CPU for
+//! hexyl's four targets (each target's std with `-Zbuild-std`, and hexyl's ~40 crates; build scripts
+//! and proc-macros once for all four), and about 3 min for raw-cpuid's two (their std is in the
+//! cache by then). A runner with the musl std installed (`rustup target add`) skips the std builds.
+//! The cache folder is the test's own temporary folder (bounded by --cache-max-gib 4; about
+//! 200 MiB per target) and is deleted with it.
 
 #[path = "support/online.rs"]
 mod online;
@@ -23,7 +28,7 @@ mod online;
 use std::path::Path;
 use std::process::Command;
 
-use cratemill::schema::result::{BuildResult, SmokeStatus, Status, StdOrigin};
+use cratemill::schema::result::{BuildResult, FailureClass, SmokeStatus, Status, StdOrigin};
 
 const CRATE: &str = "hexyl@0.17.0";
 const TARGETS: [(&str, u16); 4] = [
@@ -83,20 +88,7 @@ fn crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let cache = dir.path().join("cache");
-    let mut args = vec!["build", CRATE, "--backend", "zigbuild", "--quiet", "--cache-max-gib", "4"];
-    for (t, _) in TARGETS {
-        args.extend(["--target", t]);
-    }
-    let o = Command::new(env!("CARGO_BIN_EXE_cratemill"))
-        .args(&args)
-        .arg("--out")
-        .arg(&out)
-        .arg("--cache-dir")
-        .arg(&cache)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("CRATEMILL_INDEX_URL")
-        .output()
-        .expect("running cratemill");
+    let o = build(CRATE, &TARGETS.map(|(t, _)| t), &out, &cache);
     let stderr = String::from_utf8_lossy(&o.stderr);
     for (triple, machine) in TARGETS {
         let pkg_dir = out.join(triple);
@@ -118,11 +110,13 @@ fn crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets() {
         // The .crate is downloaded once per invocation: later targets reuse the verified copy.
         let reused = log.contains("reused the download of an earlier target");
         assert_eq!(reused, triple != TARGETS[0].0, "{triple}: download reuse");
-        // Host artifacts (proc-macros, build scripts) are compiled once for all four targets: the
-        // shared CARGO_HOME keeps the registry sources (and so the build scripts' rerun-if-changed
-        // paths) where the first target compiled them.
+        // The four targets were built in one cargo invocation, which compiled the host artifacts
+        // (proc-macros, build scripts) once: its output is in every target's log.
+        assert_eq!(r.attempts.len(), 1, "{triple}: {:?}", r.attempts);
+        let targets_built = r.attempts[0].command.iter().filter(|a| *a == "--target").count();
+        assert_eq!(targets_built, 4, "{triple}: not one invocation: {:?}", r.attempts[0].command);
         let host_compiles = log.lines().filter(|l| l.contains("Compiling proc-macro2 ")).count();
-        assert_eq!(host_compiles, usize::from(triple == TARGETS[0].0), "{triple}: proc-macro2 compiled again");
+        assert_eq!(host_compiles, 1, "{triple}: proc-macro2 compiled {host_compiles} times");
 
         let exe = &r.executables[0];
         assert_eq!(exe.name, "hexyl");
@@ -151,4 +145,53 @@ fn crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets() {
     for (triple, _) in TARGETS {
         assert!(cache.join("target").join(triple).is_dir(), "no cache entry for {triple}");
     }
+    a_target_the_crate_cannot_build_leaves_the_others_built_alone(&cache, &dir.path().join("split"));
+}
+
+/// raw-cpuid's `cpuid` tool calls `CpuId::new()`, which exists on x86 only: for x86_64 and aarch64
+/// in one invocation the grouped build fails (aarch64), and each target then builds alone, exactly
+/// as if the other had not been asked for: x86_64 built, aarch64 a compile error of the crate.
+/// Same cache as hexyl's build, so both targets' std are there already.
+fn a_target_the_crate_cannot_build_leaves_the_others_built_alone(cache: &Path, out: &Path) {
+    let targets = [TARGETS[0].0, TARGETS[1].0];
+    let o = build("raw-cpuid@11.6.0", &targets, out, cache);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let read = |triple: &str| -> (BuildResult, String) {
+        let r = cratemill::schema::read(&out.join(triple).join("result.json"))
+            .unwrap_or_else(|e| panic!("{triple}: no result.json ({e}); stderr: {stderr}"));
+        (r, std::fs::read_to_string(out.join(triple).join("build.log")).unwrap_or_default())
+    };
+    let alone = |r: &BuildResult| r.attempts.iter().all(|a| a.command.iter().filter(|c| *c == "--target").count() == 1);
+    let (x86, x86_log) = read(targets[0]);
+    assert_eq!(x86.status, Status::Built, "{:?}\n{x86_log}", x86.failure);
+    assert!(x86_log.contains("the grouped build failed"), "{x86_log}");
+    assert!(alone(&x86), "x86_64's attempts: {:?}", x86.attempts);
+    assert_eq!(x86.executables[0].name, "cpuid");
+    assert!(cratemill::package::verify(&out.join(targets[0])).is_ok());
+    let (arm, arm_log) = read(targets[1]);
+    // As alone: all features fail to compile the tool, default features build no executable.
+    assert_eq!(arm.status, Status::Failed);
+    let first = arm.attempts[0].failure.as_ref().expect("the first attempt failed");
+    assert_eq!(first.class, FailureClass::CompileError, "{first:?}");
+    assert!(arm_log.contains("did not build aarch64-unknown-linux-musl: building it alone"), "{arm_log}");
+    assert!(alone(&arm), "aarch64's attempts: {:?}", arm.attempts);
+    assert!(!o.status.success(), "one target failed: the invocation does too");
+}
+
+/// `cratemill build SPEC --backend zigbuild --target ...` into `out` with the cache folder `cache`.
+fn build(spec: &str, targets: &[&str], out: &Path, cache: &Path) -> std::process::Output {
+    let mut args = vec!["build", spec, "--backend", "zigbuild", "--quiet", "--cache-max-gib", "4"];
+    for t in targets {
+        args.extend(["--target", t]);
+    }
+    Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .args(&args)
+        .arg("--out")
+        .arg(out)
+        .arg("--cache-dir")
+        .arg(cache)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CRATEMILL_INDEX_URL")
+        .output()
+        .expect("running cratemill")
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -24,6 +25,7 @@ use super::backend::CommandLine;
 use super::backend::{self, Backend, BackendChoice, BackendTool, BuildRequest};
 use super::classify::{self, ExitInfo};
 use super::collect::{self, Produced};
+use super::group::{self, GroupKey, GroupOutcome};
 use super::inspect;
 use super::log::BuildLog;
 use super::sandbox::{self, Bwrap, Policy, Sandbox};
@@ -53,6 +55,8 @@ struct Setup {
     features: super::backend::Features,
     jobs: Option<u32>,
     deadline: Instant,
+    /// `--timeout`: a leader's own ladder gets it afresh after a grouped build that failed.
+    timeout: Duration,
     secret_values: Vec<String>,
     /// How long toolchain detection and backend choice took.
     setup_time: Duration,
@@ -74,6 +78,10 @@ struct Job<'a> {
     _work_guard: Option<tempfile::TempDir>,
     result: BuildResult,
     log: BuildLog,
+    /// When the attempts must end (the setup's, renewed for a leader whose grouped build failed).
+    deadline: Instant,
+    /// A leader's grouped build, handed to the invocation's other jobs.
+    group_outcome: Option<Arc<GroupOutcome>>,
 }
 
 /// What the fetch phase leaves: the verified `.crate` and its unpacked root.
@@ -93,13 +101,59 @@ struct Prepared {
     extras: Vec<String>,
     child_env: BTreeMap<String, String>,
     target_dir: PathBuf,
+    /// Cargo's build-dir for the units, when it is not the target folder (a shared one on stable).
+    build_dir: Option<PathBuf>,
 }
 
-/// Run the job; returns the exit code and the package folder.
-pub async fn run(args: &BuildArgs, per_job: super::multi::PerJob) -> anyhow::Result<(Exit, PathBuf)> {
+/// A job whose inputs are validated and whose version is resolved, not yet run ([`start`]).
+pub struct Started {
+    setup: Setup,
+    resolved: Result<(Index, IndexVersion), PhaseError>,
+    resolve_time: Duration,
+    runner: Runner,
+}
+
+impl Started {
+    /// What must match for this job to share a cargo invocation with others (`group`).
+    pub fn group_key(&self) -> GroupKey {
+        GroupKey::new(self.setup.backend, &self.setup.toolchain, self.setup.sandbox.is_some())
+    }
+
+    pub fn target(&self) -> &'static Target {
+        self.setup.target
+    }
+
+    /// Make this job the leader of a grouped build with `others`.
+    pub fn lead(&mut self, others: Vec<&'static Target>) {
+        self.setup.per_job.group = others;
+    }
+
+    /// Let this job take its executables from the leader's grouped build, when that made them.
+    pub fn follow(&mut self, outcome: Arc<GroupOutcome>) {
+        self.setup.per_job.grouped = Some(outcome);
+    }
+}
+
+/// What a finished job leaves: its exit code, its package folder and, from a group's leader, the
+/// grouped build for the other jobs.
+pub struct Done {
+    pub exit: Exit,
+    pub out: PathBuf,
+    pub group: Option<Arc<GroupOutcome>>,
+}
+
+/// Validate the inputs and resolve the version (usage errors exit 2 here, before anything is built).
+pub async fn start(args: &BuildArgs, per_job: super::multi::PerJob) -> anyhow::Result<Started> {
     let runner = Runner::from_env();
+    let (setup, resolved, resolve_time) = validate_and_resolve(args, per_job, &runner, Instant::now()).await?;
+    Ok(Started { setup, resolved, resolve_time, runner })
+}
+
+/// Run a started job; its time limit (`--timeout`) counts from here.
+pub async fn run(args: &BuildArgs, started_job: Started) -> anyhow::Result<Done> {
+    let Started { mut setup, resolved, resolve_time, runner } = started_job;
     let started = Instant::now();
-    let (setup, resolved, resolve_time) = validate_and_resolve(args, per_job, &runner, started).await?;
+    setup.deadline = deadline_from(started, args.timeout);
     let target = setup.target;
 
     let mut result =
@@ -135,7 +189,12 @@ pub async fn run(args: &BuildArgs, per_job: super::multi::PerJob) -> anyhow::Res
     };
     let exit = job.finish(outcome, started)?;
     summary::report(&runner, &job.result, &job.out)?;
-    Ok((exit, job.out))
+    Ok(Done { exit, out: job.out.clone(), group: job.group_outcome.take() })
+}
+
+/// The time limit of a job started at `started`.
+fn deadline_from(started: Instant, timeout: Duration) -> Instant {
+    started.checked_add(timeout).unwrap_or_else(|| started + super::args::MAX_TIMEOUT)
 }
 
 /// Validate every input before touching the network or the disk (usage errors exit 2 here), then
@@ -188,7 +247,8 @@ async fn validate_and_resolve(
         toolchain,
         features,
         jobs: args.jobs,
-        deadline: started.checked_add(args.timeout).unwrap_or_else(|| started + super::args::MAX_TIMEOUT),
+        deadline: deadline_from(started, args.timeout),
+        timeout: args.timeout,
         secret_values,
         setup_time,
         sandbox,
@@ -226,7 +286,8 @@ impl<'a> Job<'a> {
         if keep_work {
             log.note(&format!("work folder kept at {}", work_path.display()));
         }
-        Ok(Job { setup, runner, out, work: work_path, _work_guard: guard, result, log })
+        let deadline = setup.deadline;
+        Ok(Job { setup, runner, out, work: work_path, _work_guard: guard, result, log, deadline, group_outcome: None })
     }
 
     /// Record the resolved name and version.
@@ -326,7 +387,7 @@ impl<'a> Job<'a> {
             self.log.note(&format!("prepare: {step}"));
         }
         let private = self.work.join("target");
-        let target_dir = self.setup.per_job.target_dir_or(&private, unstable(self.setup), &mut self.log);
+        let (target_dir, build_dir) = self.setup.per_job.target_dir_or(&private, unstable(self.setup), &mut self.log);
         let cargo_home = self.cargo_home();
         std::fs::create_dir_all(&cargo_home)
             .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
@@ -341,17 +402,25 @@ impl<'a> Job<'a> {
             std::fs::remove_file(cargo_home.join("config.toml"))
                 .map_err(|e| phase_err(Phase::Prepare, FailureClass::OutOfResources)(e.into()))?;
         }
-        let child_env = self.child_env(&target_dir);
+        let child_env = self.child_env(&target_dir, build_dir.as_deref());
         if let Some((program, version_args)) = self.setup.backend.tool_version_command() {
             if let Some(tc) = self.result.toolchain.as_mut() {
                 tc.backend_tool = toolchain::version_line(program, version_args).await;
             }
         }
-        Ok(Prepared { meta, has_lock: prepared.has_lock, steps: prepared.steps, extras, child_env, target_dir })
+        Ok(Prepared {
+            meta,
+            has_lock: prepared.has_lock,
+            steps: prepared.steps,
+            extras,
+            child_env,
+            target_dir,
+            build_dir,
+        })
     }
 
     /// The build child's environment: the allow-list plus cratemill's own variables (recorded).
-    fn child_env(&mut self, target_dir: &Path) -> BTreeMap<String, String> {
+    fn child_env(&mut self, target_dir: &Path, build_dir: Option<&Path>) -> BTreeMap<String, String> {
         let target = self.setup.target;
         let mut extra_env: Vec<(String, String)> =
             target.profile_env().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -368,6 +437,9 @@ impl<'a> Job<'a> {
         }
         self.result.build_env = extra_env.iter().cloned().collect();
         extra_env.push(("CARGO_TARGET_DIR".into(), target_dir.display().to_string()));
+        if let Some(dir) = build_dir {
+            extra_env.push(("CARGO_BUILD_BUILD_DIR".into(), dir.display().to_string()));
+        }
         // cratemill's own CARGO_HOME: the registry cache of the fetch and nothing else (no config.toml,
         // no credentials, no bin/).
         extra_env.push(("CARGO_HOME".into(), self.cargo_home().display().to_string()));
@@ -376,9 +448,17 @@ impl<'a> Job<'a> {
 
     /// The attempt ladder: run attempts until one produces executables or the ladder ends.
     async fn build(&mut self, root: &Path, prepared: &Prepared) -> Result<Vec<Produced>, PhaseError> {
+        if let Some(dir) = self.follow_group() {
+            return self.collect(&dir);
+        }
         let mut plan = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
         let mut tried: Vec<Plan> = Vec::new();
         let mut fetched_locked: Option<(bool, bool)> = None;
+        if !self.setup.per_job.group.is_empty() {
+            if let Some(dir) = self.lead_group(&plan, root, prepared, &mut fetched_locked).await? {
+                return self.collect(&dir);
+            }
+        }
         loop {
             tried.push(plan.clone());
             let n = tried.len();
@@ -406,13 +486,116 @@ impl<'a> Job<'a> {
                 dependency_error: failed.in_registry_dependency(),
             };
             match attempts::next(&plan, &outcome, &tried) {
-                Some(next) if Instant::now() < self.setup.deadline => plan = next,
+                Some(next) if Instant::now() < self.deadline => plan = next,
                 _ => {
                     let message = format!("{} (after {n} attempt{})", failed.summary, if n == 1 { "" } else { "s" });
                     return Err(classified(Phase::Build, failed.class, message, failed.evidence));
                 }
             }
         }
+    }
+
+    /// A group leader's first attempt: every target of the group in one cargo invocation
+    /// ([`group`]). Returns this target's executables when it built; either way the outcome is kept
+    /// for the other jobs, and a failure leaves this job's own ladder to start afresh.
+    async fn lead_group(
+        &mut self,
+        plan: &Plan,
+        root: &Path,
+        prepared: &Prepared,
+        fetched_locked: &mut Option<(bool, bool)>,
+    ) -> Result<Option<PathBuf>, PhaseError> {
+        let setup = self.setup;
+        let Some(shared) = setup.per_job.shared_downloads.clone() else { return Ok(None) };
+        if self.fetch_deps(plan, root, prepared).await?.is_some() {
+            // Recorded as this target's fetch; its own ladder fetches again, for itself alone.
+            self.result.attempts.pop();
+            self.log.note("fetching for every target of the group failed: each target builds alone");
+            return Ok(None);
+        }
+        *fetched_locked = Some((plan.locked, plan.discard_lock));
+        let others: Vec<&str> = setup.per_job.group.iter().map(|t| t.triple).collect();
+        let command = group::command(&self.command_for(plan, root, None), &others);
+        let grouped_dir = self.work.join("grouped");
+        let dirs = (prepared.build_dir.as_deref().unwrap_or(&prepared.target_dir), grouped_dir.as_path());
+        let env = group::env(&prepared.child_env, &setup.per_job.group, backend::linker(setup.backend), dirs);
+        self.log.group(
+            self.runner,
+            &format!("build attempt 1: {} and {} in one cargo invocation", setup.target.triple, others.join(", ")),
+        );
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let wrapped = self.sandboxed(&command, root, false);
+        let run = runner::run(&wrapped, &env, root, &mut self.log, self.deadline).await;
+        self.log.end_group(self.runner);
+        let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        if setup.sandbox.is_some() {
+            (run.exit_code, run.signal) = sandbox::unwrap_status(run.exit_code, run.signal);
+        }
+        let dirs = if run.success() {
+            let all: Vec<&'static Target> =
+                std::iter::once(setup.target).chain(setup.per_job.group.iter().copied()).collect();
+            group::keep(&grouped_dir, &all, &shared.join("grouped"))
+                .map_err(phase_err(Phase::Build, FailureClass::OutOfResources))?
+        } else {
+            self.log.note(&format!("the grouped build failed (exit {:?}): each target builds alone", run.exit_code));
+            self.deadline = deadline_from(Instant::now(), setup.timeout);
+            BTreeMap::new()
+        };
+        let outcome = GroupOutcome {
+            leader: setup.target.triple,
+            command,
+            features: plan.features.describe(&plan.extra_features),
+            locked: plan.locked,
+            fresh_lock: plan.discard_lock,
+            duration: run.duration,
+            lines: run.lines,
+            dirs,
+        };
+        let mine = outcome.dir_for(setup.target.triple).map(Path::to_path_buf);
+        if mine.is_some() {
+            self.record_grouped(&outcome);
+        }
+        self.group_outcome = Some(Arc::new(outcome));
+        Ok(mine)
+    }
+
+    /// A group member's executables from the leader's grouped build, with its output replayed into
+    /// this job's log; `None` (build alone) when there is no group or it did not make them.
+    fn follow_group(&mut self) -> Option<PathBuf> {
+        let outcome = self.setup.per_job.grouped.clone()?;
+        let triple = self.setup.target.triple;
+        let Some(dir) = outcome.dir_for(triple) else {
+            self.log.note(&format!(
+                "the grouped build (led by {}) did not build {triple}: building it alone",
+                outcome.leader
+            ));
+            return None;
+        };
+        self.log
+            .group(self.runner, &format!("build attempt 1: {triple} built in one cargo invocation with the others"));
+        self.log.note(&format!("$ {}", outcome.command.display().join(" ")));
+        self.log.note(&format!("it ran in the job for {}; its output follows", outcome.leader));
+        for line in &outcome.lines {
+            self.log.line(line);
+        }
+        self.log.end_group(self.runner);
+        self.record_grouped(&outcome);
+        Some(dir.to_path_buf())
+    }
+
+    /// The grouped build as this job's one, successful, attempt.
+    fn record_grouped(&mut self, outcome: &GroupOutcome) {
+        self.result.features_used = Some(outcome.features.clone());
+        self.result.attempts.push(Attempt {
+            features: outcome.features.clone(),
+            locked: outcome.locked,
+            fresh_lock: outcome.fresh_lock,
+            command: outcome.command.display(),
+            duration_ms: ms(outcome.duration),
+            exit_code: Some(0),
+            produced_binaries: true,
+            failure: None,
+        });
     }
 
     /// `cargo fetch` of the dependency graph (the shipped lock with `--locked`, else a fresh
@@ -439,10 +622,14 @@ impl<'a> Job<'a> {
         if setup.toolchain.std == Some(StdOrigin::BuiltFromSource) {
             args.push("-Zbuild-std=std,panic_abort".into());
         }
-        // Only the platforms the build needs: the target's, and the host's for build scripts.
-        for triple in
-            std::iter::once(setup.target.triple).chain((setup.host != setup.target).then_some(setup.host.triple))
-        {
+        // Only the platforms the build needs: the target's (a group leader's: every target of the
+        // group), and the host's for build scripts.
+        let mut platforms: Vec<&str> =
+            std::iter::once(setup.target).chain(setup.per_job.group.iter().copied()).map(|t| t.triple).collect();
+        if !platforms.contains(&setup.host.triple) {
+            platforms.push(setup.host.triple);
+        }
+        for triple in platforms {
             args.extend(["--target".into(), triple.into()]);
         }
         if plan.locked {
@@ -453,7 +640,7 @@ impl<'a> Job<'a> {
         self.log.group(self.runner, &format!("fetch dependencies{lock}"));
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let wrapped = self.sandboxed(&command, root, true);
-        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, setup.deadline).await;
+        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, self.deadline).await;
         self.log.end_group(self.runner);
         let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
         if run.success() {
@@ -518,23 +705,8 @@ impl<'a> Job<'a> {
         prepared: &Prepared,
     ) -> Result<AttemptEnd, PhaseError> {
         let setup = self.setup;
-        let nightly = unstable(setup);
-        let artifact_dir = nightly.then(|| self.work.join(format!("artifacts-{n}")));
-        let request = BuildRequest {
-            manifest_path: root.join("Cargo.toml"),
-            target: setup.target,
-            features: plan.features.clone(),
-            extra_features: plan.extra_features.clone(),
-            locked: plan.locked,
-            jobs: setup.jobs,
-            artifact_dir: artifact_dir.clone(),
-            nightly,
-            toolchain: setup.toolchain.name.clone(),
-            build_std: setup.toolchain.std == Some(StdOrigin::BuiltFromSource),
-        };
-        let mut command = backend::command(setup.backend, &request);
-        // Everything was fetched: the build never touches the network (and cannot, in the sandbox).
-        command.args.push("--offline".into());
+        let artifact_dir = unstable(setup).then(|| self.work.join(format!("artifacts-{n}")));
+        let command = self.command_for(plan, root, artifact_dir.clone());
         let features_desc = plan.features.describe(&plan.extra_features);
         let locked_note = if plan.locked { ", --locked" } else { "" };
         self.log.group(self.runner, &format!("build attempt {n}: features {features_desc}{locked_note}"));
@@ -542,7 +714,7 @@ impl<'a> Job<'a> {
         // cross keeps its own container (docs/security.md); cargo and zigbuild run in bwrap.
         let wrapped =
             if setup.backend == Backend::Cross { command.clone() } else { self.sandboxed(&command, root, false) };
-        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, setup.deadline).await;
+        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, self.deadline).await;
         self.log.end_group(self.runner);
         let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
         if setup.sandbox.is_some() && setup.backend != Backend::Cross {
@@ -572,6 +744,27 @@ impl<'a> Job<'a> {
         attempt.failure = Some(c.to_failure(Phase::Build));
         self.result.attempts.push(attempt);
         Ok(AttemptEnd::Failed(c))
+    }
+
+    /// The command line of an attempt with `plan`, offline: everything was fetched, and the build
+    /// never touches the network (and cannot, in the sandbox).
+    fn command_for(&self, plan: &Plan, root: &Path, artifact_dir: Option<PathBuf>) -> CommandLine {
+        let setup = self.setup;
+        let request = BuildRequest {
+            manifest_path: root.join("Cargo.toml"),
+            target: setup.target,
+            features: plan.features.clone(),
+            extra_features: plan.extra_features.clone(),
+            locked: plan.locked,
+            jobs: setup.jobs,
+            artifact_dir,
+            nightly: unstable(setup),
+            toolchain: setup.toolchain.name.clone(),
+            build_std: setup.toolchain.std == Some(StdOrigin::BuiltFromSource),
+        };
+        let mut command = backend::command(setup.backend, &request);
+        command.args.push("--offline".into());
+        command
     }
 
     /// The executables of the successful attempt; none is a failure with its reason.

@@ -6,7 +6,7 @@
 //! attempts ([`attempts`], [`backend`], [`env`], [`runner`], [`log`], [`classify`]), inside the
 //! [`sandbox`] -> [`collect`] + `inspect` + `smoke` (a copy, in the sandbox) -> `license` ->
 //! `srcbuild` + `package`. [`job`] runs them in order and always writes result.json; [`multi`] runs
-//! one job per `--target`. Chaining into `publish` (`build --publish`) is `crate::commands`' job, so
+//! one job per `--target`, with alike targets built in one cargo invocation ([`group`]). Chaining into `publish` (`build --publish`) is `crate::commands`' job, so
 //! this module never depends on `publish` (which depends on [`inspect`]).
 
 pub mod args;
@@ -16,6 +16,7 @@ pub mod classify;
 pub mod collect;
 pub mod emulator;
 pub mod env;
+pub mod group;
 pub mod harden;
 pub mod inspect;
 pub mod job;

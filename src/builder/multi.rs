@@ -1,6 +1,8 @@
 //! One invocation, several targets: `cratemill build CRATE --target A --target B ...` runs the
 //! per-target [`job`](super::job) once per target, in order, and writes one package folder (with its
-//! own result.json, exactly as if built alone) per target.
+//! own result.json, exactly as if built alone) per target. Every job is validated and resolved
+//! first; when all of them settle alike ([`group::can_group`]), the first one builds every target
+//! in one cargo invocation and the others take their executables from it ([`group`]).
 //!
 //! What the targets share: one cargo target folder, so the host-side artifacts (build scripts,
 //! proc-macros), compiled once, serve every target; one `CARGO_HOME` with the fetched registry (it
@@ -12,6 +14,7 @@
 //! cache folder and the job loop are the I/O edge.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
@@ -20,6 +23,7 @@ use crate::error::{usage, Exit};
 use crate::target::Target;
 
 use super::args::BuildArgs;
+use super::group::{self, GroupOutcome};
 use super::log::BuildLog;
 
 /// The marker cratemill writes in a cache folder it created; a folder without it is never used or
@@ -42,24 +46,33 @@ pub struct PerJob {
     /// registry sources must stay at one path: a build script's `rerun-if-changed` paths name
     /// them, and a path that moved makes cargo rebuild every host artifact for each target.
     pub shared_cargo_home: Option<PathBuf>,
+    /// A group leader's other targets, built with its own in one cargo invocation ([`group`]).
+    pub group: Vec<&'static Target>,
+    /// A group member's view of the leader's grouped build.
+    pub grouped: Option<Arc<GroupOutcome>>,
 }
 
 impl PerJob {
-    /// The target folder for the job. A shared one needs `--artifact-dir` (unstable flags): without
-    /// it executables are collected from `<target>/<triple>/release`, where another crate's would be.
-    pub fn target_dir_or(&self, private: &Path, artifact_dir: bool, log: &mut BuildLog) -> PathBuf {
+    /// The job's target folder and, when it is not the shared one, cargo's `build-dir` for its
+    /// units. The shared folder is the target folder only with `--artifact-dir` (unstable flags),
+    /// which takes the executables out of it; otherwise they would be collected from
+    /// `<target>/<triple>/release`, where another crate's could be. Then the target folder is
+    /// private and the shared one is the build-dir (cargo 1.91 and later; older cargo ignores it
+    /// and keeps everything in the private folder).
+    pub fn target_dir_or(&self, private: &Path, artifact_dir: bool, log: &mut BuildLog) -> (PathBuf, Option<PathBuf>) {
         match &self.shared_target_dir {
             Some(dir) if artifact_dir => {
                 log.note(&format!("shared target folder {}", dir.display()));
-                dir.clone()
+                (dir.clone(), None)
             }
-            Some(_) => {
-                log.note(
-                    "the toolchain has no --artifact-dir (stable): using a private target folder, not the shared one",
-                );
-                private.to_path_buf()
+            Some(dir) => {
+                log.note(&format!(
+                    "shared build folder {} (cargo's build-dir; the executables go to a private target folder)",
+                    dir.display()
+                ));
+                (private.to_path_buf(), Some(dir.clone()))
             }
-            None => private.to_path_buf(),
+            None => (private.to_path_buf(), None),
         }
     }
 }
@@ -227,7 +240,8 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Vec<(Exit, PathBuf)>> {
         (None, Some(d)) => Some(d.path().join("cargo-home")),
         (None, None) => None,
     };
-    let mut done = Vec::new();
+    // Every job is validated and resolved before any builds, so that alike targets can be grouped.
+    let mut jobs = Vec::new();
     for triple in targets {
         let per_job = PerJob {
             target: triple.map(str::to_string),
@@ -235,8 +249,24 @@ pub async fn run(args: &BuildArgs) -> anyhow::Result<Vec<(Exit, PathBuf)>> {
             shared_target_dir: shared.clone(),
             shared_downloads: downloads.as_ref().map(|d| d.path().to_path_buf()),
             shared_cargo_home: cargo_home.clone(),
+            ..PerJob::default()
         };
-        done.push(super::job::run(args, per_job).await?);
+        jobs.push(super::job::start(args, per_job).await?);
+    }
+    let keys: Vec<_> = jobs.iter().map(super::job::Started::group_key).collect();
+    if group::can_group(&keys) {
+        let others = jobs[1..].iter().map(super::job::Started::target).collect();
+        jobs[0].lead(others);
+    }
+    let mut done = Vec::new();
+    let mut outcome: Option<Arc<GroupOutcome>> = None;
+    for mut job in jobs {
+        if let Some(o) = &outcome {
+            job.follow(o.clone());
+        }
+        let finished = super::job::run(args, job).await?;
+        outcome = outcome.or(finished.group);
+        done.push((finished.exit, finished.out));
     }
     if let Some(cache) = &cache {
         for gone in cache.prune()? {
