@@ -62,6 +62,42 @@ fn simulates_both_shapes_and_writes_the_report() {
     assert!(r.shapes[1].estimates[0].runner_minutes < per.estimates[0].runner_minutes);
 }
 
+/// `--grouped-build-percent`: grouped jobs build their targets in that share of their sum; the
+/// per-target shape, one target per job, is unchanged.
+#[test]
+fn grouped_build_percent_shortens_grouped_jobs_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    write_plan(&plan, 150);
+    let report = |percent: &str| -> FleetReport {
+        let out = dir.path().join(format!("fleet-{percent}.json"));
+        let o = fleet(&[
+            plan.to_str().unwrap(),
+            "--concurrency",
+            "20",
+            "--grouped-build-percent",
+            percent,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("grouped builds {percent}%")));
+        cratemill::schema::read(&out).unwrap()
+    };
+    let (serial, overlapped) = (report("100"), report("54"));
+    assert_eq!(overlapped.parameters.grouped_build_percent, 54);
+    let minutes = |r: &FleetReport, shape: usize| r.shapes[shape].estimates[0].runner_minutes;
+    assert_eq!(minutes(&serial, 0), minutes(&overlapped, 0), "per-target jobs build one target each");
+    // 150 grouped jobs of 30 s + 4 x 2 min: 8 min 30 s each at 100%, 30 s + 4 min 19 s at 54%.
+    assert!(
+        minutes(&overlapped, 1) < minutes(&serial, 1) * 6 / 10,
+        "{} vs {}",
+        minutes(&overlapped, 1),
+        minutes(&serial, 1)
+    );
+    assert_eq!(fleet(&[plan.to_str().unwrap(), "--grouped-build-percent", "0"]).status.code(), Some(2));
+}
+
 #[test]
 fn bad_input_is_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -49,6 +49,11 @@ pub struct FleetArgs {
     /// Fixed cost of every job: runner start, bootstrap, artifact transfer.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub job_overhead: Duration,
+    /// A grouped job builds its targets in this percent of `targets x --mean-build` (one cargo
+    /// invocation overlaps them on the runner's cores; hexyl's four musl targets: 54 on 2 cores,
+    /// docs/benchmarks.md). 100 counts them one after another.
+    #[arg(long, value_name = "PERCENT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub grouped_build_percent: u32,
     /// Where to write the JSON report.
     #[arg(long, value_name = "FILE", default_value = "fleet.json")]
     pub out: PathBuf,
@@ -126,6 +131,7 @@ pub fn report(plan: &str, units: &[Unit], chunk_size: usize, costs: &Costs, flee
             publish_per_package_secs: secs(costs.publish_per_package),
             plan_secs: secs(costs.plan),
             report_secs: secs(costs.report),
+            grouped_build_percent: costs.grouped_build_percent,
         },
         crates,
         builds,
@@ -166,7 +172,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<Exit> {
     let plan: PlanView = crate::schema::read(&args.plan)
         .map_err(|e| usage(format!("{}: make a plan with `cratemill matrix` first", crate::error::one_line(&e))))?;
     let units = units(&plan.jobs);
-    let costs = Costs::new(args.mean_build, args.job_overhead);
+    let costs = Costs::new(args.mean_build, args.job_overhead).with_grouped_build_percent(args.grouped_build_percent);
     let fleets: Vec<sim::Fleet> =
         args.concurrency.iter().map(|&concurrency| fleet_of(concurrency, args.chunks_in_flight)).collect();
     let fleet = report(&shown, &units, plan.chunk_size.max(1) as usize, &costs, &fleets);

@@ -90,6 +90,9 @@ pub struct Costs {
     /// The plan job's `cratemill matrix` over the dump, the report job's merge.
     pub plan: Duration,
     pub report: Duration,
+    /// A job of several targets builds them in this percent of `targets x mean_build`
+    /// (`--grouped-build-percent`: one cargo invocation overlaps the targets on the runner's cores).
+    pub grouped_build_percent: u32,
 }
 
 impl Costs {
@@ -100,12 +103,28 @@ impl Costs {
             publish_per_package: Duration::from_secs(3),
             plan: Duration::from_secs(5 * 60),
             report: Duration::from_secs(2 * 60),
+            grouped_build_percent: 100,
+        }
+    }
+
+    /// The same costs with a job of several targets building them in `percent` of their sum.
+    pub fn with_grouped_build_percent(self, percent: u32) -> Costs {
+        Costs { grouped_build_percent: percent, ..self }
+    }
+
+    /// The builds of a job of `targets` targets, without the job's overhead.
+    pub fn builds(&self, targets: u32) -> Duration {
+        let sum = self.mean_build * targets;
+        if targets > 1 {
+            sum * self.grouped_build_percent / 100
+        } else {
+            sum
         }
     }
 
     /// A build job building `targets` targets (grouped jobs pay the overhead once).
     pub fn build_job(&self, targets: u32) -> Duration {
-        self.job_overhead + self.mean_build * targets
+        self.job_overhead + self.builds(targets)
     }
 
     /// The publish job of a chunk holding `packages` packages.
@@ -149,5 +168,8 @@ mod tests {
         let c = Costs::new(Duration::from_secs(120), Duration::from_secs(30));
         assert_eq!(c.build_job(4), Duration::from_secs(30 + 480));
         assert_eq!(c.build_job(1) * 4, Duration::from_secs(600));
+        let concurrent = c.with_grouped_build_percent(54);
+        assert_eq!(concurrent.build_job(4), Duration::from_secs(30) + Duration::from_secs(480) * 54 / 100);
+        assert_eq!(concurrent.build_job(1), c.build_job(1), "one target is not a group");
     }
 }

@@ -10,8 +10,8 @@ pub fn hours(secs: u64) -> String {
 pub fn table(r: &FleetReport) -> String {
     let p = &r.parameters;
     let mut s = format!(
-        "plan {}: {} crate versions, {} crate x target builds; mean build {} s, job overhead {} s, publish {} s per package, plan {} s, report {} s\n\n",
-        r.plan, r.crates, r.builds, p.mean_build_secs, p.job_overhead_secs, p.publish_per_package_secs, p.plan_secs, p.report_secs
+        "plan {}: {} crate versions, {} crate x target builds; mean build {} s, job overhead {} s, publish {} s per package, plan {} s, report {} s, grouped builds {}%\n\n",
+        r.plan, r.crates, r.builds, p.mean_build_secs, p.job_overhead_secs, p.publish_per_package_secs, p.plan_secs, p.report_secs, p.grouped_build_percent
     );
     s.push_str(&format!(
         "baseline (one workflow run per crate, 256 crates per 3 h): {} runs, {} jobs, {}\n\n",

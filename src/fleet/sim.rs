@@ -146,8 +146,8 @@ fn duration(run: &RunWork, costs: &Costs, task: Task) -> Duration {
         Task::Slice(_) => costs.job_overhead,
         Task::Build(c) => {
             let jobs = &run.chunks[c].jobs;
-            let total: u64 = jobs.iter().map(|&t| t as u64).sum();
-            costs.job_overhead + costs.mean_build.mul_f64(total as f64 / jobs.len().max(1) as f64)
+            let total: Duration = jobs.iter().map(|&t| costs.builds(t)).sum();
+            costs.job_overhead + total / jobs.len().max(1) as u32
         }
         Task::Publish(c) => costs.publish_job(packages(run, c)),
     }

@@ -33,6 +33,8 @@ pub struct Parameters {
     pub publish_per_package_secs: u64,
     pub plan_secs: u64,
     pub report_secs: u64,
+    /// A grouped job's builds as a percent of `targets x mean_build` (100: one after another).
+    pub grouped_build_percent: u32,
 }
 
 /// The earlier public pipeline: one workflow run per crate, 256 crates dispatched per 3 hours.
