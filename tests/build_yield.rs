@@ -119,3 +119,57 @@ fn a_dependency_that_fails_to_compile_at_its_locked_version_builds_on_a_fresh_re
     let run = Command::new(out.join("bin/app")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "app 42\n", "built against dep 1.0.1");
 }
+
+/// A toolchain without unstable flags (stable: no `--artifact-dir`) still shares a `--cache-dir`:
+/// the cache is cargo's build-dir for the units, the executables go to a private target folder.
+/// A second crate version built with the same cache compiles nothing of `dep` again.
+#[test]
+#[cfg_attr(not(all(target_arch = "x86_64", target_env = "gnu")), ignore = "assumes an x86_64-gnu host")]
+fn a_stable_toolchain_reuses_the_cache_through_cargos_build_dir() {
+    let lib = "[package]\nname = \"dep\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[lib]\npath = \"src/lib.rs\"\n";
+    let app = |version: &str| {
+        let manifest = format!(
+            "[package]\nname = \"app\"\nversion = \"{version}\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+             [[bin]]\nname = \"app\"\npath = \"src/main.rs\"\n\n[dependencies]\ndep = \"1\"\n"
+        );
+        TestCrate::new("app", version)
+            .file("Cargo.toml", manifest)
+            .file("src/main.rs", "fn main() { println!(\"app {}\", dep::answer()); }\n")
+            .dep("dep", "^1")
+    };
+    let reg = SparseRegistry::start(vec![
+        TestCrate::new("dep", "1.0.0").file("Cargo.toml", lib).file("src/lib.rs", "pub fn answer() -> u32 { 42 }\n"),
+        app("0.1.0"),
+        app("0.2.0"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let home = mirror_cargo_home(dir.path(), &reg);
+    let cache = dir.path().join("cache");
+    let mut logs = Vec::new();
+    for version in ["0.1.0", "0.2.0"] {
+        let out = dir.path().join(version);
+        let o = Command::new(env!("CARGO_BIN_EXE_cratemill"))
+            .args(["build", &format!("app@{version}"), "--index-url", &reg.index_url(), "--toolchain", "stable"])
+            .args(["--quiet", "--out", out.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()])
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("CRATEMILL_INDEX_URL")
+            .env("CARGO_HOME", &home)
+            .output()
+            .expect("running cratemill");
+        let log = std::fs::read_to_string(out.join("build.log")).unwrap_or_default();
+        assert!(o.status.success(), "{}\n{log}", String::from_utf8_lossy(&o.stderr));
+        let run = Command::new(out.join("bin/app")).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&run.stdout), "app 42\n");
+        assert!(log.contains("shared build folder"), "{log}");
+        logs.push(log);
+    }
+    let compiles = |log: &str| log.lines().filter(|l| l.contains("Compiling dep v1.0.0")).count();
+    assert_eq!(compiles(&logs[0]), 1, "{}", logs[0]);
+    assert_eq!(compiles(&logs[1]), 0, "dep compiled again: {}", logs[1]);
+    // The units are in the cache; no executable is.
+    let deps = cache.join("target").join("x86_64-unknown-linux-gnu").join("release").join("deps");
+    let names: Vec<String> =
+        std::fs::read_dir(&deps).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().any(|n| n.starts_with("libdep-") && n.ends_with(".rlib")), "{names:?}");
+    assert!(!cache.join("target").join("x86_64-unknown-linux-gnu").join("release").join("app").exists());
+}

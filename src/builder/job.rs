@@ -54,8 +54,8 @@ struct Setup {
     toolchain: crate::schema::result::Toolchain,
     features: super::backend::Features,
     jobs: Option<u32>,
-    deadline: Instant,
-    /// `--timeout`: a leader's own ladder gets it afresh after a grouped build that failed.
+    /// `--timeout`, counted from the job's start (a leader's own ladder gets it afresh after a
+    /// grouped build that failed).
     timeout: Duration,
     secret_values: Vec<String>,
     /// How long toolchain detection and backend choice took.
@@ -78,7 +78,8 @@ struct Job<'a> {
     _work_guard: Option<tempfile::TempDir>,
     result: BuildResult,
     log: BuildLog,
-    /// When the attempts must end (the setup's, renewed for a leader whose grouped build failed).
+    /// When the attempts must end: `--timeout` from the job's start, renewed for a leader whose
+    /// grouped build failed.
     deadline: Instant,
     /// A leader's grouped build, handed to the invocation's other jobs.
     group_outcome: Option<Arc<GroupOutcome>>,
@@ -103,6 +104,13 @@ struct Prepared {
     target_dir: PathBuf,
     /// Cargo's build-dir for the units, when it is not the target folder (a shared one on stable).
     build_dir: Option<PathBuf>,
+}
+
+impl Setup {
+    /// The targets this job's builds are for: its own, and a group leader's other targets.
+    fn build_targets(&self) -> Vec<&'static Target> {
+        std::iter::once(self.target).chain(self.per_job.group.iter().copied()).collect()
+    }
 }
 
 /// A job whose inputs are validated and whose version is resolved, not yet run ([`start`]).
@@ -151,9 +159,8 @@ pub async fn start(args: &BuildArgs, per_job: super::multi::PerJob) -> anyhow::R
 
 /// Run a started job; its time limit (`--timeout`) counts from here.
 pub async fn run(args: &BuildArgs, started_job: Started) -> anyhow::Result<Done> {
-    let Started { mut setup, resolved, resolve_time, runner } = started_job;
+    let Started { setup, resolved, resolve_time, runner } = started_job;
     let started = Instant::now();
-    setup.deadline = deadline_from(started, args.timeout);
     let target = setup.target;
 
     let mut result =
@@ -247,7 +254,6 @@ async fn validate_and_resolve(
         toolchain,
         features,
         jobs: args.jobs,
-        deadline: deadline_from(started, args.timeout),
         timeout: args.timeout,
         secret_values,
         setup_time,
@@ -286,7 +292,7 @@ impl<'a> Job<'a> {
         if keep_work {
             log.note(&format!("work folder kept at {}", work_path.display()));
         }
-        let deadline = setup.deadline;
+        let deadline = deadline_from(Instant::now(), setup.timeout);
         Ok(Job { setup, runner, out, work: work_path, _work_guard: guard, result, log, deadline, group_outcome: None })
     }
 
@@ -472,7 +478,10 @@ impl<'a> Job<'a> {
                 self.fetch_deps(&plan, root, prepared).await?
             };
             let end = match fetch_failed {
-                Some(c) => AttemptEnd::Failed(c),
+                Some((c, attempt)) => {
+                    self.result.attempts.push(attempt);
+                    AttemptEnd::Failed(c)
+                }
                 None => self.attempt(n, &plan, root, prepared).await?,
             };
             let failed = match end {
@@ -508,8 +517,7 @@ impl<'a> Job<'a> {
         let setup = self.setup;
         let Some(shared) = setup.per_job.shared_downloads.clone() else { return Ok(None) };
         if self.fetch_deps(plan, root, prepared).await?.is_some() {
-            // Recorded as this target's fetch; its own ladder fetches again, for itself alone.
-            self.result.attempts.pop();
+            // Not an attempt of this target: its own ladder fetches again, for itself alone.
             self.log.note("fetching for every target of the group failed: each target builds alone");
             return Ok(None);
         }
@@ -519,22 +527,11 @@ impl<'a> Job<'a> {
         let grouped_dir = self.work.join("grouped");
         let dirs = (prepared.build_dir.as_deref().unwrap_or(&prepared.target_dir), grouped_dir.as_path());
         let env = group::env(&prepared.child_env, &setup.per_job.group, backend::linker(setup.backend), dirs);
-        self.log.group(
-            self.runner,
-            &format!("build attempt 1: {} and {} in one cargo invocation", setup.target.triple, others.join(", ")),
-        );
-        self.log.note(&format!("$ {}", command.display().join(" ")));
-        let wrapped = self.sandboxed(&command, root, false);
-        let run = runner::run(&wrapped, &env, root, &mut self.log, self.deadline).await;
-        self.log.end_group(self.runner);
-        let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
-        if setup.sandbox.is_some() {
-            (run.exit_code, run.signal) = sandbox::unwrap_status(run.exit_code, run.signal);
-        }
+        let title =
+            format!("build attempt 1: {} and {} in one cargo invocation", setup.target.triple, others.join(", "));
+        let run = self.run_build(&title, &command, &env, root).await?;
         let dirs = if run.success() {
-            let all: Vec<&'static Target> =
-                std::iter::once(setup.target).chain(setup.per_job.group.iter().copied()).collect();
-            group::keep(&grouped_dir, &all, &shared.join("grouped"))
+            group::keep(&grouped_dir, &setup.build_targets(), &shared.join("grouped"))
                 .map_err(phase_err(Phase::Build, FailureClass::OutOfResources))?
         } else {
             self.log.note(&format!("the grouped build failed (exit {:?}): each target builds alone", run.exit_code));
@@ -600,14 +597,15 @@ impl<'a> Job<'a> {
 
     /// `cargo fetch` of the dependency graph (the shipped lock with `--locked`, else a fresh
     /// resolution) into cratemill's own CARGO_HOME, so that the build can run offline. Cargo runs no
-    /// crate code here; it still runs in the sandbox, with the network. A failure is recorded as the
-    /// attempt's and returned for the ladder.
+    /// crate code here; it still runs in the sandbox, with the network. A failure is returned with
+    /// its classification and the attempt to record (the ladder records it; a group's fetch is not
+    /// an attempt of its leader).
     async fn fetch_deps(
         &mut self,
         plan: &Plan,
         root: &Path,
         prepared: &Prepared,
-    ) -> Result<Option<classify::Classification>, PhaseError> {
+    ) -> Result<Option<(classify::Classification, Attempt)>, PhaseError> {
         let setup = self.setup;
         let mut args: Vec<String> = Vec::new();
         // The same toolchain the build uses: a named one (`--toolchain NAME`, debian-web) or nightly.
@@ -624,8 +622,7 @@ impl<'a> Job<'a> {
         }
         // Only the platforms the build needs: the target's (a group leader's: every target of the
         // group), and the host's for build scripts.
-        let mut platforms: Vec<&str> =
-            std::iter::once(setup.target).chain(setup.per_job.group.iter().copied()).map(|t| t.triple).collect();
+        let mut platforms: Vec<&str> = setup.build_targets().iter().map(|t| t.triple).collect();
         if !platforms.contains(&setup.host.triple) {
             platforms.push(setup.host.triple);
         }
@@ -649,7 +646,7 @@ impl<'a> Job<'a> {
         let exit = ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out };
         let c = classify::classify(&run.lines.join("\n"), exit);
         self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
-        self.result.attempts.push(Attempt {
+        let attempt = Attempt {
             features: plan.features.describe(&plan.extra_features),
             locked: plan.locked,
             fresh_lock: plan.discard_lock,
@@ -658,8 +655,8 @@ impl<'a> Job<'a> {
             exit_code: run.exit_code,
             produced_binaries: false,
             failure: Some(c.to_failure(Phase::Fetch)),
-        });
-        Ok(Some(c))
+        };
+        Ok(Some((c, attempt)))
     }
 
     /// The job's `CARGO_HOME`: its own in the work folder, or the one the invocation's jobs share.
@@ -709,17 +706,8 @@ impl<'a> Job<'a> {
         let command = self.command_for(plan, root, artifact_dir.clone());
         let features_desc = plan.features.describe(&plan.extra_features);
         let locked_note = if plan.locked { ", --locked" } else { "" };
-        self.log.group(self.runner, &format!("build attempt {n}: features {features_desc}{locked_note}"));
-        self.log.note(&format!("$ {}", command.display().join(" ")));
-        // cross keeps its own container (docs/security.md); cargo and zigbuild run in bwrap.
-        let wrapped =
-            if setup.backend == Backend::Cross { command.clone() } else { self.sandboxed(&command, root, false) };
-        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, self.deadline).await;
-        self.log.end_group(self.runner);
-        let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
-        if setup.sandbox.is_some() && setup.backend != Backend::Cross {
-            (run.exit_code, run.signal) = sandbox::unwrap_status(run.exit_code, run.signal);
-        }
+        let title = format!("build attempt {n}: features {features_desc}{locked_note}");
+        let run = self.run_build(&title, &command, &prepared.child_env, root).await?;
         let mut attempt = Attempt {
             features: features_desc,
             locked: plan.locked,
@@ -744,6 +732,29 @@ impl<'a> Job<'a> {
         attempt.failure = Some(c.to_failure(Phase::Build));
         self.result.attempts.push(attempt);
         Ok(AttemptEnd::Failed(c))
+    }
+
+    /// Run a build command in a log group titled `title`: cargo and zigbuild in the job's sandbox,
+    /// cross in its own container (docs/security.md), until the job's time limit.
+    async fn run_build(
+        &mut self,
+        title: &str,
+        command: &CommandLine,
+        env: &BTreeMap<String, String>,
+        root: &Path,
+    ) -> Result<runner::RunResult, PhaseError> {
+        let setup = self.setup;
+        self.log.group(self.runner, title);
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let in_bwrap = setup.sandbox.is_some() && setup.backend != Backend::Cross;
+        let wrapped = if in_bwrap { self.sandboxed(command, root, false) } else { command.clone() };
+        let run = runner::run(&wrapped, env, root, &mut self.log, self.deadline).await;
+        self.log.end_group(self.runner);
+        let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        if in_bwrap {
+            (run.exit_code, run.signal) = sandbox::unwrap_status(run.exit_code, run.signal);
+        }
+        Ok(run)
     }
 
     /// The command line of an attempt with `plan`, offline: everything was fetched, and the build
