@@ -21,6 +21,7 @@ pub mod harden;
 pub mod inspect;
 pub mod job;
 pub mod license;
+pub mod limits;
 pub mod log;
 pub mod manifest;
 pub mod multi;
