@@ -29,6 +29,7 @@ pub mod output;
 pub mod prepare;
 pub mod runner;
 pub mod sandbox;
+pub mod scrub;
 pub mod smoke;
 pub mod srcbuild;
 pub mod summary;
