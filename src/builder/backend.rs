@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::process::CommandLine;
 use crate::error::usage;
 use crate::target::{Libc, Linker, Target};
 
@@ -136,19 +137,6 @@ pub struct BuildRequest {
     pub toolchain: Option<String>,
     /// Build the target's std from source: `-Zbuild-std=std,panic_abort`.
     pub build_std: bool,
-}
-
-/// A command line: program and arguments. The environment is decided separately (see `env`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandLine {
-    pub program: String,
-    pub args: Vec<String>,
-}
-
-impl CommandLine {
-    pub fn display(&self) -> Vec<String> {
-        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
-    }
 }
 
 /// The command line for one attempt.

@@ -25,8 +25,8 @@ use crate::schema::result::{StdOrigin, Toolchain};
 use crate::schema::{Backend, Channel};
 use crate::target::{Linker, Target};
 
-use super::backend::CommandLine;
 use super::collect;
+use super::process::CommandLine;
 
 /// What must be equal for targets to share one cargo invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]

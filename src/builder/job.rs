@@ -21,15 +21,15 @@ use crate::target::Target;
 
 use super::args::{parse_features, BuildArgs};
 use super::attempts::{self, Plan};
-use super::backend::CommandLine;
 use super::backend::{self, Backend, BackendChoice, BackendTool, BuildRequest};
-use super::classify::{self, ExitInfo};
+use super::classify;
 use super::collect::{self, Produced};
 use super::group::{self, GroupKey, GroupOutcome};
 use super::inspect;
 use super::log::BuildLog;
-use super::sandbox::{self, Bwrap, Policy, Sandbox};
-use super::{env, manifest, prepare, runner, summary, toolchain};
+use super::process::{self, CommandLine, Env, Outcome, Output, Process};
+use super::sandbox::{self, Bwrap, JobFolders, Policy, Sandbox};
+use super::{emulator, env, manifest, prepare, summary, toolchain};
 
 /// A phase's failure: what to record and how to exit.
 struct PhaseError {
@@ -233,7 +233,8 @@ async fn validate_and_resolve(
             backend::HostTools::default()
         };
         let backend = backend::choose(args.backend, target, host, &tools)?;
-        let toolchain = toolchain::settle_std(toolchain, &args.toolchain, backend, target, host).await?;
+        let mut toolchain = toolchain::settle_std(toolchain, &args.toolchain, backend, target).await?;
+        toolchain.emulator = emulator::emulator_version(target, host).await;
         let sandbox = sandbox::resolve(args.sandbox).await?;
         let tool_paths =
             if sandbox.is_some() { toolchain::sandbox_paths(&toolchain, backend).await } else { Vec::new() };
@@ -411,7 +412,7 @@ impl<'a> Job<'a> {
         let child_env = self.child_env(&target_dir, build_dir.as_deref());
         if let Some((program, version_args)) = self.setup.backend.tool_version_command() {
             if let Some(tc) = self.result.toolchain.as_mut() {
-                tc.backend_tool = toolchain::version_line(program, version_args).await;
+                tc.backend_tool = process::version_line(program, version_args).await;
             }
         }
         Ok(Prepared {
@@ -534,7 +535,7 @@ impl<'a> Job<'a> {
             group::keep(&grouped_dir, &setup.build_targets(), &shared.join("grouped"))
                 .map_err(phase_err(Phase::Build, FailureClass::OutOfResources))?
         } else {
-            self.log.note(&format!("the grouped build failed (exit {:?}): each target builds alone", run.exit_code));
+            self.log.note(&format!("the grouped build failed (exit {:?}): each target builds alone", run.code));
             self.deadline = deadline_from(Instant::now(), setup.timeout);
             BTreeMap::new()
         };
@@ -632,19 +633,18 @@ impl<'a> Job<'a> {
         if plan.locked {
             args.push("--locked".into());
         }
-        let command = CommandLine { program: "cargo".into(), args };
+        let command = CommandLine::new("cargo", args);
         let lock = if plan.locked { " (the shipped Cargo.lock)" } else { " (fresh resolution)" };
         self.log.group(self.runner, &format!("fetch dependencies{lock}"));
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let wrapped = self.sandboxed(&command, root, true);
-        let run = runner::run(&wrapped, &prepared.child_env, root, &mut self.log, self.deadline).await;
+        let run = self.run_logged(&wrapped, &prepared.child_env, root).await;
         self.log.end_group(self.runner);
         let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
         if run.success() {
             return Ok(None);
         }
-        let exit = ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out };
-        let c = classify::classify(&run.lines.join("\n"), exit);
+        let c = classify::classify(&run.lines.join("\n"), &run);
         self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
         let attempt = Attempt {
             features: plan.features.describe(&plan.extra_features),
@@ -652,7 +652,7 @@ impl<'a> Job<'a> {
             fresh_lock: plan.discard_lock,
             command: command.display(),
             duration_ms: ms(run.duration),
-            exit_code: run.exit_code,
+            exit_code: run.code,
             produced_binaries: false,
             failure: Some(c.to_failure(Phase::Fetch)),
         };
@@ -668,28 +668,15 @@ impl<'a> Job<'a> {
     /// writable, the fetched registry cache read-only unless this is the fetch (`network`).
     fn sandboxed(&self, command: &CommandLine, cwd: &Path, network: bool) -> CommandLine {
         let Some(bwrap) = &self.setup.sandbox else { return command.clone() };
-        let cargo_home = self.cargo_home();
-        let shared_home = self.setup.per_job.shared_cargo_home.is_some();
-        let mut read_only = self.setup.tool_paths.clone();
-        if shared_home && !network {
-            read_only.push(cargo_home.clone());
-        }
-        let policy = Policy {
-            system: Policy::host_system(network),
-            read_only,
-            writable: self.work.clone(),
-            // The fetch writes the (shared) registry; the build the shared per-target folder of a
-            // multi-target or cached build (`multi`), if any.
-            cache: if shared_home && network {
-                Some(cargo_home.clone())
-            } else {
-                self.setup.per_job.shared_target_dir.clone()
-            },
-            read_only_within: if network || shared_home { Vec::new() } else { vec![cargo_home] },
-            home: std::env::var_os("HOME").map(PathBuf::from).filter(|h| sandbox::private_home_ok(h)),
+        let folders = JobFolders {
+            tools: self.setup.tool_paths.clone(),
+            work: self.work.clone(),
+            cargo_home: self.cargo_home(),
+            shared_home: self.setup.per_job.shared_cargo_home.is_some(),
+            shared_target: self.setup.per_job.shared_target_dir.clone(),
             cwd: cwd.to_path_buf(),
-            network,
         };
+        let policy = if network { Policy::fetch(&folders) } else { Policy::build(&folders) };
         bwrap.wrap(&policy, command)
     }
 
@@ -714,7 +701,7 @@ impl<'a> Job<'a> {
             fresh_lock: plan.discard_lock,
             command: command.display(),
             duration_ms: ms(run.duration),
-            exit_code: run.exit_code,
+            exit_code: run.code,
             produced_binaries: false,
             failure: None,
         };
@@ -725,9 +712,7 @@ impl<'a> Job<'a> {
             let dir = artifact_dir.unwrap_or_else(|| prepared.target_dir.join(setup.target.triple).join("release"));
             return Ok(AttemptEnd::Produced(dir));
         }
-        let text = run.lines.join("\n");
-        let exit = ExitInfo { code: run.exit_code, signal: run.signal, timed_out: run.timed_out };
-        let c = classify::classify(&text, exit);
+        let c = classify::classify(&run.lines.join("\n"), &run);
         self.log.note(&format!("attempt {n} failed: {}: {}", c.class, c.summary));
         attempt.failure = Some(c.to_failure(Phase::Build));
         self.result.attempts.push(attempt);
@@ -742,17 +727,36 @@ impl<'a> Job<'a> {
         command: &CommandLine,
         env: &BTreeMap<String, String>,
         root: &Path,
-    ) -> Result<runner::RunResult, PhaseError> {
+    ) -> Result<Outcome, PhaseError> {
         let setup = self.setup;
         self.log.group(self.runner, title);
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let in_bwrap = setup.sandbox.is_some() && setup.backend != Backend::Cross;
         let wrapped = if in_bwrap { self.sandboxed(command, root, false) } else { command.clone() };
-        let run = runner::run(&wrapped, env, root, &mut self.log, self.deadline).await;
+        let run = self.run_logged(&wrapped, env, root).await;
         self.log.end_group(self.runner);
         let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
         if in_bwrap {
-            (run.exit_code, run.signal) = sandbox::unwrap_status(run.exit_code, run.signal);
+            (run.code, run.signal) = sandbox::unwrap_status(run.code, run.signal);
+        }
+        Ok(run)
+    }
+
+    /// Run `command` in `cwd` with exactly `env`, every line into the build log, until the job's
+    /// time limit.
+    async fn run_logged(
+        &mut self,
+        command: &CommandLine,
+        env: &BTreeMap<String, String>,
+        cwd: &Path,
+    ) -> anyhow::Result<Outcome> {
+        let log = &mut self.log;
+        let mut sink = |line: &str| log.line(line);
+        let process = Process::new(command).env(Env::Exactly(env)).cwd(cwd).deadline(self.deadline);
+        let run =
+            process.run(Output::Stream(&mut sink)).await.map_err(|e| process::not_started(&command.program, &e))?;
+        if run.timed_out {
+            self.log.note("time limit reached: killed the build");
         }
         Ok(run)
     }

@@ -26,7 +26,7 @@ pub mod manifest;
 pub mod multi;
 pub mod output;
 pub mod prepare;
-pub mod runner;
+pub mod process;
 pub mod sandbox;
 pub mod smoke;
 pub mod srcbuild;

@@ -5,10 +5,10 @@ use super::log::{
     between, crate_in_backticks, crate_of_error, location_after, strip_error, Log, BUILD_SCRIPT_FAILED,
     COULD_NOT_COMPILE,
 };
-use super::{ExitInfo, Hit};
+use super::{Hit, Outcome};
 use crate::schema::result::FailureClass;
 
-pub(super) fn unsupported_target(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn unsupported_target(log: &Log, _: &Outcome) -> Option<Hit> {
     // An error message or build-script panic that names a platform and says it is unsupported.
     let panics = log.panic_messages();
     for (i, line) in log.lines.iter().enumerate() {
@@ -126,7 +126,7 @@ pub(super) fn is_target_cfg(line: &str) -> bool {
         .any(|k| line.contains(k))
 }
 
-pub(super) fn missing_system_library(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn missing_system_library(log: &Log, _: &Outcome) -> Option<Hit> {
     let script_failed = log.any(|l| l.starts_with(BUILD_SCRIPT_FAILED));
     let anchors = log.find(|l| l.starts_with(BUILD_SCRIPT_FAILED) || l.starts_with(COULD_NOT_COMPILE));
     let hit = |i: usize, what: String, extra: Vec<usize>| {
@@ -248,7 +248,7 @@ pub(super) fn missing_header(line: &str) -> Option<&str> {
     is_header.then_some(name)
 }
 
-pub(super) fn unstable_on_stable(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn unstable_on_stable(log: &Log, _: &Outcome) -> Option<Hit> {
     let lines = log.find(|l| l.starts_with("error[E0554]") || l.starts_with("error[E0658]"));
     let &i = lines.first()?;
     let needs = if log.lines[i].starts_with("error[E0554]") {
@@ -262,7 +262,7 @@ pub(super) fn unstable_on_stable(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::RustVersion, summary, all)
 }
 
-pub(super) fn link_error(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn link_error(log: &Log, _: &Outcome) -> Option<Hit> {
     const SPECIFIC: &[&str] = &[
         "undefined reference to",
         "undefined symbol:",
@@ -290,7 +290,7 @@ pub(super) fn link_error(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::LinkError, format!("{}: link failed: {what}", crate_of_error(log, first)), lines)
 }
 
-pub(super) fn build_script(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn build_script(log: &Log, _: &Outcome) -> Option<Hit> {
     let i = log.first(|l| l.starts_with(BUILD_SCRIPT_FAILED))?;
     let krate = crate_in_backticks(&log.lines[i]);
     let section_end =
@@ -317,7 +317,7 @@ pub(super) fn build_script(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::BuildScriptFailed, summary, lines)
 }
 
-pub(super) fn compile_error(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn compile_error(log: &Log, _: &Outcome) -> Option<Hit> {
     let is_error = |l: &str| {
         (l.starts_with("error[E") || l.starts_with("error: "))
             && !l.starts_with(COULD_NOT_COMPILE)
