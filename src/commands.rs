@@ -2,12 +2,12 @@
 //! `publish --attest` publishes, then attests what it pushed; `build --publish --attest` does all
 //! three. Both commands run one chain ([`publish_chain`], with the attest step prepared by
 //! [`AttestRequest::prepare`]). It sits above `builder`, `publish` and `provenance` so that none
-//! depends on another for the chaining (`publish` uses `builder::inspect` to re-derive facts from
+//! depends on another for the chaining (`publish` uses `elf` to re-derive facts from
 //! the bytes it pushes; `provenance` reads what `publish` recorded). I/O edge: runs the phases.
 
 use std::path::PathBuf;
 
-use crate::builder::{multi, BuildArgs};
+use crate::builder::{self, invocation, BuildArgs};
 use crate::error::{usage, Exit};
 use crate::provenance::{self, sign::SignMode, AttestArgs, AttestOptions};
 use crate::publish::{Destination, PublishArgs, PublishOptions};
@@ -49,13 +49,13 @@ pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
     if let Some(opts) = &publish {
         opts.destination()?;
     }
-    let done = multi::run(&args).await?;
+    let done = builder::run(&args).await?;
     let exits: Vec<Exit> = done.iter().map(|(exit, _)| *exit).collect();
     if let Some(opts) = &publish {
         let built: Vec<PathBuf> = done.into_iter().filter(|(e, _)| *e == Exit::Ok).map(|(_, out)| out).collect();
         publish_chain(&built, opts, attest, "published ").await?;
     }
-    Ok(multi::worst(&exits))
+    Ok(invocation::worst(&exits))
 }
 
 /// `cratemill publish` and its chained `--attest`.

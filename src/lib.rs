@@ -7,6 +7,7 @@ pub mod commands;
 pub mod console;
 pub mod crates_io;
 pub mod dump;
+pub mod elf;
 pub mod error;
 pub mod fleet;
 pub mod github;

@@ -14,18 +14,17 @@
 
 use crate::schema::result::FailureClass;
 
-use super::backend::Features;
+use super::backend::{Features, Lock};
 
 /// At most this many attempts per job.
 pub const MAX_ATTEMPTS: usize = 4;
 
+/// One attempt of the ladder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub features: Features,
     pub extra_features: Vec<String>,
-    pub locked: bool,
-    /// Set the shipped `Cargo.lock` aside before this attempt: resolve every dependency fresh.
-    pub discard_lock: bool,
+    pub lock: Lock,
 }
 
 /// What an attempt's failure says about the next one.
@@ -39,7 +38,7 @@ pub struct Outcome {
 }
 
 pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Plan {
-    Plan { features, extra_features, locked: has_lock, discard_lock: false }
+    Plan { features, extra_features, lock: if has_lock { Lock::Locked } else { Lock::Unlocked } }
 }
 
 /// The next attempt after `last` failed with `outcome`, or `None` to give up.
@@ -47,12 +46,12 @@ pub fn next(last: &Plan, outcome: &Outcome, tried: &[Plan]) -> Option<Plan> {
     if tried.len() >= MAX_ATTEMPTS || matches!(outcome.class, FailureClass::Timeout | FailureClass::OutOfResources) {
         return None;
     }
-    let candidate = if outcome.class == FailureClass::LockedVersionUnavailable && !last.discard_lock {
-        Plan { locked: false, discard_lock: true, ..last.clone() }
-    } else if outcome.lock_outdated && last.locked {
-        Plan { locked: false, ..last.clone() }
-    } else if outcome.dependency_error && last.locked && !last.discard_lock {
-        Plan { locked: false, discard_lock: true, ..last.clone() }
+    let candidate = if outcome.class == FailureClass::LockedVersionUnavailable && last.lock != Lock::Fresh {
+        Plan { lock: Lock::Fresh, ..last.clone() }
+    } else if outcome.lock_outdated && last.lock == Lock::Locked {
+        Plan { lock: Lock::Unlocked, ..last.clone() }
+    } else if outcome.dependency_error && last.lock == Lock::Locked {
+        Plan { lock: Lock::Fresh, ..last.clone() }
     } else if outcome.feature_problem && !last.extra_features.is_empty() {
         Plan { extra_features: Vec::new(), ..last.clone() }
     } else if last.features == Features::All {
@@ -76,7 +75,7 @@ mod tests {
         let p1 = first(Features::All, vec![], true);
         let o = Outcome { dependency_error: true, ..outcome(FailureClass::CompileError) };
         let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
-        assert_eq!(p2, Plan { locked: false, discard_lock: true, ..p1.clone() });
+        assert_eq!(p2, Plan { lock: Lock::Fresh, ..p1.clone() });
         // Still failing after the fresh resolution: default features, keeping the fresh lock.
         let p3 = next(&p2, &o, &[p1.clone(), p2.clone()]).unwrap();
         assert_eq!(p3, Plan { features: Features::Default, ..p2 });
@@ -90,7 +89,7 @@ mod tests {
     fn all_features_then_default() {
         let p1 = first(Features::All, vec![], true);
         let p2 = next(&p1, &outcome(FailureClass::CompileError), std::slice::from_ref(&p1)).unwrap();
-        assert_eq!(p2, Plan { features: Features::Default, extra_features: vec![], locked: true, discard_lock: false });
+        assert_eq!(p2, Plan { features: Features::Default, extra_features: vec![], lock: Lock::Locked });
         assert_eq!(next(&p2, &outcome(FailureClass::CompileError), &[p1, p2.clone()]), None);
     }
 
@@ -99,7 +98,7 @@ mod tests {
         let p1 = first(Features::All, vec!["openssl/vendored".into()], true);
         let o = Outcome { lock_outdated: true, ..outcome(FailureClass::FetchFailed) };
         let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
-        assert!(!p2.locked && p2.features == Features::All);
+        assert!(p2.lock == Lock::Unlocked && p2.features == Features::All);
         let o = Outcome { feature_problem: true, ..outcome(FailureClass::CompileError) };
         let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
         assert!(p3.extra_features.is_empty() && p3.features == Features::All);
@@ -110,7 +109,7 @@ mod tests {
         let p1 = first(Features::All, vec![], true);
         let o = Outcome { lock_outdated: true, ..outcome(FailureClass::LockedVersionUnavailable) };
         let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
-        assert_eq!(p2, Plan { locked: false, discard_lock: true, ..p1.clone() });
+        assert_eq!(p2, Plan { lock: Lock::Fresh, ..p1.clone() });
         // Still failing that way after a fresh resolution: the ladder goes on to default features.
         let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
         assert_eq!(p3, Plan { features: Features::Default, ..p2 });

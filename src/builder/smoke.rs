@@ -257,7 +257,7 @@ mod tests {
         };
         // mov x0, #0; mov x8, #93 (exit); svc #0
         let ok = write("ok", &[0xd280_0000, 0xd280_0ba8, 0xd400_0001]);
-        let facts = crate::builder::inspect::inspect(&std::fs::read(&ok).unwrap()).unwrap().unwrap();
+        let facts = crate::elf::inspect(&std::fs::read(&ok).unwrap()).unwrap().unwrap();
         assert!(facts.is_executable() && facts.is_static() && facts.machine == aarch64.elf_machine);
         let s = smoke(&ok, aarch64, host, None).await;
         assert_eq!(s.status, SmokeStatus::Passed, "{s:?}");

@@ -322,7 +322,7 @@ pub async fn settle_std(
     backend: Backend,
     target: &Target,
 ) -> anyhow::Result<Toolchain> {
-    let plus = chosen.name.clone().or_else(|| (chosen.channel == Channel::Nightly).then(|| "nightly".to_string()));
+    let plus = plus_arg(&chosen);
     let facts = sysroot_facts(plus.as_deref(), chosen.rustc.clone(), target)
         .await
         .ok_or_else(|| anyhow::anyhow!("`rustc --print sysroot` does not run for {}", chosen.rustc))?;
@@ -358,9 +358,9 @@ async fn probe_others(current: Option<&str>, target: &Target) -> Vec<SysrootFact
     out
 }
 
-/// The `+toolchain` argument a build command starts with, if any.
+/// The toolchain a build command names with `+`, if any (the rule is `backend::CargoToolchain`'s).
 pub fn plus_arg(tc: &Toolchain) -> Option<String> {
-    tc.name.clone().or_else(|| (tc.channel == Channel::Nightly).then(|| "nightly".to_string()))
+    super::backend::CargoToolchain::of(tc).plus
 }
 
 /// Variables a toolchain needs for the build: `RUSTC_BOOTSTRAP=1` lets a stable compiler take
