@@ -20,6 +20,12 @@ const BUILD_ATTEST_HEADING: &str = "Attest (with --publish --attest)";
 pub struct BuildCommand {
     #[command(flatten)]
     pub build: BuildArgs,
+    /// After a successful build, publish the package (to --registry, else to a local OCI layout).
+    /// Implied by --registry and --oci-layout.
+    #[arg(long)]
+    pub publish: bool,
+    #[command(flatten, next_help_heading = "Publishing (with --publish)")]
+    pub publish_options: PublishOptions,
     /// After a successful publish, attest the published packages (`cratemill attest` with the
     /// flags under this heading): the bundles are written to --attest-out and, for a registry,
     /// attached to the pushed images as OCI referrers. Needs --publish (or --registry,
@@ -34,18 +40,26 @@ pub struct BuildCommand {
     pub attest_out: Option<PathBuf>,
 }
 
+impl BuildCommand {
+    /// Does this invocation chain into `cratemill publish`?
+    pub fn wants_publish(&self) -> bool {
+        self.publish || self.publish_options.registry.is_some() || self.publish_options.oci_layout.is_some()
+    }
+}
+
 /// Build (one job per `--target`), then publish when asked (`--publish`, `--registry`,
 /// `--oci-layout`), then attest what was published when asked (`--attest`). The destination and
 /// the attest flags are checked before building, so a bad registry reference or a missing key
 /// costs no build. The exit code is the worst of the jobs'.
 pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
-    let BuildCommand { build: args, attest, attest_options, attest_out } = cmd;
-    if attest && !args.wants_publish() {
+    let wants_publish = cmd.wants_publish();
+    let BuildCommand { build: args, publish: _, publish_options, attest, attest_options, attest_out } = cmd;
+    if attest && !wants_publish {
         return Err(usage("--attest attests what is published: add --publish (or --registry, --oci-layout)"));
     }
     let request = AttestRequest { attest, options: attest_options, out: attest_out, out_flag: "--attest-out" };
-    let publish = args.wants_publish().then(|| args.publish_options.clone());
-    let attest = request.prepare(&args.publish_options)?;
+    let attest = request.prepare(&publish_options)?;
+    let publish = wants_publish.then_some(publish_options);
     if let Some(opts) = &publish {
         opts.destination()?;
     }
@@ -216,7 +230,7 @@ mod tests {
         .unwrap();
         assert_eq!(cli.cmd.build.out.as_deref(), Some(Path::new("pkg")));
         assert_eq!(cli.cmd.attest_out.as_deref(), Some(Path::new("att")));
-        assert!(cli.cmd.attest && cli.cmd.build.publish);
+        assert!(cli.cmd.attest && cli.cmd.publish);
         assert_eq!(cli.cmd.attest_options.sign, SignMode::Key);
     }
 
