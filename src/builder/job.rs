@@ -78,7 +78,7 @@ pub async fn run(started_job: Started) -> anyhow::Result<Done> {
         BuildResult::new(&setup.spec.name, setup.spec.version.as_deref().unwrap_or(""), target.triple, setup.backend);
     result.toolchain = Some(setup.toolchain.clone());
     result.rustflags = setup.rustflags();
-    result.timings_ms.insert("setup".into(), ms(setup.setup_time));
+    record_time(&mut result, Phase::Setup, setup.setup_time);
     result.sandbox = Some(setup.sandbox_kind());
     // The default output folder is named after the resolved version.
     let out = output_dir(&setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
@@ -134,34 +134,34 @@ impl<'a> Job<'a> {
         }
         self.result.crate_name = version.name.clone();
         self.result.version = version.vers.clone();
-        self.result.timings_ms.insert("resolve".into(), ms(resolve_time));
+        record_time(&mut self.result, Phase::Resolve, resolve_time);
     }
 
     /// The phases in order, each timed.
     async fn run_phases(&mut self, index: &Index, version: &IndexVersion) -> Result<(), PhaseError> {
         let t = Instant::now();
         let fetched = self.fetch(index, version).await?;
-        self.result.timings_ms.insert("fetch".into(), ms(t.elapsed()));
+        record_time(&mut self.result, Phase::Fetch, t.elapsed());
 
         let t = Instant::now();
         let prepared = self.prepare(version, &fetched.root).await?;
-        self.result.timings_ms.insert("prepare".into(), ms(t.elapsed()));
+        record_time(&mut self.result, Phase::Prepare, t.elapsed());
 
         let t = Instant::now();
         let produced = self.build(&fetched.root, &prepared.attempts).await?;
-        self.result.timings_ms.insert("build".into(), ms(t.elapsed()));
+        record_time(&mut self.result, Phase::Build, t.elapsed());
 
         let t = Instant::now();
         self.inspect(&produced).await?;
-        self.result.timings_ms.insert("inspect".into(), ms(t.elapsed()));
+        record_time(&mut self.result, Phase::Inspect, t.elapsed());
 
         let t = Instant::now();
         self.license(&fetched.root, &prepared.meta)?;
-        self.result.timings_ms.insert("license".into(), ms(t.elapsed()));
+        record_time(&mut self.result, Phase::License, t.elapsed());
 
         let t = Instant::now();
         self.package(&fetched, &prepared.steps)?;
-        self.result.timings_ms.insert("package".into(), ms(t.elapsed()));
+        record_time(&mut self.result, Phase::Package, t.elapsed());
         Ok(())
     }
 
@@ -321,7 +321,7 @@ impl<'a> Job<'a> {
     /// Record the outcome: a whole package (CHECKSUMS, result.json last) or a failure with nothing
     /// publishable left behind. Returns the exit code.
     fn finish(&mut self, outcome: Result<(), PhaseError>, started: Instant) -> anyhow::Result<Exit> {
-        self.result.timings_ms.insert("total".into(), ms(started.elapsed()));
+        self.result.timings_ms.insert(TOTAL.into(), ms(started.elapsed()));
         self.result.finished_at = crate::schema::now_rfc3339();
         let failure = match outcome {
             Ok(()) => {
@@ -359,6 +359,14 @@ fn output_dir(setup: &Setup, resolved: Option<(&str, &str)>) -> anyhow::Result<P
         Some(dir) => dir.clone(),
         None => PathBuf::from("cratemill-out").join(format!("{name}-{version}-{}", setup.target.triple)),
     })
+}
+
+/// The timing of the whole job in result.json's `timings_ms` (the others are its phases').
+const TOTAL: &str = "total";
+
+/// Record how long `phase` took, under its name.
+fn record_time(result: &mut BuildResult, phase: Phase, took: Duration) {
+    result.timings_ms.insert(phase.name().into(), ms(took));
 }
 
 /// The job's CARGO_HOME `config.toml` when the index is not crates.io's: crates.io replaced by that

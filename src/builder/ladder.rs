@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::github::Runner;
 use crate::schema::result::{Attempt, BuildResult, FailureClass};
-use crate::schema::Phase;
+use crate::schema::{Backend, Phase};
 
 use super::attempts::{self, Plan};
 use super::backend::{self, BuildRequest, CargoToolchain, FetchRequest, Lock};
@@ -26,7 +26,6 @@ use super::prepare;
 use super::process::{self, CommandLine, Env, Outcome, Output, Process};
 use super::sandbox::{self, JobFolders, Policy};
 use super::setup::{classified, ms, phase_err, PhaseError, Setup};
-use crate::schema::Backend;
 
 /// What the prepare phase decided for the attempts.
 pub struct Prepared {

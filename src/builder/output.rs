@@ -229,7 +229,7 @@ pub fn seal(out: &Path, result: &mut BuildResult) -> anyhow::Result<()> {
     files.push(CHECKSUMS_FILE.to_string());
     files.sort();
     result.files = files;
-    if let Some(p) = result.timings_ms.get_mut("package") {
+    if let Some(p) = result.timings_ms.get_mut(Phase::Package.name()) {
         *p += ms(t.elapsed());
     }
     // result.json first so CHECKSUMS covers it; an interrupted run leaves no CHECKSUMS, and

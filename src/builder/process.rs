@@ -419,6 +419,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_dropped_run_kills_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survivor");
+        let line = sh(&format!("(sleep 2; touch {}) & sleep 60", marker.display()));
+        let run = Process::new(&line).run(Output::Capture { cap: 1024 });
+        // The caller gives up on the run (a cancelled job): the future is dropped mid-run.
+        assert!(tokio::time::timeout(Duration::from_millis(300), run).await.is_err());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!marker.exists(), "a background child of a dropped run survived");
+    }
+
+    #[tokio::test]
     async fn a_discarded_run_still_has_a_deadline() {
         let line = sh("sleep 60");
         let r = Process::new(&line).timeout(Duration::from_millis(300)).run(Output::Discard).await.unwrap();

@@ -345,6 +345,43 @@ mod tests {
         assert!(bwrap_args(&p).contains(&"--share-net".to_string()));
     }
 
+    fn folders(shared: bool) -> JobFolders {
+        JobFolders {
+            tools: vec!["/opt/rustup".into()],
+            work: "/tmp/w".into(),
+            cargo_home: if shared { "/tmp/shared/cargo-home".into() } else { "/tmp/w/cargo-home".into() },
+            shared_home: shared,
+            shared_target: shared.then(|| "/tmp/shared/target".into()),
+            cwd: "/tmp/w/src".into(),
+        }
+    }
+
+    #[test]
+    fn named_policies_open_only_what_their_step_needs() {
+        // A build: no network; the registry cache read-only wherever it is; the shared target writable.
+        let own = Policy::build(&folders(false));
+        assert!(!own.network && own.cache.is_none());
+        assert_eq!(own.read_only_within, [PathBuf::from("/tmp/w/cargo-home")]);
+        let shared = Policy::build(&folders(true));
+        assert!(shared.read_only.contains(&"/tmp/shared/cargo-home".into()) && shared.read_only_within.is_empty());
+        assert_eq!(shared.cache, Some("/tmp/shared/target".into()));
+        // The fetch: the network, and the shared registry cache it fills writable.
+        let fetch = Policy::fetch(&folders(true));
+        assert!(fetch.network && fetch.read_only_within.is_empty());
+        assert_eq!(fetch.cache, Some("/tmp/shared/cargo-home".into()));
+        assert_eq!((fetch.writable.as_path(), fetch.cwd.as_path()), (Path::new("/tmp/w"), Path::new("/tmp/w/src")));
+        assert!(!Policy::fetch(&folders(false)).read_only.contains(&"/tmp/w/cargo-home".into()));
+        // A smoke run: its scratch folder only, no home, no network; the probe: nothing of the job.
+        let smoke = Policy::smoke(vec!["/tmp/copy".into()], Path::new("/tmp/scratch"));
+        assert!(!smoke.network && smoke.home.is_none() && smoke.cache.is_none());
+        assert_eq!(
+            (smoke.writable.as_path(), smoke.cwd.as_path()),
+            (Path::new("/tmp/scratch"), Path::new("/tmp/scratch"))
+        );
+        let probe = Policy::probe();
+        assert!(!probe.network && probe.read_only.is_empty() && probe.home.is_none());
+    }
+
     #[test]
     fn signals_come_back_from_exit_codes() {
         assert_eq!(unwrap_status(Some(134), None), (None, Some(6)));
