@@ -15,7 +15,7 @@ use crate::github::Runner;
 use crate::schema::result::{Attempt, BuildResult, FailureClass};
 use crate::schema::{Backend, Phase};
 
-use super::attempts::{self, Plan};
+use super::attempts::{self, Rung};
 use super::backend::{self, BuildRequest, CargoToolchain, FetchRequest, Lock};
 use super::classify;
 use super::collect::{self, Produced};
@@ -59,45 +59,45 @@ impl Ladder<'_> {
         if let Some(dir) = self.follow_group() {
             return self.collect(&dir);
         }
-        let mut plan = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
-        let mut tried: Vec<Plan> = Vec::new();
+        let mut rung = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
+        let mut tried: Vec<Rung> = Vec::new();
         let mut fetched: Option<Lock> = None;
         if !self.setup.plan.group_others().is_empty() {
-            if let Some(dir) = self.lead_group(&plan, root, prepared, &mut fetched).await? {
+            if let Some(dir) = self.lead_group(&rung, root, prepared, &mut fetched).await? {
                 return self.collect(&dir);
             }
         }
         loop {
-            tried.push(plan.clone());
+            tried.push(rung.clone());
             let n = tried.len();
-            if plan.lock == Lock::Fresh {
+            if rung.lock == Lock::Fresh {
                 prepare::set_lock_aside(root, self.log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
             }
-            let fetch_failed = if fetched == Some(plan.lock) {
+            let fetch_failed = if fetched == Some(rung.lock) {
                 None
             } else {
-                fetched = Some(plan.lock);
-                self.fetch_deps(&plan, root, prepared).await?
+                fetched = Some(rung.lock);
+                self.fetch_deps(&rung, root, prepared).await?
             };
             let end = match fetch_failed {
                 Some((c, attempt)) => {
                     self.result.attempts.push(attempt);
                     AttemptEnd::Failed(c)
                 }
-                None => self.attempt(n, &plan, root, prepared).await?,
+                None => self.attempt(n, &rung, root, prepared).await?,
             };
             let failed = match end {
                 AttemptEnd::Produced(dir) => return self.collect(&dir),
                 AttemptEnd::Failed(c) => c,
             };
-            let outcome = attempts::Outcome {
+            let hints = attempts::Hints {
                 class: failed.class,
                 lock_outdated: failed.lock_outdated,
                 feature_problem: failed.feature_problem,
                 dependency_error: failed.in_registry_dependency(),
             };
-            match attempts::next(&plan, &outcome, &tried) {
-                Some(next) if Instant::now() < self.deadline => plan = next,
+            match attempts::next(&rung, &hints, &tried) {
+                Some(next) if Instant::now() < self.deadline => rung = next,
                 _ => {
                     let message = format!("{} (after {n} attempt{})", failed.summary, if n == 1 { "" } else { "s" });
                     return Err(classified(Phase::Build, failed.class, message, failed.evidence));
@@ -111,21 +111,21 @@ impl Ladder<'_> {
     /// for the other jobs, and a failure leaves this job's own ladder to start afresh.
     async fn lead_group(
         &mut self,
-        plan: &Plan,
+        rung: &Rung,
         root: &Path,
         prepared: &Prepared,
         fetched: &mut Option<Lock>,
     ) -> Result<Option<PathBuf>, PhaseError> {
         let setup = self.setup;
         let Some(shared) = setup.plan.shared_downloads.clone() else { return Ok(None) };
-        if self.fetch_deps(plan, root, prepared).await?.is_some() {
+        if self.fetch_deps(rung, root, prepared).await?.is_some() {
             // Not an attempt of this target: its own ladder fetches again, for itself alone.
             self.log.note("fetching for every target of the group failed: each target builds alone");
             return Ok(None);
         }
-        *fetched = Some(plan.lock);
+        *fetched = Some(rung.lock);
         let others: Vec<&str> = setup.plan.group_others().iter().map(|t| t.triple).collect();
-        let command = group::command(&self.command_for(plan, root, None), &others);
+        let command = group::command(&self.command_for(rung, root, None), &others);
         let grouped_dir = self.work.join("grouped");
         let dirs = (prepared.build_dir.as_deref().unwrap_or(&prepared.target_dir), grouped_dir.as_path());
         let env = group::env(&prepared.child_env, setup.plan.group_others(), backend::linker(setup.backend), dirs);
@@ -143,8 +143,8 @@ impl Ladder<'_> {
         let outcome = GroupOutcome {
             leader: setup.target.triple,
             command,
-            features: plan.features.describe(&plan.extra_features),
-            lock: plan.lock,
+            features: rung.features.describe(&rung.extra_features),
+            lock: rung.lock,
             duration: run.duration,
             lines: run.lines,
             dirs,
@@ -204,7 +204,7 @@ impl Ladder<'_> {
     /// an attempt of its leader).
     async fn fetch_deps(
         &mut self,
-        plan: &Plan,
+        rung: &Rung,
         root: &Path,
         prepared: &Prepared,
     ) -> Result<Option<(classify::Classification, Attempt)>, PhaseError> {
@@ -221,9 +221,9 @@ impl Ladder<'_> {
             manifest_path: root.join("Cargo.toml"),
             toolchain: CargoToolchain::of(&setup.toolchain),
             platforms,
-            lock: plan.lock,
+            lock: rung.lock,
         });
-        let lock = if plan.lock.locked() { " (the shipped Cargo.lock)" } else { " (fresh resolution)" };
+        let lock = if rung.lock.locked() { " (the shipped Cargo.lock)" } else { " (fresh resolution)" };
         self.log.group(self.runner, &format!("fetch dependencies{lock}"));
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let wrapped = self.sandboxed(&command, root, true);
@@ -236,9 +236,9 @@ impl Ladder<'_> {
         let c = classify::classify(&run.lines.join("\n"), &run);
         self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
         let attempt = Attempt {
-            features: plan.features.describe(&plan.extra_features),
-            locked: plan.lock.locked(),
-            fresh_lock: plan.lock.fresh(),
+            features: rung.features.describe(&rung.extra_features),
+            locked: rung.lock.locked(),
+            fresh_lock: rung.lock.fresh(),
             command: command.display(),
             duration_ms: ms(run.duration),
             exit_code: run.code,
@@ -268,21 +268,21 @@ impl Ladder<'_> {
     async fn attempt(
         &mut self,
         n: usize,
-        plan: &Plan,
+        rung: &Rung,
         root: &Path,
         prepared: &Prepared,
     ) -> Result<AttemptEnd, PhaseError> {
         let setup = self.setup;
         let artifact_dir = setup.unstable().then(|| self.work.join(format!("artifacts-{n}")));
-        let command = self.command_for(plan, root, artifact_dir.clone());
-        let features_desc = plan.features.describe(&plan.extra_features);
-        let locked_note = if plan.lock.locked() { ", --locked" } else { "" };
+        let command = self.command_for(rung, root, artifact_dir.clone());
+        let features_desc = rung.features.describe(&rung.extra_features);
+        let locked_note = if rung.lock.locked() { ", --locked" } else { "" };
         let title = format!("build attempt {n}: features {features_desc}{locked_note}");
         let run = self.run_build(&title, &command, &prepared.child_env, root).await?;
         let mut attempt = Attempt {
             features: features_desc,
-            locked: plan.lock.locked(),
-            fresh_lock: plan.lock.fresh(),
+            locked: rung.lock.locked(),
+            fresh_lock: rung.lock.fresh(),
             command: command.display(),
             duration_ms: ms(run.duration),
             exit_code: run.code,
@@ -345,16 +345,16 @@ impl Ladder<'_> {
         Ok(run)
     }
 
-    /// The command line of an attempt with `plan`, offline: everything was fetched, and the build
+    /// The command line of an attempt on `rung`, offline: everything was fetched, and the build
     /// never touches the network (and cannot, in the sandbox).
-    fn command_for(&self, plan: &Plan, root: &Path, artifact_dir: Option<PathBuf>) -> CommandLine {
+    fn command_for(&self, rung: &Rung, root: &Path, artifact_dir: Option<PathBuf>) -> CommandLine {
         let setup = self.setup;
         let request = BuildRequest {
             manifest_path: root.join("Cargo.toml"),
             target: setup.target,
-            features: plan.features.clone(),
-            extra_features: plan.extra_features.clone(),
-            lock: plan.lock,
+            features: rung.features.clone(),
+            extra_features: rung.extra_features.clone(),
+            lock: rung.lock,
             jobs: setup.jobs,
             artifact_dir,
             nightly: setup.unstable(),
