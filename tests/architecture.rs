@@ -382,6 +382,24 @@ fn imports_follow_the_layer_table() {
 }
 
 #[test]
+fn the_layer_table_names_what_the_document_names() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md")).unwrap();
+    let unnamed: Vec<&str> = LAYERS
+        .iter()
+        .map(|(m, _)| *m)
+        .filter(|m| !doc.contains(&format!("`{m}`")) && !doc.contains(&format!("{m}.rs")))
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "docs/architecture.md does not describe {unnamed:?}: add them to its picture and table"
+    );
+    let modules = src();
+    let top: BTreeSet<&str> = modules.keys().map(|m| m.split("::").next().unwrap()).collect();
+    let missing: Vec<&&str> = top.iter().filter(|m| !LAYERS.iter().any(|(name, _)| name == *m)).collect();
+    assert!(missing.is_empty(), "modules missing from the layer table: {missing:?}");
+}
+
+#[test]
 fn the_build_job_is_a_coordinator_not_a_hub() {
     let modules = src();
     let lines = modules[JOB].lines().count();
