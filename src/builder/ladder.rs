@@ -1,6 +1,6 @@
 //! The attempt ladder of one build job: fetch the dependencies (in the sandbox, with the network,
 //! running no crate code), then run offline build attempts, each in the sandbox until the job's
-//! deadline, until one produces executables or the ladder ([`attempts`](super::attempts)) ends. A
+//! deadline, until one produces executables or the ladder (`attempts`) ends. A
 //! group leader first builds every target of its group in one cargo invocation (`group`); a member
 //! takes its executables from that build. Every attempt is recorded in result.json, classified
 //! when it failed. I/O edge: runs cargo through `process`; the command lines (`backend`, `group`),

@@ -6,7 +6,7 @@
 //! them in order ([`job`], which always writes result.json). A job: [`output`] (claim the output
 //! folder) -> resolve + fetch + verify + unpack (`crates_io`) -> [`prepare`] (with [`harden`]) ->
 //! the attempt ladder ([`ladder`]: dependency fetch + offline attempts, with [`attempts`],
-//! [`backend`], [`env`], [`log`], [`classify`], alike targets in one cargo invocation by [`group`])
+//! [`backend`], [`env`](mod@env), [`log`], [`classify`], alike targets in one cargo invocation by [`group`])
 //! inside the [`sandbox`], every process started by [`process`] -> [`collect`] + [`executables`]
 //! (`crate::elf`, [`smoke`] of a copy, in the sandbox) -> [`license`] -> [`srcbuild`] + `package`.
 //! Chaining into `publish` (`build --publish`) is `crate::commands`' job, so this module never

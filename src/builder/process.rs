@@ -43,9 +43,9 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// What a cut line ends with.
 pub const CUT_NOTE: &str = " [cratemill: line cut at 64 KiB]";
 /// A streamed run keeps at most this many of its last lines in [`Outcome::lines`] ...
-const KEEP_LINES: usize = 20_000;
+pub const KEEP_LINES: usize = 20_000;
 /// ... and at most this many bytes of them.
-const KEEP_BYTES: usize = 16 << 20;
+pub const KEEP_BYTES: usize = 16 << 20;
 
 /// How a process ended, and what it printed: the one outcome type of every process cratemill runs
 /// (builds, fetches, smoke runs, probes), and the classifier's input.
