@@ -2,12 +2,12 @@
 //! `publish --attest` publishes, then attests what it pushed; `build --publish --attest` does all
 //! three. Both commands run one chain ([`publish_chain`], with the attest step prepared by
 //! [`AttestRequest::prepare`]). It sits above `builder`, `publish` and `provenance` so that none
-//! depends on another for the chaining (`publish` uses `builder::inspect` to re-derive facts from
+//! depends on another for the chaining (`publish` uses `elf` to re-derive facts from
 //! the bytes it pushes; `provenance` reads what `publish` recorded). I/O edge: runs the phases.
 
 use std::path::PathBuf;
 
-use crate::builder::{multi, BuildArgs};
+use crate::builder::{self, invocation, BuildArgs};
 use crate::error::{usage, Exit};
 use crate::provenance::{self, sign::SignMode, AttestArgs, AttestOptions};
 use crate::publish::{Destination, PublishArgs, PublishOptions};
@@ -20,6 +20,12 @@ const BUILD_ATTEST_HEADING: &str = "Attest (with --publish --attest)";
 pub struct BuildCommand {
     #[command(flatten)]
     pub build: BuildArgs,
+    /// After a successful build, publish the package (to --registry, else to a local OCI layout).
+    /// Implied by --registry and --oci-layout.
+    #[arg(long)]
+    pub publish: bool,
+    #[command(flatten, next_help_heading = "Publishing (with --publish)")]
+    pub publish_options: PublishOptions,
     /// After a successful publish, attest the published packages (`cratemill attest` with the
     /// flags under this heading): the bundles are written to --attest-out and, for a registry,
     /// attached to the pushed images as OCI referrers. Needs --publish (or --registry,
@@ -34,28 +40,36 @@ pub struct BuildCommand {
     pub attest_out: Option<PathBuf>,
 }
 
+impl BuildCommand {
+    /// Does this invocation chain into `cratemill publish`?
+    pub fn wants_publish(&self) -> bool {
+        self.publish || self.publish_options.registry.is_some() || self.publish_options.oci_layout.is_some()
+    }
+}
+
 /// Build (one job per `--target`), then publish when asked (`--publish`, `--registry`,
 /// `--oci-layout`), then attest what was published when asked (`--attest`). The destination and
 /// the attest flags are checked before building, so a bad registry reference or a missing key
 /// costs no build. The exit code is the worst of the jobs'.
 pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
-    let BuildCommand { build: args, attest, attest_options, attest_out } = cmd;
-    if attest && !args.wants_publish() {
+    let wants_publish = cmd.wants_publish();
+    let BuildCommand { build: args, publish: _, publish_options, attest, attest_options, attest_out } = cmd;
+    if attest && !wants_publish {
         return Err(usage("--attest attests what is published: add --publish (or --registry, --oci-layout)"));
     }
     let request = AttestRequest { attest, options: attest_options, out: attest_out, out_flag: "--attest-out" };
-    let publish = args.wants_publish().then(|| args.publish_options.clone());
-    let attest = request.prepare(&args.publish_options)?;
+    let attest = request.prepare(&publish_options)?;
+    let publish = wants_publish.then_some(publish_options);
     if let Some(opts) = &publish {
         opts.destination()?;
     }
-    let done = multi::run(&args).await?;
+    let done = builder::run(&args).await?;
     let exits: Vec<Exit> = done.iter().map(|(exit, _)| *exit).collect();
     if let Some(opts) = &publish {
         let built: Vec<PathBuf> = done.into_iter().filter(|(e, _)| *e == Exit::Ok).map(|(_, out)| out).collect();
         publish_chain(&built, opts, attest, "published ").await?;
     }
-    Ok(multi::worst(&exits))
+    Ok(invocation::worst(&exits))
 }
 
 /// `cratemill publish` and its chained `--attest`.
@@ -216,7 +230,7 @@ mod tests {
         .unwrap();
         assert_eq!(cli.cmd.build.out.as_deref(), Some(Path::new("pkg")));
         assert_eq!(cli.cmd.attest_out.as_deref(), Some(Path::new("att")));
-        assert!(cli.cmd.attest && cli.cmd.build.publish);
+        assert!(cli.cmd.attest && cli.cmd.publish);
         assert_eq!(cli.cmd.attest_options.sign, SignMode::Key);
     }
 

@@ -94,7 +94,7 @@ fn builds_a_static_executable_that_runs_on_x86_64_gnu_host() {
 
     // Static per the ELF headers, read independently of result.json, and it really runs.
     let bytes = std::fs::read(out.join("bin/hello")).unwrap();
-    let facts = cratemill::builder::inspect::inspect(&bytes).unwrap().unwrap();
+    let facts = cratemill::elf::inspect(&bytes).unwrap().unwrap();
     assert!(facts.is_executable() && facts.is_static(), "{facts:?}");
     let run = Command::new(out.join("bin/hello")).arg("--version").env_clear().output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hello 1.1.0");
@@ -432,7 +432,7 @@ fn crates_io_real_crate_builds_static() {
     let pkg = cratemill::package::verify(&out).expect("package verifies");
     assert_eq!(pkg.result.source.as_ref().unwrap().crate_sha256.len(), 64);
     let bytes = std::fs::read(out.join("bin/hexyl")).unwrap();
-    let facts = cratemill::builder::inspect::inspect(&bytes).unwrap().unwrap();
+    let facts = cratemill::elf::inspect(&bytes).unwrap().unwrap();
     assert!(facts.is_static(), "hexyl is not static: {facts:?}");
     let run = Command::new(out.join("bin/hexyl")).arg("--version").env_clear().output().unwrap();
     assert!(run.status.success());

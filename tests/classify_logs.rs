@@ -8,13 +8,14 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cratemill::builder::classify::{classify, Classification, ExitInfo, MAX_EVIDENCE};
+use cratemill::builder::classify::{classify, Classification, MAX_EVIDENCE};
+use cratemill::builder::process::Outcome;
 use cratemill::schema::result::FailureClass;
 
 struct Fixture {
     name: String,
     class: FailureClass,
-    exit: ExitInfo,
+    exit: Outcome,
     summary: String,
     flags: BTreeSet<String>,
     log: String,
@@ -32,15 +33,15 @@ fn class_of_name(name: &str) -> FailureClass {
         .unwrap_or_else(|| panic!("{name}: file name does not start with a failure class"))
 }
 
-fn parse_exit(name: &str, s: &str) -> ExitInfo {
+fn parse_exit(name: &str, s: &str) -> Outcome {
     if s == "timed_out" {
-        return ExitInfo::timed_out();
+        return Outcome::timed_out();
     }
     let (key, n) = s.split_once('=').unwrap_or_else(|| panic!("{name}: bad exit header `{s}`"));
     let n: i32 = n.parse().unwrap_or_else(|_| panic!("{name}: bad exit number `{s}`"));
     match key {
-        "code" => ExitInfo::code(n),
-        "signal" => ExitInfo::signal(n),
+        "code" => Outcome::code(n),
+        "signal" => Outcome::signal(n),
         _ => panic!("{name}: bad exit header `{s}`"),
     }
 }
@@ -112,7 +113,7 @@ fn every_fixture_gets_its_class_summary_flags_and_evidence() {
     assert!(fixtures.len() >= 40, "only {} fixtures", fixtures.len());
     let mut failures = Vec::new();
     for f in &fixtures {
-        let c = classify(&f.log, f.exit);
+        let c = classify(&f.log, &f.exit);
         if c.class != f.class {
             failures.push(format!("{}: class {} (want {}), summary: {}", f.name, c.class, f.class, c.summary));
             continue;
@@ -170,8 +171,8 @@ fn timestamps_change_nothing_but_never_reach_the_evidence() {
     for f in all_fixtures().iter().filter(|f| !f.log.starts_with("[+")) {
         let stamped: String =
             f.log.lines().enumerate().map(|(i, l)| format!("[+{}.{:03}s] {l}\n", i / 3, (i * 37) % 1000)).collect();
-        let plain = classify(&f.log, f.exit);
-        let with = classify(&stamped, f.exit);
+        let plain = classify(&f.log, &f.exit);
+        let with = classify(&stamped, &f.exit);
         assert_eq!(with, plain, "{}: timestamps changed the classification", f.name);
     }
 }
@@ -180,7 +181,7 @@ fn timestamps_change_nothing_but_never_reach_the_evidence() {
 fn timestamped_capture_fixture_really_has_timestamps() {
     let f = load("timeout-timestamped-capture");
     assert!(f.log.lines().all(|l| l.starts_with("[+")), "fixture lost its timestamps");
-    let c = classify(&f.log, f.exit);
+    let c = classify(&f.log, &f.exit);
     assert_eq!(c.evidence.last().map(String::as_str), Some("   Compiling regex-syntax v0.8.12"));
 }
 
@@ -192,7 +193,7 @@ fn splice(names: &[&str]) -> String {
 fn sys_crate_pkg_config_failure_is_missing_library_not_build_script() {
     let f = load("missing-system-library-openssl-sys");
     assert!(f.log.contains("error: failed to run custom build command for `openssl-sys"));
-    let c = classify(&f.log, f.exit);
+    let c = classify(&f.log, &f.exit);
     assert_eq!(c.class, FailureClass::MissingSystemLibrary);
     assert_eq!(c.summary, "openssl-sys: could not find system library 'openssl' (pkg-config)");
     assert!(c.evidence.iter().any(|l| l.starts_with("error: failed to run custom build command for `openssl-sys")));
@@ -204,7 +205,7 @@ fn linker_missing_library_is_missing_library_not_link_error() {
     for name in ["missing-system-library-linker-bfd", "missing-system-library-linker-lld"] {
         let f = load(name);
         assert!(f.log.contains("error: linking with `cc` failed"));
-        assert_eq!(classify(&f.log, f.exit).class, FailureClass::MissingSystemLibrary, "{name}");
+        assert_eq!(classify(&f.log, &f.exit).class, FailureClass::MissingSystemLibrary, "{name}");
     }
 }
 
@@ -212,7 +213,7 @@ fn linker_missing_library_is_missing_library_not_link_error() {
 fn undefined_reference_with_rustc_native_library_hint_stays_link_error() {
     let f = load("link-error-undefined-reference-bfd");
     assert!(f.log.contains("some native libraries may need to be installed"));
-    assert_eq!(classify(&f.log, f.exit).class, FailureClass::LinkError);
+    assert_eq!(classify(&f.log, &f.exit).class, FailureClass::LinkError);
 }
 
 #[test]
@@ -225,16 +226,16 @@ fn resource_exhaustion_beats_the_errors_it_causes() {
     ] {
         let f = load(name);
         assert!(f.log.contains(hides), "{name}");
-        assert_eq!(classify(&f.log, f.exit).class, FailureClass::OutOfResources, "{name}");
+        assert_eq!(classify(&f.log, &f.exit).class, FailureClass::OutOfResources, "{name}");
     }
     let log = splice(&["compile-error-mismatched-types"]);
-    assert_eq!(classify(&log, ExitInfo::signal(9)).class, FailureClass::OutOfResources);
+    assert_eq!(classify(&log, &Outcome::signal(9)).class, FailureClass::OutOfResources);
 }
 
 #[test]
 fn timeout_beats_whatever_the_log_shows() {
     let log = splice(&["compile-error-mismatched-types", "out-of-resources-rustc-sigkill"]);
-    let c = classify(&log, ExitInfo::timed_out());
+    let c = classify(&log, &Outcome::timed_out());
     assert_eq!(c.class, FailureClass::Timeout);
     assert!(c.evidence.len() <= 20);
 }
@@ -268,17 +269,17 @@ fn spliced_parallel_failures_follow_the_precedence_table() {
         ),
     ];
     for (names, want) in cases {
-        let c = classify(&splice(names), ExitInfo::code(101));
+        let c = classify(&splice(names), &Outcome::code(101));
         assert_eq!(c.class, *want, "{names:?}: {}", c.summary);
     }
-    let c = classify(&splice(&["fetch-failed-lock-outdated", "unknown-feature-feature-missing"]), ExitInfo::code(101));
+    let c = classify(&splice(&["fetch-failed-lock-outdated", "unknown-feature-feature-missing"]), &Outcome::code(101));
     assert!(c.lock_outdated && c.feature_problem);
 }
 
 #[test]
 fn cmake_missing_is_a_missing_tool_and_names_it() {
     let f = load("missing-system-library-cmake-not-installed");
-    let c = classify(&f.log, f.exit);
+    let c = classify(&f.log, &f.exit);
     assert_eq!(c.class, FailureClass::MissingSystemLibrary);
     assert!(c.evidence.iter().any(|l| l.trim() == "is `cmake` not installed?"), "{:?}", c.evidence);
 }
@@ -286,7 +287,7 @@ fn cmake_missing_is_a_missing_tool_and_names_it() {
 #[test]
 fn compile_error_evidence_has_error_headers_and_locations() {
     let f = load("compile-error-mismatched-types");
-    let c = classify(&f.log, f.exit);
+    let c = classify(&f.log, &f.exit);
     assert_eq!(
         c.evidence,
         vec![
@@ -303,7 +304,7 @@ fn unknown_keeps_the_last_twenty_error_lines() {
     for i in 0..35 {
         log.push_str(&format!("weird tool: error number {i}\nsome context {i}\n"));
     }
-    let c = classify(&log, ExitInfo::code(2));
+    let c = classify(&log, &Outcome::code(2));
     assert_eq!(c.class, FailureClass::Unknown);
     assert_eq!(c.evidence.len(), 20);
     assert_eq!(c.evidence[0], "weird tool: error number 15");

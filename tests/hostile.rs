@@ -96,7 +96,7 @@ fn main() {
     // The shipped bytes are the inspected bytes: a static ELF of the host's machine, hashed as recorded.
     let bytes = std::fs::read(out.join("bin/swapper")).unwrap();
     assert!(!bytes.starts_with(b"#!"), "the packaged file was replaced by a script");
-    let facts = cratemill::builder::inspect::inspect(&bytes).unwrap().expect("an ELF file");
+    let facts = cratemill::elf::inspect(&bytes).unwrap().expect("an ELF file");
     assert!(facts.is_executable() && facts.is_static(), "{facts:?}");
     assert_eq!(sha256(&bytes), exe.sha256);
 }

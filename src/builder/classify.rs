@@ -3,7 +3,7 @@
 //!
 //! Pure logic, no I/O: [`classify`] takes the captured log (lines may carry cratemill's `[+12.345s] `
 //! timestamp prefix, which is stripped before matching and never kept in the evidence) and an
-//! [`ExitInfo`], and returns a [`Classification`]. Every pattern below was checked against real
+//! [`Outcome`] (`process`), and returns a [`Classification`]. Every pattern below was checked against real
 //! cargo/rustc/linker/build-script output (see `tests/fixtures/logs/`).
 //!
 //! Layout: `log` (the cleaned log and the text helpers the rules share), `env_rules` (rules about the
@@ -17,7 +17,7 @@
 //!
 //! | # | rule                | class                    | matches (abridged)                                                                                      |
 //! |---|---------------------|--------------------------|---------------------------------------------------------------------------------------------------------|
-//! | 1 | timeout             | `timeout`                | `ExitInfo.timed_out` (the log is cut off, so nothing in it can be trusted more)                         |
+//! | 1 | timeout             | `timeout`                | `Outcome.timed_out` (the log is cut off, so nothing in it can be trusted more)                         |
 //! | 2 | out of resources    | `out-of-resources`       | `No space left on device`, `memory allocation of N bytes failed`, `LLVM ERROR: out of memory`, rustc's `tried to allocate more memory than available`, `Cannot allocate memory`, a process killed by SIGKILL (`signal: 9`, `Killed`), the linker dying of SIGBUS (its mmapped output hit a full disk), exit signal 9 |
 //! | 3 | target not installed| `unknown`                | `the `T` target may not be installed`: the builder's toolchain lacks the target; not the crate's fault, so no crate class, and `unknown` is retried |
 //! | 4 | checksum            | `checksum-mismatch`      | `checksum for `x` changed between lock files`, `failed to verify the checksum of`                        |
@@ -67,6 +67,7 @@ use env_rules::{
 pub use log::strip_timestamp;
 use log::{cut, one_line, tail, Log};
 
+use super::process::Outcome;
 use crate::schema::result::{Failure, FailureClass};
 use crate::schema::Phase;
 
@@ -78,38 +79,6 @@ const TAIL_EVIDENCE: usize = 20;
 const MAX_LINE_CHARS: usize = 400;
 /// The summary is one line of at most this many characters.
 const MAX_SUMMARY_CHARS: usize = 240;
-
-/// How the build process ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ExitInfo {
-    /// The exit code, when the process exited normally.
-    pub code: Option<i32>,
-    /// The signal that killed the process, if any.
-    pub signal: Option<i32>,
-    /// cratemill killed the build because it exceeded `--timeout`.
-    pub timed_out: bool,
-}
-
-impl ExitInfo {
-    pub fn code(code: i32) -> ExitInfo {
-        ExitInfo { code: Some(code), signal: None, timed_out: false }
-    }
-
-    pub fn signal(signal: i32) -> ExitInfo {
-        ExitInfo { code: None, signal: Some(signal), timed_out: false }
-    }
-
-    /// Killed by cratemill at the time limit (it sends SIGKILL).
-    pub fn timed_out() -> ExitInfo {
-        ExitInfo { code: None, signal: Some(9), timed_out: true }
-    }
-
-    /// From a finished child process.
-    pub fn from_status(status: std::process::ExitStatus, timed_out: bool) -> ExitInfo {
-        use std::os::unix::process::ExitStatusExt;
-        ExitInfo { code: status.code(), signal: status.signal(), timed_out }
-    }
-}
 
 /// Why a build failed, with the log lines that show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +127,7 @@ const RULES: &[(&str, Rule)] = &[
 ];
 
 /// A rule: the class, summary and evidence line numbers when it matches.
-type Rule = fn(&Log, ExitInfo) -> Option<Hit>;
+type Rule = fn(&Log, &Outcome) -> Option<Hit>;
 
 /// What a rule found.
 #[derive(Debug)]
@@ -175,7 +144,7 @@ impl Hit {
 }
 
 /// Classify a build log. See the module doc for the precedence of the rules.
-pub fn classify(log: &str, exit: ExitInfo) -> Classification {
+pub fn classify(log: &str, exit: &Outcome) -> Classification {
     let log = Log::new(log);
     let lock_outdated = log.any(is_lock_outdated);
     let feature_problem = log.any(is_feature_problem);
@@ -193,7 +162,7 @@ pub fn classify(log: &str, exit: ExitInfo) -> Classification {
     }
 }
 
-fn unknown(log: &Log, exit: ExitInfo) -> Hit {
+fn unknown(log: &Log, exit: &Outcome) -> Hit {
     let mut lines = tail(log, TAIL_EVIDENCE, |l| l.to_ascii_lowercase().contains("error"));
     if lines.is_empty() {
         lines = tail(log, TAIL_EVIDENCE, |l| !l.trim().is_empty());
@@ -217,7 +186,7 @@ mod tests {
     #[test]
     fn long_lines_are_cut_and_summary_is_one_line() {
         let long = format!("error: linking with `cc` failed: exit status: 1\n  = note: {}\n", "\"-lfoo\" ".repeat(200));
-        let c = classify(&long, ExitInfo::code(101));
+        let c = classify(&long, &Outcome::code(101));
         assert!(c.evidence.iter().all(|l| l.chars().count() <= MAX_LINE_CHARS + 1), "{:?}", c.evidence);
         assert!(!c.summary.contains('\n'));
     }
@@ -225,7 +194,7 @@ mod tests {
     #[test]
     fn timeout_wins_over_everything_in_the_log() {
         let log = "[+1.0s]    Compiling foo v1.0.0\n[+2.0s] error[E0308]: mismatched types\n";
-        let c = classify(log, ExitInfo::timed_out());
+        let c = classify(log, &Outcome::timed_out());
         assert_eq!(c.class, FailureClass::Timeout);
         assert_eq!(c.summary, "build exceeded the time limit (last step: Compiling foo v1.0.0)");
         assert!(c.evidence.iter().all(|l| !l.starts_with("[+")));
@@ -233,16 +202,16 @@ mod tests {
 
     #[test]
     fn sigkill_without_log_evidence_is_out_of_resources() {
-        let c = classify("   Compiling big v1.0.0\n", ExitInfo::signal(9));
+        let c = classify("   Compiling big v1.0.0\n", &Outcome::signal(9));
         assert_eq!(c.class, FailureClass::OutOfResources);
-        let c = classify("   Compiling big v1.0.0\n", ExitInfo::signal(11));
+        let c = classify("   Compiling big v1.0.0\n", &Outcome::signal(11));
         assert_eq!(c.class, FailureClass::Unknown);
         assert!(c.summary.contains("signal 11"), "{}", c.summary);
     }
 
     #[test]
     fn failure_record_carries_class_summary_and_evidence() {
-        let c = classify("error: no matching package named `nope` found\n", ExitInfo::code(101));
+        let c = classify("error: no matching package named `nope` found\n", &Outcome::code(101));
         let f = c.to_failure(Phase::Build);
         assert_eq!(f.class, FailureClass::FetchFailed);
         assert_eq!(f.phase, Phase::Build);
@@ -252,7 +221,7 @@ mod tests {
 
     #[test]
     fn empty_log_is_unknown_with_a_summary() {
-        let c = classify("", ExitInfo::code(101));
+        let c = classify("", &Outcome::code(101));
         assert_eq!(c.class, FailureClass::Unknown);
         assert_eq!(c.summary, "unrecognised failure (exit code 101), empty log");
         assert!(c.evidence.is_empty());
@@ -262,7 +231,7 @@ mod tests {
     fn os_errors_saying_not_supported_are_not_unsupported_targets() {
         // Synthesized in cargo's shape: a build script hitting EOPNOTSUPP on a filesystem.
         let log = "error: failed to run custom build command for `fs-sys v1.0.0`\n\nCaused by:\n  process didn't exit successfully: `build-script-build` (exit status: 101)\n  --- stderr\n  thread 'main' panicked at build.rs:3:5:\n  hard link failed: Operation not supported (os error 95)\n";
-        let c = classify(log, ExitInfo::code(101));
+        let c = classify(log, &Outcome::code(101));
         assert_eq!(c.class, FailureClass::BuildScriptFailed, "{}", c.summary);
         assert_eq!(c.summary, "fs-sys: build script failed: hard link failed: Operation not supported (os error 95)");
     }
@@ -272,19 +241,19 @@ mod tests {
         // Wordings of cargo releases before the one the fixtures were made with (typed in from them).
         let c = classify(
             "error: package `clap v4.5.4` cannot be built because it requires rustc 1.74 or newer, while the currently active rustc version is 1.70.0\n",
-            ExitInfo::code(101),
+            &Outcome::code(101),
         );
         assert_eq!(c.class, FailureClass::RustVersion, "{}", c.summary);
         let c = classify(
             "error: the lock file /src/x/Cargo.lock needs to be updated but --locked was passed to prevent this\n",
-            ExitInfo::code(101),
+            &Outcome::code(101),
         );
         assert_eq!((c.class, c.lock_outdated, c.feature_problem), (FailureClass::FetchFailed, true, false));
-        let c = classify("error: none of the selected packages contains these features: simd\n", ExitInfo::code(101));
+        let c = classify("error: none of the selected packages contains these features: simd\n", &Outcome::code(101));
         assert_eq!((c.class, c.feature_problem), (FailureClass::UnknownFeature, true));
         let c = classify(
             "error: Package `tool v1.0.0 (/src/tool)` does not have the feature `fancy`\n",
-            ExitInfo::code(101),
+            &Outcome::code(101),
         );
         assert_eq!((c.class, c.feature_problem), (FailureClass::UnknownFeature, true));
     }

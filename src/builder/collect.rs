@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::builder::inspect::{inspect, ElfFacts};
+use crate::elf::{inspect, ElfFacts};
 use crate::target::Target;
 
 /// One produced executable.

@@ -1,13 +1,16 @@
-//! The emulator behind smoke runs of foreign executables (qemu-user): its version, and whether a
-//! crash under it says something about the executable or only about the emulator.
+//! The emulator behind smoke runs of foreign executables (qemu-user): which one runs a target's
+//! executables here ([`runner_for`]), its version, and whether a crash under it says something
+//! about the executable or only about the emulator.
 //!
 //! qemu learns new instructions release by release: bookworm's qemu 7.2 kills every loongarch64
 //! binary built for rustc's and zig's default LSX baseline with SIGILL in musl's start code (LSX
 //! arrived in qemu 8.1). Such a run proves nothing about the build, so it is reported as
-//! "not run: emulator too old" instead of a crash. [`verdict`] is the pure decision; reading the
-//! version is the I/O edge.
+//! "not run: emulator too old" instead of a crash. [`verdict`] is the pure decision; finding the
+//! emulator on PATH and reading its version are the I/O edge.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use super::process::{self, find_in};
 
 use crate::schema::result::{Smoke, SmokeStatus};
 use crate::target::Target;
@@ -68,13 +71,38 @@ pub fn verdict(arch: &str, qemu: Option<QemuVersion>, status: SmokeStatus, signa
 
 /// The emulator's `--version` line (I/O).
 pub async fn version_line(runner: &Path) -> Option<String> {
-    super::toolchain::version_line(&runner.to_string_lossy(), &["--version"]).await
+    process::version_line(&runner.to_string_lossy(), &["--version"]).await
+}
+
+/// Find the program that runs `target` executables here: none needed, a qemu-user binary, or nothing.
+pub fn runner_for(target: &Target, host: &Target) -> Result<Option<PathBuf>, String> {
+    runner_in(target, host, std::env::var_os("PATH").as_deref())
+}
+
+/// [`runner_for`] with the search path given.
+pub fn runner_in(
+    target: &Target,
+    host: &Target,
+    path_var: Option<&std::ffi::OsStr>,
+) -> Result<Option<PathBuf>, String> {
+    if target.runs_natively_on(host) {
+        return Ok(None);
+    }
+    for name in [format!("{}-static", target.qemu), target.qemu.to_string()] {
+        if let Some(path) = find_in(&name, path_var) {
+            return Ok(Some(path));
+        }
+    }
+    Err(format!(
+        "{} executables need {}-static (Debian package qemu-user-static), which is not installed",
+        target.arch, target.qemu
+    ))
 }
 
 /// The version line of the emulator that runs `target` executables here, `None` when they run
-/// natively or no emulator is installed.
+/// natively or no emulator is installed (the emulator probe; recorded in the toolchain).
 pub async fn emulator_version(target: &Target, host: &Target) -> Option<String> {
-    let runner = super::smoke::runner_for(target, host).ok().flatten()?;
+    let runner = runner_for(target, host).ok().flatten()?;
     version_line(&runner).await
 }
 
@@ -99,6 +127,14 @@ mod tests {
 
     fn v(major: u32, minor: u32) -> Option<QemuVersion> {
         Some(QemuVersion { major, minor })
+    }
+
+    #[test]
+    fn missing_emulator_is_not_run_with_a_reason() {
+        let s390 = Target::parse("s390x-unknown-linux-musl").unwrap();
+        let err = runner_in(s390, Target::host(), Some(std::ffi::OsStr::new(""))).unwrap_err();
+        assert!(err.contains("qemu-s390x-static"), "{err}");
+        assert_eq!(runner_in(Target::host(), Target::host(), None), Ok(None), "native needs no emulator");
     }
 
     #[test]

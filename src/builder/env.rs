@@ -5,9 +5,65 @@
 //! for `cross`) plus the ones cratemill sets itself. Everything else is dropped, including
 //! `GITHUB_TOKEN`, `ACTIONS_*` tokens, `CARGO_REGISTRIES_*_TOKEN` and registry credentials. As a second
 //! line of defence, an allowed variable whose *value* equals a known secret's value is dropped too.
-//! Pure: takes the parent environment as data and returns the child's.
+//! cratemill's own variables for a build are [`BuildVars`]. Pure: takes the parent environment as
+//! data and returns the child's ([`current`] reads it).
 
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::schema::result::Toolchain;
+use crate::schema::Backend;
+use crate::target::Target;
+
+use super::{backend, prepare, toolchain};
+
+/// What cratemill's own variables for a build depend on.
+pub struct BuildVars<'a> {
+    pub target: &'a Target,
+    pub backend: Backend,
+    /// The target's RUSTFLAGS with the backend's linker.
+    pub rustflags: &'a str,
+    pub toolchain: &'a Toolchain,
+    pub target_dir: &'a Path,
+    /// Cargo's build-dir, when it is not the target folder.
+    pub build_dir: Option<&'a Path>,
+    pub cargo_home: &'a Path,
+}
+
+impl BuildVars<'_> {
+    /// The variables result.json records (`build_env`): the target's profile and RUSTFLAGS, the
+    /// static-linking switches, quiet cargo output, the toolchain's, and what `cross` must pass on.
+    pub fn recorded(&self) -> Vec<(String, String)> {
+        let target = self.target;
+        let mut vars: Vec<(String, String)> =
+            target.profile_env().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        vars.push((target.rustflags_env_name(), self.rustflags.to_string()));
+        vars.extend(prepare::build_env());
+        vars.push(("CARGO_TERM_COLOR".into(), "never".into()));
+        vars.push(("CARGO_TERM_PROGRESS_WHEN".into(), "never".into()));
+        vars.push(("CARGO_INCREMENTAL".into(), "0".into()));
+        vars.extend(toolchain::build_env(self.toolchain));
+        if self.backend == Backend::Cross {
+            if let Some(pass) = backend::cross_passthrough(&vars) {
+                vars.push(("CROSS_BUILD_ENV_PASSTHROUGH".into(), pass));
+            }
+        }
+        vars
+    }
+
+    /// Every variable cratemill sets: the recorded ones and the job's folders. `CARGO_HOME` is
+    /// cratemill's own: the registry cache of the fetch and nothing else (no config.toml, no
+    /// credentials, no bin/).
+    pub fn all(&self) -> Vec<(String, String)> {
+        let mut vars = self.recorded();
+        vars.push(("CARGO_TARGET_DIR".into(), self.target_dir.display().to_string()));
+        if let Some(dir) = self.build_dir {
+            vars.push(("CARGO_BUILD_BUILD_DIR".into(), dir.display().to_string()));
+        }
+        vars.push(("CARGO_HOME".into(), self.cargo_home.display().to_string()));
+        vars
+    }
+}
 
 /// Variables passed through unchanged when present.
 const ALLOW: &[&str] = &[
@@ -112,6 +168,38 @@ pub fn current() -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_vars_record_the_settings_but_not_the_folders() {
+        let tc = Toolchain {
+            channel: crate::schema::Channel::Stable,
+            rustc: "rustc 1.96.0".into(),
+            cargo: "cargo 1.96.0".into(),
+            backend_tool: None,
+            name: None,
+            std: Some(crate::schema::result::StdOrigin::BuiltFromSource),
+            std_reason: None,
+            emulator: None,
+        };
+        let target = Target::parse("aarch64-unknown-linux-musl").unwrap();
+        let vars = BuildVars {
+            target,
+            backend: Backend::Cross,
+            rustflags: "-C target-feature=+crt-static",
+            toolchain: &tc,
+            target_dir: Path::new("/w/target"),
+            build_dir: None,
+            cargo_home: Path::new("/w/cargo-home"),
+        };
+        let recorded: BTreeMap<String, String> = vars.recorded().into_iter().collect();
+        assert_eq!(recorded[&target.rustflags_env_name()], "-C target-feature=+crt-static");
+        assert_eq!(recorded["RUSTC_BOOTSTRAP"], "1", "a stable toolchain building std");
+        assert!(recorded["CROSS_BUILD_ENV_PASSTHROUGH"].contains("OPENSSL_STATIC"));
+        assert!(!recorded.contains_key("CARGO_HOME") && !recorded.contains_key("CARGO_TARGET_DIR"));
+        let all = vars.all();
+        assert_eq!(all.last().unwrap(), &("CARGO_HOME".to_string(), "/w/cargo-home".to_string()));
+        assert!(all.contains(&("CARGO_TARGET_DIR".to_string(), "/w/target".to_string())));
+    }
 
     fn parent() -> BTreeMap<String, String> {
         [

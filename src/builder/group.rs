@@ -25,8 +25,9 @@ use crate::schema::result::{StdOrigin, Toolchain};
 use crate::schema::{Backend, Channel};
 use crate::target::{Linker, Target};
 
-use super::backend::CommandLine;
+use super::backend::Lock;
 use super::collect;
+use super::process::CommandLine;
 
 /// What must be equal for targets to share one cargo invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +92,7 @@ pub struct GroupOutcome {
     pub leader: &'static str,
     pub command: CommandLine,
     pub features: String,
-    pub locked: bool,
-    pub fresh_lock: bool,
+    pub lock: Lock,
     pub duration: Duration,
     /// The grouped build's output, replayed into every other target's build log.
     pub lines: Vec<String>,

@@ -6,16 +6,26 @@
 //! (a user's `src/`, `.git/`, a symlink where a folder should be) makes the build refuse before
 //! anything is deleted (exit 2). A user who points `--out` at their project loses nothing.
 //!
+//! After the build the folder is filled and then sealed or cleared: [`write_srcbuild`] writes the
+//! `-srcbuild-` source archive, [`seal`] a built package's CHECKSUMS and result.json (last), and
+//! [`clear`] removes everything that could make a failed build's folder look publishable.
+//!
 //! [`decide`] is the pure decision core (entries in, a plan of removals or a refusal out);
 //! [`claim`] is the I/O edge that lists the folder, reads `result.json` and applies the plan.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::Context;
 
 use crate::error;
-use crate::package::{BIN_DIR, CHECKSUMS_FILE, LICENSES_DIR, LOG_FILE, PUBLISH_FILE, RESULT_FILE, SRCBUILD_DIR};
-use crate::schema::result::BuildResult;
+use crate::package::{self, BIN_DIR, CHECKSUMS_FILE, LICENSES_DIR, LOG_FILE, PUBLISH_FILE, RESULT_FILE, SRCBUILD_DIR};
+use crate::schema::result::{BuildResult, FailureClass};
+use crate::schema::Phase;
+
+use super::log::BuildLog;
+use super::setup::{ms, phase_err, phase_io, PhaseError};
+use super::srcbuild;
 
 /// What kind of thing an entry of the output folder is (symlinks are never followed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +175,83 @@ fn remove(out: &Path, entries: &[Entry]) -> anyhow::Result<()> {
             _ => std::fs::remove_file(&path),
         }
         .with_context(|| format!("removing the earlier output {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Where a package's source comes from: the verified `.crate`, its unpacked root, and the
+/// preparation steps the pristine copy must reproduce.
+pub struct Sources<'a> {
+    pub crate_file: &'a Path,
+    /// The index's sha256 of the `.crate`, verified at download.
+    pub crate_sha256: &'a str,
+    pub root: &'a Path,
+    pub steps: &'a [String],
+}
+
+/// The `-srcbuild-` source archive of the package in `out`, with the build log flushed first so
+/// that the archive carries it whole up to here. The source part is re-derived from the verified
+/// `.crate`, never taken from the tree the build ran in.
+pub fn write_srcbuild(out: &Path, r: &BuildResult, log: &mut BuildLog, sources: &Sources) -> Result<(), PhaseError> {
+    let (name, vers) = (r.crate_name.as_str(), r.version.as_str());
+    log.note("writing the -srcbuild- source archive");
+    log.flush().map_err(phase_io(Phase::Package))?;
+    let info = serde_json::json!({
+        "crate": name, "version": vers, "target": r.target, "backend": r.backend.name(),
+        "toolchain": r.toolchain, "rustflags": r.rustflags, "build_env": r.build_env,
+        "prepare": r.prepare, "attempts": r.attempts, "source": r.source,
+    });
+    let archive = out.join(SRCBUILD_DIR).join(package::srcbuild_file_name(name, vers));
+    let pristine = srcbuild::pristine(sources.crate_file, sources.crate_sha256, name, vers, sources.steps)
+        .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
+    let resolved_lock = pristine.resolved_lock(sources.root);
+    srcbuild::write(
+        &archive,
+        &srcbuild::Inputs {
+            crate_name: name,
+            version: vers,
+            crate_file: sources.crate_file,
+            source_tree: &pristine.root,
+            resolved_lock: resolved_lock.as_deref(),
+            build_log: log.path(),
+            build_info: &info,
+        },
+    )
+    .map_err(phase_err(Phase::Package, FailureClass::OutOfResources))
+}
+
+/// Write CHECKSUMS and result.json (last) for a built package.
+pub fn seal(out: &Path, result: &mut BuildResult) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let mut files = package::list_files(out)?;
+    files.retain(|f| f != RESULT_FILE && f != CHECKSUMS_FILE && f != PUBLISH_FILE);
+    files.push(RESULT_FILE.to_string());
+    files.push(CHECKSUMS_FILE.to_string());
+    files.sort();
+    result.files = files;
+    if let Some(p) = result.timings_ms.get_mut(Phase::Package.name()) {
+        *p += ms(t.elapsed());
+    }
+    // result.json first so CHECKSUMS covers it; an interrupted run leaves no CHECKSUMS, and
+    // `package::verify` refuses a folder without one.
+    crate::schema::write(&out.join(RESULT_FILE), result)?;
+    package::write_checksums(out)?;
+    Ok(())
+}
+
+/// Remove everything that could make a failed output look publishable.
+pub fn clear(out: &Path) -> anyhow::Result<()> {
+    for dir in [BIN_DIR, LICENSES_DIR, SRCBUILD_DIR] {
+        let p = out.join(dir);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    for file in [CHECKSUMS_FILE, PUBLISH_FILE] {
+        let p = out.join(file);
+        if p.exists() {
+            std::fs::remove_file(&p)?;
+        }
     }
     Ok(())
 }

@@ -11,14 +11,18 @@
 //! host is mounted, so the output folder, the user's home, `$CARGO_HOME/config.toml` and the secrets
 //! are simply not there.
 //!
-//! [`bwrap_args`] is the pure decision core (a [`Policy`] in, an argument list out);
-//! [`Bwrap::probe`] and [`Policy::host_system`] are the I/O edge (they look at this machine).
+//! [`bwrap_args`] is the pure decision core (a [`Policy`] in, an argument list out). The policies
+//! cratemill uses are named: [`Policy::build`], [`Policy::fetch`], [`Policy::smoke`] and
+//! [`Policy::probe`]. [`Bwrap::probe`] and [`Policy::host_system`] (which the named policies use)
+//! are the I/O edge (they look at this machine).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::backend::CommandLine;
 use super::limits::{self, Cgroup, Requested, SandboxLimits, HOME_BYTES, SANDBOX_UID, TMP_BYTES};
+/// The PATH search (`process`), as the sandbox's callers have always named it.
+pub use super::process::find_on_path;
+use super::process::{CommandLine, Env, Output, Process};
 
 /// The `--sandbox` flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,6 +103,93 @@ impl Policy {
     }
 }
 
+/// The folders of one build job that its sandboxed fetch and build see ([`Policy::fetch`],
+/// [`Policy::build`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFolders {
+    /// The toolchain and the backend's own tools, read-only.
+    pub tools: Vec<PathBuf>,
+    /// The job's work folder: the one writable tree.
+    pub work: PathBuf,
+    /// The job's `CARGO_HOME`: inside `work`, or the one the invocation's jobs share.
+    pub cargo_home: PathBuf,
+    /// `cargo_home` is the invocation's shared one (outside `work`).
+    pub shared_home: bool,
+    /// The invocation's shared target folder (a multi-target or cached build), if any.
+    pub shared_target: Option<PathBuf>,
+    pub cwd: PathBuf,
+}
+
+impl Policy {
+    /// A build attempt: no network; the work folder writable, and the shared target folder if any;
+    /// the fetched registry cache (`CARGO_HOME`) read-only, wherever it is.
+    pub fn build(job: &JobFolders) -> Policy {
+        let mut read_only = job.tools.clone();
+        if job.shared_home {
+            read_only.push(job.cargo_home.clone());
+        }
+        Policy {
+            system: Policy::host_system(false),
+            read_only,
+            writable: job.work.clone(),
+            cache: job.shared_target.clone(),
+            read_only_within: if job.shared_home { Vec::new() } else { vec![job.cargo_home.clone()] },
+            home: private_home(),
+            cwd: job.cwd.clone(),
+            network: false,
+        }
+    }
+
+    /// The dependency fetch (cargo runs no crate code here): the network, the work folder writable,
+    /// and the shared `CARGO_HOME` it fills (else the shared target folder) writable too.
+    pub fn fetch(job: &JobFolders) -> Policy {
+        Policy {
+            system: Policy::host_system(true),
+            read_only: job.tools.clone(),
+            writable: job.work.clone(),
+            cache: if job.shared_home { Some(job.cargo_home.clone()) } else { job.shared_target.clone() },
+            read_only_within: Vec::new(),
+            home: private_home(),
+            cwd: job.cwd.clone(),
+            network: true,
+        }
+    }
+
+    /// A smoke run of a built executable: `read_only` (the folders of the executable's copy and of
+    /// its emulator), one scratch folder writable and the working folder, no network, no home.
+    pub fn smoke(read_only: Vec<PathBuf>, scratch: &Path) -> Policy {
+        Policy {
+            system: Policy::host_system(false),
+            read_only,
+            writable: scratch.to_path_buf(),
+            cache: None,
+            read_only_within: Vec::new(),
+            home: None,
+            cwd: scratch.to_path_buf(),
+            network: false,
+        }
+    }
+
+    /// The check that bwrap works here: the system and the temporary folder, nothing else.
+    pub fn probe() -> Policy {
+        Policy {
+            system: Policy::host_system(false),
+            read_only: Vec::new(),
+            writable: std::env::temp_dir(),
+            cache: None,
+            read_only_within: Vec::new(),
+            home: None,
+            cwd: PathBuf::from("/"),
+            network: false,
+        }
+    }
+}
+
+/// `$HOME`, when a private tmpfs can cover it ([`private_home_ok`]). I/O: reads the environment.
+fn private_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from).filter(|h| private_home_ok(h))
+}
+
 /// The bwrap arguments for `policy`, up to (not including) the command. Pure.
 pub fn bwrap_args(policy: &Policy) -> Vec<String> {
     let mut args: Vec<String> = ["--unshare-all", "--die-with-parent", "--new-session"].map(String::from).to_vec();
@@ -149,6 +240,9 @@ pub fn unwrap_status(exit_code: Option<i32>, signal: Option<i32>) -> (Option<i32
         other => other,
     }
 }
+
+/// How long the check that bwrap works may take.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A bwrap that was checked to work on this machine, with the job's cgroup when one could be made.
 #[derive(Debug, Clone)]
@@ -213,27 +307,17 @@ impl Bwrap {
             cgroup_unavailable: Some("no limits were asked for".into()),
         };
         let bwrap = Bwrap { program, cgroup: None, limits };
-        let policy = Policy {
-            system: Policy::host_system(false),
-            read_only: Vec::new(),
-            writable: std::env::temp_dir(),
-            cache: None,
-            read_only_within: Vec::new(),
-            home: None,
-            cwd: PathBuf::from("/"),
-            network: false,
-        };
-        let probe = bwrap.wrap(&policy, &CommandLine { program: "/usr/bin/true".into(), args: Vec::new() });
-        let out = tokio::process::Command::new(&probe.program)
-            .args(&probe.args)
-            .env_clear()
-            .stdin(std::process::Stdio::null())
-            .output()
+        let probe = bwrap.wrap(&Policy::probe(), &CommandLine::new("/usr/bin/true", [""; 0]));
+        let no_env = std::collections::BTreeMap::new();
+        let out = Process::new(&probe)
+            .env(Env::Exactly(&no_env))
+            .timeout(PROBE_TIMEOUT)
+            .run(Output::Capture { cap: 64 * 1024 })
             .await?;
-        if out.status.success() {
+        if out.success() {
             return Ok(bwrap);
         }
-        let said = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim().to_string();
+        let said = out.stderr.first().map(|l| l.trim().to_string()).unwrap_or_default();
         Err(anyhow::anyhow!("{}", unusable_message(&said, apparmor_restricts_userns())))
     }
 }
@@ -260,12 +344,6 @@ fn apparmor_restricts_userns() -> bool {
 pub fn private_home_ok(home: &Path) -> bool {
     let system = ["/usr", "/etc", "/proc", "/dev", "/tmp"].iter().chain(TOP_LEVEL);
     home.is_absolute() && home.parent().is_some() && !system.into_iter().any(|s| home.starts_with(s))
-}
-
-/// The first executable file called `name` on `PATH`. I/O.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// The sandbox the flag asks for: `Some(bwrap)` when it works, with the job's cgroup for `limits`
@@ -323,6 +401,43 @@ mod tests {
         assert_eq!(count(&p), 2);
         p.network = true;
         assert!(bwrap_args(&p).contains(&"--share-net".to_string()));
+    }
+
+    fn folders(shared: bool) -> JobFolders {
+        JobFolders {
+            tools: vec!["/opt/rustup".into()],
+            work: "/tmp/w".into(),
+            cargo_home: if shared { "/tmp/shared/cargo-home".into() } else { "/tmp/w/cargo-home".into() },
+            shared_home: shared,
+            shared_target: shared.then(|| "/tmp/shared/target".into()),
+            cwd: "/tmp/w/src".into(),
+        }
+    }
+
+    #[test]
+    fn named_policies_open_only_what_their_step_needs() {
+        // A build: no network; the registry cache read-only wherever it is; the shared target writable.
+        let own = Policy::build(&folders(false));
+        assert!(!own.network && own.cache.is_none());
+        assert_eq!(own.read_only_within, [PathBuf::from("/tmp/w/cargo-home")]);
+        let shared = Policy::build(&folders(true));
+        assert!(shared.read_only.contains(&"/tmp/shared/cargo-home".into()) && shared.read_only_within.is_empty());
+        assert_eq!(shared.cache, Some("/tmp/shared/target".into()));
+        // The fetch: the network, and the shared registry cache it fills writable.
+        let fetch = Policy::fetch(&folders(true));
+        assert!(fetch.network && fetch.read_only_within.is_empty());
+        assert_eq!(fetch.cache, Some("/tmp/shared/cargo-home".into()));
+        assert_eq!((fetch.writable.as_path(), fetch.cwd.as_path()), (Path::new("/tmp/w"), Path::new("/tmp/w/src")));
+        assert!(!Policy::fetch(&folders(false)).read_only.contains(&"/tmp/w/cargo-home".into()));
+        // A smoke run: its scratch folder only, no home, no network; the probe: nothing of the job.
+        let smoke = Policy::smoke(vec!["/tmp/copy".into()], Path::new("/tmp/scratch"));
+        assert!(!smoke.network && smoke.home.is_none() && smoke.cache.is_none());
+        assert_eq!(
+            (smoke.writable.as_path(), smoke.cwd.as_path()),
+            (Path::new("/tmp/scratch"), Path::new("/tmp/scratch"))
+        );
+        let probe = Policy::probe();
+        assert!(!probe.network && probe.read_only.is_empty() && probe.home.is_none());
     }
 
     #[test]

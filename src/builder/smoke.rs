@@ -7,14 +7,13 @@
 //! the caller passes a *copy* of the packaged bytes, never the packaged file itself. I/O edge; the
 //! decision from the runs' outcomes ([`decide`]) is pure.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-
-use super::backend::CommandLine;
-use super::sandbox::{Bwrap, Policy};
+use super::emulator::{self, runner_for};
+use super::process::{CommandLine, Env, Outcome, Output, Process};
+use super::sandbox::{self, Bwrap, Policy};
 use crate::schema::result::{Smoke, SmokeStatus};
 use crate::target::Target;
 
@@ -22,50 +21,14 @@ use crate::target::Target;
 pub const SMOKE_TIMEOUT: Duration = Duration::from_secs(10);
 const OUTPUT_CAP: usize = 64 * 1024;
 
-/// The raw outcome of one run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunOutcome {
-    pub exit_code: Option<i32>,
-    pub signal: Option<i32>,
-    pub timed_out: bool,
-    pub output: String,
-}
-
-/// Find the program that runs `target` executables here: none needed, a qemu-user binary, or nothing.
-pub fn runner_for(target: &Target, host: &Target) -> Result<Option<PathBuf>, String> {
-    runner_in(target, host, std::env::var_os("PATH").as_deref())
-}
-
-/// [`runner_for`] with the search path given.
-pub fn runner_in(
-    target: &Target,
-    host: &Target,
-    path_var: Option<&std::ffi::OsStr>,
-) -> Result<Option<PathBuf>, String> {
-    if target.runs_natively_on(host) {
-        return Ok(None);
-    }
-    for name in [format!("{}-static", target.qemu), target.qemu.to_string()] {
-        let found =
-            path_var.and_then(|paths| std::env::split_paths(paths).map(|d| d.join(&name)).find(|p| p.is_file()));
-        if let Some(path) = found {
-            return Ok(Some(path));
-        }
-    }
-    Err(format!(
-        "{} executables need {}-static (Debian package qemu-user-static), which is not installed",
-        target.arch, target.qemu
-    ))
-}
-
 /// Decide the smoke status from the `--version` and `--help` runs. Pure.
-pub fn decide(version: &RunOutcome, help: Option<&RunOutcome>) -> (SmokeStatus, usize) {
-    let status_of = |r: &RunOutcome| {
+pub fn decide(version: &Outcome, help: Option<&Outcome>) -> (SmokeStatus, usize) {
+    let status_of = |r: &Outcome| {
         if r.timed_out {
             SmokeStatus::TimedOut
         } else if r.signal.is_some() {
             SmokeStatus::Crashed
-        } else if r.exit_code == Some(0) {
+        } else if r.code == Some(0) {
             SmokeStatus::Passed
         } else {
             SmokeStatus::ExitedNonzero
@@ -114,10 +77,12 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target, sandbox: Option<&
     };
     let (status, which) = decide(&version, help.as_ref());
     let (arg, run) = if which == 0 { ("--version", &version) } else { ("--help", help.as_ref().expect("help ran")) };
+    // stdout's lines, then stderr's.
     let first_line = run
-        .output
-        .lines()
-        .map(str::trim)
+        .lines
+        .iter()
+        .chain(&run.stderr)
+        .map(|l| l.trim())
         .find(|l| !l.is_empty())
         .map(|l| crate::github::truncate_utf8(l, 200).to_string());
     let note = match status {
@@ -131,12 +96,12 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target, sandbox: Option<&
         status,
         args: vec![arg.to_string()],
         runner: runner_name,
-        exit_code: run.exit_code,
+        exit_code: run.code,
         signal: run.signal,
         first_line,
         note,
     };
-    super::emulator::review(smoke, target, runner.as_deref()).await
+    emulator::review(smoke, target, runner.as_deref()).await
 }
 
 fn not_run(runner: Option<String>, note: String) -> Smoke {
@@ -154,87 +119,43 @@ fn not_run(runner: Option<String>, note: String) -> Smoke {
 /// The command line of one run: the executable (under its emulator, if any), wrapped in the sandbox.
 fn run_command(exe: &Path, runner: Option<&Path>, arg: &str, scratch: &Path, sandbox: Option<&Bwrap>) -> CommandLine {
     let mut line = match runner {
-        Some(r) => CommandLine { program: r.display().to_string(), args: vec![exe.display().to_string()] },
-        None => CommandLine { program: exe.display().to_string(), args: Vec::new() },
+        Some(r) => CommandLine::new(r.display().to_string(), [exe.display().to_string()]),
+        None => CommandLine::new(exe.display().to_string(), Vec::<String>::new()),
     };
     line.args.push(arg.to_string());
     let Some(bwrap) = sandbox else { return line };
     let parents = [Some(exe), runner].into_iter().flatten().filter_map(Path::parent);
-    let policy = Policy {
-        system: Policy::host_system(false),
-        read_only: parents.map(Path::to_path_buf).collect(),
-        writable: scratch.to_path_buf(),
-        cache: None,
-        read_only_within: Vec::new(),
-        home: None,
-        cwd: scratch.to_path_buf(),
-        network: false,
-    };
-    bwrap.wrap(&policy, &line)
+    bwrap.wrap(&Policy::smoke(parents.map(Path::to_path_buf).collect(), scratch), &line)
 }
 
-async fn run_once(
-    exe: &Path,
-    runner: Option<&Path>,
-    arg: &str,
-    sandbox: Option<&Bwrap>,
-) -> std::io::Result<RunOutcome> {
+async fn run_once(exe: &Path, runner: Option<&Path>, arg: &str, sandbox: Option<&Bwrap>) -> std::io::Result<Outcome> {
     // It runs in a scratch folder, so a relative path must be made absolute first.
     let exe = &std::path::absolute(exe)?;
     let scratch = tempfile::tempdir()?;
     let line = run_command(exe, runner, arg, scratch.path(), sandbox);
-    let mut cmd = tokio::process::Command::new(&line.program);
-    cmd.args(&line.args)
-        .current_dir(scratch.path())
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", scratch.path())
-        .env("LANG", "C.UTF-8")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn()?;
-    let pid = child.id();
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let collect = async {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let mut out_reader = (&mut stdout).take(OUTPUT_CAP as u64);
-        let mut err_reader = (&mut stderr).take(OUTPUT_CAP as u64);
-        let _ = tokio::join!(out_reader.read_to_end(&mut out), err_reader.read_to_end(&mut err));
-        let status = child.wait().await;
-        (out, err, status)
-    };
-    match tokio::time::timeout(SMOKE_TIMEOUT, collect).await {
-        Ok((out, err, status)) => {
-            let status = status?;
-            use std::os::unix::process::ExitStatusExt;
-            let mut output = String::from_utf8_lossy(&out).into_owned();
-            output.push_str(&String::from_utf8_lossy(&err));
-            let (exit_code, signal) = match sandbox {
-                Some(_) => super::sandbox::unwrap_status(status.code(), status.signal()),
-                None => (status.code(), status.signal()),
-            };
-            Ok(RunOutcome { exit_code, signal, timed_out: false, output })
-        }
-        Err(_) => {
-            if let Some(pid) = pid {
-                crate::builder::runner::kill_group(pid);
-            }
-            Ok(RunOutcome { exit_code: None, signal: None, timed_out: true, output: String::new() })
-        }
+    let env = BTreeMap::from([
+        ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ("HOME".to_string(), scratch.path().display().to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+    ]);
+    let process = Process::new(&line).env(Env::Exactly(&env)).cwd(scratch.path()).timeout(SMOKE_TIMEOUT);
+    let mut run = process.run(Output::Capture { cap: OUTPUT_CAP }).await?;
+    if run.timed_out {
+        // Whatever it printed or how the kill ended it says nothing: it was still running.
+        return Ok(Outcome { timed_out: true, duration: run.duration, ..Outcome::default() });
     }
+    if sandbox.is_some() {
+        (run.code, run.signal) = sandbox::unwrap_status(run.code, run.signal);
+    }
+    Ok(run)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn outcome(code: Option<i32>, signal: Option<i32>, timed_out: bool) -> RunOutcome {
-        RunOutcome { exit_code: code, signal, timed_out, output: String::new() }
+    fn outcome(code: Option<i32>, signal: Option<i32>, timed_out: bool) -> Outcome {
+        Outcome { code, signal, timed_out, ..Outcome::default() }
     }
 
     #[test]
@@ -336,7 +257,7 @@ mod tests {
         };
         // mov x0, #0; mov x8, #93 (exit); svc #0
         let ok = write("ok", &[0xd280_0000, 0xd280_0ba8, 0xd400_0001]);
-        let facts = crate::builder::inspect::inspect(&std::fs::read(&ok).unwrap()).unwrap().unwrap();
+        let facts = crate::elf::inspect(&std::fs::read(&ok).unwrap()).unwrap().unwrap();
         assert!(facts.is_executable() && facts.is_static() && facts.machine == aarch64.elf_machine);
         let s = smoke(&ok, aarch64, host, None).await;
         assert_eq!(s.status, SmokeStatus::Passed, "{s:?}");
@@ -346,12 +267,5 @@ mod tests {
         let s = smoke(&bad, aarch64, host, None).await;
         assert_eq!(s.status, SmokeStatus::Crashed, "{s:?}");
         assert_eq!(s.signal, Some(4));
-    }
-
-    #[test]
-    fn missing_emulator_is_not_run_with_a_reason() {
-        let s390 = Target::parse("s390x-unknown-linux-musl").unwrap();
-        let err = runner_in(s390, Target::host(), Some(std::ffi::OsStr::new(""))).unwrap_err();
-        assert!(err.contains("qemu-s390x-static"), "{err}");
     }
 }

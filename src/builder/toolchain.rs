@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::process::{find_on_path, output_lines, version_line, CommandLine, Output, Process};
 use crate::schema::result::{StdOrigin, Toolchain};
 use crate::schema::{Backend, Channel};
 use crate::target::Target;
@@ -45,16 +46,6 @@ pub fn parse_choice(s: &str) -> Result<ToolchainChoice, String> {
             ))
         }
     })
-}
-
-/// Run a command and return its first output line, `None` when it cannot run or fails.
-pub async fn version_line(program: &str, args: &[&str]) -> Option<String> {
-    let out =
-        tokio::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).output().await.ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout).lines().next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
 }
 
 /// `rustc` and `cargo` version lines of a rustup toolchain (`+name`), or of the default without one.
@@ -190,8 +181,7 @@ fn wrapped_venv(script: &std::path::Path) -> Option<std::path::PathBuf> {
 pub async fn installed_targets(nightly: bool) -> Vec<String> {
     let args: &[&str] =
         if nightly { &["+nightly", "target", "list", "--installed"] } else { &["target", "list", "--installed"] };
-    let Ok(out) = tokio::process::Command::new("rustup").args(args).output().await else { return Vec::new() };
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+    output_lines("rustup", args).await
 }
 
 /// What `--backend auto` needs to know about the host (I/O: rustup, a container engine's `info`, PATH).
@@ -199,20 +189,16 @@ pub async fn installed_targets(nightly: bool) -> Vec<String> {
 pub async fn probe_backends(nightly: bool) -> super::backend::HostTools {
     let engine = async {
         for engine in ["docker", "podman"] {
-            let mut cmd = tokio::process::Command::new(engine);
-            cmd.arg("info").stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
-            cmd.stderr(std::process::Stdio::null()).kill_on_drop(true);
-            let status = tokio::time::timeout(std::time::Duration::from_secs(10), cmd.status()).await;
-            if matches!(status, Ok(Ok(s)) if s.success()) {
+            let info = CommandLine::new(engine, ["info"]);
+            let run = Process::new(&info).timeout(std::time::Duration::from_secs(10)).run(Output::Discard).await;
+            if run.is_ok_and(|r| r.success()) {
                 return true;
             }
         }
         false
     };
     let (installed_targets, container_engine) = tokio::join!(installed_targets(nightly), engine);
-    let on_path = |name: &str| {
-        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-    };
+    let on_path = |name: &str| find_on_path(name).is_some();
     let zig = on_path("cargo-zigbuild") && (on_path("zig") || std::env::var_os("CARGO_ZIGBUILD_ZIG_PATH").is_some());
     super::backend::HostTools { installed_targets, container_engine, zig }
 }
@@ -331,27 +317,19 @@ fn has_std_rlib(dir: &Path) -> bool {
 
 /// Every rustup toolchain's name (`rustup toolchain list`), empty without rustup.
 async fn rustup_toolchains() -> Vec<String> {
-    let Ok(out) = tokio::process::Command::new("rustup").args(["toolchain", "list"]).output().await else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
+    let lines = output_lines("rustup", &["toolchain", "list"]).await;
+    lines.iter().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect()
 }
 
 /// Settle the std for `target`: keep the chosen toolchain or switch (auto only), and record the std's
-/// origin, the reason and the smoke emulator's version in the [`Toolchain`].
+/// origin and the reason in the [`Toolchain`].
 pub async fn settle_std(
     mut chosen: Toolchain,
     choice: &ToolchainChoice,
     backend: Backend,
     target: &Target,
-    host: &Target,
 ) -> anyhow::Result<Toolchain> {
-    chosen.emulator = super::emulator::emulator_version(target, host).await;
-    let plus = chosen.name.clone().or_else(|| (chosen.channel == Channel::Nightly).then(|| "nightly".to_string()));
+    let plus = plus_arg(&chosen);
     let facts = sysroot_facts(plus.as_deref(), chosen.rustc.clone(), target)
         .await
         .ok_or_else(|| anyhow::anyhow!("`rustc --print sysroot` does not run for {}", chosen.rustc))?;
@@ -367,9 +345,7 @@ pub async fn settle_std(
     };
     if let Some(i) = decision.switch_to {
         let name = candidates[i].name.clone().expect("candidates are named toolchains");
-        let emulator = chosen.emulator.take();
         chosen = detect(&ToolchainChoice::Named(name)).await?;
-        chosen.emulator = emulator;
     }
     chosen.std = Some(decision.origin);
     chosen.std_reason = Some(decision.reason);
@@ -389,9 +365,9 @@ async fn probe_others(current: Option<&str>, target: &Target) -> Vec<SysrootFact
     out
 }
 
-/// The `+toolchain` argument a build command starts with, if any.
+/// The toolchain a build command names with `+`, if any (the rule is `backend::CargoToolchain`'s).
 pub fn plus_arg(tc: &Toolchain) -> Option<String> {
-    tc.name.clone().or_else(|| (tc.channel == Channel::Nightly).then(|| "nightly".to_string()))
+    super::backend::CargoToolchain::of(tc).plus
 }
 
 /// Variables a toolchain needs for the build: `RUSTC_BOOTSTRAP=1` lets a stable compiler take
@@ -414,11 +390,6 @@ mod tests {
         assert_eq!(t.channel, Channel::Stable);
         assert!(t.rustc.starts_with("rustc "), "{}", t.rustc);
         assert!(t.cargo.starts_with("cargo "), "{}", t.cargo);
-    }
-
-    #[tokio::test]
-    async fn missing_program_is_none() {
-        assert_eq!(version_line("definitely-not-a-program-cratemill", &[]).await, None);
     }
 
     #[test]

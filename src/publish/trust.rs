@@ -14,7 +14,7 @@ use std::fmt;
 
 use sha2::Digest;
 
-use crate::builder::inspect::{self, ElfFacts};
+use crate::elf::{self, ElfFacts};
 use crate::package::{
     srcbuild_file_name, VerifiedPackage, BIN_DIR, CHECKSUMS_FILE, LICENSES_DIR, LOG_FILE, RESULT_FILE, SRCBUILD_DIR,
 };
@@ -231,7 +231,7 @@ pub fn check_package(pkg: &VerifiedPackage) -> anyhow::Result<()> {
         if hex::encode(sha2::Sha256::digest(&bytes)) != file.digests.sha256 {
             return Err(refuse(Disagreement::ChangedUnderfoot(exe.path.clone())));
         }
-        let seen = match inspect::inspect(&bytes) {
+        let seen = match elf::inspect(&bytes) {
             Ok(Some(facts)) => Observed::Elf(facts),
             Ok(None) => Observed::NotElf,
             Err(e) => Observed::MalformedElf(e.to_string()),
@@ -246,7 +246,7 @@ pub fn check_package(pkg: &VerifiedPackage) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builder::inspect::ElfKind;
+    use crate::elf::ElfKind;
     use crate::schema::result::fixtures::executable;
     use crate::schema::result::Executable;
 

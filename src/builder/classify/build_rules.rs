@@ -5,10 +5,10 @@ use super::log::{
     between, crate_in_backticks, crate_of_error, location_after, strip_error, Log, BUILD_SCRIPT_FAILED,
     COULD_NOT_COMPILE,
 };
-use super::{ExitInfo, Hit};
+use super::{Hit, Outcome};
 use crate::schema::result::FailureClass;
 
-pub(super) fn unsupported_target(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn unsupported_target(log: &Log, _: &Outcome) -> Option<Hit> {
     // An error message or build-script panic that names a platform and says it is unsupported.
     let panics = log.panic_messages();
     for (i, line) in log.lines.iter().enumerate() {
@@ -126,16 +126,24 @@ pub(super) fn is_target_cfg(line: &str) -> bool {
         .any(|k| line.contains(k))
 }
 
-pub(super) fn missing_system_library(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn missing_system_library(log: &Log, _: &Outcome) -> Option<Hit> {
     let script_failed = log.any(|l| l.starts_with(BUILD_SCRIPT_FAILED));
-    let anchors = log.find(|l| l.starts_with(BUILD_SCRIPT_FAILED) || l.starts_with(COULD_NOT_COMPILE));
-    let hit = |i: usize, what: String, extra: Vec<usize>| {
-        let mut lines = anchors.clone();
-        lines.push(i);
-        lines.extend(extra);
-        Hit::new(FailureClass::MissingSystemLibrary, what, lines)
-    };
+    let (i, what, extra) = missing_library(log, script_failed).or_else(|| missing_tool(log, script_failed))?;
+    let mut lines = log.find(|l| l.starts_with(BUILD_SCRIPT_FAILED) || l.starts_with(COULD_NOT_COMPILE));
+    lines.push(i);
+    lines.extend(extra);
+    Hit::new(FailureClass::MissingSystemLibrary, what, lines)
+}
 
+/// What [`missing_system_library`] found: the line, the summary, more evidence lines.
+type Missing = Option<(usize, String, Vec<usize>)>;
+
+fn found(i: usize, what: String, extra: Vec<usize>) -> Missing {
+    Some((i, what, extra))
+}
+
+/// A missing library or header (pkg-config, OpenSSL, the linker's `-l`, a C header).
+fn missing_library(log: &Log, script_failed: bool) -> Missing {
     if let Some(i) = log.first(|l| l.contains("The system library `") && l.contains("` was not found")) {
         let lib = between(&log.lines[i], "The system library `", "`").unwrap_or("?");
         let krate =
@@ -145,14 +153,14 @@ pub(super) fn missing_system_library(log: &Log, _: ExitInfo) -> Option<Hit> {
                 || l.contains("pkg-config exited")
                 || l.contains("Could not find directory of OpenSSL installation")
         });
-        return hit(i, format!("{krate}: could not find system library '{lib}' (pkg-config)"), pc);
+        return found(i, format!("{krate}: could not find system library '{lib}' (pkg-config)"), pc);
     }
     if let Some(i) = log.first(|l| l.contains("was not found in the pkg-config search path")) {
         let lib = between(&log.lines[i], "Package ", " was not found").unwrap_or("?");
-        return hit(i, format!("{}: could not find system library '{lib}' (pkg-config)", log.crate_for(i)), vec![]);
+        return found(i, format!("{}: could not find system library '{lib}' (pkg-config)", log.crate_for(i)), vec![]);
     }
     if let Some(i) = log.first(|l| l.contains("pkg-config has not been configured to support cross-compilation")) {
-        return hit(
+        return found(
             i,
             format!("{}: pkg-config is not set up to cross-compile for this target", log.crate_for(i)),
             vec![],
@@ -163,48 +171,57 @@ pub(super) fn missing_system_library(log: &Log, _: ExitInfo) -> Option<Hit> {
             "{}: could not find an OpenSSL installation (libssl-dev, or a `vendored` feature)",
             log.crate_for(i)
         );
-        return hit(i, summary, log.find(|l| l.contains("$TARGET =")));
+        return found(i, summary, log.find(|l| l.contains("$TARGET =")));
     }
     let linker = log.find(|l| l.contains("cannot find -l") || l.contains("unable to find library -l"));
     if let Some(&i) = linker.first() {
         let lib = library_flag(&log.lines[i]);
         let summary = format!("{}: the linker could not find library {lib}", log.crate_for(i));
-        return hit(i, summary, log.find(|l| l.starts_with("error: linking with")));
+        return found(i, summary, log.find(|l| l.starts_with("error: linking with")));
     }
     if let Some(i) = log.first(|l| l.contains("could not find native static library `")) {
         let lib = between(&log.lines[i], "library `", "`").unwrap_or("?");
-        return hit(i, format!("{}: could not find native static library '{lib}'", log.crate_for(i)), vec![]);
+        return found(i, format!("{}: could not find native static library '{lib}'", log.crate_for(i)), vec![]);
     }
     if script_failed {
         if let Some((i, header)) = log.lines.iter().enumerate().find_map(|(i, l)| missing_header(l).map(|h| (i, h))) {
-            return hit(i, format!("{}: C/C++ header '{header}' not found", log.crate_for(i)), vec![]);
+            return found(i, format!("{}: C/C++ header '{header}' not found", log.crate_for(i)), vec![]);
         }
     }
+    None
+}
+
+/// A missing build tool (cmake packages, libclang, protoc, a linker, a program a build script runs).
+fn missing_tool(log: &Log, script_failed: bool) -> Missing {
     if let Some(i) = log.first(|l| l.contains("Could not find a package configuration file provided by")) {
         let pkg = between(&log.lines[i], "provided by \"", "\"").unwrap_or("?");
         let error = log.find(|l| l.contains("CMake Error"));
-        return hit(i, format!("{}: cmake could not find package '{pkg}'", log.crate_for(i)), error);
+        return found(i, format!("{}: cmake could not find package '{pkg}'", log.crate_for(i)), error);
     }
     if let Some(i) =
         log.first(|l| l.contains("Could NOT find ") || l.contains("The following required packages were not found"))
     {
         let error = log.find(|l| l.contains("CMake Error"));
-        return hit(i, format!("{}: cmake: {}", log.crate_for(i), log.lines[i].trim()), error);
+        return found(i, format!("{}: cmake: {}", log.crate_for(i), log.lines[i].trim()), error);
     }
     if let Some(i) = log.first(|l| l.contains("Unable to find libclang") || l.contains("matching: ['libclang.so'")) {
-        return hit(i, format!("{}: libclang not found (needed by bindgen/clang-sys)", log.crate_for(i)), vec![]);
+        return found(i, format!("{}: libclang not found (needed by bindgen/clang-sys)", log.crate_for(i)), vec![]);
     }
     if let Some(i) = log.first(|l| l.contains(" not installed?")) {
         let tool = between(&log.lines[i], "is `", "`").unwrap_or("a build tool");
         let cause = log.lines[..i].iter().rposition(|l| l.contains("failed to execute")).into_iter().collect();
-        return hit(i, format!("{}: build tool '{tool}' not found ({})", log.crate_for(i), log.lines[i].trim()), cause);
+        return found(
+            i,
+            format!("{}: build tool '{tool}' not found ({})", log.crate_for(i), log.lines[i].trim()),
+            cause,
+        );
     }
     if let Some(i) = log.first(|l| l.starts_with("error: linker `") && l.contains("` not found")) {
         let linker = between(&log.lines[i], "linker `", "`").unwrap_or("?");
-        return hit(i, format!("{}: linker '{linker}' not found", log.crate_for(i)), log.block(i, 4));
+        return found(i, format!("{}: linker '{linker}' not found", log.crate_for(i)), log.block(i, 4));
     }
     if let Some(i) = log.first(|l| l.contains("Could not find `protoc`")) {
-        return hit(i, format!("{}: build tool 'protoc' not found", log.crate_for(i)), vec![]);
+        return found(i, format!("{}: build tool 'protoc' not found", log.crate_for(i)), vec![]);
     }
     if script_failed {
         let spawn = |l: &str| {
@@ -222,7 +239,7 @@ pub(super) fn missing_system_library(log: &Log, _: ExitInfo) -> Option<Hit> {
                 .any(|p| l.contains(p))
         };
         if let Some(i) = log.first(spawn) {
-            return hit(
+            return found(
                 i,
                 format!("{}: build script could not run a program: {}", log.crate_for(i), log.lines[i].trim()),
                 vec![],
@@ -248,7 +265,7 @@ pub(super) fn missing_header(line: &str) -> Option<&str> {
     is_header.then_some(name)
 }
 
-pub(super) fn unstable_on_stable(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn unstable_on_stable(log: &Log, _: &Outcome) -> Option<Hit> {
     let lines = log.find(|l| l.starts_with("error[E0554]") || l.starts_with("error[E0658]"));
     let &i = lines.first()?;
     let needs = if log.lines[i].starts_with("error[E0554]") {
@@ -262,7 +279,7 @@ pub(super) fn unstable_on_stable(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::RustVersion, summary, all)
 }
 
-pub(super) fn link_error(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn link_error(log: &Log, _: &Outcome) -> Option<Hit> {
     const SPECIFIC: &[&str] = &[
         "undefined reference to",
         "undefined symbol:",
@@ -290,7 +307,7 @@ pub(super) fn link_error(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::LinkError, format!("{}: link failed: {what}", crate_of_error(log, first)), lines)
 }
 
-pub(super) fn build_script(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn build_script(log: &Log, _: &Outcome) -> Option<Hit> {
     let i = log.first(|l| l.starts_with(BUILD_SCRIPT_FAILED))?;
     let krate = crate_in_backticks(&log.lines[i]);
     let section_end =
@@ -317,7 +334,7 @@ pub(super) fn build_script(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::BuildScriptFailed, summary, lines)
 }
 
-pub(super) fn compile_error(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn compile_error(log: &Log, _: &Outcome) -> Option<Hit> {
     let is_error = |l: &str| {
         (l.starts_with("error[E") || l.starts_with("error: "))
             && !l.starts_with(COULD_NOT_COMPILE)

@@ -2,10 +2,10 @@
 //! out of resources, missing target, checksum, fetch/resolution, toolchain too old, no executables.
 
 use super::log::{between, strip_error, tail, Log, BUILD_SCRIPT_FAILED, COULD_NOT_COMPILE};
-use super::{ExitInfo, Hit, TAIL_EVIDENCE};
+use super::{Hit, Outcome, TAIL_EVIDENCE};
 use crate::schema::result::FailureClass;
 
-pub(super) fn timeout(log: &Log, exit: ExitInfo) -> Option<Hit> {
+pub(super) fn timeout(log: &Log, exit: &Outcome) -> Option<Hit> {
     if !exit.timed_out {
         return None;
     }
@@ -17,7 +17,7 @@ pub(super) fn timeout(log: &Log, exit: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::Timeout, summary, tail(log, TAIL_EVIDENCE, |l| !l.trim().is_empty()))
 }
 
-pub(super) fn out_of_resources(log: &Log, exit: ExitInfo) -> Option<Hit> {
+pub(super) fn out_of_resources(log: &Log, exit: &Outcome) -> Option<Hit> {
     const PATTERNS: &[(&str, &str)] = &[
         ("No space left on device", "out of disk space"),
         ("Disk quota exceeded", "out of disk space"),
@@ -79,7 +79,7 @@ pub(super) fn is_killed_notice(line: &str) -> bool {
     }
 }
 
-pub(super) fn target_not_installed(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn target_not_installed(log: &Log, _: &Outcome) -> Option<Hit> {
     let i = log.first(|l| l.contains("target may not be installed"))?;
     let target = between(&log.lines[i], "`", "`").unwrap_or("this");
     let summary = format!(
@@ -90,7 +90,7 @@ pub(super) fn target_not_installed(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::Unknown, summary, lines)
 }
 
-pub(super) fn checksum(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn checksum(log: &Log, _: &Outcome) -> Option<Hit> {
     let i = log.first(|l| {
         l.starts_with("error:")
             && (l.contains("changed between lock files")
@@ -114,7 +114,7 @@ pub(super) fn is_locked_version_unavailable(line: &str) -> bool {
 }
 
 /// The locked version is not served: retried with a fresh resolution (`lock_outdated`).
-pub(super) fn locked_version_unavailable(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn locked_version_unavailable(log: &Log, _: &Outcome) -> Option<Hit> {
     let i = log.first(is_locked_version_unavailable)?;
     let line = &log.lines[i];
     let requirement = between(line, "`", "`").unwrap_or("a dependency");
@@ -139,7 +139,7 @@ pub(super) fn is_requested_feature_missing(line: &str) -> bool {
 }
 
 /// `--features` named a feature the crate does not have: bad input, exit 2.
-pub(super) fn unknown_feature(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn unknown_feature(log: &Log, _: &Outcome) -> Option<Hit> {
     let i = log.first(is_requested_feature_missing)?;
     let lines = log.find(is_requested_feature_missing);
     Hit::new(FailureClass::UnknownFeature, format!("{}; check --features", strip_error(&log.lines[i])), lines)
@@ -158,7 +158,7 @@ pub(super) fn is_feature_problem(line: &str) -> bool {
     PATTERNS.iter().any(|p| line.contains(p))
 }
 
-pub(super) fn fetch(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn fetch(log: &Log, _: &Outcome) -> Option<Hit> {
     const CARGO_ERRORS: &[&str] = &[
         "error: failed to download",
         "error: failed to get `",
@@ -186,7 +186,7 @@ pub(super) fn fetch(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::FetchFailed, summary, lines)
 }
 
-pub(super) fn toolchain_too_old(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn toolchain_too_old(log: &Log, _: &Outcome) -> Option<Hit> {
     if let Some(i) = log.first(|l| l.contains("is not supported by the following package")) {
         let lines = log.block(i, 8);
         let needs: Vec<&str> = lines.iter().skip(1).map(|&j| log.lines[j].trim()).collect();
@@ -205,7 +205,7 @@ pub(super) fn toolchain_too_old(log: &Log, _: ExitInfo) -> Option<Hit> {
     Hit::new(FailureClass::RustVersion, strip_error(log.lines[first].trim()), all)
 }
 
-pub(super) fn no_executables(log: &Log, _: ExitInfo) -> Option<Hit> {
+pub(super) fn no_executables(log: &Log, _: &Outcome) -> Option<Hit> {
     const PATTERNS: &[&str] = &[
         "no bin target named",
         "no packages found with binaries",

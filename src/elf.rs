@@ -1,5 +1,6 @@
-//! ELF inspection of what a build produced: is it an executable, for which architecture, and is it
-//! static? Decided from the ELF itself (no `PT_INTERP`, no `DT_NEEDED`), never from `file` or names.
+//! ELF inspection: is a file an executable, for which architecture, and is it static? Decided from
+//! the ELF itself (no `PT_INTERP`, no `DT_NEEDED`), never from `file` or names. The builder checks
+//! what a build produced with it, and `publish` re-derives the same facts from the bytes it pushes.
 //! Pure: works on bytes.
 
 use goblin::elf::{header, program_header, Elf};

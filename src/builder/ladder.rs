@@ -1,0 +1,425 @@
+//! The attempt ladder of one build job: fetch the dependencies (in the sandbox, with the network,
+//! running no crate code), then run offline build attempts, each in the sandbox until the job's
+//! deadline, until one produces executables or the ladder (`attempts`) ends. A
+//! group leader first builds every target of its group in one cargo invocation (`group`); a member
+//! takes its executables from that build. Every attempt is recorded in result.json, classified
+//! when it failed. I/O edge: runs cargo through `process`; the command lines (`backend`, `group`),
+//! the next attempt (`attempts`) and the classification (`classify`) are pure.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::github::Runner;
+use crate::schema::result::{Attempt, BuildResult, FailureClass};
+use crate::schema::{Backend, Phase};
+
+use super::attempts::{self, Rung};
+use super::backend::{self, BuildRequest, CargoToolchain, FetchRequest, Lock};
+use super::classify;
+use super::collect::{self, Produced};
+use super::group::{self, GroupOutcome};
+use super::invocation::GroupRole;
+use super::log::BuildLog;
+use super::prepare;
+use super::process::{self, CommandLine, Env, Outcome, Output, Process};
+use super::sandbox::{self, JobFolders, Policy};
+use super::scrub::{self, Manifests};
+use super::setup::{classified, ms, phase_err, PhaseError, Setup};
+
+/// What the prepare phase decided for the attempts.
+pub struct Prepared {
+    pub has_lock: bool,
+    /// Features added to every attempt (vendoring).
+    pub extras: Vec<String>,
+    pub child_env: BTreeMap<String, String>,
+    pub target_dir: PathBuf,
+    /// Cargo's build-dir for the units, when it is not the target folder (a shared one on stable).
+    pub build_dir: Option<PathBuf>,
+}
+
+/// One job's ladder: what it reads (the setup), and the log and result it adds to.
+pub struct Ladder<'a> {
+    pub setup: &'a Setup,
+    pub runner: &'a Runner,
+    pub log: &'a mut BuildLog,
+    pub result: &'a mut BuildResult,
+    /// The job's work folder (the one writable tree of its sandbox).
+    pub work: &'a Path,
+    /// When the attempts must end: `--timeout` from the job's start, renewed for a leader whose
+    /// grouped build failed.
+    pub deadline: Instant,
+    /// A leader's grouped build, handed to the invocation's other jobs.
+    pub group: Option<Arc<GroupOutcome>>,
+    /// The crate's manifests as they were before the first cargo call (before any crate code ran).
+    pub manifests: Option<Manifests>,
+}
+
+impl Ladder<'_> {
+    /// The attempt ladder: run attempts until one produces executables or the ladder ends.
+    pub async fn climb(&mut self, root: &Path, prepared: &Prepared) -> Result<Vec<Produced>, PhaseError> {
+        if let Some(dir) = self.follow_group() {
+            return self.collect(&dir);
+        }
+        let mut rung = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
+        let mut tried: Vec<Rung> = Vec::new();
+        let mut fetched: Option<Lock> = None;
+        if !self.setup.plan.group_others().is_empty() {
+            if let Some(dir) = self.lead_group(&rung, root, prepared, &mut fetched).await? {
+                return self.collect(&dir);
+            }
+        }
+        loop {
+            tried.push(rung.clone());
+            let n = tried.len();
+            if rung.lock == Lock::Fresh {
+                prepare::set_lock_aside(root, self.log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+            }
+            let fetch_failed = if fetched == Some(rung.lock) {
+                None
+            } else {
+                fetched = Some(rung.lock);
+                self.fetch_deps(&rung, root, prepared).await?
+            };
+            let end = match fetch_failed {
+                Some((c, attempt)) => {
+                    self.result.attempts.push(attempt);
+                    AttemptEnd::Failed(c)
+                }
+                None => self.attempt(n, &rung, root, prepared).await?,
+            };
+            let failed = match end {
+                AttemptEnd::Produced(dir) => return self.collect(&dir),
+                AttemptEnd::Failed(c) => c,
+            };
+            let hints = attempts::Hints {
+                class: failed.class,
+                lock_outdated: failed.lock_outdated,
+                feature_problem: failed.feature_problem,
+                dependency_error: failed.in_registry_dependency(),
+            };
+            match attempts::next(&rung, &hints, &tried) {
+                Some(next) if Instant::now() < self.deadline => rung = next,
+                _ => {
+                    let message = format!("{} (after {n} attempt{})", failed.summary, if n == 1 { "" } else { "s" });
+                    return Err(classified(Phase::Build, failed.class, message, failed.evidence));
+                }
+            }
+        }
+    }
+
+    /// A group leader's first attempt: every target of the group in one cargo invocation
+    /// ([`group`]). Returns this target's executables when it built; either way the outcome is kept
+    /// for the other jobs, and a failure leaves this job's own ladder to start afresh.
+    async fn lead_group(
+        &mut self,
+        rung: &Rung,
+        root: &Path,
+        prepared: &Prepared,
+        fetched: &mut Option<Lock>,
+    ) -> Result<Option<PathBuf>, PhaseError> {
+        let setup = self.setup;
+        let Some(shared) = setup.plan.shared_downloads.clone() else { return Ok(None) };
+        if self.fetch_deps(rung, root, prepared).await?.is_some() {
+            // Not an attempt of this target: its own ladder fetches again, for itself alone.
+            self.log.note("fetching for every target of the group failed: each target builds alone");
+            return Ok(None);
+        }
+        *fetched = Some(rung.lock);
+        let others: Vec<&str> = setup.plan.group_others().iter().map(|t| t.triple).collect();
+        let command = group::command(&self.command_for(rung, root, None), &others);
+        let grouped_dir = self.work.join("grouped");
+        let dirs = (prepared.build_dir.as_deref().unwrap_or(&prepared.target_dir), grouped_dir.as_path());
+        let env = group::env(&prepared.child_env, setup.plan.group_others(), backend::linker(setup.backend), dirs);
+        let title =
+            format!("build attempt 1: {} and {} in one cargo invocation", setup.target.triple, others.join(", "));
+        let run = self.run_build(&title, &command, &env, root).await?;
+        let dirs = if run.success() {
+            group::keep(&grouped_dir, &setup.build_targets(), &shared.join("grouped"))
+                .map_err(phase_err(Phase::Build, FailureClass::OutOfResources))?
+        } else {
+            self.log.note(&format!("the grouped build failed (exit {:?}): each target builds alone", run.code));
+            self.deadline = setup.deadline_from(Instant::now());
+            BTreeMap::new()
+        };
+        let outcome = GroupOutcome {
+            leader: setup.target.triple,
+            command,
+            features: rung.features.describe(&rung.extra_features),
+            lock: rung.lock,
+            duration: run.duration,
+            lines: run.lines,
+            dirs,
+        };
+        let mine = outcome.dir_for(setup.target.triple).map(Path::to_path_buf);
+        if mine.is_some() {
+            self.record_grouped(&outcome);
+        }
+        self.group = Some(Arc::new(outcome));
+        Ok(mine)
+    }
+
+    /// A group member's executables from the leader's grouped build, with its output replayed into
+    /// this job's log; `None` (build alone) when there is no group or it did not make them.
+    fn follow_group(&mut self) -> Option<PathBuf> {
+        let GroupRole::Member(outcome) = &self.setup.plan.role else { return None };
+        let outcome = outcome.clone();
+        let triple = self.setup.target.triple;
+        let Some(dir) = outcome.dir_for(triple) else {
+            self.log.note(&format!(
+                "the grouped build (led by {}) did not build {triple}: building it alone",
+                outcome.leader
+            ));
+            return None;
+        };
+        self.log
+            .group(self.runner, &format!("build attempt 1: {triple} built in one cargo invocation with the others"));
+        self.log.note(&format!("$ {}", outcome.command.display().join(" ")));
+        self.log.note(&format!("it ran in the job for {}; its output follows", outcome.leader));
+        for line in &outcome.lines {
+            self.log.line(line);
+        }
+        self.log.end_group(self.runner);
+        self.record_grouped(&outcome);
+        Some(dir.to_path_buf())
+    }
+
+    /// The grouped build as this job's one, successful, attempt.
+    fn record_grouped(&mut self, outcome: &GroupOutcome) {
+        self.result.features_used = Some(outcome.features.clone());
+        self.result.attempts.push(Attempt {
+            features: outcome.features.clone(),
+            locked: outcome.lock.locked(),
+            fresh_lock: outcome.lock.fresh(),
+            command: outcome.command.display(),
+            duration_ms: ms(outcome.duration),
+            exit_code: Some(0),
+            produced_binaries: true,
+            failure: None,
+        });
+    }
+
+    /// `cargo fetch` of the dependency graph (the shipped lock with `--locked`, else a fresh
+    /// resolution) into cratemill's own CARGO_HOME, so that the build can run offline. Cargo runs no
+    /// crate code here; it still runs in the sandbox, with the network. A failure is returned with
+    /// its classification and the attempt to record (the ladder records it; a group's fetch is not
+    /// an attempt of its leader).
+    async fn fetch_deps(
+        &mut self,
+        rung: &Rung,
+        root: &Path,
+        prepared: &Prepared,
+    ) -> Result<Option<(classify::Classification, Attempt)>, PhaseError> {
+        let setup = self.setup;
+        // Only the platforms the build needs: the target's (a group leader's: every target of the
+        // group), and the host's for build scripts.
+        let mut platforms: Vec<&'static str> = setup.build_targets().iter().map(|t| t.triple).collect();
+        if !platforms.contains(&setup.host.triple) {
+            platforms.push(setup.host.triple);
+        }
+        // The same toolchain and std as the build: a std built from source has dependencies of its
+        // own, or the offline build cannot find them (`no matching package named cfg-if`).
+        let command = backend::fetch_command(&FetchRequest {
+            manifest_path: root.join("Cargo.toml"),
+            toolchain: CargoToolchain::of(&setup.toolchain),
+            platforms,
+            lock: rung.lock,
+        });
+        let lock = if rung.lock.locked() { " (the shipped Cargo.lock)" } else { " (fresh resolution)" };
+        self.before_cargo(root, Phase::Fetch)?;
+        self.log.group(self.runner, &format!("fetch dependencies{lock}"));
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let wrapped = self.sandboxed(&command, root, true);
+        let run = self.run_logged(&wrapped, &prepared.child_env, root).await;
+        self.log.end_group(self.runner);
+        let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        if run.success() {
+            return Ok(None);
+        }
+        let c = classify::classify(&run.lines.join("\n"), &run);
+        self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
+        let attempt = Attempt {
+            features: rung.features.describe(&rung.extra_features),
+            locked: rung.lock.locked(),
+            fresh_lock: rung.lock.fresh(),
+            command: command.display(),
+            duration_ms: ms(run.duration),
+            exit_code: run.code,
+            produced_binaries: false,
+            failure: Some(c.to_failure(Phase::Fetch)),
+        };
+        Ok(Some((c, attempt)))
+    }
+
+    /// Before every cargo call: nothing crate code left in the writable tree steers cargo or rustup
+    /// (`scrub`: `.cargo`, `rust-toolchain`, `Cross.toml` at every level from the crate up to the
+    /// work folder are removed), and the crate's manifests are as they were before the first call;
+    /// a manifest that crate code changed ends the job, since the next fetch has the network.
+    fn before_cargo(&mut self, root: &Path, phase: Phase) -> Result<(), PhaseError> {
+        let removed = scrub::remove_shadowing(self.work, root)
+            .map_err(|e| phase_err(phase, FailureClass::OutOfResources)(e.into()))?;
+        if !removed.is_empty() {
+            let list: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+            self.log.note(&format!("removed what crate code left to steer cargo: {}", list.join(", ")));
+        }
+        let now = Manifests::take(root);
+        let Some(before) = &self.manifests else {
+            self.manifests = Some(now);
+            return Ok(());
+        };
+        let changed = before.changed(&now);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+        let why = format!(
+            "the build changed the crate's manifests ({}): cratemill runs no further cargo command on a tree crate code has changed",
+            list.join(", ")
+        );
+        Err(classified(phase, FailureClass::BuildScriptFailed, why, list))
+    }
+
+    /// `command` as it runs in this job's sandbox (unchanged with `--sandbox none`): the work folder
+    /// writable, the fetched registry cache read-only unless this is the fetch (`network`).
+    fn sandboxed(&self, command: &CommandLine, cwd: &Path, network: bool) -> CommandLine {
+        let Some(bwrap) = &self.setup.sandbox else { return command.clone() };
+        let folders = JobFolders {
+            tools: self.setup.tool_paths.clone(),
+            work: self.work.to_path_buf(),
+            cargo_home: self.setup.cargo_home(self.work),
+            shared_home: self.setup.plan.shared_cargo_home.is_some(),
+            shared_target: self.setup.plan.shared_target_dir.clone(),
+            cwd: cwd.to_path_buf(),
+        };
+        let policy = if network { Policy::fetch(&folders) } else { Policy::build(&folders) };
+        bwrap.wrap(&policy, command)
+    }
+
+    /// One build attempt, recorded in `result.attempts`.
+    async fn attempt(
+        &mut self,
+        n: usize,
+        rung: &Rung,
+        root: &Path,
+        prepared: &Prepared,
+    ) -> Result<AttemptEnd, PhaseError> {
+        let setup = self.setup;
+        let artifact_dir = setup.unstable().then(|| self.work.join(format!("artifacts-{n}")));
+        let command = self.command_for(rung, root, artifact_dir.clone());
+        let features_desc = rung.features.describe(&rung.extra_features);
+        let locked_note = if rung.lock.locked() { ", --locked" } else { "" };
+        let title = format!("build attempt {n}: features {features_desc}{locked_note}");
+        let run = self.run_build(&title, &command, &prepared.child_env, root).await?;
+        let mut attempt = Attempt {
+            features: features_desc,
+            locked: rung.lock.locked(),
+            fresh_lock: rung.lock.fresh(),
+            command: command.display(),
+            duration_ms: ms(run.duration),
+            exit_code: run.code,
+            produced_binaries: false,
+            failure: None,
+        };
+        if run.success() {
+            attempt.produced_binaries = true;
+            self.result.features_used = Some(attempt.features.clone());
+            self.result.attempts.push(attempt);
+            let dir = artifact_dir.unwrap_or_else(|| prepared.target_dir.join(setup.target.triple).join("release"));
+            return Ok(AttemptEnd::Produced(dir));
+        }
+        let c = classify::classify(&run.lines.join("\n"), &run);
+        self.log.note(&format!("attempt {n} failed: {}: {}", c.class, c.summary));
+        attempt.failure = Some(c.to_failure(Phase::Build));
+        self.result.attempts.push(attempt);
+        Ok(AttemptEnd::Failed(c))
+    }
+
+    /// Run a build command in a log group titled `title`: cargo and zigbuild in the job's sandbox,
+    /// cross in its own container (docs/security.md), until the job's time limit.
+    async fn run_build(
+        &mut self,
+        title: &str,
+        command: &CommandLine,
+        env: &BTreeMap<String, String>,
+        root: &Path,
+    ) -> Result<Outcome, PhaseError> {
+        let setup = self.setup;
+        self.before_cargo(root, Phase::Build)?;
+        self.log.group(self.runner, title);
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let in_bwrap = setup.sandbox.is_some() && setup.backend != Backend::Cross;
+        let wrapped = if in_bwrap { self.sandboxed(command, root, false) } else { command.clone() };
+        let run = self.run_logged(&wrapped, env, root).await;
+        self.log.end_group(self.runner);
+        let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        if in_bwrap {
+            (run.code, run.signal) = sandbox::unwrap_status(run.code, run.signal);
+        }
+        Ok(run)
+    }
+
+    /// Run `command` in `cwd` with exactly `env`, every line into the build log, until the job's
+    /// time limit.
+    async fn run_logged(
+        &mut self,
+        command: &CommandLine,
+        env: &BTreeMap<String, String>,
+        cwd: &Path,
+    ) -> anyhow::Result<Outcome> {
+        let log = &mut *self.log;
+        let mut sink = |line: &str| log.line(line);
+        let process = Process::new(command).env(Env::Exactly(env)).cwd(cwd).deadline(self.deadline);
+        let run =
+            process.run(Output::Stream(&mut sink)).await.map_err(|e| process::not_started(&command.program, &e))?;
+        if run.timed_out {
+            self.log.note("time limit reached: killed the build");
+        }
+        Ok(run)
+    }
+
+    /// The command line of an attempt on `rung`, offline: everything was fetched, and the build
+    /// never touches the network (and cannot, in the sandbox).
+    fn command_for(&self, rung: &Rung, root: &Path, artifact_dir: Option<PathBuf>) -> CommandLine {
+        let setup = self.setup;
+        let request = BuildRequest {
+            manifest_path: root.join("Cargo.toml"),
+            target: setup.target,
+            features: rung.features.clone(),
+            extra_features: rung.extra_features.clone(),
+            lock: rung.lock,
+            jobs: setup.jobs,
+            artifact_dir,
+            nightly: setup.unstable(),
+            toolchain: CargoToolchain::of(&setup.toolchain),
+        };
+        let mut command = backend::command(setup.backend, &request);
+        command.args.push("--offline".into());
+        command
+    }
+
+    /// The executables of the successful attempt; none is a failure with its reason.
+    fn collect(&mut self, dir: &Path) -> Result<Vec<Produced>, PhaseError> {
+        let target = self.setup.target;
+        let (produced, rejected) =
+            collect::collect(dir, target).map_err(phase_err(Phase::Inspect, FailureClass::Unknown))?;
+        if let Some(last) = self.result.attempts.last_mut() {
+            last.produced_binaries = !produced.is_empty();
+        }
+        if !produced.is_empty() {
+            return Ok(produced);
+        }
+        let (class, why) = if rejected.is_empty() {
+            (FailureClass::NoExecutables, "the build succeeded but produced no executables".to_string())
+        } else {
+            (FailureClass::UnsupportedTarget, format!("no executable for {}: {}", target.triple, rejected.join("; ")))
+        };
+        Err(classified(Phase::Inspect, class, why, rejected))
+    }
+}
+
+/// How one attempt ended: the folder its executables are in, or its classified failure.
+enum AttemptEnd {
+    Produced(PathBuf),
+    Failed(classify::Classification),
+}
