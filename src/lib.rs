@@ -21,3 +21,4 @@ pub mod publish;
 pub mod report;
 pub mod schema;
 pub mod target;
+pub mod untrusted;

@@ -782,7 +782,7 @@ impl<'a> Job<'a> {
     fn collect(&mut self, dir: &Path) -> Result<Vec<Produced>, PhaseError> {
         let target = self.setup.target;
         let (produced, rejected) =
-            collect::collect(dir, target).map_err(phase_err(Phase::Inspect, FailureClass::Unknown))?;
+            collect::collect(&self.work, dir, target).map_err(phase_err(Phase::Inspect, FailureClass::Unknown))?;
         if let Some(last) = self.result.attempts.last_mut() {
             last.produced_binaries = !produced.is_empty();
         }
@@ -833,7 +833,8 @@ impl<'a> Job<'a> {
     async fn install(&mut self, p: &Produced, bin_dir: &Path) -> Result<Executable, PhaseError> {
         let setup = self.setup;
         let io = |e: std::io::Error| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into());
-        let bytes = std::fs::read(&p.path).map_err(io)?;
+        let bytes =
+            crate::untrusted::read_regular(&p.path, crate::untrusted::EXECUTABLE_CAP, self.deadline).map_err(io)?;
         let facts = match inspect::inspect(&bytes) {
             Ok(Some(f)) if f.is_executable() && f.machine == setup.target.elf_machine => f,
             _ => {
@@ -875,6 +876,7 @@ impl<'a> Job<'a> {
     /// Detect licenses and copy the license files into the package.
     fn license(&mut self, root: &Path, meta: &crate::schema::result::PackageMeta) -> Result<(), PhaseError> {
         self.result.licenses = crate::builder::license::collect(
+            &crate::untrusted::Tree::new(&self.work, self.deadline),
             root,
             meta.license.as_deref(),
             meta.license_file.as_deref(),
@@ -908,13 +910,14 @@ impl<'a> Job<'a> {
         let pristine =
             crate::builder::srcbuild::pristine(&fetched.crate_file, &fetched.crate_sha256, &name, &vers, steps)
                 .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
-        let resolved_lock = pristine.resolved_lock(&fetched.root);
+        let resolved_lock =
+            pristine.resolved_lock(&crate::untrusted::Tree::new(&self.work, self.deadline), &fetched.root);
         crate::builder::srcbuild::write(
             &archive,
             &crate::builder::srcbuild::Inputs {
                 crate_name: &name,
                 version: &vers,
-                crate_file: &fetched.crate_file,
+                crate_file: &pristine.crate_file,
                 source_tree: &pristine.root,
                 resolved_lock: resolved_lock.as_deref(),
                 build_log: self.log.path(),
@@ -928,6 +931,7 @@ impl<'a> Job<'a> {
     /// publishable left behind. Returns the exit code.
     fn finish(&mut self, outcome: Result<(), PhaseError>, started: Instant) -> anyhow::Result<Exit> {
         self.result.timings_ms.insert("total".into(), ms(started.elapsed()));
+        self.result.log_cut_at = self.log.cut_at();
         self.result.finished_at = crate::schema::now_rfc3339();
         let failure = match outcome {
             Ok(()) => {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 
 use super::backend::CommandLine;
 use super::log::BuildLog;
@@ -78,7 +78,7 @@ pub async fn run(
         tokio::spawn(async move {
             let mut reader = BufReader::new(stream);
             let mut buf = Vec::new();
-            while let Ok(n) = reader.read_until(b'\n', &mut buf).await {
+            while let Ok(n) = crate::untrusted::read_line_async(&mut reader, &mut buf).await {
                 if n == 0 || tx.send(String::from_utf8_lossy(&buf).into_owned()).await.is_err() {
                     break;
                 }
