@@ -5,8 +5,14 @@
 //! figure, no forged workflow command reached the console raw. Each build test also checks that
 //! the attack itself ran (the link, the FIFO, the output is there), so a pass is not a no-op.
 
+#[path = "support/crates_io_api.rs"]
+mod crates_io_api;
+#[path = "support/github_api.rs"]
+mod github_api;
 #[path = "support/package.rs"]
 mod package;
+#[path = "support/report_results.rs"]
+mod report_results;
 mod support;
 
 use std::io::Read;
@@ -492,4 +498,52 @@ fn publish_caps_a_layer_by_max_layer_mib() {
     // Control: the same package under the default cap publishes.
     let (code, stderr, _) = publish(&pkg, &layout, &[]);
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// report --open-issues: a crate naming someone else's repository.
+
+#[test]
+fn open_issues_never_follow_a_repository_only_the_crate_claims() {
+    use cratemill::schema::report::{IssueList, IssueOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let folder = report_results::failed(
+        &results,
+        &report_results::job("squatter", "1.0.0", report_results::X86),
+        FailureClass::CompileError,
+    );
+    let file = folder.join("result.json");
+    let mut r: BuildResult = cratemill::schema::read(&file).unwrap();
+    r.package = Some(cratemill::schema::result::PackageMeta {
+        repository: Some("https://github.com/victim/project".into()),
+        ..Default::default()
+    });
+    cratemill::schema::write(&file, &r).unwrap();
+    let token = "github_pat_hostile_files";
+    let github = github_api::GithubApi::start(token, &[("victim/project", github_api::Repo::Open)]);
+    // crates.io lists the crate's real repository elsewhere.
+    let crates_io = crates_io_api::CratesIoApi::start("example", &[]);
+    let run = |extra: &[&str]| {
+        let out = dir.path().join("out");
+        let o = Command::new(env!("CARGO_BIN_EXE_cratemill"))
+            .args(["report", results.to_str().unwrap(), "--out", out.join("index.json").to_str().unwrap()])
+            .args(["--open-issues", "--crates-io-api", &crates_io.url])
+            .args(extra)
+            .env_remove("GITHUB_ACTIONS")
+            .env("GITHUB_API_URL", &github.url)
+            .env("GITHUB_TOKEN", token)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let list: IssueList = cratemill::schema::read(&out.join("issues.json")).unwrap();
+        list.issues[0].outcome
+    };
+    assert_eq!(run(&[]), IssueOutcome::RepositoryUnconfirmed);
+    assert!(github.requests().is_empty(), "GitHub was asked about the claimed repository: {:?}", github.requests());
+    assert!(crates_io.seen().iter().any(|(p, _)| p == "/api/v1/crates/squatter"), "{:?}", crates_io.seen());
+    assert!(crates_io.seen().iter().all(|(_, auth)| !auth.contains(token)), "the GitHub token went to crates.io");
+    // Control: the allow-list opens it, so the refusal above was the rule, not a broken setup.
+    assert_eq!(run(&["--issues-allow", "victim/project"]), IssueOutcome::Opened);
+    assert_eq!(github.issues().len(), 1);
 }

@@ -37,7 +37,11 @@ const TOP: usize = 50;
 pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let runner = Runner::from_env();
     let push_to = args.push_index.as_deref().map(push::parse_ref).transpose()?;
-    let github = args.open_issues.then(|| issues::Access::from_env(&args.github_token_env)).transpose()?;
+    let github = args
+        .open_issues
+        .then(|| issues::Access::from_env(&args.github_token_env))
+        .transpose()?
+        .map(|a| a.with_rule(&args.crates_io_api, &args.issues_allow));
     let previous = read_previous(&args)?;
     let (files, twice) = load::find(&args.results)?;
     if files.is_empty() {
