@@ -547,3 +547,75 @@ fn open_issues_never_follow_a_repository_only_the_crate_claims() {
     assert_eq!(run(&["--issues-allow", "victim/project"]), IssueOutcome::Opened);
     assert_eq!(github.issues().len(), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// install from a malicious mirror: a manifest (and a tag list) that never ends.
+
+/// A registry stand-in that answers every request with an endless body (chunked, `MiB` a chunk, at
+/// most 768 MiB); returns its `host:port`.
+fn endless_registry() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(20).flatten() {
+            std::thread::spawn(move || {
+                use std::io::{BufRead, Write};
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let mut conn = conn;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                if conn.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 1 << 20];
+                for _ in 0..768 {
+                    let ok = write!(conn, "{:x}\r\n", chunk.len()).is_ok()
+                        && conn.write_all(&chunk).is_ok()
+                        && conn.write_all(b"\r\n").is_ok();
+                    if !ok {
+                        return;
+                    }
+                }
+                let _ = conn.write_all(b"0\r\n\r\n");
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn install_from_a_mirror_with_an_endless_manifest_stays_small() {
+    let host = endless_registry();
+    let dir = tempfile::tempdir().unwrap();
+    for spec in ["tool@1.0.0", "tool"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cratemill"))
+            .args(["install", spec, "--from", &format!("{host}/mirror"), "--insecure-http", "--verify", "off"])
+            .args(["--dir", dir.path().to_str().unwrap()])
+            .env_remove("GITHUB_ACTIONS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let (mut peak, start) = (0u64, Instant::now());
+        while child.try_wait().unwrap().is_none() {
+            peak = peak.max(vm_hwm_kib(pid).unwrap_or(0));
+            assert!(start.elapsed() < Duration::from_secs(60), "install {spec} hung");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!(status.code(), Some(2), "{spec}: {stderr}");
+        assert!(stderr.contains("larger than 4194304 bytes: refused"), "{spec}: {stderr}");
+        let mib = peak / 1024;
+        eprintln!("install {spec}: peak resident memory {mib} MiB");
+        assert!(mib < 100, "install {spec} grew to {mib} MiB");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{spec}: something was written");
+    }
+}

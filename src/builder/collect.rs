@@ -52,6 +52,11 @@ pub fn collect(work: &Path, dir: &Path, target: &Target) -> anyhow::Result<(Vec<
         if !is_candidate(&name) {
             continue;
         }
+        // One rule for an executable's name (publish and install refuse the same ones).
+        if !crate::package::valid_executable_name(&name) {
+            rejected.push(format!("{}: not a plain file name", untrusted::printable(&name)));
+            continue;
+        }
         let bytes = untrusted::read_regular(&entry.path(), EXECUTABLE_CAP, untrusted::deadline())?;
         let facts = match inspect(&bytes) {
             Ok(Some(f)) if f.is_executable() => f,
@@ -93,6 +98,16 @@ mod tests {
         let (found, rejected) = collect(dir.path(), dir.path(), arm).unwrap();
         assert!(found.is_empty());
         assert!(rejected[0].starts_with("tool: ELF machine 62"), "{rejected:?}");
+    }
+
+    #[test]
+    fn executables_with_names_publish_would_refuse_are_rejected_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy("/bin/true", dir.path().join("ok")).unwrap();
+        std::fs::copy("/bin/true", dir.path().join("evil\x1b]0;pwned\x07")).unwrap();
+        let (found, rejected) = collect(dir.path(), dir.path(), Target::host()).unwrap();
+        assert_eq!(found.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["ok"]);
+        assert_eq!(rejected, ["evil\\x1b]0;pwned\\x07: not a plain file name"]);
     }
 
     #[test]

@@ -229,7 +229,10 @@ impl Puller {
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let tags: Tags = ok(&self.host, "GET tags/list", resp).await?.json().await?;
+        let resp = ok(&self.host, "GET tags/list", resp).await?;
+        let bytes = body_capped(&self.host, "the tag list", resp).await?;
+        let tags: Tags = serde_json::from_slice(&bytes)
+            .map_err(|e| environment(format!("the tag list from {} is not a tag list: {e}", self.host)))?;
         Ok(Some(tags.tags.unwrap_or_default()))
     }
 
@@ -243,7 +246,8 @@ impl Puller {
         if !resp.status().is_success() {
             return None;
         }
-        resp.json::<Catalog>().await.ok().map(|c| c.repositories)
+        let bytes = body_capped(&self.host, "the catalog", resp).await.ok()?;
+        serde_json::from_slice::<Catalog>(&bytes).ok().map(|c| c.repositories)
     }
 
     /// Stream blob `digest` into `out`, hashing it; an error (and nothing trusted) when its sha256
@@ -279,8 +283,9 @@ impl Puller {
     }
 }
 
-/// The most of a manifest or index cratemill reads: the OCI distribution spec's 4 MiB, which
-/// registries accept; a mirror that answers more is refused before it can fill memory.
+/// The most of a manifest, index, tag list or catalog cratemill reads: the OCI distribution spec's
+/// 4 MiB for manifests (10,000 tags fit too); a mirror that answers more is refused before it can
+/// fill memory.
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
 /// A manifest-sized answer read whole, at most [`MAX_MANIFEST_BYTES`].
