@@ -225,8 +225,9 @@ impl Runner {
 }
 
 /// `::stop-commands::<token>` around untrusted console output: while stopped, the runner acts on
-/// no workflow command but `::<token>::`, which only cratemill knows (128 random bits per process
-/// and log). Pure apart from drawing the token.
+/// no workflow command but `::<token>::`, which only cratemill knows (128 random bits per
+/// process). Pure apart from drawing the token; [`print_stopped`] and [`resume_commands`] are the
+/// process's one instance.
 #[derive(Debug, Clone)]
 pub struct CommandStop {
     token: String,
@@ -257,6 +258,28 @@ impl CommandStop {
     /// The line that resumes them, when they are stopped.
     pub fn resume_line(&mut self) -> Option<String> {
         std::mem::replace(&mut self.stopped, false).then(|| format!("::{}::", self.token))
+    }
+}
+
+/// The process's one stop state: every untrusted echo (of any job of the invocation) stops
+/// commands first under the same lock, so a resume by one job never lets another's text through.
+static STOP: std::sync::Mutex<Option<CommandStop>> = std::sync::Mutex::new(None);
+
+/// Print an untrusted line on stderr with workflow commands stopped (under Actions; the caller
+/// has made it [`crate::untrusted::printable`]).
+pub fn print_stopped(line: &str) {
+    let mut guard = STOP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(stop) = guard.get_or_insert_with(CommandStop::new).stop_line() {
+        crate::note!("{stop}");
+    }
+    crate::note!("{line}");
+}
+
+/// Let the runner act on workflow commands again (before cratemill prints one of its own).
+pub fn resume_commands() {
+    let mut guard = STOP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(resume) = guard.as_mut().and_then(CommandStop::resume_line) {
+        crate::note!("{resume}");
     }
 }
 

@@ -8,8 +8,9 @@
 //!   [`MAX_FILE_BYTES`]. Lines arrive already bounded (`untrusted::MAX_LINE`).
 //! - on the console, every line goes through `untrusted::printable` (a CR, which the Actions runner
 //!   takes for a line break, shows as `\r`; terminal escapes as `\xNN`), and under Actions the
-//!   echo runs inside `::stop-commands::<random token>`, resumed (`::<token>::`) only for
-//!   cratemill's own workflow commands (groups, the final error annotation).
+//!   echo runs inside `::stop-commands::<random token>` (one stop state per process,
+//!   `github::print_stopped`), resumed (`::<token>::`) only for cratemill's own workflow commands
+//!   (groups, the final error annotation).
 //!
 //! The decisions are pure (`Budget`); the file and the console are the I/O edge.
 
@@ -19,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::github::{CommandStop, Runner};
+use crate::github::Runner;
 use crate::untrusted::MIB;
 
 /// The most of the build's output `build.log` keeps.
@@ -92,7 +93,6 @@ pub struct BuildLog {
     start: Instant,
     echo: Echo,
     budget: Budget,
-    stop: CommandStop,
 }
 
 impl BuildLog {
@@ -119,7 +119,6 @@ impl BuildLog {
             start: Instant::now(),
             echo,
             budget: Budget::new(cap),
-            stop: CommandStop::new(),
         })
     }
 
@@ -171,19 +170,14 @@ impl BuildLog {
         match self.echo {
             Echo::Off => {}
             Echo::Plain => crate::note!("{}", crate::untrusted::printable(line)),
-            Echo::Actions => {
-                if let Some(stop) = self.stop.stop_line() {
-                    crate::note!("{stop}");
-                }
-                crate::note!("{}", crate::untrusted::printable(line));
-            }
+            Echo::Actions => crate::github::print_stopped(&crate::untrusted::printable(line)),
         }
     }
 
     /// Let the runner act on workflow commands again (before cratemill prints one of its own).
     fn resume(&mut self) {
-        if let Some(resume) = self.stop.resume_line() {
-            crate::note!("{resume}");
+        if self.echo == Echo::Actions {
+            crate::github::resume_commands();
         }
     }
 
