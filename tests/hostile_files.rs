@@ -619,3 +619,94 @@ fn install_from_a_mirror_with_an_endless_manifest_stays_small() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{spec}: something was written");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Markdown: report.md (also the step summary) with a failure message carrying HTML.
+
+#[test]
+fn report_markdown_carries_no_raw_html_from_a_failure_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let folder = report_results::failed(
+        &results,
+        &report_results::job("htmlbomb", "1.0.0", report_results::X86),
+        FailureClass::CompileError,
+    );
+    let file = folder.join("result.json");
+    let mut r: BuildResult = cratemill::schema::read(&file).unwrap();
+    let failure = r.failure.as_mut().unwrap();
+    failure.message = "error: <img src=x onerror=alert(1)> <details open><summary>pwned</summary>".into();
+    cratemill::schema::write(&file, &r).unwrap();
+    let out = dir.path().join("out");
+    let (code, stderr) =
+        report_results::run(&["report", results.to_str().unwrap(), "--out", out.join("index.json").to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "the message is in the report, escaped: {md}");
+    assert!(!md.contains("<img") && !md.contains("<details"), "raw HTML in report.md: {md}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// install: an image whose executable name carries terminal escape sequences.
+
+/// A registry stand-in answering every manifest request with `manifest` (and 404 otherwise).
+fn registry_with_manifest(manifest: String) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(20).flatten() {
+            use std::io::{BufRead, Write};
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+            }
+            let (status, body) = if first.contains("/manifests/") {
+                ("200 OK", manifest.clone())
+            } else {
+                ("404 Not Found", String::new())
+            };
+            let mut conn = conn;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn install_refuses_an_executable_name_with_terminal_escapes() {
+    use cratemill::oci::annotations;
+    let evil = "tool\u{1b}]0;pwned\u{7}\u{1b}[2J";
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": format!("sha256:{}", "4".repeat(64)), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": digest, "size": 1,
+                    "annotations": {annotations::EXECUTABLE: evil}}],
+        "annotations": {annotations::CRATE: "tool", annotations::TARGET: "x86_64-unknown-linux-musl"}
+    });
+    let host = registry_with_manifest(manifest.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .args(["install", "tool@1.0.0", "--from", &format!("{host}/mirror"), "--insecure-http", "--verify", "off"])
+        .args(["--target", "x86_64-unknown-linux-musl", "--dir", dir.path().to_str().unwrap()])
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a plain file name: refused"), "{stderr}");
+    assert!(stderr.contains("tool\\x1b]0;pwned\\x07\\x1b[2J"), "the name is shown escaped: {stderr}");
+    let console = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr);
+    assert!(!console.contains('\u{1b}'), "a terminal escape reached the console");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "something was written");
+}
