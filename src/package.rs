@@ -220,6 +220,32 @@ impl VerifiedPackage {
     }
 }
 
+/// `result.json` (a built result) and the text of `CHECKSUMS`, read as untrusted files.
+fn read_result_and_checksums(dir: &Path) -> anyhow::Result<(BuildResult, String)> {
+    use crate::untrusted::{deadline, read_regular, CHECKSUMS_CAP, RESULT_CAP};
+    let shown = dir.display();
+    let not_package = |e: &dyn std::fmt::Display| usage(format!("{shown} is not a package folder: {e}"));
+    let result_bytes = read_regular(&dir.join(RESULT_FILE), RESULT_CAP, deadline()).map_err(|e| not_package(&e))?;
+    let result: BuildResult =
+        crate::schema::parse(&result_bytes).map_err(|e| not_package(&crate::error::one_line(&e)))?;
+    if result.status != Status::Built {
+        return Err(usage(format!(
+            "{shown} holds a failed build of {}@{} ({}): there is nothing to publish",
+            result.crate_name, result.version, result.target
+        )));
+    }
+    let text = match read_regular(&dir.join(CHECKSUMS_FILE), CHECKSUMS_CAP, deadline()) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| usage(format!("{shown}/{CHECKSUMS_FILE} is not UTF-8")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(usage(format!(
+                "{shown} has no {CHECKSUMS_FILE} file: refusing to publish an unverified package"
+            )))
+        }
+        Err(e) => return Err(usage(format!("{e}: refusing to publish"))),
+    };
+    Ok((result, text))
+}
+
 /// [`verify_capped`] with the default cap on a file's size ([`DEFAULT_MAX_FILE_MIB`]).
 pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
     verify_capped(dir, DEFAULT_MAX_FILE_MIB * crate::untrusted::MIB)
@@ -230,31 +256,11 @@ pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
 /// `max_file` bytes (publish's `--max-layer-mib`), and every executable in `result.json` is present
 /// with its recorded sha256. Any problem is a usage error naming it.
 pub fn verify_capped(dir: &Path, max_file: u64) -> anyhow::Result<VerifiedPackage> {
-    use crate::untrusted::{read_regular, CHECKSUMS_CAP, RESULT_CAP};
     let shown = dir.display();
     if !dir.is_dir() {
         return Err(usage(format!("package folder {shown} does not exist")));
     }
-    let not_package = |e: &dyn std::fmt::Display| usage(format!("{shown} is not a package folder: {e}"));
-    let result_bytes =
-        read_regular(&dir.join(RESULT_FILE), RESULT_CAP, crate::untrusted::deadline()).map_err(|e| not_package(&e))?;
-    let result: BuildResult =
-        crate::schema::parse(&result_bytes).map_err(|e| not_package(&crate::error::one_line(&e)))?;
-    if result.status != Status::Built {
-        return Err(usage(format!(
-            "{shown} holds a failed build of {}@{} ({}): there is nothing to publish",
-            result.crate_name, result.version, result.target
-        )));
-    }
-    let text = match read_regular(&dir.join(CHECKSUMS_FILE), CHECKSUMS_CAP, crate::untrusted::deadline()) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| usage(format!("{shown}/{CHECKSUMS_FILE} is not UTF-8")))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(usage(format!(
-                "{shown} has no {CHECKSUMS_FILE} file: refusing to publish an unverified package"
-            )))
-        }
-        Err(e) => return Err(usage(format!("{e}: refusing to publish"))),
-    };
+    let (result, text) = read_result_and_checksums(dir)?;
     let listed = parse_checksums(&text).map_err(|e| usage(format!("{shown}/{CHECKSUMS_FILE}: {e}")))?;
     // A symlink, socket or device in the folder is nothing `build` writes: bad input, not a bug.
     let present =
@@ -300,7 +306,7 @@ pub fn verify_capped(dir: &Path, max_file: u64) -> anyhow::Result<VerifiedPackag
     let checksums_path = dir.join(CHECKSUMS_FILE);
     let checksums = PackageFile {
         path: CHECKSUMS_FILE.to_string(),
-        digests: digest_capped(&checksums_path, CHECKSUMS_CAP)?,
+        digests: digest_capped(&checksums_path, crate::untrusted::CHECKSUMS_CAP)?,
         abs: checksums_path,
     };
     Ok(VerifiedPackage { dir: dir.to_path_buf(), result, files, checksums })
