@@ -251,8 +251,9 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// Reads must end by `deadline`, or [`GRACE`] from now if that is later.
     pub fn new(root: &Path, deadline: Instant) -> Tree {
-        Tree { root: root.to_path_buf(), deadline }
+        Tree { root: root.to_path_buf(), deadline: grace(deadline) }
     }
 
     /// A regular file of at most `cap` bytes under the tree, no link anywhere on the way; `None` when absent.
@@ -307,6 +308,16 @@ pub fn deadline() -> Instant {
     Instant::now() + READ_TIME
 }
 
+/// The least time a read after the build gets, even when the build used up the job's time limit:
+/// a FIFO or device is refused at once whatever the deadline; this only bounds a slow regular file.
+pub const GRACE: Duration = Duration::from_secs(60);
+
+/// `deadline`, or [`GRACE`] from now when that is later (a job's packaging after a build that
+/// ended just before its time limit still reads its files).
+pub fn grace(deadline: Instant) -> Instant {
+    deadline.max(Instant::now() + GRACE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +368,15 @@ mod tests {
         assert!(err.to_string().contains("holds more than its size says"), "{err}");
         let err = read_regular(Path::new("/proc/self/status"), MIB, Instant::now() - Duration::from_secs(1));
         assert_eq!(err.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_deadline_already_passed_still_leaves_the_grace() {
+        let past = Instant::now() - Duration::from_secs(5);
+        assert!(grace(past) > Instant::now() + GRACE - Duration::from_secs(1));
+        let later = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(grace(later), later);
+        assert!(Tree::new(Path::new("/"), past).deadline > Instant::now());
     }
 
     #[test]

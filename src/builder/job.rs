@@ -833,8 +833,12 @@ impl<'a> Job<'a> {
     async fn install(&mut self, p: &Produced, bin_dir: &Path) -> Result<Executable, PhaseError> {
         let setup = self.setup;
         let io = |e: std::io::Error| phase_err(Phase::Package, FailureClass::OutOfResources)(e.into());
-        let bytes =
-            crate::untrusted::read_regular(&p.path, crate::untrusted::EXECUTABLE_CAP, self.deadline).map_err(io)?;
+        let bytes = crate::untrusted::read_regular(
+            &p.path,
+            crate::untrusted::EXECUTABLE_CAP,
+            crate::untrusted::grace(self.deadline),
+        )
+        .map_err(io)?;
         let facts = match inspect::inspect(&bytes) {
             Ok(Some(f)) if f.is_executable() && f.machine == setup.target.elf_machine => f,
             _ => {
