@@ -65,6 +65,9 @@ pub fn host_triple(arch: &str, env: &str, endian: Endian, armv7: bool) -> Option
     }
 }
 
+/// The lint cap of every build: `--cap-lints=warn` (see [`Target::rustflags_for`]).
+pub const CAP_LINTS: &str = "--cap-lints=warn";
+
 /// One supported target: its triple and what an ELF built for it looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -190,8 +193,14 @@ impl Target {
     /// With zig as the linker (`cargo-zigbuild`) musl uses `link-self-contained=no`: zig brings its own
     /// musl crt objects, and `=yes` makes rustc name `rcrt1.o`/`crt1.o` files that do not exist
     /// in a std built from source (`failed to open object rcrt1.o`).
+    ///
+    /// Lints are capped at `warn` ([`CAP_LINTS`]), as `cargo install` caps them for a registry
+    /// package and crater for all of crates.io: cratemill builds the unpacked crate as a path
+    /// package, where a lint the crate denies (`#![deny(warnings)]`) or a newer compiler denies by
+    /// default would otherwise fail the build. Dependencies keep cargo's own `--cap-lints allow`
+    /// (rustc takes the first `--cap-lints`, and cargo's comes before RUSTFLAGS).
     pub fn rustflags_for(&self, linker: Linker) -> Vec<&'static str> {
-        let mut flags = vec!["-C", "target-feature=+crt-static"];
+        let mut flags = vec![CAP_LINTS, "-C", "target-feature=+crt-static"];
         if self.libc == Libc::Musl {
             let self_contained = match linker {
                 Linker::Default => "link-self-contained=yes",
@@ -267,6 +276,10 @@ mod tests {
         let musl = Target::parse("aarch64-unknown-linux-musl").unwrap().rustflags().join(" ");
         assert!(musl.contains("link-self-contained=yes") && musl.contains("default-linker-libraries=yes"));
         assert!(!musl.contains("lto"), "LTO belongs in the cargo profile, not RUSTFLAGS");
+        assert!(
+            gnu.starts_with("--cap-lints=warn ") && musl.starts_with("--cap-lints=warn "),
+            "lints capped as for cargo install"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! from `publish --attest` and from a real build of a crate from a local sparse registry (`build
 //! --publish --attest`).
 
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "support/package.rs"]
 mod package;
 #[path = "support/registry.rs"]
@@ -474,6 +476,30 @@ fn two_jobs_attach_to_one_image_through_the_fallback_tag_and_verify_finds_both()
     let o = cratemill(&["verify", &image, "--insecure-http", "--key", arg(&stranger)], &creds);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("is not attested by any attached bundle"), "{}", stderr(&o));
+
+    // A public image behind a GHCR-like Bearer front verifies with no credentials at all: an
+    // anonymous pull token, never a push token.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let front = fault_proxy::FaultConfig {
+        bearer: Some(fault_proxy::Bearer {
+            client_basic: fault_proxy::basic(registry::USER, registry::PASSWORD),
+            upstream_basic: fault_proxy::basic(registry::USER, registry::PASSWORD),
+            rotate_every: 0,
+        }),
+        token_scope: "pull",
+        anonymous_pull: true,
+        ..fault_proxy::FaultConfig::none()
+    };
+    let proxy = rt.block_on(fault_proxy::FaultProxy::start(reg.port, front));
+    let public_image = format!("{}/hexyl:0.16.0-{}", proxy.host(), package::TARGET);
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cratemill"));
+    c.args(["verify", &public_image, "--insecure-http", "--key", arg(&tmp.path().join("one.pub"))]);
+    for k in ["CRATEMILL_REGISTRY_USER", "CRATEMILL_REGISTRY_TOKEN", "GITHUB_TOKEN", "GITHUB_ACTOR"] {
+        c.env_remove(k);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "anonymous verify: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(rt.block_on(async { proxy.tokens_issued() }) >= 1, "a pull token was asked for");
 }
 
 /// A one-thread HTTP server speaking the attestations API's shape: answers each request with the

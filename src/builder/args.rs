@@ -77,6 +77,17 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = SandboxChoice::Auto)]
     pub sandbox: SandboxChoice,
 
+    /// Processes and threads the sandbox may hold at once (a cgroup's `pids.max`; applied when
+    /// cratemill can make a cgroup, i.e. as root: result.json's `sandbox_limits` says).
+    #[arg(long, value_name = "N", default_value_t = super::limits::DEFAULT_MAX_PROCESSES,
+          value_parser = clap::value_parser!(u64).range(16..))]
+    pub max_processes: u64,
+
+    /// Memory the sandbox may use, tmpfs included, in MiB (a cgroup's memory limit, as
+    /// `--max-processes`); 0 = three quarters of this machine's memory.
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    pub max_memory_mib: u64,
+
     /// Do not echo the build log to the console (it is still written to build.log).
     #[arg(long, short)]
     pub quiet: bool,

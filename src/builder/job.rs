@@ -173,6 +173,7 @@ pub async fn run(args: &BuildArgs, started_job: Started) -> anyhow::Result<Done>
         (Some(_), Backend::Cross) => Sandbox::CrossContainer,
         (Some(_), _) => Sandbox::Bwrap,
     });
+    result.sandbox_limits = setup.sandbox.as_ref().map(|b| b.limits.clone());
     // The default output folder is named after the resolved version.
     let out = output_dir(&setup, resolved.as_ref().ok().map(|(_, v)| (v.name.as_str(), v.vers.as_str())))?;
     super::output::claim(&out)?;
@@ -234,7 +235,8 @@ async fn validate_and_resolve(
         };
         let backend = backend::choose(args.backend, target, host, &tools)?;
         let toolchain = toolchain::settle_std(toolchain, &args.toolchain, backend, target, host).await?;
-        let sandbox = sandbox::resolve(args.sandbox).await?;
+        let limits = super::limits::Requested::from_flags(args.max_processes, args.max_memory_mib);
+        let sandbox = sandbox::resolve(args.sandbox, &limits).await?;
         let tool_paths =
             if sandbox.is_some() { toolchain::sandbox_paths(&toolchain, backend).await } else { Vec::new() };
         anyhow::Ok((toolchain, backend, started.elapsed(), sandbox, tool_paths))

@@ -2,8 +2,10 @@
 //! code, so cratemill runs them inside bubblewrap (`bwrap`, Debian package `bubblewrap`).
 //!
 //! Inside: a new PID namespace (no view of cratemill or any other process; everything in it dies
-//! when the command ends), no network (unless the policy is the dependency fetch, which runs no crate
-//! code), a new `/proc`, a minimal `/dev`, a private `/tmp` and `$HOME` (tmpfs), `/usr`, a few files
+//! when the command ends), a user namespace of its own in which the command is `nobody` with no
+//! capability even when cratemill is root, no network (unless the policy is the dependency fetch,
+//! which runs no crate code), a new `/proc`, a minimal `/dev`, a private, size-capped `/tmp` and
+//! `$HOME` (tmpfs), the job's cgroup limits when it has one ([`super::limits`]), `/usr`, a few files
 //! of `/etc`, the toolchain and the fetched registry cache read-only, and exactly one writable tree:
 //! the job's own work folder (plus, when a backend asks for it, one cache folder). Nothing else of the
 //! host is mounted, so the output folder, the user's home, `$CARGO_HOME/config.toml` and the secrets
@@ -13,8 +15,10 @@
 //! [`Bwrap::probe`] and [`Policy::host_system`] are the I/O edge (they look at this machine).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::backend::CommandLine;
+use super::limits::{self, Cgroup, Requested, SandboxLimits, HOME_BYTES, SANDBOX_UID, TMP_BYTES};
 
 /// The `--sandbox` flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -101,7 +105,16 @@ pub fn bwrap_args(policy: &Policy) -> Vec<String> {
     if policy.network {
         args.push("--share-net".into());
     }
-    args.extend(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"].map(String::from));
+    // Unprivileged even for root: a user namespace of its own in which the command is `nobody`, no
+    // capability (a root-started bwrap keeps them all otherwise, and could remount a read-only bind
+    // writable), and no nested user namespace to win them back.
+    let uid = SANDBOX_UID.to_string();
+    args.extend(
+        ["--unshare-user", "--uid", &uid, "--gid", &uid, "--cap-drop", "ALL", "--disable-userns"].map(String::from),
+    );
+    args.extend(
+        ["--proc", "/proc", "--dev", "/dev", "--size", &TMP_BYTES.to_string(), "--tmpfs", "/tmp"].map(String::from),
+    );
     let mut mounts = policy.system.clone();
     if let Some(home) = &policy.home {
         mounts.push(Mount::Tmpfs(home.clone()));
@@ -115,7 +128,10 @@ pub fn bwrap_args(policy: &Policy) -> Vec<String> {
             // `-try`: a toolchain folder that is not there is not the sandbox's problem to report.
             Mount::ReadOnly(p) => ("--ro-bind-try", vec![p, p]),
             Mount::Writable(p) => ("--bind", vec![p, p]),
-            Mount::Tmpfs(p) => ("--tmpfs", vec![p]),
+            Mount::Tmpfs(p) => {
+                args.extend(["--size".to_string(), HOME_BYTES.to_string()]);
+                ("--tmpfs", vec![p])
+            }
             Mount::Symlink { link, target } => ("--symlink", vec![target, link]),
         };
         args.push(flag.into());
@@ -134,20 +150,51 @@ pub fn unwrap_status(exit_code: Option<i32>, signal: Option<i32>) -> (Option<i32
     }
 }
 
-/// A bwrap that was checked to work on this machine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A bwrap that was checked to work on this machine, with the job's cgroup when one could be made.
+#[derive(Debug, Clone)]
 pub struct Bwrap {
     pub program: PathBuf,
+    /// The job's cgroup (process and memory limits), shared by every sandboxed command of the job and
+    /// removed when the last clone drops.
+    cgroup: Option<Arc<Cgroup>>,
+    /// What bounds the sandbox, for result.json.
+    pub limits: SandboxLimits,
 }
 
 impl Bwrap {
-    /// `command` run inside the sandbox `policy` describes.
+    /// `command` run inside the sandbox `policy` describes, inside the job's cgroup if it has one
+    /// (a host `/bin/sh` joins it and then executes bwrap, so every sandboxed process is counted).
     pub fn wrap(&self, policy: &Policy, command: &CommandLine) -> CommandLine {
         let mut args = bwrap_args(policy);
         args.push("--".into());
         args.push(command.program.clone());
         args.extend(command.args.iter().cloned());
-        CommandLine { program: self.program.display().to_string(), args }
+        let program = self.program.display().to_string();
+        let Some(cgroup) = &self.cgroup else { return CommandLine { program, args } };
+        let mut joined = vec!["-c".to_string(), limits::JOIN_SCRIPT.to_string(), "sh".to_string()];
+        joined.extend(cgroup.procs_files().iter().map(|f| f.display().to_string()));
+        joined.push("--".into());
+        joined.push(program);
+        joined.extend(args);
+        CommandLine { program: "/bin/sh".into(), args: joined }
+    }
+
+    /// This bwrap with a cgroup of its own for `requested` when the machine allows one; the reason is
+    /// kept for result.json when it does not. I/O.
+    pub fn with_limits(mut self, requested: &Requested) -> Bwrap {
+        match Cgroup::create(requested) {
+            Ok(cgroup) => {
+                self.limits.cgroup = Some(cgroup.applied());
+                self.limits.cgroup_unavailable = None;
+                self.cgroup = Some(Arc::new(cgroup));
+            }
+            Err(why) => {
+                self.limits.cgroup = None;
+                self.limits.cgroup_unavailable = Some(why);
+                self.cgroup = None;
+            }
+        }
+        self
     }
 
     /// Find bwrap on `PATH` and check it can make the namespaces a build needs. I/O.
@@ -158,7 +205,14 @@ impl Bwrap {
                  (or pass --sandbox none on a disposable machine)",
             )
         })?;
-        let bwrap = Bwrap { program };
+        let limits = SandboxLimits {
+            uid: SANDBOX_UID,
+            tmp_bytes: TMP_BYTES,
+            home_bytes: HOME_BYTES,
+            cgroup: None,
+            cgroup_unavailable: Some("no limits were asked for".into()),
+        };
+        let bwrap = Bwrap { program, cgroup: None, limits };
         let policy = Policy {
             system: Policy::host_system(false),
             read_only: Vec::new(),
@@ -214,11 +268,12 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-/// The sandbox the flag asks for: `Some(bwrap)` when it works, `None` only for `--sandbox none`.
-pub async fn resolve(choice: SandboxChoice) -> anyhow::Result<Option<Bwrap>> {
+/// The sandbox the flag asks for: `Some(bwrap)` when it works, with the job's cgroup for `limits`
+/// when one can be made; `None` only for `--sandbox none`.
+pub async fn resolve(choice: SandboxChoice, limits: &Requested) -> anyhow::Result<Option<Bwrap>> {
     match choice {
         SandboxChoice::None => Ok(None),
-        SandboxChoice::Auto | SandboxChoice::Bwrap => Bwrap::probe().await.map(Some),
+        SandboxChoice::Auto | SandboxChoice::Bwrap => Ok(Some(Bwrap::probe().await?.with_limits(limits))),
     }
 }
 
@@ -247,8 +302,11 @@ mod tests {
         let args = bwrap_args(&policy()).join(" ");
         assert_eq!(
             args,
-            "--unshare-all --die-with-parent --new-session --proc /proc --dev /dev --tmpfs /tmp \
-             --ro-bind-try /usr /usr --symlink usr/bin /bin --tmpfs /home/u --ro-bind-try /opt/rustup /opt/rustup \
+            "--unshare-all --die-with-parent --new-session \
+             --unshare-user --uid 65534 --gid 65534 --cap-drop ALL --disable-userns \
+             --proc /proc --dev /dev --size 1073741824 --tmpfs /tmp \
+             --ro-bind-try /usr /usr --symlink usr/bin /bin --size 1073741824 --tmpfs /home/u \
+             --ro-bind-try /opt/rustup /opt/rustup \
              --bind /tmp/cratemill-work-x /tmp/cratemill-work-x \
              --ro-bind-try /tmp/cratemill-work-x/cargo-home /tmp/cratemill-work-x/cargo-home \
              --chdir /tmp/cratemill-work-x/src"

@@ -144,9 +144,11 @@ pub async fn sandbox_paths(toolchain: &Toolchain, backend: crate::schema::Backen
     for tool in tools {
         let Some(found) = super::sandbox::find_on_path(tool) else { continue };
         paths.extend(found.parent().map(PathBuf::from));
-        // A tool installed in a virtual environment (`.../venv/bin/tool` -> the venv's root).
+        // A tool installed in a virtual environment (`.../venv/bin/tool` -> the venv's root), and only
+        // then: `~/.cargo/bin/cargo`'s grandparent is the user's cargo home, credentials included.
         if let Ok(real) = std::fs::canonicalize(&found) {
-            let venv = real.parent().and_then(|bin| bin.parent()).map(PathBuf::from);
+            paths.extend(real.parent().map(PathBuf::from));
+            let venv = real.parent().and_then(|bin| bin.parent()).filter(|v| is_venv(v)).map(PathBuf::from);
             // A venv's python is a link to its base interpreter (`home` in pyvenv.cfg): mount that too.
             paths.extend(venv.as_deref().and_then(venv_base_python));
             paths.extend(venv);
@@ -161,6 +163,11 @@ pub async fn sandbox_paths(toolchain: &Toolchain, backend: crate::schema::Backen
     paths.sort();
     paths.dedup();
     paths
+}
+
+/// Is `dir` the root of a Python virtual environment (it has a `pyvenv.cfg`)? I/O.
+fn is_venv(dir: &std::path::Path) -> bool {
+    dir.join("pyvenv.cfg").is_file()
 }
 
 /// The installation a virtual environment's python comes from (`home = .../bin` in `pyvenv.cfg`).

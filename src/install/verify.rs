@@ -10,14 +10,8 @@
 
 use crate::error::{failed, usage};
 use crate::oci::pull::{Pulled, Puller};
-use crate::provenance::referrer::{bundle_referrers, fallback_tag};
-use crate::provenance::verify::parse_bundle;
+use crate::provenance::referrer::attached_bundles;
 use crate::provenance::{verify_layers, TrustArgs, Verified};
-
-/// Largest bundle read.
-const BUNDLE_LIMIT: u64 = 16 << 20;
-/// At most this many attached bundles are read (a registry that lists more is not trusted to end).
-const MAX_BUNDLES: usize = 32;
 
 /// `--verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -92,27 +86,6 @@ pub async fn check(
     let verified = verify_layers(image, &parsed, &bundles, &trust)
         .map_err(|e| e.context(format!("{image} does not verify; nothing installed")))?;
     Ok(Verdict::Verified(verified))
-}
-
-/// Every bundle attached to manifest `digest` (each referrer manifest, then its one layer).
-async fn attached_bundles(puller: &Puller, digest: &str) -> anyhow::Result<Vec<sigstore_verify::types::Bundle>> {
-    let Some(index) = puller.referrers(digest, &fallback_tag(digest)).await? else { return Ok(Vec::new()) };
-    let mut bundles = Vec::new();
-    for r in bundle_referrers(&index)?.into_iter().take(MAX_BUNDLES) {
-        let Some(m) = puller.manifest(&r).await? else { continue };
-        if m.digest != r {
-            return Err(failed(format!("registry {} served referrer {r} with digest {}", puller.host, m.digest)));
-        }
-        let v: serde_json::Value =
-            serde_json::from_slice(&m.bytes).map_err(|e| failed(format!("referrer {r} is not JSON: {e}")))?;
-        let layer = &v["layers"][0];
-        let Some(blob) = layer["digest"].as_str() else { continue };
-        let size = layer["size"].as_u64().unwrap_or(BUNDLE_LIMIT).min(BUNDLE_LIMIT);
-        let mut bytes = Vec::new();
-        puller.blob_to(blob, size, &mut bytes).await?;
-        bundles.push(parse_bundle(&bytes)?);
-    }
-    Ok(bundles)
 }
 
 #[cfg(test)]

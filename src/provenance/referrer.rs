@@ -33,6 +33,36 @@ pub struct Subject {
     pub size: u64,
 }
 
+/// Largest bundle read from a registry.
+const BUNDLE_LIMIT: u64 = 16 << 20;
+/// At most this many attached bundles are read (a registry that lists more is not trusted to end).
+const MAX_BUNDLES: usize = 32;
+
+/// Every bundle attached to manifest `digest` (each referrer manifest, then its one layer), read
+/// with pull access only: anonymously when the client has no credentials. I/O.
+pub async fn attached_bundles(
+    puller: &crate::oci::pull::Puller,
+    digest: &str,
+) -> anyhow::Result<Vec<sigstore_verify::types::Bundle>> {
+    let Some(index) = puller.referrers(digest, &fallback_tag(digest)).await? else { return Ok(Vec::new()) };
+    let mut bundles = Vec::new();
+    for r in bundle_referrers(&index)?.into_iter().take(MAX_BUNDLES) {
+        let Some(m) = puller.manifest(&r).await? else { continue };
+        if m.digest != r {
+            return Err(failed(format!("registry {} served referrer {r} with digest {}", puller.host, m.digest)));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&m.bytes).map_err(|e| failed(format!("referrer {r} is not JSON: {e}")))?;
+        let layer = &v["layers"][0];
+        let Some(blob) = layer["digest"].as_str() else { continue };
+        let size = layer["size"].as_u64().unwrap_or(BUNDLE_LIMIT).min(BUNDLE_LIMIT);
+        let mut bytes = Vec::new();
+        puller.blob_to(blob, size, &mut bytes).await?;
+        bundles.push(super::verify::parse_bundle(&bytes)?);
+    }
+    Ok(bundles)
+}
+
 /// The fallback tag for a subject digest: `sha256-<hex>`.
 pub fn fallback_tag(digest: &str) -> String {
     digest.replacen(':', "-", 1)
@@ -225,64 +255,6 @@ pub async fn get(
         }
     })
     .await
-}
-
-/// GET a blob's bytes, checked against its digest.
-pub async fn blob(c: &RegistryClient, digest: &str) -> anyhow::Result<Vec<u8>> {
-    let what = format!("GET blob {digest}");
-    let bytes = c
-        .retrying(&what, || async {
-            let url = c.repo_url(&format!("blobs/{digest}"));
-            let resp = c.send(&what, |h| h.get(url.clone())).await?;
-            if !resp.status().is_success() {
-                return Err(Failure::Fatal(unexpected(&c.host, &what, resp).await));
-            }
-            resp.bytes().await.map_err(|e| {
-                Failure::Transient(crate::net::Transient {
-                    request: what.clone(),
-                    cause: crate::net::Cause::Broken(format!("reading blob {digest}: {e}")),
-                    retry_after: None,
-                })
-            })
-        })
-        .await?;
-    if sha256_digest(&bytes) != digest {
-        return Err(failed(format!("registry {} returned blob {digest} with other content", c.host)));
-    }
-    Ok(bytes.to_vec())
-}
-
-/// The referrer manifests of `digest`: the referrers API when the registry has one, else the
-/// fallback tag. Only bundles (`artifactType` = the bundle media type) are returned.
-pub async fn find(c: &RegistryClient, digest: &str) -> anyhow::Result<Vec<String>> {
-    let what = format!("GET referrers {digest}");
-    let api = c
-        .retrying(&what, || async {
-            let url = c.repo_url(&format!("referrers/{digest}"));
-            let resp = c.send(&what, |h| h.get(url.clone()).header(reqwest::header::ACCEPT, INDEX_MEDIA_TYPE)).await?;
-            let is_index = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|t| t.starts_with(INDEX_MEDIA_TYPE));
-            if resp.status() == StatusCode::OK && is_index {
-                return resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| {
-                    Failure::Transient(crate::net::Transient {
-                        request: what.clone(),
-                        cause: crate::net::Cause::Broken(format!("reading referrers of {digest}: {e}")),
-                        retry_after: None,
-                    })
-                });
-            }
-            Ok(None)
-        })
-        .await?;
-    let index = match api {
-        Some(b) => Some(b),
-        None => get(c, &fallback_tag(digest), INDEX_MEDIA_TYPE).await?.map(|(b, _)| b),
-    };
-    let Some(index) = index else { return Ok(Vec::new()) };
-    bundle_referrers(&index)
 }
 
 /// The digests of the bundle manifests a referrers index (the API's answer or the fallback tag's

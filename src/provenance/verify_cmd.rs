@@ -134,29 +134,22 @@ pub fn verify_file(file: &Path, bundle: &Path, trust: &Trust) -> anyhow::Result<
 
 /// Verify every attestation attached to an image: each layer of the image manifest must be a
 /// subject of an attached bundle that verifies under `trust`. Returns one [`Verified`] per layer.
-/// `reference` is `host[:port]/repository:tag` or `...@sha256:<hex>`; registry credentials come from
-/// `CRATEMILL_REGISTRY_USER`/`_TOKEN` (else `GITHUB_ACTOR`/`GITHUB_TOKEN`), as for publish.
+/// `reference` is `host[:port]/repository:tag` or `...@sha256:<hex>`. Read with pull access only
+/// (the pull client, as `install`): a public image verifies anonymously; registry credentials, when
+/// set, come from `CRATEMILL_REGISTRY_USER`/`_TOKEN` (else `GITHUB_ACTOR`/`GITHUB_TOKEN`).
 pub async fn verify_image(reference: &str, insecure: bool, trust: &Trust) -> anyhow::Result<Vec<Verified>> {
     let (host, repo, tag) = split_reference(reference)?;
     let creds = crate::publish::PublishEnv::from_env().credentials;
-    let c = crate::oci::RegistryClient::connect(&host, &repo, insecure, creds, crate::oci::Tuning::default()).await?;
-    let (manifest, _) = referrer::get(&c, &tag, crate::oci::manifest::MANIFEST_MEDIA_TYPE)
-        .await?
-        .ok_or_else(|| failed(format!("{reference} does not exist")))?;
-    let digest = crate::oci::manifest::sha256_digest(&manifest);
+    let puller = crate::oci::pull::Puller::new(&host, &repo, insecure, creds, crate::net::Client::new()?)?;
+    puller.prepare().await?;
+    let manifest = puller.manifest(&tag).await?.ok_or_else(|| failed(format!("{reference} does not exist")))?;
+    let digest = manifest.digest.clone();
     if tag.starts_with("sha256:") && tag != digest {
         return Err(failed(format!("the registry returned a manifest with digest {digest} for {reference}")));
     }
     let image: serde_json::Value =
-        serde_json::from_slice(&manifest).map_err(|e| failed(format!("{reference}: not a manifest: {e}")))?;
-    let mut bundles = Vec::new();
-    for r in referrer::find(&c, &digest).await? {
-        let Some((m, _)) = referrer::get(&c, &r, crate::oci::manifest::MANIFEST_MEDIA_TYPE).await? else { continue };
-        let m: serde_json::Value = serde_json::from_slice(&m).map_err(|e| failed(format!("referrer {r}: {e}")))?;
-        if let Some(layer) = m["layers"][0]["digest"].as_str() {
-            bundles.push(parse_bundle(&referrer::blob(&c, layer).await?)?);
-        }
-    }
+        serde_json::from_slice(&manifest.bytes).map_err(|e| failed(format!("{reference}: not a manifest: {e}")))?;
+    let bundles = referrer::attached_bundles(&puller, &digest).await?;
     if bundles.is_empty() {
         return Err(failed(format!("no attestation is attached to {reference} ({digest})")));
     }

@@ -84,3 +84,11 @@ pub enum SignedInstance {
     /// GitHub's Fulcio, with an RFC 3161 timestamp (nothing logged publicly).
     Github,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sign_mode_names_match_serde() {
+        crate::schema::assert_names_match_serde::<super::SignMode>(|m| m.name());
+    }
+}

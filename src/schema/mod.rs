@@ -114,3 +114,38 @@ pub fn json_schemas() -> Vec<(&'static str, schemars::Schema)> {
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
+
+/// Test support: every variant of a closed set, taken from its JSON Schema (so a new variant is
+/// covered without editing a list), must serialise as the name its hand-written table gives.
+#[cfg(test)]
+pub(crate) fn assert_names_match_serde<E>(name: impl Fn(&E) -> &'static str)
+where
+    E: serde::de::DeserializeOwned + serde::Serialize + schemars::JsonSchema,
+{
+    fn values(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("const", serde_json::Value::String(s)) => out.push(s.clone()),
+                        ("enum", serde_json::Value::Array(items)) => {
+                            out.extend(items.iter().filter_map(|i| i.as_str().map(String::from)))
+                        }
+                        _ => values(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| values(i, out)),
+            _ => {}
+        }
+    }
+    let schema = serde_json::to_value(schemars::schema_for!(E)).unwrap();
+    let mut names = Vec::new();
+    values(&schema, &mut names);
+    assert!(!names.is_empty(), "no variants found in {schema}");
+    for n in names {
+        let e: E = serde_json::from_value(serde_json::json!(n)).unwrap();
+        assert_eq!(name(&e), n, "the name table disagrees with serde");
+        assert_eq!(serde_json::to_value(&e).unwrap(), serde_json::json!(n));
+    }
+}

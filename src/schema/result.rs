@@ -51,6 +51,44 @@ pub struct BuildResult {
     /// What the build and the smoke runs ran in (absent in results written before the sandbox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<Sandbox>,
+    /// The limits the bwrap sandbox applied (absent without bwrap, and in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_limits: Option<SandboxLimits>,
+}
+
+/// What bounded the crate's code inside the bwrap sandbox (docs/security.md, boundary 1).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// The uid build scripts ran as, in a user namespace of their own, with every capability dropped
+    /// (`--cap-drop ALL`) and no further user namespaces, even when cratemill runs as root.
+    pub uid: u32,
+    /// Size cap of the private `/tmp` (tmpfs), bytes.
+    pub tmp_bytes: u64,
+    /// Size cap of the private home (tmpfs), bytes.
+    pub home_bytes: u64,
+    /// The cgroup that bounded processes and memory; absent when none could be made here.
+    pub cgroup: Option<CgroupLimits>,
+    /// Why there was no cgroup (one line), when `cgroup` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_unavailable: Option<String>,
+}
+
+/// The process and memory limits of the job's cgroup.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+pub struct CgroupLimits {
+    pub version: CgroupVersion,
+    /// `pids.max`: processes and threads at once (`--max-processes`).
+    pub max_processes: u64,
+    /// `memory.max` (v2) or `memory.limit_in_bytes` (v1), bytes (`--max-memory-mib`).
+    pub max_memory_bytes: u64,
+}
+
+/// The cgroup hierarchy the limits were set in.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CgroupVersion {
+    V1,
+    V2,
 }
 
 /// The isolation a build ran in.
@@ -97,6 +135,7 @@ impl BuildResult {
             files: Vec::new(),
             log_cut_at: None,
             sandbox: None,
+            sandbox_limits: None,
         }
     }
 }
@@ -387,9 +426,8 @@ mod tests {
 
     #[test]
     fn failure_class_names_match_serde() {
-        for class in [FailureClass::MissingSystemLibrary, FailureClass::NotFound, FailureClass::SmokeCrashed] {
-            assert_eq!(serde_json::to_value(class).unwrap(), serde_json::json!(class.as_str()));
-        }
+        // Every variant, from the JSON Schema (a new class is covered without editing a list).
+        crate::schema::assert_names_match_serde::<FailureClass>(|c| c.as_str());
     }
 
     #[test]

@@ -139,26 +139,10 @@ mod tests {
 
     #[test]
     fn enums_serialise_as_their_names() {
-        for b in [Backend::Cargo, Backend::Cross, Backend::Zigbuild] {
-            assert_eq!(serde_json::to_string(&b).unwrap(), format!("\"{}\"", b.name()));
-        }
-        for p in [
-            Phase::Setup,
-            Phase::Resolve,
-            Phase::Fetch,
-            Phase::Prepare,
-            Phase::Build,
-            Phase::Inspect,
-            Phase::License,
-            Phase::Package,
-        ] {
-            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.name()));
-        }
-        for c in [Channel::Stable, Channel::Nightly] {
-            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.name()));
-        }
-        for l in [Layout::PerCrate, Layout::Single] {
-            assert_eq!(serde_json::to_string(&l).unwrap(), format!("\"{}\"", l.name()));
-        }
+        // Every variant, from each enum's JSON Schema.
+        crate::schema::assert_names_match_serde::<Backend>(|b| b.name());
+        crate::schema::assert_names_match_serde::<Phase>(|p| p.name());
+        crate::schema::assert_names_match_serde::<Channel>(|c| c.name());
+        crate::schema::assert_names_match_serde::<Layout>(|l| l.name());
     }
 }

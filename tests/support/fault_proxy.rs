@@ -39,6 +39,9 @@ pub struct FaultConfig {
     pub rules: Vec<Rule>,
     /// The `/token` endpoint only grants scopes containing this (`push` for publish, `pull` for install).
     pub token_scope: &'static str,
+    /// `/token` also grants pull-only scopes to a request without credentials (a public package
+    /// on GHCR).
+    pub anonymous_pull: bool,
 }
 
 /// The next `times` requests whose path (query included) is `path` get `action`.
@@ -111,6 +114,7 @@ impl FaultConfig {
             bearer: None,
             rules: Vec::new(),
             token_scope: "push",
+            anonymous_pull: false,
         }
     }
 }
@@ -270,7 +274,9 @@ async fn handle(
         let auth = header(&head, "authorization");
         let host = header(&head, "host").unwrap_or_default();
         if path.starts_with("/token") {
-            let ok = auth.as_deref() == Some(b.client_basic.as_str()) && path.contains(cfg.token_scope);
+            let pull_only = path.contains("pull") && !path.contains("push");
+            let ok = (auth.as_deref() == Some(b.client_basic.as_str()) && path.contains(cfg.token_scope))
+                || (cfg.anonymous_pull && auth.is_none() && pull_only);
             let resp = {
                 let mut s = state.lock().unwrap();
                 if ok {
