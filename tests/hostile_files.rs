@@ -9,6 +9,8 @@
 mod crates_io_api;
 #[path = "support/github_api.rs"]
 mod github_api;
+#[path = "support/hostile.rs"]
+mod hostile;
 #[path = "support/package.rs"]
 mod package;
 #[path = "support/report_results.rs"]
@@ -17,17 +19,18 @@ mod support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cratemill::schema::result::{BuildResult, FailureClass, Status};
+use hostile::{build, Work};
 use support::sparse_registry::{SparseRegistry, TestCrate};
 
 const MIT: &str = "MIT License\n\nCopyright (c) 2026 Someone\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software and associated documentation files (the \"Software\"), to deal\nin the Software without restriction, including without limitation the rights\nto use, copy, modify, merge, publish, distribute, sublicense, and/or sell\ncopies of the Software, and to permit persons to whom the Software is\nfurnished to do so, subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be included in all\ncopies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR\nIMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,\nFITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE\nAUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER\nLIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,\nOUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE\nSOFTWARE.\n";
 
 /// A crate `name` 0.1.0 with `manifest_extra` appended to `[package]`, the given `build.rs` and a
 /// trivial `src/main.rs`.
-fn hostile_crate(name: &str, manifest_extra: &str, build_rs: &str) -> TestCrate {
+fn crate_with(name: &str, manifest_extra: &str, build_rs: &str) -> TestCrate {
     let manifest = format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{manifest_extra}");
     TestCrate::new(name, "0.1.0")
         .file("Cargo.toml", manifest)
@@ -45,41 +48,17 @@ fn build_command(reg: &SparseRegistry, name: &str, out: &Path, extra: &[&str]) -
     cmd
 }
 
-fn build(reg: &SparseRegistry, name: &str, out: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = build_command(reg, name, out, extra);
-    cmd.arg("--quiet").envs(envs.iter().copied());
-    cmd.output().expect("running cratemill")
-}
-
 fn result_of(out: &Path) -> BuildResult {
     cratemill::schema::read(&out.join("result.json")).expect("result.json")
 }
 
-/// The work folder a `--keep-work` build left, from its log; removed when the guard drops.
-struct Work(PathBuf);
-
-impl Work {
-    fn of(out: &Path) -> Work {
-        let log = std::fs::read_to_string(out.join("build.log")).unwrap();
-        let dir =
-            log.lines().find_map(|l| l.split_once("work folder kept at ")).expect("the log names the work folder");
-        Work(PathBuf::from(dir.1.trim()))
-    }
-
-    /// The unpacked crate's root in it.
-    fn crate_root(&self, name: &str) -> PathBuf {
-        self.0.join("src").join(format!("{name}-0.1.0"))
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The unpacked crate's root in a kept work folder.
+fn crate_root(work: &Work, name: &str) -> PathBuf {
+    work.0.join("src").join(format!("{name}-0.1.0"))
 }
 
 /// Every file under `dir` whose bytes contain `needle`, the `-srcbuild-` archives decoded.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+fn package_files_containing(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     let has = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
@@ -158,7 +137,7 @@ fn main() {
     }
 }
 "#;
-    let c = hostile_crate("envlicense", "license-file = \"LICENSE.txt\"\n", build_rs)
+    let c = crate_with("envlicense", "license-file = \"LICENSE.txt\"\n", build_rs)
         .file("LICENSE.txt", MIT)
         .file("LICENSE-MIT", MIT);
     let reg = SparseRegistry::start(vec![c]);
@@ -168,13 +147,13 @@ fn main() {
     let o =
         build(&reg, "envlicense", &out, &[], &[("GITHUB_TOKEN", token), ("CRATEMILL_REGISTRY_TOKEN", registry_token)]);
     let work = Work::of(&out);
-    let link = std::fs::symlink_metadata(work.crate_root("envlicense").join("LICENSE.txt")).unwrap();
+    let link = std::fs::symlink_metadata(crate_root(&work, "envlicense").join("LICENSE.txt")).unwrap();
     assert!(link.file_type().is_symlink(), "the build script replaced the license file by a link");
     let r = result_of(&out);
     assert_eq!(r.status, Status::Built, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(r.licenses.files.is_empty(), "a link was packaged as a license: {:?}", r.licenses.files);
     for secret in [token, registry_token] {
-        assert_eq!(files_containing(&out, secret), Vec::<String>::new(), "{secret} reached the package");
+        assert_eq!(package_files_containing(&out, secret), Vec::<String>::new(), "{secret} reached the package");
     }
 }
 
@@ -194,15 +173,15 @@ fn main() {
 }
 "#
     .replace("@HOST_FILE@", host_file.to_str().unwrap());
-    let reg = SparseRegistry::start(vec![hostile_crate("locklink", "license = \"MIT\"\n", &build_rs)]);
+    let reg = SparseRegistry::start(vec![crate_with("locklink", "license = \"MIT\"\n", &build_rs)]);
     let out = dir.path().join("out");
     let o = build(&reg, "locklink", &out, &[], &[]);
     let work = Work::of(&out);
-    let lock = std::fs::symlink_metadata(work.crate_root("locklink").join("Cargo.lock")).unwrap();
+    let lock = std::fs::symlink_metadata(crate_root(&work, "locklink").join("Cargo.lock")).unwrap();
     assert!(lock.file_type().is_symlink(), "the build script replaced Cargo.lock by a link");
     let r = result_of(&out);
     assert_eq!(r.status, Status::Built, "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(files_containing(&out, secret), Vec::<String>::new(), "the host file reached the package");
+    assert_eq!(package_files_containing(&out, secret), Vec::<String>::new(), "the host file reached the package");
     let archive = out.join("srcbuild").join(cratemill::package::srcbuild_file_name("locklink", "0.1.0"));
     let names: Vec<String> = archive_entries(&std::fs::read(archive).unwrap()).into_iter().map(|e| e.0).collect();
     assert!(!names.contains(&"locklink-0.1.0-srcbuild/Cargo.lock".to_string()), "{names:?}");
@@ -224,7 +203,7 @@ fn main() {
     }
 }
 "#;
-    let reg = SparseRegistry::start(vec![hostile_crate("fifocrate", "license = \"MIT\"\n", build_rs)]);
+    let reg = SparseRegistry::start(vec![crate_with("fifocrate", "license = \"MIT\"\n", build_rs)]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let timeout = Duration::from_secs(240);
@@ -273,7 +252,7 @@ fn main() {
     std::os::unix::fs::symlink("/proc/self/cwd", &release).unwrap();
 }
 "#;
-    let reg = SparseRegistry::start(vec![hostile_crate("cwdlink", "license = \"MIT\"\n", build_rs)]);
+    let reg = SparseRegistry::start(vec![crate_with("cwdlink", "license = \"MIT\"\n", build_rs)]);
     let dir = tempfile::tempdir().unwrap();
     // cratemill's working folder holds a static executable the crate did not build.
     let cwd = dir.path().join("cwd");
@@ -334,7 +313,7 @@ fn main() {
     println!("cargo:warning=\r::stop-commands::forgedtoken");
 }
 "#;
-    let reg = SparseRegistry::start(vec![hostile_crate("forger", "license = \"MIT\"\n", build_rs)]);
+    let reg = SparseRegistry::start(vec![crate_with("forger", "license = \"MIT\"\n", build_rs)]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let summary = dir.path().join("summary.md");
@@ -389,7 +368,7 @@ fn main() {
     out.write_all(b"\n").unwrap();
 }
 "#;
-    let reg = SparseRegistry::start(vec![hostile_crate("flood", "license = \"MIT\"\n", build_rs)]);
+    let reg = SparseRegistry::start(vec![crate_with("flood", "license = \"MIT\"\n", build_rs)]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut child =
