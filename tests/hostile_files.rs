@@ -689,3 +689,49 @@ fn install_refuses_an_executable_name_with_terminal_escapes() {
     assert!(!console.contains('\u{1b}'), "a terminal escape reached the console");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "something was written");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The one rule, held in the source: the modules that read files crate code could have touched
+// (or that a hostile package or mirror sends) have no read path but `cratemill::untrusted`.
+
+#[test]
+fn no_read_path_but_untrusted_in_the_modules_that_read_after_crate_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = [
+        "src/builder/license.rs",
+        "src/builder/srcbuild.rs",
+        "src/builder/collect.rs",
+        "src/builder/group.rs",
+        "src/package.rs",
+        "src/report/load.rs",
+        "src/oci/pull.rs",
+        "src/provenance/inputs.rs",
+    ]
+    .iter()
+    .map(|f| root.join(f))
+    .collect();
+    for dir in ["src/publish", "src/install"] {
+        files.extend(std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()));
+    }
+    let forbidden = [
+        "fs::read(",
+        "fs::read_to_string(",
+        "File::open(",
+        "fs::copy(",
+        ".json().await",
+        ".bytes().await",
+        "read_to_end(",
+    ];
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Unit tests may read what they wrote themselves.
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            if let Some(f) = forbidden.iter().find(|f| line.contains(*f)) {
+                found.push(format!("{}:{}: {f}", file.strip_prefix(root).unwrap().display(), n + 1));
+            }
+        }
+    }
+    assert_eq!(found, Vec::<String>::new(), "read these through cratemill::untrusted");
+}
