@@ -189,7 +189,7 @@ fn copy_bounded(mut from: impl Read, to: &mut impl Write, path: &Path, cap: u64,
         if Instant::now() > deadline {
             return Err(refused(path, Refusal::Deadline));
         }
-        let want = buf.len().min((cap + 1 - total) as usize);
+        let want = usize::try_from(cap.saturating_add(1) - total).map_or(buf.len(), |left| buf.len().min(left));
         let n = match from.read(&mut buf[..want]) {
             Ok(0) => return Ok(total),
             Ok(n) => n,
@@ -359,6 +359,7 @@ mod tests {
         assert!(!d.join("copy").exists());
         assert_eq!(copy_file(&d.join("ok"), &d.join("copy"), MIB, soon()).unwrap(), 5);
         assert!(copy_file(&d.join("ok"), &d.join("copy"), MIB, soon()).is_err(), "never through an existing file");
+        assert_eq!(read_regular(&d.join("ok"), u64::MAX, soon()).unwrap(), b"hello", "no cap overflows");
     }
 
     #[test]
