@@ -96,6 +96,8 @@ pub enum Refusal {
     },
     /// A folder on the way to it is a link.
     LinkOnTheWay(String),
+    /// Its path climbs out of the tree it must be in (`..`).
+    Climbs,
     Deadline,
 }
 
@@ -106,6 +108,7 @@ impl fmt::Display for Refusal {
             Refusal::TooLarge { size, cap } => write!(f, "it is {size} bytes, over the {cap}-byte limit"),
             Refusal::Grew { cap } => write!(f, "it holds more than its size says, over the {cap}-byte limit"),
             Refusal::LinkOnTheWay(c) => write!(f, "`{c}` on the way to it is a symbolic link"),
+            Refusal::Climbs => write!(f, "its path leaves the folder it must be in"),
             Refusal::Deadline => write!(f, "reading it did not finish before the time limit"),
         }
     }
@@ -216,7 +219,7 @@ pub fn check_beneath(root: &Path, path: &Path, dir: bool) -> io::Result<()> {
     let folders = if dir { parts.len() } else { parts.len().saturating_sub(1) };
     for part in &parts[..folders] {
         let Component::Normal(name) = part else {
-            return Err(refused(path, Refusal::LinkOnTheWay(format!("{}", part.as_os_str().to_string_lossy()))));
+            return Err(refused(path, Refusal::Climbs));
         };
         at.push(name);
         check_plain_dir(&at, path)?;
@@ -393,6 +396,8 @@ mod tests {
         assert!(check_beneath(d, &d.join("alias"), true).is_err());
         assert!(check_beneath(d, &d.join("real/sub"), true).is_ok());
         assert_eq!(read_beneath(d, &d.join("nothing/f"), 1, soon()).unwrap(), None);
+        let err = read_beneath(d, &d.join("real/../../etc/f"), 1, soon()).unwrap_err();
+        assert!(err.to_string().ends_with("its path leaves the folder it must be in"), "{err}");
     }
 
     #[test]
