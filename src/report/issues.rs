@@ -184,7 +184,7 @@ async fn report_one(
     let title = c.title();
     entry.title = Some(title.clone());
     if dry_run {
-        crate::console::line(&format!("would open in {repo}: {title}"));
+        crate::console::line(&crate::untrusted::printable(&format!("would open in {repo}: {title}")));
         entry.outcome = IssueOutcome::WouldOpen;
         return Ok(());
     }

@@ -50,7 +50,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     }
     let (outcomes, inputs) = load::read_all(&files, twice);
     for bad in &inputs.bad {
-        crate::note!("warning: skipped {}: {}", bad.path, bad.reason);
+        // Paths and reasons come from other jobs' artifacts: printed defanged.
+        let line = format!("warning: skipped {}: {}", bad.path, bad.reason);
+        crate::note!("{}", crate::untrusted::printable(&line));
     }
     if let Some(first) = inputs.bad.first().filter(|_| args.strict || outcomes.is_empty()) {
         let fix =
