@@ -224,6 +224,83 @@ impl Runner {
     }
 }
 
+/// `::stop-commands::<token>` around untrusted console output: while stopped, the runner acts on
+/// no workflow command but `::<token>::`, which only cratemill knows (128 random bits per
+/// process). Pure apart from drawing the token; [`print_stopped`] and [`resume_commands`] are the
+/// process's one instance.
+#[derive(Debug, Clone)]
+pub struct CommandStop {
+    token: String,
+    stopped: bool,
+}
+
+impl Default for CommandStop {
+    fn default() -> Self {
+        CommandStop::new()
+    }
+}
+
+impl CommandStop {
+    pub fn new() -> CommandStop {
+        CommandStop { token: random_token(), stopped: false }
+    }
+
+    /// A stop with a known token (tests).
+    pub fn with_token(token: &str) -> CommandStop {
+        CommandStop { token: token.to_string(), stopped: false }
+    }
+
+    /// The line that stops commands, when they are not stopped yet.
+    pub fn stop_line(&mut self) -> Option<String> {
+        (!std::mem::replace(&mut self.stopped, true)).then(|| format!("::stop-commands::{}", self.token))
+    }
+
+    /// The line that resumes them, when they are stopped.
+    pub fn resume_line(&mut self) -> Option<String> {
+        std::mem::replace(&mut self.stopped, false).then(|| format!("::{}::", self.token))
+    }
+}
+
+/// The process's one stop state: every untrusted echo (of any job of the invocation) stops
+/// commands first under the same lock, so a resume by one job never lets another's text through.
+static STOP: std::sync::Mutex<Option<CommandStop>> = std::sync::Mutex::new(None);
+
+/// Print an untrusted line on stderr with workflow commands stopped (under Actions; the caller
+/// has made it [`crate::untrusted::printable`]).
+pub fn print_stopped(line: &str) {
+    let mut guard = STOP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(stop) = guard.get_or_insert_with(CommandStop::new).stop_line() {
+        crate::note!("{stop}");
+    }
+    crate::note!("{line}");
+}
+
+/// Let the runner act on workflow commands again (before cratemill prints one of its own).
+pub fn resume_commands() {
+    let mut guard = STOP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(resume) = guard.as_mut().and_then(CommandStop::resume_line) {
+        crate::note!("{resume}");
+    }
+}
+
+/// 32 hex digits from the kernel's random source (`getrandom(2)`).
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        // SAFETY: writes at most the remaining length into the array.
+        let n = unsafe { libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0) };
+        if n <= 0 {
+            // No randomness (a very old kernel): still unguessable enough from the clock and pid
+            // for a build script that cannot see cratemill's process.
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            return format!("{:016x}{:08x}{:08x}", t.as_nanos() as u64, std::process::id(), t.subsec_nanos());
+        }
+        filled += n as usize;
+    }
+    hex::encode(bytes)
+}
+
 fn append(file: &PathBuf, text: &str) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
     f.write_all(text.as_bytes())
@@ -267,9 +344,10 @@ pub fn truncate_utf8(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Escape a value for a Markdown table cell.
+/// Escape a value for a Markdown table cell: `|` and line breaks, and HTML (`&`, `<`, `>`), which
+/// GitHub renders in a step summary and a report: failure messages carry a crate's output.
 pub fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 #[cfg(test)]
@@ -293,6 +371,25 @@ mod tests {
     fn command_escaping() {
         assert_eq!(escape_data("50%\nnext"), "50%25%0Anext");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+
+    #[test]
+    fn markdown_cells_escape_html_and_pipes() {
+        assert_eq!(
+            md_cell("<img src=x onerror=alert(1)> a|b & c\r\nd"),
+            "&lt;img src=x onerror=alert(1)&gt; a\\|b &amp; c  d"
+        );
+    }
+
+    #[test]
+    fn commands_stop_once_and_resume_once_with_an_unguessable_token() {
+        let mut stop = CommandStop::with_token("t0k");
+        assert_eq!(stop.resume_line(), None, "nothing to resume");
+        assert_eq!(stop.stop_line().as_deref(), Some("::stop-commands::t0k"));
+        assert_eq!(stop.stop_line(), None, "already stopped");
+        assert_eq!(stop.resume_line().as_deref(), Some("::t0k::"));
+        let (a, b) = (random_token(), random_token());
+        assert!(a.len() == 32 && a != b, "{a} {b}");
     }
 
     #[test]

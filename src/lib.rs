@@ -25,3 +25,4 @@ pub mod publish;
 pub mod report;
 pub mod schema;
 pub mod target;
+pub mod untrusted;

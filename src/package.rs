@@ -11,6 +11,11 @@
 //! <out>/CHECKSUMS                                    sha256 + blake3 of every other file (built only)
 //! ```
 //! A failed job leaves only `result.json` and `build.log`: nothing that looks publishable.
+//!
+//! A package folder is untrusted input to `publish` (it may come from a zip artifact a hostile build
+//! job uploaded): every file is read through [`crate::untrusted`] (a regular file, no link, under
+//! a cap), so a FIFO hangs nothing and a link to `/dev/zero` or a 3 GiB sparse file is refused
+//! before a byte is read. Rendering and parsing `CHECKSUMS` are pure; the rest is the I/O edge.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -33,6 +38,28 @@ pub const PUBLISH_FILE: &str = "publish.json";
 const CHECKSUMS_HEADER: &str =
     "# cratemill CHECKSUMS v1: sha256 and blake3 of every file of this package, paths relative to it";
 
+/// The largest file of a package `publish` and `attest` read by default, in MiB (publish's
+/// `--max-layer-mib`): over any static executable or source archive cratemill makes, under what a
+/// hostile package folder could make a runner push (a sparse multi-GiB `build.log`).
+pub const DEFAULT_MAX_FILE_MIB: u64 = 1024;
+
+/// A plain file name: not empty, not `.`/`..`, no `/`, `\`, NUL or other control characters
+/// (terminal escape sequences, CR), at most 255 bytes.
+pub fn valid_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 255
+        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+/// The one rule for an executable's name, in `bin/<name>` of a package: what `publish` pushes and
+/// `install` writes and prints. A plain file name ([`valid_file_name`]) that is not hidden (a
+/// build's collection skips dot files, so no package has one).
+pub fn valid_executable_name(name: &str) -> bool {
+    valid_file_name(name) && !name.starts_with('.')
+}
+
 /// The name of the source archive inside `srcbuild/`.
 pub fn srcbuild_file_name(crate_name: &str, version: &str) -> String {
     format!("{crate_name}-{version}-srcbuild.tar.zst")
@@ -46,9 +73,14 @@ pub struct FileDigests {
     pub blake3: String,
 }
 
-/// sha256 and blake3 of a file, streamed.
+/// sha256 and blake3 of a regular file (never through a link), streamed.
 pub fn digest_file(path: &Path) -> std::io::Result<FileDigests> {
-    let mut file = std::fs::File::open(path)?;
+    digest_capped(path, u64::MAX)
+}
+
+/// [`digest_file`] of a file of at most `cap` bytes: a larger one is refused before it is read.
+pub fn digest_capped(path: &Path, cap: u64) -> std::io::Result<FileDigests> {
+    let (mut file, _) = crate::untrusted::open_regular(path, cap)?;
     let mut sha = sha2::Sha256::new();
     let mut b3 = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -61,6 +93,9 @@ pub fn digest_file(path: &Path) -> std::io::Result<FileDigests> {
         sha.update(&buf[..n]);
         b3.update(&buf[..n]);
         size += n as u64;
+        if size > cap {
+            return Err(crate::untrusted::refused(path, crate::untrusted::Refusal::Grew { cap }));
+        }
     }
     Ok(FileDigests { size, sha256: hex::encode(sha.finalize()), blake3: b3.finalize().to_hex().to_string() })
 }
@@ -185,25 +220,47 @@ impl VerifiedPackage {
     }
 }
 
-/// Check a package folder before publishing it: `result.json` says built, every file listed in
-/// `CHECKSUMS` exists with the listed digests, no file is unlisted, and every executable in
-/// `result.json` is present with its recorded sha256. Any problem is a usage error naming it.
-pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
+/// `result.json` (a built result) and the text of `CHECKSUMS`, read as untrusted files.
+fn read_result_and_checksums(dir: &Path) -> anyhow::Result<(BuildResult, String)> {
+    use crate::untrusted::{deadline, read_regular, CHECKSUMS_CAP, RESULT_CAP};
     let shown = dir.display();
-    if !dir.is_dir() {
-        return Err(usage(format!("package folder {shown} does not exist")));
-    }
-    let result: BuildResult = crate::schema::read(&dir.join(RESULT_FILE))
-        .map_err(|e| usage(format!("{shown} is not a package folder: {}", crate::error::one_line(&e))))?;
+    let not_package = |e: &dyn std::fmt::Display| usage(format!("{shown} is not a package folder: {e}"));
+    let result_bytes = read_regular(&dir.join(RESULT_FILE), RESULT_CAP, deadline()).map_err(|e| not_package(&e))?;
+    let result: BuildResult =
+        crate::schema::parse(&result_bytes).map_err(|e| not_package(&crate::error::one_line(&e)))?;
     if result.status != Status::Built {
         return Err(usage(format!(
             "{shown} holds a failed build of {}@{} ({}): there is nothing to publish",
             result.crate_name, result.version, result.target
         )));
     }
-    let text = std::fs::read_to_string(dir.join(CHECKSUMS_FILE)).map_err(|_| {
-        usage(format!("{shown} has no {CHECKSUMS_FILE} file: refusing to publish an unverified package"))
-    })?;
+    let text = match read_regular(&dir.join(CHECKSUMS_FILE), CHECKSUMS_CAP, deadline()) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| usage(format!("{shown}/{CHECKSUMS_FILE} is not UTF-8")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(usage(format!(
+                "{shown} has no {CHECKSUMS_FILE} file: refusing to publish an unverified package"
+            )))
+        }
+        Err(e) => return Err(usage(format!("{e}: refusing to publish"))),
+    };
+    Ok((result, text))
+}
+
+/// [`verify_capped`] with the default cap on a file's size ([`DEFAULT_MAX_FILE_MIB`]).
+pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
+    verify_capped(dir, DEFAULT_MAX_FILE_MIB * crate::untrusted::MIB)
+}
+
+/// Check a package folder before publishing it: `result.json` says built, every file listed in
+/// `CHECKSUMS` exists with the listed digests, no file is unlisted, no file is larger than
+/// `max_file` bytes (publish's `--max-layer-mib`), and every executable in `result.json` is present
+/// with its recorded sha256. Any problem is a usage error naming it.
+pub fn verify_capped(dir: &Path, max_file: u64) -> anyhow::Result<VerifiedPackage> {
+    let shown = dir.display();
+    if !dir.is_dir() {
+        return Err(usage(format!("package folder {shown} does not exist")));
+    }
+    let (result, text) = read_result_and_checksums(dir)?;
     let listed = parse_checksums(&text).map_err(|e| usage(format!("{shown}/{CHECKSUMS_FILE}: {e}")))?;
     // A symlink, socket or device in the folder is nothing `build` writes: bad input, not a bug.
     let present =
@@ -217,7 +274,8 @@ pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
             return Err(usage(format!("{shown}/{rel} is not listed in {CHECKSUMS_FILE}: refusing to publish")));
         };
         let abs = dir.join(rel);
-        let digests = digest_file(&abs)?;
+        let digests = digest_capped(&abs, max_file)
+            .map_err(|e| usage(format!("{e}: refusing to publish (a layer's size is capped by --max-layer-mib)")))?;
         if &digests.sha256 != sha || &digests.blake3 != b3 {
             return Err(usage(format!(
                 "{shown}/{rel} does not match its checksum in {CHECKSUMS_FILE}: refusing to publish"
@@ -246,8 +304,11 @@ pub fn verify(dir: &Path) -> anyhow::Result<VerifiedPackage> {
         return Err(usage(format!("{shown} has no executables: refusing to publish")));
     }
     let checksums_path = dir.join(CHECKSUMS_FILE);
-    let checksums =
-        PackageFile { path: CHECKSUMS_FILE.to_string(), digests: digest_file(&checksums_path)?, abs: checksums_path };
+    let checksums = PackageFile {
+        path: CHECKSUMS_FILE.to_string(),
+        digests: digest_capped(&checksums_path, crate::untrusted::CHECKSUMS_CAP)?,
+        abs: checksums_path,
+    };
     Ok(VerifiedPackage { dir: dir.to_path_buf(), result, files, checksums })
 }
 
@@ -275,6 +336,15 @@ mod tests {
         let err = verify(dir.path()).unwrap_err();
         assert_eq!(crate::error::exit_of(&err), crate::error::Exit::Usage, "{err}");
         assert!(crate::error::one_line(&err).contains("neither a file nor a folder"), "{err}");
+    }
+
+    #[test]
+    fn executable_names_are_plain_visible_file_names() {
+        for bad in ["", ".", "..", "../x", "a/b", ".hidden", "a\x1b[2Jb", "x\ry", "x\u{9b}y", &"n".repeat(256)] {
+            assert!(!valid_executable_name(bad), "{bad:?}");
+        }
+        assert!(valid_executable_name("rg") && valid_executable_name("cargo-binstall"));
+        assert!(valid_file_name(".hidden"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 1),
     ("elf", 1),
     ("console", 1),
+    ("untrusted", 1),
     ("net", 2),
     ("dump", 3),
     ("plan", 3),

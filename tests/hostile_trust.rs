@@ -294,6 +294,7 @@ fn registry_opts(host: &str) -> PublishOptions {
         build_id: None,
         insecure_http: true,
         chunk_mib: None,
+        max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
         tuning: Tuning::default(),
     }
 }

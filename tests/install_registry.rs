@@ -66,6 +66,7 @@ async fn publish(host: &str, root: &Path) -> std::path::PathBuf {
         build_id: Some("7-1".into()),
         insecure_http: true,
         chunk_mib: None,
+        max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
         tuning: Default::default(),
     };
     let env = PublishEnv {

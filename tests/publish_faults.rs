@@ -38,6 +38,7 @@ fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
         build_id: None,
         insecure_http: true,
         chunk_mib: None,
+        max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
         tuning,
     }
 }

@@ -21,6 +21,7 @@ fn layout_opts(dir: Option<&std::path::Path>, scheme: Scheme) -> PublishOptions 
         build_id: None,
         insecure_http: false,
         chunk_mib: None,
+        max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
         tuning: Tuning::default(),
     }
 }

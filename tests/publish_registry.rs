@@ -42,6 +42,7 @@ fn opts(registry: &str, scheme: Scheme) -> PublishOptions {
         build_id: None,
         insecure_http: true,
         chunk_mib: None,
+        max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
         tuning: tuning(),
     }
 }

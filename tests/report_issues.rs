@@ -6,6 +6,8 @@
 //! for and retried, a missing, bad or under-privileged token is one exit-2 line, and under Actions
 //! the step outputs `issues` and `issues-opened` name issues.json and the count opened.
 
+#[path = "support/crates_io_api.rs"]
+mod crates_io_api;
 #[path = "support/github_api.rs"]
 mod github_api;
 #[path = "support/report_results.rs"]
@@ -58,6 +60,8 @@ fn command(results: &Path, out: &Path, api: &str, token: Option<&str>, extra: &[
         c.env_remove(k);
     }
     c.env("GITHUB_API_URL", api);
+    // crates.io lists every crate's repository as example/<crate>, as the results do.
+    c.env("CRATEMILL_CRATES_IO_API", crates_io_api::CratesIoApi::start("example", &[]).url);
     if let Some(t) = token {
         c.env("GITHUB_TOKEN", t);
     }

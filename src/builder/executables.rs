@@ -25,7 +25,8 @@ pub async fn install(
     bin_dir: &Path,
     p: &Produced,
 ) -> Result<Executable, PhaseError> {
-    let bytes = std::fs::read(&p.path).map_err(phase_io(Phase::Package))?;
+    let bytes = crate::untrusted::read_regular(&p.path, crate::untrusted::EXECUTABLE_CAP, crate::untrusted::deadline())
+        .map_err(phase_io(Phase::Package))?;
     let facts = match elf::inspect(&bytes) {
         Ok(Some(f)) if f.is_executable() && f.machine == setup.target.elf_machine => f,
         _ => {

@@ -122,14 +122,19 @@ pub fn keep(
         if !plain(target_dir) || !plain(&target_dir.join(t.triple)) || !plain(&release) {
             continue;
         }
-        let (produced, _) = collect::collect(&release, t)?;
+        let (produced, _) = collect::collect(target_dir, &release, t)?;
         if produced.is_empty() {
             continue;
         }
         let dest = into.join(t.triple);
         std::fs::create_dir_all(&dest)?;
         for p in &produced {
-            std::fs::copy(&p.path, dest.join(&p.name))?;
+            crate::untrusted::copy_file(
+                &p.path,
+                &dest.join(&p.name),
+                crate::untrusted::EXECUTABLE_CAP,
+                crate::untrusted::deadline(),
+            )?;
         }
         dirs.insert(t.triple, dest);
     }

@@ -220,37 +220,96 @@ fn harden_deps(
 }
 
 /// The macros and attribute that read a file at compile time, with the text that opens their path.
-const READERS: &[&str] = &["include_str!(", "include_bytes!(", "include!(", "#[path"];
+/// The macros that read a file at compile time; `#[path = "..."]` is the attribute that does.
+const READER_MACROS: &[&str] = &["include_str", "include_bytes", "include"];
 
 /// Paths read at compile time by `source` (file `file`, relative to the crate root) that leave the
-/// crate: `(line number, path)`. Only string literals are seen; a path built with `concat!`/`env!`
-/// is the build sandbox's to contain.
+/// crate: `(line number, path)`. Seen: every spelling rustc accepts for a string literal argument
+/// (blanks or line breaks before `!` and the delimiter, `(`, `[` or `{`, escapes such as `\x2f` and
+/// `\u{2f}`, raw strings). A path built with `concat!`/`env!` is the build sandbox's to contain.
 pub fn source_reads(file: &str, source: &str) -> Vec<(usize, String)> {
     let dir: PathBuf = Path::new(file).parent().map(Path::to_path_buf).unwrap_or_default();
     let mut out = Vec::new();
-    for (n, line) in source.lines().enumerate() {
-        for reader in READERS {
-            let mut rest = line;
-            while let Some(at) = rest.find(reader) {
-                rest = &rest[at + reader.len()..];
-                if let Some(path) = first_literal(rest) {
-                    if leaves_root(&dir, &path) {
-                        out.push((n + 1, path));
-                    }
-                }
-            }
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    for (at, _) in source.match_indices(['i', 'p']) {
+        if source[..at].chars().next_back().is_some_and(ident) {
+            continue;
+        }
+        let word_len = source[at..].find(|c: char| !ident(c)).unwrap_or(source.len() - at);
+        let (word, rest) = (&source[at..at + word_len], &source[at + word_len..]);
+        let literal = if READER_MACROS.contains(&word) {
+            macro_argument(rest)
+        } else if word == "path" && attribute_before(&source[..at]) {
+            rest.trim_start().strip_prefix('=').and_then(literal_at)
+        } else {
+            None
+        };
+        if let Some(path) = literal.filter(|p| leaves_root(&dir, p)) {
+            out.push((source[..at].matches('\n').count() + 1, path));
         }
     }
     out
 }
 
-/// The first string literal (`"..."`, `r"..."`, `r#"..."#`) at the start of `text`, after blanks
-/// and `=`, without escape processing.
-fn first_literal(text: &str) -> Option<String> {
-    let t = text.trim_start_matches(|c: char| c.is_whitespace() || c == '=');
-    let t = t.strip_prefix('r').map(|r| r.trim_start_matches('#')).unwrap_or(t);
-    let body = t.strip_prefix('"')?;
-    body.find('"').map(|end| body[..end].to_string())
+/// `! ( "literal"` with any blanks and any of the three delimiters: the literal, decoded.
+fn macro_argument(rest: &str) -> Option<String> {
+    let rest = rest.trim_start().strip_prefix('!')?.trim_start();
+    let rest = rest.strip_prefix(['(', '[', '{'])?;
+    literal_at(rest)
+}
+
+/// Is the text before `path` the opening of an attribute (`#[`, `#![`, with blanks)?
+fn attribute_before(before: &str) -> bool {
+    let b = before.trim_end();
+    let Some(b) = b.strip_suffix('[') else { return false };
+    let b = b.trim_end();
+    let b = b.strip_suffix('!').map(str::trim_end).unwrap_or(b);
+    b.ends_with('#')
+}
+
+/// The string literal (`"..."` with escapes decoded, `r"..."`, `r#"..."#`) at the start of `text`
+/// after blanks; `None` when there is none.
+fn literal_at(text: &str) -> Option<String> {
+    let t = text.trim_start();
+    if let Some(raw) = t.strip_prefix('r') {
+        let hashes = raw.len() - raw.trim_start_matches('#').len();
+        let body = raw[hashes..].strip_prefix('"')?;
+        let end = body.find(&format!("\"{}", "#".repeat(hashes)))?;
+        return Some(body[..end].to_string());
+    }
+    let mut chars = t.strip_prefix('"')?.chars().peekable();
+    let mut out = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                '0' => out.push('\0'),
+                'x' => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    out.push(char::from(u8::from_str_radix(&hex, 16).ok()?));
+                }
+                'u' => {
+                    let mut hex = String::new();
+                    for c in chars.by_ref() {
+                        if c == '}' {
+                            break;
+                        }
+                        if c != '{' && c != '_' {
+                            hex.push(c);
+                        }
+                    }
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                '\n' => while chars.next_if(|c| c.is_whitespace()).is_some() {},
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -328,6 +387,28 @@ serde = { path = "/tmp/serde" }
             [(1, "/etc/hostname".to_string()), (2, "../../../x".to_string()), (4, "/tmp/m.rs".to_string())]
         );
         assert!(source_reads("src/main.rs", "include_str!(\"../README.md\")").is_empty());
+    }
+
+    #[test]
+    fn compile_time_reads_in_any_spelling_rustc_accepts() {
+        let src = "const A: &str = include_str!(\"\\x2fetc\\x2fhostname\");\n\
+                   const B: &str = include_str! (\"/etc/passwd\");\n\
+                   const C: &[u8] = include_bytes!\n  [\"\\u{2f}etc/shadow\"];\n\
+                   const D: &str = include_str!{r##\"../../x\"##};\n\
+                   # [ path = \"/tmp/m.rs\" ]\nmod m;\n\
+                   const E: &str = include_str!(\"/e\\\n      tc/group\");\n\
+                   const OK: &str = my_include_str!(\"/not/read\"); fn classpath() {}\n";
+        assert_eq!(
+            source_reads("src/main.rs", src),
+            [
+                (1, "/etc/hostname".to_string()),
+                (2, "/etc/passwd".to_string()),
+                (3, "/etc/shadow".to_string()),
+                (5, "../../x".to_string()),
+                (6, "/tmp/m.rs".to_string()),
+                (8, "/etc/group".to_string()),
+            ]
+        );
     }
 
     #[test]

@@ -292,6 +292,7 @@ impl<'a> Job<'a> {
     /// Detect licenses and copy the license files into the package.
     fn license(&mut self, root: &Path, meta: &crate::schema::result::PackageMeta) -> Result<(), PhaseError> {
         self.result.licenses = license::collect(
+            &crate::untrusted::Tree::new(&self.work, self.deadline),
             root,
             meta.license.as_deref(),
             meta.license_file.as_deref(),
@@ -316,6 +317,7 @@ impl<'a> Job<'a> {
             crate_sha256: &fetched.crate_sha256,
             root: &fetched.root,
             steps,
+            tree: &crate::untrusted::Tree::new(&self.work, self.deadline),
         };
         output::write_srcbuild(&self.out, &self.result, &mut self.log, &sources)
     }
@@ -324,6 +326,7 @@ impl<'a> Job<'a> {
     /// publishable left behind. Returns the exit code.
     fn finish(&mut self, outcome: Result<(), PhaseError>, started: Instant) -> anyhow::Result<Exit> {
         self.result.timings_ms.insert(TOTAL.into(), ms(started.elapsed()));
+        self.result.log_cut_at = self.log.cut_at();
         self.result.finished_at = crate::schema::now_rfc3339();
         let failure = match outcome {
             Ok(()) => {

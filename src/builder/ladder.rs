@@ -402,7 +402,7 @@ impl Ladder<'_> {
     fn collect(&mut self, dir: &Path) -> Result<Vec<Produced>, PhaseError> {
         let target = self.setup.target;
         let (produced, rejected) =
-            collect::collect(dir, target).map_err(phase_err(Phase::Inspect, FailureClass::Unknown))?;
+            collect::collect(self.work, dir, target).map_err(phase_err(Phase::Inspect, FailureClass::Unknown))?;
         if let Some(last) = self.result.attempts.last_mut() {
             last.produced_binaries = !produced.is_empty();
         }

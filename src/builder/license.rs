@@ -1,5 +1,10 @@
 //! License detection: find the crate's license files, identify each with askalono against the
 //! bundled SPDX store (no download at run time, see assets/README.md), and copy them into the package.
+//!
+//! The crate tree has been through the build (crate code could have replaced any file by a link, a
+//! FIFO or a huge file), so every read goes through [`crate::untrusted`]: regular files only, no
+//! link on the way, at most [`LICENSE_CAP`] bytes each. Finding and naming is pure; reading and
+//! copying is the I/O edge.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -8,6 +13,7 @@ use anyhow::Context;
 use askalono::{Store, TextData};
 
 use crate::schema::result::{LicenseFile, Licenses};
+use crate::untrusted::{self, LICENSE_CAP};
 
 static CACHE: &[u8] = include_bytes!("../../assets/askalono-spdx-cache.bin.zstd");
 
@@ -61,7 +67,8 @@ pub fn find_license_files(root: &Path, license_file: Option<&str>) -> anyhow::Re
     if let Some(lf) = license_file {
         let normal = lf.trim_start_matches("./");
         let safe = !normal.split('/').any(|c| c == ".." || c.is_empty()) && !normal.starts_with('/');
-        if safe && root.join(normal).is_file() {
+        let regular = std::fs::symlink_metadata(root.join(normal)).is_ok_and(|m| m.file_type().is_file());
+        if safe && regular {
             found.push(normal.to_string());
         }
     }
@@ -75,20 +82,25 @@ pub fn package_name(source_path: &str) -> String {
     source_path.replace('/', "-")
 }
 
-/// Detect and copy every license file of `crate_root` into `dest_dir` (`<package>/licenses`).
+/// Detect and copy every license file of `crate_root` (inside `tree`, the job's work folder) into
+/// `dest_dir` (`<package>/licenses`). A license file that is a link, not a regular file, larger than
+/// [`LICENSE_CAP`] or reached through a link fails the phase: it names no license cratemill can ship.
 pub fn collect(
+    tree: &untrusted::Tree,
     crate_root: &Path,
     declared: Option<&str>,
     license_file: Option<&str>,
     dest_dir: &Path,
 ) -> anyhow::Result<Licenses> {
     let mut files = Vec::new();
+    tree.check_dir(crate_root)?;
     let sources = find_license_files(crate_root, license_file)?;
     if !sources.is_empty() {
         std::fs::create_dir_all(dest_dir)?;
     }
     for source in sources {
-        let bytes = std::fs::read(crate_root.join(&source)).with_context(|| format!("reading {source}"))?;
+        let path = crate_root.join(&source);
+        let bytes = tree.read(&path, LICENSE_CAP)?.with_context(|| format!("{source} vanished after the build"))?;
         let (spdx, confidence) = identify(&String::from_utf8_lossy(&bytes))?;
         let name = package_name(&source);
         std::fs::write(dest_dir.join(&name), &bytes)?;
@@ -127,10 +139,33 @@ mod tests {
         std::fs::write(root.join("LICENSES/MIT.txt"), MIT).unwrap();
         std::fs::write(root.join("README.md"), "readme").unwrap();
         let out = dir.path().join("pkg/licenses");
-        let l = collect(&root, Some("MIT OR Apache-2.0"), Some("../../etc/passwd"), &out).unwrap();
+        let tree = untrusted::Tree::new(dir.path(), untrusted::deadline());
+        let l = collect(&tree, &root, Some("MIT OR Apache-2.0"), Some("../../etc/passwd"), &out).unwrap();
         let paths: Vec<&str> = l.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["licenses/LICENSE-MIT", "licenses/LICENSES-MIT.txt"]);
         assert!(l.files.iter().all(|f| f.spdx.as_deref() == Some("MIT")));
         assert!(out.join("LICENSE-MIT").is_file());
+    }
+
+    #[test]
+    fn a_license_file_replaced_by_a_link_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("c");
+        std::fs::create_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink("/proc/self/environ", root.join("LICENSE")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("EVIL-LICENSE")).unwrap();
+        let out = dir.path().join("pkg/licenses");
+        let tree = untrusted::Tree::new(dir.path(), untrusted::deadline());
+        // A link found by name is skipped; a declared license-file that is a link is not found either.
+        let l = collect(&tree, &root, Some("MIT"), Some("EVIL-LICENSE"), &out).unwrap();
+        assert!(l.files.is_empty(), "{:?}", l.files);
+        // The crate root itself replaced by a link (to a folder with a real LICENSE) is refused.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("LICENSE"), MIT).unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &root).unwrap();
+        let err = collect(&tree, &root, Some("MIT"), None, &out).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
     }
 }

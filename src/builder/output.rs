@@ -187,6 +187,8 @@ pub struct Sources<'a> {
     pub crate_sha256: &'a str,
     pub root: &'a Path,
     pub steps: &'a [String],
+    /// The work folder the build ran in, read only through `untrusted` (its Cargo.lock).
+    pub tree: &'a crate::untrusted::Tree,
 }
 
 /// The `-srcbuild-` source archive of the package in `out`, with the build log flushed first so
@@ -204,13 +206,13 @@ pub fn write_srcbuild(out: &Path, r: &BuildResult, log: &mut BuildLog, sources: 
     let archive = out.join(SRCBUILD_DIR).join(package::srcbuild_file_name(name, vers));
     let pristine = srcbuild::pristine(sources.crate_file, sources.crate_sha256, name, vers, sources.steps)
         .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
-    let resolved_lock = pristine.resolved_lock(sources.root);
+    let resolved_lock = pristine.resolved_lock(sources.tree, sources.root);
     srcbuild::write(
         &archive,
         &srcbuild::Inputs {
             crate_name: name,
             version: vers,
-            crate_file: sources.crate_file,
+            crate_file: &pristine.crate_file,
             source_tree: &pristine.root,
             resolved_lock: resolved_lock.as_deref(),
             build_log: log.path(),

@@ -11,7 +11,9 @@
 //! 7. remove every nested `.cargo/` folder (cargo config in a subfolder: linkers, runners, `[env]`);
 //! 8. harden every `Cargo.toml` of the crate (`super::harden`: `cargo-features`, profile rustflags,
 //!    `[patch]`, `[replace]`, path dependencies leaving the crate) and refuse sources that read host
-//!    files at compile time (`include_str!("/abs")`, `#[path = "/abs"]`).
+//!    files at compile time (`include_str!("/abs")`, `#[path = "/abs"]`). A `Cargo.toml` that is a
+//!    symbolic link is replaced by a regular copy of its target first (a link to a file inside the
+//!    crate), so it is hardened like any other; one that points outside the crate or nowhere refuses it.
 //!
 //! The decision logic is pure ([`vendoring_features`], `super::harden`); [`prepare`] applies the
 //! file edits. It is deterministic: the `-srcbuild-` archive re-runs it on a fresh unpack of the
@@ -156,16 +158,38 @@ fn walk(root: &Path, rel: &Path, files: &mut Vec<String>, steps: &mut Vec<String
             walk(root, &child, files, steps)?;
         } else if kind.is_file() {
             files.push(shown);
+        } else if kind.is_symlink() && entry.file_name() == "Cargo.toml" {
+            replace_manifest_link(root, &shown)?;
+            steps.push(format!("{shown}: a symbolic link, replaced by a copy of its target"));
+            files.push(shown);
         }
     }
     Ok(())
+}
+
+/// Replace the manifest link `rel` by a regular file with its target's bytes, when the target is a
+/// regular file inside the crate; refuse the crate otherwise (cargo would read a file it does not own).
+fn replace_manifest_link(root: &Path, rel: &str) -> anyhow::Result<()> {
+    let path = root.join(rel);
+    let outside = || unsafe_crate(format!("{rel} is a symbolic link to a file outside the crate"));
+    let real_root = std::fs::canonicalize(root).with_context(|| format!("resolving {}", root.display()))?;
+    let target = std::fs::canonicalize(&path).map_err(|_| outside())?;
+    if !target.starts_with(&real_root) {
+        return Err(outside());
+    }
+    let bytes = crate::untrusted::read_regular(&target, crate::untrusted::DOCUMENT_CAP, crate::untrusted::deadline())
+        .map_err(|e| unsafe_crate(format!("{rel} is a symbolic link: {e}")))?;
+    std::fs::remove_file(&path).with_context(|| format!("replacing the link {rel}"))?;
+    std::fs::write(&path, bytes).with_context(|| format!("replacing the link {rel}"))
 }
 
 /// Harden one `Cargo.toml` and write it back when anything changed. The root manifest must parse;
 /// a nested one that does not is no manifest cargo would read.
 fn harden_manifest_file(root: &Path, rel: &str, steps: &mut Vec<String>) -> anyhow::Result<()> {
     let path = root.join(rel);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {rel}"))?;
+    let bytes = crate::untrusted::read_regular(&path, crate::untrusted::DOCUMENT_CAP, crate::untrusted::deadline())
+        .with_context(|| format!("reading {rel}"))?;
+    let text = String::from_utf8(bytes).with_context(|| format!("reading {rel}"))?;
     let mut doc: toml::Table = match text.parse() {
         Ok(doc) => doc,
         Err(_) if rel != "Cargo.toml" => return Ok(()),
@@ -182,10 +206,11 @@ fn harden_manifest_file(root: &Path, rel: &str, steps: &mut Vec<String>) -> anyh
 
 fn refuse_host_reads(root: &Path, rel: &str) -> anyhow::Result<()> {
     let path = root.join(rel);
-    if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > MAX_SCANNED_SOURCE {
+    // Larger files (generated tables) are not scanned; unreadable ones are no source rustc reads.
+    let Ok(bytes) = crate::untrusted::read_regular(&path, MAX_SCANNED_SOURCE, crate::untrusted::deadline()) else {
         return Ok(());
-    }
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    };
+    let Ok(text) = String::from_utf8(bytes) else { return Ok(()) };
     if let Some((line, read)) = super::harden::source_reads(rel, &text).into_iter().next() {
         let refusal = super::harden::Refusal::SourceReadOutside { file: rel.to_string(), line, path: read };
         return Err(unsafe_crate(refusal));
@@ -265,6 +290,32 @@ mod tests {
         assert!(!manifest.contains("rustflags") && !manifest.contains("cargo-features"), "{manifest}");
         assert!(p.steps.contains(&"removed sub/.cargo (cargo config in a subfolder)".to_string()), "{:?}", p.steps);
         assert!(p.steps.contains(&"Cargo.toml: stripped profile.release.rustflags".to_string()), "{:?}", p.steps);
+    }
+
+    #[test]
+    fn a_manifest_that_is_a_link_is_hardened_as_a_copy_or_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("x-1.0.0");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(
+            root.join("real.toml"),
+            "cargo-features = ['profile-rustflags']\n[package]\nname='x'\nversion='1.0.0'\n[profile.release]\nrustflags=['-Clinker=/tmp/evil']\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("real.toml", root.join("Cargo.toml")).unwrap();
+        std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
+        let p = prepare(&root).unwrap();
+        let meta = std::fs::symlink_metadata(root.join("Cargo.toml")).unwrap();
+        assert!(meta.file_type().is_file(), "the link was replaced by a regular file");
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        assert!(!manifest.contains("rustflags") && !manifest.contains("cargo-features"), "{manifest}");
+        assert!(p.steps.contains(&"Cargo.toml: a symbolic link, replaced by a copy of its target".to_string()));
+
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", root.join("sub/Cargo.toml")).unwrap();
+        let err = prepare(&root).unwrap_err();
+        assert_eq!(crate::error::class_of(&err), Some(crate::schema::result::FailureClass::UnsafeArchive));
+        assert!(err.to_string().contains("sub/Cargo.toml is a symbolic link to a file outside the crate"), "{err}");
     }
 
     #[test]

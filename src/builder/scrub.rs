@@ -97,24 +97,10 @@ fn fingerprint(path: &Path, link: bool) -> String {
     if link {
         return format!("link:{}", std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default());
     }
-    match read_capped(path, MAX_MANIFEST) {
+    match crate::untrusted::read_regular(path, MAX_MANIFEST, crate::untrusted::deadline()) {
         Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
         Err(e) => format!("unreadable: {e}"),
     }
-}
-
-/// A regular file's bytes, opened without following a link or blocking on a FIFO, up to `cap`. I/O.
-fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() || meta.len() > cap {
-        return Err(std::io::Error::other(format!("not a regular file of at most {cap} bytes")));
-    }
-    let mut bytes = Vec::new();
-    file.take(cap).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 #[cfg(test)]

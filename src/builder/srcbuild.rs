@@ -14,14 +14,24 @@
 //! code has seen, and refused if that step does not record the same changes as the build's.
 //! Same input, same bytes: entries sorted by path, mtime 0, uid/gid 0, no user names, modes
 //! normalised to 0644/0755, zstd at a fixed level, single-threaded.
+//!
+//! Every file of the work folder read here (the `.crate`, the resolved `Cargo.lock`) goes through
+//! [`crate::untrusted`]: a regular file, no link on the way, capped, so a FIFO, a link to
+//! `/proc/self/environ` or a host file never reaches the archive. The `.crate` is read once, hashed
+//! in memory and copied into the pristine folder; the archive takes it from there. The build log
+//! (cratemill's own, capped by `BuildLog`) and the pristine tree are streamed, never read whole.
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use crate::error::Exit;
 use crate::schema::result::FailureClass;
+use crate::untrusted::{self, LOCK_CAP};
+
+/// The largest `.crate` re-read after the build: the download's own default cap.
+pub const CRATE_CAP: u64 = 512 * untrusted::MIB;
 
 /// zstd level: a good ratio at a few MB/s; fixed because it is part of the output's identity.
 pub const ZSTD_LEVEL: i32 = 12;
@@ -30,11 +40,12 @@ pub const ZSTD_LEVEL: i32 = 12;
 pub struct Inputs<'a> {
     pub crate_name: &'a str,
     pub version: &'a str,
+    /// The verified `.crate` as copied into the pristine folder ([`Pristine::crate_file`]).
     pub crate_file: &'a Path,
     /// The pristine prepared tree (see [`pristine`]), never the folder the build ran in.
     pub source_tree: &'a Path,
     /// The `Cargo.lock` the build resolved, when the shipped one was not used as is.
-    pub resolved_lock: Option<&'a Path>,
+    pub resolved_lock: Option<&'a [u8]>,
     pub build_log: &'a Path,
     pub build_info: &'a serde_json::Value,
 }
@@ -50,15 +61,14 @@ pub fn write(dest: &Path, inputs: &Inputs) -> anyhow::Result<()> {
     let mut tar = tar::Builder::new(encoder);
     tar.follow_symlinks(false);
 
-    let crate_bytes =
-        std::fs::read(inputs.crate_file).with_context(|| format!("reading {}", inputs.crate_file.display()))?;
-    append_bytes(&mut tar, &format!("{top}/{}-{}.crate", inputs.crate_name, inputs.version), &crate_bytes, false)?;
+    let crate_name = format!("{top}/{}-{}.crate", inputs.crate_name, inputs.version);
+    append_file(&mut tar, &crate_name, inputs.crate_file, CRATE_CAP, false)?;
     let mut info = serde_json::to_vec_pretty(inputs.build_info)?;
     info.push(b'\n');
     append_bytes(&mut tar, &format!("{top}/build-info.json"), &info, false)?;
-    append_bytes(&mut tar, &format!("{top}/build.log"), &std::fs::read(inputs.build_log)?, false)?;
+    append_file(&mut tar, &format!("{top}/build.log"), inputs.build_log, crate::builder::log::MAX_FILE_BYTES, false)?;
     if let Some(lock) = inputs.resolved_lock {
-        append_bytes(&mut tar, &format!("{top}/Cargo.lock"), &std::fs::read(lock)?, false)?;
+        append_bytes(&mut tar, &format!("{top}/Cargo.lock"), lock, false)?;
     }
 
     let mut entries = Vec::new();
@@ -78,7 +88,8 @@ pub fn write(dest: &Path, inputs: &Inputs) -> anyhow::Result<()> {
         } else {
             use std::os::unix::fs::PermissionsExt;
             let executable = meta.permissions().mode() & 0o111 != 0;
-            append_bytes(&mut tar, &name, &std::fs::read(&abs)?, executable)?;
+            let max = crate::crates_io::UnpackLimits::default().max_file_bytes;
+            append_file(&mut tar, &name, &abs, max, executable)?;
         }
     }
     let encoder = tar.into_inner()?;
@@ -92,15 +103,20 @@ pub fn write(dest: &Path, inputs: &Inputs) -> anyhow::Result<()> {
 pub struct Pristine {
     _dir: tempfile::TempDir,
     /// The crate root (`<crate>-<version>/`) in it.
-    pub root: std::path::PathBuf,
+    pub root: PathBuf,
+    /// The verified `.crate`, copied here from the bytes that were hashed.
+    pub crate_file: PathBuf,
 }
 
 impl Pristine {
-    /// The build's `Cargo.lock` (in the tree it ran in, `built`), when it is not the shipped one.
-    pub fn resolved_lock(&self, built: &Path) -> Option<std::path::PathBuf> {
-        let lock = built.join("Cargo.lock");
-        let shipped = std::fs::read(self.root.join("Cargo.lock")).ok();
-        (lock.is_file() && std::fs::read(&lock).ok() != shipped).then_some(lock)
+    /// The build's `Cargo.lock` (in the tree it ran in, `built`, inside the work folder `tree`),
+    /// when it is not the shipped one. Read as an untrusted file: a lock that is a link, a FIFO, or
+    /// larger than [`LOCK_CAP`] is not archived (noted in the log by the caller's absence of it).
+    pub fn resolved_lock(&self, tree: &untrusted::Tree, built: &Path) -> Option<Vec<u8>> {
+        let lock = tree.read(&built.join("Cargo.lock"), LOCK_CAP).ok().flatten()?;
+        let shipped =
+            untrusted::read_regular_opt(&self.root.join("Cargo.lock"), LOCK_CAP, tree.deadline).ok().flatten();
+        (Some(&lock) != shipped.as_ref()).then_some(lock)
     }
 }
 
@@ -114,20 +130,23 @@ pub fn pristine(
     version: &str,
     steps: &[String],
 ) -> anyhow::Result<Pristine> {
-    let digest =
-        crate::package::digest_file(crate_file).with_context(|| format!("hashing {}", crate_file.display()))?;
     // Something during the build rewrote what was verified or prepared: the crate's doing, not cratemill's.
     let tampered = |msg: String| crate::error::classified(Exit::Failed, FailureClass::UnsafeArchive, msg);
-    if digest.sha256 != sha256 {
+    // A FIFO, a link or a huge file in its place is refused at once, never waited on.
+    let bytes = untrusted::read_regular(crate_file, CRATE_CAP, untrusted::deadline())
+        .map_err(|e| tampered(format!("the verified .crate after the build: {e}")))?;
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    if digest != sha256 {
         return Err(tampered(format!(
-            "the verified {} changed during the build (sha256 {} instead of {sha256}): refusing to archive it",
+            "the verified {} changed during the build (sha256 {digest} instead of {sha256}): refusing to archive it",
             crate_file.display(),
-            digest.sha256
         )));
     }
     let dir = tempfile::Builder::new().prefix("cratemill-pristine-").tempdir()?;
+    let copy = dir.path().join(format!("{crate_name}-{version}.crate"));
+    write_new(&copy, &bytes).with_context(|| format!("writing {}", copy.display()))?;
     let limits = crate::crates_io::UnpackLimits::default();
-    let root = crate::crates_io::unpack(crate_file, dir.path(), crate_name, version, &limits)?;
+    let root = crate::crates_io::unpack(&copy, dir.path(), crate_name, version, &limits)?;
     let again = super::prepare::prepare(&root)?;
     if again.steps != steps {
         return Err(tampered(format!(
@@ -136,7 +155,7 @@ pub fn pristine(
             steps.join("; ")
         )));
     }
-    Ok(Pristine { _dir: dir, root })
+    Ok(Pristine { _dir: dir, root, crate_file: copy })
 }
 
 fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
@@ -148,6 +167,26 @@ fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
     h.set_uid(0);
     h.set_gid(0);
     h
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(bytes)
+}
+
+/// Append a regular file of at most `cap` bytes, streamed (no link followed, nothing read whole).
+fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    path: &Path,
+    cap: u64,
+    executable: bool,
+) -> anyhow::Result<()> {
+    let (file, size) = untrusted::open_regular(path, cap)?;
+    let mut h = header(tar::EntryType::Regular, size, if executable { 0o755 } else { 0o644 });
+    // The size in the header is the size read: a file that changed length fails the tar write.
+    tar.append_data(&mut h, name, file.take(size)).with_context(|| format!("archiving {}", path.display()))?;
+    Ok(())
 }
 
 fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, name: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()> {

@@ -25,7 +25,12 @@ pub fn verdict(result: &BuildResult, out: &Path) -> String {
             format!("built {who}: {} -> {}", exes.join(", "), out.display())
         }
         (Status::Failed, Some(f)) => {
-            format!("failed {who}: {}: {} (see {})", f.class, f.message, out.join(RESULT_FILE).display())
+            format!(
+                "failed {who}: {}: {} (see {})",
+                f.class,
+                crate::untrusted::printable(&f.message),
+                out.join(RESULT_FILE).display()
+            )
         }
         (Status::Failed, None) => format!("failed {who} (see {})", out.join(RESULT_FILE).display()),
     }

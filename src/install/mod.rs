@@ -194,18 +194,30 @@ async fn missing_version(image: &Image, spec: &CrateSpec, target: &str, layout: 
     usage(format!("the mirror has no {}@{} for {target}; versions it has: {have}", spec.name, image.version))
 }
 
+/// The largest built index install reads (a mirror of every crates.io executable is a few MiB).
+pub const INDEX_CAP: u64 = crate::untrusted::DOCUMENT_CAP;
+
 /// Read the built index from a file, an http(s) URL, or `oci://REF` (pushed by `report --push-index`).
 async fn load_index(source: &str, insecure: bool) -> anyhow::Result<BuiltIndex> {
     let bytes = if let Some(reference) = source.strip_prefix("oci://") {
         pull_index(reference, insecure).await?
     } else if source.starts_with("https://") || source.starts_with("http://") {
-        let resp = reqwest::get(source).await.with_context(|| format!("fetching --index {source}"))?;
+        let mut resp = reqwest::get(source).await.with_context(|| format!("fetching --index {source}"))?;
         if !resp.status().is_success() {
             return Err(usage(format!("--index {source}: HTTP {}", resp.status())));
         }
-        resp.bytes().await?.to_vec()
+        let mut bytes = Vec::new();
+        while let Some(piece) = resp.chunk().await.with_context(|| format!("fetching --index {source}"))? {
+            if (bytes.len() + piece.len()) as u64 > INDEX_CAP {
+                return Err(usage(format!("--index {source}: larger than the {INDEX_CAP}-byte limit of an index")));
+            }
+            bytes.extend_from_slice(&piece);
+        }
+        bytes
     } else {
-        std::fs::read(source).map_err(|e| usage(format!("--index {source}: {e}")))?
+        let deadline = crate::untrusted::deadline();
+        crate::untrusted::read_regular(Path::new(source), INDEX_CAP, deadline)
+            .map_err(|e| usage(format!("--index {source}: {e}")))?
     };
     crate::schema::parse(&bytes).map_err(|e| usage(format!("--index {source}: {}", crate::error::one_line(&e))))
 }
@@ -230,8 +242,14 @@ async fn pull_index(reference: &str, insecure: bool) -> anyhow::Result<Vec<u8>> 
             crate::report::push::INDEX_MEDIA_TYPE
         )));
     };
+    let size = layer.size.max(0) as u64;
+    if size > INDEX_CAP {
+        return Err(usage(format!(
+            "--index oci://{reference}: its index layer is {size} bytes, over the {INDEX_CAP}-byte limit of an index"
+        )));
+    }
     let mut bytes = Vec::new();
-    puller.blob_to(&layer.digest, layer.size.max(0) as u64, &mut bytes).await?;
+    puller.blob_to(&layer.digest, size, &mut bytes).await?;
     Ok(bytes)
 }
 

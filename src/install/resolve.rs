@@ -162,10 +162,10 @@ pub fn executables(
         found.push(ExeLayer { name: name.clone(), digest: layer.digest.clone(), size: layer.size.max(0) as u64 });
     }
     for x in &found {
-        if x.name.is_empty() || x.name.contains('/') || x.name.starts_with('.') {
+        if !crate::package::valid_executable_name(&x.name) {
             return Err(usage(format!(
                 "the image names an executable `{}` that is not a plain file name: refused",
-                x.name
+                crate::untrusted::printable(&x.name)
             )));
         }
     }

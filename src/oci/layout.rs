@@ -152,7 +152,7 @@ fn put_blob(dir: &Path, blob: &Blob) -> anyhow::Result<bool> {
     let (size, hex) = match &blob.source {
         BlobSource::Bytes(b) => hash_reader(&b[..], Some(tmp.as_file_mut()))?,
         BlobSource::File(src) => hash_reader(
-            File::open(src).with_context(|| format!("opening {}", src.display()))?,
+            crate::untrusted::open_regular(src, u64::MAX).with_context(|| format!("opening {}", src.display()))?.0,
             Some(tmp.as_file_mut()),
         )?,
     };

@@ -202,7 +202,7 @@ impl Puller {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with(INDEX_ACCEPT));
         if resp.status().is_success() && is_index {
-            return Ok(Some(resp.bytes().await?.to_vec()));
+            return Ok(Some(body_capped(&self.host, "the referrers", resp).await?));
         }
         Ok(self.manifest_as(fallback_tag, INDEX_ACCEPT).await?.map(|m| m.bytes))
     }
@@ -214,7 +214,7 @@ impl Puller {
             return Ok(None);
         }
         let resp = ok(&self.host, "GET manifest", resp).await?;
-        let bytes = resp.bytes().await?.to_vec();
+        let bytes = body_capped(&self.host, "the manifest", resp).await?;
         let digest = super::manifest::sha256_digest(&bytes);
         Ok(Some(Pulled { bytes, digest }))
     }
@@ -229,7 +229,10 @@ impl Puller {
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let tags: Tags = ok(&self.host, "GET tags/list", resp).await?.json().await?;
+        let resp = ok(&self.host, "GET tags/list", resp).await?;
+        let bytes = body_capped(&self.host, "the tag list", resp).await?;
+        let tags: Tags = serde_json::from_slice(&bytes)
+            .map_err(|e| environment(format!("the tag list from {} is not a tag list: {e}", self.host)))?;
         Ok(Some(tags.tags.unwrap_or_default()))
     }
 
@@ -243,7 +246,8 @@ impl Puller {
         if !resp.status().is_success() {
             return None;
         }
-        resp.json::<Catalog>().await.ok().map(|c| c.repositories)
+        let bytes = body_capped(&self.host, "the catalog", resp).await.ok()?;
+        serde_json::from_slice::<Catalog>(&bytes).ok().map(|c| c.repositories)
     }
 
     /// Stream blob `digest` into `out`, hashing it; an error (and nothing trusted) when its sha256
@@ -277,6 +281,27 @@ impl Puller {
         }
         Ok(())
     }
+}
+
+/// The most of a manifest, index, tag list or catalog cratemill reads: the OCI distribution spec's
+/// 4 MiB for manifests (10,000 tags fit too); a mirror that answers more is refused before it can
+/// fill memory.
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+/// A manifest-sized answer read whole, at most [`MAX_MANIFEST_BYTES`].
+async fn body_capped(host: &str, what: &str, mut resp: Response) -> anyhow::Result<Vec<u8>> {
+    let too_large = || usage(format!("registry {host} sent {what} larger than {MAX_MANIFEST_BYTES} bytes: refused"));
+    if resp.content_length().is_some_and(|n| n > MAX_MANIFEST_BYTES) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(piece) = resp.chunk().await? {
+        if (bytes.len() + piece.len()) as u64 > MAX_MANIFEST_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&piece);
+    }
+    Ok(bytes)
 }
 
 async fn ok(host: &str, what: &str, resp: Response) -> anyhow::Result<Response> {

@@ -192,8 +192,9 @@ async fn read_range(source: &BlobSource, offset: u64, len: u64) -> anyhow::Resul
     match source {
         BlobSource::Bytes(b) => Ok(Bytes::copy_from_slice(&b[offset as usize..(offset + len) as usize])),
         BlobSource::File(path) => {
-            let mut f =
-                tokio::fs::File::open(path).await.map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+            // A package file: opened as untrusted (regular, no link), like every read of the folder.
+            let (f, _) = crate::untrusted::open_regular(path, u64::MAX)?;
+            let mut f = tokio::fs::File::from_std(f);
             f.seek(std::io::SeekFrom::Start(offset)).await?;
             let mut buf = vec![0u8; len as usize];
             f.read_exact(&mut buf).await.map_err(|e| anyhow::anyhow!("reading {} at {offset}: {e}", path.display()))?;

@@ -2,7 +2,6 @@
 //! `Cargo.lock` inside each `-srcbuild-` archive. I/O edge; the decisions are in [`super::statement`]
 //! and [`super::predicate`].
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -56,14 +55,16 @@ pub fn load(dir: &Path) -> anyhow::Result<Input> {
 /// sha256 of `<crate>-<version>-srcbuild/source/Cargo.lock` in the archive, if it has one.
 fn cargo_lock_digest(archive: &Path, crate_name: &str, version: &str) -> anyhow::Result<Option<String>> {
     let want = format!("{crate_name}-{version}-srcbuild/source/Cargo.lock");
-    let file = std::fs::File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
+    let (file, _) =
+        crate::untrusted::open_regular(archive, u64::MAX).with_context(|| format!("opening {}", archive.display()))?;
     let mut tar = tar::Archive::new(zstd::Decoder::new(file)?);
     for entry in tar.entries().with_context(|| format!("reading {}", archive.display()))? {
         let mut entry = entry?;
         if entry.path()?.to_str() == Some(want.as_str()) {
-            let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes)?;
-            return Ok(Some(hex::encode(sha2::Sha256::digest(&bytes))));
+            // Streamed: a hostile archive's entry can be any size; memory stays one buffer.
+            let mut hasher = sha2::Sha256::new();
+            std::io::copy(&mut entry, &mut hasher)?;
+            return Ok(Some(hex::encode(hasher.finalize())));
         }
     }
     Ok(None)

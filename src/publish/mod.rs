@@ -21,6 +21,9 @@ use crate::schema::publish::PublishRecord;
 pub use env::PublishEnv;
 pub use plan::Destination;
 
+/// `--max-layer-mib`'s default (see [`crate::package::DEFAULT_MAX_FILE_MIB`]).
+pub const DEFAULT_MAX_LAYER_MIB: u64 = crate::package::DEFAULT_MAX_FILE_MIB;
+
 /// The local image layout root used when neither `--registry` nor `--oci-layout` is given.
 pub const DEFAULT_OCI_LAYOUT: &str = "cratemill-oci";
 
@@ -51,6 +54,11 @@ pub struct PublishOptions {
     /// Upload chunk size in MiB [default: 4 on ghcr.io, which refuses larger chunks; 16 elsewhere].
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub chunk_mib: Option<u32>,
+    /// The largest file (so the largest layer) publish pushes, in MiB: a larger file in the package
+    /// folder refuses the whole package before anything is read or sent.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_LAYER_MIB,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_layer_mib: u64,
     /// Chunk size, parallelism, timeouts and retries of registry pushes (library callers and tests).
     #[arg(skip)]
     pub tuning: Tuning,
@@ -114,7 +122,7 @@ pub async fn publish_package_with(
     runner: &Runner,
 ) -> anyhow::Result<PublishRecord> {
     let dest = opts.destination()?;
-    let pkg = crate::package::verify(package_dir)?;
+    let pkg = crate::package::verify_capped(package_dir, opts.max_layer_mib.saturating_mul(crate::untrusted::MIB))?;
     trust::check_package(&pkg)?;
     let srcbuild_sha = pkg.srcbuild().map(|f| f.digests.sha256.clone()).unwrap_or_default();
     let build_id = match &opts.build_id {
@@ -192,6 +200,7 @@ mod tests {
             build_id: None,
             insecure_http: false,
             chunk_mib: None,
+            max_layer_mib: DEFAULT_MAX_LAYER_MIB,
             tuning: Tuning::default(),
         }
     }

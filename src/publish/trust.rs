@@ -108,14 +108,7 @@ impl fmt::Display for Disagreement {
     }
 }
 
-/// A plain file name: not empty, not `.`/`..`, no `/`, `\`, NUL or other control characters.
-pub fn valid_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name.len() <= 255
-        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
-}
+pub use crate::package::valid_file_name;
 
 /// Check `result` against the files present (`present`: package-relative paths, `CHECKSUMS`
 /// included) and what the executables' bytes are (`observed`, keyed by path). Pure.
@@ -129,7 +122,7 @@ pub fn check(
     let target = Target::parse(&result.target).map_err(|_| Disagreement::UnsupportedTarget(result.target.clone()))?;
     let mut names = BTreeSet::new();
     for exe in &result.executables {
-        if !valid_file_name(&exe.name) {
+        if !crate::package::valid_executable_name(&exe.name) {
             return Err(Disagreement::BadExecutableName(exe.name.clone()));
         }
         if exe.path != format!("{BIN_DIR}/{}", exe.name) {
@@ -227,7 +220,8 @@ pub fn check_package(pkg: &VerifiedPackage) -> anyhow::Result<()> {
     let refuse = |d: Disagreement| crate::error::usage(format!("refusing to publish {}: {d}", pkg.dir.display()));
     for exe in &pkg.result.executables {
         let Some(file) = pkg.file(&exe.path) else { continue };
-        let bytes = std::fs::read(&file.abs).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.abs.display()))?;
+        let bytes = crate::untrusted::read_regular(&file.abs, file.digests.size, crate::untrusted::deadline())
+            .map_err(|e| crate::error::usage(format!("{e}: refusing to publish")))?;
         if hex::encode(sha2::Sha256::digest(&bytes)) != file.digests.sha256 {
             return Err(refuse(Disagreement::ChangedUnderfoot(exe.path.clone())));
         }

@@ -54,6 +54,15 @@ pub struct ReportArgs {
     /// Issues: write).
     #[arg(long, default_value = "GITHUB_TOKEN", value_name = "VAR", requires = "open_issues")]
     pub github_token_env: String,
+    /// With --open-issues: a repository (`OWNER/REPO`) issues may be opened on although crates.io
+    /// does not list it for the crate (repeatable). Without it, an issue is opened only on the
+    /// repository the crate's own metadata and crates.io's record of the crate agree on.
+    #[arg(long, value_name = "OWNER/REPO", requires = "open_issues")]
+    pub issues_allow: Vec<String>,
+    /// With --open-issues: the crates.io API that confirms a crate's repository.
+    #[arg(long, value_name = "URL", default_value = crate::report::upstream::CRATES_IO_API,
+          env = "CRATEMILL_CRATES_IO_API", requires = "open_issues")]
+    pub crates_io_api: String,
     /// Where --open-issues records what it opened or found. Default: next to --out, as issues.json.
     #[arg(long, value_name = "FILE", requires = "open_issues")]
     pub issues: Option<PathBuf>,

@@ -11,23 +11,33 @@
 //! (a new issue is searchable after some seconds) cannot cause a duplicate within one run: each
 //! crate version is one candidate, opened at most once.
 //!
+//! Which repository: the crate's metadata names one, but a hostile crate can name anyone's. An
+//! issue is opened only on a repository that crates.io's record of the crate also lists (one
+//! `GET {--crates-io-api}/crates/<name>`, paced at one per second as crates.io's crawler policy
+//! asks, without the GitHub token), or that `--issues-allow OWNER/REPO` names; anything else is
+//! recorded as `repository-unconfirmed` and nothing is sent to GitHub ([`RepoRule::confirms`]).
+//!
 //! I/O edge; the decisions are in [`super::upstream`].
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::upstream::{candidates, Candidate};
+use super::upstream::{candidates, Candidate, RepoRule};
 use crate::error::usage;
 use crate::net::github::{Answer, Github, DEFAULT_API_URL};
 use crate::schema::report::{FailureEntry, IssueEntry, IssueList, IssueOutcome};
 
-/// The token and API root, read before anything is written (a missing token is bad input).
+/// The token and API root, read before anything is written (a missing token is bad input), and
+/// the rule for which repositories may get an issue.
 #[derive(Debug)]
 pub struct Access {
     pub api_url: String,
     token: String,
     token_env: String,
+    /// The crates.io API root that confirms a crate's repository.
+    pub crates_io_api: String,
+    pub rule: RepoRule,
 }
 
 impl Access {
@@ -43,8 +53,45 @@ impl Access {
             api_url: api_url.unwrap_or_else(|| DEFAULT_API_URL.to_string()),
             token: token.trim().to_string(),
             token_env: token_env.to_string(),
+            crates_io_api: super::upstream::CRATES_IO_API.to_string(),
+            rule: RepoRule::default(),
         })
     }
+
+    /// With the crates.io API root and `--issues-allow` list.
+    pub fn with_rule(mut self, crates_io_api: &str, allow: &[String]) -> Access {
+        self.crates_io_api = crates_io_api.trim_end_matches('/').to_string();
+        self.rule = RepoRule { allow: allow.to_vec() };
+        self
+    }
+}
+
+/// The repository URL crates.io lists for `name`; `None` when it lists none or does not know the
+/// crate. Pacing: one request per second (crates.io's crawler policy).
+async fn crates_io_repository(client: &crate::net::Client, api: &str, name: &str) -> anyhow::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(rename = "crate")]
+        krate: Listed,
+    }
+    #[derive(Deserialize)]
+    struct Listed {
+        repository: Option<String>,
+    }
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Ok(None);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let what = format!("asking crates.io which repository {name} has");
+    let body = client.get(&what, &format!("{api}/crates/{name}"), 1 << 20).await?;
+    if body.status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !body.status.is_success() {
+        return Err(body.unexpected(&what));
+    }
+    let answer: Answer = serde_json::from_slice(&body.bytes).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    Ok(answer.krate.repository)
 }
 
 #[derive(Deserialize)]
@@ -69,6 +116,7 @@ struct Created {
 /// Search, then open (or, dry, say what would be opened) one issue per failing crate version.
 pub async fn open_issues(access: &Access, failures: &[FailureEntry], dry_run: bool) -> anyhow::Result<IssueList> {
     let github = Github::new(&access.api_url, &access.token)?;
+    let crates_io = crate::net::Client::new()?;
     let mut entries = Vec::new();
     for c in candidates(failures) {
         let (targets, classes) = c.named();
@@ -87,7 +135,15 @@ pub async fn open_issues(access: &Access, failures: &[FailureEntry], dry_run: bo
             Err(outcome) => entry.outcome = outcome,
             Ok(repo) => {
                 entry.repository = Some(repo.clone());
-                report_one(&github, access, &c, &repo, dry_run, &mut entry).await?;
+                let listed = if access.rule.allows(&repo) {
+                    None
+                } else {
+                    crates_io_repository(&crates_io, &access.crates_io_api, &c.crate_name).await?
+                };
+                match access.rule.confirms(&repo, listed.as_deref()) {
+                    Ok(()) => report_one(&github, access, &c, &repo, dry_run, &mut entry).await?,
+                    Err(outcome) => entry.outcome = outcome,
+                }
             }
         }
         entries.push(entry);
@@ -128,7 +184,7 @@ async fn report_one(
     let title = c.title();
     entry.title = Some(title.clone());
     if dry_run {
-        crate::console::line(&format!("would open in {repo}: {title}"));
+        crate::console::line(&crate::untrusted::printable(&format!("would open in {repo}: {title}")));
         entry.outcome = IssueOutcome::WouldOpen;
         return Ok(());
     }

@@ -96,10 +96,12 @@ fn slim(r: &mut BuildResult, p: Option<&mut PublishRecord>) {
 }
 
 fn read_outcome(file: &Path) -> Result<Outcome, String> {
-    let result: BuildResult = crate::schema::read(file).map_err(|e| one_line(&e))?;
+    // One job's outcome: at most 16 MiB each, so 4 reader threads stay small whatever the artifacts hold.
+    let cap = crate::untrusted::RESULT_CAP;
+    let result: BuildResult = crate::schema::read_capped(file, cap).map_err(|e| one_line(&e))?;
     let publish_file = file.with_file_name(PUBLISH_FILE);
     let publish = if publish_file.is_file() {
-        let p: PublishRecord = crate::schema::read(&publish_file).map_err(|e| one_line(&e))?;
+        let p: PublishRecord = crate::schema::read_capped(&publish_file, cap).map_err(|e| one_line(&e))?;
         if (&p.crate_name, &p.version, &p.target) != (&result.crate_name, &result.version, &result.target) {
             return Err(format!(
                 "{} next to it is about {}@{} ({}), but the result is about {}@{} ({})",

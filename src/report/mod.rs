@@ -37,28 +37,13 @@ const TOP: usize = 50;
 pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
     let runner = Runner::from_env();
     let push_to = args.push_index.as_deref().map(push::parse_ref).transpose()?;
-    let github = args.open_issues.then(|| issues::Access::from_env(&args.github_token_env)).transpose()?;
+    let github = args
+        .open_issues
+        .then(|| issues::Access::from_env(&args.github_token_env))
+        .transpose()?
+        .map(|a| a.with_rule(&args.crates_io_api, &args.issues_allow));
     let previous = read_previous(&args)?;
-    let (files, twice) = load::find(&args.results)?;
-    if files.is_empty() {
-        let shown: Vec<String> = args.results.iter().map(|p| p.display().to_string()).collect();
-        return Err(usage(format!("no {RESULT_FILE} found in {}", shown.join(", "))));
-    }
-    let (outcomes, inputs) = load::read_all(&files, twice);
-    for bad in &inputs.bad {
-        crate::note!("warning: skipped {}: {}", bad.path, bad.reason);
-    }
-    if let Some(first) = inputs.bad.first().filter(|_| args.strict || outcomes.is_empty()) {
-        let fix =
-            if args.strict { "fix or remove them, or drop --strict to report the rest" } else { "fix or remove them" };
-        return Err(usage(format!(
-            "{} of {} result file(s) could not be read (first: {}: {}); nothing written: {fix}",
-            inputs.bad.len(),
-            inputs.files,
-            first.path,
-            first.reason
-        )));
-    }
+    let (outcomes, inputs) = read_results(&args)?;
     let merged = merge::merge(previous.clone(), outcomes);
     let highlights = summary::highlights(&merged.newest, previous.as_ref(), TOP);
     let view = render::View {
@@ -110,6 +95,34 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         render::one_line(&merged.tally, &args.out)
     );
     Ok(Exit::Ok)
+}
+
+/// Every result file under `--results`, read; an unreadable one is a warning (printed defanged),
+/// or the end with `--strict` or when nothing else could be read.
+fn read_results(args: &ReportArgs) -> anyhow::Result<(Vec<merge::Outcome>, summary::Inputs)> {
+    let (files, twice) = load::find(&args.results)?;
+    if files.is_empty() {
+        let shown: Vec<String> = args.results.iter().map(|p| p.display().to_string()).collect();
+        return Err(usage(format!("no {RESULT_FILE} found in {}", shown.join(", "))));
+    }
+    let (outcomes, inputs) = load::read_all(&files, twice);
+    for bad in &inputs.bad {
+        // Paths and reasons come from other jobs' artifacts: printed defanged.
+        let line = format!("warning: skipped {}: {}", bad.path, bad.reason);
+        crate::note!("{}", crate::untrusted::printable(&line));
+    }
+    if let Some(first) = inputs.bad.first().filter(|_| args.strict || outcomes.is_empty()) {
+        let fix =
+            if args.strict { "fix or remove them, or drop --strict to report the rest" } else { "fix or remove them" };
+        return Err(usage(format!(
+            "{} of {} result file(s) could not be read (first: {}: {}); nothing written: {fix}",
+            inputs.bad.len(),
+            inputs.files,
+            first.path,
+            first.reason
+        )));
+    }
+    Ok((outcomes, inputs))
 }
 
 /// `--open-issues`: open (or, dry, list) the upstream issues, write `issues.json`, say what was done.

@@ -9,6 +9,38 @@ use std::fmt::Write as _;
 use crate::schema::report::{FailureEntry, IssueOutcome};
 use crate::schema::result::FailureClass;
 
+/// The crates.io API root (`--crates-io-api`).
+pub const CRATES_IO_API: &str = "https://crates.io/api/v1";
+
+/// Which repositories may get an issue, beyond the crate's own claim: `--issues-allow`, and the
+/// repository crates.io lists for each crate (looked up by [`super::issues`]).
+#[derive(Debug, Clone, Default)]
+pub struct RepoRule {
+    /// `OWNER/REPO`, compared without regard to case.
+    pub allow: Vec<String>,
+}
+
+impl RepoRule {
+    /// Pure: may an issue about a crate that names `repo` (`OWNER/REPO`) be opened there, given
+    /// the repository URL crates.io lists for the crate (`None`: none, or the lookup failed)?
+    /// Only when `--issues-allow` names it, or crates.io lists the same GitHub repository.
+    pub fn confirms(&self, repo: &str, crates_io: Option<&str>) -> Result<(), IssueOutcome> {
+        let same = |other: &str| other.eq_ignore_ascii_case(repo);
+        if self.allow.iter().any(|a| same(a.trim())) {
+            return Ok(());
+        }
+        match crates_io.and_then(github_repo) {
+            Some(listed) if same(&listed) => Ok(()),
+            _ => Err(IssueOutcome::RepositoryUnconfirmed),
+        }
+    }
+
+    /// Is `repo` on the allow-list (so no crates.io lookup is needed)?
+    pub fn allows(&self, repo: &str) -> bool {
+        self.allow.iter().any(|a| a.trim().eq_ignore_ascii_case(repo))
+    }
+}
+
 /// At most this many characters of one evidence line go into an issue.
 const LINE_CAP: usize = 300;
 
@@ -176,6 +208,20 @@ pub fn candidates(failures: &[FailureEntry]) -> Vec<Candidate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_issue_goes_only_where_crates_io_agrees_or_the_allow_list_says() {
+        let rule = RepoRule { allow: vec!["Org/Mirror-Target".into()] };
+        assert_eq!(rule.confirms("o/a", Some("https://github.com/O/a.git")), Ok(()));
+        assert_eq!(
+            rule.confirms("o/a", Some("https://github.com/victim/other")),
+            Err(IssueOutcome::RepositoryUnconfirmed)
+        );
+        assert_eq!(rule.confirms("o/a", Some("https://gitlab.com/o/a")), Err(IssueOutcome::RepositoryUnconfirmed));
+        assert_eq!(rule.confirms("o/a", None), Err(IssueOutcome::RepositoryUnconfirmed));
+        assert_eq!(rule.confirms("org/mirror-target", None), Ok(()));
+        assert!(rule.allows("ORG/mirror-target") && !rule.allows("o/a"));
+    }
 
     fn failure(name: &str, target: &str, class: FailureClass, repo: Option<&str>) -> FailureEntry {
         FailureEntry {

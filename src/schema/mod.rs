@@ -58,9 +58,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Read a document, checking its kind and schema version first.
+/// Read a document, checking its kind and schema version first. Documents come from package and
+/// artifact folders other jobs wrote: read as untrusted files (regular, no link, capped).
 pub fn read<T: Document>(path: &Path) -> anyhow::Result<T> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    read_capped(path, crate::untrusted::DOCUMENT_CAP)
+}
+
+/// [`read`] of a document of at most `cap` bytes (a `result.json`, a `publish.json`).
+pub fn read_capped<T: Document>(path: &Path, cap: u64) -> anyhow::Result<T> {
+    let bytes = crate::untrusted::read_regular(path, cap, crate::untrusted::deadline())
+        .with_context(|| format!("reading {}", path.display()))?;
     parse(&bytes).with_context(|| format!("reading {}", path.display()))
 }
 

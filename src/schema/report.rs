@@ -127,6 +127,9 @@ pub enum IssueOutcome {
     IssuesDisabled,
     /// The repository is archived (read-only).
     Archived,
+    /// The repository the crate names is not the one crates.io lists for the crate, and
+    /// `--issues-allow` does not name it: a crate cannot point cratemill's issues at someone else.
+    RepositoryUnconfirmed,
 }
 
 impl IssueOutcome {
@@ -141,6 +144,7 @@ impl IssueOutcome {
             IssueOutcome::RepositoryNotFound => "repository not found",
             IssueOutcome::IssuesDisabled => "issues disabled",
             IssueOutcome::Archived => "archived",
+            IssueOutcome::RepositoryUnconfirmed => "repository not confirmed by crates.io",
         }
     }
 }

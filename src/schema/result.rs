@@ -44,6 +44,10 @@ pub struct BuildResult {
     pub failure: Option<Failure>,
     /// Files of the package, relative to the package folder (built packages only).
     pub files: Vec<String>,
+    /// Bytes of `build.log` kept when the build's output passed the log's cap (the rest was not
+    /// kept; the log says where it was cut). Absent when the whole output was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_cut_at: Option<u64>,
     /// What the build and the smoke runs ran in (absent in results written before the sandbox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<Sandbox>,
@@ -129,6 +133,7 @@ impl BuildResult {
             licenses: Licenses::default(),
             failure: None,
             files: Vec::new(),
+            log_cut_at: None,
             sandbox: None,
             sandbox_limits: None,
         }
