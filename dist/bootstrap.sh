@@ -17,9 +17,14 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
+# fail CODE TEXT: one line naming the problem and the fix; an annotation too under Actions, its
+# data escaped as GitHub's workflow commands need (`%`, CR, LF), so no value starts a command.
 fail() {
-  [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::error title=cratemill bootstrap::%s\n' "$2"
-  printf 'error: %s\n' "$2" >&2
+  local s="${2//"%"/%25}"
+  s="${s//$'\r'/%0D}"
+  [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::error title=cratemill bootstrap::%s\n' "${s//$'\n'/%0A}"
+  s="${2//$'\r'/\\r}"
+  printf 'error: %s\n' "${s//$'\n'/\\n}" >&2
   exit "$1"
 }
 
