@@ -110,3 +110,133 @@ fn github_calls_the_templates_themselves() {
         );
     }
 }
+
+/// The inputs and secrets a reusable workflow declares under `on.workflow_call`.
+fn declared(w: &Value, what: &str) -> Vec<String> {
+    w["on"]["workflow_call"][what]
+        .as_mapping()
+        .map(|m| m.keys().map(|k| k.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_call_passes_every_input_and_secret_the_callee_declares() {
+    // A mirror with a `-gnu` target failed every job when mirror.yml did not pass `backend`; the
+    // same for the signing, TLS and previous-index inputs: every call passes everything down.
+    let mut calls = 0;
+    for path in files("workflows-templates") {
+        for (name, job) in jobs(&load(&path)) {
+            let Some(callee) = job["uses"].as_str().and_then(|u| u.strip_prefix("$/.github/workflows/")) else {
+                continue;
+            };
+            calls += 1;
+            let w = load(&root().join("workflows-templates").join(callee));
+            for input in declared(&w, "inputs") {
+                assert!(
+                    job["with"].get(input.as_str()).is_some(),
+                    "{}: job {name} does not pass input `{input}` to {callee}",
+                    path.display()
+                );
+            }
+            for secret in declared(&w, "secrets") {
+                assert!(
+                    job["secrets"].get(secret.as_str()).is_some(),
+                    "{}: job {name} does not pass secret `{secret}` to {callee}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert_eq!(calls, 4, "mirror -> plan, chunk; chunk -> build-chunk, publish-chunk");
+    let mirror = load(&root().join("workflows-templates/mirror.yml"));
+    for input in ["backend", "insecure-http", "previous-index", "sigstore-instance", "github-api", "chain", "max-chain"]
+    {
+        assert!(declared(&mirror, "inputs").contains(&input.to_string()), "mirror.yml takes `{input}`");
+    }
+}
+
+/// GitHub's rule: a job condition that calls no status function gets `success() &&` in front,
+/// and `success()` is false when any ancestor job failed.
+fn runs_after_a_failed_ancestor(condition: &str) -> bool {
+    ["always()", "failure()", "cancelled()"].iter().any(|f| condition.contains(f))
+}
+
+#[test]
+fn next_runs_after_a_failed_chunk_only_with_a_plan_and_a_report() {
+    let w = load(&root().join("workflows-templates/mirror.yml"));
+    let next = &w["jobs"]["next"];
+    let cond = next["if"].as_str().unwrap();
+    assert!(runs_after_a_failed_ancestor(cond), "next is skipped whenever a chunk fails: {cond}");
+    assert!(!cond.contains("!cancelled()") || cond.contains("always()"));
+    for guard in ["needs.plan.result == 'success'", "needs.report.result == 'success'", "inputs.continue != false"] {
+        assert!(cond.contains(guard), "next lacks `{guard}`: {cond}");
+    }
+    let report = w["jobs"]["report"]["if"].as_str().unwrap();
+    assert!(runs_after_a_failed_ancestor(report), "the report runs after a failed chunk: {report}");
+}
+
+/// Run the `next` job's dispatch step with a recording `gh` on PATH.
+fn dispatch(chain: &str, max_chain: &str) -> (i32, String, bool) {
+    let w = load(&root().join("workflows-templates/mirror.yml"));
+    let step = &steps(&w["jobs"]["next"])[0];
+    let dir = tempfile::tempdir().unwrap();
+    let gh = dir.path().join("gh");
+    std::fs::write(&gh, format!("#!/bin/bash\necho \"gh $*\" >> {}/calls\n", dir.path().display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+        .current_dir(dir.path())
+        .env("PATH", format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap()))
+        .env("REPO", "o/r")
+        .env("WORKFLOW", "o/r/.github/workflows/crate-mirror.yml@refs/heads/main")
+        .env("REF", "main")
+        .env("RUNS", "3")
+        .env("CHAIN", chain)
+        .env("MAX_CHAIN", max_chain)
+        .output()
+        .unwrap();
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap_or_default();
+    let touched = dir.path().join("pwned").exists();
+    (out.status.code().unwrap_or(-1), calls, touched)
+}
+
+#[test]
+fn next_dispatches_with_the_chain_counted_and_stops_at_max_chain() {
+    let (code, calls, _) = dispatch("0", "20");
+    assert_eq!(code, 0);
+    assert_eq!(calls.trim(), "gh workflow run crate-mirror.yml --repo o/r --ref main -f chain=1");
+    let (code, calls, _) = dispatch("18", "20");
+    assert_eq!((code, calls.trim()), (0, "gh workflow run crate-mirror.yml --repo o/r --ref main -f chain=19"));
+    let (code, calls, _) = dispatch("19", "20");
+    assert_eq!((code, calls.as_str()), (0, ""), "the 20th run in a row dispatches no 21st");
+    // A chain value is never evaluated as shell arithmetic (which would run `$(...)`).
+    let (code, calls, touched) = dispatch("a[$(touch pwned)]", "20");
+    assert_eq!((code, calls.as_str(), touched), (2, "", false));
+}
+
+#[test]
+fn publish_chunk_attests_after_a_failed_publish_and_keeps_the_bundles() {
+    let w = load(&root().join("workflows-templates/publish-chunk.yml"));
+    let all = steps(&w["jobs"]["publish"]);
+    let named =
+        |n: &str| all.iter().find(|s| s["name"].as_str() == Some(n)).unwrap_or_else(|| panic!("no step {n}")).clone();
+    let attest = named("Attest");
+    let cond = attest["if"].as_str().unwrap();
+    assert!(cond.contains("!cancelled()"), "attest is skipped when one package failed to publish: {cond}");
+    assert_eq!(
+        attest["with"]["token"].as_str(),
+        Some("${{ secrets.registry-token || github.token }}"),
+        "--attach pushes with the registry token"
+    );
+    assert_eq!(attest["with"]["github-token"].as_str(), Some("${{ github.token }}"));
+    let keep = named("Keep the attestation bundles");
+    assert!(keep["uses"].as_str().unwrap().starts_with("actions/upload-artifact@"));
+    assert_eq!(keep["with"]["path"].as_str(), Some("cratemill-attest/"));
+    // Signing is decided before the first push, and in the plan before the first build.
+    let publish = named("Publish");
+    assert!(publish["with"].get("sign").is_some() && publish["with"].get("sigstore-instance").is_some());
+    let plan = load(&root().join("workflows-templates/plan.yml"));
+    let plan_step = steps(&plan["jobs"]["plan"]).into_iter().find(|s| s["name"].as_str() == Some("Plan")).unwrap();
+    assert!(plan_step["with"].get("sign").is_some() && plan_step["with"].get("sigstore-instance").is_some());
+}
