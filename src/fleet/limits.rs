@@ -20,9 +20,10 @@ pub const JOB_MINUTES: u64 = 6 * 60;
 /// `GITHUB_TOKEN`: 1,000 REST requests per hour per repository; 500 content-creating per hour.
 pub const API_PER_HOUR: u64 = 1000;
 pub const CONTENT_CREATING_PER_HOUR: u64 = 500;
-/// Artifacts one job may upload; each job of the templates uploads at most one.
+/// Artifacts one job may upload; each job of the templates uploads at most two (publish-chunk:
+/// the results and the attestation bundles).
 pub const ARTIFACTS_PER_JOB: u64 = 500;
-pub const TEMPLATE_ARTIFACTS_PER_JOB: u64 = 1;
+pub const TEMPLATE_ARTIFACTS_PER_JOB: u64 = 2;
 /// Reusable workflows: nesting depth and distinct workflows per run, and the templates' values
 /// (example-caller -> mirror -> chunk -> build-chunk | publish-chunk; mirror, plan, chunk,
 /// build-chunk, publish-chunk).
