@@ -240,3 +240,95 @@ fn publish_chunk_attests_after_a_failed_publish_and_keeps_the_bundles() {
     let plan_step = steps(&plan["jobs"]["plan"]).into_iter().find(|s| s["name"].as_str() == Some("Plan")).unwrap();
     assert!(plan_step["with"].get("sign").is_some() && plan_step["with"].get("sigstore-instance").is_some());
 }
+
+/// Write `file` (creating its folder) with `text`.
+fn put(root: &Path, file: &str, text: &str) {
+    let path = root.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A package folder as a build job leaves it: result.json naming the job, CHECKSUMS, a binary.
+fn package(root: &Path, folder: &str, job: (&str, &str, &str), bytes: &str) {
+    let (krate, version, target) = job;
+    let result = serde_json::json!({"crate": krate, "version": version, "target": target, "status": "built"});
+    put(root, &format!("{folder}/result.json"), &result.to_string());
+    put(root, &format!("{folder}/CHECKSUMS"), "sums\n");
+    put(root, &format!("{folder}/bin/{krate}"), bytes);
+}
+
+#[test]
+fn publish_takes_only_each_plan_jobs_own_artifact() {
+    // Any build job can upload artifacts of any name (ACTIONS_RUNTIME_TOKEN). With merge-multiple
+    // one artifact's folder replaced another's, and any folder found was published.
+    let w = load(&root().join("workflows-templates/publish-chunk.yml"));
+    let step = steps(&w["jobs"]["publish"])
+        .into_iter()
+        .find(|s| s["name"].as_str() == Some("Bind each package to its plan job"))
+        .expect("publish-chunk binds packages to plan jobs");
+    for s in steps(&w["jobs"]["publish"]) {
+        assert!(s["with"].get("merge-multiple").is_none(), "no merge-multiple download of build artifacts");
+    }
+    let ws = tempfile::tempdir().unwrap();
+    let t = "x86_64-unknown-linux-musl";
+    let plan = serde_json::json!({"jobs": [
+        {"crate": "alpha", "version": "1.0.0", "target": t},
+        {"crate": "beta", "version": "2.0.0", "target": t},
+        {"crate": "gamma", "version": "3.0.0", "target": t},
+    ]});
+    put(ws.path(), "plan/chunks/0007.json", &plan.to_string());
+    let a = format!("alpha-1.0.0-{t}");
+    let b = format!("beta-2.0.0-{t}");
+    let g = format!("gamma-3.0.0-{t}");
+    package(ws.path(), &format!("artifacts/cratemill-pkg-0007-{a}/{a}"), ("alpha", "1.0.0", t), "genuine alpha");
+    // beta's job (compromised) also ships a folder named for alpha, and an unplanned artifact.
+    package(ws.path(), &format!("artifacts/cratemill-pkg-0007-{b}/{b}"), ("beta", "2.0.0", t), "genuine beta");
+    package(ws.path(), &format!("artifacts/cratemill-pkg-0007-{b}/{a}"), ("alpha", "1.0.0", t), "forged alpha");
+    package(
+        ws.path(),
+        &format!("artifacts/cratemill-pkg-0007-evil-6.6.6-{t}/evil-6.6.6-{t}"),
+        ("evil", "6.6.6", t),
+        "x",
+    );
+    // gamma's artifact holds a result for another job.
+    package(ws.path(), &format!("artifacts/cratemill-pkg-0007-{g}/{g}"), ("alpha", "1.0.0", t), "forged alpha");
+    let out = ws.path().join("github_output");
+    let o = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+        .current_dir(ws.path())
+        .env("CHUNK", "0007")
+        .env("GITHUB_OUTPUT", &out)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    let mut published: Vec<String> = std::fs::read_dir(ws.path().join("packages"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    published.sort();
+    assert_eq!(published, [a.clone(), b.clone()], "{log}");
+    let alpha = std::fs::read_to_string(ws.path().join(format!("packages/{a}/bin/alpha"))).unwrap();
+    assert_eq!(alpha, "genuine alpha", "beta's artifact did not replace alpha's package");
+    assert!(log.contains(&format!("the artifact of {g} holds a result for another job")), "{log}");
+    assert!(log.contains(&format!("artifact cratemill-pkg-0007-evil-6.6.6-{t} is not a job of chunk 0007")), "{log}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "built=2\n");
+}
+
+#[test]
+fn a_rerun_job_replaces_its_own_artifact() {
+    // upload-artifact v4 names are unique per run: re-running a job that uploads a fixed name
+    // failed with 409 unless the step overwrites.
+    let mut uploads = 0;
+    for path in files("workflows-templates") {
+        for (name, job) in jobs(&load(&path)) {
+            for s in steps(&job) {
+                if s["uses"].as_str().unwrap_or("").starts_with("actions/upload-artifact@") {
+                    uploads += 1;
+                    assert_eq!(s["with"]["overwrite"].as_bool(), Some(true), "{}: job {name}", path.display());
+                }
+            }
+        }
+    }
+    assert_eq!(uploads, 5, "package, plan, attestation bundles, results, built index");
+}
