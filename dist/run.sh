@@ -81,16 +81,17 @@ validate() {
   if [[ "$(input MODE)" == "matrix" && -z "$(input DUMP)" ]]; then
     fail 2 'mode matrix needs the input `dump` (a path or URL of the crates.io db-dump)'
   fi
-  # Signing is decided here, before anything is built or pushed: always for attest, and for
-  # matrix and publish when `sign` is given (the templates give it, so a plan that could not be
-  # attested stops at the plan job).
-  if [[ "$(input MODE)" == "attest" || -n "$(input SIGN)" ]]; then
-    local key_set=false
-    [[ -n "${INPUT_SIGNING_KEY:-}" || "${INPUT_SIGNING_KEY_SET:-}" == "true" ]] && key_set=true
-    # The plan job holds no key: matrix mode leaves that check to publish and attest.
-    [[ "$(input MODE)" == "matrix" ]] && key_set=true
-    decide_signing "$(input SIGN)" "$(input SIGSTORE_INSTANCE)" "$(input REPOSITORY_VISIBILITY)" "$key_set"
-  fi
+}
+
+# Signing is decided before anything is built or pushed: in the validate step for attest, and for
+# matrix and publish when `sign` is given (the templates give it, so a plan that could not be
+# attested stops at the plan job); again in attest's own step, which signs.
+signing() {
+  local key_set=false
+  [[ -n "${INPUT_SIGNING_KEY:-}" || "${INPUT_SIGNING_KEY_SET:-}" == "true" ]] && key_set=true
+  # The plan job holds no key: matrix mode leaves that check to publish and attest.
+  [[ "$(input MODE)" == "matrix" ]] && key_set=true
+  decide_signing "$(input SIGN)" "$(input SIGSTORE_INSTANCE)" "$(input REPOSITORY_VISIBILITY)" "$key_set"
 }
 
 # decide_signing SIGN INSTANCE VISIBILITY KEY_SET: set SIGNING_INSTANCE (keyless: public-good or
@@ -372,7 +373,11 @@ run_report() {
 
 main() {
   validate
-  [[ "${1:-}" == "validate" ]] && return 0
+  if [[ "${1:-}" == "validate" ]]; then
+    [[ "$(input MODE)" == "attest" || -n "$(input SIGN)" ]] && signing
+    return 0
+  fi
+  [[ "$(input MODE)" == "attest" ]] && signing
   [[ "${1:-}" == "run" ]] || fail 3 "dist/run.sh takes \`validate\` or \`run\`, not \`${1:-}\`"
   [[ -n "${CRATEMILL_EXE:-}" && -x "$CRATEMILL_EXE" ]] ||
     fail 3 "no cratemill executable at \`${CRATEMILL_EXE:-}\`: the bootstrap step (dist/bootstrap.sh) did not run or failed"
