@@ -78,6 +78,7 @@ validate() {
   check SIGSTORE_INSTANCE '^(auto|public-good|github)$' 'use auto, public-good or github'
   check REPOSITORY_VISIBILITY '^(public|private|internal)$' 'use public, private or internal (GitHub sets it from the event)'
   check GITHUB_API '^(auto|true|false)$' 'use auto, true or false'
+  check OPEN_ISSUES '^(false|dry-run|true)$' 'use false, dry-run or true'
   if [[ "$(input MODE)" == "matrix" && -z "$(input DUMP)" ]]; then
     fail 2 'mode matrix needs the input `dump` (a path or URL of the crates.io db-dump)'
   fi
@@ -357,10 +358,27 @@ run_matrix() {
 }
 
 run_report() {
-  local root built
+  local root built issues
   root="$(input PATH)"
+  root="${root:-.}"
   built="$(input BUILT_INDEX)"
-  local args=(report "${root:-.}")
+  if [[ -z "$(find "$root" -name result.json -print -quit 2>/dev/null)" ]]; then
+    # A run cancelled before any chunk left its results: nothing to merge, the index stays.
+    annotate notice "no result.json at or below $root (the run ended before any chunk reported): the built index is unchanged"
+    line "cratemill: no result.json at or below $root: nothing to report, the built index is unchanged"
+    return 0
+  fi
+  local args=(report "$root")
+  issues="$(input OPEN_ISSUES)"
+  if [[ "${issues:-false}" != "false" ]]; then
+    local token="${INPUT_GITHUB_TOKEN:-}"
+    unset INPUT_GITHUB_TOKEN
+    [[ -n "$token" ]] || fail 2 'open-issues needs a token in `github-token` (a personal access token with Issues: write on the crates'"'"' repositories)'
+    [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::add-mask::%s\n' "$(escape "$token")"
+    export CRATEMILL_ISSUES_TOKEN="$token"
+    args+=(--open-issues --github-token-env CRATEMILL_ISSUES_TOKEN)
+    [[ "$issues" == "dry-run" ]] && args+=(--dry-run)
+  fi
   if [[ -n "$built" && -f "$built" ]]; then
     args+=(--previous "$built" --out "$built")
   elif [[ -n "$built" ]]; then

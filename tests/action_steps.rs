@@ -12,8 +12,12 @@
 
 mod support;
 
+#[path = "support/github_api.rs"]
+mod github_api;
 #[path = "support/registry.rs"]
 mod registry;
+#[path = "support/report_results.rs"]
+mod report_results;
 #[path = "support/sigstore.rs"]
 mod sigstore;
 
@@ -711,4 +715,61 @@ fn input_values_cannot_start_a_workflow_command() {
         let escaped = value.replace('%', "%25").replace('\n', "%0A").replace('\r', "%0D");
         assert!(commands[0].contains(&escaped), "{commands:?}");
     }
+}
+
+#[test]
+fn report_opens_issues_when_asked_and_an_empty_run_leaves_the_index_alone() {
+    let reg = SparseRegistry::start(vec![]);
+    let ws = tempfile::tempdir().unwrap();
+    let mut env = job_env(&reg);
+
+    // A run cancelled before any chunk reported: no result.json. Not an error; nothing written.
+    std::fs::create_dir_all(ws.path().join("results")).unwrap();
+    let r = run_action(
+        ws.path(),
+        &[("mode", "report"), ("path", "results"), ("built-index", "plan/built.json")],
+        &strs(&env),
+    );
+    assert!(r.failed.is_none(), "{}", r.log);
+    assert!(r.log.contains("::notice title=cratemill::no result.json at or below results"), "{}", r.log);
+    assert!(r.outputs.is_empty() && !ws.path().join("plan").exists(), "{:?}", r.outputs);
+
+    // A crate's own compile error, on a GitHub repository: one issue, and the outputs say so.
+    let api = github_api::GithubApi::start("github_pat_test", &[("example/broken", github_api::Repo::Open)]);
+    let folder = report_results::failed(
+        &ws.path().join("results"),
+        &report_results::job("broken", "1.0.0", report_results::X86),
+        cratemill::schema::result::FailureClass::CompileError,
+    );
+    let file = folder.join("result.json");
+    let mut result: cratemill::schema::result::BuildResult = cratemill::schema::read(&file).unwrap();
+    result.package = Some(cratemill::schema::result::PackageMeta {
+        repository: Some("https://github.com/example/broken".into()),
+        ..Default::default()
+    });
+    cratemill::schema::write(&file, &result).unwrap();
+    env.push(("GITHUB_API_URL", api.url.clone()));
+    let without = run_action(
+        ws.path(),
+        &[("mode", "report"), ("path", "results"), ("built-index", "plan/built.json"), ("open-issues", "true")],
+        &strs(&env),
+    );
+    assert_eq!(without.failed, Some(("plan".to_string(), 2)), "{}", without.log);
+    assert!(without.log.contains("open-issues needs a token in `github-token`"), "{}", without.log);
+    let r = run_action(
+        ws.path(),
+        &[
+            ("mode", "report"),
+            ("path", "results"),
+            ("built-index", "plan/built.json"),
+            ("open-issues", "true"),
+            ("github-token", "github_pat_test"),
+        ],
+        &strs(&env),
+    );
+    assert!(r.failed.is_none(), "{}", r.log);
+    assert_eq!(api.issues().len(), 1, "{:?}", api.requests());
+    assert_eq!(r.outputs.get("issues-opened").map(String::as_str), Some("1"), "{:?}", r.outputs);
+    assert!(ws.path().join(&r.outputs["issues"]).is_file());
+    assert!(r.log.contains("::add-mask::github_pat_test"), "the token is masked");
 }

@@ -173,6 +173,12 @@ fn next_runs_after_a_failed_chunk_only_with_a_plan_and_a_report() {
     }
     let report = w["jobs"]["report"]["if"].as_str().unwrap();
     assert!(runs_after_a_failed_ancestor(report), "the report runs after a failed chunk: {report}");
+    // A run cancelled before any chunk reported keeps the previous index (report writes none).
+    let keep = steps(&w["jobs"]["report"])
+        .into_iter()
+        .find(|s| s["name"].as_str() == Some("Keep the built index for the next run"))
+        .unwrap();
+    assert_eq!(keep["if"].as_str(), Some("steps.report.outputs.built-index != ''"));
 }
 
 /// Run the `next` job's dispatch step with a recording `gh` on PATH.

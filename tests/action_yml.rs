@@ -80,6 +80,7 @@ fn every_listed_input_is_declared_documented_and_passed_through_env() {
         "signing-key",
         "github-api",
         "github-token",
+        "open-issues",
     ] {
         assert!(inputs.contains(name), "input `{name}` missing");
     }
@@ -114,8 +115,13 @@ fn the_token_reaches_only_publish_and_attest() {
         let holds = |input: &str| env.values().any(|v| v.as_str() == Some(&format!("${{{{ inputs.{input} }}}}")));
         let id = s["id"].as_str().unwrap();
         assert_eq!(holds("token"), id == "publish" || id == "attest", "token in step {id}");
-        // The attestations API token and the signing key: the attest step only.
+        // The attestations API token and the signing key: the attest step only; the issues token
+        // to the report step only when it opens issues.
         assert_eq!(holds("github-token"), id == "attest", "github-token in step {id}");
+        let gated = env
+            .values()
+            .any(|v| v.as_str() == Some("${{ inputs.open-issues != 'false' && inputs.github-token || '' }}"));
+        assert_eq!(gated, id == "plan", "the issues token in step {id}");
         assert_eq!(holds("signing-key"), id == "attest", "signing-key in step {id}");
     }
 }
