@@ -338,3 +338,67 @@ fn a_rerun_job_replaces_its_own_artifact() {
     }
     assert_eq!(uploads, 5, "package, plan, attestation bundles, results, built index");
 }
+
+#[test]
+fn the_plan_takes_the_previous_index_only_from_this_repositorys_default_branch() {
+    // On a public repository a fork's pull request can upload an artifact of any name: the newest
+    // `cratemill-built-index` may be a poisoned one that makes the plan skip any crate.
+    let w = load(&root().join("workflows-templates/plan.yml"));
+    let step =
+        steps(&w["jobs"]["plan"]).into_iter().find(|s| s["name"].as_str() == Some("Previous built index")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |kind: &str, head_repo: u64, branch: &str, expired: bool, id: u64| {
+        serde_json::json!({"id": id, "name": "cratemill-built-index", "expired": expired, "workflow_run":
+            {"id": id * 10, "repository_id": 1, "head_repository_id": head_repo, "head_branch": branch, "kind": kind}})
+    };
+    let list = serde_json::json!({"total_count": 4, "artifacts": [
+        run("fork", 99, "main", false, 11),
+        run("branch", 1, "feature", false, 12),
+        run("expired", 1, "main", true, 13),
+        run("ours", 1, "main", false, 14),
+    ]});
+    std::fs::write(dir.path().join("list.json"), list.to_string()).unwrap();
+    for id in [11, 12, 13, 14] {
+        let zip = dir.path().join(format!("{id}.zip"));
+        let ok = std::process::Command::new("python3")
+            .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w'); z.writestr('built.json', sys.argv[2]); z.close()"])
+            .arg(&zip)
+            .arg(format!("{{\"from\": {id}}}"))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    // `gh api URL [--jq EXPR]`: the listing through jq, or an artifact's zip.
+    let gh = format!(
+        "#!/bin/bash\nd={}\nif [[ \"$2\" == */zip ]]; then id=\"${{2%/zip}}\"; cat \"$d/${{id##*/}}.zip\"; else jq -r \"$4\" \"$d/list.json\"; fi\n",
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("gh"), gh).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path().join("gh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+        .current_dir(ws.path())
+        .env("PATH", format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap()))
+        .env("REPO", "o/r")
+        .env("DEFAULT_BRANCH", "main")
+        .env("PREVIOUS", "")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(ws.path().join("plan/built.json")).unwrap(), "{\"from\": 14}");
+
+    // A path given as previous-index is taken as is, without the API.
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("given.json"), "{\"from\": \"input\"}").unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+        .current_dir(ws.path())
+        .env("PATH", "/usr/bin:/bin")
+        .env("PREVIOUS", "given.json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(ws.path().join("plan/built.json")).unwrap(), "{\"from\": \"input\"}");
+}
