@@ -773,3 +773,33 @@ fn report_opens_issues_when_asked_and_an_empty_run_leaves_the_index_alone() {
     assert!(ws.path().join(&r.outputs["issues"]).is_file());
     assert!(r.log.contains("::add-mask::github_pat_test"), "the token is masked");
 }
+
+#[test]
+fn a_build_refused_before_it_starts_leaves_a_result_for_the_upload_and_the_report() {
+    // The fleet uploads `out/` with if-no-files-found: error, and the report counts result.json
+    // files: a refusal that left nothing made the job vanish from both.
+    let reg = SparseRegistry::start(vec![bin_crate("hello", "1.0.0")]);
+    let ws = tempfile::tempdir().unwrap();
+    let env = job_env(&reg);
+    let b = run_action(
+        ws.path(),
+        &[
+            ("mode", "build"),
+            ("crate", "hello"),
+            ("version", "1.0.0"),
+            ("target", "x86_64-unknown-linux-gnu"),
+            ("backend", "zigbuild"),
+            ("path", "out/hello-1.0.0-x86_64-unknown-linux-gnu"),
+        ],
+        &strs(&env),
+    );
+    assert_eq!(b.failed, Some(("build".to_string(), 2)), "{}", b.log);
+    let result: cratemill::schema::result::BuildResult =
+        cratemill::schema::read(&ws.path().join("out/hello-1.0.0-x86_64-unknown-linux-gnu/result.json")).unwrap();
+    let failure = result.failure.expect("a failure");
+    assert!(failure.message.contains("cannot make static glibc executables"), "{}", failure.message);
+    let r =
+        run_action(ws.path(), &[("mode", "report"), ("path", "out"), ("built-index", "index/built.json")], &strs(&env));
+    assert!(r.failed.is_none(), "{}", r.log);
+    assert_eq!((r.outputs["jobs"].as_str(), r.outputs["failed"].as_str()), ("1", "1"), "{:?}", r.outputs);
+}
