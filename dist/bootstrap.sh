@@ -3,8 +3,8 @@
 #
 # 1. The version: input `cratemill-version`, else the action's own (its Cargo.toml).
 # 2. The asset `cratemill-<version>-<arch>-unknown-linux-musl` for this runner (x86_64, aarch64)
-#    must have a sha256 line in dist/sha256sums.txt (committed with the action, updated by the
-#    release workflow's PR). The tool cache ($RUNNER_TOOL_CACHE/cratemill/<version>/<arch>) is used
+#    must have a sha256 line in dist/sha256sums.txt (committed with the action: the release
+#    workflow's pull request adds it, and the version's tag is put on its merge commit). The tool cache ($RUNNER_TOOL_CACHE/cratemill/<version>/<arch>) is used
 #    when it holds a copy that still matches; else the asset is downloaded from the release
 #    (CRATEMILL_DIST_BASE_URL overrides https://github.com/<action repo>/releases/download/v<version>;
 #    the action repository is read from GITHUB_ACTION_PATH, see action_repository)

@@ -402,3 +402,62 @@ fn the_plan_takes_the_previous_index_only_from_this_repositorys_default_branch()
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(ws.path().join("plan/built.json")).unwrap(), "{\"from\": \"input\"}");
 }
+
+/// Run release.yml's publish step in `dir` (a checkout holding `sums`), with a `gh` whose release
+/// download writes `assets` (name, bytes); returns the exit code and the gh calls.
+fn publish_release(sums: &str, assets: &[(&str, &[u8])]) -> (i32, String) {
+    let w = load(&root().join(".github/workflows/release.yml"));
+    let step = steps(&w["jobs"]["publish"]).into_iter().find(|s| s["run"].is_string()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(bin.join("files")).unwrap();
+    for (name, bytes) in assets {
+        std::fs::write(bin.join("files").join(name), bytes).unwrap();
+    }
+    let gh = format!(
+        "#!/bin/bash\necho \"gh $*\" >> {b}/calls\nif [[ \"$1 $2\" == \"release download\" ]]; then while [[ $# -gt 0 ]]; do [[ \"$1\" == --dir ]] && d=\"$2\"; shift; done; cp {b}/files/* \"$d\"/; fi\n",
+        b = bin.display()
+    );
+    std::fs::write(bin.join("gh"), gh).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("gh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ws = dir.path().join("checkout");
+    std::fs::create_dir_all(ws.join("dist")).unwrap();
+    std::fs::write(ws.join("dist/sha256sums.txt"), sums).unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+        .current_dir(&ws)
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .env("REPO", "o/cratemill")
+        .env("VERSION", "1.2.3")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), std::fs::read_to_string(bin.join("calls")).unwrap_or_default())
+}
+
+#[test]
+fn a_release_is_built_from_this_source_and_published_only_against_the_tags_own_sums() {
+    let text = std::fs::read_to_string(root().join(".github/workflows/release.yml")).unwrap();
+    assert!(!text.contains("crate: cratemill"), "crates.io has no cratemill: build this checkout");
+    assert!(text.contains("cargo zigbuild --release --locked"), "the source at the dispatched commit, locked");
+    let (x86, arm) = (b"x86 binary".as_slice(), b"arm binary".as_slice());
+    let x = "cratemill-1.2.3-x86_64-unknown-linux-musl";
+    let a = "cratemill-1.2.3-aarch64-unknown-linux-musl";
+    let line =
+        |name: &str, bytes: &[u8]| format!("{}  {name}\n", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)));
+    let sums = format!("# sums\n{}{}", line(x, x86), line(a, arm));
+    let (code, calls) = publish_release(&sums, &[(x, x86), (a, arm)]);
+    assert_eq!(code, 0, "{calls}");
+    assert!(
+        calls.lines().last().unwrap().starts_with("gh release edit v1.2.3 --repo o/cratemill --draft=false"),
+        "{calls}"
+    );
+    // A draft asset that is not what the tagged commit's sums say: not published.
+    let (code, calls) = publish_release(&sums, &[(x, b"tampered"), (a, arm)]);
+    assert_eq!(code, 1, "{calls}");
+    assert!(!calls.contains("release edit"), "{calls}");
+    // A tag on a commit without the version's sums (the sums pull request not merged): refused.
+    let (code, calls) = publish_release("# sums\n", &[(x, x86), (a, arm)]);
+    assert_eq!(code, 2, "{calls}");
+    assert!(!calls.contains("release edit"), "{calls}");
+}
