@@ -95,12 +95,14 @@ pub fn refusal(args: &BuildArgs, message: &str) -> Option<(PathBuf, BuildResult)
     Some((out, result))
 }
 
-/// Write [`refusal`]'s result.json unless the build left one; a failure to write is said, not fatal
-/// (the refusal is the error that matters).
+/// Write [`refusal`]'s result.json into `--out` when that folder is absent or empty (never into a
+/// folder the build left or refused to overwrite); a failure to write is said, not fatal (the
+/// refusal is the error that matters).
 fn record_refusal(args: &BuildArgs, err: &anyhow::Error) {
     let Some((out, result)) = refusal(args, &crate::error::one_line(err)) else { return };
     let file = out.join(crate::package::RESULT_FILE);
-    if file.exists() {
+    let empty = std::fs::read_dir(&out).map(|mut d| d.next().is_none()).unwrap_or(!out.exists());
+    if !empty {
         return;
     }
     let written =

@@ -802,4 +802,23 @@ fn a_build_refused_before_it_starts_leaves_a_result_for_the_upload_and_the_repor
         run_action(ws.path(), &[("mode", "report"), ("path", "out"), ("built-index", "index/built.json")], &strs(&env));
     assert!(r.failed.is_none(), "{}", r.log);
     assert_eq!((r.outputs["jobs"].as_str(), r.outputs["failed"].as_str()), ("1", "1"), "{:?}", r.outputs);
+
+    // Never into a folder that holds something else.
+    let foreign = ws.path().join("mine");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("precious.txt"), "keep").unwrap();
+    let b = run_action(
+        ws.path(),
+        &[
+            ("mode", "build"),
+            ("crate", "hello"),
+            ("version", "1.0.0"),
+            ("target", "x86_64-unknown-linux-gnu"),
+            ("backend", "zigbuild"),
+            ("path", "mine"),
+        ],
+        &strs(&env),
+    );
+    assert_eq!(b.failed, Some(("build".to_string(), 2)), "{}", b.log);
+    assert!(!foreign.join("result.json").exists());
 }
