@@ -287,6 +287,8 @@ fn publish_takes_only_each_plan_jobs_own_artifact() {
     let b = format!("beta-2.0.0-{t}");
     let g = format!("gamma-3.0.0-{t}");
     package(ws.path(), &format!("artifacts/cratemill-pkg-0007-{a}/{a}"), ("alpha", "1.0.0", t), "genuine alpha");
+    // A publish.json that points attest at another image.
+    put(ws.path(), &format!("artifacts/cratemill-pkg-0007-{a}/{a}/publish.json"), "{\"forged\": true}");
     // beta's job (compromised) also ships a folder named for alpha, and an unplanned artifact.
     package(ws.path(), &format!("artifacts/cratemill-pkg-0007-{b}/{b}"), ("beta", "2.0.0", t), "genuine beta");
     package(ws.path(), &format!("artifacts/cratemill-pkg-0007-{b}/{a}"), ("alpha", "1.0.0", t), "forged alpha");
@@ -316,6 +318,7 @@ fn publish_takes_only_each_plan_jobs_own_artifact() {
     assert_eq!(published, [a.clone(), b.clone()], "{log}");
     let alpha = std::fs::read_to_string(ws.path().join(format!("packages/{a}/bin/alpha"))).unwrap();
     assert_eq!(alpha, "genuine alpha", "beta's artifact did not replace alpha's package");
+    assert!(!ws.path().join(format!("packages/{a}/publish.json")).exists(), "a build never leaves a publish.json");
     assert!(log.contains(&format!("the artifact of {g} holds a result for another job")), "{log}");
     assert!(log.contains(&format!("artifact cratemill-pkg-0007-evil-6.6.6-{t} is not a job of chunk 0007")), "{log}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "built=2\n");
