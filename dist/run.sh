@@ -79,6 +79,7 @@ validate() {
   check REPOSITORY_VISIBILITY '^(public|private|internal)$' 'use public, private or internal (GitHub sets it from the event)'
   check GITHUB_API '^(auto|true|false)$' 'use auto, true or false'
   check OPEN_ISSUES '^(false|dry-run|true)$' 'use false, dry-run or true'
+  check PUSH_INDEX '^[A-Za-z0-9._:/-]+:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$' 'use host/repository:tag, e.g. ghcr.io/<owner>/cratemill-built-index:mirror'
   if [[ "$(input MODE)" == "matrix" && -z "$(input DUMP)" ]]; then
     fail 2 'mode matrix needs the input `dump` (a path or URL of the crates.io db-dump)'
   fi
@@ -378,6 +379,11 @@ run_report() {
     export CRATEMILL_ISSUES_TOKEN="$token"
     args+=(--open-issues --github-token-env CRATEMILL_ISSUES_TOKEN)
     [[ "$issues" == "dry-run" ]] && args+=(--dry-run)
+  fi
+  if [[ -n "$(input PUSH_INDEX)" ]]; then
+    take_token CRATEMILL_REGISTRY_TOKEN
+    args+=(--push-index "$(input PUSH_INDEX)")
+    [[ "$(input INSECURE_HTTP)" == "true" ]] && args+=(--insecure-http)
   fi
   if [[ -n "$built" && -f "$built" ]]; then
     args+=(--previous "$built" --out "$built")

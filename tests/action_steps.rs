@@ -447,15 +447,29 @@ fn build_publish_attest_report_through_the_action() {
     assert!(bin.join("hello").is_file());
     std::fs::remove_dir_all(&broken).unwrap();
 
-    // report: the outcomes into a new built index.
-    let r =
-        run_action(ws.path(), &[("mode", "report"), ("path", "out"), ("built-index", "index/built.json")], &strs(&env));
+    // report: the outcomes into a new built index, also pushed to the registry (push-index).
+    let pushed_to = format!("{dest}/cratemill-built-index:main");
+    let r = run_action(
+        ws.path(),
+        &[
+            ("mode", "report"),
+            ("path", "out"),
+            ("built-index", "index/built.json"),
+            ("push-index", &pushed_to),
+            ("insecure-http", "true"),
+            ("token", registry::PASSWORD),
+        ],
+        &strs(&penv),
+    );
     assert!(r.failed.is_none(), "report failed: {:?}\n{}", r.failed, r.log);
     assert_eq!((r.outputs["jobs"].as_str(), r.outputs["published"].as_str()), ("1", "1"), "{:?}", r.outputs);
     let index: cratemill::schema::plan::BuiltIndex =
         cratemill::schema::read(&ws.path().join("index/built.json")).unwrap();
     assert_eq!(index.entries.len(), 1);
     assert_eq!(index.entries[0].digest.as_deref(), Some(p.outputs["digest"].as_str()));
+    assert!(r.outputs["index-reference"].starts_with(&format!("{pushed_to}@sha256:")), "{:?}", r.outputs);
+    assert!(registry::inspect_raw(&pushed_to).is_ok(), "skopeo reads the pushed index");
+    assert!(r.log.contains(&format!("::add-mask::{}", registry::PASSWORD)), "the token is masked");
 }
 
 #[test]

@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
+#[path = "support/registry.rs"]
+mod registry;
+#[path = "support/report_results.rs"]
+mod report_results;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -58,7 +63,8 @@ fn build_jobs_hold_nothing_and_only_publish_jobs_write() {
         for (name, job) in jobs(&load(&path)) {
             assert!(job.get("permissions").is_some(), "{}: job {name} does not say its permissions", path.display());
             let writes = serde_yaml::to_string(&job["permissions"]).unwrap().contains("write");
-            let allowed = ["publish", "chunk", "mirror", "next", "plan"].contains(&name.as_str());
+            // report: packages write, to push the built index (index-reference).
+            let allowed = ["publish", "chunk", "mirror", "next", "plan", "report"].contains(&name.as_str());
             assert!(!writes || allowed, "{}: job {name} may write", path.display());
         }
     }
@@ -463,4 +469,69 @@ fn a_release_is_built_from_this_source_and_published_only_against_the_tags_own_s
     let (code, calls) = publish_release("# sums\n", &[(x, x86), (a, arm)]);
     assert_eq!(code, 2, "{calls}");
     assert!(!calls.contains("release edit"), "{calls}");
+}
+
+/// Run plan.yml's "Previous built index" step in a fresh folder with `env`; (exit code, stderr,
+/// the plan/built.json it left).
+fn previous_index(env: &[(String, String)]) -> (i32, String, Option<String>) {
+    let w = load(&root().join("workflows-templates/plan.yml"));
+    let step =
+        steps(&w["jobs"]["plan"]).into_iter().find(|s| s["name"].as_str() == Some("Previous built index")).unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+        .current_dir(ws.path())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let built = std::fs::read_to_string(ws.path().join("plan/built.json")).ok();
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), said, built)
+}
+
+#[test]
+fn the_plan_reads_the_index_the_report_pushed_to_the_registry() {
+    // The 90-day artifact was the fleet's only memory; an index in the registry does not expire.
+    let reg = registry::Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    report_results::failed(
+        &results,
+        &report_results::job("tool", "1.0.0", report_results::X86),
+        cratemill::schema::result::FailureClass::CompileError,
+    );
+    let index = dir.path().join("built.json");
+    let reference = format!("{}/mirror/cratemill-built-index:main", reg.host());
+    // `cratemill report --push-index`, as the report step runs it.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .args(["report", results.to_str().unwrap(), "--out", index.to_str().unwrap()])
+        .args(["--push-index", &reference, "--insecure-http"])
+        .env("CRATEMILL_REGISTRY_USER", registry::USER)
+        .env("CRATEMILL_REGISTRY_TOKEN", registry::PASSWORD)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = std::fs::read_to_string(&index).unwrap();
+    let step_env = |reference: &str, token: &str| {
+        vec![
+            ("PREVIOUS".to_string(), String::new()),
+            ("INDEX_REF".to_string(), reference.to_string()),
+            ("INSECURE".to_string(), "true".to_string()),
+            ("REGISTRY_USER".to_string(), registry::USER.to_string()),
+            ("REGISTRY_TOKEN".to_string(), token.to_string()),
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ]
+    };
+    let (code, said, built) = previous_index(&step_env(&reference, registry::PASSWORD));
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(built.as_deref(), Some(want.as_str()), "{said}");
+    assert!(want.contains("\"tool\""), "{want}");
+    // A first run: nothing at that tag yet.
+    let missing = format!("{}/mirror/cratemill-built-index:other", reg.host());
+    let (code, said, built) = previous_index(&step_env(&missing, registry::PASSWORD));
+    assert_eq!((code, built), (0, None), "{said}");
+    assert!(said.contains("no built index at"), "{said}");
+    // Wrong credentials are an error, not a first run.
+    let (code, said, built) = previous_index(&step_env(&reference, "wrong"));
+    assert_eq!((code, built), (3, None), "{said}");
 }

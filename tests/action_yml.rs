@@ -81,6 +81,7 @@ fn every_listed_input_is_declared_documented_and_passed_through_env() {
         "github-api",
         "github-token",
         "open-issues",
+        "push-index",
     ] {
         assert!(inputs.contains(name), "input `{name}` missing");
     }
@@ -115,6 +116,8 @@ fn the_token_reaches_only_publish_and_attest() {
         let holds = |input: &str| env.values().any(|v| v.as_str() == Some(&format!("${{{{ inputs.{input} }}}}")));
         let id = s["id"].as_str().unwrap();
         assert_eq!(holds("token"), id == "publish" || id == "attest", "token in step {id}");
+        let push = env.values().any(|v| v.as_str() == Some("${{ inputs.push-index != '' && inputs.token || '' }}"));
+        assert_eq!(push, id == "plan", "the registry token to the report step only for push-index, in step {id}");
         // The attestations API token and the signing key: the attest step only; the issues token
         // to the report step only when it opens issues.
         assert_eq!(holds("github-token"), id == "attest", "github-token in step {id}");
