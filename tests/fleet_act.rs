@@ -7,7 +7,9 @@
 //! attached attestations read back with skopeo, every bundle's signature checked by `cratemill
 //! install --verify require` and independently by openssl, the built index listing exactly the
 //! built jobs, the failing crate not stopping the others, a second run building nothing
-//! (incremental), and a forged artifact of a compromised build job not published.
+//! (incremental), and a forged artifact of a compromised build job not published. A second test
+//! runs the action's bootstrap under act against a loopback release server: the verified asset
+//! runs, a tampered one is refused.
 //!
 //! Where act lacks a GitHub feature, the harness substitutes the documented equivalent, all in
 //! [`repository_as_act_sees_it`] and [`act`] (docs/fleet.md, "Under a real runner"):
@@ -146,9 +148,14 @@ fn caller(workspace: &Path, dump: &Path, registry: &str, previous: Option<&Path>
         "name: e2e\non: workflow_dispatch\npermissions: {{}}\njobs:\n  mirror:\n    permissions:\n      actions: write\n      packages: write\n      id-token: write\n      attestations: write\n    uses: cratemill/cratemill/.github/workflows/mirror.yml@e2e\n    with:\n      dump: {}\n      since: \"2000-01-01\"\n      targets: {TARGET}\n      chunk-size: 2\n      registry: {registry}\n      insecure-http: true\n      backend: cargo\n      sign: key\n      previous-index: \"{previous}\"\n      incremental: {incremental}\n      continue: false\n    secrets:\n      signing-key: ${{{{ secrets.SIGNING_KEY }}}}\n      registry-token: ${{{{ secrets.REGISTRY_TOKEN }}}}\n",
         dump.display()
     );
+    workspace_with(workspace, &text);
+}
+
+/// A caller's repository in `workspace` holding `workflow` as .github/workflows/caller.yml, and
+/// the event act runs it for (act takes GITHUB_SHA and GITHUB_REF from the repository).
+fn workspace_with(workspace: &Path, text: &str) {
     std::fs::create_dir_all(workspace.join(".github/workflows")).unwrap();
     std::fs::write(workspace.join(".github/workflows/caller.yml"), text).unwrap();
-    // The caller's repository: act takes GITHUB_SHA and GITHUB_REF from it.
     let git = |args: &[&str]| {
         let ok = Command::new("git")
             .args(["-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid"])
@@ -427,4 +434,55 @@ fn the_mirror_runs_under_act_end_to_end() {
         (started.elapsed() - first_run).as_secs_f64(),
         jobs.len()
     );
+}
+
+/// The action's bootstrap under act, with a loopback server standing in for GitHub releases
+/// (`CRATEMILL_DIST_BASE_URL`: act puts the action in its own cache folder, not at
+/// `_actions/OWNER/REPO/REF`): the release asset is downloaded, checked against the action's
+/// dist/sha256sums.txt and run; a tampered asset is refused and never runs. (The fallback to a
+/// source build is `tests/dist_bootstrap.rs`'s: under act it would compile cratemill.)
+#[test]
+fn the_action_bootstraps_a_verified_release_under_act() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let repo = t.join("cratemill");
+    repository_as_act_sees_it(&repo, ("none", "0.0.0"));
+    let actions = artifact_actions(t);
+    let version = std::fs::read_to_string(repo.join("Cargo.toml"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \"").and_then(|v| v.strip_suffix('"')).map(str::to_string))
+        .unwrap();
+    let asset = format!("cratemill-{version}-x86_64-unknown-linux-musl");
+    let release = SparseRegistry::start(vec![]);
+    let fake = b"#!/bin/sh\necho fake-cratemill-release \"$@\"\n".to_vec();
+    release.set_route(&format!("/v{version}/{asset}"), fake.clone());
+    let workflow = "name: bootstrap\non: workflow_dispatch\npermissions: {}\njobs:\n  report:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n      - run: mkdir -p results/x && echo '{}' > results/x/result.json\n      - uses: cratemill/cratemill@e2e\n        with:\n          mode: report\n          path: results\n";
+    let env = vec![
+        ("CRATEMILL_DIST_BASE_URL", format!("{}/v{version}", release.base_url())),
+        ("RUNNER_TOOL_CACHE", t.join("tool-cache").display().to_string()),
+    ];
+    for (case, sum) in [
+        ("verified", hex::encode(sha2::Sha256::digest(&fake))),
+        ("tampered", hex::encode(sha2::Sha256::digest(b"the real one"))),
+    ] {
+        std::fs::write(repo.join("dist/sha256sums.txt"), format!("# test\n{sum}  {asset}\n")).unwrap();
+        let ws = t.join(case);
+        workspace_with(&ws, workflow);
+        let run = act(&ws, &repo, &actions, &env, &[]);
+        if case == "verified" {
+            assert!(run.ok, "{}", run.log);
+            assert!(run.log.contains(&format!("downloading {}/v{version}/{asset}", release.base_url())), "{}", run.log);
+            assert!(
+                run.log.contains("fake-cratemill-release report results"),
+                "the downloaded binary ran: {}",
+                run.log
+            );
+        } else {
+            assert!(!run.ok, "{}", run.log);
+            assert!(run.log.contains("refusing to run it"), "{}", run.log);
+            assert!(!run.log.contains("fake-cratemill-release report"), "the tampered binary never ran");
+        }
+    }
+    assert!(release.hits(&format!("/v{version}/{asset}")) >= 2);
 }
