@@ -535,3 +535,57 @@ fn the_plan_reads_the_index_the_report_pushed_to_the_registry() {
     let (code, said, built) = previous_index(&step_env(&reference, "wrong"));
     assert_eq!((code, built), (3, None), "{said}");
 }
+
+#[test]
+fn the_report_takes_only_each_plan_jobs_own_result() {
+    // A forged result for an unplanned crate (marked built, so later plans skip it), or one that
+    // replaces a neighbour's, must not reach the built index.
+    let w = load(&root().join("workflows-templates/mirror.yml"));
+    let step = steps(&w["jobs"]["report"])
+        .into_iter()
+        .find(|s| s["name"].as_str() == Some("Bind each result to its plan job"))
+        .expect("the report binds results to plan jobs");
+    let report = steps(&w["jobs"]["report"]).into_iter().find(|s| s["id"].as_str() == Some("report")).unwrap();
+    assert_eq!(report["with"]["path"].as_str(), Some("bound"));
+    let ws = tempfile::tempdir().unwrap();
+    let t = "x86_64-unknown-linux-musl";
+    let job = |c: &str, v: &str| serde_json::json!({"crate": c, "version": v, "target": t});
+    put(
+        ws.path(),
+        "plan/chunks/0001.json",
+        &serde_json::json!({"jobs": [job("alpha", "1.0.0"), job("beta", "2.0.0")]}).to_string(),
+    );
+    put(ws.path(), "plan/chunks/0002.json", &serde_json::json!({"jobs": [job("gamma", "3.0.0")]}).to_string());
+    put(ws.path(), "plan/chunks/index.json", "{}");
+    let result = |c: &str, v: &str, note: &str| {
+        let mut r = job(c, v);
+        r["note"] = note.into();
+        r.to_string()
+    };
+    let (a, g) = (format!("alpha-1.0.0-{t}"), format!("gamma-3.0.0-{t}"));
+    put(ws.path(), &format!("results/cratemill-results-0001/{a}/result.json"), &result("alpha", "1.0.0", "genuine"));
+    put(ws.path(), &format!("results/cratemill-results-0001/{a}/publish.json"), "{\"p\": 1}");
+    put(
+        ws.path(),
+        &format!("results/cratemill-results-0001/evil-6.6.6-{t}/result.json"),
+        &result("evil", "6.6.6", "forged"),
+    );
+    put(ws.path(), &format!("results/cratemill-results-0002/{a}/result.json"), &result("alpha", "1.0.0", "forged"));
+    put(ws.path(), &format!("results/cratemill-results-0002/{g}/result.json"), &result("alpha", "1.0.0", "forged"));
+    let o = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    let bound: Vec<String> = std::fs::read_dir(ws.path().join("bound"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(bound, [a.clone()], "{log}");
+    let got = std::fs::read_to_string(ws.path().join(format!("bound/{a}/result.json"))).unwrap();
+    assert!(got.contains("genuine"), "{got}");
+    assert!(ws.path().join(format!("bound/{a}/publish.json")).is_file());
+    assert!(log.contains(&format!("the result of {g} in chunk 0002 names another job")), "{log}");
+}

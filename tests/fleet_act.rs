@@ -195,6 +195,8 @@ fn act(
         .args(["workflow_dispatch", "-W", ".github/workflows/caller.yml", "-P", "ubuntu-latest=-self-hosted"])
         .args(["--eventpath", "event.json", "--actor", registry::USER, "--artifact-server-path"])
         .arg(&artifacts)
+        // Its own port: act's default (34567) is shared by every act on the machine.
+        .args(["--artifact-server-port", &registry::free_port().to_string()])
         .arg("--local-repository")
         .arg(format!("cratemill/cratemill@e2e={}", repo.display()))
         .arg("--local-repository")
