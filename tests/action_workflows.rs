@@ -583,7 +583,7 @@ fn the_report_takes_only_each_plan_jobs_own_result() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(bound, [a.clone()], "{log}");
+    assert_eq!(bound, std::slice::from_ref(&a), "{log}");
     let got = std::fs::read_to_string(ws.path().join(format!("bound/{a}/result.json"))).unwrap();
     assert!(got.contains("genuine"), "{got}");
     assert!(ws.path().join(format!("bound/{a}/publish.json")).is_file());
