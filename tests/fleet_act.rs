@@ -4,8 +4,9 @@
 //! ubuntu-latest=-self-hosted`, no Docker), with act's own artifact server. Around it: a generated
 //! crates.io dump, a local sparse registry serving real tiny crates (one fails to compile), and a
 //! loopback OCI registry standing in for GHCR. Effects are asserted from outside: images and the
-//! attached attestations read back with skopeo, every bundle's signature checked by `cratemill
-//! install --verify require` and independently by openssl, the built index listing exactly the
+//! attached attestations read back with skopeo, every bundle (keyless, from the Sigstore stand-ins)
+//! verified by `cratemill install --verify require` and independently by sigstore-js, the built
+//! index listing exactly the
 //! built jobs, the failing crate not stopping the others, a second run building nothing
 //! (incremental), and a forged artifact of a compromised build job not published. A second test
 //! runs the action's bootstrap under act against a loopback release server: the verified asset
@@ -20,7 +21,10 @@
 //! - actions/upload-artifact and download-artifact are the stand-ins of tests/fleet_act/ on npm
 //!   `@actions/artifact` (what they reproduce is said in their action.yml);
 //! - no REST API, no dispatch: `continue: false`, and the previous index as `previous-index`;
-//! - no OIDC token service: `sign: key` with the `signing-key` secret;
+//! - no OIDC token service: the project's Sigstore stand-ins (token service, Fulcio, Rekor) through
+//!   `--env`, which reaches every step, so the copy's build step clears the token request variables
+//!   (GitHub gives them only to jobs with `id-token: write`); no attestations API stand-in:
+//!   `github-api: false`;
 //! - the compromised build job: one extra step in the copy's build job that uploads an artifact for
 //!   a crate that is not in the plan and a folder named for a neighbour (any build job holds the
 //!   runtime token on GitHub).
@@ -94,7 +98,7 @@ fn repository_as_act_sees_it(dst: &Path, victim: (&str, &str)) {
     // act also gives every step of a composite action its inputs as INPUT_* (GitHub gives them
     // to JavaScript actions): the registry token and the key would reach the build step.
     let cleared = format!(
-        "{marker}        ACTIONS_RUNTIME_TOKEN: \"\" # act only: GitHub gives it to JavaScript actions\n        INPUT_TOKEN: \"\" # act only\n        INPUT_GITHUB_TOKEN: \"\" # act only\n        INPUT_SIGNING_KEY: \"\" # act only\n"
+        "{marker}        ACTIONS_RUNTIME_TOKEN: \"\" # act only: GitHub gives it to JavaScript actions\n        INPUT_TOKEN: \"\" # act only\n        INPUT_GITHUB_TOKEN: \"\" # act only\n        INPUT_SIGNING_KEY: \"\" # act only\n        ACTIONS_ID_TOKEN_REQUEST_TOKEN: \"\" # the harness's --env reaches every step\n        ACTIONS_ID_TOKEN_REQUEST_URL: \"\" # the same\n"
     );
     std::fs::write(dst.join("action.yml"), action.replace(marker, &cleared)).unwrap();
 }
@@ -145,7 +149,7 @@ fn caller(workspace: &Path, dump: &Path, registry: &str, previous: Option<&Path>
         None => ("false", String::new()),
     };
     let text = format!(
-        "name: e2e\non: workflow_dispatch\npermissions: {{}}\njobs:\n  mirror:\n    permissions:\n      actions: write\n      packages: write\n      id-token: write\n      attestations: write\n    uses: cratemill/cratemill/.github/workflows/mirror.yml@e2e\n    with:\n      dump: {}\n      since: \"2000-01-01\"\n      targets: {TARGET}\n      chunk-size: 2\n      registry: {registry}\n      insecure-http: true\n      backend: cargo\n      sign: key\n      previous-index: \"{previous}\"\n      incremental: {incremental}\n      continue: false\n    secrets:\n      signing-key: ${{{{ secrets.SIGNING_KEY }}}}\n      registry-token: ${{{{ secrets.REGISTRY_TOKEN }}}}\n",
+        "name: e2e\non: workflow_dispatch\npermissions: {{}}\njobs:\n  mirror:\n    permissions:\n      actions: write\n      packages: write\n      id-token: write\n      attestations: write\n    uses: cratemill/cratemill/.github/workflows/mirror.yml@e2e\n    with:\n      dump: {}\n      since: \"2000-01-01\"\n      targets: {TARGET}\n      chunk-size: 2\n      registry: {registry}\n      insecure-http: true\n      backend: cargo\n      sign: keyless\n      github-api: \"false\"\n      previous-index: \"{previous}\"\n      incremental: {incremental}\n      continue: false\n    secrets:\n      registry-token: ${{{{ secrets.REGISTRY_TOKEN }}}}\n",
         dump.display()
     );
     workspace_with(workspace, &text);
@@ -270,30 +274,6 @@ fn planned(dump: &Path, dir: &Path) -> Vec<(String, String)> {
     plan.jobs.iter().map(|j| (j.crate_name.clone(), j.version.clone())).collect()
 }
 
-/// Check a key-signed DSSE bundle with openssl alone: the signature over DSSE's PAE of the payload.
-fn openssl_verifies(bundle: &serde_json::Value, public: &Path, dir: &Path) -> bool {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let env = &bundle["dsseEnvelope"];
-    let payload = b64.decode(env["payload"].as_str().unwrap()).unwrap();
-    let kind = env["payloadType"].as_str().unwrap();
-    let mut pae = format!("DSSEv1 {} {} {} ", kind.len(), kind, payload.len()).into_bytes();
-    pae.extend_from_slice(&payload);
-    let sig = b64.decode(env["signatures"][0]["sig"].as_str().unwrap()).unwrap();
-    std::fs::write(dir.join("pae"), pae).unwrap();
-    std::fs::write(dir.join("sig"), sig).unwrap();
-    Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify"])
-        .arg(public)
-        .arg("-signature")
-        .arg(dir.join("sig"))
-        .arg(dir.join("pae"))
-        .output()
-        .unwrap()
-        .status
-        .success()
-}
-
 #[test]
 fn the_mirror_runs_under_act_end_to_end() {
     let started = Instant::now();
@@ -324,25 +304,19 @@ fn the_mirror_runs_under_act_end_to_end() {
     let repo = t.join("cratemill");
     repository_as_act_sees_it(&repo, (&jobs[1].0, &jobs[1].1));
     let actions = artifact_actions(t);
-    let keys = t.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    let (key, public) = sigstore::keypair(&keys, "mirror");
-    // act sets no GITHUB_WORKFLOW_REF, GITHUB_REPOSITORY_ID, ...: the runner variables of a real
-    // run (the claims a key-signed statement records) are given here.
+    // The Sigstore stand-ins for a public repository's workflow (the event says public too, so
+    // the action signs with the public-good instance: Fulcio and Rekor).
+    let sigstore = sigstore::StandIn::start(&sigstore::claims("public"), None);
     let mut env: Vec<(&str, String)> = vec![
         ("CRATEMILL_BOOTSTRAP_EXE", env!("CARGO_BIN_EXE_cratemill").to_string()),
         ("CRATEMILL_INDEX_URL", index.index_url()),
     ];
-    let runner = sigstore::runner_env();
-    for (k, v) in &runner {
-        if ["GITHUB_WORKFLOW_REF", "GITHUB_REPOSITORY_ID", "GITHUB_REPOSITORY_OWNER_ID"].contains(&k.as_str()) {
-            env.push((k.as_str(), v.clone()));
-        }
+    let services = sigstore.job_env();
+    for (k, v) in &services {
+        env.push((k.as_str(), v.clone()));
     }
-    let secrets = vec![
-        ("SIGNING_KEY", std::fs::read_to_string(&key).unwrap()),
-        ("REGISTRY_TOKEN", registry::PASSWORD.to_string()),
-    ];
+    let secrets = vec![("REGISTRY_TOKEN", registry::PASSWORD.to_string())];
+    let san = "https://github.com/cratemill/mirror/.github/workflows/mirror.yml@refs/heads/main";
 
     // Run 1: everything planned.
     let ws1 = t.join("run1");
@@ -383,8 +357,12 @@ fn the_mirror_runs_under_act_end_to_end() {
         let m: serde_json::Value =
             serde_json::from_slice(&std::fs::read(copied.join("manifest.json")).unwrap()).unwrap();
         let layer = m["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
-        let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(copied.join(layer)).unwrap()).unwrap();
-        assert!(openssl_verifies(&bundle, &public, t), "openssl: the bundle of {name} verifies");
+        let bundle_file = copied.join(layer);
+        let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle_file).unwrap()).unwrap();
+        assert!(
+            bundle["verificationMaterial"]["tlogEntries"].as_array().is_some_and(|e| e.len() == 1),
+            "public-good: a Rekor entry"
+        );
         let bin = t.join(format!("installed-{name}"));
         let o = sigstore::cratemill(
             &[
@@ -399,8 +377,10 @@ fn the_mirror_runs_under_act_end_to_end() {
                 TARGET,
                 "--verify",
                 "require",
-                "--key",
-                public.to_str().unwrap(),
+                "--repo",
+                "cratemill/mirror",
+                "--trusted-root",
+                sigstore.trusted_root().to_str().unwrap(),
             ],
             &[
                 ("CRATEMILL_REGISTRY_USER".into(), registry::USER.into()),
@@ -410,6 +390,9 @@ fn the_mirror_runs_under_act_end_to_end() {
         assert!(o.status.success(), "install --verify require {name}: {}", sigstore::stderr(&o));
         let out = Command::new(bin.join(name)).arg("--version").output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{name} {version}"));
+        // An independent client: sigstore-js, over the executable as installed.
+        let js = sigstore::js_verify(&sigstore.trusted_root(), &bundle_file, &bin.join(name), Some(san));
+        assert_eq!(js, Ok(format!("ok {san}")), "sigstore-js: the bundle of {name}");
     }
     assert!(
         registry::inspect_raw(&format!("{dest}/{bad}:{}-{TARGET}", jobs[0].1)).is_err(),
