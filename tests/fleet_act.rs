@@ -10,7 +10,8 @@
 //! built jobs, the failing crate not stopping the others, a second run building nothing
 //! (incremental), and a forged artifact of a compromised build job not published. A second test
 //! runs the action's bootstrap under act against a loopback release server: the verified asset
-//! runs, a tampered one is refused.
+//! runs, a tampered one is refused. A third runs publish-chunk.yml alone on a chunk with one
+//! tampered package: the other is published and attested, the job fails at the end.
 //!
 //! Where act lacks a GitHub feature, the harness substitutes the documented equivalent, all in
 //! [`repository_as_act_sees_it`] and [`act`] (docs/fleet.md, "Under a real runner"):
@@ -470,4 +471,82 @@ fn the_action_bootstraps_a_verified_release_under_act() {
         }
     }
     assert!(release.hits(&format!("/v{version}/{asset}")) >= 2);
+}
+
+/// Failure isolation one level down (act aborts a caller when a job of a called workflow fails, so
+/// the whole mirror cannot show it): publish-chunk.yml alone, on a chunk of two real packages of
+/// which one was tampered with after its build. The good one is published and attested (keyless),
+/// the bad one is refused and reported, and the job fails at the end.
+#[test]
+fn one_bad_package_does_not_stop_its_chunk_under_act() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let index = SparseRegistry::start(vec![
+        TestCrate::binary("good", "1.0.0").file("LICENSE-MIT", MIT),
+        TestCrate::binary("bad", "1.0.0").file("LICENSE-MIT", MIT),
+    ]);
+    let packages = t.join("packages");
+    for name in ["bad", "good"] {
+        let out = packages.join(format!("{name}-1.0.0-{TARGET}"));
+        let o = sigstore::cratemill(
+            &[
+                "build",
+                &format!("{name}@1.0.0"),
+                "--target",
+                TARGET,
+                "--backend",
+                "cargo",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[("CRATEMILL_INDEX_URL".into(), index.index_url())],
+        );
+        assert!(o.status.success(), "{}", sigstore::stderr(&o));
+    }
+    let exe = packages.join(format!("bad-1.0.0-{TARGET}/bin/bad"));
+    let mut bytes = std::fs::read(&exe).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&exe, bytes).unwrap();
+    let plan = serde_json::json!({"jobs": [
+        {"crate": "bad", "version": "1.0.0", "target": TARGET},
+        {"crate": "good", "version": "1.0.0", "target": TARGET},
+    ]});
+    std::fs::create_dir_all(t.join("plan/chunks")).unwrap();
+    std::fs::write(t.join("plan/chunks/0001.json"), plan.to_string()).unwrap();
+    let repo = t.join("cratemill");
+    repository_as_act_sees_it(&repo, ("none", "0.0.0"));
+    let actions = artifact_actions(t);
+    let oci = registry::Registry::start();
+    let dest = format!("{}/mirror", oci.host());
+    let stage = |name: &str| {
+        format!(
+            "      - run: mkdir -p {name} && cp -r {}/{name}-1.0.0-{TARGET} {name}/\n      - uses: {UPLOAD}\n        with:\n          name: cratemill-pkg-0001-{name}-1.0.0-{TARGET}\n          path: {name}/\n",
+            packages.display()
+        )
+    };
+    let workflow = format!(
+        "name: chunk\non: workflow_dispatch\npermissions: {{}}\njobs:\n  stage:\n    runs-on: ubuntu-latest\n    permissions: {{}}\n    steps:\n      - run: cp -r {} plan\n      - uses: {UPLOAD}\n        with:\n          name: cratemill-plan\n          path: plan/\n{}{}  publish:\n    needs: stage\n    permissions:\n      packages: write\n      id-token: write\n      attestations: write\n    uses: cratemill/cratemill/.github/workflows/publish-chunk.yml@e2e\n    with:\n      chunk: \"0001\"\n      registry: {dest}\n      insecure-http: true\n      github-api: \"false\"\n    secrets:\n      registry-token: ${{{{ secrets.REGISTRY_TOKEN }}}}\n",
+        t.join("plan").display(),
+        stage("bad"),
+        stage("good"),
+    );
+    let ws = t.join("run");
+    workspace_with(&ws, &workflow);
+    let sigstore = sigstore::StandIn::start(&sigstore::claims("public"), None);
+    let services = sigstore.job_env();
+    let env: Vec<(&str, String)> =
+        std::iter::once(("CRATEMILL_BOOTSTRAP_EXE", env!("CARGO_BIN_EXE_cratemill").to_string()))
+            .chain(services.iter().map(|(k, v)| (k.as_str(), v.clone())))
+            .collect();
+    let run = act(&ws, &repo, &actions, &env, &[("REGISTRY_TOKEN", registry::PASSWORD.to_string())]);
+    assert!(!run.ok, "the chunk's publish job fails at the end: {}", run.log);
+    assert!(run.log.contains(&format!("publishing packages/bad-1.0.0-{TARGET} failed")), "{}", run.log);
+    assert!(run.log.contains("1 package(s) published, 1 failed"), "{}", run.log);
+    let manifest =
+        registry::inspect_raw(&format!("{dest}/good:1.0.0-{TARGET}")).expect("the good package is published");
+    let digest = hex::encode(sha2::Sha256::digest(&manifest));
+    assert!(registry::inspect_raw(&format!("{dest}/good:sha256-{digest}")).is_ok(), "and attested: {}", run.log);
+    assert!(registry::inspect_raw(&format!("{dest}/bad:1.0.0-{TARGET}")).is_err(), "the tampered one is not published");
+    assert!(artifact_names(&run).iter().any(|a| a == "cratemill-results-0001"), "{:?}", artifact_names(&run));
 }
