@@ -3,10 +3,11 @@
 #
 # 1. The version: input `cratemill-version`, else the action's own (its Cargo.toml).
 # 2. The asset `cratemill-<version>-<arch>-unknown-linux-musl` for this runner (x86_64, aarch64)
-#    must have a sha256 line in dist/sha256sums.txt (committed with the action, updated by the
-#    release workflow's PR). The tool cache ($RUNNER_TOOL_CACHE/cratemill/<version>/<arch>) is used
+#    must have a sha256 line in dist/sha256sums.txt (committed with the action: the release
+#    workflow's pull request adds it, and the version's tag is put on its merge commit). The tool cache ($RUNNER_TOOL_CACHE/cratemill/<version>/<arch>) is used
 #    when it holds a copy that still matches; else the asset is downloaded from the release
-#    (CRATEMILL_DIST_BASE_URL overrides https://github.com/<action repo>/releases/download/v<version>)
+#    (CRATEMILL_DIST_BASE_URL overrides https://github.com/<action repo>/releases/download/v<version>;
+#    the action repository is read from GITHUB_ACTION_PATH, see action_repository)
 #    and verified before it is cached. A mismatch is fatal (exit 3): never run unverified bytes.
 # 3. No sums line or no asset to download: `cargo install --locked --path "$GITHUB_ACTION_PATH"`,
 #    cached in the tool cache under a digest of the action's source (a second step reuses it).
@@ -17,9 +18,14 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
+# fail CODE TEXT: one line naming the problem and the fix; an annotation too under Actions, its
+# data escaped as GitHub's workflow commands need (`%`, CR, LF), so no value starts a command.
 fail() {
-  [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::error title=cratemill bootstrap::%s\n' "$2"
-  printf 'error: %s\n' "$2" >&2
+  local s="${2//"%"/%25}"
+  s="${s//$'\r'/%0D}"
+  [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::error title=cratemill bootstrap::%s\n' "${s//$'\n'/%0A}"
+  s="${2//$'\r'/\\r}"
+  printf 'error: %s\n' "${s//$'\n'/\\n}" >&2
   exit "$1"
 }
 
@@ -63,12 +69,27 @@ expected_sum() {
 
 sha256_of() { sha256sum "$1" | awk '{ print $1 }'; }
 
+# action_repository: OWNER/REPO of this action. GITHUB_ACTION_REPOSITORY is empty inside a
+# composite action's `run:` steps (actions/runner#2473), so it comes from GITHUB_ACTION_PATH, which
+# the runner sets to `.../_actions/OWNER/REPO/REF` (REF a tag, branch or commit SHA). Empty when
+# neither says (a local `uses: ./`).
+action_repository() {
+  local repo="${GITHUB_ACTION_REPOSITORY:-}"
+  if [[ -z "$repo" && "$(action_dir)" =~ /_actions/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/[^/]+/?$ ]]; then
+    repo="${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"
+  fi
+  [[ "$repo" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] && printf '%s' "$repo"
+  return 0
+}
+
 # download ASSET SUM DEST: fetch the release asset, verify it, install it at DEST. 1 = no asset.
 download() {
   local base="${CRATEMILL_DIST_BASE_URL:-}"
   if [[ -z "$base" ]]; then
-    [[ -n "${GITHUB_ACTION_REPOSITORY:-}" ]] || return 1
-    base="https://github.com/${GITHUB_ACTION_REPOSITORY}/releases/download/v$VERSION"
+    local repo
+    repo="$(action_repository)"
+    [[ -n "$repo" ]] || return 1
+    base="https://github.com/$repo/releases/download/v$VERSION"
   fi
   local tmp
   tmp="$(mktemp "${RUNNER_TEMP:-/tmp}/cratemill-download.XXXXXX")"

@@ -10,12 +10,30 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
+# escape TEXT: TEXT as the data of a workflow command (GitHub's escaping: `%`, CR, LF), so that
+# no value (an input, a folder name) can end the command's line and start another command.
+escape() {
+  local s="${1//"%"/%25}"
+  s="${s//$'\r'/%0D}"
+  printf '%s' "${s//$'\n'/%0A}"
+}
+
+# annotate LEVEL TEXT: an annotation (error, warning, notice) under Actions, escaped.
+annotate() {
+  [[ "${GITHUB_ACTIONS:-}" == "true" ]] || return 0
+  printf '::%s title=cratemill::%s\n' "$1" "$(escape "$2")"
+}
+
+# line TEXT: TEXT on stderr as one line (CR and LF shown as \r and \n).
+line() {
+  local s="${1//$'\r'/\\r}"
+  printf '%s\n' "${s//$'\n'/\\n}" >&2
+}
+
 fail() {
   # One line naming the problem and the fix; an annotation too under Actions.
-  if [[ "${GITHUB_ACTIONS:-}" == "true" ]]; then
-    printf '::error title=cratemill::%s\n' "$2"
-  fi
-  printf 'error: %s\n' "$2" >&2
+  annotate error "$2"
+  line "error: $2"
   exit "$1"
 }
 
@@ -57,8 +75,56 @@ validate() {
   if [[ "$(input MODE)" == "build" && -z "$(input CRATE)" ]]; then
     fail 2 'mode build needs the input `crate` (and optionally `version`, `target`)'
   fi
+  check SIGSTORE_INSTANCE '^(auto|public-good|github)$' 'use auto, public-good or github'
+  check REPOSITORY_VISIBILITY '^(public|private|internal)$' 'use public, private or internal (GitHub sets it from the event)'
+  check GITHUB_API '^(auto|true|false)$' 'use auto, true or false'
+  check OPEN_ISSUES '^(false|dry-run|true)$' 'use false, dry-run or true'
+  check PUSH_INDEX '^[A-Za-z0-9._:/-]+:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$' 'use host/repository:tag, e.g. ghcr.io/<owner>/cratemill-built-index:mirror'
   if [[ "$(input MODE)" == "matrix" && -z "$(input DUMP)" ]]; then
     fail 2 'mode matrix needs the input `dump` (a path or URL of the crates.io db-dump)'
+  fi
+}
+
+# Signing is decided before anything is built or pushed: in the validate step for attest, and for
+# matrix and publish when `sign` is given (the templates give it, so a plan that could not be
+# attested stops at the plan job); again in attest's own step, which signs.
+signing() {
+  local key_set=false
+  [[ -n "${INPUT_SIGNING_KEY:-}" || "${INPUT_SIGNING_KEY_SET:-}" == "true" ]] && key_set=true
+  # The plan job holds no key: matrix mode leaves that check to publish and attest.
+  [[ "$(input MODE)" == "matrix" ]] && key_set=true
+  decide_signing "$(input SIGN)" "$(input SIGSTORE_INSTANCE)" "$(input REPOSITORY_VISIBILITY)" "$key_set"
+}
+
+# decide_signing SIGN INSTANCE VISIBILITY KEY_SET: set SIGNING_INSTANCE (keyless: public-good or
+# github; empty for key and none) and GITHUB_API_DEFAULT (true when GitHub's attestations API
+# takes the bundles: keyless signing of a public repository or on GitHub's instance), or fail
+# naming the choice to make. Pure: inputs in, two variables out.
+# GitHub's private Sigstore instance exists only on GitHub Enterprise Cloud, which a job cannot
+# see, so `auto` on a private or internal repository is refused rather than guessed.
+decide_signing() {
+  local sign="${1:-keyless}" instance="${2:-auto}" visibility="$3" key_set="$4"
+  SIGNING_INSTANCE="" GITHUB_API_DEFAULT=false
+  case "$sign" in
+    none) return 0 ;;
+    key)
+      [[ "$key_set" == "true" ]] ||
+        fail 2 '`sign: key` needs the input `signing-key` (a PEM PKCS#8 P-256 private key, passed from a secret)'
+      return 0
+      ;;
+  esac
+  if [[ "$instance" == "auto" ]]; then
+    case "$visibility" in
+      public) instance=public-good ;;
+      private | internal)
+        fail 2 "this repository is $visibility, and keyless signing of a $visibility repository needs GitHub's private Sigstore instance, which only GitHub Enterprise Cloud has: set \`sigstore-instance: github\` on Enterprise Cloud, \`sigstore-instance: public-good\` to sign in the public transparency log (the repository, workflow and crate names become public), or \`sign: none\`"
+        ;;
+      *) fail 2 'the repository visibility is unknown (no github.event.repository.visibility in this event): set `repository-visibility` to public, private or internal, or set `sigstore-instance`' ;;
+    esac
+  fi
+  SIGNING_INSTANCE="$instance"
+  if [[ "$visibility" == "public" || "$instance" == "github" ]]; then
+    GITHUB_API_DEFAULT=true
   fi
 }
 
@@ -81,7 +147,7 @@ take_token() {
   local token="${INPUT_TOKEN:-}"
   unset INPUT_TOKEN
   if [[ -n "$token" ]]; then
-    [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::add-mask::%s\n' "$token"
+    [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::add-mask::%s\n' "$(escape "$token")"
     export "$1=$token"
   fi
 }
@@ -98,87 +164,182 @@ packages() {
     if [[ -f "$dir/result.json" && -f "$dir/CHECKSUMS" ]]; then
       printf '%s\n' "$dir"
     elif [[ -f "$dir/result.json" ]]; then
-      echo "skipping $dir: no CHECKSUMS (the build failed; its result.json still goes to the report)" >&2
+      line "skipping $dir: no CHECKSUMS (the build failed; its result.json still goes to the report)"
     fi
   done
 }
 
+# backend TARGET CHOICE: the backend the action builds with. The action's `auto` is zigbuild with
+# rustup's std for *-musl targets and cargo for the runner's own target; cross (a container engine
+# and images this project does not run) only when asked for. Pure.
+backend() {
+  local target="$1" choice="$2"
+  if [[ "$choice" != "auto" ]]; then
+    printf '%s' "$choice"
+  elif [[ "$target" == *-musl* ]]; then
+    printf 'zigbuild'
+  else
+    printf 'cargo'
+  fi
+}
+
+# apt_install PACKAGE WHY: install one package, refreshing the indexes first (once per job: stale
+# indexes on runner images give intermittent 404s).
+APT_UPDATED=false
+apt_install() {
+  if [[ "$APT_UPDATED" != "true" ]]; then
+    sudo apt-get update -qq >&2 || fail 3 "apt-get update failed (needed before installing $1)"
+    APT_UPDATED=true
+  fi
+  sudo apt-get install -y -qq --no-install-recommends "$1" >&2 || fail 3 "apt-get install $1 failed ($2)"
+}
+
 # On GitHub-hosted runners (RUNNER_ENVIRONMENT=github-hosted), install what the build needs and
 # the image lacks (docs/builder-environment.md): the target's std, cargo-zigbuild + zig for the
-# zigbuild backend, qemu-user-static to smoke-run foreign executables, bubblewrap for the build
-# sandbox (and, where AppArmor restricts unprivileged user namespaces, as on Ubuntu 24.04 images,
-# the sysctl that lets bwrap create them). Pinned versions. Elsewhere
-# the machine is the user's: nothing is installed (cratemill names a missing tool itself).
+# zigbuild backend (in a virtual environment of the job's own: no `pip --user`), qemu-user-static
+# to smoke-run foreign executables, bubblewrap for the build sandbox (and, where AppArmor restricts
+# unprivileged user namespaces, as on Ubuntu 24.04 images, the sysctl that lets bwrap create them).
+# Pinned versions. Elsewhere the machine is the user's: nothing is installed (cratemill names a
+# missing tool itself).
 install_tools() {
   [[ "${RUNNER_ENVIRONMENT:-}" == "github-hosted" ]] || return 0
-  local target backend
-  target="$(input TARGET)"
-  backend="$(input BACKEND)"
+  local target="$1" backend="$2"
   if [[ -n "$target" ]] && command -v rustup >/dev/null; then
     rustup target add "$target" >&2 || fail 3 "rustup target add $target failed"
   fi
   if [[ "$backend" == "zigbuild" ]] && ! command -v cargo-zigbuild >/dev/null; then
-    python3 -m pip install --user --quiet --disable-pip-version-check cargo-zigbuild==0.24.0 ziglang==0.17.0 >&2 ||
-      fail 3 "pip install cargo-zigbuild ziglang failed"
-    export PATH="$HOME/.local/bin:$PATH"
+    local venv="${RUNNER_TEMP:-/tmp}/cratemill-zigbuild"
+    { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      cargo-zigbuild==0.24.0 ziglang==0.17.0; } >&2 || fail 3 "pip install cargo-zigbuild ziglang failed"
+    export PATH="$venv/bin:$PATH"
   fi
-  if ! command -v bwrap >/dev/null; then
-    sudo apt-get install -y -qq --no-install-recommends bubblewrap >&2 ||
-      fail 3 "apt-get install bubblewrap failed (the build sandbox needs it)"
-  fi
+  command -v bwrap >/dev/null || apt_install bubblewrap "the build sandbox needs it"
   if [[ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)" == "1" ]]; then
     sudo sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >&2 ||
       fail 3 "cannot allow unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns), which the build sandbox needs"
   fi
   if [[ -n "$target" && "${target%%-*}" != "$(uname -m)" ]] && ! command -v qemu-aarch64-static >/dev/null; then
-    sudo apt-get install -y -qq --no-install-recommends qemu-user-static >&2 ||
-      fail 3 "apt-get install qemu-user-static failed (needed to smoke-run $target executables)"
+    apt_install qemu-user-static "needed to smoke-run $target executables"
   fi
 }
 
 run_build() {
   refuse_tokens
-  install_tools
-  local spec args
+  local spec args backend
+  backend="$(backend "$(input TARGET)" "$(input BACKEND)")"
+  install_tools "$(input TARGET)" "$backend"
   spec="$(input CRATE)"
   [[ -n "$(input VERSION)" ]] && spec="$spec@$(input VERSION)"
-  args=(build "$spec" --backend "$(input BACKEND)" --features "$(input FEATURES)")
+  args=(build "$spec" --backend "$backend" --features "$(input FEATURES)")
   [[ -n "$(input TARGET)" ]] && args+=(--target "$(input TARGET)")
   [[ -n "$(input PATH)" ]] && args+=(--out "$(input PATH)")
   exec "$CRATEMILL_EXE" "${args[@]}"
 }
 
+
+# summary TEXT: a line of the step summary (when the runner gives one).
+summary() {
+  [[ -n "${GITHUB_STEP_SUMMARY:-}" ]] && printf '%s\n' "$1" >>"$GITHUB_STEP_SUMMARY"
+  return 0
+}
+
+# Each package is published on its own: one that is refused (a name that is no OCI path component,
+# a tag over 128 characters, a GHCR package not linked to this repository, a registry failure
+# after retries) is reported and the rest go on. Exit: 0, or the last failure's code at the end.
 run_publish() {
   take_token CRATEMILL_REGISTRY_TOKEN
   local registry root
   registry="$(input REGISTRY)"
-  root="$(input PATH)"
-  root="${root:-cratemill-out}"
   if [[ -z "$registry" ]]; then
     [[ -n "${GITHUB_REPOSITORY_OWNER:-}" ]] || fail 2 'input `registry` is empty and GITHUB_REPOSITORY_OWNER is not set: name the registry, e.g. ghcr.io/<owner>'
     registry="ghcr.io/${GITHUB_REPOSITORY_OWNER,,}"
   fi
-  local args=(--registry "$registry" --layout "$(input LAYOUT)")
-  [[ "$(input INSECURE_HTTP)" == "true" ]] && args+=(--insecure-http)
-  local found=() dir
-  mapfile -t found < <(packages "$root")
-  [[ ${#found[@]} -gt 0 ]] || fail 2 "no built package (result.json with CHECKSUMS) at or below \`$root\`: set \`path\` to a package folder or the folder the build artifacts were downloaded to"
-  for dir in "${found[@]}"; do
-    "$CRATEMILL_EXE" publish "$dir" "${args[@]}"
-  done
-}
-
-run_attest() {
-  take_token GITHUB_TOKEN
-  local root
   root="$(input PATH)"
   root="${root:-cratemill-out}"
+  local args=(--registry "$registry" --layout "$(input LAYOUT)")
+  [[ "$(input INSECURE_HTTP)" == "true" ]] && args+=(--insecure-http)
+  local found=() dir code=0 status published=0 failed=0
+  mapfile -t found < <(packages "$root")
+  [[ ${#found[@]} -gt 0 ]] || fail 2 "no built package (result.json with CHECKSUMS) at or below \`$root\`: set \`path\` to a package folder or the folder the build artifacts were downloaded to"
+  summary "| package | publish |"
+  summary "| --- | --- |"
+  for dir in "${found[@]}"; do
+    status=0
+    "$CRATEMILL_EXE" publish "$dir" "${args[@]}" || status=$?
+    if [[ $status -eq 0 ]]; then
+      published=$((published + 1))
+      summary "| \`$(escape "${dir##*/}")\` | published |"
+    else
+      failed=$((failed + 1)) code=$status
+      annotate error "publishing ${dir##*/} failed (exit $status); the other packages go on"
+      line "cratemill: publishing $dir failed (exit $status); the other packages go on"
+      summary "| \`$(escape "${dir##*/}")\` | **failed** (exit $status) |"
+    fi
+  done
+  line "cratemill: $published package(s) published, $failed failed"
+  return "$code"
+}
+
+# published DIR: the packages at or below DIR that publish left a publish.json in.
+published() {
+  local dir
+  while IFS= read -r dir; do
+    if [[ -f "$dir/publish.json" ]]; then
+      printf '%s\n' "$dir"
+    else
+      line "skipping $dir: not published (no publish.json), so there is no image to attest"
+    fi
+  done < <(packages "$1")
+}
+
+# write_key: the `signing-key` input to KEY_FILE, which only this user reads and which is removed
+# when the step ends.
+KEY_FILE=""
+write_key() {
+  KEY_FILE="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/cratemill-signing-key-$$.pem"
+  trap 'rm -f "$KEY_FILE"' EXIT
+  (umask 077 && printf '%s\n' "${INPUT_SIGNING_KEY:-}" >"$KEY_FILE")
+  unset INPUT_SIGNING_KEY
+}
+
+# Attest the published packages of `path` in one batch and keep the bundles: attached to each
+# image (an OCI referrer; the `sha256-<hex>` fallback tag on registries without the referrers
+# API, as GHCR), stored with GitHub's attestations API when that applies (`github-api`), and
+# written to `cratemill-attest/` for the workflow to upload. Signing was decided in validate.
+run_attest() {
+  local gh_token="${INPUT_GITHUB_TOKEN:-}"
+  unset INPUT_GITHUB_TOKEN
+  take_token CRATEMILL_REGISTRY_TOKEN
+  if [[ -n "$gh_token" ]]; then
+    [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::add-mask::%s\n' "$(escape "$gh_token")"
+    export GITHUB_TOKEN="$gh_token"
+  fi
+  local root sign api
+  root="$(input PATH)"
+  root="${root:-cratemill-out}"
+  sign="$(input SIGN)"
+  sign="${sign:-keyless}"
   "$CRATEMILL_EXE" attest --help >/dev/null 2>&1 ||
     fail 3 "this cratemill ($("$CRATEMILL_EXE" --version)) has no \`attest\` subcommand: set \`cratemill-version\` to a release that has it"
   local found=()
-  mapfile -t found < <(packages "$root")
-  [[ ${#found[@]} -gt 0 ]] || fail 2 "no built package (result.json with CHECKSUMS) at or below \`$root\`: set \`path\`"
-  exec "$CRATEMILL_EXE" attest --sign "$(input SIGN)" --batch "${found[@]}"
+  mapfile -t found < <(published "$root")
+  [[ ${#found[@]} -gt 0 ]] || fail 2 "no published package (result.json, CHECKSUMS and publish.json) at or below \`$root\`: run mode publish first, or set \`path\`"
+  local args=(attest --sign "$sign" --batch --out cratemill-attest)
+  case "$sign" in
+    keyless) args+=(--instance "$SIGNING_INSTANCE") ;;
+    key)
+      write_key
+      args+=(--key "$KEY_FILE")
+      ;;
+  esac
+  api="$(input GITHUB_API)"
+  [[ "${api:-auto}" == "auto" ]] && api="$GITHUB_API_DEFAULT"
+  if [[ "$sign" != "none" ]]; then
+    args+=(--attach)
+    [[ "$(input INSECURE_HTTP)" == "true" ]] && args+=(--insecure-http)
+    [[ "$api" == "true" ]] && args+=(--github-api)
+  fi
+  "$CRATEMILL_EXE" "${args[@]}" "${found[@]}"
 }
 
 run_matrix() {
@@ -191,20 +352,44 @@ run_matrix() {
   if [[ -n "$built" && -f "$built" ]]; then
     args+=(--built "$built")
   elif [[ -n "$built" ]]; then
-    echo "::warning title=cratemill::no built index at $built (first run?): planning every selected crate"
+    annotate warning "no built index at $built (first run?): planning every selected crate"
+    line "warning: no built index at $built (first run?): planning every selected crate"
   fi
   exec "$CRATEMILL_EXE" "${args[@]}"
 }
 
 run_report() {
-  local root built
+  local root built issues
   root="$(input PATH)"
+  root="${root:-.}"
   built="$(input BUILT_INDEX)"
-  local args=(report "${root:-.}")
+  if [[ -z "$(find "$root" -name result.json -print -quit 2>/dev/null)" ]]; then
+    # A run cancelled before any chunk left its results: nothing to merge, the index stays.
+    annotate notice "no result.json at or below $root (the run ended before any chunk reported): the built index is unchanged"
+    line "cratemill: no result.json at or below $root: nothing to report, the built index is unchanged"
+    return 0
+  fi
+  local args=(report "$root")
+  issues="$(input OPEN_ISSUES)"
+  if [[ "${issues:-false}" != "false" ]]; then
+    local token="${INPUT_GITHUB_TOKEN:-}"
+    unset INPUT_GITHUB_TOKEN
+    [[ -n "$token" ]] || fail 2 'open-issues needs a token in `github-token` (a personal access token with Issues: write on the crates'"'"' repositories)'
+    [[ "${GITHUB_ACTIONS:-}" == "true" ]] && printf '::add-mask::%s\n' "$(escape "$token")"
+    export CRATEMILL_ISSUES_TOKEN="$token"
+    args+=(--open-issues --github-token-env CRATEMILL_ISSUES_TOKEN)
+    [[ "$issues" == "dry-run" ]] && args+=(--dry-run)
+  fi
+  if [[ -n "$(input PUSH_INDEX)" ]]; then
+    take_token CRATEMILL_REGISTRY_TOKEN
+    args+=(--push-index "$(input PUSH_INDEX)")
+    [[ "$(input INSECURE_HTTP)" == "true" ]] && args+=(--insecure-http)
+  fi
   if [[ -n "$built" && -f "$built" ]]; then
     args+=(--previous "$built" --out "$built")
   elif [[ -n "$built" ]]; then
-    echo "::warning title=cratemill::no built index at $built (first run?): starting a new one there"
+    annotate warning "no built index at $built (first run?): starting a new one there"
+    line "warning: no built index at $built (first run?): starting a new one there"
     args+=(--out "$built")
   fi
   exec "$CRATEMILL_EXE" "${args[@]}"
@@ -212,7 +397,11 @@ run_report() {
 
 main() {
   validate
-  [[ "${1:-}" == "validate" ]] && return 0
+  if [[ "${1:-}" == "validate" ]]; then
+    [[ "$(input MODE)" == "attest" || -n "$(input SIGN)" ]] && signing
+    return 0
+  fi
+  [[ "$(input MODE)" == "attest" ]] && signing
   [[ "${1:-}" == "run" ]] || fail 3 "dist/run.sh takes \`validate\` or \`run\`, not \`${1:-}\`"
   [[ -n "${CRATEMILL_EXE:-}" && -x "$CRATEMILL_EXE" ]] ||
     fail 3 "no cratemill executable at \`${CRATEMILL_EXE:-}\`: the bootstrap step (dist/bootstrap.sh) did not run or failed"

@@ -4,13 +4,19 @@
 //! [`AttestRequest::prepare`]). It sits above `builder`, `publish` and `provenance` so that none
 //! depends on another for the chaining (`publish` uses `elf` to re-derive facts from
 //! the bytes it pushes; `provenance` reads what `publish` recorded). I/O edge: runs the phases.
+//! A build refused before it starts (a backend that cannot make the target, no backend at all)
+//! still leaves a failed result.json in `--out` ([`refusal`], pure), so that a fleet job is
+//! counted and reported like any failed one.
 
 use std::path::PathBuf;
 
+use crate::builder::backend::BackendChoice;
 use crate::builder::{self, invocation, BuildArgs};
 use crate::error::{usage, Exit};
 use crate::provenance::{self, sign::SignMode, AttestArgs, AttestOptions};
 use crate::publish::{Destination, PublishArgs, PublishOptions};
+use crate::schema::result::BuildResult;
+use crate::schema::{Backend, Phase};
 
 /// The help heading of the attest flags of `build`.
 const BUILD_ATTEST_HEADING: &str = "Attest (with --publish --attest)";
@@ -63,13 +69,62 @@ pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
     if let Some(opts) = &publish {
         opts.destination()?;
     }
-    let done = builder::run(&args).await?;
+    let done = match builder::run(&args).await {
+        Ok(done) => done,
+        Err(e) => {
+            record_refusal(&args, &e);
+            return Err(e);
+        }
+    };
     let exits: Vec<Exit> = done.iter().map(|(exit, _)| *exit).collect();
     if let Some(opts) = &publish {
         let built: Vec<PathBuf> = done.into_iter().filter(|(e, _)| *e == Exit::Ok).map(|(_, out)| out).collect();
         publish_chain(&built, opts, attest, "published ").await?;
     }
     Ok(invocation::worst(&exits))
+}
+
+/// The failed result of a build refused before it started: for one `--target`, an exact version
+/// and an `--out` folder (a fleet job's shape), else `None` (nothing to name the job by). Pure.
+pub fn refusal(args: &BuildArgs, message: &str) -> Option<(PathBuf, BuildResult)> {
+    use crate::schema::result::{Failure, FailureClass};
+    let [target] = args.targets.as_slice() else { return None };
+    let (name, version) = args.spec.split_once('@')?;
+    let out = args.out.clone()?;
+    let backend = match args.backend {
+        BackendChoice::Cross => Backend::Cross,
+        BackendChoice::Zigbuild => Backend::Zigbuild,
+        // `auto` chose none; recorded as cargo, the message says why nothing could build.
+        BackendChoice::Cargo | BackendChoice::Auto => Backend::Cargo,
+    };
+    let mut result = BuildResult::new(name, version.trim_start_matches('='), target, backend);
+    result.finished_at = result.started_at.clone();
+    // Unknown is transient: the next plan tries the job again, once the setup may have changed.
+    result.failure = Some(Failure {
+        class: FailureClass::Unknown,
+        phase: Phase::Setup,
+        message: format!("refused before the build started: {message}"),
+        evidence: vec![message.to_string()],
+    });
+    Some((out, result))
+}
+
+/// Write [`refusal`]'s result.json into `--out` when that folder is absent or empty (never into a
+/// folder the build left or refused to overwrite); a failure to write is said, not fatal (the
+/// refusal is the error that matters).
+fn record_refusal(args: &BuildArgs, err: &anyhow::Error) {
+    let Some((out, result)) = refusal(args, &crate::error::one_line(err)) else { return };
+    let file = out.join(crate::package::RESULT_FILE);
+    let empty = std::fs::read_dir(&out).map(|mut d| d.next().is_none()).unwrap_or(!out.exists());
+    if !empty {
+        return;
+    }
+    let written =
+        std::fs::create_dir_all(&out).map_err(anyhow::Error::from).and_then(|()| crate::schema::write(&file, &result));
+    match written {
+        Ok(()) => crate::note!("cratemill: the refusal is recorded in {}", file.display()),
+        Err(e) => crate::note!("warning: could not record the refusal in {}: {e}", file.display()),
+    }
 }
 
 /// `cratemill publish` and its chained `--attest`.
@@ -232,6 +287,27 @@ mod tests {
         assert_eq!(cli.cmd.attest_out.as_deref(), Some(Path::new("att")));
         assert!(cli.cmd.attest && cli.cmd.publish);
         assert_eq!(cli.cmd.attest_options.sign, SignMode::Key);
+    }
+
+    #[test]
+    fn a_refused_fleet_job_still_has_a_failed_result() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().cmd.build;
+        let args =
+            parse(&["x", "tool@1.2.3", "--target", "x86_64-unknown-linux-gnu", "--backend", "zigbuild", "--out", "o"]);
+        let (out, r) = refusal(&args, "the zigbuild backend cannot make static glibc executables").unwrap();
+        assert_eq!(out, Path::new("o"));
+        assert_eq!(
+            (r.crate_name.as_str(), r.version.as_str(), r.target.as_str()),
+            ("tool", "1.2.3", "x86_64-unknown-linux-gnu")
+        );
+        assert_eq!((r.status, r.backend), (crate::schema::result::Status::Failed, Backend::Zigbuild));
+        let f = r.failure.unwrap();
+        assert!(f.class.is_transient() && f.phase == Phase::Setup);
+        assert!(f.message.ends_with("cannot make static glibc executables"), "{}", f.message);
+        // Nothing names the job: no result.
+        assert!(refusal(&parse(&["x", "tool", "--target", "t", "--out", "o"]), "m").is_none());
+        assert!(refusal(&parse(&["x", "tool@1.0.0", "--target", "t"]), "m").is_none());
+        assert!(refusal(&parse(&["x", "tool@1.0.0", "--target", "a", "--target", "b", "--out", "o"]), "m").is_none());
     }
 
     #[test]

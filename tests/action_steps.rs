@@ -12,8 +12,14 @@
 
 mod support;
 
+#[path = "support/github_api.rs"]
+mod github_api;
 #[path = "support/registry.rs"]
 mod registry;
+#[path = "support/report_results.rs"]
+mod report_results;
+#[path = "support/sigstore.rs"]
+mod sigstore;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,7 +91,7 @@ mod expr {
         let parts: Vec<&str> = path.split('.').collect();
         let got = match parts.as_slice() {
             ["inputs", name] => ctx.inputs.get(*name),
-            ["github", name] => ctx.github.get(*name),
+            ["github", rest @ ..] => ctx.github.get(&rest.join(".")),
             ["steps", id, "outputs", name] => ctx.steps.get(*id).and_then(|o| o.get(*name)),
             _ => panic!("context `{path}` not supported by this test"),
         };
@@ -210,7 +216,9 @@ fn run_action(workspace: &Path, with: &[(&str, &str)], env: &[(&str, &str)]) -> 
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let action: Value = serde_yaml::from_str(&std::fs::read_to_string(root.join("action.yml")).unwrap()).unwrap();
     let mut ctx = Contexts { inputs: BTreeMap::new(), github: BTreeMap::new(), steps: BTreeMap::new() };
-    ctx.github.insert("token".into(), env.iter().find(|(k, _)| *k == "TEST_GITHUB_TOKEN").map_or("", |kv| kv.1).into());
+    let test_var = |name: &str| env.iter().find(|(k, _)| *k == name).map_or("", |kv| kv.1).to_string();
+    ctx.github.insert("token".into(), test_var("TEST_GITHUB_TOKEN"));
+    ctx.github.insert("event.repository.visibility".into(), test_var("TEST_VISIBILITY"));
     for (name, spec) in action["inputs"].as_mapping().unwrap() {
         let name = name.as_str().unwrap().to_string();
         let given = with.iter().find(|(k, _)| *k == name).map(|kv| kv.1.to_string());
@@ -237,7 +245,8 @@ fn run_action(workspace: &Path, with: &[(&str, &str)], env: &[(&str, &str)]) -> 
         }
         let script = dir.join("script.sh");
         std::fs::write(&script, step["run"].as_str().unwrap()).unwrap();
-        let base_path = std::env::var("PATH").unwrap();
+        let base_path =
+            env.iter().find(|(k, _)| *k == "TEST_PATH").map_or(std::env::var("PATH").unwrap(), |kv| kv.1.into());
         let path = carried_path.iter().rev().cloned().chain([base_path]).collect::<Vec<_>>().join(":");
         let mut cmd = Command::new("bash");
         cmd.args(["--noprofile", "--norc", "-eo", "pipefail"]).arg(&script).current_dir(workspace);
@@ -280,6 +289,23 @@ fn run_action(workspace: &Path, with: &[(&str, &str)], env: &[(&str, &str)]) -> 
     Invocation { failed, outputs, log, summary }
 }
 
+/// A `'static` name for the job environment (tests only: a handful of names).
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
 fn bin_crate(name: &str, version: &str) -> TestCrate {
     TestCrate::binary(name, version).file("LICENSE-MIT", MIT)
 }
@@ -296,7 +322,7 @@ fn strs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
 }
 
 #[test]
-fn build_publish_report_through_the_action() {
+fn build_publish_attest_report_through_the_action() {
     let reg = SparseRegistry::start(vec![bin_crate("hello", "1.0.0")]);
     let ws = tempfile::tempdir().unwrap();
     let env = job_env(&reg);
@@ -317,6 +343,15 @@ fn build_publish_report_through_the_action() {
     assert!(b.summary.contains("hello"), "the step summary reached the runner's file");
 
     // publish: a fresh job would download `out/` as an artifact; the token comes in as an input.
+    // A second, tampered package (a byte of its executable changed after CHECKSUMS) sorts first:
+    // publish refuses it, says so, goes on with `hello`, and fails the step at the end.
+    let broken = ws.path().join("out/broken");
+    copy_dir(&pkg, &broken);
+    let exe = broken.join("bin/hello");
+    let mut bytes = std::fs::read(&exe).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&exe, bytes).unwrap();
     let reg_oci = registry::Registry::start();
     let dest = format!("{}/mirror", reg_oci.host());
     let mut penv = env.clone();
@@ -332,7 +367,15 @@ fn build_publish_report_through_the_action() {
         ],
         &strs(&penv),
     );
-    assert!(p.failed.is_none(), "publish failed: {:?}\n{}", p.failed, p.log);
+    assert_eq!(p.failed.as_ref().map(|f| f.0.as_str()), Some("publish"), "the bad package fails the step: {}", p.log);
+    assert!(p.log.contains("publishing out/broken failed") && p.log.contains("the other packages go on"), "{}", p.log);
+    assert!(p.log.contains("1 package(s) published, 1 failed"), "{}", p.log);
+    assert!(
+        p.summary.contains("| `broken` | **failed**") && p.summary.contains("| `hello` | published |"),
+        "{}",
+        p.summary
+    );
+    assert!(!broken.join("publish.json").exists() && pkg.join("publish.json").is_file());
     let image = &p.outputs["image"];
     assert_eq!(image, &format!("{dest}/hello:1.0.0-x86_64-unknown-linux-gnu"));
     let manifest = registry::inspect_raw(image).expect("the image reads back");
@@ -341,15 +384,92 @@ fn build_publish_report_through_the_action() {
     assert!(registry::inspect_raw(&p.outputs["srcbuild-image"]).is_ok());
     assert!(p.log.contains(&format!("::add-mask::{}", registry::PASSWORD)), "the token is masked in the log");
 
-    // report: the outcomes into a new built index.
-    let r =
-        run_action(ws.path(), &[("mode", "report"), ("path", "out"), ("built-index", "index/built.json")], &strs(&env));
+    // attest: signed with the key from the `signing-key` input, the bundle attached to the image
+    // (the fallback tag: this registry has no referrers API) where `install --verify` finds it.
+    // The unpublished package is skipped, not attested.
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = sigstore::keypair(keys.path(), "mirror");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let mut aenv = penv.clone();
+    aenv.extend(sigstore::runner_env().into_iter().map(|(k, v)| (leak(k), v)));
+    let a = run_action(
+        ws.path(),
+        &[
+            ("mode", "attest"),
+            ("path", "out"),
+            ("sign", "key"),
+            ("signing-key", &pem),
+            ("insecure-http", "true"),
+            ("token", registry::PASSWORD),
+        ],
+        &strs(&aenv),
+    );
+    assert!(a.failed.is_none(), "attest failed: {:?}\n{}", a.failed, a.log);
+    assert!(a.log.contains("skipping out/broken: not published"), "{}", a.log);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.path().join("cratemill-attest/attest.json")).unwrap()).unwrap();
+    let entry = &record["attestations"][0];
+    assert_eq!(entry["packages"].as_array().unwrap().len(), 1, "{record}");
+    assert_eq!(entry["attached"].as_array().unwrap().len(), 1, "{record}");
+    assert!(ws.path().join("cratemill-attest").join(entry["bundle"].as_str().unwrap()).is_file());
+    let digest_hex = p.outputs["digest"].trim_start_matches("sha256:").to_string();
+    let fallback = format!("{dest}/hello:sha256-{digest_hex}");
+    assert!(registry::inspect_raw(&fallback).is_ok(), "skopeo reads the fallback tag {fallback}");
+    let leftover = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("cratemill-signing-key-"));
+    assert!(!leftover, "the key file is removed when the step ends");
+    let bin = ws.path().join("installed");
+    let host = reg_oci.host();
+    let install = sigstore::cratemill(
+        &[
+            "install",
+            "hello@1.0.0",
+            "--from",
+            &format!("{host}/mirror"),
+            "--insecure-http",
+            "--dir",
+            bin.to_str().unwrap(),
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--verify",
+            "require",
+            "--key",
+            public.to_str().unwrap(),
+        ],
+        &[
+            ("CRATEMILL_REGISTRY_USER".into(), registry::USER.into()),
+            ("CRATEMILL_REGISTRY_TOKEN".into(), registry::PASSWORD.into()),
+        ],
+    );
+    assert!(install.status.success(), "install --verify require: {}", sigstore::stderr(&install));
+    assert!(bin.join("hello").is_file());
+    std::fs::remove_dir_all(&broken).unwrap();
+
+    // report: the outcomes into a new built index, also pushed to the registry (push-index).
+    let pushed_to = format!("{dest}/cratemill-built-index:main");
+    let r = run_action(
+        ws.path(),
+        &[
+            ("mode", "report"),
+            ("path", "out"),
+            ("built-index", "index/built.json"),
+            ("push-index", &pushed_to),
+            ("insecure-http", "true"),
+            ("token", registry::PASSWORD),
+        ],
+        &strs(&penv),
+    );
     assert!(r.failed.is_none(), "report failed: {:?}\n{}", r.failed, r.log);
     assert_eq!((r.outputs["jobs"].as_str(), r.outputs["published"].as_str()), ("1", "1"), "{:?}", r.outputs);
     let index: cratemill::schema::plan::BuiltIndex =
         cratemill::schema::read(&ws.path().join("index/built.json")).unwrap();
     assert_eq!(index.entries.len(), 1);
     assert_eq!(index.entries[0].digest.as_deref(), Some(p.outputs["digest"].as_str()));
+    assert!(r.outputs["index-reference"].starts_with(&format!("{pushed_to}@sha256:")), "{:?}", r.outputs);
+    assert!(registry::inspect_raw(&pushed_to).is_ok(), "skopeo reads the pushed index");
+    assert!(r.log.contains(&format!("::add-mask::{}", registry::PASSWORD)), "the token is masked");
 }
 
 #[test]
@@ -427,4 +547,292 @@ fn matrix_mode_plans_and_outputs_the_chunks() {
     for id in &chunks {
         assert!(ws.path().join(format!("plan/chunks/{id}.json")).is_file());
     }
+}
+
+/// A stand-in cratemill that records each invocation's arguments (one line each, in `calls`) and
+/// succeeds; enough to see what the action asks of cratemill without building anything.
+struct FakeCratemill {
+    dir: tempfile::TempDir,
+}
+
+impl FakeCratemill {
+    fn new() -> FakeCratemill {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("cratemill");
+        let script = format!(
+            "#!/bin/bash\n[[ \"$1\" == --version ]] && {{ echo 'cratemill 0.0.0'; exit 0; }}\n[[ \"$2\" == --help ]] && exit 0\necho \"$*\" >> {}\n",
+            dir.path().join("calls").display()
+        );
+        std::fs::write(&exe, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        FakeCratemill { dir }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("CRATEMILL_BOOTSTRAP_EXE", self.dir.path().join("cratemill").display().to_string())]
+    }
+
+    /// The recorded invocations, and forget them.
+    fn take(&self) -> Vec<String> {
+        let file = self.dir.path().join("calls");
+        let calls = std::fs::read_to_string(&file).unwrap_or_default();
+        let _ = std::fs::remove_file(&file);
+        calls.lines().map(str::to_string).collect()
+    }
+}
+
+/// A published package folder (the files attest mode looks for; a fake cratemill reads none).
+fn published_package(ws: &Path, name: &str) {
+    let dir = ws.join("packages").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["result.json", "CHECKSUMS", "publish.json"] {
+        std::fs::write(dir.join(f), "{}").unwrap();
+    }
+}
+
+#[test]
+fn signing_is_decided_up_front_from_the_repository_visibility() {
+    let fake = FakeCratemill::new();
+    let ws = tempfile::tempdir().unwrap();
+    published_package(ws.path(), "hello-1.0.0-x86_64-unknown-linux-musl");
+    let with_vis = |vis: &'static str| {
+        let mut e = fake.env();
+        e.push(("TEST_VISIBILITY", vis.to_string()));
+        e
+    };
+    // A private repository with keyless signing and no instance chosen: refused in the validate
+    // step, before the plan, before any push, with the three ways out.
+    for mode in [
+        vec![("mode", "matrix"), ("sign", "keyless")],
+        vec![("mode", "publish"), ("sign", "keyless")],
+        vec![("mode", "attest")],
+    ] {
+        let mut with = mode.clone();
+        with.push(("path", "packages"));
+        let inv = run_action(ws.path(), &with, &strs(&with_vis("private")));
+        assert_eq!(inv.failed, Some(("validate".to_string(), 2)), "{with:?}: {}", inv.log);
+        let line = inv.log.lines().find(|l| l.starts_with("error: ")).unwrap();
+        for needle in
+            ["Enterprise Cloud", "`sigstore-instance: github`", "`sigstore-instance: public-good`", "`sign: none`"]
+        {
+            assert!(line.contains(needle), "{needle}: {line}");
+        }
+        assert!(fake.take().is_empty(), "cratemill never ran");
+    }
+    let inv = run_action(ws.path(), &[("mode", "attest"), ("path", "packages")], &strs(&fake.env()));
+    assert_eq!(inv.failed, Some(("validate".to_string(), 2)));
+    assert!(inv.log.contains("visibility is unknown"), "{}", inv.log);
+    let inv = run_action(ws.path(), &[("mode", "attest"), ("path", "packages"), ("sign", "key")], &strs(&fake.env()));
+    assert_eq!(inv.failed, Some(("validate".to_string(), 2)));
+    assert!(inv.log.contains("needs the input `signing-key`"), "{}", inv.log);
+
+    // What each decision asks of cratemill: the instance, and the attestations API only where
+    // GitHub keeps attestations (a public repository, or GitHub's instance on Enterprise Cloud).
+    for (vis, with, expect) in [
+        ("public", vec![], "--instance public-good --attach --github-api packages/"),
+        ("private", vec![("sigstore-instance", "github")], "--instance github --attach --github-api packages/"),
+        ("private", vec![("sigstore-instance", "public-good")], "--instance public-good --attach packages/"),
+        ("public", vec![("github-api", "false")], "--instance public-good --attach packages/"),
+        ("internal", vec![("sign", "none")], "--sign none --batch --out cratemill-attest packages/"),
+    ] {
+        let mut w = vec![("mode", "attest"), ("path", "packages")];
+        w.extend(with.iter().copied());
+        let inv = run_action(ws.path(), &w, &strs(&with_vis(vis)));
+        assert!(inv.failed.is_none(), "{w:?}: {}", inv.log);
+        let calls = fake.take();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert!(calls[0].starts_with("attest --sign "), "{calls:?}");
+        assert!(calls[0].contains(expect), "{w:?} {vis}: {} lacks {expect}", calls[0]);
+    }
+    // Told this organisation has Enterprise Cloud, a private repository plans.
+    let inv = run_action(
+        ws.path(),
+        &[("mode", "matrix"), ("sign", "keyless"), ("sigstore-instance", "github"), ("dump", "d.tar.gz")],
+        &strs(&with_vis("private")),
+    );
+    assert!(inv.failed.is_none(), "{}", inv.log);
+    assert!(fake.take()[0].starts_with("matrix --dump d.tar.gz"));
+}
+
+#[test]
+fn the_default_backend_is_zigbuild_for_musl_and_cross_only_on_request() {
+    let fake = FakeCratemill::new();
+    let ws = tempfile::tempdir().unwrap();
+    for (with, expect) in [
+        (vec![("target", "aarch64-unknown-linux-musl")], "--backend zigbuild"),
+        (vec![], "--backend cargo"),
+        (vec![("target", "x86_64-unknown-linux-gnu")], "--backend cargo"),
+        (vec![("target", "x86_64-unknown-linux-musl"), ("backend", "cross")], "--backend cross"),
+    ] {
+        let mut w = vec![("mode", "build"), ("crate", "hello")];
+        w.extend(with.iter().copied());
+        let inv = run_action(ws.path(), &w, &strs(&fake.env()));
+        assert!(inv.failed.is_none(), "{w:?}: {}", inv.log);
+        let calls = fake.take();
+        assert!(calls[0].starts_with("build hello ") && calls[0].contains(expect), "{w:?}: {calls:?}");
+    }
+}
+
+#[test]
+fn hosted_runners_refresh_apt_indexes_before_installing() {
+    let fake = FakeCratemill::new();
+    let ws = tempfile::tempdir().unwrap();
+    // A PATH of /usr/bin without bwrap, qemu and sudo, plus recording `sudo` and `rustup`.
+    let bin = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir("/usr/bin").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name == "bwrap" || name.starts_with("qemu-") || name == "sudo" || name == "rustup" {
+            continue;
+        }
+        std::os::unix::fs::symlink(e.path(), bin.path().join(&name)).unwrap();
+    }
+    let log = bin.path().join("sudo.log");
+    for tool in ["sudo", "rustup"] {
+        let script = format!("#!/bin/bash\necho \"{tool} $*\" >> {}\n", log.display());
+        std::fs::write(bin.path().join(tool), script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.path().join(tool), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut env = fake.env();
+    env.push(("TEST_PATH", bin.path().display().to_string()));
+    env.push(("RUNNER_ENVIRONMENT", "github-hosted".to_string()));
+    let w = [("mode", "build"), ("crate", "hello"), ("target", "aarch64-unknown-linux-musl"), ("backend", "cargo")];
+    let inv = run_action(ws.path(), &w, &strs(&env));
+    assert!(inv.failed.is_none(), "{}", inv.log);
+    let calls: Vec<String> =
+        std::fs::read_to_string(&log).unwrap().lines().filter(|l| !l.contains("sysctl")).map(str::to_string).collect();
+    assert_eq!(
+        calls,
+        [
+            "rustup target add aarch64-unknown-linux-musl",
+            "sudo apt-get update -qq",
+            "sudo apt-get install -y -qq --no-install-recommends bubblewrap",
+            "sudo apt-get install -y -qq --no-install-recommends qemu-user-static",
+        ]
+    );
+    assert_eq!(fake.take().len(), 1, "then cratemill builds");
+}
+
+#[test]
+fn input_values_cannot_start_a_workflow_command() {
+    let fake = FakeCratemill::new();
+    let ws = tempfile::tempdir().unwrap();
+    for value in ["1.0\n::add-mask::x", "1.0\r::stop-commands::t", "1.0%0A::warning::w"] {
+        let inv =
+            run_action(ws.path(), &[("mode", "build"), ("crate", "hello"), ("version", value)], &strs(&fake.env()));
+        assert_eq!(inv.failed, Some(("validate".to_string(), 2)), "{}", inv.log);
+        // The runner splits lines at LF and at CR: no line but the one annotation is a command.
+        let commands: Vec<&str> = inv.log.split(['\n', '\r']).filter(|l| l.starts_with("::")).collect();
+        assert_eq!(commands.len(), 1, "{commands:?}");
+        assert!(commands[0].starts_with("::error title=cratemill::input `version` is `1.0%"), "{commands:?}");
+        let escaped = value.replace('%', "%25").replace('\n', "%0A").replace('\r', "%0D");
+        assert!(commands[0].contains(&escaped), "{commands:?}");
+    }
+}
+
+#[test]
+fn report_opens_issues_when_asked_and_an_empty_run_leaves_the_index_alone() {
+    let reg = SparseRegistry::start(vec![]);
+    let ws = tempfile::tempdir().unwrap();
+    let mut env = job_env(&reg);
+
+    // A run cancelled before any chunk reported: no result.json. Not an error; nothing written.
+    std::fs::create_dir_all(ws.path().join("results")).unwrap();
+    let r = run_action(
+        ws.path(),
+        &[("mode", "report"), ("path", "results"), ("built-index", "plan/built.json")],
+        &strs(&env),
+    );
+    assert!(r.failed.is_none(), "{}", r.log);
+    assert!(r.log.contains("::notice title=cratemill::no result.json at or below results"), "{}", r.log);
+    assert!(r.outputs.is_empty() && !ws.path().join("plan").exists(), "{:?}", r.outputs);
+
+    // A crate's own compile error, on a GitHub repository: one issue, and the outputs say so.
+    let api = github_api::GithubApi::start("github_pat_test", &[("example/broken", github_api::Repo::Open)]);
+    let folder = report_results::failed(
+        &ws.path().join("results"),
+        &report_results::job("broken", "1.0.0", report_results::X86),
+        cratemill::schema::result::FailureClass::CompileError,
+    );
+    let file = folder.join("result.json");
+    let mut result: cratemill::schema::result::BuildResult = cratemill::schema::read(&file).unwrap();
+    result.package = Some(cratemill::schema::result::PackageMeta {
+        repository: Some("https://github.com/example/broken".into()),
+        ..Default::default()
+    });
+    cratemill::schema::write(&file, &result).unwrap();
+    env.push(("GITHUB_API_URL", api.url.clone()));
+    let without = run_action(
+        ws.path(),
+        &[("mode", "report"), ("path", "results"), ("built-index", "plan/built.json"), ("open-issues", "true")],
+        &strs(&env),
+    );
+    assert_eq!(without.failed, Some(("plan".to_string(), 2)), "{}", without.log);
+    assert!(without.log.contains("open-issues needs a token in `github-token`"), "{}", without.log);
+    let r = run_action(
+        ws.path(),
+        &[
+            ("mode", "report"),
+            ("path", "results"),
+            ("built-index", "plan/built.json"),
+            ("open-issues", "true"),
+            ("github-token", "github_pat_test"),
+        ],
+        &strs(&env),
+    );
+    assert!(r.failed.is_none(), "{}", r.log);
+    assert_eq!(api.issues().len(), 1, "{:?}", api.requests());
+    assert_eq!(r.outputs.get("issues-opened").map(String::as_str), Some("1"), "{:?}", r.outputs);
+    assert!(ws.path().join(&r.outputs["issues"]).is_file());
+    assert!(r.log.contains("::add-mask::github_pat_test"), "the token is masked");
+}
+
+#[test]
+fn a_build_refused_before_it_starts_leaves_a_result_for_the_upload_and_the_report() {
+    // The fleet uploads `out/` with if-no-files-found: error, and the report counts result.json
+    // files: a refusal that left nothing made the job vanish from both.
+    let reg = SparseRegistry::start(vec![bin_crate("hello", "1.0.0")]);
+    let ws = tempfile::tempdir().unwrap();
+    let env = job_env(&reg);
+    let b = run_action(
+        ws.path(),
+        &[
+            ("mode", "build"),
+            ("crate", "hello"),
+            ("version", "1.0.0"),
+            ("target", "x86_64-unknown-linux-gnu"),
+            ("backend", "zigbuild"),
+            ("path", "out/hello-1.0.0-x86_64-unknown-linux-gnu"),
+        ],
+        &strs(&env),
+    );
+    assert_eq!(b.failed, Some(("build".to_string(), 2)), "{}", b.log);
+    let result: cratemill::schema::result::BuildResult =
+        cratemill::schema::read(&ws.path().join("out/hello-1.0.0-x86_64-unknown-linux-gnu/result.json")).unwrap();
+    let failure = result.failure.expect("a failure");
+    assert!(failure.message.contains("cannot make static glibc executables"), "{}", failure.message);
+    let r =
+        run_action(ws.path(), &[("mode", "report"), ("path", "out"), ("built-index", "index/built.json")], &strs(&env));
+    assert!(r.failed.is_none(), "{}", r.log);
+    assert_eq!((r.outputs["jobs"].as_str(), r.outputs["failed"].as_str()), ("1", "1"), "{:?}", r.outputs);
+
+    // Never into a folder that holds something else.
+    let foreign = ws.path().join("mine");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("precious.txt"), "keep").unwrap();
+    let b = run_action(
+        ws.path(),
+        &[
+            ("mode", "build"),
+            ("crate", "hello"),
+            ("version", "1.0.0"),
+            ("target", "x86_64-unknown-linux-gnu"),
+            ("backend", "zigbuild"),
+            ("path", "mine"),
+        ],
+        &strs(&env),
+    );
+    assert_eq!(b.failed, Some(("build".to_string(), 2)), "{}", b.log);
+    assert!(!foreign.join("result.json").exists());
 }

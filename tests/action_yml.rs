@@ -75,6 +75,13 @@ fn every_listed_input_is_declared_documented_and_passed_through_env() {
         "built-index",
         "token",
         "cratemill-version",
+        "sigstore-instance",
+        "repository-visibility",
+        "signing-key",
+        "github-api",
+        "github-token",
+        "open-issues",
+        "push-index",
     ] {
         assert!(inputs.contains(name), "input `{name}` missing");
     }
@@ -85,7 +92,8 @@ fn every_listed_input_is_declared_documented_and_passed_through_env() {
         assert_eq!(s["shell"].as_str(), Some("bash"));
         for (k, v) in s["env"].as_mapping().expect("env").iter() {
             let v = v.as_str().unwrap();
-            if let Some(name) = v.strip_prefix("${{ inputs.").and_then(|r| r.strip_suffix(" }}")) {
+            let plain = |n: &&str| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+            if let Some(name) = v.strip_prefix("${{ inputs.").and_then(|r| r.strip_suffix(" }}")).filter(plain) {
                 let var = format!("INPUT_{}", name.to_uppercase().replace('-', "_"));
                 assert_eq!(k.as_str().unwrap(), var, "input {name} goes to INPUT_ + its name");
                 used.insert(name.to_string());
@@ -105,8 +113,34 @@ fn the_token_reaches_only_publish_and_attest() {
     let a = action();
     for s in steps(&a) {
         let env = s["env"].as_mapping().unwrap();
-        let has_token = env.values().any(|v| v.as_str().is_some_and(|v| v.contains("inputs.token")));
+        let holds = |input: &str| env.values().any(|v| v.as_str() == Some(&format!("${{{{ inputs.{input} }}}}")));
         let id = s["id"].as_str().unwrap();
-        assert_eq!(has_token, id == "publish" || id == "attest", "token in step {id}: {has_token}");
+        assert_eq!(holds("token"), id == "publish" || id == "attest", "token in step {id}");
+        let push = env.values().any(|v| v.as_str() == Some("${{ inputs.push-index != '' && inputs.token || '' }}"));
+        assert_eq!(push, id == "plan", "the registry token to the report step only for push-index, in step {id}");
+        // The attestations API token and the signing key: the attest step only; the issues token
+        // to the report step only when it opens issues.
+        assert_eq!(holds("github-token"), id == "attest", "github-token in step {id}");
+        let gated = env
+            .values()
+            .any(|v| v.as_str() == Some("${{ inputs.open-issues != 'false' && inputs.github-token || '' }}"));
+        assert_eq!(gated, id == "plan", "the issues token in step {id}");
+        assert_eq!(holds("signing-key"), id == "attest", "signing-key in step {id}");
     }
+}
+
+#[test]
+fn signing_is_decided_in_the_validate_step_from_the_repository() {
+    let a = action();
+    let env = step(&a, "validate")["env"].clone();
+    for var in ["INPUT_SIGN", "INPUT_SIGSTORE_INSTANCE", "INPUT_REPOSITORY_VISIBILITY", "INPUT_SIGNING_KEY_SET"] {
+        assert!(env.get(var).is_some(), "the validate step lacks {var}");
+    }
+    // Whether a key was given, never the key itself.
+    assert_eq!(env["INPUT_SIGNING_KEY_SET"].as_str(), Some("${{ inputs.signing-key != '' }}"));
+    assert_eq!(
+        a["inputs"]["repository-visibility"]["default"].as_str(),
+        Some("${{ github.event.repository.visibility }}")
+    );
+    assert_eq!(a["inputs"]["sigstore-instance"]["default"].as_str(), Some("auto"));
 }

@@ -215,3 +215,30 @@ fn the_override_hands_on_an_existing_executable() {
     let (o, _) = s.run(&[("CRATEMILL_BOOTSTRAP_EXE", "/nonexistent/cratemill")]);
     assert_eq!(o.status.code(), Some(3));
 }
+
+#[test]
+fn the_release_url_comes_from_the_action_path_when_the_repository_variable_is_empty() {
+    // GITHUB_ACTION_REPOSITORY is empty in composite-action `run:` steps (actions/runner#2473);
+    // the runner puts the action at `.../_actions/OWNER/REPO/REF`, REF a tag or a pinned SHA.
+    let s = Setup::new(Some(sha(FAKE_EXE)));
+    let sha_ref = "0123456789abcdef0123456789abcdef01234567";
+    let pinned = s.path(&format!("runner/_actions/acme/mill/{sha_ref}"));
+    std::fs::create_dir_all(pinned.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(s.path("action"), &pinned).unwrap();
+    let pinned = pinned.display().to_string();
+    // No network here: a proxy that refuses makes the download fail at once, after it is named.
+    let env = [
+        ("GITHUB_ACTION_PATH", pinned.as_str()),
+        ("GITHUB_ACTION_REPOSITORY", ""),
+        ("CRATEMILL_DIST_BASE_URL", ""),
+        ("https_proxy", "http://127.0.0.1:9"),
+    ];
+    let (o, exe) = s.run(&env);
+    let url = format!("https://github.com/acme/mill/releases/download/v{VERSION}/{ASSET}");
+    assert!(stderr(&o).contains(&format!("downloading {url}")), "{}", stderr(&o));
+    assert!(o.status.success() && exe.is_some(), "then the source build: {}", stderr(&o));
+
+    // A local `uses: ./` names no repository: no download is tried.
+    let (o, _) = s.run(&[("GITHUB_ACTION_REPOSITORY", ""), ("CRATEMILL_DIST_BASE_URL", "")]);
+    assert!(!stderr(&o).contains("downloading"), "{}", stderr(&o));
+}

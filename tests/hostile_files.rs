@@ -366,6 +366,13 @@ fn main() {
     out.write_all(b"cargo:warning=").unwrap();
     for _ in 0..256 { out.write_all(&chunk).unwrap(); }
     out.write_all(b"\n").unwrap();
+    // Then more than the log's cap in lines under the line limit (each line is cut at 64 KiB).
+    let line = vec![b'B'; 60 << 10];
+    for _ in 0..1200 {
+        out.write_all(b"cargo:warning=").unwrap();
+        out.write_all(&line).unwrap();
+        out.write_all(b"\n").unwrap();
+    }
 }
 "#;
     let reg = SparseRegistry::start(vec![crate_with("flood", "license = \"MIT\"\n", build_rs)]);
@@ -391,8 +398,10 @@ fn main() {
     assert!(log_size <= cratemill::builder::log::MAX_FILE_BYTES, "{log_size}");
     let cut = r.log_cut_at.expect("result.json records the cut");
     assert!(cut <= cratemill::builder::log::MAX_LOG_BYTES && cut > 0, "{cut}");
-    let tail = std::fs::read(out.join("build.log")).unwrap();
-    let tail = String::from_utf8_lossy(&tail[tail.len().saturating_sub(64 << 10)..]).into_owned();
+    let whole = std::fs::read(out.join("build.log")).unwrap();
+    let note = cratemill::builder::process::CUT_NOTE.as_bytes();
+    assert!(whole.windows(note.len()).any(|w| w == note), "the 256 MiB line was cut and says so");
+    let tail = String::from_utf8_lossy(&whole[whole.len().saturating_sub(64 << 10)..]).into_owned();
     assert!(tail.contains("cratemill: build.log cut here"), "the log says where it was cut");
     assert!(tail.contains("cratemill: built 1 executable(s)"), "cratemill's own notes still fit");
 }

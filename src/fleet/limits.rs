@@ -5,6 +5,7 @@
 use crate::schema::fleet::{Estimate, LimitCheck};
 
 use super::model::{Costs, Workload};
+use crate::plan::chunk::{run_jobs, MAX_RUN_JOBS};
 
 /// A matrix expands to at most this many jobs.
 pub const MATRIX_JOBS: u64 = 256;
@@ -19,9 +20,10 @@ pub const JOB_MINUTES: u64 = 6 * 60;
 /// `GITHUB_TOKEN`: 1,000 REST requests per hour per repository; 500 content-creating per hour.
 pub const API_PER_HOUR: u64 = 1000;
 pub const CONTENT_CREATING_PER_HOUR: u64 = 500;
-/// Artifacts one job may upload; each job of the templates uploads at most one.
+/// Artifacts one job may upload; each job of the templates uploads at most two (publish-chunk:
+/// the results and the attestation bundles).
 pub const ARTIFACTS_PER_JOB: u64 = 500;
-pub const TEMPLATE_ARTIFACTS_PER_JOB: u64 = 1;
+pub const TEMPLATE_ARTIFACTS_PER_JOB: u64 = 2;
 /// Reusable workflows: nesting depth and distinct workflows per run, and the templates' values
 /// (example-caller -> mirror -> chunk -> build-chunk | publish-chunk; mirror, plan, chunk,
 /// build-chunk, publish-chunk).
@@ -43,6 +45,12 @@ pub fn check_all(work: &Workload, costs: &Costs, estimates: &[Estimate]) -> Vec<
     let most_targets = chunks.flat_map(|c| &c.jobs).copied().max().unwrap_or(0);
     let chunks_per_run = work.runs.iter().map(|r| r.chunks.len() as u64).max().unwrap_or(0);
     let api = estimates.iter().map(|e| e.peak_api_per_hour).max().unwrap_or(0);
+    let jobs_per_run = work
+        .runs
+        .iter()
+        .map(|r| run_jobs(r.chunks.len(), r.chunks.iter().map(|c| c.jobs.len()).sum()) as u64)
+        .max()
+        .unwrap_or(0);
     vec![
         check("jobs per matrix (one chunk)", largest_chunk, MATRIX_JOBS),
         check("chunk calls per matrix (one run)", chunks_per_run, MATRIX_JOBS),
@@ -60,6 +68,7 @@ pub fn check_all(work: &Workload, costs: &Costs, estimates: &[Estimate]) -> Vec<
         check("reusable workflow nesting", TEMPLATE_NESTING, NESTING),
         check("reusable workflows per run", TEMPLATE_REUSABLE, REUSABLE_PER_RUN),
         check("step summary, bytes", crate::github::SUMMARY_LIMIT as u64, SUMMARY_BYTES),
+        check("jobs per run (builds, slice, publish, plan, report, next)", jobs_per_run, MAX_RUN_JOBS as u64),
     ]
 }
 
@@ -74,6 +83,10 @@ mod tests {
         let costs = Costs::new(Duration::from_secs(120), Duration::from_secs(30));
         let w = Workload::new(Shape::PerTarget, &vec![Unit { targets: 4 }; 10_033], 256);
         assert!(check_all(&w, &costs, &[]).iter().all(|c| c.ok));
+        // Twice that (two runs): each run within 50,000 jobs of every kind.
+        let w = Workload::new(Shape::PerTarget, &vec![Unit { targets: 4 }; 2 * 10_033], 256);
+        let jobs = check_all(&w, &costs, &[]).into_iter().find(|c| c.limit.starts_with("jobs per run")).unwrap();
+        assert!(jobs.ok && jobs.value == 49_797, "{jobs:?}");
         let w = Workload::new(Shape::Grouped, &[Unit { targets: 200 }], 256);
         let bad: Vec<_> = check_all(&w, &costs, &[]).into_iter().filter(|c| !c.ok).collect();
         assert_eq!(bad.len(), 1);

@@ -156,7 +156,9 @@ fn shape_report(work: &Workload, costs: &Costs, fleets: &[sim::Fleet], baseline:
         chunks,
         build_jobs,
         jobs: build_jobs + 2 * chunks + 2 * runs + runs.saturating_sub(1),
-        artifacts: build_jobs + chunks + 2 * runs,
+        // A package per build job; per chunk its results and its attestation bundles; per run
+        // the plan and the built index.
+        artifacts: build_jobs + 2 * chunks + 2 * runs,
         limits: limits::check_all(work, costs, &estimates),
         estimates,
     }
@@ -214,5 +216,6 @@ mod tests {
         let per = &r.shapes[0];
         assert_eq!((per.shape.as_str(), per.build_jobs, per.chunks, per.runs), ("per-target", 40_132, 157, 1));
         assert_eq!(per.jobs, 40_132 + 2 * 157 + 2);
+        assert_eq!(per.artifacts, 40_132 + 2 * 157 + 2);
     }
 }
