@@ -293,7 +293,9 @@ fn the_mirror_runs_under_act_end_to_end() {
         .map(|(name, version)| {
             let c = TestCrate::binary(name, version).file("LICENSE-MIT", MIT);
             if *name == bad {
-                c.file("src/main.rs", "fn main() { this does not compile }\n")
+                // Its build script also forges workflow commands (issue #19): a CR starts a new
+                // line for the runner, where `::add-mask::` would hide the sentinel printed next.
+                c.file("src/main.rs", "fn main() { this does not compile }\n").file("build.rs", forging_build_rs())
             } else {
                 c
             }
@@ -406,6 +408,9 @@ fn the_mirror_runs_under_act_end_to_end() {
         "the forged crate is not published"
     );
     assert!(run.log.contains("is not a job of chunk"), "the forgery is reported");
+    // The workflow commands the failing crate's build script printed were not executed: the
+    // sentinel it tried to mask is still in the log (act masks with `***`, see the control test).
+    assert!(run.log.contains(&format!("{SENTINEL} shown")), "the forged ::add-mask:: ran:\n{}", run.log);
 
     // Run 2, from the index run 1 left: nothing to build.
     let ws2 = t.join("run2");
@@ -420,6 +425,42 @@ fn the_mirror_runs_under_act_end_to_end() {
         (started.elapsed() - first_run).as_secs_f64(),
         jobs.len()
     );
+}
+
+/// What the failing crate's build script tries to make the runner mask.
+const SENTINEL: &str = "cratemill-forged-mask-sentinel";
+
+/// A build script that prints forged workflow commands through cargo's warnings: each behind a CR
+/// (the runner splits lines there, so the command would start a line), then the sentinel.
+fn forging_build_rs() -> String {
+    format!(
+        "fn main() {{\n\
+         println!(\"cargo:warning=x\\r::add-mask::{SENTINEL}\");\n\
+         println!(\"cargo:warning=x\\r::error title=forged-error-title::forged\");\n\
+         println!(\"cargo:warning={SENTINEL} shown\");\n\
+         }}\n"
+    )
+}
+
+/// The control for the mirror test's forged-command check: under act, a step that prints
+/// `::add-mask::` with the sentinel really masks it afterwards, so the check can fail.
+#[test]
+fn act_executes_add_mask_so_the_forged_command_check_can_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wf = tmp.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    let text = format!(
+        "on: workflow_dispatch\njobs:\n  control:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n          echo '::add-mask::{SENTINEL}'\n          echo '{SENTINEL} shown'\n"
+    );
+    std::fs::write(wf.join("control.yml"), text).unwrap();
+    let out = Command::new(act_dir().join("act"))
+        .current_dir(tmp.path())
+        .args(["workflow_dispatch", "-W", ".github/workflows/control.yml", "-P", "ubuntu-latest=-self-hosted"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("*** shown") && !log.contains(&format!("{SENTINEL} shown")), "act did not mask:\n{log}");
 }
 
 /// The action's bootstrap under act, with a loopback server standing in for GitHub releases
