@@ -41,8 +41,8 @@ fn reported(log: &str, key: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Class 5 at the bwrap level, as root and as an unprivileged user: inside, no capability at all, and
-/// a read-only bind of a host folder cannot be remounted writable to plant a file.
+/// Class 5 at the bwrap level, as root and as an unprivileged user: inside, no capability at all,
+/// no-new-privs set, and a read-only bind of a host folder cannot be remounted writable to plant a file.
 #[test]
 fn class_5_capabilities_are_dropped_for_root_and_for_an_unprivileged_user() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,7 +65,7 @@ fn class_5_capabilities_are_dropped_for_root_and_for_an_unprivileged_user() {
         network: false,
     };
     let script = format!(
-        "grep CapEff /proc/self/status > cap; id -u > uid; \
+        "grep -E '^(CapEff|NoNewPrivs):' /proc/self/status > cap; id -u > uid; \
          mount -o remount,rw,bind {h} {h} 2>/dev/null; echo pwned > {h}/planted 2>/dev/null; true",
         h = host.display()
     );
@@ -85,7 +85,9 @@ fn class_5_capabilities_are_dropped_for_root_and_for_an_unprivileged_user() {
         let status = cmd.args(bwrap_args(&policy)).args(["--", "/bin/sh", "-c", &script]).env_clear().status().unwrap();
         assert!(status.success(), "{who}: the sandbox ran");
         let cap = std::fs::read_to_string(work.join("cap")).unwrap();
-        assert_eq!(cap.split_whitespace().nth(1), Some("0000000000000000"), "{who}: capabilities inside: {cap}");
+        let field = |name: &str| cap.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+        assert_eq!(field("CapEff:"), Some("0000000000000000"), "{who}: capabilities inside: {cap}");
+        assert_eq!(field("NoNewPrivs:"), Some("1"), "{who}: no-new-privs: {cap}");
         assert_eq!(std::fs::read_to_string(work.join("uid")).unwrap().trim(), "65534", "{who}");
         assert!(!host.join("planted").exists(), "{who}: a read-only host folder was written through a remount");
     }
