@@ -37,3 +37,41 @@ fn a_crate_whose_lint_is_denied_builds_with_lints_capped() {
     assert!(!plain.status.success(), "a plain path build of the crate succeeds: the test shows nothing");
     assert!(String::from_utf8_lossy(&plain.stderr).contains("unused variable"));
 }
+
+/// A dependency whose build script writes into its own source (as `xcb` 0.8 generates code into
+/// its folder in the registry cache): under `cargo install` that folder is writable, so it builds.
+/// The job's own unpacked registry sources are writable in its sandbox; the rest of its registry
+/// cache is not.
+#[test]
+fn a_crate_whose_dependency_writes_into_its_own_source_builds() {
+    let dep_build = r#"
+fn main() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    // The registry cache around it stays read-only (reported through the generated code: cargo
+    // shows no warnings of a registry package).
+    let registry = std::path::Path::new(&dir).ancestors().nth(3).unwrap().to_path_buf();
+    let cache_write = std::fs::write(registry.join("cache").join("planted"), "x").is_ok();
+    let code = format!("pub fn answer() -> u32 {{ 42 }}\npub fn cache_writable() -> bool {{ {cache_write} }}\n");
+    std::fs::write(format!("{dir}/src/generated.rs"), code).unwrap();
+}
+"#;
+    let dep = support::sparse_registry::TestCrate::new("gen", "1.0.0")
+        .file("Cargo.toml", "[package]\nname = \"gen\"\nversion = \"1.0.0\"\nedition = \"2021\"\n")
+        .file("build.rs", dep_build)
+        .file("src/lib.rs", "include!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/src/generated.rs\"));\n");
+    let manifest = "[package]\nname = \"usesgen\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [dependencies]\ngen = \"1\"\n";
+    let app = support::sparse_registry::TestCrate::new("usesgen", "0.1.0")
+        .file("Cargo.toml", manifest)
+        .file("src/main.rs", "fn main() { println!(\"usesgen {} {}\", gen::answer(), gen::cache_writable()); }\n")
+        .dep("gen", "^1");
+    let reg = SparseRegistry::start(vec![dep, app]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "usesgen", &out, &[], &[]);
+    let r = built(&o, &out);
+    let _work = Work::of(&out);
+    assert_eq!(r.executables.len(), 1);
+    let run = Command::new(out.join("bin/usesgen")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "usesgen 42 false\n", "built, and the cache stayed read-only");
+}

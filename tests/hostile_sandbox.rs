@@ -60,6 +60,7 @@ fn class_5_capabilities_are_dropped_for_root_and_for_an_unprivileged_user() {
         writable: work.clone(),
         cache: None,
         read_only_within: Vec::new(),
+        writable_within: Vec::new(),
         home: None,
         cwd: work.clone(),
         network: false,

@@ -224,8 +224,7 @@ impl<'a> Job<'a> {
         }
         let private = self.work.join("target");
         let (target_dir, build_dir) = self.setup.plan.target_dir_or(&private, self.setup.unstable(), &mut self.log);
-        let cargo_home = self.setup.cargo_home(&self.work);
-        std::fs::create_dir_all(&cargo_home).map_err(phase_io(Phase::Prepare))?;
+        let cargo_home = self.setup.make_cargo_home(&self.work).map_err(phase_io(Phase::Prepare))?;
         let index_url = self.result.source.as_ref().map(|s| s.index_url.clone()).unwrap_or_default();
         if let Some(config) = mirror_config(&index_url) {
             // The dependencies come from the same index as the crate (a mirror), never from elsewhere.

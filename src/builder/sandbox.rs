@@ -64,6 +64,11 @@ pub struct Policy {
     pub cache: Option<PathBuf>,
     /// Folders inside `writable` made read-only again (the fetched registry cache).
     pub read_only_within: Vec<PathBuf>,
+    /// Folders inside a `read_only_within` one made writable again, last: the job's own unpacked
+    /// registry sources, so a build script that writes into its own source builds as under
+    /// `cargo install` (the folder is this job's alone; the `.crate` files, the index and the
+    /// config around it stay read-only).
+    pub writable_within: Vec<PathBuf>,
     /// A private, empty home (tmpfs) at this path; `$HOME` should point here.
     pub home: Option<PathBuf>,
     /// The command's working folder.
@@ -120,9 +125,16 @@ pub struct JobFolders {
     pub cwd: PathBuf,
 }
 
+/// Where cargo unpacks the registry's crates under `cargo_home` (made by the job before the build,
+/// so that the writable bind has a folder to cover). Pure.
+pub fn registry_sources(cargo_home: &Path) -> PathBuf {
+    cargo_home.join("registry").join("src")
+}
+
 impl Policy {
     /// A build attempt: no network; the work folder writable, and the shared target folder if any;
-    /// the fetched registry cache (`CARGO_HOME`) read-only, wherever it is.
+    /// the fetched registry cache (`CARGO_HOME`) read-only, wherever it is, except the job's own
+    /// unpacked sources.
     pub fn build(job: &JobFolders) -> Policy {
         let mut read_only = job.tools.clone();
         if job.shared_home {
@@ -134,6 +146,7 @@ impl Policy {
             writable: job.work.clone(),
             cache: job.shared_target.clone(),
             read_only_within: if job.shared_home { Vec::new() } else { vec![job.cargo_home.clone()] },
+            writable_within: if job.shared_home { Vec::new() } else { vec![registry_sources(&job.cargo_home)] },
             home: private_home(),
             cwd: job.cwd.clone(),
             network: false,
@@ -149,6 +162,7 @@ impl Policy {
             writable: job.work.clone(),
             cache: if job.shared_home { Some(job.cargo_home.clone()) } else { job.shared_target.clone() },
             read_only_within: Vec::new(),
+            writable_within: Vec::new(),
             home: private_home(),
             cwd: job.cwd.clone(),
             network: true,
@@ -164,6 +178,7 @@ impl Policy {
             writable: scratch.to_path_buf(),
             cache: None,
             read_only_within: Vec::new(),
+            writable_within: Vec::new(),
             home: None,
             cwd: scratch.to_path_buf(),
             network: false,
@@ -178,6 +193,7 @@ impl Policy {
             writable: std::env::temp_dir(),
             cache: None,
             read_only_within: Vec::new(),
+            writable_within: Vec::new(),
             home: None,
             cwd: PathBuf::from("/"),
             network: false,
@@ -214,6 +230,7 @@ pub fn bwrap_args(policy: &Policy) -> Vec<String> {
     mounts.push(Mount::Writable(policy.writable.clone()));
     mounts.extend(policy.cache.iter().cloned().map(Mount::Writable));
     mounts.extend(policy.read_only_within.iter().cloned().map(Mount::ReadOnly));
+    mounts.extend(policy.writable_within.iter().cloned().map(Mount::Writable));
     for mount in &mounts {
         let (flag, paths): (&str, Vec<&Path>) = match mount {
             // `-try`: a toolchain folder that is not there is not the sandbox's problem to report.
@@ -369,6 +386,7 @@ mod tests {
             writable: "/tmp/cratemill-work-x".into(),
             cache: None,
             read_only_within: vec!["/tmp/cratemill-work-x/cargo-home".into()],
+            writable_within: Vec::new(),
             home: Some("/home/u".into()),
             cwd: "/tmp/cratemill-work-x/src".into(),
             network: false,

@@ -117,6 +117,17 @@ impl Setup {
         self.plan.shared_cargo_home.clone().unwrap_or_else(|| work.join(CARGO_HOME_DIR))
     }
 
+    /// Make the job's `CARGO_HOME` ([`Setup::cargo_home`]); a job's own also gets the folder of its
+    /// unpacked registry sources, which its builds may write (`sandbox::Policy::build`). I/O.
+    pub fn make_cargo_home(&self, work: &Path) -> std::io::Result<PathBuf> {
+        let home = self.cargo_home(work);
+        std::fs::create_dir_all(&home)?;
+        if self.plan.shared_cargo_home.is_none() {
+            std::fs::create_dir_all(sandbox::registry_sources(&home))?;
+        }
+        Ok(home)
+    }
+
     /// The time limit of a job (or a leader's own ladder) started at `started`.
     pub fn deadline_from(&self, started: Instant) -> Instant {
         started.checked_add(self.timeout).unwrap_or_else(|| started + MAX_TIMEOUT)
