@@ -380,3 +380,28 @@ async fn republishing_restores_a_blob_the_registry_lost() {
     let copied = copy_to_dir(&format!("docker://{}", bin.reference), &tmp.path().join("copy"));
     assert_layers_match(&raw, &copied, &files);
 }
+
+/// Published versions are immutable: a second, different package for the same crate, version and
+/// target is refused as a conflict (exit 2, naming both digests and the fix) before anything is
+/// pushed, and the tag still points at the first package. The same package again is a no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_version_is_never_replaced() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a_root, b_root) = (tmp.path().join("a"), tmp.path().join("b"));
+    let first = package::write(&a_root, &package::Spec::sized("fixed", "1.0.0", 4096, 1));
+    let other = package::write(&b_root, &package::Spec::sized("fixed", "1.0.0", 4096, 2));
+    let o = opts(&reg.host(), Scheme::PerCrate);
+    let rec = publish_package_with(&first, &o, &good_env(), &Runner::default()).await.unwrap();
+    let bin = reference(&rec, ReferenceKind::Binary).clone();
+
+    let err = publish_package_with(&other, &o, &good_env(), &Runner::default()).await.unwrap_err();
+    assert_eq!(exit_of(&err), Exit::Usage);
+    let m = one_line(&err);
+    assert!(m.contains("published versions are immutable") && m.contains(&bin.digest), "{m}");
+    assert_eq!(sha256(&inspect_raw(&bin.reference).unwrap()), bin.digest, "the tag did not move");
+    assert!(!other.join("publish.json").exists(), "no record for a refused package");
+
+    let again = publish_package_with(&first, &o, &good_env(), &Runner::default()).await.unwrap();
+    assert!(again.references.iter().all(|r| r.unchanged), "{again:?}");
+}

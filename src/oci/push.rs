@@ -1,7 +1,9 @@
 //! Pushing one artifact to a registry so that a tag never points at an incomplete manifest:
 //! blobs first (HEAD each, upload only what is missing), then the manifest by digest, then read it
 //! and every blob back, and only then the tag, read back once more. A tag that already points at
-//! the same digest makes the push a no-op.
+//! the same digest makes the push a no-op. A published version's tag is never moved
+//! ([`TagRule::Keep`]): a tag that points at another digest is a conflict, refused before any
+//! blob is uploaded; only a moving tag by design (the built index) is replaced ([`TagRule::Move`]).
 
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
@@ -25,9 +27,31 @@ pub struct Pushed {
     pub replaced: Option<String>,
 }
 
-/// Push `artifact` to the client's repository under `tag`.
-pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact) -> anyhow::Result<Pushed> {
+/// What a push may do to a tag that already points at another manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagRule {
+    /// A published version: the tag stays where it is, and the push is refused as a conflict.
+    Keep,
+    /// A tag that follows the newest artifact (the built index): replaced.
+    Move,
+}
+
+/// Refuse to move `tag` under [`TagRule::Keep`] when it points at `before`, not at `digest`. Pure.
+pub fn check_tag(rule: TagRule, reference: &str, before: Option<&str>, digest: &str) -> anyhow::Result<()> {
+    match (rule, before) {
+        (TagRule::Keep, Some(old)) if old != digest => Err(crate::error::usage(format!(
+            "{reference} is already published as {old}, and published versions are immutable: this package is {digest}; \
+             publish it under its own --build-id, or delete the tag in the registry first if the published one is wrong"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Push `artifact` to the client's repository under `tag`, moving an existing tag only as `rule`
+/// allows.
+pub async fn push(c: &RegistryClient, tag: &str, artifact: &Artifact, rule: TagRule) -> anyhow::Result<Pushed> {
     let before = manifest_digest(c, tag).await?;
+    check_tag(rule, &format!("{}/{}:{tag}", c.host, c.repository), before.as_deref(), &artifact.digest)?;
     if before.as_deref() == Some(artifact.digest.as_str()) && missing_blob(c, artifact).await?.is_none() {
         return Ok(Pushed {
             digest: artifact.digest.clone(),
@@ -158,4 +182,21 @@ pub async fn get_manifest(c: &RegistryClient, reference: &str) -> anyhow::Result
 /// The digest of the manifest a tag points at, computed from the bytes returned.
 pub async fn manifest_digest(c: &RegistryClient, reference: &str) -> anyhow::Result<Option<String>> {
     Ok(get_manifest(c, reference).await?.map(|b| sha256_digest(&b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_published_tag_never_moves_and_the_index_tag_does() {
+        let r = "reg/x:1.0.0-t";
+        assert!(check_tag(TagRule::Keep, r, None, "sha256:a").is_ok(), "a new tag");
+        assert!(check_tag(TagRule::Keep, r, Some("sha256:a"), "sha256:a").is_ok(), "the same bytes again");
+        let e = check_tag(TagRule::Keep, r, Some("sha256:a"), "sha256:b").unwrap_err();
+        assert_eq!(crate::error::exit_of(&e), crate::error::Exit::Usage);
+        let m = crate::error::one_line(&e);
+        assert!(m.contains("immutable") && m.contains("sha256:a") && m.contains("--build-id"), "{m}");
+        assert!(check_tag(TagRule::Move, r, Some("sha256:a"), "sha256:b").is_ok());
+    }
 }

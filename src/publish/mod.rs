@@ -143,6 +143,44 @@ pub async fn publish_package_with(
     Ok(rec)
 }
 
+/// The registry client for repository `name` on `host`, reusing `client` when it is that one.
+async fn client_for(
+    client: &mut Option<RegistryClient>,
+    (host, name, insecure): (&str, &str, bool),
+    env: &PublishEnv,
+    opts: &PublishOptions,
+) -> anyhow::Result<()> {
+    if client.as_ref().is_none_or(|c| c.repository != name) {
+        let mut tuning = opts.tuning.clone();
+        if let Some(mib) = opts.chunk_mib {
+            tuning.chunk_size = Some(mib as usize * 1024 * 1024);
+        }
+        *client = Some(RegistryClient::connect(host, name, insecure, env.credentials.clone(), tuning).await?);
+    }
+    Ok(())
+}
+
+/// Before anything is pushed: no planned tag already names other bytes (published versions are
+/// immutable, `oci::push::TagRule::Keep`), so a conflict leaves no partial publish behind.
+async fn preflight(
+    plan: &plan::Plan,
+    dest: &Destination,
+    env: &PublishEnv,
+    opts: &PublishOptions,
+    client: &mut Option<RegistryClient>,
+) -> anyhow::Result<()> {
+    let Destination::Registry { insecure, .. } = dest else { return Ok(()) };
+    for planned in &plan.artifacts {
+        let Repository::Remote { host, name } = &planned.image.repository else { continue };
+        client_for(client, (host, name, *insecure), env, opts).await?;
+        let c = client.as_ref().expect("connected above");
+        let before = oci::push::manifest_digest(c, &planned.image.tag).await?;
+        let reference = planned.image.to_string();
+        oci::push::check_tag(oci::push::TagRule::Keep, &reference, before.as_deref(), &planned.artifact.digest)?;
+    }
+    Ok(())
+}
+
 /// Store every planned artifact, in order.
 async fn store(
     plan: &plan::Plan,
@@ -152,19 +190,14 @@ async fn store(
 ) -> anyhow::Result<Vec<oci::Pushed>> {
     let mut pushed = Vec::new();
     let mut client: Option<RegistryClient> = None;
+    preflight(plan, dest, env, opts, &mut client).await?;
     for planned in &plan.artifacts {
         let tag = planned.image.tag.clone();
         let p = match (&planned.image.repository, dest) {
             (Repository::Remote { host, name }, Destination::Registry { insecure, .. }) => {
-                if client.as_ref().is_none_or(|c| &c.repository != name) {
-                    let mut tuning = opts.tuning.clone();
-                    if let Some(mib) = opts.chunk_mib {
-                        tuning.chunk_size = Some(mib as usize * 1024 * 1024);
-                    }
-                    client =
-                        Some(RegistryClient::connect(host, name, *insecure, env.credentials.clone(), tuning).await?);
-                }
-                oci::push::push(client.as_ref().expect("connected above"), &tag, &planned.artifact).await?
+                client_for(&mut client, (host, name, *insecure), env, opts).await?;
+                let client = client.as_ref().expect("connected above");
+                oci::push::push(client, &tag, &planned.artifact, oci::push::TagRule::Keep).await?
             }
             (Repository::Layout { dir }, _) => {
                 let (dir, artifact) = (dir.clone(), planned.artifact.clone());
