@@ -59,28 +59,15 @@ fn crate_root(work: &Work, name: &str) -> PathBuf {
 
 /// Every file under `dir` whose bytes contain `needle`, the `-srcbuild-` archives decoded.
 fn package_files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
     let has = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let (path, kind) = (e.path(), e.file_type().unwrap());
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file() {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                if has(&bytes) {
-                    found.push(path.display().to_string());
-                }
-                if path.to_string_lossy().ends_with(".tar.zst") {
-                    for (name, data) in archive_entries(&bytes) {
-                        if has(&data) {
-                            found.push(format!("{}!{name}", path.display()));
-                        }
-                    }
-                }
-            }
+    let mut found = Vec::new();
+    for (path, bytes) in hostile::regular_files(dir) {
+        if has(&bytes) {
+            found.push(path.display().to_string());
+        }
+        if path.to_string_lossy().ends_with(".tar.zst") {
+            let inside = archive_entries(&bytes).into_iter().filter(|(_, data)| has(data));
+            found.extend(inside.map(|(name, _)| format!("{}!{name}", path.display())));
         }
     }
     found

@@ -239,16 +239,8 @@ impl Ladder<'_> {
         }
         let c = classify::classify(&run.lines.join("\n"), &run);
         self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
-        let attempt = Attempt {
-            features: rung.features.describe(&rung.extra_features),
-            locked: rung.lock.locked(),
-            fresh_lock: rung.lock.fresh(),
-            command: command.display(),
-            duration_ms: ms(run.duration),
-            exit_code: run.code,
-            produced_binaries: false,
-            failure: Some(c.to_failure(Phase::Fetch)),
-        };
+        let mut attempt = attempt_record(rung, &command, &run);
+        attempt.failure = Some(c.to_failure(Phase::Fetch));
         Ok(Some((c, attempt)))
     }
 
@@ -311,16 +303,7 @@ impl Ladder<'_> {
         let locked_note = if rung.lock.locked() { ", --locked" } else { "" };
         let title = format!("build attempt {n}: features {features_desc}{locked_note}");
         let run = self.run_build(&title, &command, &prepared.child_env, root).await?;
-        let mut attempt = Attempt {
-            features: features_desc,
-            locked: rung.lock.locked(),
-            fresh_lock: rung.lock.fresh(),
-            command: command.display(),
-            duration_ms: ms(run.duration),
-            exit_code: run.code,
-            produced_binaries: false,
-            failure: None,
-        };
+        let mut attempt = attempt_record(rung, &command, &run);
         if run.success() {
             attempt.produced_binaries = true;
             self.result.features_used = Some(attempt.features.clone());
@@ -422,4 +405,18 @@ impl Ladder<'_> {
 enum AttemptEnd {
     Produced(PathBuf),
     Failed(classify::Classification),
+}
+
+/// The record of one attempt on `rung` that ran `command` and ended as `run` (no failure yet). Pure.
+fn attempt_record(rung: &Rung, command: &CommandLine, run: &Outcome) -> Attempt {
+    Attempt {
+        features: rung.features.describe(&rung.extra_features),
+        locked: rung.lock.locked(),
+        fresh_lock: rung.lock.fresh(),
+        command: command.display(),
+        duration_ms: ms(run.duration),
+        exit_code: run.code,
+        produced_binaries: false,
+        failure: None,
+    }
 }

@@ -64,9 +64,9 @@ impl Drop for Work {
     }
 }
 
-/// Every file under `dir` whose bytes contain `needle`.
-pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
+/// Every regular file under `dir` (links are not followed), with its bytes.
+pub fn regular_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else { continue };
@@ -76,13 +76,17 @@ pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
                 stack.push(path);
             } else if kind.is_file() {
                 let bytes = std::fs::read(&path).unwrap_or_default();
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    found.push(path);
-                }
+                files.push((path, bytes));
             }
         }
     }
-    found
+    files
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let has = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    regular_files(dir).into_iter().filter(|(_, bytes)| has(bytes)).map(|(path, _)| path).collect()
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
