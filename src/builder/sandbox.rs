@@ -341,7 +341,10 @@ impl Bwrap {
 
 /// The one-line error for a bwrap that is installed but cannot make namespaces. Pure.
 pub fn unusable_message(bwrap_said: &str, apparmor_restricted: bool) -> String {
-    let fix = if apparmor_restricted {
+    let fix = if bwrap_said.contains("Unknown option") {
+        "this bubblewrap is too old for the sandbox's flags (`--disable-userns`, tmpfs `--size`): \
+         install bubblewrap 0.8 or later (Debian 12, Ubuntu 24.04)"
+    } else if apparmor_restricted {
         "unprivileged user namespaces are restricted by AppArmor (kernel.apparmor_restrict_unprivileged_userns=1, \
          Ubuntu 24.04's default): run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` \
          (on a GitHub runner, as a step before cratemill)"
@@ -471,6 +474,8 @@ mod tests {
         assert!(m.contains("apparmor_restrict_unprivileged_userns=0") && m.contains("--sandbox none"), "{m}");
         assert!(!m.contains('\n'));
         assert!(unusable_message("x", false).contains("unprivileged_userns_clone"));
+        let old = unusable_message("bwrap: Unknown option --disable-userns", false);
+        assert!(old.contains("bubblewrap 0.8 or later") && old.contains("--sandbox none"), "{old}");
     }
 
     #[tokio::test]
