@@ -12,6 +12,8 @@
 
 mod support;
 
+#[path = "support/crates_io_api.rs"]
+mod crates_io_api;
 #[path = "support/github_api.rs"]
 mod github_api;
 #[path = "support/registry.rs"]
@@ -763,6 +765,9 @@ fn report_opens_issues_when_asked_and_an_empty_run_leaves_the_index_alone() {
     });
     cratemill::schema::write(&file, &result).unwrap();
     env.push(("GITHUB_API_URL", api.url.clone()));
+    // crates.io confirms the crate's repository (`report --open-issues` files only there).
+    let crates_io = crates_io_api::CratesIoApi::start("example", &[]);
+    env.push(("CRATEMILL_CRATES_IO_API", crates_io.url.clone()));
     let without = run_action(
         ws.path(),
         &[("mode", "report"), ("path", "results"), ("built-index", "plan/built.json"), ("open-issues", "true")],
