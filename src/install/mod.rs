@@ -109,7 +109,7 @@ async fn resolve_image(args: &InstallArgs, spec: &CrateSpec, target: &str) -> an
     let Repository::Remote { host, name } = Repository::remote(&prefix, args.layout, suffix.as_deref())? else {
         unreachable!("Repository::remote names a registry repository")
     };
-    let creds = crate::publish::env::PublishEnv::from_env().credentials;
+    let creds = crate::oci::Credentials::from_env();
     let puller = Puller::new(&host, &name, args.insecure_http, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
     if let Some(source) = &args.index {
@@ -228,7 +228,7 @@ async fn pull_index(reference: &str, insecure: bool) -> anyhow::Result<Vec<u8>> 
     let Repository::Remote { host, name } = &image.repository else {
         unreachable!("parse_ref makes remote references")
     };
-    let creds = crate::publish::env::PublishEnv::from_env().credentials;
+    let creds = crate::oci::Credentials::from_env();
     let puller = Puller::new(host, name, insecure, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
     let Some(m) = puller.manifest(&image.tag).await? else {

@@ -21,6 +21,27 @@ pub struct Credentials {
     pub token: String,
 }
 
+/// The user name sent with a token when none is set (GHCR ignores it; a token is what counts).
+pub const DEFAULT_USER: &str = "cratemill";
+
+impl Credentials {
+    /// The registry credentials of this process's environment ([`Credentials::from_lookup`]). I/O.
+    pub fn from_env() -> Option<Credentials> {
+        Credentials::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// `CRATEMILL_REGISTRY_TOKEN`, else `GITHUB_TOKEN`; the user from `CRATEMILL_REGISTRY_USER`, else
+    /// `GITHUB_ACTOR`, else [`DEFAULT_USER`]. No token, no credentials. Pure. Every phase that talks
+    /// to a registry (publish, attest, verify, install, report's index push) takes them from here.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Option<Credentials> {
+        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let token = var("CRATEMILL_REGISTRY_TOKEN").or_else(|| var("GITHUB_TOKEN"))?;
+        let user =
+            var("CRATEMILL_REGISTRY_USER").or_else(|| var("GITHUB_ACTOR")).unwrap_or_else(|| DEFAULT_USER.to_string());
+        Some(Credentials { user, token })
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Credentials {{ user: {:?}, token: <redacted> }}", self.user)

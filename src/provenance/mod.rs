@@ -299,7 +299,7 @@ async fn attach(dir: &Path, bundle: &[u8], insecure: bool) -> anyhow::Result<Str
         return Err(usage("--attach works with registries only, not local OCI layouts"));
     }
     let (host, repo, _) = verify_cmd::split_reference(&image.reference)?;
-    let creds = crate::publish::PublishEnv::from_env().credentials;
+    let creds = crate::oci::Credentials::from_env();
     let c = crate::oci::RegistryClient::connect(&host, &repo, insecure, creds, crate::oci::Tuning::default()).await?;
     let (manifest, _) =
         referrer::get(&c, &image.digest, crate::oci::manifest::MANIFEST_MEDIA_TYPE).await?.ok_or_else(|| {

@@ -139,7 +139,7 @@ pub fn verify_file(file: &Path, bundle: &Path, trust: &Trust) -> anyhow::Result<
 /// set, come from `CRATEMILL_REGISTRY_USER`/`_TOKEN` (else `GITHUB_ACTOR`/`GITHUB_TOKEN`).
 pub async fn verify_image(reference: &str, insecure: bool, trust: &Trust) -> anyhow::Result<Vec<Verified>> {
     let (host, repo, tag) = split_reference(reference)?;
-    let creds = crate::publish::PublishEnv::from_env().credentials;
+    let creds = crate::oci::Credentials::from_env();
     let puller = crate::oci::pull::Puller::new(&host, &repo, insecure, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
     let manifest = puller.manifest(&tag).await?.ok_or_else(|| failed(format!("{reference} does not exist")))?;

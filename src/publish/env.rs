@@ -1,10 +1,9 @@
-//! What publish takes from the environment: registry credentials (never from flags) and the
-//! GitHub run id for the default build id. Read once, at the edge; everything else gets the values.
+//! What publish takes from the environment: registry credentials (never from flags; the rule is
+//! `oci::Credentials::from_lookup`, shared by every phase) and the GitHub run id for the default
+//! build id. Read once, at the edge; everything else gets the values.
 
+pub use crate::oci::http::DEFAULT_USER;
 use crate::oci::Credentials;
-
-/// The user name sent with a token when none is set (GHCR ignores it; a token is what counts).
-pub const DEFAULT_USER: &str = "cratemill";
 
 /// The environment of one publish.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,17 +19,10 @@ impl PublishEnv {
         PublishEnv::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// `CRATEMILL_REGISTRY_TOKEN`, else `GITHUB_TOKEN`; the user from `CRATEMILL_REGISTRY_USER`, else
-    /// `GITHUB_ACTOR`, else [`DEFAULT_USER`]. No token, no credentials.
+    /// The credentials ([`Credentials::from_lookup`]) and, under GitHub Actions, the run's id.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> PublishEnv {
+        let credentials = Credentials::from_lookup(&get);
         let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let token = var("CRATEMILL_REGISTRY_TOKEN").or_else(|| var("GITHUB_TOKEN"));
-        let credentials = token.map(|token| Credentials {
-            user: var("CRATEMILL_REGISTRY_USER")
-                .or_else(|| var("GITHUB_ACTOR"))
-                .unwrap_or_else(|| DEFAULT_USER.to_string()),
-            token,
-        });
         let actions = var("GITHUB_ACTIONS").as_deref() == Some("true");
         PublishEnv {
             credentials,

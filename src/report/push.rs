@@ -50,7 +50,7 @@ pub async fn push_index(image: &ImageRef, path: &Path, insecure: bool) -> anyhow
         executable: None,
     };
     let art = artifact(INDEX_ARTIFACT_TYPE, &[layer], Default::default());
-    let creds = crate::publish::env::PublishEnv::from_env().credentials;
+    let creds = crate::oci::Credentials::from_env();
     let client = RegistryClient::connect(host, name, insecure, creds, Tuning::default()).await?;
     Ok(crate::oci::push::push(&client, &image.tag, &art, crate::oci::push::TagRule::Move).await?.digest)
 }
