@@ -159,9 +159,12 @@ pub async fn attach(
     // either writes, and the later write drops the earlier entry. A job that sees its entry therefore
     // looks once more after a settle delay longer than another job's read-to-write gap, and merges
     // again when its entry was dropped. This narrows the race; only If-Match (or a referrers API)
-    // closes it, which is why the ETag is used whenever the registry gives one.
+    // closes it, which is why the ETag is used whenever the registry gives one. The delay grows with
+    // this job's own read-to-write time: on a loaded machine the other job's gap grows too.
     let mut seen = false;
+    let mut gap = std::time::Duration::ZERO;
     for _ in 0..INDEX_ROUNDS {
+        let read_at = std::time::Instant::now();
         let current = get(c, &tag, INDEX_MEDIA_TYPE).await?;
         let etag_known = current.as_ref().is_some_and(|(_, e)| e.is_some());
         let Some(merged) = merge_index(current.as_ref().map(|(b, _)| b.as_slice()), &entry)? else {
@@ -169,13 +172,13 @@ pub async fn attach(
                 return Ok(Attached { digest, referrers_api, fallback_tag: Some(tag) });
             }
             seen = true;
-            tokio::time::sleep(std::time::Duration::from_millis(300 + fastrand::u64(0..300))).await;
+            tokio::time::sleep(settle_delay(gap, fastrand::u64(0..300))).await;
             continue;
         };
         seen = false;
         let etag = current.and_then(|(_, e)| e);
         match put(c, &tag, INDEX_MEDIA_TYPE, &merged, etag.as_deref()).await {
-            Ok(_) => {}
+            Ok(_) => gap = gap.max(read_at.elapsed()),
             Err(e) if e.to_string().contains("412") => continue,
             Err(e) => return Err(e),
         }
@@ -185,6 +188,13 @@ pub async fn attach(
         "the fallback index {tag} in {} kept changing under {INDEX_ROUNDS} merges: other jobs are attaching; retry",
         c.repository
     )))
+}
+
+/// How long a job that sees its entry waits before it looks again: 300 ms, plus four times its
+/// own slowest read-to-write time (capped at 5 s), plus `jitter_ms`. Pure.
+pub fn settle_delay(gap: std::time::Duration, jitter_ms: u64) -> std::time::Duration {
+    let scaled = (gap * 4).min(std::time::Duration::from_secs(5));
+    std::time::Duration::from_millis(300 + jitter_ms) + scaled
 }
 
 fn bundle_blob(bundle: &[u8]) -> Blob {
@@ -275,6 +285,14 @@ pub fn bundle_referrers(index: &[u8]) -> anyhow::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settle_delay_grows_with_the_jobs_own_gap_and_is_bounded() {
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(settle_delay(ms(0), 0), ms(300));
+        assert_eq!(settle_delay(ms(200), 100), ms(1200));
+        assert_eq!(settle_delay(ms(60_000), 0), ms(5300));
+    }
 
     #[test]
     fn merging_keeps_other_jobs_entries() {
