@@ -23,7 +23,7 @@ use crate::oci::{upload, RegistryClient};
 
 pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 /// Rounds of read-merge-write before giving up on a contended fallback index.
-const INDEX_ROUNDS: u32 = 8;
+const INDEX_ROUNDS: u32 = 12;
 
 /// The image a bundle is attached to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,21 +161,22 @@ pub async fn attach(
     // again when its entry was dropped. This narrows the race; only If-Match (or a referrers API)
     // closes it, which is why the ETag is used whenever the registry gives one. The delay grows with
     // this job's own read-to-write time: on a loaded machine the other job's gap grows too.
-    let mut seen = false;
+    // How many settled looks found the entry in a row; two end it.
+    let mut seen = 0u32;
     let mut gap = std::time::Duration::ZERO;
     for _ in 0..INDEX_ROUNDS {
         let read_at = std::time::Instant::now();
         let current = get(c, &tag, INDEX_MEDIA_TYPE).await?;
         let etag_known = current.as_ref().is_some_and(|(_, e)| e.is_some());
         let Some(merged) = merge_index(current.as_ref().map(|(b, _)| b.as_slice()), &entry)? else {
-            if seen || etag_known {
+            if seen >= 2 || etag_known {
                 return Ok(Attached { digest, referrers_api, fallback_tag: Some(tag) });
             }
-            seen = true;
+            seen += 1;
             tokio::time::sleep(settle_delay(gap, fastrand::u64(0..300))).await;
             continue;
         };
-        seen = false;
+        seen = 0;
         let etag = current.and_then(|(_, e)| e);
         match put(c, &tag, INDEX_MEDIA_TYPE, &merged, etag.as_deref()).await {
             Ok(_) => gap = gap.max(read_at.elapsed()),
