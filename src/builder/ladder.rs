@@ -244,11 +244,18 @@ impl Ladder<'_> {
         Ok(Some((c, attempt)))
     }
 
-    /// Before every cargo call: nothing crate code left in the writable tree steers cargo or rustup
+    /// Before every cargo call: the crate folder is still a folder inside the work folder, nothing
+    /// crate code left in the writable tree steers cargo or rustup
     /// (`scrub`: `.cargo`, `rust-toolchain`, `Cross.toml` at every level from the crate up to the
     /// work folder are removed), and the crate's manifests are as they were before the first call;
     /// a manifest that crate code changed ends the job, since the next fetch has the network.
     fn before_cargo(&mut self, root: &Path, phase: Phase) -> Result<(), PhaseError> {
+        // The crate folder and every folder above it up to the work folder are real folders: a link
+        // there would send the scrub and the manifest check (and cargo) to another tree.
+        if let Err(e) = crate::untrusted::check_beneath(self.work, root, true) {
+            let why = format!("the build replaced a folder of the crate by a link: {e}");
+            return Err(classified(phase, FailureClass::BuildScriptFailed, why, Vec::new()));
+        }
         let removed = scrub::remove_shadowing(self.work, root)
             .map_err(|e| phase_err(phase, FailureClass::OutOfResources)(e.into()))?;
         if !removed.is_empty() {
