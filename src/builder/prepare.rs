@@ -89,16 +89,26 @@ pub struct Prepared {
 /// Source files larger than this are not scanned for compile-time reads (generated tables).
 const MAX_SCANNED_SOURCE: u64 = 8 << 20;
 
+/// Remove `path` if it is there: a folder with everything in it, anything else (a link included,
+/// never followed) as itself. `true` when something was removed. I/O.
+pub fn remove_entry(path: &Path) -> std::io::Result<bool> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(false) };
+    if meta.is_dir() {
+        std::fs::remove_dir_all(path)?;
+    } else {
+        std::fs::remove_file(path)?;
+    }
+    Ok(true)
+}
+
 /// Apply the file steps to the unpacked crate at `root`. A crate that cannot be made safe is
 /// refused with class `unsafe-archive`.
 pub fn prepare(root: &Path) -> anyhow::Result<Prepared> {
     let mut steps = Vec::new();
     for name in REMOVED {
-        let path = root.join(name);
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-        if meta.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
-            .with_context(|| format!("removing {name} from the crate"))?;
-        steps.push(format!("removed {name}"));
+        if remove_entry(&root.join(name)).with_context(|| format!("removing {name} from the crate"))? {
+            steps.push(format!("removed {name}"));
+        }
     }
     let mut files = Vec::new();
     walk(root, Path::new(""), &mut files, &mut steps)?;

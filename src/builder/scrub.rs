@@ -34,13 +34,9 @@ pub fn remove_shadowing(work: &Path, cwd: &Path) -> std::io::Result<Vec<PathBuf>
     for dir in levels(work, cwd) {
         for name in SHADOWING {
             let path = dir.join(name);
-            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-            if meta.is_dir() {
-                std::fs::remove_dir_all(&path)?;
-            } else {
-                std::fs::remove_file(&path)?;
+            if super::prepare::remove_entry(&path)? {
+                removed.push(path);
             }
-            removed.push(path);
         }
     }
     Ok(removed)
