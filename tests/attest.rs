@@ -397,16 +397,40 @@ fn batch_puts_a_chunk_in_one_statement() {
 
 /// The referrers fallback index (`sha256-<hex>` tag) of the binary image that `dir` was published as.
 fn fallback_index(reg: &registry::Registry, dir: &Path) -> Value {
-    let digest = cratemill::schema::read::<cratemill::schema::publish::PublishRecord>(&dir.join("publish.json"))
+    let tag = cratemill::provenance::referrer::fallback_tag(&binary_digest(dir));
+    let index = registry::inspect_raw(&format!("{}/hexyl:{tag}", reg.host())).unwrap();
+    serde_json::from_slice(&index).unwrap()
+}
+
+/// The digest of the package's published binary image.
+fn binary_digest(dir: &Path) -> String {
+    cratemill::schema::read::<cratemill::schema::publish::PublishRecord>(&dir.join("publish.json"))
         .unwrap()
         .references
         .iter()
         .find(|r| r.kind == cratemill::schema::publish::ReferenceKind::Binary)
         .unwrap()
         .digest
-        .clone();
-    let index = registry::inspect_raw(&format!("{}/hexyl:{}", reg.host(), digest.replacen(':', "-", 1))).unwrap();
-    serde_json::from_slice(&index).unwrap()
+        .clone()
+}
+
+/// Overwrite the package's fallback index, as another job's unguarded write would.
+fn put_index(reg: &registry::Registry, dir: &Path, index: &serde_json::Value) {
+    let tag = cratemill::provenance::referrer::fallback_tag(&binary_digest(dir));
+    let url = format!("http://{}/v2/hexyl/manifests/{tag}", reg.host());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .put(url)
+            .basic_auth(registry::USER, Some(registry::PASSWORD))
+            .header("content-type", "application/vnd.oci.image.index.v1+json")
+            .body(serde_json::to_vec(index).unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "{status}");
 }
 
 /// The environment a key-signing job runs with (claims from the runner's variables).
@@ -463,8 +487,16 @@ fn two_jobs_attach_to_one_image_through_the_fallback_tag_and_verify_finds_both()
         let o = j.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
+    // Two unguarded writes may drop one entry from the index (docker-registry gives no ETag); the
+    // referrer tags keep both, and verify reads them.
     let index = fallback_index(&reg, &dir);
-    assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "both jobs' entries kept: {index}");
+    let listed = index["manifests"].as_array().unwrap().len();
+    assert!((1..=2).contains(&listed), "{index}");
+    // Make the lost write certain: the index keeps only its first entry.
+    let mut dropped = index.clone();
+    dropped["manifests"].as_array_mut().unwrap().truncate(1);
+    put_index(&reg, &dir, &dropped);
+    assert_eq!(fallback_index(&reg, &dir)["manifests"].as_array().unwrap().len(), 1);
     for name in ["one", "two"] {
         let public = tmp.path().join(format!("{name}.pub"));
         let o = cratemill(&["verify", &image, "--insecure-http", "--key", arg(&public)], &creds);
@@ -476,6 +508,27 @@ fn two_jobs_attach_to_one_image_through_the_fallback_tag_and_verify_finds_both()
     let o = cratemill(&["verify", &image, "--insecure-http", "--key", arg(&stranger)], &creds);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("is not attested by any attached bundle"), "{}", stderr(&o));
+    // A later attach merges every referrer tag: the index lists all three.
+    let (three, _) = sigstore::keypair(tmp.path(), "three");
+    let out = tmp.path().join("out-three");
+    let o = cratemill(
+        &[
+            "attest",
+            arg(&dir),
+            "--sign",
+            "key",
+            "--key",
+            arg(&three),
+            "--attach",
+            "--insecure-http",
+            "--out",
+            arg(&out),
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let index = fallback_index(&reg, &dir);
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 3, "every referrer tag merged: {index}");
 
     // A public image behind a GHCR-like Bearer front verifies with no credentials at all: an
     // anonymous pull token, never a push token.

@@ -87,8 +87,9 @@ fn install_verifies_the_attached_attestation_and_refuses_what_does_not_verify() 
     assert!(o.status.success(), "{}", stderr(&o));
     let said = stderr(&o);
     assert!(said.contains("verified: ") && said.contains("signed by key "), "{said}");
-    // manifest + referrers API + fallback index + referrer manifest + bundle + executable.
-    assert!(said.contains("6 HTTP request(s)"), "{said}");
+    // manifest + referrers API + fallback index + tag list + referrer manifest (by its own tag) +
+    // bundle + executable.
+    assert!(said.contains("7 HTTP request(s)"), "{said}");
     assert_eq!(registry::sha256_hex(&bin.join("hexyl")), registry::sha256_hex(&pkg.join("bin/hexyl")));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), bin.join("hexyl").display().to_string());
 

@@ -36,12 +36,21 @@ pub struct Puller {
     creds: Option<Credentials>,
     token: tokio::sync::Mutex<Option<String>>,
     requests: AtomicU64,
+    /// The tag list, read once per puller (install's version lookup and the referrer tags share it).
+    tags: tokio::sync::OnceCell<Option<Vec<String>>>,
 }
 
 /// A manifest as served: its bytes and the digest of those bytes.
 pub struct Pulled {
     pub bytes: Vec<u8>,
     pub digest: String,
+}
+
+/// A referrers index as found.
+pub struct Referrers {
+    pub index: Vec<u8>,
+    /// From the referrers API (complete by construction), not the fallback tag's index.
+    pub api: bool,
 }
 
 impl Puller {
@@ -65,6 +74,7 @@ impl Puller {
             creds,
             token: tokio::sync::Mutex::new(None),
             requests: AtomicU64::new(0),
+            tags: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -194,7 +204,7 @@ impl Puller {
     /// The referrers of manifest `digest` as an image index: the OCI 1.1 referrers API when the
     /// registry has one, else the index at `fallback_tag` (the referrers tag schema,
     /// `sha256-<hex>`); `None` when there is neither. One request, or two without the API.
-    pub async fn referrers(&self, digest: &str, fallback_tag: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    pub async fn referrers(&self, digest: &str, fallback_tag: &str) -> anyhow::Result<Option<Referrers>> {
         let resp = self.get("the referrers", &format!("referrers/{digest}"), Some(INDEX_ACCEPT)).await?;
         let is_index = resp
             .headers()
@@ -202,9 +212,11 @@ impl Puller {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with(INDEX_ACCEPT));
         if resp.status().is_success() && is_index {
-            return Ok(Some(body_capped(&self.host, "the referrers", resp).await?));
+            let index = body_capped(&self.host, "the referrers", resp).await?;
+            return Ok(Some(Referrers { index, api: true }));
         }
-        Ok(self.manifest_as(fallback_tag, INDEX_ACCEPT).await?.map(|m| m.bytes))
+        let fallback = self.manifest_as(fallback_tag, INDEX_ACCEPT).await?;
+        Ok(fallback.map(|m| Referrers { index: m.bytes, api: false }))
     }
 
     /// The manifest or index at `reference`, asked for as `accept`.
@@ -219,21 +231,30 @@ impl Puller {
         Ok(Some(Pulled { bytes, digest }))
     }
 
-    /// The repository's tags; `None` when the repository does not exist.
+    /// The repository's tags, every page (at most [`TAG_PAGES`] of them, following `Link`);
+    /// `None` when the repository does not exist. Read once; later calls answer from memory.
     pub async fn tags(&self) -> anyhow::Result<Option<Vec<String>>> {
-        #[derive(serde::Deserialize)]
-        struct Tags {
-            tags: Option<Vec<String>>,
+        self.tags.get_or_try_init(|| self.read_tags()).await.cloned()
+    }
+
+    async fn read_tags(&self) -> anyhow::Result<Option<Vec<String>>> {
+        let mut all = Vec::new();
+        let mut rest = format!("tags/list?n={TAG_PAGE}");
+        for _ in 0..TAG_PAGES {
+            let resp = self.get("the tag list", &rest, None).await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            let resp = ok(&self.host, "GET tags/list", resp).await?;
+            let link = resp.headers().get(header::LINK).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let bytes = body_capped(&self.host, "the tag list", resp).await?;
+            all.extend(parse_tag_list(&self.host, &bytes)?);
+            match next_tags_page(link.as_deref()) {
+                Some(last) => rest = format!("tags/list?n={TAG_PAGE}&last={last}"),
+                None => break,
+            }
         }
-        let resp = self.get("the tag list", "tags/list?n=10000", None).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let resp = ok(&self.host, "GET tags/list", resp).await?;
-        let bytes = body_capped(&self.host, "the tag list", resp).await?;
-        let tags: Tags = serde_json::from_slice(&bytes)
-            .map_err(|e| environment(format!("the tag list from {} is not a tag list: {e}", self.host)))?;
-        Ok(Some(tags.tags.unwrap_or_default()))
+        Ok(Some(all))
     }
 
     /// The registry's repositories (`/v2/_catalog`), when it offers the list (ghcr.io does not).
@@ -312,6 +333,34 @@ async fn ok(host: &str, what: &str, resp: Response) -> anyhow::Result<Response> 
     }
 }
 
+/// Tags asked for per page of `tags/list`.
+pub const TAG_PAGE: usize = 1000;
+/// Pages of `tags/list` followed at most (a registry that links on for ever is not followed).
+pub const TAG_PAGES: usize = 50;
+
+/// The tags of one `tags/list` answer. Pure.
+pub fn parse_tag_list(host: &str, bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Tags {
+        tags: Option<Vec<String>>,
+    }
+    let tags: Tags = serde_json::from_slice(bytes)
+        .map_err(|e| environment(format!("the tag list from {host} is not a tag list: {e}")))?;
+    Ok(tags.tags.unwrap_or_default())
+}
+
+/// The `last` of the next page from a `Link: </v2/NAME/tags/list?n=N&last=TAG>; rel="next"`
+/// header, percent-encoded as given; `None` on the last page. Pure.
+pub fn next_tags_page(link: Option<&str>) -> Option<String> {
+    let link = link?;
+    if !link.contains("rel=\"next\"") {
+        return None;
+    }
+    let target = link.split_once('<')?.1.split_once('>')?.0;
+    let query = target.split_once('?')?.1;
+    query.split('&').find_map(|kv| kv.strip_prefix("last=")).filter(|v| !v.is_empty()).map(str::to_string)
+}
+
 /// `Bearer realm="...",service="..."` -> (realm, service). `None` for other schemes.
 pub fn parse_challenge(value: &str) -> Option<(String, Option<String>)> {
     let (scheme, rest) = value.trim().split_once(' ')?;
@@ -344,5 +393,18 @@ mod tests {
         );
         assert_eq!(parse_challenge(r#"Basic realm="registry""#), None);
         assert_eq!(parse_challenge(""), None);
+    }
+
+    #[test]
+    fn tag_list_pages_follow_the_next_link_only() {
+        let next = r#"</v2/o/hexyl/tags/list?n=1000&last=0.16.0-x86_64>; rel="next""#;
+        assert_eq!(next_tags_page(Some(next)).as_deref(), Some("0.16.0-x86_64"));
+        assert_eq!(next_tags_page(Some(r#"</v2/o/h/tags/list?last=a&n=2>; rel="next""#)).as_deref(), Some("a"));
+        assert_eq!(next_tags_page(Some(r#"</v2/o/h/tags/list?n=2&last=a>; rel="prev""#)), None);
+        assert_eq!(next_tags_page(Some(r#"</v2/o/h/tags/list?n=2>; rel="next""#)), None);
+        assert_eq!(next_tags_page(None), None);
+        assert_eq!(parse_tag_list("h", br#"{"name":"o/h","tags":["a","b"]}"#).unwrap(), vec!["a", "b"]);
+        assert_eq!(parse_tag_list("h", br#"{"name":"o/h","tags":null}"#).unwrap(), Vec::<String>::new());
+        assert!(parse_tag_list("h", b"<html>").unwrap_err().to_string().contains("not a tag list"));
     }
 }

@@ -5,11 +5,14 @@
 //! `dev.sigstore.bundle.content=dsse-envelope` and `dev.sigstore.bundle.predicateType`. Registries
 //! without a referrers API (GHCR, CNCF distribution 2.8: no `OCI-Subject` header on the PUT) get the
 //! fallback too: an image index tagged `sha256-<hex of the subject digest>` listing every referrer.
-//! Several jobs may attach to one image at once, so the index is updated by merge: read it, add our
-//! entry, write it with `If-Match` when the registry gave an ETag, read it back, and merge again if
-//! another job's write replaced ours (bounded).
+//! Several jobs may attach to one image at once. Each first tags its own referrer manifest
+//! `sha256-<hex>.<16 hex of the referrer>` ([`referrer_tag`]), which no other job writes; then the
+//! index is updated by merge: read it, add every referrer tag's entry, write it with `If-Match`
+//! when the registry gave an ETag, read it back, and merge again if another job's write replaced
+//! ours (bounded). Readers ([`attached_bundles`]) take the index and the referrer tags together,
+//! so an entry lost from the index by two unguarded writes is still found.
 //!
-//! [`manifest`], [`merge_index`] and [`fallback_tag`] are the pure core; the rest is I/O through
+//! [`manifest`], [`merge_index`], [`fallback_tag`], [`referrer_tag`] and [`bundle_layer`] are the pure core; the rest is I/O through
 //! `crate::oci`'s registry client.
 
 use reqwest::StatusCode;
@@ -39,28 +42,65 @@ const BUNDLE_LIMIT: u64 = 16 << 20;
 const MAX_BUNDLES: usize = 32;
 
 /// Every bundle attached to manifest `digest` (each referrer manifest, then its one layer), read
-/// with pull access only: anonymously when the client has no credentials. I/O.
+/// with pull access only: anonymously when the client has no credentials. Without a referrers API
+/// the fallback index is read and so is every referrer's own tag ([`referrer_tag`]): two jobs
+/// writing the index at once can drop an entry from it, never from the tags. I/O.
 pub async fn attached_bundles(
     puller: &crate::oci::pull::Puller,
     digest: &str,
 ) -> anyhow::Result<Vec<sigstore_verify::types::Bundle>> {
-    let Some(index) = puller.referrers(digest, &fallback_tag(digest)).await? else { return Ok(Vec::new()) };
-    let mut bundles = Vec::new();
-    for r in bundle_referrers(&index)?.into_iter().take(MAX_BUNDLES) {
+    let Some(found) = puller.referrers(digest, &fallback_tag(digest)).await? else { return Ok(Vec::new()) };
+    let mut manifests: Vec<crate::oci::pull::Pulled> = Vec::new();
+    if !found.api {
+        let tags = puller.tags().await?.unwrap_or_default();
+        for t in referrer_tags(&tags, digest).into_iter().take(MAX_BUNDLES) {
+            manifests.extend(puller.manifest(t).await?);
+        }
+    }
+    for r in bundle_referrers(&found.index)? {
+        if manifests.len() >= MAX_BUNDLES || manifests.iter().any(|m| m.digest == r) {
+            continue;
+        }
         let Some(m) = puller.manifest(&r).await? else { continue };
         if m.digest != r {
             return Err(failed(format!("registry {} served referrer {r} with digest {}", puller.host, m.digest)));
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(&m.bytes).map_err(|e| failed(format!("referrer {r} is not JSON: {e}")))?;
-        let layer = &v["layers"][0];
-        let Some(blob) = layer["digest"].as_str() else { continue };
-        let size = layer["size"].as_u64().unwrap_or(BUNDLE_LIMIT).min(BUNDLE_LIMIT);
+        manifests.push(m);
+    }
+    let mut bundles = Vec::new();
+    for m in &manifests {
+        let Some(layer) = bundle_layer(&m.bytes, digest) else { continue };
         let mut bytes = Vec::new();
-        puller.blob_to(blob, size, &mut bytes).await?;
+        puller.blob_to(&layer.0, layer.1, &mut bytes).await?;
         bundles.push(super::verify::parse_bundle(&bytes)?);
     }
     Ok(bundles)
+}
+
+/// The bundle layer (digest, size capped at [`BUNDLE_LIMIT`]) of a referrer manifest of
+/// `subject`; `None` for anything else (another subject, another artifact type, not JSON). Pure.
+pub fn bundle_layer(manifest: &[u8], subject: &str) -> Option<(String, u64)> {
+    let v: Value = serde_json::from_slice(manifest).ok()?;
+    if v["artifactType"] != BUNDLE_MEDIA_TYPE || v["subject"]["digest"] != subject {
+        return None;
+    }
+    let layer = &v["layers"][0];
+    let size = layer["size"].as_u64().unwrap_or(BUNDLE_LIMIT).min(BUNDLE_LIMIT);
+    Some((layer["digest"].as_str()?.to_string(), size))
+}
+
+/// The tag one referrer manifest is also kept under on a registry without a referrers API:
+/// `sha256-<subject hex>.<first 16 hex of the referrer's digest>` (88 characters, within the
+/// 128 a tag may have). Each job writes only its own, so no job can drop another's. Pure.
+pub fn referrer_tag(subject: &str, referrer: &str) -> String {
+    let hex = referrer.split_once(':').map_or(referrer, |(_, h)| h);
+    format!("{}.{}", fallback_tag(subject), &hex[..hex.len().min(16)])
+}
+
+/// The referrer tags of `subject` among a repository's tags. Pure.
+pub fn referrer_tags<'a>(tags: &'a [String], subject: &str) -> Vec<&'a str> {
+    let prefix = format!("{}.", fallback_tag(subject));
+    tags.iter().filter(|t| t.starts_with(&prefix)).map(String::as_str).collect()
 }
 
 /// The fallback tag for a subject digest: `sha256-<hex>`.
@@ -85,7 +125,7 @@ pub fn manifest(bundle: &[u8], subject: &Subject, predicate_type: &str) -> Vec<u
     serde_json::to_vec(&m).expect("JSON")
 }
 
-/// The index entry (descriptor) of a referrer manifest.
+/// The index entry (descriptor) of our own referrer manifest.
 pub fn descriptor(manifest: &[u8]) -> Value {
     let m: Value = serde_json::from_slice(manifest).expect("our own manifest");
     json!({
@@ -97,9 +137,9 @@ pub fn descriptor(manifest: &[u8]) -> Value {
     })
 }
 
-/// Add `entry` to a fallback index (or a new one), keeping every other entry; `None` when it is
-/// already listed.
-pub fn merge_index(existing: Option<&[u8]>, entry: &Value) -> anyhow::Result<Option<Vec<u8>>> {
+/// Add `entries` to a fallback index (or a new one), keeping every other entry; `None` when all
+/// are already listed.
+pub fn merge_index(existing: Option<&[u8]>, entries: &[Value]) -> anyhow::Result<Option<Vec<u8>>> {
     let mut index: Value = match existing {
         Some(b) => serde_json::from_slice(b).map_err(|e| failed(format!("the fallback index is not JSON: {e}")))?,
         None => json!({ "schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": [] }),
@@ -107,10 +147,15 @@ pub fn merge_index(existing: Option<&[u8]>, entry: &Value) -> anyhow::Result<Opt
     let list = index["manifests"]
         .as_array_mut()
         .ok_or_else(|| failed("the fallback index has no `manifests` list: it is not an OCI image index"))?;
-    if list.iter().any(|m| m["digest"] == entry["digest"]) {
+    let before = list.len();
+    for entry in entries {
+        if !list.iter().any(|m| m["digest"] == entry["digest"]) {
+            list.push(entry.clone());
+        }
+    }
+    if list.len() == before {
         return Ok(None);
     }
-    list.push(entry.clone());
     Ok(Some(serde_json::to_vec(&index).expect("JSON")))
 }
 
@@ -153,24 +198,35 @@ pub async fn attach(
     if referrers_api {
         return Ok(Attached { digest, referrers_api, fallback_tag: None });
     }
+    // Our own tag first: the record no other job's write can drop.
+    put(c, &referrer_tag(&subject.digest, &digest), MANIFEST_MEDIA_TYPE, &manifest, None).await?;
     let tag = fallback_tag(&subject.digest);
-    let entry = descriptor(&manifest);
-    // Without If-Match (distribution 2.8 gives no ETag) two jobs can both read the index before
-    // either writes, and the later write drops the earlier entry. A job that sees its entry therefore
-    // looks once more after a settle delay longer than another job's read-to-write gap, and merges
-    // again when its entry was dropped. This narrows the race; only If-Match (or a referrers API)
-    // closes it, which is why the ETag is used whenever the registry gives one. The delay grows with
-    // this job's own read-to-write time: on a loaded machine the other job's gap grows too.
-    // How many settled looks found the entry in a row; two end it.
+    update_index(c, &tag, &subject.digest, &descriptor(&manifest)).await?;
+    Ok(Attached { digest, referrers_api, fallback_tag: Some(tag) })
+}
+
+/// Merge our entry, and every other referrer tag's, into the fallback index `tag`.
+///
+/// Without a working If-Match two jobs can both read the index before either writes, and the
+/// later write drops the earlier entry. An ETag proves nothing: distribution 2.8 sends one and
+/// ignores If-Match on the PUT, so the settled looks are made whatever the registry sent. Every
+/// round merges the entries of all referrer tags of the subject (no job overwrites another's
+/// tag), and a job that sees its entry looks again after a settle delay longer than another
+/// job's read-to-write gap. A drop that still slips through costs the index an entry, not the attestation: `verify` and
+/// `install` read the referrer tags too, and the next attach to the image puts it back.
+async fn update_index(c: &RegistryClient, tag: &str, subject: &str, own: &Value) -> anyhow::Result<()> {
+    let mut siblings = std::collections::BTreeMap::new();
+    // How many settled looks found every entry in a row; two end it.
     let mut seen = 0u32;
     let mut gap = std::time::Duration::ZERO;
     for _ in 0..INDEX_ROUNDS {
         let read_at = std::time::Instant::now();
-        let current = get(c, &tag, INDEX_MEDIA_TYPE).await?;
-        let etag_known = current.as_ref().is_some_and(|(_, e)| e.is_some());
-        let Some(merged) = merge_index(current.as_ref().map(|(b, _)| b.as_slice()), &entry)? else {
-            if seen >= 2 || etag_known {
-                return Ok(Attached { digest, referrers_api, fallback_tag: Some(tag) });
+        let current = get(c, tag, INDEX_MEDIA_TYPE).await?;
+        let mut entries = vec![own.clone()];
+        entries.extend(sibling_entries(c, subject, &mut siblings).await?);
+        let Some(merged) = merge_index(current.as_ref().map(|(b, _)| b.as_slice()), &entries)? else {
+            if seen >= 2 {
+                return Ok(());
             }
             seen += 1;
             tokio::time::sleep(settle_delay(gap, fastrand::u64(0..300))).await;
@@ -178,7 +234,7 @@ pub async fn attach(
         };
         seen = 0;
         let etag = current.and_then(|(_, e)| e);
-        match put(c, &tag, INDEX_MEDIA_TYPE, &merged, etag.as_deref()).await {
+        match put(c, tag, INDEX_MEDIA_TYPE, &merged, etag.as_deref()).await {
             Ok(_) => gap = gap.max(read_at.elapsed()),
             Err(e) if e.to_string().contains("412") => continue,
             Err(e) => return Err(e),
@@ -189,6 +245,60 @@ pub async fn attach(
         "the fallback index {tag} in {} kept changing under {INDEX_ROUNDS} merges: other jobs are attaching; retry",
         c.repository
     )))
+}
+
+/// The index entries of every referrer tag of `subject` in the repository: each tag is read once
+/// (`known` keeps what was read, `None` for a tag that is no bundle referrer of `subject`). I/O.
+async fn sibling_entries(
+    c: &RegistryClient,
+    subject: &str,
+    known: &mut std::collections::BTreeMap<String, Option<Value>>,
+) -> anyhow::Result<Vec<Value>> {
+    let tags = list_tags(c).await?;
+    for t in referrer_tags(&tags, subject).into_iter().take(MAX_BUNDLES) {
+        if known.contains_key(t) {
+            continue;
+        }
+        let entry = get(c, t, MANIFEST_MEDIA_TYPE)
+            .await?
+            .and_then(|(bytes, _)| bundle_layer(&bytes, subject).map(|_| descriptor(&bytes)));
+        known.insert(t.to_string(), entry);
+    }
+    Ok(known.values().flatten().cloned().collect())
+}
+
+/// Every tag of the client's repository (following `Link` pages, at most
+/// [`crate::oci::pull::TAG_PAGES`]); empty when the repository has none. I/O.
+async fn list_tags(c: &RegistryClient) -> anyhow::Result<Vec<String>> {
+    use crate::oci::pull::{next_tags_page, parse_tag_list, TAG_PAGE, TAG_PAGES};
+    let mut all = Vec::new();
+    let mut rest = format!("tags/list?n={TAG_PAGE}");
+    for _ in 0..TAG_PAGES {
+        let what = "GET tags/list";
+        let page = c
+            .retrying(what, || async {
+                let url = c.repo_url(&rest);
+                let resp = c.send(what, |h| h.get(url.clone())).await?;
+                match resp.status() {
+                    StatusCode::NOT_FOUND => Ok(None),
+                    s if s.is_success() => {
+                        let link = resp.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok());
+                        let link = link.map(str::to_string);
+                        let bytes = resp.bytes().await.map_err(|e| Failure::Fatal(failed(format!("{what}: {e}"))))?;
+                        Ok(Some((bytes, link)))
+                    }
+                    _ => Err(Failure::Fatal(unexpected(&c.host, what, resp).await)),
+                }
+            })
+            .await?;
+        let Some((bytes, link)) = page else { break };
+        all.extend(parse_tag_list(&c.host, &bytes)?);
+        match next_tags_page(link.as_deref()) {
+            Some(last) => rest = format!("tags/list?n={TAG_PAGE}&last={last}"),
+            None => break,
+        }
+    }
+    Ok(all)
 }
 
 /// How long a job that sees its entry waits before it looks again: 300 ms, plus four times its
@@ -302,13 +412,37 @@ mod tests {
         assert_eq!(fallback_tag(&s.digest), format!("sha256-{}", "a".repeat(64)));
         let one = descriptor(&manifest(b"{\"one\":1}", &s, "https://slsa.dev/provenance/v1"));
         let two = descriptor(&manifest(b"{\"two\":2}", &s, "https://slsa.dev/provenance/v1"));
-        let first = merge_index(None, &one).unwrap().unwrap();
-        let both = merge_index(Some(&first), &two).unwrap().unwrap();
+        let first = merge_index(None, std::slice::from_ref(&one)).unwrap().unwrap();
+        let both = merge_index(Some(&first), &[two.clone(), one.clone()]).unwrap().unwrap();
         assert_eq!(index_digests(&both), vec![one["digest"].as_str().unwrap(), two["digest"].as_str().unwrap()]);
-        assert_eq!(merge_index(Some(&both), &one).unwrap(), None, "already listed: nothing to write");
+        assert_eq!(
+            merge_index(Some(&both), std::slice::from_ref(&one)).unwrap(),
+            None,
+            "already listed: nothing to write"
+        );
         let m: Value = serde_json::from_slice(&manifest(b"{}", &s, "p")).unwrap();
         assert_eq!(m["subject"]["digest"], s.digest.as_str());
         assert_eq!(m["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
         assert_eq!(m["config"]["mediaType"], EMPTY_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn each_referrer_has_its_own_tag_under_the_subjects_prefix() {
+        let subject = format!("sha256:{}", "a".repeat(64));
+        let s = Subject { media_type: MANIFEST_MEDIA_TYPE.into(), digest: subject.clone(), size: 9 };
+        let m = manifest(b"{}", &s, "p");
+        let own = referrer_tag(&subject, &sha256_digest(&m));
+        assert_eq!(own.len(), 88);
+        assert!(own.starts_with(&format!("sha256-{}.", "a".repeat(64))), "{own}");
+        let tags: Vec<String> = vec![
+            own.clone(),
+            fallback_tag(&subject),
+            format!("sha256-{}.0123456789abcdef", "b".repeat(64)),
+            "0.16.0-x86_64-unknown-linux-musl".into(),
+        ];
+        assert_eq!(referrer_tags(&tags, &subject), vec![own.as_str()]);
+        assert_eq!(bundle_layer(&m, &subject), Some((sha256_digest(b"{}"), 2)));
+        assert_eq!(bundle_layer(&m, &format!("sha256:{}", "b".repeat(64))), None, "another subject");
+        assert_eq!(bundle_layer(b"not json", &subject), None);
     }
 }
