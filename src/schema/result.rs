@@ -54,6 +54,83 @@ pub struct BuildResult {
     /// The limits the bwrap sandbox applied (absent without bwrap, and in older results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_limits: Option<SandboxLimits>,
+    /// Every package compiled into the executables for this target, with its license, and the
+    /// notice, list and SBOM files written from them (built packages; absent in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_party: Option<ThirdParty>,
+}
+
+/// What a redistributor owes (docs/licenses.md): the packages compiled for the target and
+/// features the build used (`cargo metadata`'s resolution walked along normal dependencies: no
+/// build-only or other-platform package), each with its license.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
+pub struct ThirdParty {
+    /// Every compiled package, the crate itself first, then by name and version.
+    pub packages: Vec<CompiledPackage>,
+    /// The human-readable notice in the package (`licenses/THIRD-PARTY-NOTICES.txt`).
+    pub notice: String,
+    /// The machine-readable list in the package (`licenses/third-party.json`).
+    pub list: String,
+    /// The CycloneDX 1.6 SBOM in the package (`sbom.cdx.json`).
+    pub sbom: String,
+}
+
+/// One package compiled into the executables.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
+pub struct CompiledPackage {
+    pub name: String,
+    pub version: String,
+    pub role: PackageRole,
+    /// Where it came from: `crates.io`, another registry's index URL, `git+URL`, or `path`.
+    pub source: String,
+    /// The `.crate`'s sha256 from the lock (registry packages).
+    pub checksum: Option<String>,
+    /// The `license` expression from its manifest, as written.
+    pub license: Option<String>,
+    /// The license texts shipped for it, in the order written to the notice.
+    pub texts: Vec<LicenseText>,
+    /// What is wrong with its licensing (empty: nothing); flagged in the report, never a failure.
+    pub problems: Vec<LicenseProblem>,
+}
+
+/// Why a package is in the build.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackageRole {
+    /// The crate that was built.
+    Root,
+    /// A library linked into the executables.
+    Library,
+    /// A procedural macro: run by the compiler, its output compiled in (listed as `cargo tree` does).
+    ProcMacro,
+}
+
+/// One license text in the notice.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
+pub struct LicenseText {
+    /// The file in the package's source it came from; absent for an SPDX reference text.
+    pub file: Option<String>,
+    /// The SPDX id askalono matched (score at least 0.8), or the id whose reference text this is.
+    pub spdx: Option<String>,
+    pub confidence: f32,
+    /// The text is the SPDX reference text for `spdx`: the package shipped no license file.
+    pub reference: bool,
+    /// sha256 of the text as written to the notice.
+    pub sha256: String,
+}
+
+/// A licensing problem of one package (the report lists them; `--deny-license` is separate).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum LicenseProblem {
+    /// No `license` expression and no `license-file`.
+    NoLicense,
+    /// The `license` expression is not an SPDX expression (not even with the `/` crates.io once took).
+    InvalidExpression,
+    /// No license file in its source: the SPDX reference texts were used instead.
+    NoLicenseFile,
+    /// Its license files could not be read (a link, too large, vanished).
+    UnreadableLicenseFile,
 }
 
 /// What bounded the crate's code inside the bwrap sandbox (docs/security.md, boundary 1).
@@ -136,6 +213,7 @@ impl BuildResult {
             log_cut_at: None,
             sandbox: None,
             sandbox_limits: None,
+            third_party: None,
         }
     }
 }
