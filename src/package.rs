@@ -7,6 +7,9 @@
 //! <out>/build.log                                    the timestamped build log (always)
 //! <out>/bin/<exe>                                    each static executable (built only)
 //! <out>/licenses/<file>                              license files of the crate (built only)
+//! <out>/licenses/THIRD-PARTY-NOTICES.txt             every compiled package's license (built only)
+//! <out>/licenses/third-party.json                    the same, machine-readable (built only)
+//! <out>/sbom.cdx.json                                CycloneDX 1.6 SBOM (built only)
 //! <out>/srcbuild/<crate>-<version>-srcbuild.tar.zst  the exact source compiled (built only)
 //! <out>/CHECKSUMS                                    sha256 + blake3 of every other file (built only)
 //! ```
@@ -33,6 +36,8 @@ pub const CHECKSUMS_FILE: &str = "CHECKSUMS";
 pub const BIN_DIR: &str = "bin";
 pub const LICENSES_DIR: &str = "licenses";
 pub const SRCBUILD_DIR: &str = "srcbuild";
+/// The CycloneDX SBOM of a built package.
+pub const SBOM_FILE: &str = "sbom.cdx.json";
 /// Written by `cratemill publish` after the package was checked; not part of the package itself.
 pub const PUBLISH_FILE: &str = "publish.json";
 const CHECKSUMS_HEADER: &str =

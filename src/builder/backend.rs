@@ -232,15 +232,7 @@ pub fn command(backend: Backend, req: &BuildRequest) -> CommandLine {
         args.extend(["-Z".into(), "unstable-options".into(), "--artifact-dir".into(), dir.display().to_string()]);
     }
     args.extend(build_std.map(String::from));
-    match &req.features {
-        Features::All => args.push("--all-features".into()),
-        Features::Default => {}
-        Features::List(list) if !list.is_empty() => args.extend(["--features".into(), list.join(",")]),
-        Features::List(_) => {}
-    }
-    if !req.extra_features.is_empty() {
-        args.extend(["--features".into(), req.extra_features.join(",")]);
-    }
+    args.extend(feature_args(&req.features, &req.extra_features));
     if req.lock.locked() {
         args.push("--locked".into());
     }
@@ -249,6 +241,56 @@ pub fn command(backend: Backend, req: &BuildRequest) -> CommandLine {
     }
     args.extend(["--color".into(), "never".into()]);
     CommandLine { program: program.into(), args }
+}
+
+/// The feature flags of an attempt. Pure.
+fn feature_args(features: &Features, extra: &[String]) -> Vec<String> {
+    let mut args = Vec::new();
+    match features {
+        Features::All => args.push("--all-features".into()),
+        Features::Default => {}
+        Features::List(list) if !list.is_empty() => args.extend(["--features".into(), list.join(",")]),
+        Features::List(_) => {}
+    }
+    if !extra.is_empty() {
+        args.extend(["--features".into(), extra.join(",")]);
+    }
+    args
+}
+
+/// `cargo metadata` of what the attempt `req` built: its target's platform only, its features,
+/// its lock, offline; always plain cargo with the attempt's toolchain (the backend's linker does
+/// not matter to a resolution). Pure.
+pub fn metadata_command(req: &BuildRequest) -> CommandLine {
+    let (plus, _) = req.toolchain.render();
+    let mut args: Vec<String> = plus.into_iter().collect();
+    args.extend(["metadata".into(), "--format-version".into(), "1".into()]);
+    args.extend(["--manifest-path".into(), req.manifest_path.display().to_string()]);
+    args.extend(["--filter-platform".into(), req.target.triple.into()]);
+    args.extend(feature_args(&req.features, &req.extra_features));
+    if req.lock.locked() {
+        args.push("--locked".into());
+    }
+    args.extend(["--offline".into(), "--color".into(), "never".into()]);
+    CommandLine::new("cargo", args)
+}
+
+/// `cargo tree` of the packages the attempt `req` compiled for its target along normal edges,
+/// one `NAME vVERSION ...` line each: cargo's own feature resolver decides the set, which
+/// `cargo metadata`'s resolution over-approximates (weak `dep?/feature` edges, features of other
+/// platforms). Offline, plain cargo with the attempt's toolchain. Pure.
+pub fn tree_command(req: &BuildRequest) -> CommandLine {
+    let (plus, _) = req.toolchain.render();
+    let mut args: Vec<String> = plus.into_iter().collect();
+    args.extend(["tree".into(), "--edges".into(), "normal".into(), "--prefix".into(), "none".into()]);
+    args.extend(["--format".into(), "{p}".into(), "--manifest-path".into(), req.manifest_path.display().to_string()]);
+    args.extend(["--target".into(), req.target.triple.into()]);
+    args.extend(feature_args(&req.features, &req.extra_features));
+    if req.lock.locked() {
+        args.push("--locked".into());
+    }
+    args.extend(["--offline".into(), "--color".into(), "never".into()]);
+    CommandLine::new("cargo", args)
 }
 
 /// Variables `cross` must be told to forward into its container (it forwards `CARGO_*`, `CROSS_*` and
@@ -304,6 +346,16 @@ mod tests {
         r.lock = Lock::Unlocked;
         let line = command(Backend::Cargo, &r).display().join(" ");
         assert_eq!(line, "cargo build --release --target x86_64-unknown-linux-gnu --manifest-path /w/src/rg-1.0.0/Cargo.toml --features vendored --jobs 2 --color never");
+    }
+
+    #[test]
+    fn metadata_describes_the_attempts_resolution_for_its_target() {
+        let mut r = req("x86_64-unknown-linux-musl");
+        r.extra_features = vec!["vendored".into()];
+        let line = metadata_command(&r).display().join(" ");
+        assert_eq!(line, "cargo +nightly metadata --format-version 1 --manifest-path /w/src/rg-1.0.0/Cargo.toml --filter-platform x86_64-unknown-linux-musl --all-features --features vendored --locked --offline --color never");
+        let line = tree_command(&r).display().join(" ");
+        assert_eq!(line, "cargo +nightly tree --edges normal --prefix none --format {p} --manifest-path /w/src/rg-1.0.0/Cargo.toml --target x86_64-unknown-linux-musl --all-features --features vendored --locked --offline --color never");
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub struct GroupOutcome {
     pub leader: &'static str,
     pub command: CommandLine,
     pub features: String,
+    /// The features and lock it built with (a member lists its compiled packages with them).
+    pub rung: super::attempts::Rung,
     pub lock: Lock,
     pub duration: Duration,
     /// The grouped build's output, replayed into every other target's build log.

@@ -42,6 +42,9 @@ struct Job<'a> {
     deadline: Instant,
     /// A leader's grouped build, handed to the invocation's other jobs.
     group_outcome: Option<Arc<GroupOutcome>>,
+    /// `cargo metadata` and `cargo tree` of the attempt that built: what the third-party list is
+    /// made from.
+    described: super::ladder::Described,
 }
 
 /// What the fetch phase leaves: the verified `.crate` and its unpacked root.
@@ -125,7 +128,18 @@ impl<'a> Job<'a> {
             log.note(&format!("work folder kept at {}", work_path.display()));
         }
         let deadline = setup.deadline_from(Instant::now());
-        Ok(Job { setup, runner, out, work: work_path, _work_guard: guard, result, log, deadline, group_outcome: None })
+        Ok(Job {
+            setup,
+            runner,
+            out,
+            work: work_path,
+            _work_guard: guard,
+            result,
+            log,
+            deadline,
+            group_outcome: None,
+            described: Default::default(),
+        })
     }
 
     /// Record the resolved name and version.
@@ -158,6 +172,7 @@ impl<'a> Job<'a> {
 
         let t = Instant::now();
         self.license(&fetched.root, &prepared.meta)?;
+        self.third_party(&fetched)?;
         record_time(&mut self.result, Phase::License, t.elapsed());
 
         let t = Instant::now();
@@ -271,10 +286,13 @@ impl<'a> Job<'a> {
             deadline: self.deadline,
             group: None,
             manifests: None,
+            built: None,
         };
         let produced = ladder.climb(root, prepared).await;
         self.group_outcome = ladder.group.take();
-        produced
+        let produced = produced?;
+        self.described = ladder.describe(root, &prepared.child_env).await?;
+        Ok(produced)
     }
 
     /// Install each executable into `bin/`, smoke-run it, and refuse dynamic or crashing ones.
@@ -306,6 +324,37 @@ impl<'a> Job<'a> {
                 lf.confidence
             ));
         }
+        Ok(())
+    }
+
+    /// Every compiled package's license, and the notice, list and SBOM ([`license::third_party`]).
+    fn third_party(&mut self, fetched: &Fetched) -> Result<(), PhaseError> {
+        let cargo_home = self.setup.cargo_home(&self.work);
+        let trees = [
+            crate::untrusted::Tree::new(&self.work, self.deadline),
+            crate::untrusted::Tree::new(&cargo_home, self.deadline),
+        ];
+        let r = &self.result;
+        let job = license::ThirdPartyJob {
+            described: &self.described,
+            root_manifest: &fetched.root.join("Cargo.toml"),
+            trees: &trees,
+            out: &self.out,
+            subject: license::Subject { crate_name: &r.crate_name, version: &r.version, target: &r.target },
+            executables: &r.executables,
+            crate_sha256: &fetched.crate_sha256,
+            index_url: r.source.as_ref().map_or("", |s| s.index_url.as_str()),
+        };
+        let third = license::third_party(&job).map_err(phase_err(Phase::License, FailureClass::Unknown))?;
+        let flagged = third.packages.iter().filter(|p| !p.problems.is_empty()).count();
+        self.log.note(&format!(
+            "third-party licenses: {} compiled packages, {flagged} flagged; {}, {}, {}",
+            third.packages.len(),
+            third.notice,
+            third.list,
+            third.sbom
+        ));
+        self.result.third_party = Some(third);
         Ok(())
     }
 

@@ -19,6 +19,8 @@ use super::attempts::{self, Rung};
 use super::backend::{self, BuildRequest, CargoToolchain, FetchRequest, Lock};
 use super::classify;
 use super::collect::{self, Produced};
+pub use super::compiled::Described;
+use super::compiled::METADATA_CAP;
 use super::group::{self, GroupOutcome};
 use super::invocation::GroupRole;
 use super::log::BuildLog;
@@ -54,6 +56,8 @@ pub struct Ladder<'a> {
     pub group: Option<Arc<GroupOutcome>>,
     /// The crate's manifests as they were before the first cargo call (before any crate code ran).
     pub manifests: Option<Manifests>,
+    /// The features and lock of the attempt that built (this job's or its group's).
+    pub built: Option<Rung>,
 }
 
 impl Ladder<'_> {
@@ -147,6 +151,7 @@ impl Ladder<'_> {
             leader: setup.target.triple,
             command,
             features: rung.features.describe(&rung.extra_features),
+            rung: rung.clone(),
             lock: rung.lock,
             duration: run.duration,
             lines: run.lines,
@@ -187,6 +192,7 @@ impl Ladder<'_> {
 
     /// The grouped build as this job's one, successful, attempt.
     fn record_grouped(&mut self, outcome: &GroupOutcome) {
+        self.built = Some(outcome.rung.clone());
         self.result.features_used = Some(outcome.features.clone());
         self.result.attempts.push(Attempt {
             features: outcome.features.clone(),
@@ -315,6 +321,7 @@ impl Ladder<'_> {
             attempt.produced_binaries = true;
             self.result.features_used = Some(attempt.features.clone());
             self.result.attempts.push(attempt);
+            self.built = Some(rung.clone());
             let dir = artifact_dir.unwrap_or_else(|| prepared.target_dir.join(setup.target.triple).join("release"));
             return Ok(AttemptEnd::Produced(dir));
         }
@@ -368,11 +375,61 @@ impl Ladder<'_> {
         Ok(run)
     }
 
+    /// `cargo metadata` and `cargo tree` of the attempt that built, in the sandbox like the build
+    /// (cargo runs no crate code for them): what [`super::compiled`] reads the compiled packages
+    /// from. A changed manifest ends the job, as before any cargo call; so does a failed query
+    /// (a package must carry its notice).
+    pub async fn describe(&mut self, root: &Path, env: &BTreeMap<String, String>) -> Result<Described, PhaseError> {
+        let Some(rung) = self.built.clone() else {
+            return Err(classified(Phase::License, FailureClass::Unknown, "no attempt built".into(), Vec::new()));
+        };
+        self.before_cargo(root, Phase::License)?;
+        let request = self.request_for(&rung, root, None);
+        let (metadata, tree) = (backend::metadata_command(&request), backend::tree_command(&request));
+        let metadata = self.query(&metadata, root, env, Output::Document { cap: METADATA_CAP }).await?.document;
+        let tree = self.query(&tree, root, env, Output::Capture { cap: METADATA_CAP }).await?.lines;
+        Ok(Described { metadata, tree })
+    }
+
+    /// Run one cargo query in the sandbox; its output in full, or the job's failure.
+    async fn query(
+        &mut self,
+        command: &CommandLine,
+        root: &Path,
+        env: &BTreeMap<String, String>,
+        output: Output<'_>,
+    ) -> Result<Outcome, PhaseError> {
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let wrapped = self.sandboxed(command, root, false);
+        let process = Process::new(&wrapped).env(Env::Exactly(env)).cwd(root).deadline(self.deadline);
+        let run = process.run(output).await;
+        let run =
+            run.map_err(|e| phase_err(Phase::License, FailureClass::Unknown)(process::not_started("cargo", &e)))?;
+        let (code, _) = sandbox::unwrap_status(run.code, run.signal);
+        let what = command.args.iter().find(|a| !a.starts_with('+')).cloned().unwrap_or_default();
+        let why = if run.document_cut {
+            format!("`cargo {what}` wrote more than {METADATA_CAP} bytes: the compiled packages cannot be listed")
+        } else if code != Some(0) {
+            let said = run.stderr.iter().rev().take(3).rev().cloned().collect::<Vec<_>>().join(" / ");
+            format!("`cargo {what}` failed (exit {code:?}), so the compiled packages cannot be listed: {said}")
+        } else {
+            return Ok(run);
+        };
+        Err(classified(Phase::License, FailureClass::Unknown, why, run.stderr))
+    }
+
     /// The command line of an attempt on `rung`, offline: everything was fetched, and the build
     /// never touches the network (and cannot, in the sandbox).
     fn command_for(&self, rung: &Rung, root: &Path, artifact_dir: Option<PathBuf>) -> CommandLine {
+        let mut command = backend::command(self.setup.backend, &self.request_for(rung, root, artifact_dir));
+        command.args.push("--offline".into());
+        command
+    }
+
+    /// What a backend needs for an attempt on `rung`.
+    fn request_for(&self, rung: &Rung, root: &Path, artifact_dir: Option<PathBuf>) -> BuildRequest {
         let setup = self.setup;
-        let request = BuildRequest {
+        BuildRequest {
             manifest_path: root.join("Cargo.toml"),
             target: setup.target,
             features: rung.features.clone(),
@@ -382,10 +439,7 @@ impl Ladder<'_> {
             artifact_dir,
             nightly: setup.unstable(),
             toolchain: CargoToolchain::of(&setup.toolchain),
-        };
-        let mut command = backend::command(setup.backend, &request);
-        command.args.push("--offline".into());
-        command
+        }
     }
 
     /// The executables of the successful attempt; none is a failure with its reason.

@@ -1,5 +1,7 @@
 //! License detection: find the crate's license files, identify each with askalono against the
-//! bundled SPDX store (no download at run time, see assets/README.md), and copy them into the package.
+//! bundled SPDX store (no download at run time, see assets/README.md), and copy them into the package;
+//! then the same for every package the build compiled ([`third_party`]): their texts read from
+//! their unpacked sources, the notice, list and SBOM written ([`super::notice`] decides what).
 //!
 //! The crate tree has been through the build (crate code could have replaced any file by a link, a
 //! FIFO or a huge file), so every read goes through [`crate::untrusted`]: regular files only, no
@@ -12,7 +14,10 @@ use std::sync::OnceLock;
 use anyhow::Context;
 use askalono::{Store, TextData};
 
-use crate::schema::result::{LicenseFile, Licenses};
+use super::compiled::{self, Compiled};
+pub use super::notice::Subject;
+use super::notice::{self, Found};
+use crate::schema::result::{Executable, LicenseFile, Licenses, PackageRole, ThirdParty};
 use crate::untrusted::{self, LICENSE_CAP};
 
 static CACHE: &[u8] = include_bytes!("../../assets/askalono-spdx-cache.bin.zstd");
@@ -114,6 +119,104 @@ pub fn collect(
         });
     }
     Ok(Licenses { declared: declared.map(str::to_string), files })
+}
+
+/// The largest `.crate` hashed for the list (crates.io takes at most 10 MiB; a mirror may allow more).
+const CRATE_CAP: u64 = 256 << 20;
+
+/// What the third-party list of one package is made from.
+pub struct ThirdPartyJob<'a> {
+    /// `cargo metadata` and `cargo tree` of the build (target, features).
+    pub described: &'a compiled::Described,
+    pub root_manifest: &'a Path,
+    /// Where a compiled package's source may be read: the work folder, and CARGO_HOME when it is
+    /// outside it. A package elsewhere is listed with its texts unreadable.
+    pub trees: &'a [untrusted::Tree],
+    /// The package folder.
+    pub out: &'a Path,
+    pub subject: notice::Subject<'a>,
+    pub executables: &'a [Executable],
+    /// The verified `.crate`'s sha256 (the crate itself).
+    pub crate_sha256: &'a str,
+    /// The index the crate came from (cargo sees the crate itself as a path package).
+    pub index_url: &'a str,
+}
+
+/// Every compiled package with its license texts; the notice, list and SBOM written into the
+/// package folder. Licensing problems are recorded, never an error; an error is a metadata
+/// document that is not one, or a package file that cannot be written.
+pub fn third_party(job: &ThirdPartyJob) -> anyhow::Result<ThirdParty> {
+    let packages = compiled::compiled(job.described, job.root_manifest)?;
+    let mut known: std::collections::BTreeMap<Vec<u8>, (Option<String>, f32)> = Default::default();
+    let mut assessed = Vec::new();
+    for p in &packages {
+        let tree = job.trees.iter().find(|t| p.root.starts_with(&t.root));
+        let found = tree.map_or(Found { files: Vec::new(), unreadable: true }, |t| read_texts(t, p, &mut known));
+        let (checksum, p) = match p.role {
+            PackageRole::Root => {
+                let source = compiled::source_label(Some(&format!("sparse+{}", job.index_url)));
+                (Some(job.crate_sha256.to_string()), Compiled { source, ..p.clone() })
+            }
+            _ => (tree.and_then(|t| cached_sha256(t, &p.root)), p.clone()),
+        };
+        assessed.push(notice::assess(&p, checksum, &found));
+    }
+    let records: Vec<_> = assessed.iter().map(|(r, _)| r.clone()).collect();
+    let notice_path = job.out.join(notice::NOTICE);
+    std::fs::create_dir_all(notice_path.parent().expect("licenses/"))?;
+    std::fs::write(&notice_path, notice::notice(&job.subject, &assessed))?;
+    std::fs::write(job.out.join(notice::LIST), notice::list(&job.subject, &records))?;
+    std::fs::write(job.out.join(notice::SBOM), notice::sbom(&records, job.executables))?;
+    Ok(ThirdParty {
+        packages: records,
+        notice: notice::NOTICE.into(),
+        list: notice::LIST.into(),
+        sbom: notice::SBOM.into(),
+    })
+}
+
+/// A compiled package's license files, read from its source (regular files, no link on the way,
+/// capped), each identified once per distinct text (`known`).
+fn read_texts(
+    tree: &untrusted::Tree,
+    p: &Compiled,
+    known: &mut std::collections::BTreeMap<Vec<u8>, (Option<String>, f32)>,
+) -> Found {
+    let mut found = Found::default();
+    let names = match tree.check_dir(&p.root).map_err(anyhow::Error::from) {
+        Ok(()) => find_license_files(&p.root, p.license_file.as_deref()),
+        Err(e) => Err(e),
+    };
+    let Ok(names) = names else {
+        found.unreadable = true;
+        return found;
+    };
+    for name in names {
+        let Ok(Some(bytes)) = tree.read(&p.root.join(&name), LICENSE_CAP) else {
+            found.unreadable = true;
+            continue;
+        };
+        let id = match known.get(&bytes) {
+            Some(id) => id.clone(),
+            None => {
+                let id = identify(&String::from_utf8_lossy(&bytes)).unwrap_or((None, 0.0));
+                known.insert(bytes.clone(), id.clone());
+                id
+            }
+        };
+        found.files.push((name, bytes, id.0, id.1));
+    }
+    found
+}
+
+/// sha256 of the `.crate` cargo downloaded for a registry package (its registry cache, which the
+/// build's sandbox could not write), `None` for another package or one not readable.
+fn cached_sha256(tree: &untrusted::Tree, root: &Path) -> Option<String> {
+    let path = compiled::cached_crate(root)?;
+    untrusted::check_beneath(&tree.root, &path, false).ok()?;
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    untrusted::copy_regular(&path, &mut hasher, CRATE_CAP, tree.deadline).ok()?;
+    Some(hex::encode(sha2::Digest::finalize(hasher)))
 }
 
 #[cfg(test)]

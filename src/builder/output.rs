@@ -19,7 +19,9 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::error;
-use crate::package::{self, BIN_DIR, CHECKSUMS_FILE, LICENSES_DIR, LOG_FILE, PUBLISH_FILE, RESULT_FILE, SRCBUILD_DIR};
+use crate::package::{
+    self, BIN_DIR, CHECKSUMS_FILE, LICENSES_DIR, LOG_FILE, PUBLISH_FILE, RESULT_FILE, SBOM_FILE, SRCBUILD_DIR,
+};
 use crate::schema::result::{BuildResult, FailureClass};
 use crate::schema::Phase;
 
@@ -77,6 +79,7 @@ pub const OURS: &[(&str, EntryKind)] = &[
     (SRCBUILD_DIR, EntryKind::Dir),
     (LOG_FILE, EntryKind::File),
     (RESULT_FILE, EntryKind::File),
+    (SBOM_FILE, EntryKind::File),
     (CHECKSUMS_FILE, EntryKind::File),
     (PUBLISH_FILE, EntryKind::File),
 ];
@@ -249,7 +252,7 @@ pub fn clear(out: &Path) -> anyhow::Result<()> {
             std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
         }
     }
-    for file in [CHECKSUMS_FILE, PUBLISH_FILE] {
+    for file in [CHECKSUMS_FILE, PUBLISH_FILE, SBOM_FILE] {
         let p = out.join(file);
         if p.exists() {
             std::fs::remove_file(&p)?;

@@ -61,8 +61,12 @@ pub struct Outcome {
     /// Streamed ([`Output::Stream`]): both streams' lines in the order they came, the last
     /// [`KEEP_LINES`] of them, trailing whitespace trimmed. Captured: stdout's lines.
     pub lines: Vec<String>,
-    /// Captured ([`Output::Capture`]): stderr's lines; empty otherwise.
+    /// Captured ([`Output::Capture`], [`Output::Document`]): stderr's lines; empty otherwise.
     pub stderr: Vec<String>,
+    /// [`Output::Document`]: stdout's bytes as they came, at most its `cap`.
+    pub document: Vec<u8>,
+    /// [`Output::Document`]: stdout had more than `cap` bytes (the rest was read and dropped).
+    pub document_cut: bool,
 }
 
 impl Outcome {
@@ -102,6 +106,10 @@ pub enum Output<'a> {
     /// Kept in [`Outcome::lines`] (stdout) and [`Outcome::stderr`], at most `cap` bytes of each
     /// stream; the rest is read and dropped.
     Capture { cap: usize },
+    /// stdout kept whole as bytes in [`Outcome::document`] (a JSON document on one line, which
+    /// [`Output::Capture`] would cut at [`MAX_LINE_BYTES`]), at most `cap` bytes; stderr's lines as
+    /// with `Capture`.
+    Document { cap: usize },
     /// Not read at all (stdout and stderr are `/dev/null`).
     Discard,
 }
@@ -157,8 +165,12 @@ impl<'a> Process<'a> {
         // Killed at the deadline, and in any case when the run ends (or its future is dropped).
         let group = child.id().map(Group);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Stream, String)>(1024);
+        let mut document = None;
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(read_lines(out, Stream::Out, tx.clone()));
+            match output {
+                Output::Document { cap } => document = Some(tokio::spawn(read_document(out, cap))),
+                _ => drop(tokio::spawn(read_lines(out, Stream::Out, tx.clone()))),
+            }
         }
         if let Some(err) = child.stderr.take() {
             tokio::spawn(read_lines(err, Stream::Err, tx.clone()));
@@ -203,6 +215,9 @@ impl<'a> Process<'a> {
             }
         };
         drop(group);
+        if let Some(reading) = document {
+            (outcome.document, outcome.document_cut) = reading.await.unwrap_or_default();
+        }
         use std::os::unix::process::ExitStatusExt;
         outcome.code = status.code();
         outcome.signal = status.signal();
@@ -260,7 +275,7 @@ impl Kept {
                 sink(&line);
                 keep_line(&mut outcome.lines, &mut self.bytes, line.trim_end().to_string());
             }
-            Output::Capture { cap } => {
+            Output::Capture { cap } | Output::Document { cap } => {
                 let (lines, bytes) = match stream {
                     Stream::Out => (&mut outcome.lines, &mut self.bytes),
                     Stream::Err => (&mut outcome.stderr, &mut self.stderr_bytes),
@@ -284,6 +299,22 @@ pub fn keep_line(lines: &mut Vec<String>, bytes: &mut usize, line: String) {
     }
     *bytes += line.len();
     lines.push(line);
+}
+
+/// All of `stream`, at most `cap` bytes kept; whether more came.
+async fn read_document<R: AsyncRead + Unpin>(mut stream: R, cap: usize) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncReadExt;
+    let (mut kept, mut cut) = (Vec::new(), false);
+    let mut buf = vec![0u8; 64 << 10];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = cap.saturating_sub(kept.len());
+        cut |= n > room;
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    (kept, cut)
 }
 
 async fn read_lines<R: AsyncRead + Unpin>(stream: R, which: Stream, tx: tokio::sync::mpsc::Sender<(Stream, String)>) {
@@ -394,6 +425,16 @@ mod tests {
         lines.sort();
         let cwd = std::fs::canonicalize(dir.path()).unwrap().display().to_string();
         assert_eq!(lines, [cwd.as_str(), "err", "out", "this nohome"]);
+    }
+
+    #[tokio::test]
+    async fn a_document_is_kept_whole_up_to_its_cap() {
+        let line = sh("head -c 200000 /dev/zero | tr '\\0' x; echo warn >&2");
+        let r = Process::new(&line).run(Output::Document { cap: 1 << 20 }).await.unwrap();
+        assert_eq!((r.document.len(), r.document_cut, r.stderr.clone()), (200_000, false, vec!["warn".to_string()]));
+        assert!(r.lines.is_empty());
+        let r = Process::new(&line).run(Output::Document { cap: 1000 }).await.unwrap();
+        assert_eq!((r.document.len(), r.document_cut), (1000, true));
     }
 
     #[tokio::test]

@@ -19,6 +19,8 @@ pub const MANIFEST_MEDIA_TYPE: &str = OCI_IMAGE_MEDIA_TYPE;
 pub const EXECUTABLE_MEDIA_TYPE: &str = "application/vnd.cratemill.executable.v1";
 pub const SRCBUILD_MEDIA_TYPE: &str = "application/vnd.cratemill.srcbuild.v1.tar+zstd";
 pub const RESULT_MEDIA_TYPE: &str = "application/vnd.cratemill.build-result.v1+json";
+/// The CycloneDX SBOM (the media type CycloneDX registers for its JSON form).
+pub const SBOM_MEDIA_TYPE: &str = "application/vnd.cyclonedx+json";
 pub const TEXT_MEDIA_TYPE: &str = "text/plain; charset=utf-8";
 pub const OCTET_MEDIA_TYPE: &str = "application/octet-stream";
 
@@ -90,6 +92,8 @@ pub fn media_type_for(path: &str) -> &'static str {
         SRCBUILD_MEDIA_TYPE
     } else if path == crate::package::RESULT_FILE {
         RESULT_MEDIA_TYPE
+    } else if path == crate::package::SBOM_FILE {
+        SBOM_MEDIA_TYPE
     } else if path.starts_with("licenses/")
         || path == crate::package::LOG_FILE
         || path == crate::package::CHECKSUMS_FILE

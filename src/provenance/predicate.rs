@@ -3,13 +3,14 @@
 //! [`github`] builds exactly what `@actions/attest`'s `buildSLSAProvenancePredicate` builds from the
 //! same token claims (every field, every value; the tests compare them with the library itself).
 //! [`add_packages`] then adds what only cratemill knows, without changing any GitHub field: more
-//! `resolvedDependencies` (the `.crate`, the `Cargo.lock` used, the toolchain),
+//! `resolvedDependencies` (the `.crate`, every package compiled into it with its `.crate` digest,
+//! the `Cargo.lock` used, the toolchain),
 //! `internalParameters.cratemill` and `runDetails.byproducts` (the build logs).
 
 use serde_json::{json, Map, Value};
 
 use super::claims::Claims;
-use crate::schema::result::BuildResult;
+use crate::schema::result::{BuildResult, PackageRole};
 
 pub const SLSA_PREDICATE_V1: &str = "https://slsa.dev/provenance/v1";
 pub const GITHUB_BUILD_TYPE: &str = "https://actions.github.io/buildtypes/workflow/v1";
@@ -100,6 +101,17 @@ fn dependencies(result: &BuildResult, facts: &PackageFacts, id: &str) -> Vec<Val
             "digest": { "sha256": src.crate_sha256 },
             "annotations": { "index": src.index_url, "package": id },
         }));
+    }
+    for p in result.third_party.iter().flat_map(|t| &t.packages).filter(|p| p.role != PackageRole::Root) {
+        let mut dep = json!({
+            "uri": p.purl(),
+            "name": format!("{}-{}.crate", p.name, p.version),
+            "annotations": { "package": id, "role": p.role, "source": p.source },
+        });
+        if let Some(sum) = &p.checksum {
+            dep["digest"] = json!({ "sha256": sum });
+        }
+        deps.push(dep);
     }
     if let Some(lock) = &facts.cargo_lock_sha256 {
         deps.push(json!({ "name": "Cargo.lock", "digest": { "sha256": lock }, "annotations": { "package": id } }));

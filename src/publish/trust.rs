@@ -16,7 +16,8 @@ use sha2::Digest;
 
 use crate::elf::{self, ElfFacts};
 use crate::package::{
-    srcbuild_file_name, VerifiedPackage, BIN_DIR, CHECKSUMS_FILE, LICENSES_DIR, LOG_FILE, RESULT_FILE, SRCBUILD_DIR,
+    srcbuild_file_name, VerifiedPackage, BIN_DIR, CHECKSUMS_FILE, LICENSES_DIR, LOG_FILE, RESULT_FILE, SBOM_FILE,
+    SRCBUILD_DIR,
 };
 use crate::schema::result::BuildResult;
 use crate::target::{printable, Target};
@@ -154,7 +155,7 @@ fn check_files(result: &BuildResult, present: &[String], exes: &BTreeSet<&str>) 
     let srcbuild = format!("{SRCBUILD_DIR}/{}", srcbuild_file_name(&result.crate_name, &result.version));
     for path in present {
         let named = match path.split_once('/') {
-            None => [RESULT_FILE, LOG_FILE, CHECKSUMS_FILE].contains(&path.as_str()),
+            None => [RESULT_FILE, LOG_FILE, CHECKSUMS_FILE, SBOM_FILE].contains(&path.as_str()),
             Some((dir, rest)) if dir == BIN_DIR => exes.contains(rest),
             Some((dir, rest)) if dir == LICENSES_DIR => valid_file_name(rest),
             Some(_) => *path == srcbuild,

@@ -93,6 +93,29 @@ pub struct CompiledPackage {
     pub problems: Vec<LicenseProblem>,
 }
 
+impl CompiledPackage {
+    /// Its package URL: `pkg:cargo/NAME@VERSION`, with the registry (`repository_url`) or the git
+    /// repository (`vcs_url`) when it is not from crates.io. Pure.
+    pub fn purl(&self) -> String {
+        let base = format!("pkg:cargo/{}@{}", self.name, self.version);
+        match self.source.as_str() {
+            "crates.io" | "path" => base,
+            s if s.starts_with("git+") => format!("{base}?vcs_url={}", percent(s)),
+            s => format!("{base}?repository_url={}", percent(s)),
+        }
+    }
+}
+
+/// Percent-encode a purl qualifier value (RFC 3986 unreserved characters kept). Pure.
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Why a package is in the build.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]

@@ -189,6 +189,16 @@ impl TestCrate {
         self
     }
 
+    /// Adds a dependency of `kind` (`normal`, `build`, `dev`), for `target` (a `cfg(...)`) or every
+    /// platform, to the index line (not to any Cargo.toml).
+    pub fn dep_of(mut self, name: &str, req: &str, kind: &str, target: Option<&str>) -> TestCrate {
+        self.deps.push(serde_json::json!({
+            "name": name, "req": req, "features": [], "optional": false,
+            "default_features": true, "target": target, "kind": kind
+        }));
+        self
+    }
+
     /// Adds a normal dependency `name = req` to the index line (not to any Cargo.toml).
     pub fn dep(mut self, name: &str, req: &str) -> TestCrate {
         self.deps.push(serde_json::json!({
