@@ -54,9 +54,9 @@ impl BuildCommand {
 }
 
 /// Build (one job per `--target`), then publish when asked (`--publish`, `--registry`,
-/// `--oci-layout`), then attest what was published when asked (`--attest`). The destination and
-/// the attest flags are checked before building, so a bad registry reference or a missing key
-/// costs no build. The exit code is the worst of the jobs'.
+/// `--oci-layout`), then attest what was published when asked (`--attest`). The destination, the
+/// license policy and the attest flags are checked before building, so a bad registry reference, a
+/// bad `--deny-license` or a missing key costs no build. The exit code is the worst of the jobs'.
 pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
     let wants_publish = cmd.wants_publish();
     let BuildCommand { build: args, publish: _, publish_options, attest, attest_options, attest_out } = cmd;
@@ -65,9 +65,16 @@ pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
     }
     let request = AttestRequest { attest, options: attest_options, out: attest_out, out_flag: "--attest-out" };
     let attest = request.prepare(&publish_options)?;
+    let licenses = &publish_options.licenses;
+    if !wants_publish && (!licenses.deny_license.is_empty() || licenses.deny_unlicensed) {
+        return Err(usage(
+            "--deny-license and --deny-unlicensed are publish policies: add --publish (or --registry, --oci-layout)",
+        ));
+    }
     let publish = wants_publish.then_some(publish_options);
     if let Some(opts) = &publish {
         opts.destination()?;
+        opts.licenses.policy()?;
     }
     let done = match builder::run(&args).await {
         Ok(done) => done,

@@ -67,6 +67,7 @@ async fn publish(host: &str, root: &Path) -> std::path::PathBuf {
         insecure_http: true,
         chunk_mib: None,
         max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
+        licenses: Default::default(),
         tuning: Default::default(),
     };
     let env = PublishEnv {
