@@ -296,6 +296,17 @@ mod tests {
         assert_eq!(cli.cmd.attest_options.sign, SignMode::Key);
     }
 
+    #[tokio::test]
+    async fn license_policy_flags_are_checked_before_building() {
+        // `nosuch-crate` is never looked up: both refusals come before the build starts.
+        let cmd = |args: &[&str]| Cli::try_parse_from([&["x", "nosuch-crate"], args].concat()).unwrap().cmd;
+        let err = build(cmd(&["--deny-license", "GPL-3.0-only"])).await.unwrap_err();
+        assert!(err.to_string().contains("are publish policies: add --publish"), "{err}");
+        let err = build(cmd(&["--publish", "--deny-license", "MIT AND GPL-3.0-only"])).await.unwrap_err();
+        assert!(err.to_string().contains("is not a list of licenses"), "{err}");
+        assert_eq!(crate::error::exit_of(&err), Exit::Usage);
+    }
+
     #[test]
     fn a_refused_fleet_job_still_has_a_failed_result() {
         let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().cmd.build;
