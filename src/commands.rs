@@ -54,9 +54,9 @@ impl BuildCommand {
 }
 
 /// Build (one job per `--target`), then publish when asked (`--publish`, `--registry`,
-/// `--oci-layout`), then attest what was published when asked (`--attest`). The destination and
-/// the attest flags are checked before building, so a bad registry reference or a missing key
-/// costs no build. The exit code is the worst of the jobs'.
+/// `--oci-layout`), then attest what was published when asked (`--attest`). The destination, the
+/// license policy and the attest flags are checked before building, so a bad registry reference, a
+/// bad `--deny-license` or a missing key costs no build. The exit code is the worst of the jobs'.
 pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
     let wants_publish = cmd.wants_publish();
     let BuildCommand { build: args, publish: _, publish_options, attest, attest_options, attest_out } = cmd;
@@ -65,9 +65,16 @@ pub async fn build(cmd: BuildCommand) -> anyhow::Result<Exit> {
     }
     let request = AttestRequest { attest, options: attest_options, out: attest_out, out_flag: "--attest-out" };
     let attest = request.prepare(&publish_options)?;
+    let licenses = &publish_options.licenses;
+    if !wants_publish && (!licenses.deny_license.is_empty() || licenses.deny_unlicensed) {
+        return Err(usage(
+            "--deny-license and --deny-unlicensed are publish policies: add --publish (or --registry, --oci-layout)",
+        ));
+    }
     let publish = wants_publish.then_some(publish_options);
     if let Some(opts) = &publish {
         opts.destination()?;
+        opts.licenses.policy()?;
     }
     let done = match builder::run(&args).await {
         Ok(done) => done,
@@ -287,6 +294,17 @@ mod tests {
         assert_eq!(cli.cmd.attest_out.as_deref(), Some(Path::new("att")));
         assert!(cli.cmd.attest && cli.cmd.publish);
         assert_eq!(cli.cmd.attest_options.sign, SignMode::Key);
+    }
+
+    #[tokio::test]
+    async fn license_policy_flags_are_checked_before_building() {
+        // `nosuch-crate` is never looked up: both refusals come before the build starts.
+        let cmd = |args: &[&str]| Cli::try_parse_from([&["x", "nosuch-crate"], args].concat()).unwrap().cmd;
+        let err = build(cmd(&["--deny-license", "GPL-3.0-only"])).await.unwrap_err();
+        assert!(err.to_string().contains("are publish policies: add --publish"), "{err}");
+        let err = build(cmd(&["--publish", "--deny-license", "MIT AND GPL-3.0-only"])).await.unwrap_err();
+        assert!(err.to_string().contains("is not a list of licenses"), "{err}");
+        assert_eq!(crate::error::exit_of(&err), Exit::Usage);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fleet;
 pub mod github;
 pub mod install;
+pub mod license_policy;
 pub mod matrix;
 pub mod net;
 pub mod oci;

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("elf", 1),
     ("console", 1),
     ("untrusted", 1),
+    ("license_policy", 1),
     ("net", 2),
     ("dump", 3),
     ("plan", 3),

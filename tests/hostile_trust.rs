@@ -295,6 +295,7 @@ fn registry_opts(host: &str) -> PublishOptions {
         insecure_http: true,
         chunk_mib: None,
         max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
+        licenses: Default::default(),
         tuning: Tuning::default(),
     }
 }

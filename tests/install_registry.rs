@@ -2,7 +2,8 @@
 //! publish a package, install its executables (they run), count the HTTP requests (direct with
 //! Basic auth, and through a GHCR-like Bearer token front), resolve through the report's index,
 //! name the nearest crate, refuse `--verify require` for an unattested image, and write nothing when a layer's bytes do not
-//! match its digest (a loopback server that serves a tampered blob).
+//! match its digest (a loopback server that serves a tampered blob). `--licenses` prints the
+//! published third-party notice byte for byte, or says in one line that an older image has none.
 
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
@@ -49,6 +50,15 @@ fn args(list: &[&str]) -> Vec<String> {
 
 /// Publish `hello-tool` 1.2.3 with two real static executables (publish refuses dynamic ones).
 async fn publish(host: &str, root: &Path) -> std::path::PathBuf {
+    publish_with(host, root, None).await
+}
+
+/// [`publish`], with license lists and a third-party notice when `licensed` is given.
+async fn publish_with(
+    host: &str,
+    root: &Path,
+    licensed: Option<&[cratemill::schema::result::CompiledPackage]>,
+) -> std::path::PathBuf {
     let spec = package::Spec {
         crate_name: "hello-tool".into(),
         version: "1.2.3".into(),
@@ -58,7 +68,10 @@ async fn publish(host: &str, root: &Path) -> std::path::PathBuf {
         ],
         srcbuild: package::Spec::real("hello-tool", "1.2.3").srcbuild,
     };
-    let dir = package::write(root, &spec);
+    let dir = match licensed {
+        Some(deps) => package::write_licensed(root, &spec, &package::Licensed::new(&spec, deps.to_vec())),
+        None => package::write(root, &spec),
+    };
     let opts = PublishOptions {
         registry: Some(host.into()),
         oci_layout: None,
@@ -67,6 +80,7 @@ async fn publish(host: &str, root: &Path) -> std::path::PathBuf {
         insecure_http: true,
         chunk_mib: None,
         max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
+        licenses: Default::default(),
         tuning: Default::default(),
     };
     let env = PublishEnv {
@@ -308,4 +322,64 @@ async fn a_layer_whose_digest_does_not_match_writes_nothing() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("a layer whose digest does not match") && stderr.contains("nothing written"), "{stderr}");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no file, not even a temp file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn licenses_prints_the_published_notice_and_installs_nothing() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |home: &Path, extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cratemill"));
+        cmd.args([
+            "install",
+            "hello-tool@1.2.3",
+            "--from",
+            &reg.host(),
+            "--insecure-http",
+            "--target",
+            T,
+            "--licenses",
+        ])
+        .args(extra)
+        .env("HOME", home)
+        .env("CRATEMILL_REGISTRY_USER", USER)
+        .env("CRATEMILL_REGISTRY_TOKEN", PASSWORD);
+        tokio::task::block_in_place(|| cmd.output().unwrap())
+    };
+
+    // An image from before notices: one line saying so, exit 2.
+    let old_home = tmp.path().join("old-home");
+    let old_root = tmp.path().join("old");
+    publish(&reg.host(), &old_root).await;
+    let out = run(&old_home, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("has no licenses/THIRD-PARTY-NOTICES.txt layer: it was published before"), "{stderr}");
+
+    // Republished with a notice (other bytes: a new version's worth of tag, so another registry).
+    let reg2 = Registry::start();
+    let deps = [
+        package::compiled("dual", "2.0.0", Some("MIT OR Apache-2.0")),
+        package::compiled("zlib-ish", "0.1.0", Some("Zlib")),
+    ];
+    let pkg = publish_with(&reg2.host(), &tmp.path().join("new"), Some(&deps)).await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cratemill"));
+    cmd.args(["install", "hello-tool@1.2.3", "--from", &reg2.host(), "--insecure-http", "--target", T, "--licenses"])
+        .env("HOME", &old_home)
+        .env("CRATEMILL_REGISTRY_USER", USER)
+        .env("CRATEMILL_REGISTRY_TOKEN", PASSWORD);
+    let out = tokio::task::block_in_place(|| cmd.output().unwrap());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let published = std::fs::read(pkg.join(package::NOTICE)).unwrap();
+    assert!(String::from_utf8_lossy(&published).contains("== zlib-ish 0.1.0 (Zlib) =="));
+    assert_eq!(out.stdout, published, "stdout is the published notice, byte for byte");
+    assert!(stderr.contains("the third-party notice of"), "{stderr}");
+    assert!(!old_home.join(".local").exists(), "nothing installed");
+
+    // Not with the install flags it replaces.
+    let out = run(&old_home, &["--exe", "hello"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -39,6 +39,7 @@ fn opts(host: &str, chunk: usize, retry: RetryPolicy) -> PublishOptions {
         insecure_http: true,
         chunk_mib: None,
         max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
+        licenses: Default::default(),
         tuning,
     }
 }

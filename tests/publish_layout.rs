@@ -22,6 +22,7 @@ fn layout_opts(dir: Option<&std::path::Path>, scheme: Scheme) -> PublishOptions 
         insecure_http: false,
         chunk_mib: None,
         max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
+        licenses: Default::default(),
         tuning: Tuning::default(),
     }
 }

@@ -43,6 +43,7 @@ fn opts(registry: &str, scheme: Scheme) -> PublishOptions {
         insecure_http: true,
         chunk_mib: None,
         max_layer_mib: cratemill::publish::DEFAULT_MAX_LAYER_MIB,
+        licenses: Default::default(),
         tuning: tuning(),
     }
 }

@@ -1,6 +1,7 @@
 //! The `report --html` page in a real browser: headless Chromium (Debian's `chromium`, installed by
 //! tests/setup/40-chromium.sh) loads it offline (every host unresolvable), runs its script, and
-//! must log no console message; the four SVG charts and the table must be in the rendered DOM.
+//! must log no console message; the SVG charts (the license inventory's too) and the table must
+//! be in the rendered DOM.
 //! A page with a deliberate error shows that console errors are seen.
 
 #[path = "support/report_results.rs"]
@@ -10,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use cratemill::schema::result::FailureClass;
-use results::{failed, job, published, run, s, Job, ARM, X86};
+use results::{failed, job, published, published_licensed, run, s, Job, ARM, X86};
 
 /// Load `page` in headless Chromium: (the DOM after scripts ran, console lines).
 fn chromium(page: &Path, extra: &[&str]) -> (String, Vec<String>) {
@@ -66,7 +67,8 @@ fn site_loads_offline_without_console_messages_and_shows_the_charts() {
     }
     published(&res, &Job { build_ms: 95_000, ..job("ripgrep", "14.1.1", X86) }, &[("rg", 5_000_000)]);
     published(&res, &job("ripgrep", "14.1.1", ARM), &[("rg", 4_800_000)]);
-    published(&res, &Job { build_ms: 20_000, ..job("hexyl", "0.17.0", X86) }, &[("hexyl", 900_000)]);
+    let deps = [("clap", Some("MIT OR Apache-2.0")), ("gpl-dep", Some("GPL-3.0-only")), ("odd", Some("<b>x</b>"))];
+    published_licensed(&res, &Job { build_ms: 20_000, ..job("hexyl", "0.17.0", X86) }, &[("hexyl", 900_000)], &deps);
     published(&res, &job("<script>alert(1)</script>", "1.0.0", X86), &[("x", 1)]);
     let out = tmp.path().join("index.json");
     let site = tmp.path().join("site");
@@ -77,10 +79,12 @@ fn site_loads_offline_without_console_messages_and_shows_the_charts() {
     assert!(console.is_empty(), "console messages: {console:?}");
     assert!(dom.contains("data-ready=\"1\""), "the page's script ran");
     assert!(dom.contains("<span id=\"count\">6 of 6 crates</span>"), "the search counted the rows");
-    for id in ["chart-funnel", "chart-targets", "chart-classes", "chart-times"] {
+    for id in ["chart-funnel", "chart-targets", "chart-classes", "chart-times", "chart-licenses"] {
         let at = dom.find(&format!("<svg id=\"{id}\"")).unwrap_or_else(|| panic!("{id} missing"));
         assert!(dom[at..].split("</svg>").next().unwrap().contains("<rect class=\"bar\""), "{id} has bars");
     }
     assert!(dom.contains("cratemill install ripgrep@14.1.1 --from ghcr.io/acme"), "install command");
     assert!(!dom.contains("<script>alert(1)"), "crate names are escaped");
+    assert!(dom.contains("<table id=\"copyleft\">") && dom.contains("gpl-dep 1.0.0"), "the copyleft list");
+    assert!(!dom.contains("<b>x</b>"), "license strings are escaped");
 }

@@ -37,6 +37,11 @@ pub struct InstallArgs {
     /// How the mirror spreads packages over repositories (as `publish --layout`).
     #[arg(long, value_enum, default_value_t = Layout::PerCrate)]
     pub layout: Layout,
+    /// Print the third-party notice published with the package (`licenses/THIRD-PARTY-NOTICES.txt`:
+    /// every compiled crate's license) to stdout instead of installing: nothing is written. The
+    /// image is resolved and checked (digests, --verify) as for an install.
+    #[arg(long, conflicts_with_all = ["exe", "dir"])]
+    pub licenses: bool,
     /// Talk plain HTTP to the registry (a loopback or test registry).
     #[arg(long)]
     pub insecure_http: bool,

@@ -2,7 +2,9 @@
 //! the image (from the built index, or the tag scheme), fetch its manifest and only the executable
 //! layers, check every digest, verify provenance ([`verify::check`]: the attestations attached to
 //! the image, with `cratemill verify`'s checks), and write each executable
-//! atomically with mode 0755: a failed or mismatched download leaves nothing behind.
+//! atomically with mode 0755: a failed or mismatched download leaves nothing behind. With
+//! `--licenses` it prints the package's third-party notice instead ([`print_notice`]) and writes
+//! nothing.
 //!
 //! I/O here; the decisions are in [`resolve`] (pure) and [`verify`]; the registry client is
 //! [`crate::oci::pull`].
@@ -40,7 +42,7 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
     let spec = CrateSpec::parse(&args.spec)?;
     verify::needs_signer(args.verify, &args.trust)?;
     let target = resolve::target(&args.target)?;
-    let dir = install_dir(args.dir.clone())?;
+    let dir = if args.licenses { None } else { Some(install_dir(args.dir.clone())?) };
     let image = resolve_image(&args, &spec, target).await?;
     let manifest = match image.puller.manifest(&image.reference).await? {
         Some(m) => m,
@@ -57,8 +59,21 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
     let parsed: oci_client::manifest::OciImageManifest = serde_json::from_slice(&manifest.bytes).map_err(|e| {
         usage(format!("the image of {}@{} is not an OCI image manifest: {e}", spec.name, image.version))
     })?;
-    let layers = resolve::executables(&parsed, &spec.name, target, args.exe.as_deref())?;
     let shown = format!("{}/{}:{}@{}", image.puller.host, image.puller.repository, image.version, manifest.digest);
+    let Some(dir) = dir else {
+        resolve::check_package(&parsed, &spec.name, target)?;
+        let Some(notice) = resolve::notice(&parsed)? else {
+            return Err(usage(format!(
+                "{shown} has no {} layer: it was published before third-party notices; rebuild and republish it with this cratemill (its own license files are its licenses/ layers)",
+                resolve::NOTICE_FILE
+            )));
+        };
+        let verdict = verify::check(args.verify, &args.trust, &image.puller, &manifest, &shown).await?;
+        print_notice(&image.puller, &notice, &shown).await?;
+        say_verdict(&verdict, &shown);
+        return Ok(Exit::Ok);
+    };
+    let layers = resolve::executables(&parsed, &spec.name, target, args.exe.as_deref())?;
     let verdict = verify::check(args.verify, &args.trust, &image.puller, &manifest, &shown).await?;
     std::fs::create_dir_all(&dir).map_err(|e| usage(format!("cannot create --dir {}: {e}", dir.display())))?;
     let mut written = Vec::new();
@@ -75,7 +90,14 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
             layer.digest
         );
     }
-    match &verdict {
+    say_verdict(&verdict, &shown);
+    crate::note!("{} HTTP request(s) to {}", image.puller.requests(), image.puller.host);
+    Ok(Exit::Ok)
+}
+
+/// What provenance verification found, on stderr.
+fn say_verdict(verdict: &verify::Verdict, shown: &str) {
+    match verdict {
         verify::Verdict::Verified(found) => {
             let signers: std::collections::BTreeSet<&str> = found.iter().map(|v| v.signer.as_str()).collect();
             let signers: Vec<&str> = signers.into_iter().collect();
@@ -84,8 +106,25 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<Exit> {
         verify::Verdict::Unattested(why) => crate::note!("note: {why}"),
         verify::Verdict::Skipped => crate::note!("note: --verify off: provenance not checked"),
     }
-    crate::note!("{} HTTP request(s) to {}", image.puller.requests(), image.puller.host);
-    Ok(Exit::Ok)
+}
+
+/// `--licenses`: fetch the notice layer (digest checked as it streams) and print it. To a pipe or
+/// file the bytes go as published; to a terminal, defanged (`untrusted::printable`), since license
+/// texts come from crate authors and could carry terminal escapes.
+async fn print_notice(puller: &Puller, blob: &resolve::Blob, shown: &str) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+    let mut bytes = Vec::new();
+    puller.blob_to(&blob.digest, blob.size, &mut bytes).await?;
+    let mut out = std::io::stdout().lock();
+    // stdout is a courtesy (console.rs): a closed pipe ends the output, not the command.
+    let _ = if out.is_terminal() {
+        out.write_all(crate::untrusted::printable(&String::from_utf8_lossy(&bytes)).as_bytes())
+    } else {
+        out.write_all(&bytes)
+    };
+    let _ = out.flush();
+    crate::note!("the third-party notice of {shown} ({}, {} bytes)", blob.digest, blob.size);
+    Ok(())
 }
 
 /// `--dir`, else `~/.local/bin`.

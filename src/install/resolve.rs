@@ -1,6 +1,7 @@
 //! Which image and which layers `cratemill install` fetches: the target, the tag (from the mirror's
 //! built index, or the tag scheme of docs/publishing.md and the repository's tag list), the nearest
-//! crate name when the mirror lacks one, and the executable layers of a manifest. Pure logic.
+//! crate name when the mirror lacks one, the executable layers of a manifest, and its
+//! third-party notice layer (`--licenses`). Pure logic.
 
 use crate::error::usage;
 use crate::oci::annotations;
@@ -127,27 +128,64 @@ pub struct ExeLayer {
     pub size: u64,
 }
 
+/// The manifest must be the package of `crate_name` for `target`: its annotations say so.
+pub fn check_package(
+    manifest: &oci_client::manifest::OciImageManifest,
+    crate_name: &str,
+    target: &str,
+) -> anyhow::Result<()> {
+    let notes = manifest.annotations.clone().unwrap_or_default();
+    let same = |a: &str, b: &str| a.replace('_', "-").eq_ignore_ascii_case(&b.replace('_', "-"));
+    match (notes.get(annotations::CRATE), notes.get(annotations::TARGET)) {
+        (Some(c), Some(t)) if same(c, crate_name) && t == target => Ok(()),
+        (c, t) => Err(usage(format!(
+            "the image is not a cratemill package of {crate_name} for {target} (its annotations say crate {:?}, target {:?}): check --from and --layout",
+            c.map(String::as_str).unwrap_or("none"),
+            t.map(String::as_str).unwrap_or("none")
+        ))),
+    }
+}
+
+/// The third-party notice's path in a package (docs/package-format.md), the title of its layer.
+pub const NOTICE_FILE: &str = "licenses/THIRD-PARTY-NOTICES.txt";
+
+/// The largest notice `--licenses` prints (a few hundred license texts are a few MiB).
+pub const NOTICE_CAP: u64 = 64 * crate::untrusted::MIB;
+
+/// A layer to fetch: its digest and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub digest: String,
+    pub size: u64,
+}
+
+/// The layer titled [`NOTICE_FILE`], or `None` (a package published before notices). A notice
+/// over [`NOTICE_CAP`] is refused before a byte is fetched.
+pub fn notice(manifest: &oci_client::manifest::OciImageManifest) -> anyhow::Result<Option<Blob>> {
+    let titled = |l: &&oci_client::manifest::OciDescriptor| {
+        l.annotations.as_ref().and_then(|a| a.get(annotations::TITLE)).is_some_and(|t| t == NOTICE_FILE)
+    };
+    let Some(layer) = manifest.layers.iter().find(titled) else { return Ok(None) };
+    let size = layer.size.max(0) as u64;
+    if size > NOTICE_CAP {
+        return Err(usage(format!(
+            "the image's {NOTICE_FILE} is {size} bytes, over the {NOTICE_CAP}-byte limit of a notice: refused"
+        )));
+    }
+    Ok(Some(Blob { digest: layer.digest.clone(), size }))
+}
+
 /// The executable layers to fetch: `exe` alone, or all of them. The manifest must be the package
-/// of `crate_name` for `target` (its annotations say so), and each executable's sha256 annotation
-/// must be its layer digest.
+/// of `crate_name` for `target` ([`check_package`]), and each executable's sha256 annotation must
+/// be its layer digest.
 pub fn executables(
     manifest: &oci_client::manifest::OciImageManifest,
     crate_name: &str,
     target: &str,
     exe: Option<&str>,
 ) -> anyhow::Result<Vec<ExeLayer>> {
+    check_package(manifest, crate_name, target)?;
     let notes = manifest.annotations.clone().unwrap_or_default();
-    let same = |a: &str, b: &str| a.replace('_', "-").eq_ignore_ascii_case(&b.replace('_', "-"));
-    match (notes.get(annotations::CRATE), notes.get(annotations::TARGET)) {
-        (Some(c), Some(t)) if same(c, crate_name) && t == target => {}
-        (c, t) => {
-            return Err(usage(format!(
-                "the image is not a cratemill package of {crate_name} for {target} (its annotations say crate {:?}, target {:?}): check --from and --layout",
-                c.map(String::as_str).unwrap_or("none"),
-                t.map(String::as_str).unwrap_or("none")
-            )))
-        }
-    }
     let mut found = Vec::new();
     for layer in &manifest.layers {
         let Some(name) = layer.annotations.as_ref().and_then(|a| a.get(annotations::EXECUTABLE)) else { continue };
@@ -206,6 +244,28 @@ mod tests {
         );
         assert_eq!(auto_target("x86_64").unwrap(), "x86_64-unknown-linux-musl");
         assert_eq!(auto_target("riscv64").unwrap(), "riscv64gc-unknown-linux-musl");
+    }
+
+    #[test]
+    fn the_notice_layer_is_found_by_title_and_capped() {
+        let manifest = |size: u64, title: &str| -> oci_client::manifest::OciImageManifest {
+            serde_json::from_value(serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:44", "size": 2},
+                "layers": [
+                    {"mediaType": "text/plain", "digest": "sha256:aa", "size": 9,
+                     "annotations": {"org.opencontainers.image.title": "licenses/LICENSE-MIT"}},
+                    {"mediaType": "text/plain", "digest": "sha256:bb", "size": size,
+                     "annotations": {"org.opencontainers.image.title": title}}
+                ]
+            }))
+            .unwrap()
+        };
+        assert_eq!(notice(&manifest(10, NOTICE_FILE)).unwrap(), Some(Blob { digest: "sha256:bb".into(), size: 10 }));
+        assert_eq!(notice(&manifest(10, "licenses/OTHER")).unwrap(), None, "an older package has none");
+        let err = notice(&manifest(NOTICE_CAP + 1, NOTICE_FILE)).unwrap_err();
+        assert!(err.to_string().contains("over the"), "{err}");
     }
 
     #[test]

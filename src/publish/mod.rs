@@ -3,10 +3,12 @@
 //! was stored in `publish.json`. `cratemill build --publish` chains into [`publish_package`].
 //!
 //! Layers: [`trust`] (re-derives from the bytes what `result.json` claims, refuses on any
-//! disagreement), [`env`] (credentials, run id) and [`plan`] (references, manifests) feed the I/O in
+//! disagreement), [`licenses`] (the license policy, `--deny-license`, judged on the compiled
+//! packages `result.json` lists), [`env`] (credentials, run id) and [`plan`] (references, manifests) feed the I/O in
 //! `crate::oci`; [`record`] writes the outcome.
 
 pub mod env;
+pub mod licenses;
 pub mod plan;
 pub mod record;
 pub mod trust;
@@ -19,6 +21,7 @@ use crate::oci::{self, reference, RegistryClient, Repository, Scheme, Tuning};
 use crate::schema::publish::PublishRecord;
 
 pub use env::PublishEnv;
+pub use licenses::LicenseArgs;
 pub use plan::Destination;
 
 /// `--max-layer-mib`'s default (see [`crate::package::DEFAULT_MAX_FILE_MIB`]).
@@ -59,6 +62,9 @@ pub struct PublishOptions {
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_LAYER_MIB,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_layer_mib: u64,
+    /// The license policy (`--deny-license`, `--deny-unlicensed`), checked before anything is pushed.
+    #[command(flatten)]
+    pub licenses: LicenseArgs,
     /// Chunk size, parallelism, timeouts and retries of registry pushes (library callers and tests).
     #[arg(skip)]
     pub tuning: Tuning,
@@ -122,8 +128,10 @@ pub async fn publish_package_with(
     runner: &Runner,
 ) -> anyhow::Result<PublishRecord> {
     let dest = opts.destination()?;
+    let policy = opts.licenses.policy()?;
     let pkg = crate::package::verify_capped(package_dir, opts.max_layer_mib.saturating_mul(crate::untrusted::MIB))?;
     trust::check_package(&pkg)?;
+    licenses::check(&policy, &pkg.result)?;
     let srcbuild_sha = pkg.srcbuild().map(|f| f.digests.sha256.clone()).unwrap_or_default();
     let build_id = match &opts.build_id {
         Some(id) => {
@@ -234,6 +242,7 @@ mod tests {
             insecure_http: false,
             chunk_mib: None,
             max_layer_mib: DEFAULT_MAX_LAYER_MIB,
+            licenses: LicenseArgs::default(),
             tuning: Tuning::default(),
         }
     }

@@ -1,7 +1,10 @@
 //! `report --html DIR`: a static site an organisation can publish (GitHub Pages): one
 //! `index.html` with hand-written inline SVG charts (funnel, success per target, failure classes,
-//! build-time distribution) and a searchable table of every crate in the built index. No external
-//! scripts, styles or fonts: it renders offline. [`page`] is pure; [`write_site`] is the I/O edge.
+//! build-time distribution), a searchable table of every crate in the built index, and the license
+//! inventory ([`super::licenses`]: licenses and how many binaries carry each, crates with license
+//! problems, binaries with copyleft code). Every crate-provided string is escaped ([`esc`]). No
+//! external scripts, styles or fonts: it renders offline. [`page`] is pure; [`write_site`] is the
+//! I/O edge.
 //!
 //! Why hand-written SVG and not `plotters`: four bar charts are ~150 lines here, add no dependency
 //! and no font handling (plotters' SVG backend embeds text with font families it cannot ship),
@@ -16,6 +19,7 @@ use anyhow::Context;
 use crate::schema::plan::BuiltIndex;
 use crate::schema::result::Status;
 
+use super::licenses::{problem_text, Inventory};
 use super::render::{rate, View};
 
 /// Build-time buckets of the distribution chart: (upper bound in seconds, label).
@@ -263,13 +267,102 @@ fn table(index: &BuiltIndex, hint: InstallHint<'_>) -> String {
     html
 }
 
+/// How many licenses the inventory's chart shows (the table has them all).
+const LICENSE_BARS: usize = 20;
+
+/// The license inventory: a chart of the most carried licenses, then the three tables.
+fn licenses_section(inv: &Inventory) -> String {
+    let mut html = String::from("<h2 id=\"licenses-inventory\">Licenses</h2>\n");
+    let _ = writeln!(
+        html,
+        "<p>The licenses of every package compiled into the {} built package(s) with a license list, by how many of them carry each (a license counts when any compiled package's expression names it).{}</p>",
+        inv.listed,
+        match inv.unlisted.len() {
+            0 => String::new(),
+            n => format!(" {n} built package(s) predate license lists and are not counted: rebuild them."),
+        }
+    );
+    let bars: Vec<Bar> = inv
+        .licenses
+        .iter()
+        .take(LICENSE_BARS)
+        .map(|r| Bar {
+            label: r.license.clone(),
+            segments: vec![(r.binaries, if r.copyleft.is_some() { AMBER } else { BLUE })],
+            note: r.binaries.to_string(),
+        })
+        .collect();
+    if !bars.is_empty() {
+        html.push_str(&hbars("chart-licenses", "Licenses in built packages (copyleft in amber)", &bars));
+        html.push('\n');
+    }
+    html.push_str(
+        "<table id=\"licenses\"><thead><tr><th>license</th><th>binaries</th><th>copyleft</th></tr></thead><tbody>\n",
+    );
+    for r in &inv.licenses {
+        let family = r.copyleft.map_or("", |c| c.name());
+        let _ = writeln!(html, "<tr><td>{}</td><td>{}</td><td>{family}</td></tr>", esc(&r.license), r.binaries);
+    }
+    html.push_str("</tbody></table>\n");
+    html.push_str(&problems_table(inv));
+    html.push_str(&copyleft_table(inv));
+    html
+}
+
+fn problems_table(inv: &Inventory) -> String {
+    let mut html = format!("<h3>Crates with license problems ({})</h3>\n", inv.problems.len());
+    html.push_str("<table id=\"license-problems\"><thead><tr><th>crate</th><th>version</th><th>license as written</th><th>problems</th><th>binaries</th></tr></thead><tbody>\n");
+    for p in &inv.problems {
+        let c = &p.crate_;
+        let problems: Vec<&str> = c.problems.iter().map(|x| problem_text(*x)).collect();
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.name),
+            esc(&c.version),
+            c.license.as_deref().map_or_else(|| "-".to_string(), |l| format!("<code>{}</code>", esc(l))),
+            problems.join(", "),
+            p.binaries
+        );
+    }
+    html.push_str("</tbody></table>\n");
+    html
+}
+
+fn copyleft_table(inv: &Inventory) -> String {
+    let mut html = format!(
+        "<h3>Binaries with copyleft code ({})</h3>\n<p>Built packages that compile in a package whose license expression no choice satisfies without a GPL, AGPL, LGPL or MPL license (<code>MIT OR GPL-3.0-only</code> is not listed: MIT can be picked).</p>\n",
+        inv.copyleft.len()
+    );
+    html.push_str(
+        "<table id=\"copyleft\"><thead><tr><th>binary</th><th>copyleft</th><th>brought by</th></tr></thead><tbody>\n",
+    );
+    for row in &inv.copyleft {
+        let families: Vec<&str> = row.families.iter().map(|c| c.name()).collect();
+        let by: Vec<String> = row
+            .by
+            .iter()
+            .map(|b| format!("{} {} (<code>{}</code>)", esc(&b.name), esc(&b.version), esc(&b.expression)))
+            .collect();
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&row.job.to_string()),
+            families.join(", "),
+            by.join("<br>")
+        );
+    }
+    html.push_str("</tbody></table>\n");
+    html
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}svg.chart{display:block;margin:1em 0;font-size:12px;font-family:inherit}svg .h{font-weight:bold;font-size:14px}.charts{display:flex;flex-wrap:wrap;gap:2em}table{border-collapse:collapse;font-size:13px;width:100%}th,td{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}code{font-size:12px}#q{font-size:15px;padding:4px;width:30em}";
 
 /// The search: hide rows whose text does not contain every word typed; show the count.
 const SCRIPT: &str = "(function(){var q=document.getElementById('q'),rows=[].slice.call(document.querySelectorAll('#crates tbody tr')),c=document.getElementById('count');function f(){var w=q.value.toLowerCase().split(/\\s+/).filter(Boolean),n=0;rows.forEach(function(r){var t=r.textContent.toLowerCase(),ok=w.every(function(x){return t.indexOf(x)>=0});r.style.display=ok?'':'none';if(ok)n++});c.textContent=n+' of '+rows.length+' crates';}q.addEventListener('input',f);f();document.body.setAttribute('data-ready','1');})();";
 
 /// The whole page.
-pub fn page(view: &View, index: &BuiltIndex, hint: InstallHint<'_>) -> String {
+pub fn page(view: &View, index: &BuiltIndex, licenses: &Inventory, hint: InstallHint<'_>) -> String {
     let t = view.tally.total();
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>cratemill mirror report</title><style>{STYLE}</style></head><body>\n<h1>cratemill mirror report</h1>\n<p>{} job outcome(s): <b>{} published</b>, {} built but not published, {} failed; success rate {}. {:.2} executables per published crate. The built index lists {} job(s). Generated {}.</p>\n<div class=\"charts\">",
@@ -288,6 +381,7 @@ pub fn page(view: &View, index: &BuiltIndex, hint: InstallHint<'_>) -> String {
     }
     html.push_str("</div>\n<h2>Crates</h2>\n<p><input id=\"q\" type=\"search\" title=\"search crates, targets, executables\" aria-label=\"search crates, targets, executables\"> <span id=\"count\"></span></p>\n");
     html.push_str(&table(index, hint));
+    html.push_str(&licenses_section(licenses));
     let _ = write!(html, "<script>{SCRIPT}</script>\n</body></html>\n");
     html
 }
@@ -352,5 +446,50 @@ mod tests {
         assert!(html.contains("cratemill install plain@1.0.0 --from ghcr.io/acme</code>"), "{html}");
         let html = table(&index, InstallHint::default());
         assert!(html.contains("cratemill install signed@1.0.0 --from ghcr.io/acme</code>"), "no signer known: {html}");
+    }
+
+    #[test]
+    fn the_license_inventory_escapes_what_crates_wrote() {
+        use crate::license_policy::Copyleft;
+        use crate::report::licenses::{Binding, CopyleftRow, Flagged, LicenseRow, ProblemRow};
+        use crate::schema::result::LicenseProblem;
+        let hostile = "<img src=x onerror=alert(1)>";
+        let inv = Inventory {
+            listed: 2,
+            unlisted: vec![crate::schema::JobKey::new("old", "0.1.0", "t")],
+            licenses: vec![LicenseRow { license: "LicenseRef-<b>".into(), binaries: 2, copyleft: None }],
+            problems: vec![ProblemRow {
+                crate_: Flagged {
+                    name: "odd".into(),
+                    version: "1.0.0".into(),
+                    license: Some(hostile.into()),
+                    problems: vec![LicenseProblem::InvalidExpression],
+                },
+                binaries: 2,
+            }],
+            copyleft: vec![CopyleftRow {
+                job: crate::schema::JobKey::new("tool", "1.0.0", "t"),
+                families: [Copyleft::Gpl].into(),
+                by: vec![Binding {
+                    name: "g\"pl".into(),
+                    version: "1.0.0".into(),
+                    expression: "GPL-3.0-only".into(),
+                    families: [Copyleft::Gpl].into(),
+                }],
+            }],
+        };
+        let html = licenses_section(&inv);
+        assert!(!html.contains("<img") && !html.contains("<b>"), "{html}");
+        assert!(
+            html.contains(
+                "<code>&lt;img src=x onerror=alert(1)&gt;</code></td><td>not an SPDX expression</td><td>2</td>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("<td>tool@1.0.0 (t)</td><td>GPL</td><td>g&quot;pl 1.0.0 (<code>GPL-3.0-only</code>)</td>"),
+            "{html}"
+        );
+        assert!(html.contains("1 built package(s) predate license lists"), "{html}");
     }
 }

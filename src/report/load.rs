@@ -79,7 +79,8 @@ pub fn read_all(files: &[PathBuf], same_file_twice: u64) -> (Vec<Outcome>, Input
     (outcomes, inputs)
 }
 
-/// Drop what the report does not use, so 40,000 outcomes fit in little memory.
+/// Drop what the report does not use, so 40,000 outcomes fit in little memory (the license
+/// list is kept condensed, as [`super::licenses::Facts`]).
 fn slim(r: &mut BuildResult, p: Option<&mut PublishRecord>) {
     r.attempts = Vec::new();
     r.build_env = Default::default();
@@ -87,6 +88,7 @@ fn slim(r: &mut BuildResult, p: Option<&mut PublishRecord>) {
     r.files = Vec::new();
     r.licenses.files = Vec::new();
     r.rustflags = String::new();
+    r.third_party = None;
     if let Some(f) = &mut r.failure {
         f.evidence.truncate(crate::schema::report::FIRST_LINES);
     }
@@ -119,8 +121,9 @@ fn read_outcome(file: &Path) -> Result<Outcome, String> {
         None
     };
     let (mut result, mut publish) = (result, publish);
+    let licenses = result.third_party.as_ref().map(super::licenses::facts);
     slim(&mut result, publish.as_mut());
     let log_file = file.with_file_name(LOG_FILE);
     let log = log_file.is_file().then(|| log_file.display().to_string());
-    Ok(Outcome { result, publish, log })
+    Ok(Outcome { result, publish, log, licenses })
 }

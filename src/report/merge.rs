@@ -17,6 +17,9 @@ pub struct Outcome {
     pub publish: Option<PublishRecord>,
     /// The `build.log` next to the result file, when there is one (as a path given to `report`).
     pub log: Option<String>,
+    /// What the license inventory needs of its `third_party` list (the list itself is dropped
+    /// when read); `None` for a result without one.
+    pub licenses: Option<super::licenses::Facts>,
 }
 
 impl Outcome {
@@ -270,7 +273,7 @@ mod tests {
             });
             p
         });
-        Outcome { result: r, publish, log: None }
+        Outcome { result: r, publish, log: None, licenses: None }
     }
 
     #[test]

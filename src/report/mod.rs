@@ -1,7 +1,8 @@
 //! `cratemill report`: read the outcomes of many build jobs (`result.json`, and `publish.json` for
 //! the published ones), merge them into the built index that `cratemill matrix --built` and
 //! `cratemill install` read, and report the fleet: `index.json`, `failures.json`, `report.md` (also
-//! the step summary), outputs, with `--html` a static site, and with `--open-issues` one upstream
+//! the step summary), outputs, with `--html` a static site (with the license inventory,
+//! [`licenses`]), and with `--open-issues` one upstream
 //! issue per failing crate version ([`issues`], decided in [`upstream`]; outputs `issues` and
 //! `issues-opened`).
 //!
@@ -12,6 +13,7 @@
 mod args;
 pub mod html;
 pub mod issues;
+pub mod licenses;
 pub mod load;
 pub mod merge;
 pub mod push;
@@ -62,7 +64,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
         .with_context(|| format!("writing {}", md_path.display()))?;
     if let Some(dir) = &args.html {
         let hint = html::InstallHint { registry: args.registry.as_deref(), signer_repo: args.signer_repo.as_deref() };
-        let page = html::page(&view, &merged.index, hint);
+        let built = merged.newest.iter().filter(|o| o.result.status == crate::schema::result::Status::Built);
+        let inventory = licenses::inventory(built.map(|o| (o.key(), o.licenses.as_ref())));
+        let page = html::page(&view, &merged.index, &inventory, hint);
         html::write_site(dir, &page, &args.out)?;
     }
     let mut outputs = Vec::new();

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use cratemill::package::{digest_file, srcbuild_file_name, write_checksums};
-use cratemill::schema::result::{BuildResult, Executable, PackageMeta, Smoke, SmokeStatus, Source, Status};
+use cratemill::schema::result::{
+    BuildResult, CompiledPackage, Executable, PackageMeta, PackageRole, Smoke, SmokeStatus, Source, Status, ThirdParty,
+};
 
 pub const TARGET: &str = "x86_64-unknown-linux-musl";
 
@@ -95,8 +97,62 @@ fn srcbuild_bytes(crate_name: &str) -> Vec<u8> {
     zstd::encode_all(&tar[..], 3).unwrap()
 }
 
+/// The third-party notice's path in a package (issue 21's builder writes it).
+pub const NOTICE: &str = "licenses/THIRD-PARTY-NOTICES.txt";
+
+/// What a build with license lists adds: the compiled packages and the notice's text.
+pub struct Licensed {
+    pub packages: Vec<CompiledPackage>,
+    pub notice: String,
+}
+
+/// A compiled package for [`Licensed`]: a library from crates.io with this license expression.
+pub fn compiled(name: &str, version: &str, license: Option<&str>) -> CompiledPackage {
+    CompiledPackage {
+        name: name.into(),
+        version: version.into(),
+        role: PackageRole::Library,
+        source: "crates.io".into(),
+        checksum: Some("d".repeat(64)),
+        license: license.map(str::to_string),
+        texts: Vec::new(),
+        problems: Vec::new(),
+    }
+}
+
+impl Licensed {
+    /// The crate itself (MIT) and `deps`, with a notice naming each.
+    pub fn new(spec: &Spec, deps: Vec<CompiledPackage>) -> Licensed {
+        let mut packages =
+            vec![CompiledPackage { role: PackageRole::Root, ..compiled(&spec.crate_name, &spec.version, Some("MIT")) }];
+        packages.extend(deps);
+        let mut notice = format!("Third-party notices for {} {}\n", spec.crate_name, spec.version);
+        for p in &packages {
+            notice.push_str(&format!(
+                "\n== {} {} ({}) ==\n",
+                p.name,
+                p.version,
+                p.license.as_deref().unwrap_or("none")
+            ));
+            notice.push_str("Permission is hereby granted, free of charge, ...\n");
+        }
+        Licensed { packages, notice }
+    }
+}
+
 /// Write the package under `root/<crate>-<version>`; returns its folder.
 pub fn write(root: &Path, spec: &Spec) -> PathBuf {
+    write_with(root, spec, None)
+}
+
+/// [`write`], with the license lists of a build that records them (`third_party`, the notice and
+/// the machine-readable list in `licenses/`; the SBOM file is left out: the package format does not
+/// name it yet).
+pub fn write_licensed(root: &Path, spec: &Spec, licensed: &Licensed) -> PathBuf {
+    write_with(root, spec, Some(licensed))
+}
+
+fn write_with(root: &Path, spec: &Spec, licensed: Option<&Licensed>) -> PathBuf {
     let dir = root.join(format!("{}-{}", spec.crate_name, spec.version));
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("licenses")).unwrap();
@@ -146,6 +202,16 @@ pub fn write(root: &Path, spec: &Spec) -> PathBuf {
     }
     std::fs::write(dir.join("licenses/LICENSE-MIT"), "MIT License\n\nPermission is hereby granted...\n").unwrap();
     std::fs::write(dir.join("build.log"), format!("[0.000] building {}\n", spec.crate_name)).unwrap();
+    if let Some(l) = licensed {
+        std::fs::write(dir.join(NOTICE), &l.notice).unwrap();
+        std::fs::write(dir.join("licenses/third-party.json"), serde_json::to_vec_pretty(&l.packages).unwrap()).unwrap();
+        result.third_party = Some(ThirdParty {
+            packages: l.packages.clone(),
+            notice: NOTICE.into(),
+            list: "licenses/third-party.json".into(),
+            sbom: "sbom.cdx.json".into(),
+        });
+    }
     if let Some(src) = &spec.srcbuild {
         std::fs::create_dir_all(dir.join("srcbuild")).unwrap();
         std::fs::write(dir.join("srcbuild").join(srcbuild_file_name(&spec.crate_name, &spec.version)), src).unwrap();

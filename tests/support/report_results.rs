@@ -117,6 +117,34 @@ pub fn published(dir: &Path, j: &Job, exes: &[(&str, u64)]) -> PathBuf {
     dir
 }
 
+/// A published job whose result lists its compiled packages: the crate itself (MIT), then each
+/// (name, license expression) of `deps`.
+pub fn published_licensed(dir: &Path, j: &Job, exes: &[(&str, u64)], deps: &[(&str, Option<&str>)]) -> PathBuf {
+    use cratemill::schema::result::{CompiledPackage, PackageRole, ThirdParty};
+    let dir = published(dir, j, exes);
+    let mut r: BuildResult = cratemill::schema::read(&dir.join("result.json")).unwrap();
+    let package = |name: &str, license: Option<&str>, role| CompiledPackage {
+        name: name.into(),
+        version: "1.0.0".into(),
+        role,
+        source: "crates.io".into(),
+        checksum: None,
+        license: license.map(str::to_string),
+        texts: Vec::new(),
+        problems: Vec::new(),
+    };
+    let mut packages = vec![package(j.name, Some("MIT"), PackageRole::Root)];
+    packages.extend(deps.iter().map(|(n, l)| package(n, *l, PackageRole::Library)));
+    r.third_party = Some(ThirdParty {
+        packages,
+        notice: "licenses/THIRD-PARTY-NOTICES.txt".into(),
+        list: "licenses/third-party.json".into(),
+        sbom: "sbom.cdx.json".into(),
+    });
+    cratemill::schema::write(&dir.join("result.json"), &r).unwrap();
+    dir
+}
+
 pub fn failed(dir: &Path, j: &Job, class: FailureClass) -> PathBuf {
     let mut r = base(j);
     r.failure = Some(Failure {
