@@ -36,6 +36,8 @@ pub const CHECKSUMS_FILE: &str = "CHECKSUMS";
 pub const BIN_DIR: &str = "bin";
 pub const LICENSES_DIR: &str = "licenses";
 pub const SRCBUILD_DIR: &str = "srcbuild";
+/// The third-party notice of a built package (every compiled package's license texts).
+pub const NOTICE_FILE: &str = "licenses/THIRD-PARTY-NOTICES.txt";
 /// The CycloneDX SBOM of a built package.
 pub const SBOM_FILE: &str = "sbom.cdx.json";
 /// Written by `cratemill publish` after the package was checked; not part of the package itself.

@@ -7,11 +7,9 @@
 
 #[path = "support/hostile.rs"]
 mod hostile;
+#[path = "support/licenses.rs"]
+mod licenses;
 mod support;
-
-use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 
 use cratemill::schema::result::{LicenseProblem, PackageRole};
 use hostile::{build, built, Work};
@@ -58,36 +56,6 @@ fn registry() -> SparseRegistry {
     ])
 }
 
-/// `NAME vVERSION` of every package `cargo tree -e normal --target T` lists for the kept work
-/// folder's crate, with the job's own CARGO_HOME (its mirror configuration, its fetched sources).
-fn cargo_tree(work: &Path) -> BTreeSet<String> {
-    let o = Command::new("cargo")
-        .args(["tree", "-e", "normal", "--target", TARGET, "--prefix", "none", "--format", "{p}", "--offline"])
-        .arg("--manifest-path")
-        .arg(work.join("src/licapp-0.1.0/Cargo.toml"))
-        .env("CARGO_HOME", work.join("cargo-home"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = String::from_utf8_lossy(&o.stdout);
-    text.lines().filter_map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ").into()).collect()
-}
-
-/// The CycloneDX 1.6 JSON schema check of cyclonedx-python-lib (tests/setup/15-python-tools.sh):
-/// its error text, `None` when the document is valid.
-fn cyclonedx_errors(sbom: &Path) -> Option<String> {
-    let script = "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\n\
-        e = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())\nprint(e if e else 'valid')\n";
-    let o = Command::new("python3").args(["-c", script]).arg(sbom).output().expect("python3");
-    assert!(
-        o.status.success(),
-        "cyclonedx-python-lib is missing (tests/setup/15-python-tools.sh installs it): {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let said = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    (said != "valid").then_some(said)
-}
-
 #[test]
 fn every_compiled_package_is_listed_with_its_license_and_flagged_ones_still_build() {
     let reg = registry();
@@ -99,9 +67,11 @@ fn every_compiled_package_is_listed_with_its_license_and_flagged_ones_still_buil
     }
     let r = built(&o, &out);
     let third = r.third_party.clone().expect("result.json has third_party");
-    let listed: BTreeSet<String> = third.packages.iter().map(|p| format!("{} v{}", p.name, p.version)).collect();
+    let listed = licenses::listed(&third);
     let work = Work::of(&out);
-    assert_eq!(listed, cargo_tree(&work.0), "the list is what cargo tree -e normal --target {TARGET} says");
+    let manifest = work.0.join("src/licapp-0.1.0/Cargo.toml");
+    let oracle = licenses::cargo_tree(&manifest, TARGET, "default", &work.0.join("cargo-home"));
+    assert_eq!(listed, oracle, "the list is what cargo tree -e normal --target {TARGET} says");
     let names: Vec<&str> = third.packages.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["licapp", "badexpr", "nolicfile"], "no build-only, no Windows-only package");
     assert_eq!(third.packages[0].role, PackageRole::Root);
@@ -129,17 +99,9 @@ fn every_compiled_package_is_listed_with_its_license_and_flagged_ones_still_buil
     assert!(notice.contains("Copyright (c) 2026 The licapp authors"), "the crates' own texts are in it");
 
     let sbom_path = out.join(&third.sbom);
-    assert_eq!(cyclonedx_errors(&sbom_path), None, "the SBOM validates against CycloneDX 1.6");
+    assert_eq!(licenses::cyclonedx_errors(&sbom_path), None, "the SBOM validates against CycloneDX 1.6");
     let sbom: serde_json::Value = serde_json::from_slice(&std::fs::read(&sbom_path).unwrap()).unwrap();
-    let mut in_sbom: BTreeSet<String> = sbom["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["type"] == "library")
-        .map(|c| format!("{} v{}", c["name"].as_str().unwrap(), c["version"].as_str().unwrap()))
-        .collect();
-    in_sbom.insert(format!("{} v{}", sbom["metadata"]["component"]["name"].as_str().unwrap(), "0.1.0"));
-    assert_eq!(in_sbom, listed, "the SBOM's packages are the notice's");
+    assert_eq!(licenses::in_sbom(&sbom), listed, "the SBOM's packages are the notice's");
     let exe = &r.executables[0];
     assert!(sbom["components"].as_array().unwrap().iter().any(|c| c["hashes"][0]["content"] == exe.sha256.as_str()));
 
@@ -160,5 +122,5 @@ fn the_validator_catches_a_broken_sbom() {
         "components": [{ "type": "library", "name": "x", "hashes": [{ "alg": "SHA256", "content": "00" }] }],
     });
     std::fs::write(&bad, doc.to_string()).unwrap();
-    assert!(cyclonedx_errors(&bad).is_some_and(|e| e.contains("SHA256")));
+    assert!(licenses::cyclonedx_errors(&bad).is_some_and(|e| e.contains("SHA256")));
 }

@@ -22,6 +22,8 @@
 //! The cache folder is the test's own temporary folder (bounded by --cache-max-gib 4; about
 //! 200 MiB per target) and is deleted with it.
 
+#[path = "support/licenses.rs"]
+mod licenses;
 #[path = "support/online.rs"]
 mod online;
 
@@ -138,6 +140,7 @@ fn crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets() {
         assert_eq!(version, "hexyl 0.17.0", "{triple}");
         assert_eq!(exe.smoke.status, SmokeStatus::Passed, "{triple}: {:?}", exe.smoke);
         assert_eq!(exe.smoke.first_line.as_deref(), Some("hexyl 0.17.0"));
+        compiled_packages_are_cargo_trees(&pkg_dir, &r, &cache.join("cargo-home"));
     }
     assert!(o.status.success(), "cratemill exited {:?}: {stderr}", o.status);
     // The cache is cratemill's (marker) and holds each target's std and dependencies.
@@ -146,6 +149,34 @@ fn crates_io_hexyl_builds_static_and_runs_on_all_four_musl_targets() {
         assert!(cache.join("target").join(triple).is_dir(), "no cache entry for {triple}");
     }
     a_target_the_crate_cannot_build_leaves_the_others_built_alone(&cache, &dir.path().join("split"));
+}
+
+/// The package's third-party list (issue #21) is what `cargo tree -e normal --target T` lists for
+/// the source the package says it built (its `-srcbuild-` archive) with the features it used, and
+/// the SBOM validates and names the same packages.
+fn compiled_packages_are_cargo_trees(pkg_dir: &Path, r: &BuildResult, cargo_home: &Path) {
+    let third = r.third_party.as_ref().unwrap_or_else(|| panic!("{}: no third_party", r.target));
+    let archive = pkg_dir.join("srcbuild").join("hexyl-0.17.0-srcbuild.tar.zst");
+    let src = tempfile::tempdir().unwrap();
+    let decoder = zstd::Decoder::new(std::fs::File::open(&archive).unwrap()).unwrap();
+    tar::Archive::new(decoder).unpack(src.path()).unwrap();
+    let manifest = src.path().join("hexyl-0.17.0-srcbuild/source/Cargo.toml");
+    let oracle = licenses::cargo_tree(&manifest, &r.target, r.features_used.as_deref().unwrap(), cargo_home);
+    assert_eq!(licenses::listed(third), oracle, "{}: the list is cargo tree's", r.target);
+    let sbom_path = pkg_dir.join(&third.sbom);
+    assert_eq!(licenses::cyclonedx_errors(&sbom_path), None, "{}", r.target);
+    let sbom: serde_json::Value = serde_json::from_slice(&std::fs::read(&sbom_path).unwrap()).unwrap();
+    assert_eq!(licenses::in_sbom(&sbom), oracle, "{}: the SBOM's packages", r.target);
+    let notice = std::fs::read_to_string(pkg_dir.join(&third.notice)).unwrap();
+    for p in &third.packages {
+        assert!(
+            notice.contains(&format!("\n{} {} (", p.name, p.version)),
+            "{}: {} not in the notice",
+            r.target,
+            p.name
+        );
+        assert!(!p.texts.is_empty(), "{}: {} has no license text", r.target, p.name);
+    }
 }
 
 /// raw-cpuid's `cpuid` tool calls `CpuId::new()`, which exists on x86 only: for x86_64 and aarch64

@@ -14,11 +14,11 @@ use sha2::{Digest, Sha256};
 use crate::schema::result::{CompiledPackage, Executable, LicenseProblem, LicenseText, PackageRole};
 
 /// The notice's path in the package.
-pub const NOTICE: &str = "licenses/THIRD-PARTY-NOTICES.txt";
+pub const NOTICE: &str = crate::package::NOTICE_FILE;
 /// The list's path in the package.
 pub const LIST: &str = "licenses/third-party.json";
 /// The SBOM's path in the package.
-pub const SBOM: &str = "sbom.cdx.json";
+pub const SBOM: &str = crate::package::SBOM_FILE;
 
 /// The notice's rule between packages.
 const RULE: &str = "================================================================================";

@@ -147,7 +147,7 @@ pub fn check_package(
 }
 
 /// The third-party notice's path in a package (docs/package-format.md), the title of its layer.
-pub const NOTICE_FILE: &str = "licenses/THIRD-PARTY-NOTICES.txt";
+pub use crate::package::NOTICE_FILE;
 
 /// The largest notice `--licenses` prints (a few hundred license texts are a few MiB).
 pub const NOTICE_CAP: u64 = 64 * crate::untrusted::MIB;
