@@ -45,6 +45,8 @@ struct Job<'a> {
     /// `cargo metadata` and `cargo tree` of the attempt that built: what the third-party list is
     /// made from.
     described: super::ladder::Described,
+    /// How long asking cargo for them took (license phase time, though it runs in the ladder).
+    described_in: Duration,
 }
 
 /// What the fetch phase leaves: the verified `.crate` and its unpacked root.
@@ -139,6 +141,7 @@ impl<'a> Job<'a> {
             deadline,
             group_outcome: None,
             described: Default::default(),
+            described_in: Duration::ZERO,
         })
     }
 
@@ -164,7 +167,7 @@ impl<'a> Job<'a> {
 
         let t = Instant::now();
         let produced = self.build(&fetched.root, &prepared.attempts).await?;
-        record_time(&mut self.result, Phase::Build, t.elapsed());
+        record_time(&mut self.result, Phase::Build, t.elapsed().saturating_sub(self.described_in));
 
         let t = Instant::now();
         self.inspect(&produced).await?;
@@ -173,7 +176,7 @@ impl<'a> Job<'a> {
         let t = Instant::now();
         self.license(&fetched.root, &prepared.meta)?;
         self.third_party(&fetched)?;
-        record_time(&mut self.result, Phase::License, t.elapsed());
+        record_time(&mut self.result, Phase::License, t.elapsed() + self.described_in);
 
         let t = Instant::now();
         self.package(&fetched, &prepared.steps)?;
@@ -291,7 +294,9 @@ impl<'a> Job<'a> {
         let produced = ladder.climb(root, prepared).await;
         self.group_outcome = ladder.group.take();
         let produced = produced?;
+        let t = Instant::now();
         self.described = ladder.describe(root, &prepared.child_env).await?;
+        self.described_in = t.elapsed();
         Ok(produced)
     }
 

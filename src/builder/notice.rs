@@ -165,6 +165,38 @@ pub fn notice(subject: &Subject, packages: &[(CompiledPackage, Vec<(LicenseText,
             }
         }
     }
+    out.push_str(&toolchain_section(subject.target, &printed));
+    out
+}
+
+/// What every executable links from the toolchain rather than from a package: Rust's standard
+/// library, and on a `*-musl` target musl libc itself (static). Their names, expressions and the
+/// copyright line the notice gives with the reference texts. Pure.
+pub fn toolchain_parts(target: &str) -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut parts = vec![(
+        "the Rust standard library (std, core, alloc and what they use)",
+        "MIT OR Apache-2.0",
+        "Copyright (c) The Rust Project Developers",
+    )];
+    if target.ends_with("-musl") {
+        parts.push(("musl libc (linked statically)", "MIT", "Copyright (c) 2005-2020 Rich Felker, et al."));
+    }
+    parts
+}
+
+/// The notice's last section: the toolchain's parts, their texts named when already given. Pure.
+fn toolchain_section(target: &str, printed: &BTreeMap<&str, String>) -> String {
+    let mut out = format!("\n{RULE}\nLinked from the toolchain, not from a package\n");
+    for (what, expression, copyright) in toolchain_parts(target) {
+        out.push_str(&format!("\n{what}\nLicense: {expression}\n{copyright}\n"));
+        for (id, text) in reference_texts(expression) {
+            let sha = hex::encode(Sha256::digest(text.as_bytes()));
+            match printed.get(sha.as_str()) {
+                Some(first) => out.push_str(&format!("--- {id}: identical to the text given for {first}\n")),
+                None => out.push_str(&format!("--- SPDX reference text of {id}\n\n{}\n", text.trim_end())),
+            }
+        }
+    }
     out
 }
 
@@ -310,6 +342,9 @@ mod tests {
         let text = notice(&s, &[one.clone(), two.clone()]);
         assert_eq!(text.matches("\nsame\n").count(), 1, "{text}");
         assert!(text.contains("identical to the text given for one 1.0.0"), "{text}");
+        assert!(text.contains("musl libc (linked statically)\nLicense: MIT"), "{text}");
+        let gnu = Subject { target: "x86_64-unknown-linux-gnu", ..s };
+        assert!(!notice(&gnu, &[]).contains("musl"), "no musl on a gnu target");
         let records = [one.0, two.0];
         let a = sbom(&records, &[]);
         assert_eq!(a, sbom(&records, &[]), "the same input gives the same bytes");
