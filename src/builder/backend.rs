@@ -262,17 +262,7 @@ fn feature_args(features: &Features, extra: &[String]) -> Vec<String> {
 /// its lock, offline; always plain cargo with the attempt's toolchain (the backend's linker does
 /// not matter to a resolution). Pure.
 pub fn metadata_command(req: &BuildRequest) -> CommandLine {
-    let (plus, _) = req.toolchain.render();
-    let mut args: Vec<String> = plus.into_iter().collect();
-    args.extend(["metadata".into(), "--format-version".into(), "1".into()]);
-    args.extend(["--manifest-path".into(), req.manifest_path.display().to_string()]);
-    args.extend(["--filter-platform".into(), req.target.triple.into()]);
-    args.extend(feature_args(&req.features, &req.extra_features));
-    if req.lock.locked() {
-        args.push("--locked".into());
-    }
-    args.extend(["--offline".into(), "--color".into(), "never".into()]);
-    CommandLine::new("cargo", args)
+    query_command(req, &["metadata", "--format-version", "1"], "--filter-platform")
 }
 
 /// `cargo tree` of the packages the attempt `req` compiled for its target along normal edges,
@@ -280,11 +270,17 @@ pub fn metadata_command(req: &BuildRequest) -> CommandLine {
 /// `cargo metadata`'s resolution over-approximates (weak `dep?/feature` edges, features of other
 /// platforms). Offline, plain cargo with the attempt's toolchain. Pure.
 pub fn tree_command(req: &BuildRequest) -> CommandLine {
+    query_command(req, &["tree", "--edges", "normal", "--prefix", "none", "--format", "{p}"], "--target")
+}
+
+/// A cargo query about the attempt `req`: `head`, then its manifest, its target after `platform`,
+/// its features and lock, offline. Pure.
+fn query_command(req: &BuildRequest, head: &[&str], platform: &str) -> CommandLine {
     let (plus, _) = req.toolchain.render();
     let mut args: Vec<String> = plus.into_iter().collect();
-    args.extend(["tree".into(), "--edges".into(), "normal".into(), "--prefix".into(), "none".into()]);
-    args.extend(["--format".into(), "{p}".into(), "--manifest-path".into(), req.manifest_path.display().to_string()]);
-    args.extend(["--target".into(), req.target.triple.into()]);
+    args.extend(head.iter().map(|a| a.to_string()));
+    args.extend(["--manifest-path".into(), req.manifest_path.display().to_string()]);
+    args.extend([platform.to_string(), req.target.triple.into()]);
     args.extend(feature_args(&req.features, &req.extra_features));
     if req.lock.locked() {
         args.push("--locked".into());
