@@ -256,8 +256,11 @@ run_publish() {
   fi
   root="$(input PATH)"
   root="${root:-cratemill-out}"
-  local args=(--registry "$registry" --layout "$(input LAYOUT)")
+  local args=(--registry "$registry" --layout "$(input LAYOUT)") ids=() id
   [[ "$(input INSECURE_HTTP)" == "true" ]] && args+=(--insecure-http)
+  mapfile -t ids < <(input DENY_LICENSE | tr ', \t' '\n\n\n' | sed '/^$/d')
+  for id in "${ids[@]}"; do args+=(--deny-license "$id"); done
+  [[ "$(input DENY_UNLICENSED)" == "true" ]] && args+=(--deny-unlicensed)
   local found=() dir code=0 status published=0 failed=0
   mapfile -t found < <(packages "$root")
   [[ ${#found[@]} -gt 0 ]] || fail 2 "no built package (result.json with CHECKSUMS) at or below \`$root\`: set \`path\` to a package folder or the folder the build artifacts were downloaded to"

@@ -358,6 +358,22 @@ fn build_publish_attest_report_through_the_action() {
     let dest = format!("{}/mirror", reg_oci.host());
     let mut penv = env.clone();
     penv.push(("GITHUB_ACTOR", registry::USER.to_string()));
+    // A license policy the package breaks (hello is MIT): refused before anything is pushed.
+    let denied = run_action(
+        ws.path(),
+        &[
+            ("mode", "publish"),
+            ("path", "out/hello"),
+            ("registry", &dest),
+            ("insecure-http", "true"),
+            ("deny-license", "GPL-3.0-only, MIT"),
+            ("token", registry::PASSWORD),
+        ],
+        &strs(&penv),
+    );
+    assert_eq!(denied.failed.as_ref().map(|f| f.0.as_str()), Some("publish"), "{}", denied.log);
+    assert!(denied.log.contains("MIT") && denied.log.contains("deny"), "{}", denied.log);
+    assert!(registry::inspect_raw(&format!("{dest}/hello:1.0.0-x86_64-unknown-linux-gnu")).is_err(), "nothing pushed");
     let p = run_action(
         ws.path(),
         &[
