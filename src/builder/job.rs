@@ -290,13 +290,18 @@ impl<'a> Job<'a> {
             group: None,
             manifests: None,
             built: None,
+            described: None,
+            described_in: Duration::ZERO,
         };
         let produced = ladder.climb(root, prepared).await;
         self.group_outcome = ladder.group.take();
+        self.described_in = ladder.described_in;
         let produced = produced?;
-        let t = Instant::now();
-        self.described = ladder.describe(root, &prepared.child_env).await?;
-        self.described_in = t.elapsed();
+        let described = ladder.described.take();
+        self.described = described.unwrap_or_else(|| {
+            let why = "the packages of the attempt that built were not asked for".to_string();
+            Err(classified(Phase::License, FailureClass::Unknown, why, Vec::new()))
+        })?;
         Ok(produced)
     }
 

@@ -58,12 +58,19 @@ pub struct Ladder<'a> {
     pub manifests: Option<Manifests>,
     /// The features and lock of the attempt that built (this job's or its group's).
     pub built: Option<Rung>,
+    /// What cargo said about the last attempt's packages, asked before it ran (before any crate
+    /// code of that attempt): the job takes it when the attempt built.
+    pub described: Option<Result<Described, PhaseError>>,
+    /// How long asking took, over all attempts.
+    pub described_in: std::time::Duration,
 }
 
 impl Ladder<'_> {
     /// The attempt ladder: run attempts until one produces executables or the ladder ends.
     pub async fn climb(&mut self, root: &Path, prepared: &Prepared) -> Result<Vec<Produced>, PhaseError> {
         if let Some(dir) = self.follow_group() {
+            let rung = self.built.clone().expect("a member follows its group's rung");
+            self.describe(root, &rung, &prepared.child_env).await?;
             return self.collect(&dir);
         }
         let mut rung = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
@@ -91,7 +98,10 @@ impl Ladder<'_> {
                     self.result.attempts.push(attempt);
                     AttemptEnd::Failed(c)
                 }
-                None => self.attempt(n, &rung, root, prepared).await?,
+                None => {
+                    self.describe(root, &rung, &prepared.child_env).await?;
+                    self.attempt(n, &rung, root, prepared).await?
+                }
             };
             let failed = match end {
                 AttemptEnd::Produced(dir) => return self.collect(&dir),
@@ -131,6 +141,7 @@ impl Ladder<'_> {
             return Ok(None);
         }
         *fetched = Some(rung.lock);
+        self.describe(root, rung, &prepared.child_env).await?;
         let others: Vec<&str> = setup.plan.group_others().iter().map(|t| t.triple).collect();
         let command = group::command(&self.command_for(rung, root, None), &others);
         let grouped_dir = self.work.join("grouped");
@@ -375,20 +386,27 @@ impl Ladder<'_> {
         Ok(run)
     }
 
-    /// `cargo metadata` and `cargo tree` of the attempt that built, in the sandbox like the build
-    /// (cargo runs no crate code for them): what [`super::compiled`] reads the compiled packages
-    /// from. A changed manifest ends the job, as before any cargo call; so does a failed query
-    /// (a package must carry its notice).
-    pub async fn describe(&mut self, root: &Path, env: &BTreeMap<String, String>) -> Result<Described, PhaseError> {
-        let Some(rung) = self.built.clone() else {
-            return Err(classified(Phase::License, FailureClass::Unknown, "no attempt built".into(), Vec::new()));
-        };
+    /// `cargo metadata` and `cargo tree` of an attempt on `rung`, asked after its fetch and before
+    /// it runs, in the sandbox like the build (cargo runs no crate code for them; before the first
+    /// attempt no crate code has run at all, so a build script cannot steer what they read):
+    /// what [`super::compiled`] reads the compiled packages from, kept in `described`. A failed
+    /// query is kept too, and fails the job only if this attempt builds (a package must carry its
+    /// notice); a changed manifest ends the job, as before any cargo call.
+    async fn describe(&mut self, root: &Path, rung: &Rung, env: &BTreeMap<String, String>) -> Result<(), PhaseError> {
+        let started = Instant::now();
         self.before_cargo(root, Phase::License)?;
-        let request = self.request_for(&rung, root, None);
+        let request = self.request_for(rung, root, None);
         let (metadata, tree) = (backend::metadata_command(&request), backend::tree_command(&request));
-        let metadata = self.query(&metadata, root, env, Output::Document { cap: METADATA_CAP }).await?.document;
-        let tree = self.query(&tree, root, env, Output::Capture { cap: METADATA_CAP }).await?.lines;
-        Ok(Described { metadata, tree })
+        let described = match self.query(&metadata, root, env, Output::Document { cap: METADATA_CAP }).await {
+            Ok(m) => match self.query(&tree, root, env, Output::Capture { cap: METADATA_CAP }).await {
+                Ok(t) => Ok(Described { metadata: m.document, tree: t.lines }),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        self.described = Some(described);
+        self.described_in += started.elapsed();
+        Ok(())
     }
 
     /// Run one cargo query in the sandbox; its output in full, or the job's failure.
