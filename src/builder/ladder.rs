@@ -382,6 +382,7 @@ impl Ladder<'_> {
             artifact_dir,
             nightly: setup.unstable(),
             toolchain: CargoToolchain::of(&setup.toolchain),
+            auditable: setup.dep_list == backend::DepList::Embed,
         };
         let mut command = backend::command(setup.backend, &request);
         command.args.push("--offline".into());

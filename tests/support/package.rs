@@ -142,6 +142,7 @@ pub fn write(root: &Path, spec: &Spec) -> PathBuf {
             interpreter: None,
             needed: vec![],
             smoke,
+            dependency_list: None,
         });
     }
     std::fs::write(dir.join("licenses/LICENSE-MIT"), "MIT License\n\nPermission is hereby granted...\n").unwrap();
