@@ -194,9 +194,29 @@ apt_install() {
   sudo apt-get install -y -qq --no-install-recommends "$1" >&2 || fail 3 "apt-get install $1 failed ($2)"
 }
 
+# cargo-auditable, with which cratemill embeds the dependency list in every executable (`build
+# --auditable on`, the default; src/builder/backend.rs CARGO_AUDITABLE_VERSION pins the same
+# version). Built once per runner into the tool cache, as dist/bootstrap.sh keeps a source-built
+# cratemill: `<tool cache>/cargo-auditable/<version>/<arch>`, complete when `.complete` is there.
+CARGO_AUDITABLE_VERSION=0.7.7
+install_cargo_auditable() {
+  command -v cargo-auditable >/dev/null && return 0
+  local root
+  root="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/cargo-auditable/$CARGO_AUDITABLE_VERSION/$(uname -m)"
+  if [[ ! -f "$root.complete" || ! -x "$root/bin/cargo-auditable" ]]; then
+    rm -f "$root.complete"
+    cargo install --locked --quiet cargo-auditable --version "$CARGO_AUDITABLE_VERSION" --root "$root" >&2 ||
+      fail 3 "cargo install cargo-auditable $CARGO_AUDITABLE_VERSION failed (see the log above)"
+    [[ -x "$root/bin/cargo-auditable" ]] || fail 3 "cargo install did not produce $root/bin/cargo-auditable"
+    touch "$root.complete"
+  fi
+  export PATH="$root/bin:$PATH"
+}
+
 # On GitHub-hosted runners (RUNNER_ENVIRONMENT=github-hosted), install what the build needs and
 # the image lacks (docs/builder-environment.md): the target's std, cargo-zigbuild + zig for the
-# zigbuild backend (in a virtual environment of the job's own: no `pip --user`), qemu-user-static
+# zigbuild backend (in a virtual environment of the job's own: no `pip --user`), cargo-auditable
+# for the cargo and zigbuild backends (cross cannot embed the dependency list), qemu-user-static
 # to smoke-run foreign executables, bubblewrap for the build sandbox (and, where AppArmor restricts
 # unprivileged user namespaces, as on Ubuntu 24.04 images, the sysctl that lets bwrap create them).
 # Pinned versions. Elsewhere the machine is the user's: nothing is installed (cratemill names a
@@ -213,6 +233,7 @@ install_tools() {
       cargo-zigbuild==0.24.0 ziglang==0.17.0; } >&2 || fail 3 "pip install cargo-zigbuild ziglang failed"
     export PATH="$venv/bin:$PATH"
   fi
+  [[ "$backend" == "cross" ]] || install_cargo_auditable
   command -v bwrap >/dev/null || apt_install bubblewrap "the build sandbox needs it"
   if [[ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)" == "1" ]]; then
     sudo sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >&2 ||

@@ -696,18 +696,31 @@ fn the_default_backend_is_zigbuild_for_musl_and_cross_only_on_request() {
 fn hosted_runners_refresh_apt_indexes_before_installing() {
     let fake = FakeCratemill::new();
     let ws = tempfile::tempdir().unwrap();
-    // A PATH of /usr/bin without bwrap, qemu and sudo, plus recording `sudo` and `rustup`.
+    // A PATH of /usr/bin without bwrap, qemu, sudo and cargo-auditable, plus recording `sudo`,
+    // `rustup` and `cargo` (whose `install --root R` leaves an R/bin/cargo-auditable).
     let bin = tempfile::tempdir().unwrap();
+    let recorded = ["sudo", "rustup", "cargo"];
     for e in std::fs::read_dir("/usr/bin").unwrap().flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if name == "bwrap" || name.starts_with("qemu-") || name == "sudo" || name == "rustup" {
+        if name == "bwrap"
+            || name.starts_with("qemu-")
+            || name.starts_with("cargo")
+            || recorded.contains(&name.as_str())
+        {
             continue;
         }
         std::os::unix::fs::symlink(e.path(), bin.path().join(&name)).unwrap();
     }
     let log = bin.path().join("sudo.log");
-    for tool in ["sudo", "rustup"] {
-        let script = format!("#!/bin/bash\necho \"{tool} $*\" >> {}\n", log.display());
+    let tools = tempfile::tempdir().unwrap();
+    for tool in recorded {
+        let mut script = format!("#!/bin/bash\necho \"{tool} $*\" >> {}\n", log.display());
+        if tool == "cargo" {
+            script.push_str(
+                "while (($#)); do [[ $1 == --root ]] && root=$2; shift; done\n\
+                 mkdir -p \"$root/bin\" && printf '#!/bin/sh\\n' > \"$root/bin/cargo-auditable\" && chmod +x \"$root/bin/cargo-auditable\"\n",
+            );
+        }
         std::fs::write(bin.path().join(tool), script).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(bin.path().join(tool), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -715,21 +728,36 @@ fn hosted_runners_refresh_apt_indexes_before_installing() {
     let mut env = fake.env();
     env.push(("TEST_PATH", bin.path().display().to_string()));
     env.push(("RUNNER_ENVIRONMENT", "github-hosted".to_string()));
+    env.push(("RUNNER_TOOL_CACHE", tools.path().display().to_string()));
     let w = [("mode", "build"), ("crate", "hello"), ("target", "aarch64-unknown-linux-musl"), ("backend", "cargo")];
     let inv = run_action(ws.path(), &w, &strs(&env));
     assert!(inv.failed.is_none(), "{}", inv.log);
     let calls: Vec<String> =
         std::fs::read_to_string(&log).unwrap().lines().filter(|l| !l.contains("sysctl")).map(str::to_string).collect();
+    // cargo-auditable (the dependency list, `--auditable on`), pinned as cratemill pins it, into the tool cache.
+    let version = cratemill::builder::backend::CARGO_AUDITABLE_VERSION;
+    let root = tools.path().join("cargo-auditable").join(version).join(std::env::consts::ARCH);
+    let auditable =
+        format!("cargo install --locked --quiet cargo-auditable --version {version} --root {}", root.display());
+    assert!(root.with_extension("complete").exists(), "the tool cache entry is marked complete");
     assert_eq!(
         calls,
         [
             "rustup target add aarch64-unknown-linux-musl",
+            auditable.as_str(),
             "sudo apt-get update -qq",
             "sudo apt-get install -y -qq --no-install-recommends bubblewrap",
             "sudo apt-get install -y -qq --no-install-recommends qemu-user-static",
         ]
     );
     assert_eq!(fake.take().len(), 1, "then cratemill builds");
+    // A second job on the same runner finds it in the tool cache: nothing is built again.
+    std::fs::remove_file(&log).unwrap();
+    let inv = run_action(ws.path(), &w, &strs(&env));
+    assert!(inv.failed.is_none(), "{}", inv.log);
+    let again = std::fs::read_to_string(&log).unwrap();
+    assert!(!again.contains("cargo install"), "{again}");
+    assert_eq!(fake.take().len(), 1);
 }
 
 #[test]

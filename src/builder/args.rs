@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::backend::BackendChoice;
+use super::backend::{AuditableChoice, BackendChoice};
 use super::sandbox::SandboxChoice;
 use super::toolchain::ToolchainChoice;
 
@@ -22,6 +22,12 @@ pub struct BuildArgs {
     /// the host's target, cross where a container engine answers, zigbuild where zig is.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+
+    /// Embed the dependency list (cargo-auditable's `.dep-v0` section, read by `cargo audit bin` and
+    /// `rust-audit-info`) in every executable: needs `cargo-auditable` on PATH; `off` builds without.
+    /// The cross backend cannot embed it (result.json's `auditable` says so).
+    #[arg(long, value_enum, default_value_t = AuditableChoice::On)]
+    pub auditable: AuditableChoice,
 
     /// Features: `all` (falls back to `default` when that fails), `default`, or a comma-separated list.
     #[arg(long, default_value = "all", value_name = "all|default|LIST")]

@@ -3,7 +3,9 @@
 //! before the attempts is [`fetch_command`]. Both take the toolchain's part of the line (`+name`,
 //! `-Zbuild-std`) from one [`CargoToolchain`], so the fetch and the build cannot drift apart. None of
 //! them runs anything. Pure: `--backend auto` decides from [`HostTools`], gathered by
-//! `toolchain::probe_backends`.
+//! `toolchain::probe_backends`; `--auditable` ([`DepList::decide`]) decides whether the build runs
+//! under `cargo auditable`, which embeds the dependency list (`.dep-v0`) in every executable, and
+//! [`tools`] names the programs a sandboxed build needs mounted.
 
 use std::path::PathBuf;
 
@@ -101,6 +103,71 @@ pub fn choose(choice: BackendChoice, target: &Target, host: &Target, tools: &Hos
     Ok(backend)
 }
 
+/// `--auditable`: embed cargo-auditable's dependency list in every executable (the default), or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditableChoice {
+    On,
+    Off,
+}
+
+/// The cargo-auditable release cratemill is tested with; the fix of a missing one names it, and
+/// tests/setup/40-cargo-auditable.sh and the action (dist/run.sh) install it.
+pub const CARGO_AUDITABLE_VERSION: &str = "0.7.7";
+
+/// What a build does about the dependency list (docs/build.md, "Dependency list").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepList {
+    /// The build runs under `cargo auditable`: every executable gets a `.dep-v0` section.
+    Embed,
+    /// `--auditable off`.
+    Off,
+    /// Asked for, but `cross` builds in its own container image, which has no cargo-auditable.
+    NotInCrossContainer,
+}
+
+impl DepList {
+    /// `--auditable` for `backend`. Pure.
+    pub fn decide(choice: AuditableChoice, backend: Backend) -> DepList {
+        match (choice, backend) {
+            (AuditableChoice::Off, _) => DepList::Off,
+            (AuditableChoice::On, Backend::Cross) => DepList::NotInCrossContainer,
+            (AuditableChoice::On, Backend::Cargo | Backend::Zigbuild) => DepList::Embed,
+        }
+    }
+
+    /// Why the list is not embedded although it was asked for (result.json's `auditable.note`).
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            DepList::Embed | DepList::Off => None,
+            DepList::NotInCrossContainer => Some(
+                "not embedded: cross builds in its own container image, which has no cargo-auditable \
+                 (--backend zigbuild or cargo embeds it)",
+            ),
+        }
+    }
+}
+
+/// The programs a sandboxed build runs from the host, mounted read-only (`toolchain::sandbox_paths`):
+/// cargo, the backend's own tools, and cargo-auditable when it embeds the dependency list. Pure.
+pub fn tools(backend: Backend, dep_list: DepList) -> Vec<&'static str> {
+    let mut tools = vec!["cargo"];
+    if backend == Backend::Zigbuild {
+        tools.extend(["cargo-zigbuild", "zig"]);
+    }
+    if dep_list == DepList::Embed {
+        tools.push("cargo-auditable");
+    }
+    tools
+}
+
+/// The one-line error when the dependency list is asked for and `cargo-auditable` is not on PATH.
+pub fn missing_cargo_auditable() -> anyhow::Error {
+    anyhow::anyhow!(
+        "--auditable on embeds the dependency list with cargo-auditable, which is not installed: run \
+         `cargo install cargo-auditable --locked --version {CARGO_AUDITABLE_VERSION}` (or pass --auditable off)"
+    )
+}
+
 /// Which features an attempt turns on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Features {
@@ -163,6 +230,8 @@ pub struct BuildRequest {
     /// built from source.
     pub nightly: bool,
     pub toolchain: CargoToolchain,
+    /// Run under `cargo auditable` ([`DepList::Embed`]): `cargo auditable build|zigbuild ...`.
+    pub auditable: bool,
 }
 
 /// The toolchain's part of a cargo command line, the same for the dependency fetch and the build.
@@ -217,7 +286,10 @@ pub fn fetch_command(req: &FetchRequest) -> CommandLine {
     CommandLine::new("cargo", args)
 }
 
-/// The command line for one attempt.
+/// The command line for one attempt. With `auditable`, cargo runs `cargo auditable` (found on PATH
+/// like any cargo subcommand), which runs the same cargo command with itself as
+/// `RUSTC_WORKSPACE_WRAPPER`: the crate's executables are linked with the dependency list of their
+/// target and features. cross is never wrapped ([`DepList::decide`]).
 pub fn command(backend: Backend, req: &BuildRequest) -> CommandLine {
     let program = match backend {
         Backend::Cargo | Backend::Zigbuild => "cargo",
@@ -225,6 +297,9 @@ pub fn command(backend: Backend, req: &BuildRequest) -> CommandLine {
     };
     let (plus, build_std) = req.toolchain.render();
     let mut args: Vec<String> = plus.into_iter().collect();
+    if req.auditable && backend != Backend::Cross {
+        args.push("auditable".into());
+    }
     args.push(if backend == Backend::Zigbuild { "zigbuild" } else { "build" }.into());
     args.extend(["--release".into(), "--target".into(), req.target.triple.into()]);
     args.extend(["--manifest-path".into(), req.manifest_path.display().to_string()]);
@@ -319,6 +394,7 @@ mod tests {
             artifact_dir: Some(PathBuf::from("/w/artifacts")),
             nightly: true,
             toolchain: CargoToolchain { plus: Some("nightly".into()), build_std: false },
+            auditable: false,
         }
     }
 
@@ -359,6 +435,29 @@ mod tests {
         let cmd = command(Backend::Zigbuild, &req("x86_64-unknown-linux-musl"));
         assert_eq!(cmd.program, "cargo");
         assert_eq!(&cmd.args[..2], ["+nightly", "zigbuild"]);
+    }
+
+    #[test]
+    fn the_dependency_list_wraps_cargo_and_zigbuild_in_cargo_auditable_but_not_cross() {
+        let mut r = req("x86_64-unknown-linux-musl");
+        r.auditable = true;
+        let zig = command(Backend::Zigbuild, &r);
+        assert_eq!(zig.program, "cargo");
+        assert_eq!(&zig.args[..3], ["+nightly", "auditable", "zigbuild"]);
+        r.toolchain = CargoToolchain::default();
+        let cargo = command(Backend::Cargo, &r);
+        assert_eq!(&cargo.args[..3], ["auditable", "build", "--release"]);
+        assert!(!command(Backend::Cross, &r).args.iter().any(|a| a == "auditable"));
+        assert_eq!(DepList::decide(AuditableChoice::On, Backend::Zigbuild), DepList::Embed);
+        assert_eq!(DepList::decide(AuditableChoice::On, Backend::Cargo), DepList::Embed);
+        assert_eq!(DepList::decide(AuditableChoice::Off, Backend::Zigbuild), DepList::Off);
+        let cross = DepList::decide(AuditableChoice::On, Backend::Cross);
+        assert!(cross.reason().is_some_and(|r| r.contains("cross")), "{cross:?}");
+        assert_eq!(tools(Backend::Zigbuild, DepList::Embed), ["cargo", "cargo-zigbuild", "zig", "cargo-auditable"]);
+        assert_eq!(tools(Backend::Cargo, DepList::Off), ["cargo"]);
+        let err = missing_cargo_auditable().to_string();
+        assert!(err.contains(&format!("cargo install cargo-auditable --locked --version {CARGO_AUDITABLE_VERSION}")));
+        assert!(err.contains("--auditable off") && !err.contains('\n'), "{err}");
     }
 
     #[test]

@@ -1,16 +1,19 @@
 //! The inspect phase's trust boundary for what ships: each executable the build produced is read
 //! out of the work folder once; those bytes are checked (`crate::elf`: an executable of the
-//! target's machine), written into the package's `bin/` and hashed, and a copy of them is
-//! smoke-run in the sandbox (`smoke`). Then dynamic or crashing executables fail the build
-//! ([`check`], pure). I/O edge: the package and work folders.
+//! target's machine; the dependency list cargo-auditable embedded, `.dep-v0`), written into the
+//! package's `bin/` and hashed, and a copy of them is smoke-run in the sandbox (`smoke`). Then
+//! dynamic or crashing executables fail the build ([`check`], pure), and whether every executable
+//! carries the dependency list asked for is recorded, not enforced ([`auditable`], pure). I/O edge:
+//! the package and work folders.
 
 use std::path::Path;
 
 use crate::elf;
 use crate::package;
-use crate::schema::result::{Executable, FailureClass, SmokeStatus};
+use crate::schema::result::{Auditable, DependencyList, Executable, FailureClass, SmokeStatus};
 use crate::schema::Phase;
 
+use super::backend::DepList;
 use super::collect::Produced;
 use super::log::BuildLog;
 use super::setup::{classified, phase_io, PhaseError, Setup};
@@ -34,6 +37,14 @@ pub async fn install(
             return Err(classified(Phase::Inspect, FailureClass::Unknown, why, Vec::new()));
         }
     };
+    // The list is decoded from the same bytes that ship; a broken one is noted, not fatal.
+    let dependency_list = match elf::dependency_list(&bytes) {
+        Ok(list) => list.map(|l| DependencyList { section_bytes: l.section_bytes, packages: l.packages }),
+        Err(e) => {
+            log.note(&format!("{}: its dependency list is unreadable: {e}", p.name));
+            None
+        }
+    };
     let dest = bin_dir.join(&p.name);
     write_new_executable(&dest, &bytes).map_err(phase_io(Phase::Package))?;
     let digests = package::digest_file(&dest).map_err(phase_io(Phase::Package))?;
@@ -49,7 +60,11 @@ pub async fn install(
         format!("dynamic (interpreter {:?}, needs {:?})", facts.interpreter, facts.needed)
     };
     let first = smoke.first_line.as_deref().map(|l| format!(": {l}")).unwrap_or_default();
-    log.note(&format!("{}: {} bytes, {linkage}, smoke {:?}{first}", p.name, digests.size, smoke.status));
+    let list = match &dependency_list {
+        Some(l) => format!("dependency list of {} packages ({} bytes)", l.packages, l.section_bytes),
+        None => "no dependency list".to_string(),
+    };
+    log.note(&format!("{}: {} bytes, {linkage}, {list}, smoke {:?}{first}", p.name, digests.size, smoke.status));
     Ok(Executable {
         name: p.name.clone(),
         path: format!("{}/{}", package::BIN_DIR, p.name),
@@ -61,7 +76,27 @@ pub async fn install(
         interpreter: facts.interpreter.clone(),
         needed: facts.needed.clone(),
         smoke,
+        dependency_list,
     })
+}
+
+/// result.json's `auditable`: what was asked for, whether every executable carries a readable
+/// dependency list, and why not when it was asked for. An executable without one does not fail the
+/// build: it is as correct as it was, and the record says which. Pure.
+pub fn auditable(dep_list: DepList, executables: &[Executable]) -> Auditable {
+    let embedded = !executables.is_empty() && executables.iter().all(|e| e.dependency_list.is_some());
+    let without: Vec<&str> =
+        executables.iter().filter(|e| e.dependency_list.is_none()).map(|e| e.name.as_str()).collect();
+    let note = match dep_list {
+        DepList::Off => None,
+        DepList::NotInCrossContainer => dep_list.reason().map(String::from),
+        DepList::Embed if without.is_empty() => None,
+        DepList::Embed => Some(format!(
+            "cargo auditable ran, but {} carries no readable dependency list (build.log says why)",
+            without.join(", ")
+        )),
+    };
+    Auditable { asked: dep_list != DepList::Off, embedded, note }
 }
 
 /// Refuse executables that are not statically linked or that crashed when run. Pure.
@@ -94,4 +129,26 @@ fn write_new_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o755).open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::result::fixtures::executable;
+
+    #[test]
+    fn the_record_says_which_executables_lack_the_list_asked_for() {
+        let with = Executable {
+            dependency_list: Some(DependencyList { section_bytes: 600, packages: 40 }),
+            ..executable("hexyl")
+        };
+        let all = auditable(DepList::Embed, std::slice::from_ref(&with));
+        assert_eq!(all, Auditable { asked: true, embedded: true, note: None });
+        let some = auditable(DepList::Embed, &[with.clone(), executable("helper")]);
+        assert!(!some.embedded && some.note.as_deref().is_some_and(|n| n.contains("helper carries no")), "{some:?}");
+        let off = auditable(DepList::Off, &[executable("hexyl")]);
+        assert_eq!(off, Auditable { asked: false, embedded: false, note: None });
+        let cross = auditable(DepList::NotInCrossContainer, &[executable("hexyl")]);
+        assert!(cross.asked && !cross.embedded && cross.note.unwrap().contains("cross"));
+    }
 }

@@ -313,6 +313,7 @@ impl<'a> Job<'a> {
             let exe = executables::install(self.setup, &mut self.log, &self.work, &bin_dir, p).await?;
             self.result.executables.push(exe);
         }
+        self.result.auditable = Some(executables::auditable(self.setup.dep_list, &self.result.executables));
         executables::check(&self.result.executables)
     }
 

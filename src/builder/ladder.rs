@@ -457,6 +457,7 @@ impl Ladder<'_> {
             artifact_dir,
             nightly: setup.unstable(),
             toolchain: CargoToolchain::of(&setup.toolchain),
+            auditable: setup.dep_list == backend::DepList::Embed,
         }
     }
 

@@ -1,8 +1,9 @@
 //! A build job before it runs: every input validated (usage errors exit 2 here, before anything is
-//! built), the toolchain, backend and sandbox settled, and the version resolved, side by side
-//! ([`start`]). What that leaves ([`Setup`]) does not change while the job runs. Also the failure
-//! every phase of the job returns ([`PhaseError`]). I/O edge: toolchain probes and the index; the
-//! decisions it calls (`backend::choose`, `toolchain::decide_std`) are pure.
+//! built), the toolchain, backend, sandbox and dependency list (`--auditable`, which needs
+//! cargo-auditable on PATH) settled, and the version resolved, side by side ([`start`]). What that
+//! leaves ([`Setup`]) does not change while the job runs. Also the failure every phase of the job
+//! returns ([`PhaseError`]). I/O edge: toolchain probes, the PATH and the index; the decisions it
+//! calls (`backend::choose`, `backend::DepList::decide`, `toolchain::decide_std`) are pure.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use crate::schema::{Channel, Phase};
 use crate::target::Target;
 
 use super::args::{parse_features, BuildArgs, MAX_TIMEOUT};
-use super::backend::{self, Backend, BackendChoice, BackendTool, Features};
+use super::backend::{self, Backend, BackendChoice, BackendTool, DepList, Features};
 use super::group::{GroupKey, GroupOutcome};
 use super::invocation::{GroupRole, JobPlan};
 use super::sandbox::{self, Bwrap, Sandbox};
@@ -76,8 +77,11 @@ pub struct Setup {
     pub setup_time: Duration,
     /// The checked bwrap, `None` only for `--sandbox none`.
     pub sandbox: Option<Bwrap>,
-    /// Host folders the sandboxed build reads: the toolchain and the backend's own tools.
+    /// Host folders the sandboxed build reads: the toolchain, the backend's own tools and
+    /// cargo-auditable.
     pub tool_paths: Vec<PathBuf>,
+    /// Whether the build embeds the dependency list (`--auditable` for this backend).
+    pub dep_list: DepList,
 }
 
 impl Setup {
@@ -176,9 +180,11 @@ struct Tools {
     backend: Backend,
     sandbox: Option<Bwrap>,
     tool_paths: Vec<PathBuf>,
+    dep_list: DepList,
 }
 
-/// Detect the toolchain, choose the backend, settle the std and probe the emulator and the sandbox.
+/// Detect the toolchain, choose the backend, settle the std and probe the emulator and the sandbox;
+/// a dependency list asked for needs `cargo-auditable` on PATH (one line naming the fix, exit 3).
 async fn settle_tools(args: &BuildArgs, target: &'static Target, host: &'static Target) -> anyhow::Result<Tools> {
     let toolchain = toolchain::detect(&args.toolchain).await?;
     let nightly = toolchain.channel == Channel::Nightly;
@@ -193,8 +199,15 @@ async fn settle_tools(args: &BuildArgs, target: &'static Target, host: &'static 
     toolchain.emulator = emulator::emulator_version(target, host).await;
     let limits = super::limits::Requested::from_flags(args.max_processes, args.max_memory_mib);
     let sandbox = sandbox::resolve(args.sandbox, &limits).await?;
-    let tool_paths = if sandbox.is_some() { toolchain::sandbox_paths(&toolchain, backend).await } else { Vec::new() };
-    Ok(Tools { toolchain, backend, sandbox, tool_paths })
+    let dep_list = DepList::decide(args.auditable, backend);
+    if dep_list == DepList::Embed && process::find_on_path("cargo-auditable").is_none() {
+        return Err(backend::missing_cargo_auditable());
+    }
+    let tool_paths = match sandbox {
+        Some(_) => toolchain::sandbox_paths(&toolchain, &backend::tools(backend, dep_list)).await,
+        None => Vec::new(),
+    };
+    Ok(Tools { toolchain, backend, sandbox, tool_paths, dep_list })
 }
 
 /// Validate every input before touching the network or the disk (usage errors exit 2 here), then
@@ -222,7 +235,7 @@ async fn validate_and_resolve(
         (resolve(args, &spec).await, t.elapsed())
     };
     let (tools, (resolved, resolve_time)) = tokio::join!(tools, resolving);
-    let (Tools { toolchain, backend, sandbox, tool_paths }, setup_time) = tools?;
+    let (Tools { toolchain, backend, sandbox, tool_paths, dep_list }, setup_time) = tools?;
     let setup = Setup {
         plan,
         asked: args.spec.clone(),
@@ -240,6 +253,7 @@ async fn validate_and_resolve(
         setup_time,
         sandbox,
         tool_paths,
+        dep_list,
     };
     Ok((setup, resolved, resolve_time))
 }

@@ -109,12 +109,12 @@ pub async fn detect(choice: &ToolchainChoice) -> anyhow::Result<Toolchain> {
     Ok(toolchain(channel, rustc, cargo, None))
 }
 
-/// The host folders a sandboxed build must be able to read: rustup's home (toolchains), the folder
-/// `cargo` is found in (rustup's proxies), the settled toolchain's sysroot (also where a linked
-/// toolchain really lives: `rustup toolchain link` leaves a symbolic link in rustup's home), and the
-/// backend's own tools (for zigbuild: `cargo-zigbuild` and `zig`, and the environment they are
-/// installed in). I/O.
-pub async fn sandbox_paths(toolchain: &Toolchain, backend: crate::schema::Backend) -> Vec<std::path::PathBuf> {
+/// The host folders a sandboxed build must be able to read: rustup's home (toolchains), the settled
+/// toolchain's sysroot (also where a linked toolchain really lives: `rustup toolchain link` leaves a
+/// symbolic link in rustup's home), and the folder each of `tools` is found in on PATH
+/// (`backend::tools`: `cargo`, i.e. rustup's proxies; for zigbuild `cargo-zigbuild` and `zig`, and the
+/// environment they are installed in; `cargo-auditable` when it embeds the dependency list). I/O.
+pub async fn sandbox_paths(toolchain: &Toolchain, tools: &[&str]) -> Vec<std::path::PathBuf> {
     use std::path::PathBuf;
     let mut paths: Vec<PathBuf> = Vec::new();
     match std::env::var_os("RUSTUP_HOME") {
@@ -128,11 +128,7 @@ pub async fn sandbox_paths(toolchain: &Toolchain, backend: crate::schema::Backen
         paths.extend(std::fs::canonicalize(&sysroot).ok().filter(|real| *real != sysroot));
         paths.push(sysroot);
     }
-    let mut tools = vec!["cargo"];
-    if backend == crate::schema::Backend::Zigbuild {
-        tools.extend(["cargo-zigbuild", "zig"]);
-    }
-    for tool in tools {
+    for &tool in tools {
         let Some(found) = super::sandbox::find_on_path(tool) else { continue };
         paths.extend(found.parent().map(PathBuf::from));
         // A tool installed in a virtual environment (`.../venv/bin/tool` -> the venv's root), and only

@@ -58,6 +58,33 @@ pub struct BuildResult {
     /// notice, list and SBOM files written from them (built packages; absent in older results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub third_party: Option<ThirdParty>,
+    /// `--auditable`: whether the executables were to carry cargo-auditable's dependency list, and
+    /// whether they do (read from their bytes; absent before the inspect phase and in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auditable: Option<Auditable>,
+}
+
+/// The dependency list cargo-auditable embeds in an executable (its `.dep-v0` section, which
+/// `cargo audit bin`, `rust-audit-info`, syft and trivy read); docs/build.md, "Dependency list".
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
+pub struct Auditable {
+    /// `--auditable on` (the default).
+    pub asked: bool,
+    /// Every executable carries a readable list (`executables[].dependency_list`).
+    pub embedded: bool,
+    /// Why it is not embedded although asked for (the cross backend, an executable without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One executable's embedded dependency list.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+pub struct DependencyList {
+    /// Bytes of the `.dep-v0` section (zlib-compressed JSON).
+    pub section_bytes: u64,
+    /// Packages it lists: the crate and every package of its build graph for the target (build-time
+    /// ones marked `kind: build`).
+    pub packages: u64,
 }
 
 /// What a redistributor owes (docs/licenses.md): the packages compiled for the target and
@@ -237,6 +264,7 @@ impl BuildResult {
             sandbox: None,
             sandbox_limits: None,
             third_party: None,
+            auditable: None,
         }
     }
 }
@@ -344,6 +372,9 @@ pub struct Executable {
     pub interpreter: Option<String>,
     pub needed: Vec<String>,
     pub smoke: Smoke,
+    /// The cargo-auditable dependency list it carries, read from its bytes; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency_list: Option<DependencyList>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
@@ -517,6 +548,7 @@ pub(crate) mod fixtures {
                 first_line: None,
                 note: None,
             },
+            dependency_list: None,
         }
     }
 }

@@ -198,6 +198,7 @@ fn write_with(root: &Path, spec: &Spec, licensed: Option<&Licensed>) -> PathBuf 
             interpreter: None,
             needed: vec![],
             smoke,
+            dependency_list: None,
         });
     }
     std::fs::write(dir.join("licenses/LICENSE-MIT"), "MIT License\n\nPermission is hereby granted...\n").unwrap();

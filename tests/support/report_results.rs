@@ -92,6 +92,7 @@ pub fn published(dir: &Path, j: &Job, exes: &[(&str, u64)]) -> PathBuf {
                 first_line: None,
                 note: None,
             },
+            dependency_list: None,
         });
         layers.push(PushedLayer {
             title: format!("bin/{name}"),

@@ -1,0 +1,241 @@
+//! Binaries that carry their dependency list (issue #21): `cratemill build` runs the build under
+//! `cargo auditable` (`--auditable on`, the default), so every executable has a `.dep-v0` section
+//! that `rust-audit-info` and `cargo audit bin` read from the shipped bytes; `--auditable off`
+//! builds without it, and a missing cargo-auditable is refused with the fix.
+//!
+//! Needs what tests/setup/40-cargo-auditable.sh installs (cargo-auditable and rust-audit-info from
+//! crates.io); the hexyl test needs crates.io and tests/setup/30-musl-targets.sh's zig,
+//! cargo-zigbuild and `debian-web` toolchain (it builds std from source for musl when rustup has no
+//! musl std: about 4 minutes on two cores, 1 with a prebuilt std).
+//!
+//! The section is read here with a small ELF reader of its own ([`section`]), not cratemill's.
+
+#[path = "support/hostile.rs"]
+mod hostile;
+#[path = "support/online.rs"]
+mod online;
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use cratemill::builder::backend::CARGO_AUDITABLE_VERSION;
+use cratemill::schema::result::BuildResult;
+use hostile::{build, built, Work};
+use support::sparse_registry::{SparseRegistry, TestCrate};
+
+const SETUP: &str = "tests/setup/40-cargo-auditable.sh";
+
+/// The bytes of section `name` of a 64-bit little-endian ELF file, if it has one.
+fn section<'a>(elf: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    assert_eq!((&elf[..4], elf[4], elf[5]), (&b"\x7fELF"[..], 2, 1), "a 64-bit little-endian ELF file");
+    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum, shstrndx) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let header = |i: usize| shoff + i * shentsize;
+    let strtab = u64_at(header(shstrndx) + 0x18);
+    (0..shnum).map(header).find_map(|h| {
+        let at = strtab + u32_at(h);
+        let end = at + elf[at..].iter().position(|&b| b == 0)?;
+        (&elf[at..end] == name.as_bytes()).then(|| &elf[u64_at(h + 0x18)..u64_at(h + 0x18) + u64_at(h + 0x20)])
+    })
+}
+
+fn rust_audit_info(exe: &Path) -> Output {
+    Command::new("rust-audit-info")
+        .arg(exe)
+        .output()
+        .unwrap_or_else(|e| panic!("rust-audit-info does not run ({e}): run `bash {SETUP}`"))
+}
+
+/// `(name, version, kind)` of every package the embedded list names, read by rust-audit-info.
+fn listed(exe: &Path) -> Vec<(String, String, String)> {
+    let o = rust_audit_info(exe);
+    assert!(o.status.success(), "rust-audit-info {}: {}", exe.display(), String::from_utf8_lossy(&o.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let packages = list["packages"].as_array().expect("a packages array");
+    let field = |p: &serde_json::Value, k: &str| p[k].as_str().map(String::from);
+    packages
+        .iter()
+        .map(|p| {
+            (field(p, "name").unwrap(), field(p, "version").unwrap(), field(p, "kind").unwrap_or("runtime".into()))
+        })
+        .collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `name version` of every package `cargo tree -e EDGES` prints for the crate the build kept in
+/// `work`, with the build's features and target, offline from the job's own CARGO_HOME.
+fn cargo_tree(work: &Path, root: &Path, r: &BuildResult, edges: &str) -> BTreeSet<String> {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["tree", "-e", edges, "--target", &r.target, "--prefix", "none", "--offline", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .env("CARGO_HOME", work.join("cargo-home"));
+    match r.features_used.as_deref() {
+        Some("all") => cmd.arg("--all-features"),
+        Some("default") | None => &mut cmd,
+        Some(list) => cmd.args(["--features", list]),
+    };
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "cargo tree: {}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    // `name vX.Y.Z (source) (*)` -> `name X.Y.Z`
+    text.lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some(format!("{} {}", words.next()?, words.next()?.trim_start_matches('v')))
+        })
+        .collect()
+}
+
+/// The real thing: hexyl (34 packages in its build graph) from crates.io, built the way the action
+/// builds a musl target (zigbuild). rust-audit-info reads the list from the packaged executable,
+/// and it matches `cargo tree -e normal --target T` for the features the build used:
+/// - every package of the tree is listed;
+/// - the proc-macros (and what only they use) are in the tree, since they are normal dependencies,
+///   but cargo-auditable lists them as `kind: build`: they ran in the compiler and are not in the
+///   executable;
+/// - cargo-auditable takes the graph from `cargo metadata`, whose resolution activates optional
+///   dependencies that the build's own feature resolution leaves out (hexyl: `errno`, which rustix
+///   names for linux only as `libc_errno?/std`, a weak feature). The list may therefore name a
+///   package that was never compiled; the test checks each such package really was not (no
+///   `Compiling` line in build.log), so the list claims too much, never too little.
+#[test]
+fn crates_io_hexyl_executable_carries_its_dependency_list() {
+    if !online::crates_io_or_skip("crates_io_hexyl_executable_carries_its_dependency_list") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hexyl");
+    let o = Command::new(env!("CARGO_BIN_EXE_cratemill"))
+        .args(["build", "hexyl@0.17.0", "--target", "x86_64-unknown-linux-musl", "--backend", "zigbuild"])
+        .args(["--keep-work", "--quiet", "--out"])
+        .arg(&out)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CRATEMILL_INDEX_URL")
+        .output()
+        .unwrap();
+    let work = Work::of(&out);
+    let r = built(&o, &out);
+    let attempt = r.attempts.iter().find(|a| a.produced_binaries).unwrap();
+    assert!(attempt.command.windows(2).any(|w| w == ["auditable", "zigbuild"]), "{:?}", attempt.command);
+    let exe = &r.executables[0];
+    let listed = listed(&out.join(&exe.path));
+    let record = exe.dependency_list.as_ref().expect("result.json records the list");
+    assert_eq!(record.packages, listed.len() as u64);
+    let bytes = std::fs::read(out.join(&exe.path)).unwrap();
+    assert_eq!(record.section_bytes, section(&bytes, ".dep-v0").unwrap().len() as u64);
+    let auditable = r.auditable.as_ref().unwrap();
+    assert!(auditable.asked && auditable.embedded && auditable.note.is_none(), "{auditable:?}");
+
+    let root = work.0.join("src/hexyl-0.17.0");
+    let normal = cargo_tree(&work.0, &root, &r, "normal");
+    let all: BTreeSet<String> = listed.iter().map(|(n, v, _)| format!("{n} {v}")).collect();
+    let missing: Vec<&String> = normal.difference(&all).collect();
+    assert!(missing.is_empty(), "compiled but not listed: {missing:?}");
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    for (name, version, kind) in &listed {
+        let key = format!("{name} {version}");
+        if kind == "runtime" && !normal.contains(&key) {
+            assert!(!log.contains(&format!("Compiling {name} v{version}")), "{key}: listed, compiled, not in the tree");
+        }
+    }
+    let build_kind: Vec<&str> = listed.iter().filter(|p| p.2 == "build").map(|p| p.0.as_str()).collect();
+    for proc_macro in ["clap_derive", "thiserror-impl", "syn", "proc-macro2"] {
+        assert!(build_kind.contains(&proc_macro), "{proc_macro} is not kind build: {build_kind:?}");
+    }
+    assert!(listed.iter().any(|p| p.0 == "hexyl" && p.2 == "runtime"), "the crate itself is listed");
+}
+
+/// A crate with a dependency from a loopback registry, built three times for the host (cargo
+/// backend): twice with the list, once with `--auditable off`. The list is the same bytes in both
+/// builds (they ran in different work folders), names no path of the machine, and the build without
+/// it has no `.dep-v0` section at all.
+#[test]
+fn the_list_is_reproducible_and_off_embeds_none() {
+    let manifest = "[package]\nname = \"listed\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [dependencies]\nhelper = \"1\"\n";
+    let app = TestCrate::new("listed", "0.1.0")
+        .file("Cargo.toml", manifest)
+        .file("src/main.rs", "fn main() { println!(\"listed 0.1.0 {}\", helper::answer()); }\n")
+        .dep("helper", "^1");
+    let helper = TestCrate::new("helper", "1.2.3")
+        .file("Cargo.toml", "[package]\nname = \"helper\"\nversion = \"1.2.3\"\nedition = \"2021\"\n")
+        .file("src/lib.rs", "pub fn answer() -> u32 { 42 }\n");
+    let reg = SparseRegistry::start(vec![helper, app]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut sections = Vec::new();
+    for run in ["first", "second"] {
+        let out = dir.path().join(run);
+        let o = build(&reg, "listed", &out, &[], &[]);
+        let work = Work::of(&out);
+        let r = built(&o, &out);
+        let bytes = std::fs::read(out.join("bin/listed")).unwrap();
+        let dep = section(&bytes, ".dep-v0").expect("a .dep-v0 section").to_vec();
+        let names: Vec<String> =
+            listed(&out.join("bin/listed")).into_iter().map(|p| format!("{} {}", p.0, p.1)).collect();
+        assert_eq!(names, ["helper 1.2.3", "listed 0.1.0"]);
+        assert_eq!(r.executables[0].dependency_list.as_ref().map(|l| l.section_bytes), Some(dep.len() as u64));
+        // The JSON inside names no folder of this machine (the work folder, the registry cache).
+        let json = rust_audit_info(&out.join("bin/listed")).stdout;
+        let text = String::from_utf8(json).unwrap();
+        assert!(!text.contains('/') && !text.contains(work.0.to_str().unwrap()), "{text}");
+        sections.push(dep);
+    }
+    assert_eq!(sections[0], sections[1], "the list differs between two builds of the same crate");
+
+    let out = dir.path().join("off");
+    let o = build(&reg, "listed", &out, &["--auditable", "off"], &[]);
+    let _work = Work::of(&out);
+    let r = built(&o, &out);
+    let bytes = std::fs::read(out.join("bin/listed")).unwrap();
+    assert_eq!(section(&bytes, ".dep-v0"), None, "--auditable off embedded a list");
+    assert!(section(&bytes, ".text").is_some(), "the reader finds sections");
+    assert!(!rust_audit_info(&out.join("bin/listed")).status.success());
+    assert!(r.executables[0].dependency_list.is_none());
+    let auditable = r.auditable.unwrap();
+    assert!(!auditable.asked && !auditable.embedded, "{auditable:?}");
+    assert!(!r.attempts.iter().any(|a| a.command.iter().any(|c| c == "auditable")), "{:?}", r.attempts);
+}
+
+/// `--auditable on` (the default) without cargo-auditable on PATH: one line naming the fix, exit 3,
+/// nothing written.
+#[test]
+fn a_missing_cargo_auditable_is_refused_with_the_fix() {
+    let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // cargo, rustc, rustup and bwrap, each linked alone into a PATH folder of their own.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for tool in ["cargo", "rustc", "rustup", "bwrap"] {
+        let found = cratemill::builder::sandbox::find_on_path(tool).unwrap_or_else(|| panic!("{tool} on PATH"));
+        std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
+    }
+    let o = build(&reg, "hello", &out, &[], &[("PATH", bin.to_str().unwrap())]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let text = stderr(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let fix = format!("run `cargo install cargo-auditable --locked --version {CARGO_AUDITABLE_VERSION}`");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(&fix) && lines[0].contains("--auditable off"),
+        "{text}"
+    );
+    assert!(!out.exists(), "nothing is written when the tool is missing");
+}
+
+/// The version cratemill names in its fix is the one the test setup and the action install.
+#[test]
+fn the_setup_and_the_action_install_the_pinned_cargo_auditable() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let setup = std::fs::read_to_string(root.join(SETUP)).unwrap();
+    assert!(setup.contains(&format!("cargo-auditable@{CARGO_AUDITABLE_VERSION} ")), "{SETUP}");
+    let action = std::fs::read_to_string(root.join("dist/run.sh")).unwrap();
+    assert!(action.contains(&format!("CARGO_AUDITABLE_VERSION={CARGO_AUDITABLE_VERSION}\n")), "dist/run.sh");
+}
