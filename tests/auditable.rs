@@ -4,24 +4,19 @@
 //! builds without it, and a missing cargo-auditable is refused with the fix.
 //!
 //! Needs what tests/setup/40-cargo-auditable.sh installs (cargo-auditable and rust-audit-info from
-//! crates.io); the hexyl test needs crates.io and tests/setup/30-musl-targets.sh's zig,
-//! cargo-zigbuild and `debian-web` toolchain (it builds std from source for musl when rustup has no
-//! musl std: about 4 minutes on two cores, 1 with a prebuilt std).
+//! crates.io). The real crate is in tests/musl_targets.rs: hexyl's four musl executables carry a
+//! list rust-audit-info reads, checked against each package's SBOM (one build serves both tests).
 //!
 //! The section is read here with a small ELF reader of its own ([`section`]), not cratemill's.
 
 #[path = "support/hostile.rs"]
 mod hostile;
-#[path = "support/online.rs"]
-mod online;
 mod support;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use cratemill::builder::backend::CARGO_AUDITABLE_VERSION;
-use cratemill::schema::result::BuildResult;
 use hostile::{build, built, Work};
 use support::sparse_registry::{SparseRegistry, TestCrate};
 
@@ -67,89 +62,6 @@ fn listed(exe: &Path) -> Vec<(String, String, String)> {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `name version` of every package `cargo tree -e EDGES` prints for the crate the build kept in
-/// `work`, with the build's features and target, offline from the job's own CARGO_HOME.
-fn cargo_tree(work: &Path, root: &Path, r: &BuildResult, edges: &str) -> BTreeSet<String> {
-    let mut cmd = Command::new("cargo");
-    cmd.args(["tree", "-e", edges, "--target", &r.target, "--prefix", "none", "--offline", "--manifest-path"])
-        .arg(root.join("Cargo.toml"))
-        .env("CARGO_HOME", work.join("cargo-home"));
-    match r.features_used.as_deref() {
-        Some("all") => cmd.arg("--all-features"),
-        Some("default") | None => &mut cmd,
-        Some(list) => cmd.args(["--features", list]),
-    };
-    let o = cmd.output().unwrap();
-    assert!(o.status.success(), "cargo tree: {}", stderr(&o));
-    let text = String::from_utf8(o.stdout).unwrap();
-    // `name vX.Y.Z (source) (*)` -> `name X.Y.Z`
-    text.lines()
-        .filter_map(|l| {
-            let mut words = l.split_whitespace();
-            Some(format!("{} {}", words.next()?, words.next()?.trim_start_matches('v')))
-        })
-        .collect()
-}
-
-/// The real thing: hexyl (34 packages in its build graph) from crates.io, built the way the action
-/// builds a musl target (zigbuild). rust-audit-info reads the list from the packaged executable,
-/// and it matches `cargo tree -e normal --target T` for the features the build used:
-/// - every package of the tree is listed;
-/// - the proc-macros (and what only they use) are in the tree, since they are normal dependencies,
-///   but cargo-auditable lists them as `kind: build`: they ran in the compiler and are not in the
-///   executable;
-/// - cargo-auditable takes the graph from `cargo metadata`, whose resolution activates optional
-///   dependencies that the build's own feature resolution leaves out (hexyl: `errno`, which rustix
-///   names for linux only as `libc_errno?/std`, a weak feature). The list may therefore name a
-///   package that was never compiled; the test checks each such package really was not (no
-///   `Compiling` line in build.log), so the list claims too much, never too little.
-#[test]
-fn crates_io_hexyl_executable_carries_its_dependency_list() {
-    if !online::crates_io_or_skip("crates_io_hexyl_executable_carries_its_dependency_list") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("hexyl");
-    let o = Command::new(env!("CARGO_BIN_EXE_cratemill"))
-        .args(["build", "hexyl@0.17.0", "--target", "x86_64-unknown-linux-musl", "--backend", "zigbuild"])
-        .args(["--keep-work", "--quiet", "--out"])
-        .arg(&out)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("CRATEMILL_INDEX_URL")
-        .output()
-        .unwrap();
-    let work = Work::of(&out);
-    let r = built(&o, &out);
-    let attempt = r.attempts.iter().find(|a| a.produced_binaries).unwrap();
-    assert!(attempt.command.windows(2).any(|w| w == ["auditable", "zigbuild"]), "{:?}", attempt.command);
-    let exe = &r.executables[0];
-    let listed = listed(&out.join(&exe.path));
-    let record = exe.dependency_list.as_ref().expect("result.json records the list");
-    assert_eq!(record.packages, listed.len() as u64);
-    let bytes = std::fs::read(out.join(&exe.path)).unwrap();
-    assert_eq!(record.section_bytes, section(&bytes, ".dep-v0").unwrap().len() as u64);
-    let auditable = r.auditable.as_ref().unwrap();
-    assert!(auditable.asked && auditable.embedded && auditable.note.is_none(), "{auditable:?}");
-
-    let root = work.0.join("src/hexyl-0.17.0");
-    let normal = cargo_tree(&work.0, &root, &r, "normal");
-    let all: BTreeSet<String> = listed.iter().map(|(n, v, _)| format!("{n} {v}")).collect();
-    let missing: Vec<&String> = normal.difference(&all).collect();
-    assert!(missing.is_empty(), "compiled but not listed: {missing:?}");
-    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
-    for (name, version, kind) in &listed {
-        let key = format!("{name} {version}");
-        if kind == "runtime" && !normal.contains(&key) {
-            assert!(!log.contains(&format!("Compiling {name} v{version}")), "{key}: listed, compiled, not in the tree");
-        }
-    }
-    let build_kind: Vec<&str> = listed.iter().filter(|p| p.2 == "build").map(|p| p.0.as_str()).collect();
-    for proc_macro in ["clap_derive", "thiserror-impl", "syn", "proc-macro2"] {
-        assert!(build_kind.contains(&proc_macro), "{proc_macro} is not kind build: {build_kind:?}");
-    }
-    assert!(listed.iter().any(|p| p.0 == "hexyl" && p.2 == "runtime"), "the crate itself is listed");
 }
 
 /// A crate with a dependency from a loopback registry, built three times for the host (cargo

@@ -167,6 +167,7 @@ fn compiled_packages_are_cargo_trees(pkg_dir: &Path, r: &BuildResult, cargo_home
     assert_eq!(licenses::cyclonedx_errors(&sbom_path), None, "{}", r.target);
     let sbom: serde_json::Value = serde_json::from_slice(&std::fs::read(&sbom_path).unwrap()).unwrap();
     assert_eq!(licenses::in_sbom(&sbom), oracle, "{}: the SBOM's packages", r.target);
+    dependency_list_matches_the_sbom(pkg_dir, r, &licenses::in_sbom(&sbom));
     let notice = std::fs::read_to_string(pkg_dir.join(&third.notice)).unwrap();
     for p in &third.packages {
         assert!(
@@ -176,6 +177,48 @@ fn compiled_packages_are_cargo_trees(pkg_dir: &Path, r: &BuildResult, cargo_home
             p.name
         );
         assert!(!p.texts.is_empty(), "{}: {} has no license text", r.target, p.name);
+    }
+}
+
+/// The dependency list cargo-auditable embedded in the packaged executable, read by rust-audit-info
+/// (tests/setup/40-cargo-auditable.sh), against the SBOM:
+/// - every package of the SBOM is listed;
+/// - the proc macros are listed as `kind: build` (they ran in the compiler, they are not in the
+///   executable);
+/// - cargo-auditable takes its graph from `cargo metadata`, whose resolution names optional
+///   dependencies the build's feature resolver leaves out (hexyl: rustix -> `errno`, named only by
+///   the weak feature `libc_errno?/std`): a listed package missing from the SBOM must not have been
+///   compiled (no `Compiling` line in the log). The list claims too much, never too little.
+fn dependency_list_matches_the_sbom(pkg_dir: &Path, r: &BuildResult, sbom: &std::collections::BTreeSet<String>) {
+    let exe = pkg_dir.join(&r.executables[0].path);
+    let o = Command::new("rust-audit-info")
+        .arg(&exe)
+        .output()
+        .expect("rust-audit-info (tests/setup/40-cargo-auditable.sh)");
+    assert!(o.status.success(), "{}: rust-audit-info: {}", r.target, String::from_utf8_lossy(&o.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let field = |p: &serde_json::Value, k: &str| p[k].as_str().unwrap_or_default().to_string();
+    let listed: Vec<(String, String)> = list["packages"]
+        .as_array()
+        .expect("a packages array")
+        .iter()
+        .map(|p| (format!("{} v{}", field(p, "name"), field(p, "version")), field(p, "kind")))
+        .collect();
+    let names: std::collections::BTreeSet<&String> = listed.iter().map(|(n, _)| n).collect();
+    let missing: Vec<&String> = sbom.iter().filter(|p| !names.contains(p)).collect();
+    assert!(missing.is_empty(), "{}: in the SBOM, not in the executable's list: {missing:?}", r.target);
+    for pm in ["clap_derive", "thiserror-impl"] {
+        assert!(listed.iter().any(|(n, k)| n.starts_with(&format!("{pm} ")) && k == "build"), "{}: {pm}", r.target);
+    }
+    let log = std::fs::read_to_string(pkg_dir.join("build.log")).unwrap();
+    for (name, kind) in &listed {
+        if kind != "build" && !sbom.contains(name) {
+            assert!(
+                !log.contains(&format!("Compiling {name}")),
+                "{}: {name} listed and compiled, not in the SBOM",
+                r.target
+            );
+        }
     }
 }
 
