@@ -8,6 +8,8 @@ mod support;
 
 use std::process::Command;
 
+use cratemill::schema::result::FailureClass;
+use cratemill::schema::Channel;
 use hostile::{build, built, hostile_crate, Work};
 use support::sparse_registry::SparseRegistry;
 
@@ -74,4 +76,66 @@ fn main() {
     assert_eq!(r.executables.len(), 1);
     let run = Command::new(out.join("bin/usesgen")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "usesgen 42 false\n", "built, and the cache stayed read-only");
+}
+
+/// A build script that detects nightly (as old `rustix` does) and switches on an unstable feature
+/// this nightly does not have: cratemill's first attempt (on nightly, which it prefers) fails as
+/// `nightly-breakage`, the retry runs on stable and builds, as `cargo install` (stable) would.
+#[test]
+fn a_crate_that_breaks_only_on_nightly_is_retried_on_stable() {
+    let build_rs = r#"
+fn main() {
+    let rustc = std::env::var("RUSTC").unwrap();
+    let version = std::process::Command::new(rustc).arg("--version").output().unwrap();
+    println!("cargo:rustc-check-cfg=cfg(nightly)");
+    if String::from_utf8_lossy(&version.stdout).contains("nightly") {
+        println!("cargo:rustc-cfg=nightly");
+    }
+}
+"#;
+    let main_rs = "#![cfg_attr(nightly, feature(some_feature_that_does_not_exist))]\n\
+                   fn main() { println!(\"nightlyonly 0.1.0\"); }\n";
+    let reg = SparseRegistry::start(vec![hostile_crate("nightlyonly", build_rs, main_rs)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "nightlyonly", &out, &["--target", "x86_64-unknown-linux-gnu"], &[]);
+    let r = built(&o, &out);
+    let _work = Work::of(&out);
+    // Nightly is installed here and cratemill prefers it: the first attempt ran on nightly.
+    let [first, second] = &r.attempts[..] else { panic!("two attempts: {:#?}", r.attempts) };
+    assert_eq!(first.channel, Some(Channel::Nightly), "{first:#?}");
+    let failure = first.failure.as_ref().expect("the nightly attempt failed");
+    assert_eq!(failure.class, FailureClass::NightlyBreakage, "{}", failure.message);
+    assert!(failure.message.contains("unknown feature `some_feature_that_does_not_exist`"), "{}", failure.message);
+    assert_eq!(second.channel, Some(Channel::Stable), "{second:#?}");
+    assert!(second.produced_binaries && second.failure.is_none());
+    assert_eq!(second.command[1], "+stable", "{:?}", second.command);
+    let toolchain = r.toolchain.as_ref().unwrap();
+    assert_eq!(toolchain.channel, Channel::Stable, "result.json names the toolchain that built");
+    assert_eq!(second.rustc.as_deref(), Some(toolchain.rustc.as_str()));
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    assert!(log.contains("nightly broke the build: the next attempt runs on stable"), "{log}");
+    let run = Command::new(out.join("bin/nightlyonly")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "nightlyonly 0.1.0\n");
+    // The same source as a plain nightly build fails.
+    let root = _work.0.join("src/nightlyonly-0.1.0");
+    let plain = Command::new("cargo")
+        .args(["+nightly", "build", "--offline", "--quiet", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", dir.path().join("plain-target"))
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "a plain nightly build succeeds: the test shows nothing");
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("error[E0635]: unknown feature"));
+    // Nightly named on the command line is not swapped: the failure says why stable did not retry.
+    let named = dir.path().join("named");
+    let o =
+        build(&reg, "nightlyonly", &named, &["--target", "x86_64-unknown-linux-gnu", "--toolchain", "nightly"], &[]);
+    let _named_work = Work::of(&named);
+    assert!(!o.status.success());
+    let r: cratemill::schema::result::BuildResult = cratemill::schema::read(&named.join("result.json")).unwrap();
+    let failure = r.failure.unwrap();
+    assert_eq!(failure.class, FailureClass::NightlyBreakage);
+    assert!(failure.message.contains("; no retry on stable: --toolchain names the toolchain"), "{}", failure.message);
+    assert!(r.attempts.iter().all(|a| a.channel == Some(Channel::Nightly)), "{:#?}", r.attempts);
 }

@@ -290,12 +290,13 @@ impl<'a> Job<'a> {
             group: None,
             manifests: None,
             built: None,
+            stable: None,
         };
         let produced = ladder.climb(root, prepared).await;
         self.group_outcome = ladder.group.take();
         let produced = produced?;
         let t = Instant::now();
-        self.described = ladder.describe(root, &prepared.child_env).await?;
+        self.described = ladder.describe(root, prepared).await?;
         self.described_in = t.elapsed();
         Ok(produced)
     }

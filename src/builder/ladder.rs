@@ -3,8 +3,10 @@
 //! deadline, until one produces executables or the ladder (`attempts`) ends. A
 //! group leader first builds every target of its group in one cargo invocation (`group`); a member
 //! takes its executables from that build. Every attempt is recorded in result.json, classified
-//! when it failed. I/O edge: runs cargo through `process`; the command lines (`backend`, `group`),
-//! the next attempt (`attempts`) and the classification (`classify`) are pure.
+//! when it failed, with the toolchain it ran: after a nightly breakage the ladder asks once whether
+//! stable can build the target (`toolchain::stable_retry`) and, if so, the next attempt runs on it;
+//! if not, the failure says why. I/O edge: runs cargo through `process`; the command lines
+//! (`backend`, `group`), the next attempt (`attempts`) and the classification (`classify`) are pure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +14,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::github::Runner;
-use crate::schema::result::{Attempt, BuildResult, FailureClass};
+use crate::schema::result::{Attempt, BuildResult, FailureClass, Toolchain};
 use crate::schema::{Backend, Phase};
 
-use super::attempts::{self, Rung};
+use super::attempts::{self, Rung, ToolchainPick};
 use super::backend::{self, BuildRequest, CargoToolchain, FetchRequest, Lock};
 use super::classify;
 use super::collect::{self, Produced};
@@ -29,6 +31,7 @@ use super::process::{self, CommandLine, Env, Outcome, Output, Process};
 use super::sandbox::{self, JobFolders, Policy};
 use super::scrub::{self, Manifests};
 use super::setup::{classified, ms, phase_err, PhaseError, Setup};
+use super::toolchain;
 
 /// What the prepare phase decided for the attempts.
 pub struct Prepared {
@@ -58,6 +61,9 @@ pub struct Ladder<'a> {
     pub manifests: Option<Manifests>,
     /// The features and lock of the attempt that built (this job's or its group's).
     pub built: Option<Rung>,
+    /// The stable toolchain for a retry after a nightly breakage, or why there is none; asked at
+    /// the first nightly breakage.
+    pub stable: Option<Result<Toolchain, String>>,
 }
 
 impl Ladder<'_> {
@@ -68,7 +74,7 @@ impl Ladder<'_> {
         }
         let mut rung = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
         let mut tried: Vec<Rung> = Vec::new();
-        let mut fetched: Option<Lock> = None;
+        let mut fetched: Option<(Lock, ToolchainPick)> = None;
         if !self.setup.plan.group_others().is_empty() {
             if let Some(dir) = self.lead_group(&rung, root, prepared, &mut fetched).await? {
                 return self.collect(&dir);
@@ -80,10 +86,10 @@ impl Ladder<'_> {
             if rung.lock == Lock::Fresh {
                 prepare::set_lock_aside(root, self.log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
             }
-            let fetch_failed = if fetched == Some(rung.lock) {
+            let fetch_failed = if fetched == Some((rung.lock, rung.toolchain)) {
                 None
             } else {
-                fetched = Some(rung.lock);
+                fetched = Some((rung.lock, rung.toolchain));
                 self.fetch_deps(&rung, root, prepared).await?
             };
             let end = match fetch_failed {
@@ -97,20 +103,85 @@ impl Ladder<'_> {
                 AttemptEnd::Produced(dir) => return self.collect(&dir),
                 AttemptEnd::Failed(c) => c,
             };
+            let broke = failed.class == FailureClass::NightlyBreakage && rung.toolchain == ToolchainPick::Chosen;
             let hints = attempts::Hints {
                 class: failed.class,
                 lock_outdated: failed.lock_outdated,
                 feature_problem: failed.feature_problem,
                 dependency_error: failed.in_registry_dependency(),
+                stable_available: broke && self.stable_toolchain().await.is_ok(),
             };
             match attempts::next(&rung, &hints, &tried) {
-                Some(next) if Instant::now() < self.deadline => rung = next,
-                _ => {
-                    let message = format!("{} (after {n} attempt{})", failed.summary, if n == 1 { "" } else { "s" });
-                    return Err(classified(Phase::Build, failed.class, message, failed.evidence));
+                Some(next) if Instant::now() < self.deadline => {
+                    if next.toolchain != rung.toolchain {
+                        let rustc = self.toolchain_for(&next).rustc.clone();
+                        self.log.note(&format!("nightly broke the build: the next attempt runs on stable ({rustc})"));
+                    }
+                    rung = next;
                 }
+                _ => return Err(self.gave_up(&failed, n, broke)),
             }
         }
+    }
+
+    /// The ladder's end after `n` attempts, the last of which failed as `failed`; after a nightly
+    /// breakage that stable did not retry, the message says why not.
+    fn gave_up(&self, failed: &classify::Classification, n: usize, broke: bool) -> PhaseError {
+        let mut message = format!("{} (after {n} attempt{})", failed.summary, if n == 1 { "" } else { "s" });
+        if let (true, Some(Err(why))) = (broke, &self.stable) {
+            message.push_str(&format!("; no retry on stable: {why}"));
+        }
+        classified(Phase::Build, failed.class, message, failed.evidence.clone())
+    }
+
+    /// The stable toolchain for a retry after a nightly breakage (asked once), or why there is none.
+    async fn stable_toolchain(&mut self) -> Result<&Toolchain, &String> {
+        if self.stable.is_none() {
+            let setup = self.setup;
+            let chosen = self.result.toolchain.as_ref().unwrap_or(&setup.toolchain);
+            let found = toolchain::stable_retry(chosen, setup.toolchain_auto, setup.backend, setup.target).await;
+            if let Err(why) = &found {
+                self.log.note(&format!("nightly broke the build, and stable cannot retry it: {why}"));
+            }
+            self.stable = Some(found);
+        }
+        self.stable.as_ref().expect("asked above").as_ref()
+    }
+
+    /// The toolchain an attempt on `rung` runs.
+    fn toolchain_for(&self, rung: &Rung) -> &Toolchain {
+        match (rung.toolchain, &self.stable) {
+            (ToolchainPick::Stable, Some(Ok(stable))) => stable,
+            _ => &self.setup.toolchain,
+        }
+    }
+
+    /// The target folder of an attempt on `rung`: the prepared one, or the job's private one when
+    /// a stable attempt (no `--artifact-dir`) would otherwise leave its executables in a shared
+    /// folder (the shared one is then its build-dir).
+    fn target_dir_for(&self, rung: &Rung, prepared: &Prepared) -> PathBuf {
+        let shared = prepared.build_dir.is_none() && self.setup.plan.shared_target_dir.is_some();
+        if shared && !toolchain::unstable(self.toolchain_for(rung)) {
+            self.work.join("target")
+        } else {
+            prepared.target_dir.clone()
+        }
+    }
+
+    /// The environment of an attempt on `rung`: the prepared one; on stable without
+    /// `RUSTC_BOOTSTRAP`, and with its own target folder ([`Ladder::target_dir_for`]).
+    fn env_for(&self, rung: &Rung, prepared: &Prepared) -> BTreeMap<String, String> {
+        let mut env = prepared.child_env.clone();
+        if rung.toolchain == ToolchainPick::Chosen {
+            return env;
+        }
+        env.remove("RUSTC_BOOTSTRAP");
+        let target_dir = self.target_dir_for(rung, prepared);
+        if target_dir != prepared.target_dir {
+            env.insert("CARGO_TARGET_DIR".into(), target_dir.display().to_string());
+            env.insert("CARGO_BUILD_BUILD_DIR".into(), prepared.target_dir.display().to_string());
+        }
+        env
     }
 
     /// A group leader's first attempt: every target of the group in one cargo invocation
@@ -121,7 +192,7 @@ impl Ladder<'_> {
         rung: &Rung,
         root: &Path,
         prepared: &Prepared,
-        fetched: &mut Option<Lock>,
+        fetched: &mut Option<(Lock, ToolchainPick)>,
     ) -> Result<Option<PathBuf>, PhaseError> {
         let setup = self.setup;
         let Some(shared) = setup.plan.shared_downloads.clone() else { return Ok(None) };
@@ -130,7 +201,7 @@ impl Ladder<'_> {
             self.log.note("fetching for every target of the group failed: each target builds alone");
             return Ok(None);
         }
-        *fetched = Some(rung.lock);
+        *fetched = Some((rung.lock, rung.toolchain));
         let others: Vec<&str> = setup.plan.group_others().iter().map(|t| t.triple).collect();
         let command = group::command(&self.command_for(rung, root, None), &others);
         let grouped_dir = self.work.join("grouped");
@@ -203,6 +274,8 @@ impl Ladder<'_> {
             exit_code: Some(0),
             produced_binaries: true,
             failure: None,
+            channel: Some(self.setup.toolchain.channel),
+            rustc: Some(self.setup.toolchain.rustc.clone()),
         });
     }
 
@@ -228,7 +301,7 @@ impl Ladder<'_> {
         // own, or the offline build cannot find them (`no matching package named cfg-if`).
         let command = backend::fetch_command(&FetchRequest {
             manifest_path: root.join("Cargo.toml"),
-            toolchain: CargoToolchain::of(&setup.toolchain),
+            toolchain: CargoToolchain::of(self.toolchain_for(rung)),
             platforms,
             lock: rung.lock,
         });
@@ -237,7 +310,8 @@ impl Ladder<'_> {
         self.log.group(self.runner, &format!("fetch dependencies{lock}"));
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let wrapped = self.sandboxed(&command, root, true);
-        let run = self.run_logged(&wrapped, &prepared.child_env, root).await;
+        let env = self.env_for(rung, prepared);
+        let run = self.run_logged(&wrapped, &env, root).await;
         self.log.end_group(self.runner);
         let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
         if run.success() {
@@ -245,7 +319,7 @@ impl Ladder<'_> {
         }
         let c = classify::classify(&run.lines.join("\n"), &run);
         self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
-        let mut attempt = attempt_record(rung, &command, &run);
+        let mut attempt = attempt_record(rung, self.toolchain_for(rung), &command, &run);
         attempt.failure = Some(c.to_failure(Phase::Fetch));
         Ok(Some((c, attempt)))
     }
@@ -309,21 +383,27 @@ impl Ladder<'_> {
         root: &Path,
         prepared: &Prepared,
     ) -> Result<AttemptEnd, PhaseError> {
-        let setup = self.setup;
-        let artifact_dir = setup.unstable().then(|| self.work.join(format!("artifacts-{n}")));
+        let tc = self.toolchain_for(rung).clone();
+        let artifact_dir = toolchain::unstable(&tc).then(|| self.work.join(format!("artifacts-{n}")));
         let command = self.command_for(rung, root, artifact_dir.clone());
         let features_desc = rung.features.describe(&rung.extra_features);
         let locked_note = if rung.lock.locked() { ", --locked" } else { "" };
-        let title = format!("build attempt {n}: features {features_desc}{locked_note}");
-        let run = self.run_build(&title, &command, &prepared.child_env, root).await?;
-        let mut attempt = attempt_record(rung, &command, &run);
+        let on =
+            if rung.toolchain == ToolchainPick::Stable { format!(", on stable ({})", tc.rustc) } else { String::new() };
+        let title = format!("build attempt {n}: features {features_desc}{locked_note}{on}");
+        let env = self.env_for(rung, prepared);
+        let run = self.run_build(&title, &command, &env, root).await?;
+        let mut attempt = attempt_record(rung, &tc, &command, &run);
         if run.success() {
             attempt.produced_binaries = true;
             self.result.features_used = Some(attempt.features.clone());
             self.result.attempts.push(attempt);
+            if rung.toolchain == ToolchainPick::Stable {
+                self.result.toolchain = Some(tc);
+            }
             self.built = Some(rung.clone());
-            let dir = artifact_dir.unwrap_or_else(|| prepared.target_dir.join(setup.target.triple).join("release"));
-            return Ok(AttemptEnd::Produced(dir));
+            let release = self.target_dir_for(rung, prepared).join(self.setup.target.triple).join("release");
+            return Ok(AttemptEnd::Produced(artifact_dir.unwrap_or(release)));
         }
         let c = classify::classify(&run.lines.join("\n"), &run);
         self.log.note(&format!("attempt {n} failed: {}: {}", c.class, c.summary));
@@ -379,10 +459,11 @@ impl Ladder<'_> {
     /// (cargo runs no crate code for them): what [`super::compiled`] reads the compiled packages
     /// from. A changed manifest ends the job, as before any cargo call; so does a failed query
     /// (a package must carry its notice).
-    pub async fn describe(&mut self, root: &Path, env: &BTreeMap<String, String>) -> Result<Described, PhaseError> {
+    pub async fn describe(&mut self, root: &Path, prepared: &Prepared) -> Result<Described, PhaseError> {
         let Some(rung) = self.built.clone() else {
             return Err(classified(Phase::License, FailureClass::Unknown, "no attempt built".into(), Vec::new()));
         };
+        let env = &self.env_for(&rung, prepared);
         self.before_cargo(root, Phase::License)?;
         let request = self.request_for(&rung, root, None);
         let (metadata, tree) = (backend::metadata_command(&request), backend::tree_command(&request));
@@ -429,6 +510,7 @@ impl Ladder<'_> {
     /// What a backend needs for an attempt on `rung`.
     fn request_for(&self, rung: &Rung, root: &Path, artifact_dir: Option<PathBuf>) -> BuildRequest {
         let setup = self.setup;
+        let tc = self.toolchain_for(rung);
         BuildRequest {
             manifest_path: root.join("Cargo.toml"),
             target: setup.target,
@@ -437,8 +519,8 @@ impl Ladder<'_> {
             lock: rung.lock,
             jobs: setup.jobs,
             artifact_dir,
-            nightly: setup.unstable(),
-            toolchain: CargoToolchain::of(&setup.toolchain),
+            nightly: toolchain::unstable(tc),
+            toolchain: CargoToolchain::of(tc),
         }
     }
 
@@ -468,8 +550,9 @@ enum AttemptEnd {
     Failed(classify::Classification),
 }
 
-/// The record of one attempt on `rung` that ran `command` and ended as `run` (no failure yet). Pure.
-fn attempt_record(rung: &Rung, command: &CommandLine, run: &Outcome) -> Attempt {
+/// The record of one attempt on `rung` that ran `command` with `tc` and ended as `run` (no failure
+/// yet). Pure.
+fn attempt_record(rung: &Rung, tc: &Toolchain, command: &CommandLine, run: &Outcome) -> Attempt {
     Attempt {
         features: rung.features.describe(&rung.extra_features),
         locked: rung.lock.locked(),
@@ -479,5 +562,7 @@ fn attempt_record(rung: &Rung, command: &CommandLine, run: &Outcome) -> Attempt 
         exit_code: run.code,
         produced_binaries: false,
         failure: None,
+        channel: Some(tc.channel),
+        rustc: Some(tc.rustc.clone()),
     }
 }

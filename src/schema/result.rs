@@ -327,6 +327,12 @@ pub struct Attempt {
     pub produced_binaries: bool,
     /// Why this attempt failed, when it did.
     pub failure: Option<Failure>,
+    /// The channel of the toolchain this attempt ran (nightly, or stable after a nightly breakage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// That toolchain's `rustc --version` line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rustc: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
@@ -450,6 +456,11 @@ pub enum FailureClass {
     /// The shipped `Cargo.lock` pins a version the index does not serve (yanked, or newer than a
     /// mirror's snapshot); the build retries with a fresh resolution.
     LockedVersionUnavailable,
+    /// The build ran on nightly, saw it (a build script asking `rustc --version`, or probing) and
+    /// switched on unstable features that this nightly rejects: an unknown or removed feature, an
+    /// attribute reserved for the compiler. Retried on stable when a stable toolchain has the
+    /// target's std.
+    NightlyBreakage,
 }
 
 impl FailureClass {
@@ -473,6 +484,7 @@ impl FailureClass {
             FailureClass::Unknown => "unknown",
             FailureClass::UnknownFeature => "unknown-feature",
             FailureClass::LockedVersionUnavailable => "locked-version-unavailable",
+            FailureClass::NightlyBreakage => "nightly-breakage",
         }
     }
 
