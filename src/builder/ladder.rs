@@ -5,7 +5,10 @@
 //! takes its executables from that build. Every attempt is recorded in result.json, classified
 //! when it failed, with the toolchain it ran: after a nightly breakage the ladder asks once whether
 //! stable can build the target (`toolchain::stable_retry`) and, if so, the next attempt runs on it;
-//! if not, the failure says why. I/O edge: runs cargo through `process`; the command lines
+//! if not, the failure says why. After a failure naming a `-sys` crate of the lock graph with a
+//! vendoring feature (`prepare::plan_addition`, pure), the next attempt adds it to the crate's
+//! manifest, pinned to its locked version, recorded in result.json (`manifest_additions`, a
+//! `prepare` step) and replayed by the `-srcbuild-` archive. I/O edge: runs cargo through `process`; the command lines
 //! (`backend`, `group`), the next attempt (`attempts`) and the classification (`classify`) are pure.
 
 use std::collections::BTreeMap;
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::github::Runner;
-use crate::schema::result::{Attempt, BuildResult, FailureClass, Toolchain};
+use crate::schema::result::{Attempt, BuildResult, FailureClass, ManifestAddition, Toolchain};
 use crate::schema::{Backend, Phase};
 
 use super::attempts::{self, Rung, ToolchainPick};
@@ -86,6 +89,7 @@ impl Ladder<'_> {
             if rung.lock == Lock::Fresh {
                 prepare::set_lock_aside(root, self.log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
             }
+            self.add_dependencies(root, &rung.additions)?;
             let fetch_failed = if fetched == Some((rung.lock, rung.toolchain)) {
                 None
             } else {
@@ -110,6 +114,7 @@ impl Ladder<'_> {
                 feature_problem: failed.feature_problem,
                 dependency_error: failed.in_registry_dependency(),
                 stable_available: broke && self.stable_toolchain().await.is_ok(),
+                vendor: self.vendoring_for(&failed, root, &rung.additions),
             };
             match attempts::next(&rung, &hints, &tried) {
                 Some(next) if Instant::now() < self.deadline => {
@@ -132,6 +137,64 @@ impl Ladder<'_> {
             message.push_str(&format!("; no retry on stable: {why}"));
         }
         classified(Phase::Build, failed.class, message, failed.evidence.clone())
+    }
+
+    /// The dependency to add after `failed`, when it names a `-sys` crate of the lock graph (the
+    /// crate's `Cargo.lock` as the failed attempt left it) with a vendoring feature; a `-sys` crate
+    /// outside `prepare::VENDORING` is asked for its features in the job's registry sources.
+    fn vendoring_for(
+        &mut self,
+        failed: &classify::Classification,
+        root: &Path,
+        done: &[ManifestAddition],
+    ) -> Option<ManifestAddition> {
+        use FailureClass::{BuildScriptFailed, LinkError, MissingSystemLibrary};
+        if !matches!(failed.class, MissingSystemLibrary | BuildScriptFailed | LinkError) {
+            return None;
+        }
+        let deadline = crate::untrusted::deadline();
+        let lock =
+            crate::untrusted::read_regular(&root.join("Cargo.lock"), crate::untrusted::LOCK_CAP, deadline).ok()?;
+        let locked = prepare::locked_packages(&String::from_utf8_lossy(&lock));
+        let sources = sandbox::registry_sources(&self.setup.cargo_home(self.work));
+        let features_of = |name: &str, version: &str| {
+            let dirs = std::fs::read_dir(&sources).into_iter().flatten().flatten();
+            let manifest = dirs.map(|d| d.path().join(format!("{name}-{version}")).join("Cargo.toml")).find_map(|m| {
+                crate::untrusted::read_regular(&m, crate::untrusted::DOCUMENT_CAP, crate::untrusted::deadline()).ok()
+            });
+            manifest.map(|m| prepare::manifest_features(&String::from_utf8_lossy(&m))).unwrap_or_default()
+        };
+        let failing = prepare::named_sys_crates(&failed.summary, &failed.evidence);
+        let mut addition = prepare::plan_addition(&failing, &locked, &features_of, done)?;
+        let manifest =
+            crate::untrusted::read_regular(&root.join("Cargo.toml"), crate::untrusted::DOCUMENT_CAP, deadline);
+        let manifest = String::from_utf8_lossy(&manifest.ok()?).into_owned();
+        if let Err(e) = prepare::add_dependency(&manifest, &addition) {
+            self.log.note(&format!("{} could vendor its library, but cannot be added: {e}", addition.package));
+            return None;
+        }
+        addition.reason = failed.summary.clone();
+        Some(addition)
+    }
+
+    /// Add to the crate's manifest the dependencies of `additions` not added yet (checked first:
+    /// crate code did not change the manifests), each recorded in result.json and the log; the
+    /// manifests as they are then are the ones later cargo calls check against.
+    fn add_dependencies(&mut self, root: &Path, additions: &[ManifestAddition]) -> Result<(), PhaseError> {
+        let new = &additions[self.result.manifest_additions.len().min(additions.len())..];
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.before_cargo(root, Phase::Build)?;
+        prepare::apply_additions(root, new).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        for addition in new {
+            let step = prepare::addition_step(addition);
+            self.log.note(&format!("prepare: {step}, after: {}", addition.reason));
+            self.result.prepare.push(step);
+            self.result.manifest_additions.push(addition.clone());
+        }
+        self.manifests = Some(Manifests::take(root));
+        Ok(())
     }
 
     /// The stable toolchain for a retry after a nightly breakage (asked once), or why there is none.

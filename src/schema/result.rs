@@ -28,6 +28,11 @@ pub struct BuildResult {
     pub package: Option<PackageMeta>,
     /// What was changed in the unpacked crate before building, in order.
     pub prepare: Vec<String>,
+    /// Dependencies cratemill added to the crate's manifest (the job's copy; the `-srcbuild-`
+    /// archive's `source/` has them too) to switch on a vendoring feature of a `-sys` crate in the
+    /// lock graph through cargo's feature unification, after a failure that named it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest_additions: Vec<ManifestAddition>,
     pub toolchain: Option<Toolchain>,
     /// The RUSTFLAGS given to the target's artifacts.
     pub rustflags: String,
@@ -223,6 +228,7 @@ impl BuildResult {
             source: None,
             package: None,
             prepare: Vec::new(),
+            manifest_additions: Vec::new(),
             toolchain: None,
             rustflags: String::new(),
             build_env: BTreeMap::new(),
@@ -333,6 +339,20 @@ pub struct Attempt {
     /// That toolchain's `rustc --version` line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rustc: Option<String>,
+}
+
+/// A direct dependency added to the crate's manifest, pinned to the version the lock graph has,
+/// with a feature that builds its native library from source:
+/// `fakeffi-sys = { version = "=1.0.0", features = ["vendored"] }`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+pub struct ManifestAddition {
+    /// The package (also the dependency's name in `[dependencies]`).
+    pub package: String,
+    /// The locked version, added as `=VERSION`.
+    pub version: String,
+    pub features: Vec<String>,
+    /// The failure it answers (the failed attempt's summary).
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
