@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
             prep.push(t.elapsed());
 
             let t = Instant::now();
-            let _pristine = srcbuild::pristine(file, &sha, &name, &version, &steps)?;
+            let _pristine = srcbuild::pristine(file, &sha, (&name, &version), &steps, &[])?;
             pristine.push(t.elapsed());
         }
         let (b, p, r) = (median(base), median(prep), median(pristine));

@@ -8,6 +8,8 @@ mod support;
 
 use std::process::Command;
 
+use cratemill::schema::result::FailureClass;
+use cratemill::schema::Channel;
 use hostile::{build, built, hostile_crate, Work};
 use support::sparse_registry::SparseRegistry;
 
@@ -74,4 +76,152 @@ fn main() {
     assert_eq!(r.executables.len(), 1);
     let run = Command::new(out.join("bin/usesgen")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "usesgen 42 false\n", "built, and the cache stayed read-only");
+}
+
+/// A build script that detects nightly (as old `rustix` does) and switches on an unstable feature
+/// this nightly does not have: cratemill's first attempt (on nightly, which it prefers) fails as
+/// `nightly-breakage`, the retry runs on stable and builds, as `cargo install` (stable) would.
+#[test]
+fn a_crate_that_breaks_only_on_nightly_is_retried_on_stable() {
+    let build_rs = r#"
+fn main() {
+    let rustc = std::env::var("RUSTC").unwrap();
+    let version = std::process::Command::new(rustc).arg("--version").output().unwrap();
+    println!("cargo:rustc-check-cfg=cfg(nightly)");
+    if String::from_utf8_lossy(&version.stdout).contains("nightly") {
+        println!("cargo:rustc-cfg=nightly");
+    }
+}
+"#;
+    let main_rs = "#![cfg_attr(nightly, feature(some_feature_that_does_not_exist))]\n\
+                   fn main() { println!(\"nightlyonly 0.1.0\"); }\n";
+    let reg = SparseRegistry::start(vec![hostile_crate("nightlyonly", build_rs, main_rs)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "nightlyonly", &out, &["--target", "x86_64-unknown-linux-gnu"], &[]);
+    let r = built(&o, &out);
+    let _work = Work::of(&out);
+    // Nightly is installed here and cratemill prefers it: the first attempt ran on nightly.
+    let [first, second] = &r.attempts[..] else { panic!("two attempts: {:#?}", r.attempts) };
+    assert_eq!(first.channel, Some(Channel::Nightly), "{first:#?}");
+    let failure = first.failure.as_ref().expect("the nightly attempt failed");
+    assert_eq!(failure.class, FailureClass::NightlyBreakage, "{}", failure.message);
+    assert!(failure.message.contains("unknown feature `some_feature_that_does_not_exist`"), "{}", failure.message);
+    assert_eq!(second.channel, Some(Channel::Stable), "{second:#?}");
+    assert!(second.produced_binaries && second.failure.is_none());
+    assert_eq!(second.command[1], "+stable", "{:?}", second.command);
+    let toolchain = r.toolchain.as_ref().unwrap();
+    assert_eq!(toolchain.channel, Channel::Stable, "result.json names the toolchain that built");
+    assert_eq!(second.rustc.as_deref(), Some(toolchain.rustc.as_str()));
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    assert!(log.contains("nightly broke the build: the next attempt runs on stable"), "{log}");
+    let run = Command::new(out.join("bin/nightlyonly")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "nightlyonly 0.1.0\n");
+    // The same source as a plain nightly build fails.
+    let root = _work.0.join("src/nightlyonly-0.1.0");
+    let plain = Command::new("cargo")
+        .args(["+nightly", "build", "--offline", "--quiet", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", dir.path().join("plain-target"))
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "a plain nightly build succeeds: the test shows nothing");
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("error[E0635]: unknown feature"));
+    // Nightly named on the command line is not swapped: the failure says why stable did not retry.
+    let named = dir.path().join("named");
+    let o =
+        build(&reg, "nightlyonly", &named, &["--target", "x86_64-unknown-linux-gnu", "--toolchain", "nightly"], &[]);
+    let _named_work = Work::of(&named);
+    assert!(!o.status.success());
+    let r: cratemill::schema::result::BuildResult = cratemill::schema::read(&named.join("result.json")).unwrap();
+    let failure = r.failure.unwrap();
+    assert_eq!(failure.class, FailureClass::NightlyBreakage);
+    assert!(failure.message.contains("; no retry on stable: --toolchain names the toolchain"), "{}", failure.message);
+    assert!(r.attempts.iter().all(|a| a.channel == Some(Channel::Nightly)), "{:#?}", r.attempts);
+}
+
+/// A `-sys` crate deep in the lock graph (`ffiapp` -> `fakeffi` -> `fakeffi-sys`) whose build script
+/// finds no system library unless its `vendored` feature is on, as `openssl-sys` or `libgit2-sys`
+/// without theirs: cratemill's first attempt fails as `missing-system-library`, the retry adds
+/// `fakeffi-sys = { version = "=1.0.0", features = ["vendored"] }` to the job's copy of the manifest
+/// (cargo unifies the feature into the middle crate's dependency) and builds. result.json, the log
+/// and the `-srcbuild-` archive's manifest say so.
+#[test]
+fn a_transitive_sys_crate_is_vendored_through_feature_unification() {
+    use support::sparse_registry::TestCrate;
+    let sys_build = r#"
+fn main() {
+    if std::env::var_os("CARGO_FEATURE_VENDORED").is_some() {
+        return; // built from source
+    }
+    eprintln!("Package fakeffi was not found in the pkg-config search path.");
+    panic!("\n\nThe system library `fakeffi` required by crate `fakeffi-sys` was not found.\nThe file `fakeffi.pc` needs to be installed and the PKG_CONFIG_PATH environment variable must contain its parent directory.\n");
+}
+"#;
+    let sys = TestCrate::new("fakeffi-sys", "1.0.0")
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"fakeffi-sys\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[features]\nvendored = []\n",
+        )
+        .file("build.rs", sys_build)
+        .file("src/lib.rs", "pub fn base() -> u32 { 1 }\n")
+        .feature("vendored", &[]);
+    let mid = TestCrate::new("fakeffi", "1.0.0")
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"fakeffi\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[dependencies]\nfakeffi-sys = \"1\"\n",
+        )
+        .file("src/lib.rs", "pub fn answer() -> u32 { fakeffi_sys::base() + 41 }\n")
+        .dep("fakeffi-sys", "^1");
+    let manifest = "[package]\nname = \"ffiapp\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [dependencies]\nfakeffi = \"1\"\n";
+    let app = TestCrate::new("ffiapp", "0.1.0")
+        .file("Cargo.toml", manifest)
+        .file("src/main.rs", "fn main() { println!(\"ffiapp {}\", fakeffi::answer()); }\n")
+        .dep("fakeffi", "^1");
+    let reg = SparseRegistry::start(vec![sys, mid, app]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "ffiapp", &out, &["--target", "x86_64-unknown-linux-gnu"], &[]);
+    let r = built(&o, &out);
+    let work = Work::of(&out);
+    let [first, second] = &r.attempts[..] else { panic!("two attempts: {:#?}", r.attempts) };
+    let failure = first.failure.as_ref().expect("the first attempt failed");
+    assert_eq!(failure.class, FailureClass::MissingSystemLibrary, "{}", failure.message);
+    assert_eq!(failure.message, "fakeffi-sys: could not find system library 'fakeffi' (pkg-config)");
+    assert!(second.produced_binaries, "{second:#?}");
+    let [added] = &r.manifest_additions[..] else { panic!("one addition: {:#?}", r.manifest_additions) };
+    assert_eq!((added.package.as_str(), added.version.as_str()), ("fakeffi-sys", "1.0.0"));
+    assert_eq!(added.features, ["vendored"]);
+    assert_eq!(added.reason, failure.message);
+    let step = "Cargo.toml: added fakeffi-sys = { version = \"=1.0.0\", features = [\"vendored\"] } (vendoring through feature unification)";
+    assert!(r.prepare.iter().any(|s| s == step), "the prepare steps (and so the provenance) say so: {:#?}", r.prepare);
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    assert!(log.contains(&format!("prepare: {step}, after: fakeffi-sys: could not find system library")), "{log}");
+    let run = Command::new(out.join("bin/ffiapp")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "ffiapp 42\n");
+    // The job's manifest has the pinned dependency; the -srcbuild- archive's source/ reproduces it.
+    let built_manifest = std::fs::read_to_string(work.0.join("src/ffiapp-0.1.0/Cargo.toml")).unwrap();
+    let archived = srcbuild_manifest(&out);
+    assert_eq!(archived, built_manifest, "the archive's manifest is the one the build used");
+    let doc: toml::Table = archived.parse().unwrap();
+    assert_eq!(doc["dependencies"]["fakeffi-sys"]["version"].as_str(), Some("=1.0.0"), "{archived}");
+}
+
+/// `source/Cargo.toml` of the package's `-srcbuild-` archive.
+fn srcbuild_manifest(out: &std::path::Path) -> String {
+    use std::io::Read;
+    let dir = out.join(cratemill::package::SRCBUILD_DIR);
+    let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let bytes = zstd::decode_all(&std::fs::read(file).unwrap()[..]).unwrap();
+    let mut archive = tar::Archive::new(&bytes[..]);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_string_lossy().ends_with("/source/Cargo.toml") {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            return text;
+        }
+    }
+    panic!("no source/Cargo.toml in the -srcbuild- archive");
 }

@@ -160,6 +160,7 @@ fn fixtures_cover_every_log_class() {
         FailureClass::FetchFailed,
         FailureClass::ChecksumMismatch,
         FailureClass::NoExecutables,
+        FailureClass::NightlyBreakage,
         FailureClass::Unknown,
     ] {
         assert!(have.contains(&class), "no fixture for {class}");

@@ -1,6 +1,12 @@
 //! The fallback ladder: which build attempt comes next after a failure. Pure.
 //!
-//! Order: the requested features (`--all-features` by default) with the shipped `Cargo.lock`
+//! Order: on a nightly breakage (`nightly-breakage`: the build saw nightly and switched on unstable
+//! features it rejects), the same on stable, when stable has the target's std (`cargo install`
+//! uses stable); on a failure naming a `-sys` crate of the lock graph that can vendor its library
+//! (`missing-system-library`, `build-script-failed`, `link-error`; the ladder finds it with
+//! `prepare::plan_addition`), the same with that crate added as a pinned direct dependency with its
+//! vendoring feature (cargo unifies the features), without `--locked` (the manifest changed; the
+//! pin keeps the locked version); then the requested features (`--all-features` by default) with the shipped `Cargo.lock`
 //! (`--locked`); on "a locked version is not in the index" (`locked-version-unavailable`), the same
 //! with the shipped `Cargo.lock` set aside (cargo keeps a lock's pins even without `--locked`, so only
 //! a fresh resolution gets past a version the index does not serve); on "lock file needs to be
@@ -12,7 +18,7 @@
 //! failure of `--all-features` (it can switch on unstable or platform-only features), default features.
 //! Timeouts and resource exhaustion end the ladder: another attempt would hit the same wall.
 
-use crate::schema::result::FailureClass;
+use crate::schema::result::{FailureClass, ManifestAddition};
 
 use super::backend::{Features, Lock};
 
@@ -25,20 +31,38 @@ pub struct Rung {
     pub features: Features,
     pub extra_features: Vec<String>,
     pub lock: Lock,
+    pub toolchain: ToolchainPick,
+    /// Dependencies added to the crate's manifest, in order (they stay for every later attempt).
+    pub additions: Vec<ManifestAddition>,
+}
+
+/// Which toolchain an attempt runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolchainPick {
+    /// The job's settled toolchain (`result.json` `toolchain` before any retry).
+    Chosen,
+    /// Stable with the target's prebuilt std, after a nightly breakage.
+    Stable,
 }
 
 /// What an attempt's failure says about the next one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hints {
     pub class: FailureClass,
     pub lock_outdated: bool,
     pub feature_problem: bool,
     /// The compile error is inside a dependency from the registry, not the crate itself.
     pub dependency_error: bool,
+    /// A stable toolchain with the target's prebuilt std is there (asked only after a nightly
+    /// breakage; `false` otherwise).
+    pub stable_available: bool,
+    /// A `-sys` crate the failure names, to add with its vendoring feature (not added before).
+    pub vendor: Option<ManifestAddition>,
 }
 
 pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Rung {
-    Rung { features, extra_features, lock: if has_lock { Lock::Locked } else { Lock::Unlocked } }
+    let lock = if has_lock { Lock::Locked } else { Lock::Unlocked };
+    Rung { features, extra_features, lock, toolchain: ToolchainPick::Chosen, additions: Vec::new() }
 }
 
 /// The next attempt after `last` failed with `hints`, or `None` to give up.
@@ -46,7 +70,15 @@ pub fn next(last: &Rung, hints: &Hints, tried: &[Rung]) -> Option<Rung> {
     if tried.len() >= MAX_ATTEMPTS || matches!(hints.class, FailureClass::Timeout | FailureClass::OutOfResources) {
         return None;
     }
-    let candidate = if hints.class == FailureClass::LockedVersionUnavailable && last.lock != Lock::Fresh {
+    let nightly_broke = hints.class == FailureClass::NightlyBreakage && hints.stable_available;
+    let candidate = if nightly_broke && last.toolchain == ToolchainPick::Chosen {
+        Rung { toolchain: ToolchainPick::Stable, ..last.clone() }
+    } else if let Some(addition) = &hints.vendor {
+        let mut additions = last.additions.clone();
+        additions.push(addition.clone());
+        let lock = if last.lock == Lock::Locked { Lock::Unlocked } else { last.lock };
+        Rung { additions, lock, ..last.clone() }
+    } else if hints.class == FailureClass::LockedVersionUnavailable && last.lock != Lock::Fresh {
         Rung { lock: Lock::Fresh, ..last.clone() }
     } else if hints.lock_outdated && last.lock == Lock::Locked {
         Rung { lock: Lock::Unlocked, ..last.clone() }
@@ -67,7 +99,14 @@ mod tests {
     use super::*;
 
     fn hints(class: FailureClass) -> Hints {
-        Hints { class, lock_outdated: false, feature_problem: false, dependency_error: false }
+        Hints {
+            class,
+            lock_outdated: false,
+            feature_problem: false,
+            dependency_error: false,
+            stable_available: false,
+            vendor: None,
+        }
     }
 
     #[test]
@@ -89,7 +128,7 @@ mod tests {
     fn all_features_then_default() {
         let p1 = first(Features::All, vec![], true);
         let p2 = next(&p1, &hints(FailureClass::CompileError), std::slice::from_ref(&p1)).unwrap();
-        assert_eq!(p2, Rung { features: Features::Default, extra_features: vec![], lock: Lock::Locked });
+        assert_eq!(p2, Rung { features: Features::Default, ..p1.clone() });
         assert_eq!(next(&p2, &hints(FailureClass::CompileError), &[p1, p2.clone()]), None);
     }
 
@@ -112,6 +151,37 @@ mod tests {
         assert_eq!(p2, Rung { lock: Lock::Fresh, ..p1.clone() });
         // Still failing that way after a fresh resolution: the ladder goes on to default features.
         let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
+        assert_eq!(p3, Rung { features: Features::Default, ..p2 });
+    }
+
+    #[test]
+    fn a_nightly_breakage_is_retried_on_stable_once_when_stable_can_build() {
+        let p1 = first(Features::All, vec![], true);
+        let broke = Hints { stable_available: true, ..hints(FailureClass::NightlyBreakage) };
+        let p2 = next(&p1, &broke, std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p2, Rung { toolchain: ToolchainPick::Stable, ..p1.clone() });
+        // Still failing so on stable (it cannot: the errors need unstable features): the usual ladder.
+        let p3 = next(&p2, &broke, &[p1.clone(), p2.clone()]).unwrap();
+        assert_eq!(p3, Rung { features: Features::Default, ..p2 });
+        // No stable toolchain with the target's std: the usual ladder on the chosen one.
+        let p = next(&p1, &hints(FailureClass::NightlyBreakage), std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p, Rung { features: Features::Default, ..p1 });
+    }
+
+    #[test]
+    fn a_sys_crate_of_the_lock_graph_is_added_with_its_vendoring_feature_without_locked() {
+        let p1 = first(Features::All, vec![], true);
+        let add = ManifestAddition {
+            package: "fakeffi-sys".into(),
+            version: "1.0.0".into(),
+            features: vec!["vendored".into()],
+            reason: String::new(),
+        };
+        let o = Hints { vendor: Some(add.clone()), ..hints(FailureClass::MissingSystemLibrary) };
+        let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p2, Rung { additions: vec![add], lock: Lock::Unlocked, ..p1.clone() });
+        // Nothing more to vendor: the usual ladder, keeping the addition.
+        let p3 = next(&p2, &hints(FailureClass::MissingSystemLibrary), &[p1, p2.clone()]).unwrap();
         assert_eq!(p3, Rung { features: Features::Default, ..p2 });
     }
 

@@ -27,6 +27,7 @@
 //! | 6 | toolchain too old   | `rust-version`           | `rustc X is not supported by the following package`, `requires rustc X or newer`, `this version of Cargo is older than the `2027` edition`, `requires a nightly version of Cargo` |
 //! | 7 | unsupported target  | `unsupported-target`     | an error or build-script panic saying a target/arch/platform/OS is unsupported (`compile_error!`), `could not find `aarch64` in `arch``, an item configured out by `#[cfg(target_os/target_arch/...)]`, inline asm of another architecture |
 //! | 8 | missing system library | `missing-system-library` | pkg-config's `The system library `x` required by crate `y` was not found` / `Package x was not found in the pkg-config search path`, openssl-sys `Could not find directory of OpenSSL installation`, linker `cannot find -lx` / `unable to find library -lx`, `could not find native static library`, a missing C header in a build script, cmake `Could not find a package` / `Could NOT find`, libclang not found, a missing build tool (`is `cmake` not installed?`, `linker `x` not found`, a build script that could not spawn a program) |
+//! | 8a| nightly breakage    | `nightly-breakage`       | on nightly, unstable features a build switched on by detecting the compiler that this nightly rejects: `error[E0635]: unknown feature`, `error[E0557]: feature has been removed`, `attributes starting with `rustc` are reserved`; the ladder retries on stable |
 //! | 9 | unstable on stable  | `rust-version`           | `error[E0554]` (`#![feature]` on stable), `error[E0658]` (unstable feature): the crate needs a nightly or newer toolchain |
 //! |10 | link error          | `link-error`             | `linking with `cc` failed`, `undefined reference`, `undefined symbol`, `relocation R_…`, `multiple definition` |
 //! |11 | build script        | `build-script-failed`    | `failed to run custom build command for `x`` with no more specific cause above                           |
@@ -39,6 +40,8 @@
 //!   like a missing library, the fix is to install something in the builder, not to change the crate.
 //! - `#![feature]` on stable (E0554) and unstable features (E0658) count as `rust-version`: the crate
 //!   builds with another toolchain (nightly or newer), and that is what the report should say.
+//! - A nightly breakage is told from the log alone: its three errors only occur when unstable
+//!   features are allowed (nightly, or `RUSTC_BOOTSTRAP`); on stable, `#![feature]` is E0554 first.
 //! - "target may not be installed" is the builder's environment, not the crate: class `unknown`
 //!   (retried later) with a summary that says so, ahead of the compile errors it causes.
 //! - A requested feature that does not exist ("does not contain this feature") is `unknown-feature`
@@ -58,7 +61,8 @@ mod env_rules;
 mod log;
 
 use build_rules::{
-    build_script, compile_error, link_error, missing_system_library, unstable_on_stable, unsupported_target,
+    build_script, compile_error, link_error, missing_system_library, nightly_breakage, unstable_on_stable,
+    unsupported_target,
 };
 use env_rules::{
     checksum, fetch, is_feature_problem, is_lock_outdated, locked_version_unavailable, no_executables,
@@ -119,6 +123,7 @@ const RULES: &[(&str, Rule)] = &[
     ("toolchain too old", toolchain_too_old),
     ("unsupported target", unsupported_target),
     ("missing system library", missing_system_library),
+    ("nightly breakage", nightly_breakage),
     ("unstable on stable", unstable_on_stable),
     ("link error", link_error),
     ("build script", build_script),

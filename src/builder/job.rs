@@ -292,6 +292,7 @@ impl<'a> Job<'a> {
             built: None,
             described: None,
             described_in: Duration::ZERO,
+            stable: None,
         };
         let produced = ladder.climb(root, prepared).await;
         self.group_outcome = ladder.group.take();

@@ -3,8 +3,13 @@
 //! deadline, until one produces executables or the ladder (`attempts`) ends. A
 //! group leader first builds every target of its group in one cargo invocation (`group`); a member
 //! takes its executables from that build. Every attempt is recorded in result.json, classified
-//! when it failed. I/O edge: runs cargo through `process`; the command lines (`backend`, `group`),
-//! the next attempt (`attempts`) and the classification (`classify`) are pure.
+//! when it failed, with the toolchain it ran: after a nightly breakage the ladder asks once whether
+//! stable can build the target (`toolchain::stable_retry`) and, if so, the next attempt runs on it;
+//! if not, the failure says why. After a failure naming a `-sys` crate of the lock graph with a
+//! vendoring feature (`prepare::plan_addition`, pure), the next attempt adds it to the crate's
+//! manifest, pinned to its locked version, recorded in result.json (`manifest_additions`, a
+//! `prepare` step) and replayed by the `-srcbuild-` archive. I/O edge: runs cargo through `process`; the command lines
+//! (`backend`, `group`), the next attempt (`attempts`) and the classification (`classify`) are pure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +17,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::github::Runner;
-use crate::schema::result::{Attempt, BuildResult, FailureClass};
+use crate::schema::result::{Attempt, BuildResult, FailureClass, ManifestAddition, Toolchain};
 use crate::schema::{Backend, Phase};
 
-use super::attempts::{self, Rung};
+use super::attempts::{self, Rung, ToolchainPick};
 use super::backend::{self, BuildRequest, CargoToolchain, FetchRequest, Lock};
 use super::classify;
 use super::collect::{self, Produced};
@@ -29,6 +34,7 @@ use super::process::{self, CommandLine, Env, Outcome, Output, Process};
 use super::sandbox::{self, JobFolders, Policy};
 use super::scrub::{self, Manifests};
 use super::setup::{classified, ms, phase_err, PhaseError, Setup};
+use super::toolchain;
 
 /// What the prepare phase decided for the attempts.
 pub struct Prepared {
@@ -63,6 +69,9 @@ pub struct Ladder<'a> {
     pub described: Option<Result<Described, PhaseError>>,
     /// How long asking took, over all attempts.
     pub described_in: std::time::Duration,
+    /// The stable toolchain for a retry after a nightly breakage, or why there is none; asked at
+    /// the first nightly breakage.
+    pub stable: Option<Result<Toolchain, String>>,
 }
 
 impl Ladder<'_> {
@@ -70,12 +79,12 @@ impl Ladder<'_> {
     pub async fn climb(&mut self, root: &Path, prepared: &Prepared) -> Result<Vec<Produced>, PhaseError> {
         if let Some(dir) = self.follow_group() {
             let rung = self.built.clone().expect("a member follows its group's rung");
-            self.describe(root, &rung, &prepared.child_env).await?;
+            self.describe(root, &rung, prepared).await?;
             return self.collect(&dir);
         }
         let mut rung = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
         let mut tried: Vec<Rung> = Vec::new();
-        let mut fetched: Option<Lock> = None;
+        let mut fetched: Option<(Lock, ToolchainPick)> = None;
         if !self.setup.plan.group_others().is_empty() {
             if let Some(dir) = self.lead_group(&rung, root, prepared, &mut fetched).await? {
                 return self.collect(&dir);
@@ -87,10 +96,11 @@ impl Ladder<'_> {
             if rung.lock == Lock::Fresh {
                 prepare::set_lock_aside(root, self.log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
             }
-            let fetch_failed = if fetched == Some(rung.lock) {
+            self.add_dependencies(root, &rung.additions)?;
+            let fetch_failed = if fetched == Some((rung.lock, rung.toolchain)) {
                 None
             } else {
-                fetched = Some(rung.lock);
+                fetched = Some((rung.lock, rung.toolchain));
                 self.fetch_deps(&rung, root, prepared).await?
             };
             let end = match fetch_failed {
@@ -99,7 +109,7 @@ impl Ladder<'_> {
                     AttemptEnd::Failed(c)
                 }
                 None => {
-                    self.describe(root, &rung, &prepared.child_env).await?;
+                    self.describe(root, &rung, prepared).await?;
                     self.attempt(n, &rung, root, prepared).await?
                 }
             };
@@ -107,20 +117,144 @@ impl Ladder<'_> {
                 AttemptEnd::Produced(dir) => return self.collect(&dir),
                 AttemptEnd::Failed(c) => c,
             };
+            let broke = failed.class == FailureClass::NightlyBreakage && rung.toolchain == ToolchainPick::Chosen;
             let hints = attempts::Hints {
                 class: failed.class,
                 lock_outdated: failed.lock_outdated,
                 feature_problem: failed.feature_problem,
                 dependency_error: failed.in_registry_dependency(),
+                stable_available: broke && self.stable_toolchain().await.is_ok(),
+                vendor: self.vendoring_for(&failed, root, &rung.additions),
             };
             match attempts::next(&rung, &hints, &tried) {
-                Some(next) if Instant::now() < self.deadline => rung = next,
-                _ => {
-                    let message = format!("{} (after {n} attempt{})", failed.summary, if n == 1 { "" } else { "s" });
-                    return Err(classified(Phase::Build, failed.class, message, failed.evidence));
+                Some(next) if Instant::now() < self.deadline => {
+                    if next.toolchain != rung.toolchain {
+                        let rustc = self.toolchain_for(&next).rustc.clone();
+                        self.log.note(&format!("nightly broke the build: the next attempt runs on stable ({rustc})"));
+                    }
+                    rung = next;
                 }
+                _ => return Err(self.gave_up(&failed, n, broke)),
             }
         }
+    }
+
+    /// The ladder's end after `n` attempts, the last of which failed as `failed`; after a nightly
+    /// breakage that stable did not retry, the message says why not.
+    fn gave_up(&self, failed: &classify::Classification, n: usize, broke: bool) -> PhaseError {
+        let mut message = format!("{} (after {n} attempt{})", failed.summary, if n == 1 { "" } else { "s" });
+        if let (true, Some(Err(why))) = (broke, &self.stable) {
+            message.push_str(&format!("; no retry on stable: {why}"));
+        }
+        classified(Phase::Build, failed.class, message, failed.evidence.clone())
+    }
+
+    /// The dependency to add after `failed`, when it names a `-sys` crate of the lock graph (the
+    /// crate's `Cargo.lock` as the failed attempt left it) with a vendoring feature; a `-sys` crate
+    /// outside `prepare::VENDORING` is asked for its features in the job's registry sources.
+    fn vendoring_for(
+        &mut self,
+        failed: &classify::Classification,
+        root: &Path,
+        done: &[ManifestAddition],
+    ) -> Option<ManifestAddition> {
+        use FailureClass::{BuildScriptFailed, LinkError, MissingSystemLibrary};
+        if !matches!(failed.class, MissingSystemLibrary | BuildScriptFailed | LinkError) {
+            return None;
+        }
+        let deadline = crate::untrusted::deadline();
+        let lock =
+            crate::untrusted::read_regular(&root.join("Cargo.lock"), crate::untrusted::LOCK_CAP, deadline).ok()?;
+        let locked = prepare::locked_packages(&String::from_utf8_lossy(&lock));
+        let sources = sandbox::registry_sources(&self.setup.cargo_home(self.work));
+        let features_of = |name: &str, version: &str| {
+            let dirs = std::fs::read_dir(&sources).into_iter().flatten().flatten();
+            let manifest = dirs.map(|d| d.path().join(format!("{name}-{version}")).join("Cargo.toml")).find_map(|m| {
+                crate::untrusted::read_regular(&m, crate::untrusted::DOCUMENT_CAP, crate::untrusted::deadline()).ok()
+            });
+            manifest.map(|m| prepare::manifest_features(&String::from_utf8_lossy(&m))).unwrap_or_default()
+        };
+        let failing = prepare::named_sys_crates(&failed.summary, &failed.evidence);
+        let mut addition = prepare::plan_addition(&failing, &locked, &features_of, done)?;
+        let manifest =
+            crate::untrusted::read_regular(&root.join("Cargo.toml"), crate::untrusted::DOCUMENT_CAP, deadline);
+        let manifest = String::from_utf8_lossy(&manifest.ok()?).into_owned();
+        if let Err(e) = prepare::add_dependency(&manifest, &addition) {
+            self.log.note(&format!("{} could vendor its library, but cannot be added: {e}", addition.package));
+            return None;
+        }
+        addition.reason = failed.summary.clone();
+        Some(addition)
+    }
+
+    /// Add to the crate's manifest the dependencies of `additions` not added yet (checked first:
+    /// crate code did not change the manifests), each recorded in result.json and the log; the
+    /// manifests as they are then are the ones later cargo calls check against.
+    fn add_dependencies(&mut self, root: &Path, additions: &[ManifestAddition]) -> Result<(), PhaseError> {
+        let new = &additions[self.result.manifest_additions.len().min(additions.len())..];
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.before_cargo(root, Phase::Build)?;
+        prepare::apply_additions(root, new).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        for addition in new {
+            let step = prepare::addition_step(addition);
+            self.log.note(&format!("prepare: {step}, after: {}", addition.reason));
+            self.result.prepare.push(step);
+            self.result.manifest_additions.push(addition.clone());
+        }
+        self.manifests = Some(Manifests::take(root));
+        Ok(())
+    }
+
+    /// The stable toolchain for a retry after a nightly breakage (asked once), or why there is none.
+    async fn stable_toolchain(&mut self) -> Result<&Toolchain, &String> {
+        if self.stable.is_none() {
+            let setup = self.setup;
+            let chosen = self.result.toolchain.as_ref().unwrap_or(&setup.toolchain);
+            let found = toolchain::stable_retry(chosen, setup.toolchain_auto, setup.backend, setup.target).await;
+            if let Err(why) = &found {
+                self.log.note(&format!("nightly broke the build, and stable cannot retry it: {why}"));
+            }
+            self.stable = Some(found);
+        }
+        self.stable.as_ref().expect("asked above").as_ref()
+    }
+
+    /// The toolchain an attempt on `rung` runs.
+    fn toolchain_for(&self, rung: &Rung) -> &Toolchain {
+        match (rung.toolchain, &self.stable) {
+            (ToolchainPick::Stable, Some(Ok(stable))) => stable,
+            _ => &self.setup.toolchain,
+        }
+    }
+
+    /// The target folder of an attempt on `rung`: the prepared one, or the job's private one when
+    /// a stable attempt (no `--artifact-dir`) would otherwise leave its executables in a shared
+    /// folder (the shared one is then its build-dir).
+    fn target_dir_for(&self, rung: &Rung, prepared: &Prepared) -> PathBuf {
+        let shared = prepared.build_dir.is_none() && self.setup.plan.shared_target_dir.is_some();
+        if shared && !toolchain::unstable(self.toolchain_for(rung)) {
+            self.work.join("target")
+        } else {
+            prepared.target_dir.clone()
+        }
+    }
+
+    /// The environment of an attempt on `rung`: the prepared one; on stable without
+    /// `RUSTC_BOOTSTRAP`, and with its own target folder ([`Ladder::target_dir_for`]).
+    fn env_for(&self, rung: &Rung, prepared: &Prepared) -> BTreeMap<String, String> {
+        let mut env = prepared.child_env.clone();
+        if rung.toolchain == ToolchainPick::Chosen {
+            return env;
+        }
+        env.remove("RUSTC_BOOTSTRAP");
+        let target_dir = self.target_dir_for(rung, prepared);
+        if target_dir != prepared.target_dir {
+            env.insert("CARGO_TARGET_DIR".into(), target_dir.display().to_string());
+            env.insert("CARGO_BUILD_BUILD_DIR".into(), prepared.target_dir.display().to_string());
+        }
+        env
     }
 
     /// A group leader's first attempt: every target of the group in one cargo invocation
@@ -131,7 +265,7 @@ impl Ladder<'_> {
         rung: &Rung,
         root: &Path,
         prepared: &Prepared,
-        fetched: &mut Option<Lock>,
+        fetched: &mut Option<(Lock, ToolchainPick)>,
     ) -> Result<Option<PathBuf>, PhaseError> {
         let setup = self.setup;
         let Some(shared) = setup.plan.shared_downloads.clone() else { return Ok(None) };
@@ -140,8 +274,8 @@ impl Ladder<'_> {
             self.log.note("fetching for every target of the group failed: each target builds alone");
             return Ok(None);
         }
-        *fetched = Some(rung.lock);
-        self.describe(root, rung, &prepared.child_env).await?;
+        *fetched = Some((rung.lock, rung.toolchain));
+        self.describe(root, rung, prepared).await?;
         let others: Vec<&str> = setup.plan.group_others().iter().map(|t| t.triple).collect();
         let command = group::command(&self.command_for(rung, root, None), &others);
         let grouped_dir = self.work.join("grouped");
@@ -214,6 +348,8 @@ impl Ladder<'_> {
             exit_code: Some(0),
             produced_binaries: true,
             failure: None,
+            channel: Some(self.setup.toolchain.channel),
+            rustc: Some(self.setup.toolchain.rustc.clone()),
         });
     }
 
@@ -239,7 +375,7 @@ impl Ladder<'_> {
         // own, or the offline build cannot find them (`no matching package named cfg-if`).
         let command = backend::fetch_command(&FetchRequest {
             manifest_path: root.join("Cargo.toml"),
-            toolchain: CargoToolchain::of(&setup.toolchain),
+            toolchain: CargoToolchain::of(self.toolchain_for(rung)),
             platforms,
             lock: rung.lock,
         });
@@ -248,7 +384,8 @@ impl Ladder<'_> {
         self.log.group(self.runner, &format!("fetch dependencies{lock}"));
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let wrapped = self.sandboxed(&command, root, true);
-        let run = self.run_logged(&wrapped, &prepared.child_env, root).await;
+        let env = self.env_for(rung, prepared);
+        let run = self.run_logged(&wrapped, &env, root).await;
         self.log.end_group(self.runner);
         let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
         if run.success() {
@@ -256,7 +393,7 @@ impl Ladder<'_> {
         }
         let c = classify::classify(&run.lines.join("\n"), &run);
         self.log.note(&format!("fetching the dependencies failed: {}: {}", c.class, c.summary));
-        let mut attempt = attempt_record(rung, &command, &run);
+        let mut attempt = attempt_record(rung, self.toolchain_for(rung), &command, &run);
         attempt.failure = Some(c.to_failure(Phase::Fetch));
         Ok(Some((c, attempt)))
     }
@@ -320,21 +457,27 @@ impl Ladder<'_> {
         root: &Path,
         prepared: &Prepared,
     ) -> Result<AttemptEnd, PhaseError> {
-        let setup = self.setup;
-        let artifact_dir = setup.unstable().then(|| self.work.join(format!("artifacts-{n}")));
+        let tc = self.toolchain_for(rung).clone();
+        let artifact_dir = toolchain::unstable(&tc).then(|| self.work.join(format!("artifacts-{n}")));
         let command = self.command_for(rung, root, artifact_dir.clone());
         let features_desc = rung.features.describe(&rung.extra_features);
         let locked_note = if rung.lock.locked() { ", --locked" } else { "" };
-        let title = format!("build attempt {n}: features {features_desc}{locked_note}");
-        let run = self.run_build(&title, &command, &prepared.child_env, root).await?;
-        let mut attempt = attempt_record(rung, &command, &run);
+        let on =
+            if rung.toolchain == ToolchainPick::Stable { format!(", on stable ({})", tc.rustc) } else { String::new() };
+        let title = format!("build attempt {n}: features {features_desc}{locked_note}{on}");
+        let env = self.env_for(rung, prepared);
+        let run = self.run_build(&title, &command, &env, root).await?;
+        let mut attempt = attempt_record(rung, &tc, &command, &run);
         if run.success() {
             attempt.produced_binaries = true;
             self.result.features_used = Some(attempt.features.clone());
             self.result.attempts.push(attempt);
+            if rung.toolchain == ToolchainPick::Stable {
+                self.result.toolchain = Some(tc);
+            }
             self.built = Some(rung.clone());
-            let dir = artifact_dir.unwrap_or_else(|| prepared.target_dir.join(setup.target.triple).join("release"));
-            return Ok(AttemptEnd::Produced(dir));
+            let release = self.target_dir_for(rung, prepared).join(self.setup.target.triple).join("release");
+            return Ok(AttemptEnd::Produced(artifact_dir.unwrap_or(release)));
         }
         let c = classify::classify(&run.lines.join("\n"), &run);
         self.log.note(&format!("attempt {n} failed: {}: {}", c.class, c.summary));
@@ -392,8 +535,9 @@ impl Ladder<'_> {
     /// what [`super::compiled`] reads the compiled packages from, kept in `described`. A failed
     /// query is kept too, and fails the job only if this attempt builds (a package must carry its
     /// notice); a changed manifest ends the job, as before any cargo call.
-    async fn describe(&mut self, root: &Path, rung: &Rung, env: &BTreeMap<String, String>) -> Result<(), PhaseError> {
+    async fn describe(&mut self, root: &Path, rung: &Rung, prepared: &Prepared) -> Result<(), PhaseError> {
         let started = Instant::now();
+        let env = &self.env_for(rung, prepared);
         self.before_cargo(root, Phase::License)?;
         let request = self.request_for(rung, root, None);
         let (metadata, tree) = (backend::metadata_command(&request), backend::tree_command(&request));
@@ -447,6 +591,7 @@ impl Ladder<'_> {
     /// What a backend needs for an attempt on `rung`.
     fn request_for(&self, rung: &Rung, root: &Path, artifact_dir: Option<PathBuf>) -> BuildRequest {
         let setup = self.setup;
+        let tc = self.toolchain_for(rung);
         BuildRequest {
             manifest_path: root.join("Cargo.toml"),
             target: setup.target,
@@ -455,8 +600,8 @@ impl Ladder<'_> {
             lock: rung.lock,
             jobs: setup.jobs,
             artifact_dir,
-            nightly: setup.unstable(),
-            toolchain: CargoToolchain::of(&setup.toolchain),
+            nightly: toolchain::unstable(tc),
+            toolchain: CargoToolchain::of(tc),
             auditable: setup.dep_list == backend::DepList::Embed,
         }
     }
@@ -487,8 +632,9 @@ enum AttemptEnd {
     Failed(classify::Classification),
 }
 
-/// The record of one attempt on `rung` that ran `command` and ended as `run` (no failure yet). Pure.
-fn attempt_record(rung: &Rung, command: &CommandLine, run: &Outcome) -> Attempt {
+/// The record of one attempt on `rung` that ran `command` with `tc` and ended as `run` (no failure
+/// yet). Pure.
+fn attempt_record(rung: &Rung, tc: &Toolchain, command: &CommandLine, run: &Outcome) -> Attempt {
     Attempt {
         features: rung.features.describe(&rung.extra_features),
         locked: rung.lock.locked(),
@@ -498,5 +644,7 @@ fn attempt_record(rung: &Rung, command: &CommandLine, run: &Outcome) -> Attempt 
         exit_code: run.code,
         produced_binaries: false,
         failure: None,
+        channel: Some(tc.channel),
+        rustc: Some(tc.rustc.clone()),
     }
 }

@@ -204,11 +204,17 @@ pub fn write_srcbuild(out: &Path, r: &BuildResult, log: &mut BuildLog, sources: 
     let info = serde_json::json!({
         "crate": name, "version": vers, "target": r.target, "backend": r.backend.name(),
         "toolchain": r.toolchain, "rustflags": r.rustflags, "build_env": r.build_env,
-        "prepare": r.prepare, "attempts": r.attempts, "source": r.source,
+        "prepare": r.prepare, "manifest_additions": r.manifest_additions, "attempts": r.attempts, "source": r.source,
     });
     let archive = out.join(SRCBUILD_DIR).join(package::srcbuild_file_name(name, vers));
-    let pristine = srcbuild::pristine(sources.crate_file, sources.crate_sha256, name, vers, sources.steps)
-        .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
+    let pristine = srcbuild::pristine(
+        sources.crate_file,
+        sources.crate_sha256,
+        (name, vers),
+        sources.steps,
+        &r.manifest_additions,
+    )
+    .map_err(phase_err(Phase::Package, FailureClass::Unknown))?;
     let resolved_lock = pristine.resolved_lock(sources.tree, sources.root);
     srcbuild::write(
         &archive,

@@ -15,8 +15,12 @@
 //!    symbolic link is replaced by a regular copy of its target first (a link to a file inside the
 //!    crate), so it is hardened like any other; one that points outside the crate or nowhere refuses it.
 //!
-//! The decision logic is pure ([`vendoring_features`], `super::harden`); [`prepare`] applies the
-//! file edits. It is deterministic: the `-srcbuild-` archive re-runs it on a fresh unpack of the
+//! After a failure, the attempt ladder may add a `-sys` crate of the lock graph as a pinned direct
+//! dependency with its vendoring feature ([`plan_addition`], [`add_dependency`]; [`VENDORING`] is the
+//! one table of vendoring features); the `-srcbuild-` archive replays that with [`apply_additions`].
+//!
+//! The decision logic is pure ([`vendoring_features`], [`plan_addition`], [`add_dependency`],
+//! `super::harden`); [`prepare`] and [`apply_additions`] apply the file edits. It is deterministic: the `-srcbuild-` archive re-runs it on a fresh unpack of the
 //! verified `.crate` to get the source exactly as it was fed to the build.
 
 use std::collections::BTreeMap;
@@ -25,22 +29,56 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::crates_io::IndexDep;
+use crate::schema::result::ManifestAddition;
 
 /// Files and folders removed from the crate root before building.
 pub const REMOVED: &[&str] = &[".cargo", "rust-toolchain", "rust-toolchain.toml", "Cross.toml"];
 
-/// Direct dependencies whose vendoring feature cratemill turns on: (crate, feature).
-pub const VENDORING: &[(&str, &str)] = &[
-    ("openssl", "vendored"),
-    ("openssl-sys", "vendored"),
-    ("git2", "vendored-libgit2"),
-    ("libgit2-sys", "vendored"),
-    ("rusqlite", "bundled"),
-    ("libsqlite3-sys", "bundled"),
-    ("curl", "static-curl"),
-    ("curl-sys", "static-curl"),
-    ("libz-sys", "static"),
+/// A crate's feature that builds its native library from source instead of finding it on the
+/// system. One row of [`VENDORING`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vendoring {
+    pub krate: &'static str,
+    pub feature: &'static str,
+    /// The native library it links (`-lNAME`, pkg-config's name), for a `-sys` crate.
+    pub library: Option<&'static str>,
+    /// What building it needs on the builder, besides a C compiler.
+    pub needs: &'static str,
+}
+
+const fn row(
+    krate: &'static str,
+    feature: &'static str,
+    library: Option<&'static str>,
+    needs: &'static str,
+) -> Vendoring {
+    Vendoring { krate, feature, library, needs }
+}
+
+/// The one vendoring table (docs/builder-environment.md, "Vendored system libraries", mirrors it).
+/// A non-optional direct dependency named here gets its feature on every attempt
+/// ([`vendoring_features`]); a `-sys` crate named here that a failure names and the lock graph holds
+/// gets it through a direct dependency added to the manifest ([`plan_addition`]). A `-sys` crate not
+/// named here qualifies through a feature named exactly `vendored` or `bundled`.
+pub const VENDORING: &[Vendoring] = &[
+    row("openssl", "vendored", None, "perl, make"),
+    row("openssl-sys", "vendored", Some("ssl"), "perl, make"),
+    row("git2", "vendored-libgit2", None, "-"),
+    row("libgit2-sys", "vendored", Some("git2"), "-"),
+    row("libssh2-sys", "vendored-openssl", Some("ssh2"), "perl, make"),
+    row("rusqlite", "bundled", None, "-"),
+    row("libsqlite3-sys", "bundled", Some("sqlite3"), "-"),
+    row("curl", "static-curl", None, "-"),
+    row("curl-sys", "static-curl", Some("curl"), "-"),
+    row("libz-sys", "static", Some("z"), "-"),
+    row("lzma-sys", "static", Some("lzma"), "-"),
+    row("bzip2-sys", "static", Some("bz2"), "-"),
+    row("pq-sys", "bundled", Some("pq"), "-"),
+    row("mysqlclient-sys", "bundled", Some("mysqlclient"), "cmake, a C++ compiler"),
 ];
+
+/// Features of a `-sys` crate outside [`VENDORING`] that build its library from source.
+const CONVENTIONAL: &[&str] = &["vendored", "bundled"];
 
 /// Environment variables that steer `-sys` crates toward static, vendored builds.
 pub fn build_env() -> Vec<(String, String)> {
@@ -70,13 +108,122 @@ pub fn vendoring_features(features: &BTreeMap<String, Vec<String>>, deps: &[Inde
             continue;
         }
         let real = dep.package.as_deref().unwrap_or(&dep.name);
-        if let Some((_, feature)) = VENDORING.iter().find(|(c, _)| *c == real) {
-            out.push(format!("{}/{feature}", dep.name));
+        if let Some(v) = VENDORING.iter().find(|v| v.krate == real) {
+            out.push(format!("{}/{}", dep.name, v.feature));
         }
     }
     out.sort();
     out.dedup();
     out
+}
+
+/// The registry packages of a `Cargo.lock`: (name, version). Pure.
+pub fn locked_packages(lock: &str) -> Vec<(String, String)> {
+    let Ok(doc) = lock.parse::<toml::Table>() else { return Vec::new() };
+    let Some(packages) = doc.get("package").and_then(|p| p.as_array()) else { return Vec::new() };
+    let field = |p: &toml::Value, k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    packages
+        .iter()
+        .filter(|p| field(p, "source").is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+")))
+        .filter_map(|p| Some((field(p, "name")?, field(p, "version")?)))
+        .collect()
+}
+
+/// The feature names of a manifest's `[features]`. Pure.
+pub fn manifest_features(manifest: &str) -> Vec<String> {
+    let doc = manifest.parse::<toml::Table>().unwrap_or_default();
+    doc.get("features").and_then(|f| f.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default()
+}
+
+/// The crates a failure names as the failing `-sys` crate: its summary's `NAME:` prefix, cargo's
+/// `custom build command for `NAME vX``, pkg-config's `required by crate `NAME``, and the `-sys`
+/// crate of [`VENDORING`] whose library the summary names (`'ssl'`, `-lssl`). Pure.
+pub fn named_sys_crates(summary: &str, evidence: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let lines = std::iter::once(summary).chain(evidence.iter().map(String::as_str));
+    for line in lines {
+        for marker in ["custom build command for `", "required by crate `"] {
+            if let Some((_, rest)) = line.split_once(marker) {
+                out.extend(rest.split([' ', '`']).next().map(str::to_string));
+            }
+        }
+    }
+    out.extend(summary.split_once(": ").map(|(name, _)| name.to_string()));
+    for v in VENDORING.iter() {
+        let Some(lib) = v.library else { continue };
+        if summary.contains(&format!("'{lib}'")) || summary.contains(&format!("-l{lib}")) {
+            out.push(v.krate.to_string());
+        }
+    }
+    out.retain(|n| n.ends_with("-sys"));
+    out.dedup();
+    out
+}
+
+/// The dependency to add after a failure naming `failing` crates: the first that the lock graph
+/// holds in exactly one version, with a vendoring feature ([`VENDORING`], else a feature in
+/// `CONVENTIONAL` among `features_of(name, version)`), not added already. Pure.
+pub fn plan_addition(
+    failing: &[String],
+    locked: &[(String, String)],
+    features_of: &dyn Fn(&str, &str) -> Vec<String>,
+    done: &[ManifestAddition],
+) -> Option<ManifestAddition> {
+    failing.iter().find_map(|name| {
+        let mut versions = locked.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+        let (Some(version), None) = (versions.next(), versions.next()) else { return None };
+        let feature = match VENDORING.iter().find(|v| v.krate == name) {
+            Some(v) => v.feature.to_string(),
+            None => features_of(name, version).into_iter().find(|f| CONVENTIONAL.contains(&f.as_str()))?,
+        };
+        let addition = ManifestAddition {
+            package: name.clone(),
+            version: version.clone(),
+            features: vec![feature],
+            reason: String::new(),
+        };
+        (!done.iter().any(|d| d.package == addition.package)).then_some(addition)
+    })
+}
+
+/// `manifest` with `addition` as a direct dependency (`NAME = { version = "=V", features = [..] }`
+/// in `[dependencies]`); an error when the crate already has a dependency of that name there. Pure.
+pub fn add_dependency(manifest: &str, addition: &ManifestAddition) -> anyhow::Result<String> {
+    let mut doc: toml::Table = manifest.parse().context("parsing Cargo.toml")?;
+    let deps = doc.entry("dependencies").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let deps = deps.as_table_mut().context("`dependencies` in Cargo.toml is not a table")?;
+    if deps.contains_key(&addition.package) {
+        anyhow::bail!("{} is a direct dependency already", addition.package);
+    }
+    let mut dep = toml::Table::new();
+    dep.insert("version".into(), toml::Value::String(format!("={}", addition.version)));
+    let features = addition.features.iter().map(|f| toml::Value::String(f.clone())).collect();
+    dep.insert("features".into(), toml::Value::Array(features));
+    deps.insert(addition.package.clone(), toml::Value::Table(dep));
+    toml::to_string(&doc).context("writing Cargo.toml")
+}
+
+/// Add `additions` to the crate's `Cargo.toml` at `root` (the build's copy, and the `-srcbuild-`
+/// archive's pristine one, which must come out the same). I/O.
+pub fn apply_additions(root: &Path, additions: &[ManifestAddition]) -> anyhow::Result<()> {
+    let path = root.join("Cargo.toml");
+    for addition in additions {
+        let bytes = crate::untrusted::read_regular(&path, crate::untrusted::DOCUMENT_CAP, crate::untrusted::deadline())
+            .context("reading Cargo.toml")?;
+        let text = add_dependency(&String::from_utf8(bytes).context("reading Cargo.toml")?, addition)?;
+        std::fs::write(&path, text).context("writing Cargo.toml")?;
+    }
+    Ok(())
+}
+
+/// The `prepare` step recorded for `addition`.
+pub fn addition_step(addition: &ManifestAddition) -> String {
+    format!(
+        "Cargo.toml: added {} = {{ version = \"={}\", features = [\"{}\"] }} (vendoring through feature unification)",
+        addition.package,
+        addition.version,
+        addition.features.join("\", \"")
+    )
 }
 
 /// What [`prepare`] did and found.
@@ -256,6 +403,36 @@ mod tests {
         assert_eq!(
             vendoring_features(&features, &deps),
             ["bundled", "openssl-vendored", "openssl/vendored", "vendored-openssl"]
+        );
+    }
+
+    #[test]
+    fn a_failing_sys_crate_in_the_lock_graph_is_added_pinned_with_its_vendoring_feature() {
+        let lock = "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
+                    [[package]]\nname = \"fakeffi-sys\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n\
+                    [[package]]\nname = \"openssl-sys\"\nversion = \"0.9.55\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let locked = locked_packages(lock);
+        assert_eq!(locked.len(), 2, "the root package is not from a registry: {locked:?}");
+        let features = |name: &str, _: &str| if name == "fakeffi-sys" { vec!["vendored".to_string()] } else { vec![] };
+        let failing = named_sys_crates("fakeffi-sys: could not find system library 'fakeffi' (pkg-config)", &[]);
+        let a = plan_addition(&failing, &locked, &features, &[]).unwrap();
+        assert_eq!(
+            (a.package.as_str(), a.version.as_str(), a.features.as_slice()),
+            ("fakeffi-sys", "1.0.0", &["vendored".to_string()][..])
+        );
+        assert_eq!(plan_addition(&failing, &locked, &features, std::slice::from_ref(&a)), None, "added once");
+        // A table crate found by the library the linker missed.
+        let failing = named_sys_crates("app: the linker could not find library -lssl", &[]);
+        assert_eq!(plan_addition(&failing, &locked, &features, &[]).unwrap().features, ["vendored"]);
+        let manifest = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nmid = \"1\"\n";
+        let added: toml::Table = add_dependency(manifest, &a).unwrap().parse().unwrap();
+        let dep = &added["dependencies"]["fakeffi-sys"];
+        assert_eq!(dep["version"].as_str(), Some("=1.0.0"));
+        assert_eq!(dep["features"].as_array().unwrap()[0].as_str(), Some("vendored"));
+        assert!(add_dependency(&toml::to_string(&added).unwrap(), &a).is_err(), "a direct dependency already");
+        assert_eq!(
+            addition_step(&a),
+            "Cargo.toml: added fakeffi-sys = { version = \"=1.0.0\", features = [\"vendored\"] } (vendoring through feature unification)"
         );
     }
 

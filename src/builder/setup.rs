@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::crates_io::{self, CrateSpec, Index, IndexVersion};
 use crate::error::{self, Exit};
 use crate::github::Runner;
-use crate::schema::result::{FailureClass, StdOrigin, Toolchain};
+use crate::schema::result::{FailureClass, Toolchain};
 use crate::schema::{Channel, Phase};
 use crate::target::Target;
 
@@ -65,6 +65,9 @@ pub struct Setup {
     pub host: &'static Target,
     pub backend: Backend,
     pub toolchain: Toolchain,
+    /// `--toolchain auto`: cratemill chose the toolchain and may retry on stable after a nightly
+    /// breakage (`toolchain::stable_retry`).
+    pub toolchain_auto: bool,
     pub features: Features,
     pub jobs: Option<u32>,
     /// `--timeout`, counted from the job's start (a leader's own ladder gets it afresh after a
@@ -93,7 +96,7 @@ impl Setup {
     /// May the build use cargo's unstable flags (`--artifact-dir`, `-Zbuild-std`)? On nightly, and
     /// on a toolchain that builds std from source (it runs with `RUSTC_BOOTSTRAP=1`).
     pub fn unstable(&self) -> bool {
-        self.toolchain.channel == Channel::Nightly || self.toolchain.std == Some(StdOrigin::BuiltFromSource)
+        toolchain::unstable(&self.toolchain)
     }
 
     /// The sandbox result.json records.
@@ -244,6 +247,7 @@ async fn validate_and_resolve(
         host,
         backend,
         toolchain,
+        toolchain_auto: args.toolchain == toolchain::ToolchainChoice::Auto,
         features,
         jobs: args.jobs,
         timeout: args.timeout,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! <crate>-<version>-srcbuild/<crate>-<version>.crate   the verified download
-//! <crate>-<version>-srcbuild/build-info.json           toolchain, flags, environment, attempts
+//! <crate>-<version>-srcbuild/build-info.json           toolchain, flags, environment, prepare, attempts
 //! <crate>-<version>-srcbuild/build.log                 the build log
 //! <crate>-<version>-srcbuild/Cargo.lock                the lock the build resolved, when not the shipped one
 //! <crate>-<version>-srcbuild/source/...                the prepared tree exactly as fed to the build
@@ -11,7 +11,8 @@
 //! `source/` is never the post-build tree: a build script may rewrite any file it can reach. It is
 //! re-derived after the build ([`pristine`]) from the verified `.crate` (its sha256 checked again)
 //! by running the same deterministic prepare step on a fresh unpack in a new folder that no crate
-//! code has seen, and refused if that step does not record the same changes as the build's.
+//! code has seen, and refused if that step does not record the same changes as the build's; the
+//! dependencies the ladder added to the manifest (result.json's `manifest_additions`) are added again.
 //! Same input, same bytes: entries sorted by path, mtime 0, uid/gid 0, no user names, modes
 //! normalised to 0644/0755, zstd at a fixed level, single-threaded.
 //!
@@ -122,13 +123,15 @@ impl Pristine {
 
 /// The verified `.crate` unpacked afresh and prepared again, in a new temporary folder: the source
 /// exactly as it was fed to the build. Fails when the `.crate` no longer has `sha256` or the prepare
-/// step records other changes than `steps` (what the build's prepare recorded).
+/// step records other changes than `steps` (what the build's prepare recorded). The dependencies
+/// the ladder added to the manifest (`additions`, result.json's `manifest_additions`) are added
+/// again the same way.
 pub fn pristine(
     crate_file: &Path,
     sha256: &str,
-    crate_name: &str,
-    version: &str,
+    (crate_name, version): (&str, &str),
     steps: &[String],
+    additions: &[crate::schema::result::ManifestAddition],
 ) -> anyhow::Result<Pristine> {
     // Something during the build rewrote what was verified or prepared: the crate's doing, not cratemill's.
     let tampered = |msg: String| crate::error::classified(Exit::Failed, FailureClass::UnsafeArchive, msg);
@@ -155,6 +158,7 @@ pub fn pristine(
             steps.join("; ")
         )));
     }
+    super::prepare::apply_additions(&root, additions)?;
     Ok(Pristine { _dir: dir, root, crate_file: copy })
 }
 
@@ -239,7 +243,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x-1.0.0.crate");
         std::fs::write(&file, b"rewritten by a build script").unwrap();
-        let err = pristine(&file, &"0".repeat(64), "x", "1.0.0", &[]).err().expect("refused");
+        let err = pristine(&file, &"0".repeat(64), ("x", "1.0.0"), &[], &[]).err().expect("refused");
         assert_eq!(crate::error::class_of(&err), Some(FailureClass::UnsafeArchive));
         assert!(err.to_string().contains("changed during the build"), "{err}");
     }

@@ -6,6 +6,11 @@
 //! source of its compiler's version (Debian's `rustc-web` + `rust-web-src`, linked as a rustup
 //! toolchain, is one). The decision ([`decide_std`], [`source_matches`]) is pure; probing the
 //! toolchains (processes, the sysroot's files) is the I/O edge around it.
+//!
+//! After a nightly breakage (the build saw nightly and switched on unstable features it rejects),
+//! the ladder retries on stable ([`stable_retry`]): only under `--toolchain auto`, and only when the
+//! `stable` toolchain has the target's std prebuilt (or `cross` brings it), since a std built from
+//! source needs unstable features itself. The decision ([`decide_stable_retry`]) is pure.
 
 use std::path::{Path, PathBuf};
 
@@ -361,6 +366,69 @@ async fn probe_others(current: Option<&str>, target: &Target) -> Vec<SysrootFact
     out
 }
 
+/// The rustup toolchain a stable retry runs (`cargo +stable`), named so that a default toolchain
+/// set to nightly cannot stand in for it.
+pub const STABLE: &str = "stable";
+
+/// May the build use cargo's unstable flags (`--artifact-dir`, `-Zbuild-std`)? On nightly, and on
+/// a toolchain that builds std from source (it runs with `RUSTC_BOOTSTRAP=1`). Pure.
+pub fn unstable(tc: &Toolchain) -> bool {
+    tc.channel == Channel::Nightly || tc.std == Some(StdOrigin::BuiltFromSource)
+}
+
+/// Can a nightly breakage on `chosen` be retried on stable? `stable` is the `stable` toolchain's
+/// sysroot facts for the target (`None`: not installed). `Err` says in one line why not. Pure.
+pub fn decide_stable_retry(
+    chosen: &Toolchain,
+    auto: bool,
+    backend: Backend,
+    target: &Target,
+    stable: Option<&SysrootFacts>,
+) -> Result<(), String> {
+    let t = target.triple;
+    if !unstable(chosen) {
+        return Err(format!("the build ran on {}, which allows no unstable features", chosen.rustc));
+    }
+    if !auto {
+        return Err("--toolchain names the toolchain, and cratemill does not swap it (pass --toolchain stable)".into());
+    }
+    let Some(stable) = stable else {
+        return Err("no stable toolchain is installed (`rustup toolchain install stable`)".into());
+    };
+    if backend != Backend::Cross && !stable.has_target_std {
+        return Err(format!(
+            "stable has no prebuilt std for {t}, and building std from source (-Zbuild-std) needs unstable features itself (`rustup +stable target add {t}` allows the retry)"
+        ));
+    }
+    Ok(())
+}
+
+/// The stable toolchain for a retry after a nightly breakage on `chosen` (its backend tool and
+/// emulator kept), or why there is none (one line). I/O: `rustc +stable`, its sysroot.
+pub async fn stable_retry(
+    chosen: &Toolchain,
+    auto: bool,
+    backend: Backend,
+    target: &Target,
+) -> Result<Toolchain, String> {
+    let (rustc, cargo) = versions_of(Some(STABLE)).await;
+    let facts = match &rustc {
+        Some(line) if !line.contains("nightly") => sysroot_facts(Some(STABLE), line.clone(), target).await,
+        _ => None,
+    };
+    decide_stable_retry(chosen, auto, backend, target, facts.as_ref())?;
+    let (Some(rustc), Some(cargo)) = (rustc, cargo) else { return Err("`cargo +stable` does not run".into()) };
+    let mut stable = toolchain(Channel::Stable, rustc, cargo, Some(STABLE.to_string()));
+    stable.backend_tool = chosen.backend_tool.clone();
+    stable.emulator = chosen.emulator.clone();
+    stable.std = Some(StdOrigin::Prebuilt);
+    stable.std_reason = Some(format!(
+        "retried on stable after nightly ({}) broke the build; stable has the std for {} installed",
+        chosen.rustc, target.triple
+    ));
+    Ok(stable)
+}
+
 /// The toolchain a build command names with `+`, if any (the rule is `backend::CargoToolchain`'s).
 pub fn plus_arg(tc: &Toolchain) -> Option<String> {
     super::backend::CargoToolchain::of(tc).plus
@@ -412,6 +480,30 @@ mod tests {
             has_target_std: std,
             matching_source: src,
         }
+    }
+
+    #[test]
+    fn a_stable_retry_needs_auto_a_stable_toolchain_and_its_prebuilt_std() {
+        let x86 = Target::parse("x86_64-unknown-linux-musl").unwrap();
+        let mut nightly = toolchain(Channel::Nightly, "rustc 1.97.0-nightly".into(), "cargo".into(), None);
+        let stable_with = facts("stable", true, false);
+        let z = Backend::Zigbuild;
+        assert_eq!(decide_stable_retry(&nightly, true, z, x86, Some(&stable_with)), Ok(()));
+        let why = decide_stable_retry(&nightly, true, z, x86, Some(&facts("stable", false, true))).unwrap_err();
+        assert!(why.contains("rustup +stable target add x86_64-unknown-linux-musl"), "{why}");
+        assert_eq!(
+            decide_stable_retry(&nightly, true, Backend::Cross, x86, Some(&facts("stable", false, false))),
+            Ok(())
+        );
+        assert!(decide_stable_retry(&nightly, true, z, x86, None)
+            .unwrap_err()
+            .contains("rustup toolchain install stable"));
+        assert!(decide_stable_retry(&nightly, false, z, x86, Some(&stable_with)).unwrap_err().contains("--toolchain"));
+        // A stable compiler building std from source runs with RUSTC_BOOTSTRAP: unstable, retried.
+        nightly.channel = Channel::Stable;
+        assert!(decide_stable_retry(&nightly, true, z, x86, Some(&stable_with)).unwrap_err().contains("no unstable"));
+        nightly.std = Some(StdOrigin::BuiltFromSource);
+        assert_eq!(decide_stable_retry(&nightly, true, z, x86, Some(&stable_with)), Ok(()));
     }
 
     #[test]

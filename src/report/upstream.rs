@@ -67,7 +67,8 @@ pub fn worth_reporting(class: FailureClass) -> bool {
         | FailureClass::NotFound
         | FailureClass::Unknown
         | FailureClass::UnknownFeature
-        | FailureClass::LockedVersionUnavailable => false,
+        | FailureClass::LockedVersionUnavailable
+        | FailureClass::NightlyBreakage => false,
     }
 }
 

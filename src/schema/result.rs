@@ -28,6 +28,11 @@ pub struct BuildResult {
     pub package: Option<PackageMeta>,
     /// What was changed in the unpacked crate before building, in order.
     pub prepare: Vec<String>,
+    /// Dependencies cratemill added to the crate's manifest (the job's copy; the `-srcbuild-`
+    /// archive's `source/` has them too) to switch on a vendoring feature of a `-sys` crate in the
+    /// lock graph through cargo's feature unification, after a failure that named it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest_additions: Vec<ManifestAddition>,
     pub toolchain: Option<Toolchain>,
     /// The RUSTFLAGS given to the target's artifacts.
     pub rustflags: String,
@@ -250,6 +255,7 @@ impl BuildResult {
             source: None,
             package: None,
             prepare: Vec::new(),
+            manifest_additions: Vec::new(),
             toolchain: None,
             rustflags: String::new(),
             build_env: BTreeMap::new(),
@@ -355,6 +361,26 @@ pub struct Attempt {
     pub produced_binaries: bool,
     /// Why this attempt failed, when it did.
     pub failure: Option<Failure>,
+    /// The channel of the toolchain this attempt ran (nightly, or stable after a nightly breakage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// That toolchain's `rustc --version` line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rustc: Option<String>,
+}
+
+/// A direct dependency added to the crate's manifest, pinned to the version the lock graph has,
+/// with a feature that builds its native library from source:
+/// `fakeffi-sys = { version = "=1.0.0", features = ["vendored"] }`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+pub struct ManifestAddition {
+    /// The package (also the dependency's name in `[dependencies]`).
+    pub package: String,
+    /// The locked version, added as `=VERSION`.
+    pub version: String,
+    pub features: Vec<String>,
+    /// The failure it answers (the failed attempt's summary).
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq)]
@@ -481,6 +507,11 @@ pub enum FailureClass {
     /// The shipped `Cargo.lock` pins a version the index does not serve (yanked, or newer than a
     /// mirror's snapshot); the build retries with a fresh resolution.
     LockedVersionUnavailable,
+    /// The build ran on nightly, saw it (a build script asking `rustc --version`, or probing) and
+    /// switched on unstable features that this nightly rejects: an unknown or removed feature, an
+    /// attribute reserved for the compiler. Retried on stable when a stable toolchain has the
+    /// target's std.
+    NightlyBreakage,
 }
 
 impl FailureClass {
@@ -504,6 +535,7 @@ impl FailureClass {
             FailureClass::Unknown => "unknown",
             FailureClass::UnknownFeature => "unknown-feature",
             FailureClass::LockedVersionUnavailable => "locked-version-unavailable",
+            FailureClass::NightlyBreakage => "nightly-breakage",
         }
     }
 

@@ -265,6 +265,28 @@ pub(super) fn missing_header(line: &str) -> Option<&str> {
     is_header.then_some(name)
 }
 
+/// rustc's errors for unstable features a nightly compiler no longer has (they only occur on
+/// nightly, or with `RUSTC_BOOTSTRAP`: a stable compiler refuses `#![feature]` first, E0554).
+const NIGHTLY_BREAKAGE: &[&str] = &[
+    "error[E0635]: unknown feature",
+    "error[E0557]: feature has been removed",
+    "error: attributes starting with `rustc` are reserved",
+];
+
+pub(super) fn nightly_breakage(log: &Log, _: &Outcome) -> Option<Hit> {
+    let lines = log.find(|l| NIGHTLY_BREAKAGE.iter().any(|p| l.starts_with(p)));
+    let &i = lines.first()?;
+    let summary = format!(
+        "{}: unstable features switched on for a nightly compiler that rejects them: {}",
+        crate_of_error(log, i),
+        log.lines[i]
+    );
+    let mut all = lines.clone();
+    all.extend(lines.iter().filter_map(|&j| location_after(log, j)));
+    all.extend(log.find(|l| l.starts_with(COULD_NOT_COMPILE)));
+    Hit::new(FailureClass::NightlyBreakage, summary, all)
+}
+
 pub(super) fn unstable_on_stable(log: &Log, _: &Outcome) -> Option<Hit> {
     let lines = log.find(|l| l.starts_with("error[E0554]") || l.starts_with("error[E0658]"));
     let &i = lines.first()?;
