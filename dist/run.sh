@@ -251,7 +251,8 @@ run_build() {
   install_tools "$(input TARGET)" "$backend"
   spec="$(input CRATE)"
   [[ -n "$(input VERSION)" ]] && spec="$spec@$(input VERSION)"
-  args=(build "$spec" --backend "$backend" --features "$(input FEATURES)")
+  # --auditable on: cargo-auditable was installed above, and a mirror's binaries must all carry the list.
+  args=(build "$spec" --backend "$backend" --features "$(input FEATURES)" --auditable on)
   [[ -n "$(input TARGET)" ]] && args+=(--target "$(input TARGET)")
   [[ -n "$(input PATH)" ]] && args+=(--out "$(input PATH)")
   exec "$CRATEMILL_EXE" "${args[@]}"

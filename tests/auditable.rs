@@ -115,8 +115,8 @@ fn the_list_is_reproducible_and_off_embeds_none() {
     assert!(!r.attempts.iter().any(|a| a.command.iter().any(|c| c == "auditable")), "{:?}", r.attempts);
 }
 
-/// `--auditable on` (the default) without cargo-auditable on PATH: one line naming the fix, exit 3,
-/// nothing written.
+/// `--auditable on` without cargo-auditable on PATH: one line naming the fix, exit 3, nothing
+/// written. The default, `auto`, builds without the list and says so in result.json.
 #[test]
 fn a_missing_cargo_auditable_is_refused_with_the_fix() {
     let reg = SparseRegistry::start(vec![TestCrate::binary("hello", "1.0.0")]);
@@ -129,7 +129,7 @@ fn a_missing_cargo_auditable_is_refused_with_the_fix() {
         let found = cratemill::builder::sandbox::find_on_path(tool).unwrap_or_else(|| panic!("{tool} on PATH"));
         std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
     }
-    let o = build(&reg, "hello", &out, &[], &[("PATH", bin.to_str().unwrap())]);
+    let o = build(&reg, "hello", &out, &["--auditable", "on"], &[("PATH", bin.to_str().unwrap())]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let text = stderr(&o);
     let lines: Vec<&str> = text.lines().collect();
@@ -140,6 +140,15 @@ fn a_missing_cargo_auditable_is_refused_with_the_fix() {
         "{text}"
     );
     assert!(!out.exists(), "nothing is written when the tool is missing");
+    let auto = dir.path().join("auto");
+    // The system's tools too (the linker), after the toolchain: still no cargo-auditable.
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    assert!(!Path::new("/usr/bin/cargo-auditable").exists());
+    let o = build(&reg, "hello", &auto, &[], &[("PATH", &path)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: cratemill::schema::result::BuildResult = cratemill::schema::read(&auto.join("result.json")).unwrap();
+    let said = r.auditable.unwrap();
+    assert!(!said.embedded && said.note.as_deref().is_some_and(|n| n.contains("not installed")), "{said:?}");
 }
 
 /// The version cratemill names in its fix is the one the test setup and the action install.

@@ -24,9 +24,10 @@ pub struct BuildArgs {
     pub backend: BackendChoice,
 
     /// Embed the dependency list (cargo-auditable's `.dep-v0` section, read by `cargo audit bin` and
-    /// `rust-audit-info`) in every executable: needs `cargo-auditable` on PATH; `off` builds without.
+    /// `rust-audit-info`) in every executable: `auto` when `cargo-auditable` is on PATH (result.json's
+    /// `auditable` says when it was not), `on` refuses to build without it, `off` builds without.
     /// The cross backend cannot embed it (result.json's `auditable` says so).
-    #[arg(long, value_enum, default_value_t = AuditableChoice::On)]
+    #[arg(long, value_enum, default_value_t = AuditableChoice::Auto)]
     pub auditable: AuditableChoice,
 
     /// Features: `all` (falls back to `default` when that fails), `default`, or a comma-separated list.

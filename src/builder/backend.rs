@@ -103,9 +103,11 @@ pub fn choose(choice: BackendChoice, target: &Target, host: &Target, tools: &Hos
     Ok(backend)
 }
 
-/// `--auditable`: embed cargo-auditable's dependency list in every executable (the default), or not.
+/// `--auditable`: embed cargo-auditable's dependency list in every executable when cargo-auditable
+/// is installed (`auto`, the default), always (`on`: refused without it), or never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuditableChoice {
+    Auto,
     On,
     Off,
 }
@@ -123,16 +125,21 @@ pub enum DepList {
     Off,
     /// Asked for, but `cross` builds in its own container image, which has no cargo-auditable.
     NotInCrossContainer,
+    /// `--auditable auto` and no `cargo-auditable` on PATH.
+    NotInstalled,
 }
 
 impl DepList {
-    /// `--auditable` for `backend`. Pure.
-    pub fn decide(choice: AuditableChoice, backend: Backend) -> DepList {
-        match (choice, backend) {
+    /// `--auditable` for `backend`, with `cargo-auditable` on PATH or not; an error for `on`
+    /// without it. Pure.
+    pub fn decide(choice: AuditableChoice, backend: Backend, installed: bool) -> anyhow::Result<DepList> {
+        Ok(match (choice, backend) {
             (AuditableChoice::Off, _) => DepList::Off,
-            (AuditableChoice::On, Backend::Cross) => DepList::NotInCrossContainer,
-            (AuditableChoice::On, Backend::Cargo | Backend::Zigbuild) => DepList::Embed,
-        }
+            (_, Backend::Cross) => DepList::NotInCrossContainer,
+            (AuditableChoice::On, _) if !installed => return Err(missing_cargo_auditable()),
+            (AuditableChoice::Auto, _) if !installed => DepList::NotInstalled,
+            (AuditableChoice::On | AuditableChoice::Auto, Backend::Cargo | Backend::Zigbuild) => DepList::Embed,
+        })
     }
 
     /// Why the list is not embedded although it was asked for (result.json's `auditable.note`).
@@ -142,6 +149,10 @@ impl DepList {
             DepList::NotInCrossContainer => Some(
                 "not embedded: cross builds in its own container image, which has no cargo-auditable \
                  (--backend zigbuild or cargo embeds it)",
+            ),
+            DepList::NotInstalled => Some(
+                "not embedded: cargo-auditable is not installed (`cargo install cargo-auditable --locked \
+                 --version 0.7.7`; --auditable on refuses to build without it)",
             ),
         }
     }
@@ -448,10 +459,14 @@ mod tests {
         let cargo = command(Backend::Cargo, &r);
         assert_eq!(&cargo.args[..3], ["auditable", "build", "--release"]);
         assert!(!command(Backend::Cross, &r).args.iter().any(|a| a == "auditable"));
-        assert_eq!(DepList::decide(AuditableChoice::On, Backend::Zigbuild), DepList::Embed);
-        assert_eq!(DepList::decide(AuditableChoice::On, Backend::Cargo), DepList::Embed);
-        assert_eq!(DepList::decide(AuditableChoice::Off, Backend::Zigbuild), DepList::Off);
-        let cross = DepList::decide(AuditableChoice::On, Backend::Cross);
+        let decide = |c, b, installed| DepList::decide(c, b, installed).unwrap();
+        assert_eq!(decide(AuditableChoice::On, Backend::Zigbuild, true), DepList::Embed);
+        assert_eq!(decide(AuditableChoice::Auto, Backend::Cargo, true), DepList::Embed);
+        assert_eq!(decide(AuditableChoice::Off, Backend::Zigbuild, true), DepList::Off);
+        let missing = decide(AuditableChoice::Auto, Backend::Zigbuild, false);
+        assert!(missing.reason().is_some_and(|r| r.contains("not installed")), "{missing:?}");
+        assert!(DepList::decide(AuditableChoice::On, Backend::Cargo, false).is_err());
+        let cross = decide(AuditableChoice::On, Backend::Cross, false);
         assert!(cross.reason().is_some_and(|r| r.contains("cross")), "{cross:?}");
         assert_eq!(tools(Backend::Zigbuild, DepList::Embed), ["cargo", "cargo-zigbuild", "zig", "cargo-auditable"]);
         assert_eq!(tools(Backend::Cargo, DepList::Off), ["cargo"]);

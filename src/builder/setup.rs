@@ -202,10 +202,8 @@ async fn settle_tools(args: &BuildArgs, target: &'static Target, host: &'static 
     toolchain.emulator = emulator::emulator_version(target, host).await;
     let limits = super::limits::Requested::from_flags(args.max_processes, args.max_memory_mib);
     let sandbox = sandbox::resolve(args.sandbox, &limits).await?;
-    let dep_list = DepList::decide(args.auditable, backend);
-    if dep_list == DepList::Embed && process::find_on_path("cargo-auditable").is_none() {
-        return Err(backend::missing_cargo_auditable());
-    }
+    let installed = process::find_on_path("cargo-auditable").is_some();
+    let dep_list = DepList::decide(args.auditable, backend, installed)?;
     let tool_paths = match sandbox {
         Some(_) => toolchain::sandbox_paths(&toolchain, &backend::tools(backend, dep_list)).await,
         None => Vec::new(),
