@@ -280,7 +280,7 @@ run_publish() {
   root="${root:-cratemill-out}"
   local args=(--registry "$registry" --layout "$(input LAYOUT)") ids=() id
   [[ "$(input INSECURE_HTTP)" == "true" ]] && args+=(--insecure-http)
-  mapfile -t ids < <(input DENY_LICENSE | tr ', \t' '\n\n\n' | sed '/^$/d')
+  mapfile -t ids < <(input DENY_LICENSE | tr -s ',[:space:]' '\n' | sed '/^$/d')
   for id in "${ids[@]}"; do args+=(--deny-license "$id"); done
   [[ "$(input DENY_UNLICENSED)" == "true" ]] && args+=(--deny-unlicensed)
   local found=() dir code=0 status published=0 failed=0
