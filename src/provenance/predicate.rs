@@ -188,4 +188,44 @@ mod tests {
         assert_eq!(full["buildDefinition"]["internalParameters"]["cratemill"]["packages"][0]["backend"], "zigbuild");
         assert_eq!(full["runDetails"]["byproducts"][0]["name"], "hexyl-0.16.0-x86_64-unknown-linux-musl/build.log");
     }
+
+    #[test]
+    fn every_compiled_package_is_a_resolved_dependency_with_its_crate_digest() {
+        use crate::schema::result::{CompiledPackage, PackageRole, ThirdParty};
+        let package = |name: &str, role, checksum: Option<&str>, source: &str| CompiledPackage {
+            name: name.into(),
+            version: "1.0.0".into(),
+            role,
+            source: source.into(),
+            checksum: checksum.map(String::from),
+            license: Some("MIT".into()),
+            texts: Vec::new(),
+            problems: Vec::new(),
+        };
+        let mut r = BuildResult::new("hexyl", "0.16.0", "x86_64-unknown-linux-musl", Backend::Zigbuild);
+        r.third_party = Some(ThirdParty {
+            packages: vec![
+                package("hexyl", PackageRole::Root, Some("aa"), "crates.io"),
+                package("clap", PackageRole::Library, Some("bb"), "crates.io"),
+                package("clap_derive", PackageRole::ProcMacro, Some("cc"), "crates.io"),
+                package("local", PackageRole::Library, None, "git+https://g/x#1"),
+            ],
+            notice: "licenses/THIRD-PARTY-NOTICES.txt".into(),
+            list: "licenses/third-party.json".into(),
+            sbom: "sbom.cdx.json".into(),
+        });
+        let mut p = github(&claims(), "https://github.com");
+        add_packages(&mut p, &[(&r, PackageFacts::default())]);
+        let deps = p["buildDefinition"]["resolvedDependencies"].as_array().unwrap();
+        let find = |uri: &str| deps.iter().find(|d| d["uri"] == uri).cloned();
+        assert_eq!(find("pkg:cargo/clap@1.0.0").unwrap()["digest"]["sha256"], "bb");
+        assert_eq!(find("pkg:cargo/clap_derive@1.0.0").unwrap()["annotations"]["role"], "proc-macro");
+        let git = find("pkg:cargo/local@1.0.0?vcs_url=git%2Bhttps%3A%2F%2Fg%2Fx%231").unwrap();
+        assert!(git.get("digest").is_none(), "no digest is invented: {git}");
+        assert_eq!(
+            deps.iter().filter(|d| d["uri"] == "pkg:cargo/hexyl@1.0.0").count(),
+            0,
+            "the root is the .crate entry"
+        );
+    }
 }
