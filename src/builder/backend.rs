@@ -143,17 +143,18 @@ impl DepList {
     }
 
     /// Why the list is not embedded although it was asked for (result.json's `auditable.note`).
-    pub fn reason(self) -> Option<&'static str> {
+    pub fn reason(self) -> Option<String> {
         match self {
             DepList::Embed | DepList::Off => None,
             DepList::NotInCrossContainer => Some(
                 "not embedded: cross builds in its own container image, which has no cargo-auditable \
-                 (--backend zigbuild or cargo embeds it)",
+                 (--backend zigbuild or cargo embeds it)"
+                    .into(),
             ),
-            DepList::NotInstalled => Some(
+            DepList::NotInstalled => Some(format!(
                 "not embedded: cargo-auditable is not installed (`cargo install cargo-auditable --locked \
-                 --version 0.7.7`; --auditable on refuses to build without it)",
-            ),
+                 --version {CARGO_AUDITABLE_VERSION}`; --auditable on refuses to build without it)"
+            )),
         }
     }
 }

@@ -89,7 +89,7 @@ pub fn auditable(dep_list: DepList, executables: &[Executable]) -> Auditable {
         executables.iter().filter(|e| e.dependency_list.is_none()).map(|e| e.name.as_str()).collect();
     let note = match dep_list {
         DepList::Off => None,
-        DepList::NotInCrossContainer | DepList::NotInstalled => dep_list.reason().map(String::from),
+        DepList::NotInCrossContainer | DepList::NotInstalled => dep_list.reason(),
         DepList::Embed if without.is_empty() => None,
         DepList::Embed => Some(format!(
             "cargo auditable ran, but {} carries no readable dependency list (build.log says why)",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cargo-auditable (crates.io): `cratemill build` embeds the dependency list (`.dep-v0`) in every
-# executable with it (--auditable on, the default; src/builder/backend.rs CARGO_AUDITABLE_VERSION
-# pins the same version). rust-audit-info (crates.io) reads the list back in tests/auditable.rs.
+# executable with it (--auditable auto, the default, and on; src/builder/backend.rs CARGO_AUDITABLE_VERSION
+# pins the same version). rust-audit-info (crates.io) reads the list back (tests/auditable.rs,
+# tests/musl_targets.rs).
 # Idempotent: `cargo install --list` says what is installed, and nothing is built when both pinned
 # versions are there. Needs cargo (rustup) on PATH; installs into cargo's bin folder (~/.cargo/bin).
 set -euo pipefail
