@@ -187,8 +187,7 @@ fn compiled_packages_are_cargo_trees(pkg_dir: &Path, r: &BuildResult, cargo_home
 ///   executable);
 /// - cargo-auditable takes its graph from `cargo metadata`, whose resolution names optional
 ///   dependencies the build's feature resolver leaves out (hexyl: rustix -> `errno`, named only by
-///   the weak feature `libc_errno?/std`): a listed package missing from the SBOM must not have been
-///   compiled (no `Compiling` line in the log). The list claims too much, never too little.
+///   the weak feature `libc_errno?/std` on x86_64): the list claims too much, never too little.
 fn dependency_list_matches_the_sbom(pkg_dir: &Path, r: &BuildResult, sbom: &std::collections::BTreeSet<String>) {
     let exe = pkg_dir.join(&r.executables[0].path);
     let o = Command::new("rust-audit-info")
@@ -210,16 +209,10 @@ fn dependency_list_matches_the_sbom(pkg_dir: &Path, r: &BuildResult, sbom: &std:
     for pm in ["clap_derive", "thiserror-impl"] {
         assert!(listed.iter().any(|(n, k)| n.starts_with(&format!("{pm} ")) && k == "build"), "{}: {pm}", r.target);
     }
-    let log = std::fs::read_to_string(pkg_dir.join("build.log")).unwrap();
-    for (name, kind) in &listed {
-        if kind != "build" && !sbom.contains(name) {
-            assert!(
-                !log.contains(&format!("Compiling {name}")),
-                "{}: {name} listed and compiled, not in the SBOM",
-                r.target
-            );
-        }
-    }
+    // The list may name more than the SBOM (cargo-auditable reads `cargo metadata`'s resolution),
+    // and the build log cannot show those were not compiled for this target: the four targets
+    // built in one invocation whose output is in every target's log (hexyl's `errno` has a
+    // `Compiling` line there). The exact per-target list is the SBOM's, equal to cargo tree's above.
 }
 
 /// raw-cpuid's `cpuid` tool calls `CpuId::new()`, which exists on x86 only: for x86_64 and aarch64
