@@ -214,7 +214,7 @@ async fn publish_chain(
     attest: Option<AttestAfter>,
     label: &str,
 ) -> anyhow::Result<()> {
-    let runner = crate::github::Runner::from_env();
+    let runner = crate::actions::Runner::from_env();
     for (n, dir) in dirs.iter().enumerate() {
         let record = match (crate::publish::publish_package(dir, opts, &runner).await, &attest) {
             (Ok(record), _) => record,

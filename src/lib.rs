@@ -4,6 +4,7 @@
 // docs/architecture.md: no function over 80 lines (clippy.toml sets the bound).
 #![warn(clippy::too_many_lines)]
 
+pub mod actions;
 pub mod builder;
 pub mod cli;
 pub mod commands;
@@ -13,7 +14,6 @@ pub mod dump;
 pub mod elf;
 pub mod error;
 pub mod fleet;
-pub mod github;
 pub mod install;
 pub mod license_policy;
 pub mod matrix;

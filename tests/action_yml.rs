@@ -1,11 +1,11 @@
 //! `action.yml` against the code: it declares exactly the step outputs cratemill writes
-//! (`github::Output`), each taken from the step that runs the subcommand writing it; every input the
+//! (`actions::Output`), each taken from the step that runs the subcommand writing it; every input the
 //! issue lists exists with a description; inputs reach scripts only through `env:`; the build step
 //! never sees the token.
 
 use std::collections::BTreeSet;
 
-use cratemill::github::{Mode, Output};
+use cratemill::actions::{Mode, Output};
 use serde_yaml::Value;
 
 fn action() -> Value {
@@ -39,7 +39,7 @@ fn outputs_are_exactly_the_cli_outputs_from_the_right_step() {
     let a = action();
     let declared = keys(&a["outputs"]);
     let expected: BTreeSet<String> = Output::ALL.iter().map(|o| o.name().to_string()).collect();
-    assert_eq!(declared, expected, "action.yml outputs differ from src/github.rs Output");
+    assert_eq!(declared, expected, "action.yml outputs differ from src/actions.rs Output");
     for o in Output::ALL {
         let ids: BTreeSet<&str> = o.phases().iter().map(|m| step_of(*m)).collect();
         assert_eq!(ids.len(), 1, "{} comes from one step", o.name());

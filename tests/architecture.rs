@@ -29,7 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("crates_io", 3),
     ("oci", 3),
     ("package", 3),
-    ("github", 3),
+    ("actions", 3),
     ("matrix", 4),
     ("builder", 4),
     ("publish", 4),

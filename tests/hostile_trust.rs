@@ -14,8 +14,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use cratemill::actions::Runner;
 use cratemill::error::{exit_of, one_line, Exit};
-use cratemill::github::Runner;
 use cratemill::oci::{Credentials, Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::result::{BuildResult, FailureClass, Status};

@@ -18,7 +18,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use cratemill::github::Runner;
+use cratemill::actions::Runner;
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::Layout;
 use fault_proxy::{basic, Bearer, FaultConfig, FaultProxy};

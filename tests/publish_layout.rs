@@ -6,8 +6,8 @@ mod package;
 #[path = "support/registry.rs"]
 mod registry;
 
+use cratemill::actions::Runner;
 use cratemill::error::{exit_of, one_line, Exit};
-use cratemill::github::Runner;
 use cratemill::oci::{Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::publish::{PublishRecord, ReferenceKind};

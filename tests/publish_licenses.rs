@@ -10,8 +10,8 @@ mod registry;
 
 use std::process::Command;
 
+use cratemill::actions::Runner;
 use cratemill::error::{exit_of, one_line, Exit};
-use cratemill::github::Runner;
 use cratemill::oci::{Credentials, Scheme};
 use cratemill::publish::{publish_package_with, LicenseArgs, PublishEnv, PublishOptions};
 use package::{compiled, Licensed, Spec};

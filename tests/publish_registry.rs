@@ -8,8 +8,8 @@ mod registry;
 
 use std::time::Duration;
 
+use cratemill::actions::Runner;
 use cratemill::error::{exit_of, one_line, Exit};
-use cratemill::github::Runner;
 use cratemill::net::RetryPolicy;
 use cratemill::oci::{Credentials, Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::actions::Runner;
 use crate::crates_io::{self, Index, IndexVersion};
 use crate::error::{self, Exit};
-use crate::github::Runner;
 use crate::package;
 use crate::schema::result::{BuildResult, Failure, FailureClass, Source, Status};
 use crate::schema::Phase;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::github::Runner;
+use crate::actions::Runner;
 use crate::schema::result::{Attempt, BuildResult, FailureClass, ManifestAddition, Toolchain};
 use crate::schema::{Backend, Phase};
 

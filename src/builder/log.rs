@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::github::Runner;
+use crate::actions::Runner;
 use crate::untrusted::MIB;
 
 /// The most of the build's output `build.log` keeps.
@@ -170,14 +170,14 @@ impl BuildLog {
         match self.echo {
             Echo::Off => {}
             Echo::Plain => crate::note!("{}", crate::untrusted::printable(line)),
-            Echo::Actions => crate::github::print_stopped(&crate::untrusted::printable(line)),
+            Echo::Actions => crate::actions::print_stopped(&crate::untrusted::printable(line)),
         }
     }
 
     /// Let the runner act on workflow commands again (before cratemill prints one of its own).
     fn resume(&mut self) {
         if self.echo == Echo::Actions {
-            crate::github::resume_commands();
+            crate::actions::resume_commands();
         }
     }
 

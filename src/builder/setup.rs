@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::actions::Runner;
 use crate::crates_io::{self, CrateSpec, Index, IndexVersion};
 use crate::error::{self, Exit};
-use crate::github::Runner;
 use crate::schema::result::{FailureClass, Toolchain};
 use crate::schema::{Channel, Phase};
 use crate::target::Target;

@@ -84,7 +84,7 @@ pub async fn smoke(exe: &Path, target: &Target, host: &Target, sandbox: Option<&
         .chain(&run.stderr)
         .map(|l| l.trim())
         .find(|l| !l.is_empty())
-        .map(|l| crate::github::truncate_utf8(l, 200).to_string());
+        .map(|l| crate::actions::truncate_utf8(l, 200).to_string());
     let note = match status {
         SmokeStatus::Crashed => Some(format!("killed by signal {}", run.signal.unwrap_or_default())),
         SmokeStatus::TimedOut => {

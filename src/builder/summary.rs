@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::github::{md_cell, Output, Runner};
+use crate::actions::{md_cell, Output, Runner};
 use crate::package::RESULT_FILE;
 use crate::schema::result::{BuildResult, Status};
 

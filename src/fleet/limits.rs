@@ -67,7 +67,7 @@ pub fn check_all(work: &Workload, costs: &Costs, estimates: &[Estimate]) -> Vec<
         check("artifacts per job", TEMPLATE_ARTIFACTS_PER_JOB, ARTIFACTS_PER_JOB),
         check("reusable workflow nesting", TEMPLATE_NESTING, NESTING),
         check("reusable workflows per run", TEMPLATE_REUSABLE, REUSABLE_PER_RUN),
-        check("step summary, bytes", crate::github::SUMMARY_LIMIT as u64, SUMMARY_BYTES),
+        check("step summary, bytes", crate::actions::SUMMARY_LIMIT as u64, SUMMARY_BYTES),
         check("jobs per run (builds, slice, publish, plan, report, next)", jobs_per_run, MAX_RUN_JOBS as u64),
     ]
 }

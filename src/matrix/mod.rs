@@ -14,8 +14,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::actions::Runner;
 use crate::error::Exit;
-use crate::github::Runner;
 
 pub use args::MatrixArgs;
 

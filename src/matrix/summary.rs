@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::github::{md_cell, Output};
+use crate::actions::{md_cell, Output};
 use crate::schema::plan::Plan;
 
 /// Step outputs: `chunks` (JSON list of the first run's chunk ids, at most 256), `runs`, `jobs`,

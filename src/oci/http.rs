@@ -341,6 +341,6 @@ impl RegistryClient {
 pub async fn unexpected(host: &str, what: &str, resp: Response) -> anyhow::Error {
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
-    let body = crate::github::truncate_utf8(body.trim(), 300).replace(['\n', '\r'], " ");
+    let body = crate::actions::truncate_utf8(body.trim(), 300).replace(['\n', '\r'], " ");
     environment(format!("registry {host} answered HTTP {status} to {what}: {body}"))
 }

@@ -15,8 +15,8 @@ pub mod trust;
 
 use std::path::{Path, PathBuf};
 
+use crate::actions::Runner;
 use crate::error::usage;
-use crate::github::Runner;
 use crate::oci::{self, reference, RegistryClient, Repository, Scheme, Tuning};
 use crate::schema::publish::PublishRecord;
 

@@ -1,7 +1,7 @@
 //! What a publish leaves behind: `publish.json` next to `result.json`, the GitHub step outputs
 //! (`image`, `digest`, `srcbuild-image`, `srcbuild-digest`) and a step-summary table.
 
-use crate::github::{md_cell, Output, Runner};
+use crate::actions::{md_cell, Output, Runner};
 use crate::oci::Pushed;
 use crate::schema::publish::{PublishRecord, PushedReference, ReferenceKind};
 use crate::schema::result::BuildResult;

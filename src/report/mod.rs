@@ -25,8 +25,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::actions::{Output, Runner};
 use crate::error::{one_line, usage, Exit};
-use crate::github::{Output, Runner};
 use crate::package::RESULT_FILE;
 use crate::schema::plan::BuiltIndex;
 use crate::schema::report::FailureList;

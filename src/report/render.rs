@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::github::md_cell;
+use crate::actions::md_cell;
 
 use super::merge::Tally;
 use super::summary::{Highlights, Inputs};
