@@ -162,23 +162,26 @@ impl Ladder<'_> {
         if !matches!(failed.class, MissingSystemLibrary | BuildScriptFailed | LinkError) {
             return None;
         }
-        let deadline = crate::untrusted::deadline();
-        let lock =
-            crate::untrusted::read_regular(&root.join("Cargo.lock"), crate::untrusted::LOCK_CAP, deadline).ok()?;
+        // Crate code has run: the lock, the manifest and the registry sources (writable by the
+        // build when CARGO_HOME is the job's own) are read through the one no-follow reader.
+        let work = crate::untrusted::Tree::new(self.work, self.deadline);
+        let cargo_home = self.setup.cargo_home(self.work);
+        let home = crate::untrusted::Tree::new(&cargo_home, self.deadline);
+        let lock = work.read(&root.join("Cargo.lock"), crate::untrusted::LOCK_CAP).ok()??;
         let locked = prepare::locked_packages(&String::from_utf8_lossy(&lock));
-        let sources = sandbox::registry_sources(&self.setup.cargo_home(self.work));
+        let sources = sandbox::registry_sources(&cargo_home);
         let features_of = |name: &str, version: &str| {
-            let dirs = std::fs::read_dir(&sources).into_iter().flatten().flatten();
-            let manifest = dirs.map(|d| d.path().join(format!("{name}-{version}")).join("Cargo.toml")).find_map(|m| {
-                crate::untrusted::read_regular(&m, crate::untrusted::DOCUMENT_CAP, crate::untrusted::deadline()).ok()
-            });
+            let listed = home.check_dir(&sources).and_then(|()| std::fs::read_dir(&sources));
+            let dirs = listed.into_iter().flatten().flatten();
+            let manifest = dirs
+                .map(|d| d.path().join(format!("{name}-{version}")).join("Cargo.toml"))
+                .find_map(|m| home.read(&m, crate::untrusted::DOCUMENT_CAP).ok().flatten());
             manifest.map(|m| prepare::manifest_features(&String::from_utf8_lossy(&m))).unwrap_or_default()
         };
         let failing = prepare::named_sys_crates(&failed.summary, &failed.evidence);
         let mut addition = prepare::plan_addition(&failing, &locked, &features_of, done)?;
-        let manifest =
-            crate::untrusted::read_regular(&root.join("Cargo.toml"), crate::untrusted::DOCUMENT_CAP, deadline);
-        let manifest = String::from_utf8_lossy(&manifest.ok()?).into_owned();
+        let manifest = work.read(&root.join("Cargo.toml"), crate::untrusted::DOCUMENT_CAP).ok()??;
+        let manifest = String::from_utf8_lossy(&manifest).into_owned();
         if let Err(e) = prepare::add_dependency(&manifest, &addition) {
             self.log.note(&format!("{} could vendor its library, but cannot be added: {e}", addition.package));
             return None;
@@ -196,7 +199,8 @@ impl Ladder<'_> {
             return Ok(());
         }
         self.before_cargo(root, Phase::Build)?;
-        prepare::apply_additions(root, new).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
+        let tree = crate::untrusted::Tree::new(self.work, self.deadline);
+        prepare::apply_additions(&tree, root, new).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
         for addition in new {
             let step = prepare::addition_step(addition);
             self.log.note(&format!("prepare: {step}, after: {}", addition.reason));

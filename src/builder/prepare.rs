@@ -205,13 +205,24 @@ pub fn add_dependency(manifest: &str, addition: &ManifestAddition) -> anyhow::Re
 
 /// Add `additions` to the crate's `Cargo.toml` at `root` (the build's copy, and the `-srcbuild-`
 /// archive's pristine one, which must come out the same). I/O.
-pub fn apply_additions(root: &Path, additions: &[ManifestAddition]) -> anyhow::Result<()> {
+/// `tree` is the folder crate code could write (the work folder, or the pristine unpack): the
+/// manifest is read through it (regular, no link on the way, capped, inside its deadline) and
+/// replaced, never written through: whatever is at the path is removed and a new file created.
+pub fn apply_additions(
+    tree: &crate::untrusted::Tree,
+    root: &Path,
+    additions: &[ManifestAddition],
+) -> anyhow::Result<()> {
     let path = root.join("Cargo.toml");
     for addition in additions {
-        let bytes = crate::untrusted::read_regular(&path, crate::untrusted::DOCUMENT_CAP, crate::untrusted::deadline())
-            .context("reading Cargo.toml")?;
+        let bytes = tree
+            .read(&path, crate::untrusted::DOCUMENT_CAP)
+            .context("reading Cargo.toml")?
+            .context("Cargo.toml is gone")?;
         let text = add_dependency(&String::from_utf8(bytes).context("reading Cargo.toml")?, addition)?;
-        std::fs::write(&path, text).context("writing Cargo.toml")?;
+        remove_entry(&path).context("replacing Cargo.toml")?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).context("writing Cargo.toml")?;
     }
     Ok(())
 }

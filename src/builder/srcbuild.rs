@@ -158,7 +158,8 @@ pub fn pristine(
             steps.join("; ")
         )));
     }
-    super::prepare::apply_additions(&root, additions)?;
+    let tree = crate::untrusted::Tree::new(root.parent().unwrap_or(&root), crate::untrusted::deadline());
+    super::prepare::apply_additions(&tree, &root, additions)?;
     Ok(Pristine { _dir: dir, root, crate_file: copy })
 }
 
