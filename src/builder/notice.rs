@@ -223,11 +223,6 @@ pub fn list(subject: &Subject, packages: &[CompiledPackage]) -> Vec<u8> {
     bytes
 }
 
-/// The package URL of a compiled package. Pure.
-pub fn purl(p: &CompiledPackage) -> String {
-    p.purl()
-}
-
 /// A component's `licenses`: the canonical expression, or the text as written when it is none.
 fn cdx_licenses(p: &CompiledPackage) -> Value {
     match p.license.as_deref().map(|l| (l, canonical(l))) {
@@ -240,10 +235,10 @@ fn cdx_licenses(p: &CompiledPackage) -> Value {
 fn component(p: &CompiledPackage) -> Value {
     let mut c = json!({
         "type": if p.role == PackageRole::Root { "application" } else { "library" },
-        "bom-ref": purl(p),
+        "bom-ref": p.purl(),
         "name": p.name,
         "version": p.version,
-        "purl": purl(p),
+        "purl": p.purl(),
         "licenses": cdx_licenses(p),
     });
     if let Some(sum) = &p.checksum {
@@ -354,6 +349,6 @@ mod tests {
         assert!(v["serialNumber"].as_str().unwrap().starts_with("urn:uuid:"));
         let mut git = records[0].clone();
         git.source = "git+https://g/x#abc".into();
-        assert_eq!(purl(&git), "pkg:cargo/one@1.0.0?vcs_url=git%2Bhttps%3A%2F%2Fg%2Fx%23abc");
+        assert_eq!(git.purl(), "pkg:cargo/one@1.0.0?vcs_url=git%2Bhttps%3A%2F%2Fg%2Fx%23abc");
     }
 }

@@ -37,16 +37,14 @@ pub fn listed(third: &ThirdParty) -> BTreeSet<String> {
 
 /// The packages of a CycloneDX SBOM cratemill wrote: the libraries and `metadata.component`.
 pub fn in_sbom(sbom: &serde_json::Value) -> BTreeSet<String> {
-    let mut all: BTreeSet<String> = sbom["components"]
+    sbom["components"]
         .as_array()
         .unwrap()
         .iter()
         .chain(std::iter::once(&sbom["metadata"]["component"]))
         .filter(|c| c["type"] == "library" || c["type"] == "application")
         .map(|c| format!("{} v{}", c["name"].as_str().unwrap(), c["version"].as_str().unwrap()))
-        .collect();
-    all.retain(|s| !s.is_empty());
-    all
+        .collect()
 }
 
 /// CycloneDX 1.6 JSON schema errors of the file at `sbom`, `None` when it is valid.
