@@ -24,14 +24,18 @@
 //! - no REST API, no dispatch: `continue: false`, and the previous index as `previous-index`;
 //! - no OIDC token service: the project's Sigstore stand-ins (token service, Fulcio, Rekor) through
 //!   `--env`, which reaches every step, so the copy's build step clears the token request variables
-//!   (GitHub gives them only to jobs with `id-token: write`); no attestations API stand-in:
-//!   `github-api: false`;
+//!   (GitHub gives them only to jobs with `id-token: write`);
+//! - no attestations API: a loopback GitHub REST stand-in (tests/support/github_api.rs) through
+//!   `--env GITHUB_API_URL` and the `GITHUB_TOKEN` secret (`github.token`), which stores what
+//!   `github-api: auto` posts and is checked against the bundles attached to the images;
 //! - the compromised build job: one extra step in the copy's build job that uploads an artifact for
 //!   a crate that is not in the plan and a folder named for a neighbour (any build job holds the
 //!   runtime token on GitHub).
 
 mod support;
 
+#[path = "support/github_api.rs"]
+mod github_api;
 #[path = "support/registry.rs"]
 mod registry;
 #[path = "support/sigstore.rs"]
@@ -150,7 +154,7 @@ fn caller(workspace: &Path, dump: &Path, registry: &str, previous: Option<&Path>
         None => ("false", String::new()),
     };
     let text = format!(
-        "name: e2e\non: workflow_dispatch\npermissions: {{}}\njobs:\n  mirror:\n    permissions:\n      actions: write\n      packages: write\n      id-token: write\n      attestations: write\n    uses: cratemill/cratemill/.github/workflows/mirror.yml@e2e\n    with:\n      dump: {}\n      since: \"2000-01-01\"\n      targets: {TARGET}\n      chunk-size: 2\n      registry: {registry}\n      insecure-http: true\n      backend: cargo\n      sign: keyless\n      github-api: \"false\"\n      previous-index: \"{previous}\"\n      incremental: {incremental}\n      continue: false\n    secrets:\n      registry-token: ${{{{ secrets.REGISTRY_TOKEN }}}}\n",
+        "name: e2e\non: workflow_dispatch\npermissions: {{}}\njobs:\n  mirror:\n    permissions:\n      actions: write\n      packages: write\n      id-token: write\n      attestations: write\n    uses: cratemill/cratemill/.github/workflows/mirror.yml@e2e\n    with:\n      dump: {}\n      since: \"2000-01-01\"\n      targets: {TARGET}\n      chunk-size: 2\n      registry: {registry}\n      insecure-http: true\n      backend: cargo\n      sign: keyless\n      github-api: auto\n      previous-index: \"{previous}\"\n      incremental: {incremental}\n      continue: false\n    secrets:\n      registry-token: ${{{{ secrets.REGISTRY_TOKEN }}}}\n",
         dump.display()
     );
     workspace_with(workspace, &text);
@@ -171,11 +175,13 @@ fn workspace_with(workspace: &Path, text: &str) {
         assert!(ok.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&ok.stderr));
     };
     git(&["init", "-q", "-b", "main"]);
+    // act takes `github.repository` from the origin remote (nektos/act without one).
+    git(&["remote", "add", "origin", "https://github.com/cratemill/mirror.git"]);
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "caller"]);
     std::fs::write(
         workspace.join("event.json"),
-        r#"{"repository": {"visibility": "public", "default_branch": "main", "full_name": "cratemill/e2e"}}"#,
+        r#"{"repository": {"visibility": "public", "default_branch": "main", "full_name": "cratemill/mirror"}}"#,
     )
     .unwrap();
 }
@@ -318,7 +324,11 @@ fn the_mirror_runs_under_act_end_to_end() {
     for (k, v) in &services {
         env.push((k.as_str(), v.clone()));
     }
-    let secrets = vec![("REGISTRY_TOKEN", registry::PASSWORD.to_string())];
+    // GitHub's attestations API, where `github-api: auto` stores the bundles of a public
+    // repository's keyless signing (the token is the job's `github.token`).
+    let api = github_api::GithubApi::start("ghs_act_job_token", &[("cratemill/mirror", github_api::Repo::Open)]);
+    env.push(("GITHUB_API_URL", api.url.clone()));
+    let secrets = vec![("REGISTRY_TOKEN", registry::PASSWORD.to_string()), ("GITHUB_TOKEN", api.token.clone())];
     let san = "https://github.com/cratemill/mirror/.github/workflows/mirror.yml@refs/heads/main";
 
     // Run 1: everything planned.
@@ -347,7 +357,11 @@ fn the_mirror_runs_under_act_end_to_end() {
     expected.sort();
     assert_eq!(listed, expected, "{}", run.log);
 
-    // Every good crate's image reads back, its attestation is attached (fallback tag) and verifies.
+    // Every good crate's image reads back, its attestation is attached (fallback tag) and verifies,
+    // and the same bundle was stored with the attestations API.
+    // `attest --batch` signs one bundle per chunk, attached to each of the chunk's images.
+    let stored = api.attestations();
+    let mut attached: Vec<serde_json::Value> = Vec::new();
     for (name, version) in jobs.iter().filter(|(n, _)| *n != bad) {
         let image = format!("{dest}/{name}:{version}-{TARGET}");
         let manifest = registry::inspect_raw(&image).unwrap_or_else(|e| panic!("{image}: {e}\n{}", run.log));
@@ -366,6 +380,13 @@ fn the_mirror_runs_under_act_end_to_end() {
             bundle["verificationMaterial"]["tlogEntries"].as_array().is_some_and(|e| e.len() == 1),
             "public-good: a Rekor entry"
         );
+        assert!(
+            stored.iter().any(|(repo, b)| repo == "cratemill/mirror" && *b == bundle),
+            "the bundle attached to {name} was stored with the attestations API"
+        );
+        if !attached.contains(&bundle) {
+            attached.push(bundle.clone());
+        }
         let bin = t.join(format!("installed-{name}"));
         let o = sigstore::cratemill(
             &[
@@ -397,6 +418,7 @@ fn the_mirror_runs_under_act_end_to_end() {
         let js = sigstore::js_verify(&sigstore.trusted_root(), &bundle_file, &bin.join(name), Some(san));
         assert_eq!(js, Ok(format!("ok {san}")), "sigstore-js: the bundle of {name}");
     }
+    assert_eq!(stored.len(), attached.len(), "each attached bundle stored once, nothing else stored");
     assert!(
         registry::inspect_raw(&format!("{dest}/{bad}:{}-{TARGET}", jobs[0].1)).is_err(),
         "the failed crate is not published"

@@ -1,5 +1,6 @@
-//! A GitHub REST stand-in on 127.0.0.1 for `report --open-issues`: `GET /search/issues` and
-//! `POST /repos/{owner}/{repo}/issues` with the shapes GitHub answers (search: `total_count`,
+//! A GitHub REST stand-in on 127.0.0.1 for `report --open-issues` and `attest --github-api`: `GET
+//! /search/issues`, `POST /repos/{owner}/{repo}/issues` and `POST /repos/{owner}/{repo}/attestations`
+//! (201 with the stored attestation's `id`, as GitHub answers) with the shapes GitHub answers (search: `total_count`,
 //! `incomplete_results`, `items` with `number`, `html_url`, `title`, `body`, `state`; create: 201
 //! with `id`, `number`, `html_url`, ...; 401 `Bad credentials`; 404 `Not Found`; 410 issues
 //! disabled; 422 for a search in a repository that does not exist; a secondary rate limit as 403
@@ -54,6 +55,8 @@ pub struct Issue {
 struct State {
     repos: BTreeMap<String, Repo>,
     issues: Vec<Issue>,
+    /// (repository, the posted `bundle`) of every stored attestation, in order.
+    attestations: Vec<(String, serde_json::Value)>,
     requests: Vec<Request>,
     /// Answers to give before the real one, per method ("GET"/"POST"): (status, extra headers, body).
     faults: BTreeMap<String, VecDeque<(u16, String, String)>>,
@@ -102,6 +105,11 @@ impl GithubApi {
 
     pub fn issues(&self) -> Vec<Issue> {
         self.state.lock().unwrap().issues.clone()
+    }
+
+    /// (repository, bundle) of every attestation stored, in order.
+    pub fn attestations(&self) -> Vec<(String, serde_json::Value)> {
+        self.state.lock().unwrap().attestations.clone()
     }
 }
 
@@ -177,7 +185,23 @@ fn route(s: &mut State, r: &Request) -> (u16, String, String) {
     if r.method == "POST" && parts.len() == 4 && parts[0] == "repos" && parts[3] == "issues" {
         return create(s, &format!("{}/{}", parts[1], parts[2]), &r.body);
     }
+    if r.method == "POST" && parts.len() == 4 && parts[0] == "repos" && parts[3] == "attestations" {
+        return store(s, &format!("{}/{}", parts[1], parts[2]), &r.body);
+    }
     (404, String::new(), message("Not Found"))
+}
+
+/// `POST /repos/O/R/attestations` with `{"bundle": ...}`: 201 `{"id": N}`; 404 for a repository
+/// this stand-in does not serve, 422 without a bundle.
+fn store(s: &mut State, repo: &str, body: &serde_json::Value) -> (u16, String, String) {
+    if !s.repos.contains_key(repo) {
+        return (404, String::new(), message("Not Found"));
+    }
+    let Some(bundle) = body.get("bundle").filter(|b| b.is_object()) else {
+        return (422, String::new(), message("Invalid request.\n\n\"bundle\" wasn't supplied."));
+    };
+    s.attestations.push((repo.to_string(), bundle.clone()));
+    (201, String::new(), serde_json::json!({ "id": 1000 + s.attestations.len() }).to_string())
 }
 
 /// `repo:O/R in:body "phrase"`: the repository's issues whose body contains the phrase.
