@@ -12,6 +12,10 @@
 # 3. No sums line or no asset to download: `cargo install --locked --path "$GITHUB_ACTION_PATH"`,
 #    cached in the tool cache under a digest of the action's source (a second step reuses it).
 #
+# `bootstrap.sh tool NAME X.Y.Z` does steps 1-2 for a helper the action runs beside cratemill
+# (cargo-auditable): the asset NAME-X.Y.Z-<triple> of the same release, verified against the same
+# sums; prints its path, or exits 1 when there is none (dist/run.sh then builds it).
+#
 # CRATEMILL_BOOTSTRAP_EXE (tests, local runs) names an already-built cratemill to use as is.
 # Writes the step output `exe` (the executable's path) and adds its folder to GITHUB_PATH.
 # Messages quote names in `backticks` (Markdown, as cratemill's own errors), not expansions:
@@ -110,23 +114,40 @@ download() {
   mv -f "$tmp" "$3"
 }
 
-from_release() {
-  local triple asset sum
-  triple="$(runner_triple)"
-  [[ -n "$triple" ]] || { note "no release asset for $(uname -m)"; return 1; }
-  asset="cratemill-$VERSION-$triple"
+# verified ASSET DIR NAME: the release asset ASSET, checked against dist/sha256sums.txt, kept in
+# the tool cache as DIR/NAME (used again while it still matches); sets EXE. 1 = no sums line for
+# ASSET or no asset to download (the caller falls back); a mismatch is fatal (exit 3).
+verified() {
+  local asset="$1" dir="$2" exe="$2/$3" sum
   sum="$(expected_sum "$asset")"
   [[ -n "$sum" ]] || { note "dist/sha256sums.txt has no $asset"; return 1; }
-  local dir="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/cratemill/$VERSION/${triple%%-*}"
-  local exe="$dir/cratemill"
   if [[ -f "$dir.complete" && -x "$exe" && "$(sha256_of "$exe")" == "$sum" ]]; then
-    note "tool cache hit"
+    note "tool cache hit: $asset"
   else
     rm -f "$dir.complete"
     download "$asset" "$sum" "$exe" || { note "no downloadable $asset"; return 1; }
     touch "$dir.complete"
   fi
   EXE="$exe"
+}
+
+tool_cache() { printf '%s' "${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}"; }
+
+from_release() {
+  local triple
+  triple="$(runner_triple)"
+  [[ -n "$triple" ]] || { note "no release asset for $(uname -m)"; return 1; }
+  verified "cratemill-$VERSION-$triple" "$(tool_cache)/cratemill/$VERSION/${triple%%-*}" cratemill
+}
+
+# tool NAME TOOL_VERSION: a helper the action runs beside cratemill (cargo-auditable), built by the
+# same release workflow as the asset NAME-TOOL_VERSION-<triple> of cratemill's release, listed in
+# the same dist/sha256sums.txt. 1 = none for this version or runner.
+tool() {
+  local triple
+  triple="$(runner_triple)"
+  [[ -n "$triple" ]] || { note "no release asset for $(uname -m)"; return 1; }
+  verified "$1-$2-$triple" "$(tool_cache)/$1/$2/${triple%%-*}" "$1"
 }
 
 # A digest of the action's source (Cargo.toml, Cargo.lock, src/): the cache key of a source build.
@@ -155,17 +176,30 @@ from_source() {
   EXE="$root/bin/cratemill"
 }
 
-main() {
-  if [[ -n "${CRATEMILL_BOOTSTRAP_EXE:-}" ]]; then
-    [[ -x "$CRATEMILL_BOOTSTRAP_EXE" ]] || fail 3 "CRATEMILL_BOOTSTRAP_EXE=$CRATEMILL_BOOTSTRAP_EXE is not an executable file"
-    publish_exe "$CRATEMILL_BOOTSTRAP_EXE"
-    return 0
-  fi
+# VERSION: input `cratemill-version`, else the action's own.
+resolve_version() {
   VERSION="${INPUT_CRATEMILL_VERSION:-}"
   VERSION="${VERSION#v}"
   [[ -n "$VERSION" ]] || VERSION="$(own_version)"
   [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]] ||
     fail 2 "input \`cratemill-version\` is \`$VERSION\`: use a release version like 0.1.0, or empty for the action's own"
+}
+
+main() {
+  if [[ "${1:-}" == "tool" ]]; then
+    [[ "${2:-}" =~ ^[a-z0-9-]+$ && "${3:-}" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+      fail 2 "usage: bootstrap.sh tool NAME X.Y.Z"
+    resolve_version
+    tool "$2" "$3" || exit 1
+    printf '%s\n' "$EXE"
+    return 0
+  fi
+  if [[ -n "${CRATEMILL_BOOTSTRAP_EXE:-}" ]]; then
+    [[ -x "$CRATEMILL_BOOTSTRAP_EXE" ]] || fail 3 "CRATEMILL_BOOTSTRAP_EXE=$CRATEMILL_BOOTSTRAP_EXE is not an executable file"
+    publish_exe "$CRATEMILL_BOOTSTRAP_EXE"
+    return 0
+  fi
+  resolve_version
   EXE=""
   if ! from_release; then
     [[ "$VERSION" == "$(own_version)" ]] ||

@@ -196,11 +196,23 @@ apt_install() {
 
 # cargo-auditable, with which cratemill embeds the dependency list in every executable (`build
 # --auditable on`, the default; src/builder/backend.rs CARGO_AUDITABLE_VERSION pins the same
-# version). Built once per runner into the tool cache, as dist/bootstrap.sh keeps a source-built
-# cratemill: `<tool cache>/cargo-auditable/<version>/<arch>`, complete when `.complete` is there.
+# version). First the static executable that cratemill's own release builds beside cratemill and
+# lists in dist/sha256sums.txt (`bootstrap.sh tool`: downloaded and verified in about a second);
+# a cratemill version without that asset builds it once per runner into the tool cache, as
+# dist/bootstrap.sh keeps a source-built cratemill: `<tool cache>/cargo-auditable/<version>/<arch>`,
+# complete when `.complete` is there (about a minute of the job's cores).
 CARGO_AUDITABLE_VERSION=0.7.7
 install_cargo_auditable() {
   command -v cargo-auditable >/dev/null && return 0
+  local got rc=0
+  got="$(bash "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" tool cargo-auditable "$CARGO_AUDITABLE_VERSION")" || rc=$?
+  if [[ $rc -eq 0 && -x "$got" ]]; then
+    PATH="$(dirname "$got"):$PATH"
+    export PATH
+    return 0
+  fi
+  [[ $rc -le 1 ]] || fail 3 "the cargo-auditable $CARGO_AUDITABLE_VERSION release asset was refused (see the line above): not building with it"
+  annotate warning "no verified cargo-auditable $CARGO_AUDITABLE_VERSION asset in this cratemill release: building it here (about a minute per job; pin \`cratemill-version\` to a release that has it)"
   local root
   root="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/cargo-auditable/$CARGO_AUDITABLE_VERSION/$(uname -m)"
   if [[ ! -f "$root.complete" || ! -x "$root/bin/cargo-auditable" ]]; then

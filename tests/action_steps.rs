@@ -740,6 +740,9 @@ fn hosted_runners_refresh_apt_indexes_before_installing() {
     let auditable =
         format!("cargo install --locked --quiet cargo-auditable --version {version} --root {}", root.display());
     assert!(root.with_extension("complete").exists(), "the tool cache entry is marked complete");
+    // This checkout's dist/sha256sums.txt lists no cargo-auditable asset (no release yet): the
+    // build is the fallback, and the job says what it costs.
+    assert!(inv.log.contains(&format!("no verified cargo-auditable {version} asset")), "{}", inv.log);
     assert_eq!(
         calls,
         [

@@ -60,8 +60,20 @@ impl Setup {
         format!("/v{VERSION}/{ASSET}")
     }
 
+    /// Add a line to the action's sums file.
+    fn add_sum(&self, sum: &str, asset: &str) {
+        let file = self.path("action/dist/sha256sums.txt");
+        let mut sums = std::fs::read_to_string(&file).unwrap();
+        sums.push_str(&format!("{sum}  {asset}\n"));
+        std::fs::write(file, sums).unwrap();
+    }
+
     /// Run the bootstrap with fresh runner files; returns the output and the `exe` step output.
     fn run(&self, extra: &[(&str, &str)]) -> (Output, Option<String>) {
+        self.run_args(&[], extra)
+    }
+
+    fn run_args(&self, args: &[&str], extra: &[(&str, &str)]) -> (Output, Option<String>) {
         let out_file = self.path("github_output");
         std::fs::write(&out_file, "").unwrap();
         std::fs::write(self.path("github_path"), "").unwrap();
@@ -69,6 +81,7 @@ impl Setup {
         let path = format!("{}:/usr/bin:/bin", self.path("bin").display());
         let mut cmd = Command::new("bash");
         cmd.arg(script)
+            .args(args)
             .env_clear()
             .env("PATH", path)
             .env("GITHUB_ACTIONS", "true")
@@ -241,4 +254,52 @@ fn the_release_url_comes_from_the_action_path_when_the_repository_variable_is_em
     // A local `uses: ./` names no repository: no download is tried.
     let (o, _) = s.run(&[("GITHUB_ACTION_REPOSITORY", ""), ("CRATEMILL_DIST_BASE_URL", "")]);
     assert!(!stderr(&o).contains("downloading"), "{}", stderr(&o));
+}
+
+const TOOL_ASSET: &str = "cargo-auditable-0.7.7-x86_64-unknown-linux-musl";
+const FAKE_TOOL: &[u8] = b"#!/bin/sh\necho fake-cargo-auditable\n";
+
+fn tool_route() -> String {
+    format!("/v{VERSION}/{TOOL_ASSET}")
+}
+
+#[test]
+fn a_helper_tool_comes_verified_from_the_same_release() {
+    // cargo-auditable, built by cratemill's release beside cratemill and summed in the same file:
+    // downloaded, checked, cached, and its path printed; no step output, no cargo.
+    let s = Setup::new(None);
+    s.add_sum(&sha(FAKE_TOOL), TOOL_ASSET);
+    s.server.set_route(&tool_route(), FAKE_TOOL.to_vec());
+    let (o, exe) = s.run_args(&["tool", "cargo-auditable", "0.7.7"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert_eq!(path, s.path("cache/cargo-auditable/0.7.7/x86_64/cargo-auditable").display().to_string());
+    assert_eq!(run_exe(&path), "fake-cargo-auditable");
+    assert_eq!(exe, None, "the tool is not the action's `exe` output");
+    assert!(!s.path("cargo.log").exists(), "nothing built");
+    // A second job on the runner: the cached copy still matches, nothing is downloaded.
+    let (o, _) = s.run_args(&["tool", "cargo-auditable", "0.7.7"], &[]);
+    assert!(o.status.success() && stderr(&o).contains("tool cache hit"), "{}", stderr(&o));
+    assert_eq!(s.server.hits(&tool_route()), 1);
+}
+
+#[test]
+fn a_tampered_helper_tool_is_refused_and_a_missing_one_is_left_to_the_caller() {
+    let s = Setup::new(None);
+    s.add_sum(&sha(FAKE_TOOL), TOOL_ASSET);
+    s.server.set_route(&tool_route(), b"#!/bin/sh\necho evil\n".to_vec());
+    let (o, _) = s.run_args(&["tool", "cargo-auditable", "0.7.7"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("refusing to run it"), "{}", stderr(&o));
+    assert!(!s.path("cache/cargo-auditable/0.7.7/x86_64/cargo-auditable").exists(), "never kept");
+    // No sums line for this version: exit 1 (dist/run.sh builds it), nothing fetched.
+    let s = Setup::new(None);
+    s.server.set_route(&tool_route(), FAKE_TOOL.to_vec());
+    let (o, _) = s.run_args(&["tool", "cargo-auditable", "0.7.7"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("dist/sha256sums.txt has no {TOOL_ASSET}")), "{}", stderr(&o));
+    assert_eq!(s.server.hits(&tool_route()), 0);
+    // Bad arguments are bad input.
+    let (o, _) = s.run_args(&["tool", "../x", "0.7.7"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
