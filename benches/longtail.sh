@@ -7,7 +7,9 @@
 #   usage: benches/longtail.sh OUT_DIR SEED COUNT LABEL=BINARY [LABEL=BINARY ...]
 #   env:   TARGETS="x86_64-unknown-linux-musl ..." (default x86_64 musl), TOOLCHAIN (e.g. the prebuilt-std
 #          toolchain of benches/prebuilt-std-toolchain.sh, with its RUSTUP_HOME), BACKEND (zigbuild),
-#          PKGFORGE (../shared/pkgforge), CRATES="a b" (instead of the seeded sample), TIMEOUT (30m)
+#          PKGFORGE (../shared/pkgforge), CRATES="a b" (instead of the seeded sample), TIMEOUT (30m),
+#          CACHE_DIR (one --cache-dir per label: dependencies compiled once are reused by later
+#          crates, which saves time and does not change an outcome)
 # Writes OUT_DIR/table.tsv (one row per crate, target and binary) and prints the summary
 # (benches/longtail_table.py renders both as Markdown).
 set -u
@@ -55,7 +57,7 @@ for c in "${sample[@]}"; do
     args=(); for t in $targets; do args+=(--target "$t"); done
     start=$(date +%s)
     "$bin" build "$c" --backend "${BACKEND:-zigbuild}" "${args[@]}" --out "$dir" --quiet \
-      --timeout "${TIMEOUT:-30m}" ${TOOLCHAIN:+--toolchain "$TOOLCHAIN"} > "$dir.stdout" 2> "$dir.stderr"
+      --timeout "${TIMEOUT:-30m}" ${TOOLCHAIN:+--toolchain "$TOOLCHAIN"} ${CACHE_DIR:+--cache-dir "$CACHE_DIR/$label"} > "$dir.stdout" 2> "$dir.stderr"
     secs=$(( $(date +%s) - start ))
     found=0
     for t in $targets; do

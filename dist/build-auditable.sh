@@ -25,6 +25,6 @@ mkdir -p "$out"
 asset="$out/cargo-auditable-$version-$target"
 cp "$work/cargo-auditable-$version/target/$target/release/cargo-auditable" "$asset"
 file "$asset" | grep -q 'statically linked' || { echo "error: $asset is not static" >&2; exit 1; }
-"$asset" --version >/dev/null 2>&1 || [[ "${target%%-*}" != "$(uname -m)" ]] ||
+"$asset" auditable --version >/dev/null 2>&1 || [[ "${target%%-*}" != "$(uname -m)" ]] ||
   { echo "error: $asset does not run" >&2; exit 1; }
 echo "$asset"
