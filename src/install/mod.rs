@@ -20,8 +20,9 @@ use anyhow::Context;
 
 use crate::crates_io::CrateSpec;
 use crate::error::{usage, Exit};
+use crate::oci::manifest::BUILT_INDEX_MEDIA_TYPE;
 use crate::oci::pull::Puller;
-use crate::oci::reference::{self, Repository};
+use crate::oci::reference::{self, ImageRef, Repository};
 use crate::schema::plan::BuiltIndex;
 use crate::schema::Layout;
 
@@ -223,7 +224,7 @@ async fn missing_version(image: &Image, spec: &CrateSpec, target: &str, layout: 
     let mut versions: Vec<String> =
         tags.iter().filter_map(|t| resolve::version_of_tag(layout, &spec.name, t, target)).collect();
     versions.sort_by(|a, b| {
-        if crate::report::summary::newer(a, b) {
+        if crate::crates_io::newer(a, b) {
             std::cmp::Ordering::Less
         } else {
             std::cmp::Ordering::Greater
@@ -263,22 +264,23 @@ async fn load_index(source: &str, insecure: bool) -> anyhow::Result<BuiltIndex> 
 
 /// The index artifact's one layer.
 async fn pull_index(reference: &str, insecure: bool) -> anyhow::Result<Vec<u8>> {
-    let image = crate::report::push::parse_ref(reference)?;
-    let Repository::Remote { host, name } = &image.repository else {
-        unreachable!("parse_ref makes remote references")
+    let bad = |why: &dyn std::fmt::Display| {
+        usage(format!("invalid --index oci://{reference}: {why} (give oci://host/repository:tag, as pushed by `cratemill report --push-index`)"))
     };
+    let image: ImageRef = reference.parse().map_err(|e| bad(&e))?;
+    let (host, name, tag) = image.remote_tagged().map_err(|e| bad(&e))?;
     let creds = crate::oci::Credentials::from_env();
     let puller = Puller::new(host, name, insecure, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
-    let Some(m) = puller.manifest(&image.tag).await? else {
+    let Some(m) = puller.manifest(tag).await? else {
         return Err(usage(format!("--index oci://{reference}: the registry has no such tag")));
     };
     let parsed: oci_client::manifest::OciImageManifest = serde_json::from_slice(&m.bytes)
         .map_err(|e| usage(format!("--index oci://{reference}: not a manifest: {e}")))?;
-    let Some(layer) = parsed.layers.iter().find(|l| l.media_type == crate::report::push::INDEX_MEDIA_TYPE) else {
+    let Some(layer) = parsed.layers.iter().find(|l| l.media_type == BUILT_INDEX_MEDIA_TYPE) else {
         return Err(usage(format!(
             "--index oci://{reference} is not a cratemill index (no {} layer)",
-            crate::report::push::INDEX_MEDIA_TYPE
+            BUILT_INDEX_MEDIA_TYPE
         )));
     };
     let size = layer.size.max(0) as u64;

@@ -25,7 +25,7 @@ const TOKEN_LIMIT: u64 = 1 << 20;
 /// Manifest media types a cratemill artifact is served with.
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The media type of an image index (the referrers API's answer, the fallback tag's index).
-const INDEX_ACCEPT: &str = "application/vnd.oci.image.index.v1+json";
+const INDEX_ACCEPT: &str = super::manifest::IMAGE_INDEX_MEDIA_TYPE;
 
 /// A pull client bound to one repository.
 pub struct Puller {

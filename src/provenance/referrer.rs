@@ -21,10 +21,10 @@ use serde_json::{json, Value};
 use super::sign::BUNDLE_MEDIA_TYPE;
 use crate::error::failed;
 use crate::oci::http::{unexpected, Failure};
+use crate::oci::manifest::IMAGE_INDEX_MEDIA_TYPE as INDEX_MEDIA_TYPE;
 use crate::oci::manifest::{sha256_digest, Blob, BlobSource, EMPTY_DIGEST, EMPTY_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 use crate::oci::{upload, RegistryClient};
 
-pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 /// Rounds of read-merge-write before giving up on a contended fallback index.
 const INDEX_ROUNDS: u32 = 12;
 
