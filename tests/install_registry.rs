@@ -126,6 +126,7 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
             client_basic: basic(USER, PASSWORD),
             upstream_basic: basic(USER, PASSWORD),
             rotate_every: 0,
+            token_stall: None,
         }),
         token_scope: "pull",
         ..FaultConfig::none()

@@ -46,7 +46,7 @@ const MAX_BUNDLES: usize = 32;
 /// the fallback index is read and so is every referrer's own tag ([`referrer_tag`]): two jobs
 /// writing the index at once can drop an entry from it, never from the tags. I/O.
 pub async fn attached_bundles(
-    puller: &crate::oci::pull::Puller,
+    puller: &crate::oci::RegistryClient,
     digest: &str,
 ) -> anyhow::Result<Vec<sigstore_verify::types::Bundle>> {
     let Some(found) = puller.referrers(digest, &fallback_tag(digest)).await? else { return Ok(Vec::new()) };

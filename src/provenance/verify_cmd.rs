@@ -142,7 +142,7 @@ pub async fn verify_image(reference: &str, insecure: bool, trust: &Trust) -> any
     let image_ref = parse_image(reference)?;
     let (host, repo) = image_ref.remote()?;
     let creds = crate::oci::Credentials::from_env();
-    let puller = crate::oci::pull::Puller::new(host, repo, insecure, creds, crate::net::Client::new()?)?;
+    let puller = crate::oci::RegistryClient::pull(host, repo, insecure, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
     let manifest =
         puller.manifest(image_ref.pin.as_str()).await?.ok_or_else(|| failed(format!("{reference} does not exist")))?;
