@@ -16,7 +16,6 @@ use std::time::Duration;
 use reqwest::{RequestBuilder, Response, StatusCode};
 
 use super::auth::{exchange, parse_challenge, Auth, Challenge, Credentials, Exchange, Scope};
-
 use crate::error::{environment, usage};
 use crate::net::policy::{classify, StatusClass};
 use crate::net::{self, Attempt, Retries, RetryPolicy, Safety, Transient};
@@ -107,6 +106,7 @@ pub struct RegistryClient {
     requests: AtomicU64,
     /// The tag list, read once per client (install's version lookup and the referrer tags share it).
     pub(super) tags: tokio::sync::OnceCell<Option<Vec<String>>>,
+    /// The push's knobs; the defaults on a pull client (whose timeouts are its `net` client's).
     pub tuning: Tuning,
 }
 
