@@ -538,6 +538,7 @@ fn two_jobs_attach_to_one_image_through_the_fallback_tag_and_verify_finds_both()
             client_basic: fault_proxy::basic(registry::USER, registry::PASSWORD),
             upstream_basic: fault_proxy::basic(registry::USER, registry::PASSWORD),
             rotate_every: 0,
+            token_stall: None,
         }),
         token_scope: "pull",
         anonymous_pull: true,

@@ -126,6 +126,7 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
             client_basic: basic(USER, PASSWORD),
             upstream_basic: basic(USER, PASSWORD),
             rotate_every: 0,
+            token_stall: None,
         }),
         token_scope: "pull",
         ..FaultConfig::none()
@@ -204,6 +205,29 @@ async fn installs_from_the_loopback_registry_with_few_requests() {
     assert!(stderr.contains("4 HTTP request(s)"), "{stderr}");
     assert_eq!(sha256_hex(&via.join("hello-echo")), sha256_hex(&pkg.join("bin/hello-echo")));
 
+    // The same index over HTTP, from a server that is busy at first: fetched through the network
+    // layer, which retries the 503 like any other request.
+    let port = busy_once_server(std::fs::read(&index).unwrap());
+    let via_http = tmp.path().join("via-http");
+    let url = format!("http://127.0.0.1:{port}/index.json");
+    let list = [
+        "hello-tool",
+        "--from",
+        &reg.host(),
+        "--insecure-http",
+        "--index",
+        &url,
+        "--exe",
+        "hello-echo",
+        "--target",
+        T,
+        "--dir",
+        via_http.to_str().unwrap(),
+    ];
+    let (code, _, stderr) = install(args(&list), true).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(sha256_hex(&via_http.join("hello-echo")), sha256_hex(&pkg.join("bin/hello-echo")));
+
     // The index from the registry itself.
     let from_oci = tmp.path().join("via-oci");
     let oci_index = format!("oci://{pushed}");
@@ -254,6 +278,33 @@ async fn bad_input_names_the_problem_and_writes_nothing() {
     let (code, _, stderr) = install(base("bad;name"), true).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(!dir.exists(), "nothing written by any of these");
+}
+
+/// A file server that answers 503 (`Retry-After: 0`) to its first request and `body` to the next.
+fn busy_once_server(body: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (i, conn) in listener.incoming().take(4).enumerate() {
+            let mut conn = conn.unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let (status, body): (&str, &[u8]) =
+                if i == 0 { ("503 Service Unavailable", b"") } else { ("200 OK", &body) };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nRetry-After: 0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes()).unwrap();
+            conn.write_all(body).unwrap();
+        }
+    });
+    port
 }
 
 /// A registry that serves one manifest and, for its layer, other bytes than the digest says (no

@@ -16,7 +16,7 @@ use std::time::Duration;
 use cratemill::actions::Runner;
 use cratemill::error::{exit_of, one_line, Exit};
 use cratemill::net::RetryPolicy;
-use cratemill::oci::{Credentials, Scheme, Tuning};
+use cratemill::oci::{Credentials, RegistryClient, Scheme, Tuning};
 use cratemill::publish::{publish_package_with, PublishEnv, PublishOptions};
 use cratemill::schema::publish::PublishRecord;
 use fault_proxy::{basic, http_date, Action, Bearer, Fault, FaultConfig, FaultProxy, Rule};
@@ -229,7 +229,12 @@ async fn a_publish_that_fails_half_way_leaves_no_tag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_registry_like_ghcr_with_expiring_tokens() {
     let reg = Registry::start();
-    let bearer = Bearer { client_basic: basic(USER, PASSWORD), upstream_basic: basic(USER, PASSWORD), rotate_every: 7 };
+    let bearer = Bearer {
+        client_basic: basic(USER, PASSWORD),
+        upstream_basic: basic(USER, PASSWORD),
+        rotate_every: 7,
+        token_stall: None,
+    };
     let proxy = FaultProxy::start(reg.port, FaultConfig { bearer: Some(bearer), ..FaultConfig::none() }).await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = package::write(tmp.path(), &package::Spec::sized("tokened", "1.0.0", 1024 * 1024, 6));
@@ -280,4 +285,87 @@ async fn a_registry_retry_after_date_is_waited_for_by_the_one_policy() {
     let gap = pings[1].at.duration_since(pings[0].at);
     assert!(gap >= Duration::from_millis(1500), "retried {gap:?} after a Retry-After date 2-3 s ahead");
     assert_published(&rec, &proxy.host(), &reg, &dir, tmp.path());
+}
+
+/// The binary reference of a publish record, split.
+fn binary_image(rec: &PublishRecord) -> (String, String, String) {
+    let bin = rec.references.iter().find(|r| r.kind == cratemill::schema::publish::ReferenceKind::Binary).unwrap();
+    let image: cratemill::oci::ImageRef = bin.reference.parse().unwrap();
+    let (host, name, tag) = image.remote_tagged().unwrap();
+    (host.to_string(), name.to_string(), tag.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_and_pull_get_their_tokens_from_the_one_exchange() {
+    // A GHCR-like front whose token service grants any scope with pull in it to the right user.
+    let reg = Registry::start();
+    let bearer = Bearer {
+        client_basic: basic(USER, PASSWORD),
+        upstream_basic: basic(USER, PASSWORD),
+        rotate_every: 0,
+        token_stall: None,
+    };
+    let config = FaultConfig { bearer: Some(bearer), token_scope: "pull", ..FaultConfig::none() };
+    let proxy = FaultProxy::start(reg.port, config).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = package::write(tmp.path(), &package::Spec::real("scoped", "1.0.0"));
+    let rec =
+        publish_package_with(&dir, &opts(&proxy.host(), 256 * 1024, policy(3, 5, 20)), &env(), &Runner::default())
+            .await
+            .unwrap_or_else(|e| panic!("{}", one_line(&e)));
+
+    // Pull what was pushed, through the same front.
+    let (host, name, tag) = binary_image(&rec);
+    let creds = Some(Credentials { user: USER.into(), token: PASSWORD.into() });
+    let puller = RegistryClient::pull(&host, &name, true, creds, cratemill::net::Client::new().unwrap()).unwrap();
+    let manifest = puller.manifest(&tag).await.unwrap().expect("the pushed tag is there");
+    let bin = rec.references.iter().find(|r| r.reference.ends_with(&format!(":{tag}"))).unwrap();
+    assert_eq!(manifest.digest, bin.digest);
+    let parsed: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+    let layer = &parsed["layers"][0];
+    let mut bytes = Vec::new();
+    let (digest, size) = (layer["digest"].as_str().unwrap(), layer["size"].as_u64().unwrap());
+    puller.blob_to(digest, size, &mut bytes).await.unwrap();
+    assert_eq!(bytes.len() as u64, size);
+
+    // Both scopes were asked for, every time by cratemill's own network layer (its user agent).
+    let asked = proxy.token_requests();
+    let scope = |actions: &str| format!("scope=repository%3A{}%3A{actions}", name.replace('/', "%2F"));
+    let push = asked.iter().filter(|t| t.path.contains(&scope("pull%2Cpush"))).count();
+    let pull = asked.iter().filter(|t| t.path.contains(&scope("pull")) && !t.path.contains("%2Cpush")).count();
+    assert!(push >= 1 && pull == 1, "push {push}, pull {pull}: {asked:?}");
+    for t in &asked {
+        assert_eq!(t.user_agent.as_deref(), Some(cratemill::net::USER_AGENT), "{t:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_token_service_fails_the_push_within_the_network_timeout() {
+    let reg = Registry::start();
+    let bearer = Bearer {
+        client_basic: basic(USER, PASSWORD),
+        upstream_basic: basic(USER, PASSWORD),
+        rotate_every: 0,
+        token_stall: Some(Duration::from_secs(600)),
+    };
+    let proxy = FaultProxy::start(reg.port, FaultConfig { bearer: Some(bearer), ..FaultConfig::none() }).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = package::write(tmp.path(), &package::Spec::real("stalled", "1.0.0"));
+    let mut options = opts(&proxy.host(), 256 * 1024, policy(2, 5, 20));
+    options.tuning.request_timeout = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let (env, runner) = (env(), Runner::default());
+    let publish = publish_package_with(&dir, &options, &env, &runner);
+    let err = tokio::time::timeout(Duration::from_secs(60), publish)
+        .await
+        .expect("still waiting after 60 s: the token exchange does not have the network layer's timeouts")
+        .unwrap_err();
+    let took = started.elapsed();
+    let msg = one_line(&err);
+    // Two tries of 2 s each (the policy's attempts), plus backoff: far below the 600 s stall.
+    assert!(took < Duration::from_secs(15), "{took:?}: {msg}");
+    assert_eq!(proxy.token_requests().len(), 2, "one token request per try: {:?}", proxy.token_requests());
+    assert!(msg.contains("token") && msg.contains("timed out") && msg.contains("after 2 attempts"), "{msg}");
+    assert!(!msg.contains(PASSWORD), "{msg}");
+    eprintln!("stalled token service: failed after {took:?}: {msg}");
 }

@@ -94,6 +94,14 @@ fn newest_list(sorted: &[(Version, &IndexVersion)]) -> String {
     shown.join(", ")
 }
 
+/// Is version `a` newer than `b`? Semver order; text order when either does not parse.
+pub fn newer(a: &str, b: &str) -> bool {
+    match (Version::parse(a), Version::parse(b)) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => a > b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

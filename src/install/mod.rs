@@ -20,8 +20,9 @@ use anyhow::Context;
 
 use crate::crates_io::CrateSpec;
 use crate::error::{usage, Exit};
-use crate::oci::pull::Puller;
-use crate::oci::reference::{self, Repository};
+use crate::oci::manifest::BUILT_INDEX_MEDIA_TYPE;
+use crate::oci::reference::{self, ImageRef, Repository};
+use crate::oci::RegistryClient;
 use crate::schema::plan::BuiltIndex;
 use crate::schema::Layout;
 
@@ -30,7 +31,7 @@ use resolve::Miss;
 
 /// The image to install from, once resolved.
 struct Image {
-    puller: Puller,
+    puller: RegistryClient,
     version: String,
     /// Tag, or the manifest digest when the index named it.
     reference: String,
@@ -111,7 +112,7 @@ fn say_verdict(verdict: &verify::Verdict, shown: &str) {
 /// `--licenses`: fetch the notice layer (digest checked as it streams) and print it. To a pipe or
 /// file the bytes go as published; to a terminal, defanged (`untrusted::printable`), since license
 /// texts come from crate authors and could carry terminal escapes.
-async fn print_notice(puller: &Puller, blob: &resolve::Blob, shown: &str) -> anyhow::Result<()> {
+async fn print_notice(puller: &RegistryClient, blob: &resolve::Blob, shown: &str) -> anyhow::Result<()> {
     use std::io::{IsTerminal, Write};
     let mut bytes = Vec::new();
     puller.blob_to(&blob.digest, blob.size, &mut bytes).await?;
@@ -149,7 +150,7 @@ async fn resolve_image(args: &InstallArgs, spec: &CrateSpec, target: &str) -> an
         unreachable!("Repository::remote names a registry repository")
     };
     let creds = crate::oci::Credentials::from_env();
-    let puller = Puller::new(&host, &name, args.insecure_http, creds, crate::net::Client::new()?)?;
+    let puller = RegistryClient::pull(&host, &name, args.insecure_http, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
     if let Some(source) = &args.index {
         let index = load_index(source, args.insecure_http).await?;
@@ -168,7 +169,7 @@ async fn resolve_image(args: &InstallArgs, spec: &CrateSpec, target: &str) -> an
 
 /// The newest version tagged for `target`, from the repository's tag list.
 async fn newest_in_registry(
-    puller: &Puller,
+    puller: &RegistryClient,
     spec: &CrateSpec,
     target: &str,
     args: &InstallArgs,
@@ -185,7 +186,7 @@ async fn newest_in_registry(
 }
 
 /// The crate has no repository: name the nearest one the registry lists, if it lists them.
-async fn no_crate(puller: &Puller, spec: &CrateSpec, from: &str) -> anyhow::Error {
+async fn no_crate(puller: &RegistryClient, spec: &CrateSpec, from: &str) -> anyhow::Error {
     let prefix = puller.repository.rsplit_once('/').map_or("", |(p, _)| p);
     let names: Vec<String> = puller
         .catalog()
@@ -223,7 +224,7 @@ async fn missing_version(image: &Image, spec: &CrateSpec, target: &str, layout: 
     let mut versions: Vec<String> =
         tags.iter().filter_map(|t| resolve::version_of_tag(layout, &spec.name, t, target)).collect();
     versions.sort_by(|a, b| {
-        if crate::report::summary::newer(a, b) {
+        if crate::crates_io::newer(a, b) {
             std::cmp::Ordering::Less
         } else {
             std::cmp::Ordering::Greater
@@ -241,18 +242,12 @@ async fn load_index(source: &str, insecure: bool) -> anyhow::Result<BuiltIndex> 
     let bytes = if let Some(reference) = source.strip_prefix("oci://") {
         pull_index(reference, insecure).await?
     } else if source.starts_with("https://") || source.starts_with("http://") {
-        let mut resp = reqwest::get(source).await.with_context(|| format!("fetching --index {source}"))?;
-        if !resp.status().is_success() {
-            return Err(usage(format!("--index {source}: HTTP {}", resp.status())));
+        // Through the network layer: its timeouts, retries and size cap.
+        let body = crate::net::Client::new()?.get(&format!("fetching --index {source}"), source, INDEX_CAP).await?;
+        if !body.status.is_success() {
+            return Err(usage(format!("--index {source}: HTTP {}", body.status)));
         }
-        let mut bytes = Vec::new();
-        while let Some(piece) = resp.chunk().await.with_context(|| format!("fetching --index {source}"))? {
-            if (bytes.len() + piece.len()) as u64 > INDEX_CAP {
-                return Err(usage(format!("--index {source}: larger than the {INDEX_CAP}-byte limit of an index")));
-            }
-            bytes.extend_from_slice(&piece);
-        }
-        bytes
+        body.bytes.to_vec()
     } else {
         let deadline = crate::untrusted::deadline();
         crate::untrusted::read_regular(Path::new(source), INDEX_CAP, deadline)
@@ -263,22 +258,23 @@ async fn load_index(source: &str, insecure: bool) -> anyhow::Result<BuiltIndex> 
 
 /// The index artifact's one layer.
 async fn pull_index(reference: &str, insecure: bool) -> anyhow::Result<Vec<u8>> {
-    let image = crate::report::push::parse_ref(reference)?;
-    let Repository::Remote { host, name } = &image.repository else {
-        unreachable!("parse_ref makes remote references")
+    let bad = |why: &dyn std::fmt::Display| {
+        usage(format!("invalid --index oci://{reference}: {why} (give oci://host/repository:tag, as pushed by `cratemill report --push-index`)"))
     };
+    let image: ImageRef = reference.parse().map_err(|e| bad(&e))?;
+    let (host, name, tag) = image.remote_tagged().map_err(|e| bad(&e))?;
     let creds = crate::oci::Credentials::from_env();
-    let puller = Puller::new(host, name, insecure, creds, crate::net::Client::new()?)?;
+    let puller = RegistryClient::pull(host, name, insecure, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
-    let Some(m) = puller.manifest(&image.tag).await? else {
+    let Some(m) = puller.manifest(tag).await? else {
         return Err(usage(format!("--index oci://{reference}: the registry has no such tag")));
     };
     let parsed: oci_client::manifest::OciImageManifest = serde_json::from_slice(&m.bytes)
         .map_err(|e| usage(format!("--index oci://{reference}: not a manifest: {e}")))?;
-    let Some(layer) = parsed.layers.iter().find(|l| l.media_type == crate::report::push::INDEX_MEDIA_TYPE) else {
+    let Some(layer) = parsed.layers.iter().find(|l| l.media_type == BUILT_INDEX_MEDIA_TYPE) else {
         return Err(usage(format!(
             "--index oci://{reference} is not a cratemill index (no {} layer)",
-            crate::report::push::INDEX_MEDIA_TYPE
+            BUILT_INDEX_MEDIA_TYPE
         )));
     };
     let size = layer.size.max(0) as u64;
@@ -293,7 +289,7 @@ async fn pull_index(reference: &str, insecure: bool) -> anyhow::Result<Vec<u8>> 
 }
 
 /// Download one executable next to its destination, check it, and rename it into place.
-async fn fetch_executable(puller: &Puller, layer: &resolve::ExeLayer, dir: &Path) -> anyhow::Result<PathBuf> {
+async fn fetch_executable(puller: &RegistryClient, layer: &resolve::ExeLayer, dir: &Path) -> anyhow::Result<PathBuf> {
     let dest = dir.join(&layer.name);
     if dest.symlink_metadata().is_ok_and(|m| !m.is_file()) {
         return Err(usage(format!("{} exists and is not a regular file: refusing to replace it", dest.display())));

@@ -3,10 +3,10 @@
 //! crate name when the mirror lacks one, the executable layers of a manifest, and its
 //! third-party notice layer (`--licenses`). Pure logic.
 
+use crate::crates_io::newer;
 use crate::error::usage;
 use crate::oci::annotations;
 use crate::oci::reference::{self, Scheme};
-use crate::report::summary::newer;
 use crate::schema::plan::BuiltIndex;
 use crate::target::{Libc, Target, TARGETS};
 

@@ -1,6 +1,6 @@
 //! The provenance check of `cratemill install` (`--verify auto|require|off`), before anything is
 //! written. The attestations attached to the image (OCI referrers, or the `sha256-<hex>` fallback
-//! tag) are read through the install's own [`Puller`] (its pull token, its request count), and each
+//! tag) are read through the install's own [`RegistryClient`] (its pull token, its request count), and each
 //! layer of the manifest must be a subject of a bundle that verifies under the `--key` /
 //! `--identity` / `--repo` / `--trusted-root` policy: the checks are `cratemill verify`'s
 //! ([`crate::provenance::verify_layers`]). The executables fetched afterwards are checked against
@@ -9,7 +9,8 @@
 //! [`decide_unattested`] and [`needs_signer`] are the pure decisions; [`check`] is the I/O edge.
 
 use crate::error::{failed, usage};
-use crate::oci::pull::{Pulled, Puller};
+use crate::oci::pull::Pulled;
+use crate::oci::RegistryClient;
 use crate::provenance::referrer::attached_bundles;
 use crate::provenance::{verify_layers, TrustArgs, Verified};
 
@@ -63,7 +64,7 @@ pub fn decide_unattested(policy: Policy, image: &str) -> anyhow::Result<Verdict>
 pub async fn check(
     policy: Policy,
     trust: &TrustArgs,
-    puller: &Puller,
+    puller: &RegistryClient,
     manifest: &Pulled,
     image: &str,
 ) -> anyhow::Result<Verdict> {

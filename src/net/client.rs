@@ -281,13 +281,23 @@ impl Client {
         limit: u64,
         make: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> anyhow::Result<Body> {
-        self.run(what, || async {
-            let req = build(what, make(&self.http))?;
-            let method = req.method().clone();
-            let resp = Attempt::check_status(&method, self.execute(what, req, safety).await?, safety)?;
-            read_capped(what, &method, resp, limit, safety).await
-        })
-        .await
+        self.run(what, || self.fetch_once(what, safety, limit, make(&self.http))).await
+    }
+
+    /// One try of [`Client::fetch`], for a caller whose own loop retries (a registry's token
+    /// exchange inside its request loop): a retried status or transport failure is an
+    /// [`Attempt::Retry`], any other status is returned, the answer read whole up to `limit`.
+    pub async fn fetch_once(
+        &self,
+        what: &str,
+        safety: Safety,
+        limit: u64,
+        req: RequestBuilder,
+    ) -> Result<Body, Attempt> {
+        let req = build(what, req)?;
+        let method = req.method().clone();
+        let resp = Attempt::check_status(&method, self.execute(what, req, safety).await?, safety)?;
+        read_capped(what, &method, resp, limit, safety).await
     }
 
     /// `GET url`, retried, read whole (at most `limit` bytes).

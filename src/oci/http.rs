@@ -1,52 +1,24 @@
-//! One registry repository over HTTP: authentication (Basic, or a Bearer token fetched with
-//! oci-client's token exchange) and sending one request with the right credentials. Timeouts,
-//! retries, `Retry-After` and failure text are the network layer's ([`crate::net`]).
+//! The one registry client: one repository of one registry, for pulling or pushing
+//! ([`super::auth::Scope`]), its authentication (Basic, or a Bearer token from the one token
+//! exchange, [`super::auth::exchange`]) and sending one request with the right credentials.
+//! Timeouts, retries, `Retry-After` and failure text are the network layer's ([`crate::net`]):
+//! every request, token requests included, goes through its client.
 //!
-//! Written on reqwest directly rather than oci-client's push methods because those do not expose
-//! the HTTP status and `Retry-After` of a failure, cannot resume a chunked upload, and do not retry.
+//! Written on reqwest directly rather than oci-client's methods because those do not expose the
+//! HTTP status and `Retry-After` of a failure, cannot resume a chunked upload, do not retry, and
+//! send through oci-client's own HTTP client, which has none of the network layer's timeouts.
+//! oci-client stays for what makes no request: its manifest types and reference grammar.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::{RequestBuilder, Response};
+use reqwest::{RequestBuilder, Response, StatusCode};
 
+use super::auth::{exchange, parse_challenge, Auth, Challenge, Credentials, Exchange, Scope};
 use crate::error::{environment, usage};
 use crate::net::policy::{classify, StatusClass};
 use crate::net::{self, Attempt, Retries, RetryPolicy, Safety, Transient};
-
-/// Registry credentials. `Debug` never shows the token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub user: String,
-    pub token: String,
-}
-
-/// The user name sent with a token when none is set (GHCR ignores it; a token is what counts).
-pub const DEFAULT_USER: &str = "cratemill";
-
-impl Credentials {
-    /// The registry credentials of this process's environment ([`Credentials::from_lookup`]). I/O.
-    pub fn from_env() -> Option<Credentials> {
-        Credentials::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// `CRATEMILL_REGISTRY_TOKEN`, else `GITHUB_TOKEN`; the user from `CRATEMILL_REGISTRY_USER`, else
-    /// `GITHUB_ACTOR`, else [`DEFAULT_USER`]. No token, no credentials. Pure. Every phase that talks
-    /// to a registry (publish, attest, verify, install, report's index push) takes them from here.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Option<Credentials> {
-        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let token = var("CRATEMILL_REGISTRY_TOKEN").or_else(|| var("GITHUB_TOKEN"))?;
-        let user =
-            var("CRATEMILL_REGISTRY_USER").or_else(|| var("GITHUB_ACTOR")).unwrap_or_else(|| DEFAULT_USER.to_string());
-        Some(Credentials { user, token })
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials {{ user: {:?}, token: <redacted> }}", self.user)
-    }
-}
 
 /// Knobs of the push: chunk size, parallel blob uploads, timeouts and retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,27 +90,30 @@ impl Failure {
     }
 }
 
-#[derive(Clone)]
-enum Auth {
-    None,
-    Basic(Credentials),
-    Bearer(String),
-}
-
-/// A client bound to one repository of one registry.
+/// A client bound to one repository of one registry, for pulling or pushing ([`Scope`]): the one
+/// registry client. Push operations are in [`super::upload`] and [`super::push`], pull operations
+/// in [`super::pull`]; both send through [`RegistryClient::send_once`], which answers a 401 with
+/// the one token exchange ([`super::auth::exchange`]) for the client's scope.
 pub struct RegistryClient {
     net: net::Client,
     pub base: url::Url,
     pub host: String,
     pub repository: String,
-    insecure: bool,
+    pub scope: Scope,
     creds: Option<Credentials>,
     auth: tokio::sync::Mutex<Auth>,
+    /// Requests sent, token requests included.
+    requests: AtomicU64,
+    /// The tag list, read once per client (install's version lookup and the referrer tags share it).
+    pub(super) tags: tokio::sync::OnceCell<Option<Vec<String>>>,
+    /// The push's knobs; the defaults on a pull client (whose timeouts are its `net` client's).
     pub tuning: Tuning,
 }
 
 impl RegistryClient {
-    /// Connect: ping `/v2/` and authenticate for push, retrying transient failures.
+    /// A push client: ping `/v2/` and authenticate for push (credentials required where the
+    /// registry asks for any), retrying transient failures. Every request, the token exchange
+    /// included, has `tuning`'s timeouts and retry policy.
     pub async fn connect(
         host: &str,
         repository: &str,
@@ -146,9 +121,6 @@ impl RegistryClient {
         creds: Option<Credentials>,
         tuning: Tuning,
     ) -> anyhow::Result<RegistryClient> {
-        let scheme = if insecure { "http" } else { "https" };
-        let base = url::Url::parse(&format!("{scheme}://{host}/"))
-            .map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
         let net = net::Client::with_settings(&net::Settings {
             connect_timeout: tuning.connect_timeout,
             idle_timeout: tuning.request_timeout,
@@ -157,18 +129,60 @@ impl RegistryClient {
             seed: tuning.seed,
             ..net::Settings::default()
         })?;
-        let client = RegistryClient {
+        let client = RegistryClient::new((host, repository), insecure, creds, net, (Scope::Push, tuning))?;
+        client.retrying("authenticating", || client.authenticate()).await?;
+        Ok(client)
+    }
+
+    /// A pull client over `net` (its timeouts and retry policy apply to every request); plain HTTP
+    /// when `insecure`. Nothing is sent yet: Basic credentials go with the first request, and a
+    /// Bearer challenge is answered with a pull token (anonymous without credentials).
+    pub fn pull(
+        host: &str,
+        repository: &str,
+        insecure: bool,
+        creds: Option<Credentials>,
+        net: net::Client,
+    ) -> anyhow::Result<RegistryClient> {
+        RegistryClient::new((host, repository), insecure, creds, net, (Scope::Pull, Tuning::default()))
+    }
+
+    fn new(
+        (host, repository): (&str, &str),
+        insecure: bool,
+        creds: Option<Credentials>,
+        net: net::Client,
+        (scope, tuning): (Scope, Tuning),
+    ) -> anyhow::Result<RegistryClient> {
+        let scheme = if insecure { "http" } else { "https" };
+        let base = url::Url::parse(&format!("{scheme}://{host}/"))
+            .map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
+        let auth = match (scope, &creds) {
+            (Scope::Pull, Some(c)) => Auth::Basic(c.clone()),
+            _ => Auth::None,
+        };
+        Ok(RegistryClient {
             net,
             base,
             host: host.to_string(),
             repository: repository.to_string(),
-            insecure,
+            scope,
             creds,
-            auth: tokio::sync::Mutex::new(Auth::None),
+            auth: tokio::sync::Mutex::new(auth),
+            requests: AtomicU64::new(0),
+            tags: tokio::sync::OnceCell::new(),
             tuning,
-        };
-        client.retrying("authenticating", || client.authenticate()).await?;
-        Ok(client)
+        })
+    }
+
+    /// The network layer this client sends through.
+    pub fn net(&self) -> &net::Client {
+        &self.net
+    }
+
+    /// Requests this client has sent (token requests included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// The retry state of one new operation.
@@ -194,120 +208,130 @@ impl RegistryClient {
         self.net.http()
     }
 
-    /// Ask the registry how to authenticate and get credentials for pushing to the repository.
+    /// Ask the registry how to authenticate (`GET /v2/`) and get what the client's scope needs.
     async fn authenticate(&self) -> Result<(), Failure> {
         let what = format!("authenticating on registry {}", self.host);
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self.net.attempt(&what, self.http().get(self.url("v2/")), Safety::Idempotent).await?;
         let status = resp.status();
-        let auth = match classify(status.as_u16()) {
-            StatusClass::Success => Auth::None,
-            StatusClass::Unauthorized => {
-                let challenge = resp
-                    .headers()
-                    .get(reqwest::header::WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                let Some(creds) = self.creds.clone() else {
-                    return Err(Failure::Fatal(usage(format!(
-                        "registry {} requires credentials and none are set: set CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN (on ghcr.io, GITHUB_TOKEN with the `packages: write` permission works)",
-                        self.host
-                    ))));
-                };
-                if challenge.to_ascii_lowercase().starts_with("bearer") {
-                    Auth::Bearer(self.bearer_token(&creds).await?)
-                } else {
-                    Auth::Basic(creds)
-                }
-            }
-            StatusClass::Transient => {
-                return Err(Failure::Transient(Transient::from_status(&reqwest::Method::GET, &resp)))
-            }
-            _ => {
-                return Err(Failure::Fatal(environment(format!(
-                    "registry {} answered HTTP {status} to GET /v2/: is it an OCI registry?",
-                    self.host
-                ))))
-            }
+        match classify(status.as_u16()) {
+            StatusClass::Success => Ok(()),
+            StatusClass::Unauthorized => Ok(self.answer(&resp).await?),
+            StatusClass::Transient => Err(Failure::Transient(Transient::from_status(&reqwest::Method::GET, &resp))),
+            _ => Err(Failure::Fatal(environment(format!(
+                "registry {} answered HTTP {status} to GET /v2/: is it an OCI registry?",
+                self.host
+            )))),
+        }
+    }
+
+    /// A 401: a Bearer challenge gets a token for the client's scope through [`exchange`]; any
+    /// other scheme gets the Basic credentials (sent from then on). Without credentials, a push
+    /// stops here and a pull asks for an anonymous token.
+    async fn answer(&self, resp: &Response) -> Result<(), Attempt> {
+        if self.scope == Scope::Push && self.creds.is_none() {
+            return Err(Attempt::Fatal(usage(format!(
+                "registry {} requires credentials and none are set: set CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN (on ghcr.io, GITHUB_TOKEN with the `packages: write` permission works)",
+                self.host
+            ))));
+        }
+        let header = resp.headers().get(reqwest::header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
+        let auth = match (header.and_then(parse_challenge), &self.creds) {
+            (Some(challenge), _) => Auth::Bearer(self.token(&challenge).await?),
+            (None, Some(c)) => Auth::Basic(c.clone()),
+            (None, None) => return Err(Attempt::Fatal(self.denied(resp.status(), "access", None))),
         };
         *self.auth.lock().await = auth;
         Ok(())
     }
 
-    /// The token exchange of the distribution spec, done by oci-client.
-    async fn bearer_token(&self, creds: &Credentials) -> Result<String, Failure> {
-        use oci_client::client::{ClientConfig, ClientProtocol};
-        use oci_client::errors::OciDistributionError as E;
-        let protocol = if self.insecure { ClientProtocol::Http } else { ClientProtocol::Https };
-        let oci = oci_client::Client::new(ClientConfig { protocol, ..Default::default() });
-        let reference = oci_client::Reference::with_tag(self.host.clone(), self.repository.clone(), "latest".into());
-        let basic = oci_client::secrets::RegistryAuth::Basic(creds.user.clone(), creds.token.clone());
-        match oci.auth(&reference, &basic, oci_client::RegistryOperation::Push).await {
-            Ok(Some(token)) => Ok(token),
-            Ok(None) => Err(self.token_trouble("asked for a token but its challenge changed".into())),
-            Err(E::AuthenticationFailure(reason)) => {
-                Err(Failure::Fatal(self.denied(401, &format!("token exchange refused: {}", reason.trim()))))
+    /// One try of the token exchange for this client's repository and scope.
+    pub async fn token(&self, challenge: &Challenge) -> Result<String, Attempt> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let on = (self.repository.as_str(), self.scope);
+        match exchange(&self.net, &self.host, challenge, on, self.creds.as_ref()).await? {
+            Exchange::Token(t) => Ok(t),
+            Exchange::Refused { status, reason } => {
+                let what = format!("a {} token", self.scope.actions());
+                Err(Attempt::Fatal(self.denied(status, &what, Some(&reason))))
             }
-            Err(E::RequestError(e)) => Err(self.token_trouble(net::failure::describe(&e))),
-            Err(e) => Err(self.token_trouble(e.to_string())),
         }
     }
 
-    /// A token exchange that failed in a way that may pass.
-    fn token_trouble(&self, detail: String) -> Failure {
-        Failure::Transient(Transient {
-            request: format!("token exchange with {}", self.host),
-            cause: net::Cause::Other(detail),
-            retry_after: None,
-        })
+    /// Take `token` (fetched ahead, as install does on ghcr.io) for the next requests.
+    pub async fn use_token(&self, token: String) {
+        *self.auth.lock().await = Auth::Bearer(token);
     }
 
-    /// The error for 401/403: what is missing, never the secret.
-    pub fn denied(&self, status: u16, detail: &str) -> anyhow::Error {
-        let who = match &self.creds {
-            Some(c) => format!("user `{}`", c.user),
-            None => "anonymous access".to_string(),
-        };
-        usage(format!(
-            "registry {} denied push to `{}` for {who} (HTTP {status}{}): the token needs push access; on ghcr.io that is the `packages: write` permission (`permissions: packages: write` in the workflow job, and Write access for this repository on an existing package); elsewhere check CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN",
-            self.host,
-            self.repository,
-            if detail.is_empty() { String::new() } else { format!(", {detail}") }
-        ))
+    /// The error for 401/403 on `what`: what is missing for the client's scope, never the secret.
+    /// `refusal` is a token service's answer.
+    pub fn denied(&self, status: StatusCode, what: &str, refusal: Option<&str>) -> anyhow::Error {
+        match self.scope {
+            Scope::Push => {
+                let who = match &self.creds {
+                    Some(c) => format!("user `{}`", c.user),
+                    None => "anonymous access".to_string(),
+                };
+                let detail = match refusal {
+                    Some(r) => format!("token exchange refused: {}", r.trim()),
+                    None => format!("on {what}"),
+                };
+                usage(format!(
+                    "registry {} denied push to `{}` for {who} (HTTP {}, {detail}): the token needs push access; on ghcr.io that is the `packages: write` permission (`permissions: packages: write` in the workflow job, and Write access for this repository on an existing package); elsewhere check CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN",
+                    self.host,
+                    self.repository,
+                    status.as_u16(),
+                ))
+            }
+            Scope::Pull => {
+                let who = if self.creds.is_some() { "with the credentials given" } else { "anonymously" };
+                usage(format!(
+                    "registry {} refused {what} of `{}` {who} (HTTP {status}): for a private mirror set CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN (a token with read access)",
+                    self.host, self.repository
+                ))
+            }
+        }
     }
 
-    /// Send one request with credentials. 401 triggers one re-authentication; 403 and a second 401
-    /// are fatal; 429/5xx and network errors are transient. Other statuses are returned.
+    /// Send one request with the client's credentials: a 401 is answered once ([`Self::answer`])
+    /// and the request sent again; 403 and a second 401 are fatal ([`Self::denied`]); 429/5xx and
+    /// network errors are [`Attempt::Retry`]. Other statuses are returned. `what` names the
+    /// request in a refusal, `what_on` in a network failure.
+    pub async fn send_once(
+        &self,
+        (what, what_on): (&str, &str),
+        make: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, Attempt> {
+        let mut answered = false;
+        loop {
+            let req = self.auth.lock().await.apply(make(self.http()));
+            let req =
+                req.build().map_err(|e| Attempt::Fatal(anyhow::anyhow!("{what}: cannot build the request: {e}")))?;
+            let method = req.method().clone();
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let resp = self.net.execute(what_on, req, Safety::Idempotent).await?;
+            match classify(resp.status().as_u16()) {
+                StatusClass::Unauthorized if !answered => {
+                    answered = true;
+                    self.answer(&resp).await?
+                }
+                StatusClass::Unauthorized | StatusClass::Denied => {
+                    return Err(Attempt::Fatal(self.denied(resp.status(), what, None)))
+                }
+                StatusClass::Transient => return Err(Attempt::Retry(Transient::from_status(&method, &resp))),
+                _ => return Ok(resp),
+            }
+        }
+    }
+
+    /// [`Self::send_once`] for the push operations' loops ([`Self::retrying`]).
     pub async fn send(
         &self,
         what: &str,
         make: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Response, Failure> {
-        let mut reauthenticated = false;
-        loop {
-            let auth = self.auth.lock().await.clone();
-            let req = match auth {
-                Auth::None => make(self.http()),
-                Auth::Basic(c) => make(self.http()).basic_auth(c.user, Some(c.token)),
-                Auth::Bearer(t) => make(self.http()).bearer_auth(t),
-            };
-            let req =
-                req.build().map_err(|e| Failure::Fatal(anyhow::anyhow!("{what}: cannot build the request: {e}")))?;
-            let method = req.method().clone();
-            let what_on = format!("{what} on registry {}", self.host);
-            let resp = self.net.execute(&what_on, req, Safety::Idempotent).await?;
-            match classify(resp.status().as_u16()) {
-                StatusClass::Unauthorized if !reauthenticated => {
-                    reauthenticated = true;
-                    self.authenticate().await?
-                }
-                StatusClass::Unauthorized | StatusClass::Denied => {
-                    return Err(Failure::Fatal(self.denied(resp.status().as_u16(), &format!("on {what}"))))
-                }
-                StatusClass::Transient => return Err(Failure::Transient(Transient::from_status(&method, &resp))),
-                _ => return Ok(resp),
-            }
-        }
+        let what_on = format!("{what} on registry {}", self.host);
+        Ok(self.send_once((what, &what_on), make).await?)
     }
 
     /// Run `op` until it succeeds, fails fatally, or the retry policy gives up.

@@ -18,7 +18,6 @@ use crate::error::failed;
 
 const LAYOUT_FILE: &str = "oci-layout";
 const INDEX_FILE: &str = "index.json";
-const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 
 /// Write `artifact` into the image layout at `dir` under `tag` (creating the layout if needed).
 pub fn write(dir: &Path, tag: &str, artifact: &Artifact) -> anyhow::Result<Pushed> {
@@ -114,7 +113,7 @@ fn read_index(dir: &Path) -> anyhow::Result<Value> {
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok(json!({ "schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": [] }))
+            Ok(json!({ "schemaVersion": 2, "mediaType": super::manifest::IMAGE_INDEX_MEDIA_TYPE, "manifests": [] }))
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }

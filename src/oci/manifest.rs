@@ -15,6 +15,12 @@ pub const PACKAGE_ARTIFACT_TYPE: &str = "application/vnd.cratemill.package.v1";
 /// `artifactType` of a `-srcbuild-` source archive.
 pub const SRCBUILD_ARTIFACT_TYPE: &str = "application/vnd.cratemill.srcbuild.v1";
 pub const MANIFEST_MEDIA_TYPE: &str = OCI_IMAGE_MEDIA_TYPE;
+/// An OCI image index (a layout's `index.json`, a referrers list, the referrers fallback tag).
+pub const IMAGE_INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+/// `artifactType` of the built index pushed by `report --push-index` (read by `install --index
+/// oci://`), and the media type of its one layer, `index.json`.
+pub const BUILT_INDEX_ARTIFACT_TYPE: &str = "application/vnd.cratemill.built-index.v1";
+pub const BUILT_INDEX_MEDIA_TYPE: &str = "application/vnd.cratemill.built-index.v1+json";
 
 pub const EXECUTABLE_MEDIA_TYPE: &str = "application/vnd.cratemill.executable.v1";
 pub const SRCBUILD_MEDIA_TYPE: &str = "application/vnd.cratemill.srcbuild.v1.tar+zstd";

@@ -1,44 +1,27 @@
-//! Pulling from a registry, for `cratemill install`: one manifest, its referrers (attestations)
-//! and the blobs asked for, with pull-scoped authentication in as few requests as possible. I/O edge.
+//! Pulling from a registry, for `cratemill install` and `verify`: one manifest, its referrers
+//! (attestations) and the blobs asked for, with the one registry client
+//! ([`RegistryClient::pull`], pull scope) in as few requests as possible. I/O edge.
 //!
-//! Not built on [`super::http::RegistryClient`]: that client pings `/v2/` and asks for a *push*
-//! token, which costs a request and fails for a read-only consumer. Here: Basic credentials are
-//! sent with the first request; a Bearer challenge is answered with a pull token for the
-//! repository (anonymous when there are no credentials) and the request is sent once more. On
-//! ghcr.io the token endpoint is known, so the token is fetched first: token + manifest + blob.
+//! A pull client pings nothing: Basic credentials are sent with the first request; a Bearer
+//! challenge is answered with a pull token for the repository (anonymous when there are no
+//! credentials, [`super::auth::exchange`]) and the request is sent once more. On ghcr.io the
+//! token endpoint is known, so the token is fetched first: token + manifest + blob.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::StreamExt;
-use reqwest::{header, Method, Response, StatusCode};
+use reqwest::{header, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-use super::http::Credentials;
+use super::auth::Challenge;
+use super::http::RegistryClient;
 use crate::error::{environment, usage};
-use crate::net::policy::{classify, StatusClass};
-use crate::net::{self, Attempt, Safety, Transient};
-
-/// Largest token answer read.
-const TOKEN_LIMIT: u64 = 1 << 20;
+use crate::net;
 
 /// Manifest media types a cratemill artifact is served with.
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The media type of an image index (the referrers API's answer, the fallback tag's index).
-const INDEX_ACCEPT: &str = "application/vnd.oci.image.index.v1+json";
-
-/// A pull client bound to one repository.
-pub struct Puller {
-    net: net::Client,
-    base: url::Url,
-    pub host: String,
-    pub repository: String,
-    creds: Option<Credentials>,
-    token: tokio::sync::Mutex<Option<String>>,
-    requests: AtomicU64,
-    /// The tag list, read once per puller (install's version lookup and the referrer tags share it).
-    tags: tokio::sync::OnceCell<Option<Vec<String>>>,
-}
+const INDEX_ACCEPT: &str = super::manifest::IMAGE_INDEX_MEDIA_TYPE;
 
 /// A manifest as served: its bytes and the digest of those bytes.
 pub struct Pulled {
@@ -53,51 +36,28 @@ pub struct Referrers {
     pub api: bool,
 }
 
-impl Puller {
-    /// A puller for `host`/`repository` over `net` (its timeouts and retry policy apply to
-    /// every request); plain HTTP when `insecure`.
-    pub fn new(
-        host: &str,
-        repository: &str,
-        insecure: bool,
-        creds: Option<Credentials>,
-        net: net::Client,
-    ) -> anyhow::Result<Puller> {
-        let scheme = if insecure { "http" } else { "https" };
-        let base = url::Url::parse(&format!("{scheme}://{host}/"))
-            .map_err(|e| usage(format!("invalid registry host `{host}`: {e}")))?;
-        Ok(Puller {
-            net,
-            base,
-            host: host.into(),
-            repository: repository.into(),
-            creds,
-            token: tokio::sync::Mutex::new(None),
-            requests: AtomicU64::new(0),
-            tags: tokio::sync::OnceCell::new(),
-        })
-    }
+/// ghcr.io's token endpoint, known before any challenge.
+const GHCR_CHALLENGE: (&str, &str) = ("https://ghcr.io/token", "ghcr.io");
 
-    /// HTTP requests made so far (token requests included).
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
+impl RegistryClient {
     /// `rest` under `/v2/<repository>/`, or under `/v2/` when it starts with `/`.
-    fn url(&self, rest: &str) -> url::Url {
-        let path = match rest.strip_prefix('/') {
-            Some(top) => format!("v2/{top}"),
-            None => format!("v2/{}/{rest}", self.repository),
-        };
-        self.base.join(&path).expect("registry paths are valid URLs")
+    fn pull_url(&self, rest: &str) -> url::Url {
+        match rest.strip_prefix('/') {
+            Some(top) => self.url(&format!("v2/{top}")),
+            None => self.repo_url(rest),
+        }
     }
 
-    /// On ghcr.io, fetch the pull token before the first request (its endpoint is known).
+    /// On ghcr.io, fetch the token before the first request (its endpoint is known): token +
+    /// manifest + blob, no 401 round trip.
     pub async fn prepare(&self) -> anyhow::Result<()> {
-        if self.host == super::reference::DEFAULT_REGISTRY_HOST && self.token.lock().await.is_none() {
-            let token = self.fetch_token("https://ghcr.io/token", Some("ghcr.io")).await?;
-            *self.token.lock().await = Some(token);
+        if self.host != super::reference::DEFAULT_REGISTRY_HOST {
+            return Ok(());
         }
+        let challenge = Challenge { realm: GHCR_CHALLENGE.0.into(), service: Some(GHCR_CHALLENGE.1.into()) };
+        let what = format!("asking ghcr.io for a {} token for `{}`", self.scope.actions(), self.repository);
+        let token = self.net().run(&what, || self.token(&challenge)).await?;
+        self.use_token(token).await;
         Ok(())
     }
 
@@ -105,95 +65,18 @@ impl Puller {
     /// policy, a 401 answered once per try.
     async fn get(&self, what: &str, rest: &str, accept: Option<&str>) -> anyhow::Result<Response> {
         let what_on = format!("pulling {what} of `{}` from registry {}", self.repository, self.host);
-        self.net.run(&what_on, || self.try_get(what, &what_on, rest, accept)).await
-    }
-
-    async fn try_get(&self, what: &str, what_on: &str, rest: &str, accept: Option<&str>) -> Result<Response, Attempt> {
-        let mut challenged = false;
-        loop {
-            let mut req = self.net.http().get(self.url(rest));
-            if let Some(a) = accept {
-                req = req.header(header::ACCEPT, a);
-            }
-            req = match (self.token.lock().await.clone(), &self.creds) {
-                (Some(t), _) => req.bearer_auth(t),
-                (None, Some(c)) => req.basic_auth(&c.user, Some(&c.token)),
-                (None, None) => req,
-            };
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let resp = self.net.attempt(what_on, req, Safety::Idempotent).await?;
-            match classify(resp.status().as_u16()) {
-                StatusClass::Unauthorized if !challenged => {
-                    challenged = true;
-                    self.answer_challenge(&resp).await.map_err(Attempt::Fatal)?;
-                }
-                StatusClass::Unauthorized | StatusClass::Denied => {
-                    return Err(Attempt::Fatal(self.denied(what, resp.status())))
-                }
-                StatusClass::Transient => return Err(Attempt::Retry(Transient::from_status(&Method::GET, &resp))),
-                _ => return Ok(resp),
-            }
-        }
-    }
-
-    fn denied(&self, what: &str, status: StatusCode) -> anyhow::Error {
-        let who = if self.creds.is_some() { "with the credentials given" } else { "anonymously" };
-        usage(format!(
-            "registry {} refused {what} of `{}` {who} (HTTP {status}): for a private mirror set CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN (a token with read access)",
-            self.host, self.repository
-        ))
-    }
-
-    /// A 401: a Bearer challenge gets a pull token; a Basic one needs credentials.
-    async fn answer_challenge(&self, resp: &Response) -> anyhow::Result<()> {
-        let challenge = resp.headers().get(header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let params = parse_challenge(challenge);
-        match params {
-            Some((realm, service)) => {
-                let token = self.fetch_token(&realm, service.as_deref()).await?;
-                *self.token.lock().await = Some(token);
-                Ok(())
-            }
-            None if self.creds.is_none() => Err(self.denied("access", resp.status())),
-            // Basic credentials were sent and refused: the next 401 ends it.
-            None => Ok(()),
-        }
-    }
-
-    async fn fetch_token(&self, realm: &str, service: Option<&str>) -> anyhow::Result<String> {
-        let mut url = url::Url::parse(realm)
-            .map_err(|e| anyhow::anyhow!("registry {} sent a bad token realm `{realm}`: {e}", self.host))?;
-        {
-            let mut q = url.query_pairs_mut();
-            if let Some(s) = service {
-                q.append_pair("service", s);
-            }
-            q.append_pair("scope", &format!("repository:{}:pull", self.repository));
-        }
-        let creds = self.creds.clone();
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let what = format!("asking {realm} for a pull token for `{}`", self.repository);
-        let body = self
-            .net
-            .fetch(&what, Safety::Idempotent, TOKEN_LIMIT, |h| {
-                let req = h.get(url.clone());
-                match &creds {
-                    Some(c) => req.basic_auth(&c.user, Some(&c.token)),
-                    None => req,
-                }
+        let url = self.pull_url(rest);
+        self.net()
+            .run(&what_on, || {
+                self.send_once((what, &what_on), |h| {
+                    let req = h.get(url.clone());
+                    match accept {
+                        Some(a) => req.header(header::ACCEPT, a),
+                        None => req,
+                    }
+                })
             })
-            .await?;
-        if !body.status.is_success() {
-            return Err(self.denied("a pull token", body.status));
-        }
-        #[derive(serde::Deserialize)]
-        struct Token {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let t: Token = serde_json::from_slice(&body.bytes)
-            .map_err(|e| environment(format!("token answer from {realm} is not a token document: {e}")))?;
-        t.token.or(t.access_token).ok_or_else(|| environment(format!("token answer from {realm} has no token")))
+            .await
     }
 
     /// The manifest at `reference` (a tag or a digest); `None` when the registry does not have it.
@@ -361,39 +244,9 @@ pub fn next_tags_page(link: Option<&str>) -> Option<String> {
     query.split('&').find_map(|kv| kv.strip_prefix("last=")).filter(|v| !v.is_empty()).map(str::to_string)
 }
 
-/// `Bearer realm="...",service="..."` -> (realm, service). `None` for other schemes.
-pub fn parse_challenge(value: &str) -> Option<(String, Option<String>)> {
-    let (scheme, rest) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut realm = None;
-    let mut service = None;
-    for part in rest.split(',') {
-        let (k, v) = part.trim().split_once('=')?;
-        let v = v.trim().trim_matches('"').to_string();
-        match k.trim().to_ascii_lowercase().as_str() {
-            "realm" => realm = Some(v),
-            "service" => service = Some(v),
-            _ => {}
-        }
-    }
-    Some((realm?, service))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bearer_challenges_are_parsed() {
-        assert_eq!(
-            parse_challenge(r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull""#),
-            Some(("https://ghcr.io/token".into(), Some("ghcr.io".into())))
-        );
-        assert_eq!(parse_challenge(r#"Basic realm="registry""#), None);
-        assert_eq!(parse_challenge(""), None);
-    }
 
     #[test]
     fn tag_list_pages_follow_the_next_link_only() {

@@ -46,32 +46,37 @@ impl fmt::Display for RegistryPrefix {
 /// and owners are case-insensitive.
 pub fn parse_registry(value: &str) -> anyhow::Result<RegistryPrefix> {
     let bad = |why: &str| usage(format!("invalid registry `{value}`: {why}"));
-    let v = value.trim().trim_end_matches('/').to_ascii_lowercase();
+    split_prefix(&value.trim().trim_end_matches('/').to_ascii_lowercase()).map_err(|why| bad(&why))
+}
+
+/// `host[:port]/path` or `path` (on ghcr.io), already lowercased and trimmed, into a prefix; the
+/// reason when it is none. The name part of `--registry` and of an image reference.
+fn split_prefix(v: &str) -> Result<RegistryPrefix, String> {
     if v.is_empty() {
-        return Err(bad("it is empty"));
+        return Err("it is empty".into());
     }
     if v.contains("://") {
-        return Err(bad("give it as host/path without a scheme (add --insecure-http for plain HTTP)"));
+        return Err("give it as host/path without a scheme (add --insecure-http for plain HTTP)".into());
     }
     if v.contains('@') || v.rsplit('/').next().is_some_and(|last| last.contains(':') && v.contains('/')) {
-        return Err(bad("give a registry and path, not an image reference with a tag or digest"));
+        return Err("give a registry and path, not an image reference with a tag or digest".into());
     }
-    let (first, rest) = v.split_once('/').unwrap_or((&v, ""));
+    let (first, rest) = v.split_once('/').unwrap_or((v, ""));
     let (host, path) = if first.contains('.') || first.contains(':') || first == "localhost" {
         (first.to_string(), rest.to_string())
     } else {
-        (DEFAULT_REGISTRY_HOST.to_string(), v.clone())
+        (DEFAULT_REGISTRY_HOST.to_string(), v.to_string())
     };
     if !valid_host(&host) {
-        return Err(bad("the host part is not a host name with an optional port"));
+        return Err("the host part is not a host name with an optional port".into());
     }
     for component in path.split('/').filter(|_| !path.is_empty()) {
         if !valid_path_component(component) {
-            return Err(bad(&format!("`{component}` is not a valid repository path component (a-z, 0-9, separated by `.`, `_`, `__` or dashes)")));
+            return Err(format!("`{component}` is not a valid repository path component (a-z, 0-9, separated by `.`, `_`, `__` or dashes)"));
         }
     }
     if host == DEFAULT_REGISTRY_HOST && path.is_empty() {
-        return Err(bad("ghcr.io needs an owner: ghcr.io/<owner>"));
+        return Err("ghcr.io needs an owner: ghcr.io/<owner>".into());
     }
     Ok(RegistryPrefix { host, path })
 }
@@ -242,31 +247,180 @@ impl Repository {
     }
 }
 
-/// A tagged image: `host/name:tag`, or `oci:<dir>:<tag>` (the syntax skopeo reads).
+/// What an image reference names in its repository: a tag, or a manifest by digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub repository: Repository,
-    pub tag: String,
+pub enum Pin {
+    Tag(String),
+    /// `sha256:<64 hex>`.
+    Digest(String),
 }
 
-impl fmt::Display for ImageRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repository {
-            Repository::Remote { host, name } => write!(f, "{host}/{name}:{}", self.tag),
-            Repository::Layout { dir } => write!(f, "oci:{}:{}", dir.display(), self.tag),
+impl Pin {
+    /// The tag or digest as the registry's `/manifests/<reference>` takes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Pin::Tag(s) | Pin::Digest(s) => s,
         }
     }
 }
 
+/// An image: `host/name:tag` or `host/name@sha256:<hex>` on a registry, or `oci:<dir>:<tag>` (the
+/// syntax skopeo reads) in an image layout. The one image-reference type: what publish plans and
+/// records, what `report --push-index`, `install --index oci://`, `verify IMAGE` and
+/// `attest --attach` read ([`str::parse`], then [`ImageRef::remote`] / [`ImageRef::tagged`] for
+/// what each accepts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub repository: Repository,
+    pub pin: Pin,
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (sep, pin) = match &self.pin {
+            Pin::Tag(t) => (':', t),
+            Pin::Digest(d) => ('@', d),
+        };
+        match &self.repository {
+            Repository::Remote { host, name } => write!(f, "{host}/{name}{sep}{pin}"),
+            Repository::Layout { dir } => write!(f, "oci:{}{sep}{pin}", dir.display()),
+        }
+    }
+}
+
+/// Why a text is not an image reference (a closed set; each reads as the reason, for the caller's
+/// one error line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadRef {
+    /// Neither `:tag` nor `@digest`.
+    NoTag,
+    /// A registry or owner without a repository (`127.0.0.1:5000:latest`).
+    NoRepository,
+    BadTag,
+    BadDigest,
+    /// The name part is not `host[:port]/path` (the reason of [`parse_registry`]).
+    BadName(String),
+    /// oci-client would read the text differently (or not at all).
+    Misread(String),
+    /// A layout reference where a registry is needed, or a digest where a tag is.
+    Wrong(&'static str),
+}
+
+impl fmt::Display for BadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadRef::NoTag => f.write_str("no tag"),
+            BadRef::NoRepository => f.write_str("no repository"),
+            BadRef::BadTag => write!(f, "the tag is not a valid OCI tag (at most {MAX_TAG_LEN} of A-Z a-z 0-9 . _ -)"),
+            BadRef::BadDigest => f.write_str("the digest is not sha256:<64 lowercase hex>"),
+            BadRef::BadName(why) | BadRef::Misread(why) => f.write_str(why),
+            BadRef::Wrong(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for BadRef {}
+
+/// `sha256:<64 lowercase hex>`: the digests cratemill computes and compares.
+pub fn valid_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+impl std::str::FromStr for ImageRef {
+    type Err = BadRef;
+
+    /// `oci:<dir>:<tag>`, or `[host[:port]/]path(:tag|@digest)`: the host rule, the ghcr.io default
+    /// and the lowercasing of [`parse_registry`]; the tag or digest kept as given, and checked.
+    /// A registry reference must read the same to oci-client ([`ImageRef::check`]).
+    fn from_str(value: &str) -> Result<ImageRef, BadRef> {
+        if let Some(rest) = value.strip_prefix("oci:") {
+            let (dir, tag) = rest.rsplit_once(':').ok_or(BadRef::NoTag)?;
+            if dir.is_empty() {
+                return Err(BadRef::Wrong("an image layout reference needs a folder: oci:<dir>:<tag>"));
+            }
+            if !valid_tag(tag) {
+                return Err(BadRef::BadTag);
+            }
+            return Ok(ImageRef { repository: Repository::Layout { dir: dir.into() }, pin: Pin::Tag(tag.into()) });
+        }
+        let (name, pin) = match value.split_once('@') {
+            Some((n, d)) if valid_digest(d) => (n, Pin::Digest(d.into())),
+            Some(_) => return Err(BadRef::BadDigest),
+            None => match value.rsplit_once(':') {
+                Some((n, t)) if !t.contains('/') && !t.is_empty() => (n, Pin::Tag(t.into())),
+                _ => return Err(BadRef::NoTag),
+            },
+        };
+        if let Pin::Tag(t) = &pin {
+            if !valid_tag(t) {
+                return Err(BadRef::BadTag);
+            }
+        }
+        let v = name.trim().trim_end_matches('/').to_ascii_lowercase();
+        let prefix = split_prefix(&v).map_err(|why| BadRef::BadName(format!("invalid registry `{name}`: {why}")))?;
+        if prefix.path.is_empty() {
+            return Err(BadRef::NoRepository);
+        }
+        let image = ImageRef { repository: Repository::Remote { host: prefix.host, name: prefix.path }, pin };
+        image.check()?;
+        Ok(image)
+    }
+}
+
 impl ImageRef {
+    /// An image by tag.
+    pub fn tagged(repository: Repository, tag: impl Into<String>) -> ImageRef {
+        ImageRef { repository, pin: Pin::Tag(tag.into()) }
+    }
+
+    /// The tag, when the reference is by tag.
+    pub fn tag(&self) -> Option<&str> {
+        match &self.pin {
+            Pin::Tag(t) => Some(t),
+            Pin::Digest(_) => None,
+        }
+    }
+
+    /// The registry host and repository name; [`BadRef::Wrong`] for a layout reference.
+    pub fn remote(&self) -> Result<(&str, &str), BadRef> {
+        match &self.repository {
+            Repository::Remote { host, name } => Ok((host, name)),
+            Repository::Layout { .. } => {
+                Err(BadRef::Wrong("a local image layout (oci:<dir>:<tag>), not a registry reference"))
+            }
+        }
+    }
+
+    /// The registry host, repository name and tag; [`BadRef::Wrong`] for a layout or a digest.
+    pub fn remote_tagged(&self) -> Result<(&str, &str, &str), BadRef> {
+        let (host, name) = self.remote()?;
+        let tag = self.tag().ok_or(BadRef::Wrong("a digest, where a tag is needed"))?;
+        Ok((host, name, tag))
+    }
+
+    /// The `--registry` prefix that holds a per-crate repository: the name without its last
+    /// component (`ghcr.io/acme/rg:1.0` -> `ghcr.io/acme`); `None` for a layout.
+    pub fn registry_prefix(&self) -> Option<String> {
+        let (host, name) = self.remote().ok()?;
+        Some(match name.rsplit_once('/') {
+            Some((parent, _)) => format!("{host}/{parent}"),
+            None => host.to_string(),
+        })
+    }
+
     /// Check a remote reference the way oci-client parses it: it must round-trip unchanged.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub fn check(&self) -> Result<(), BadRef> {
         let Repository::Remote { host, name } = &self.repository else { return Ok(()) };
         let text = self.to_string();
         let parsed: oci_client::Reference =
-            text.parse().map_err(|e| usage(format!("invalid image reference `{text}`: {e}")))?;
-        if parsed.registry() != host || parsed.repository() != name || parsed.tag() != Some(self.tag.as_str()) {
-            return Err(usage(format!(
+            text.parse().map_err(|e| BadRef::Misread(format!("invalid image reference `{text}`: {e}")))?;
+        let same_pin = match &self.pin {
+            Pin::Tag(t) => parsed.tag() == Some(t.as_str()) && parsed.digest().is_none(),
+            Pin::Digest(d) => parsed.digest() == Some(d.as_str()) && parsed.tag().is_none(),
+        };
+        if parsed.registry() != host || parsed.repository() != name || !same_pin {
+            return Err(BadRef::Misread(format!(
                 "image reference `{text}` would be read as `{parsed}`: choose another registry path"
             )));
         }
@@ -339,7 +493,7 @@ mod tests {
         assert_eq!(n.binary_tag, "ripgrep-14.1.1-aarch64-unknown-linux-musl");
         let prefix = parse_registry("ghcr.io/o/mirror").unwrap();
         let repo = Repository::remote(&prefix, Scheme::Single, None).unwrap();
-        let r = ImageRef { repository: repo, tag: n.binary_tag };
+        let r = ImageRef::tagged(repo, n.binary_tag);
         assert_eq!(r.to_string(), "ghcr.io/o/mirror:ripgrep-14.1.1-aarch64-unknown-linux-musl");
         r.check().unwrap();
         let owner_only = parse_registry("ghcr.io/o").unwrap();
@@ -349,7 +503,7 @@ mod tests {
     #[test]
     fn layout_refs_use_skopeo_syntax() {
         let repo = Repository::layout(Path::new("/tmp/oci"), Some("rg"));
-        let r = ImageRef { repository: repo, tag: "1.0.0-x86_64-unknown-linux-musl".into() };
+        let r = ImageRef::tagged(repo, "1.0.0-x86_64-unknown-linux-musl");
         assert_eq!(r.to_string(), "oci:/tmp/oci/rg:1.0.0-x86_64-unknown-linux-musl");
     }
 
@@ -367,5 +521,159 @@ mod tests {
         assert_eq!(default_build_id(Some("987"), Some("2"), "ab"), "987-2");
         assert_eq!(default_build_id(Some("987"), None, "ab"), "987-1");
         assert_eq!(default_build_id(None, None, &"f".repeat(64)), "local-ffffffffffff");
+    }
+
+    /// The three parsers this type replaced, verbatim, as oracles: `report::push::parse_ref`
+    /// (`--push-index`, `install --index oci://`), `provenance::verify_cmd::split_reference`
+    /// (`verify IMAGE`, `attest --attach`) and the per-crate `registry_of` of the report's site.
+    mod old {
+        use super::super::*;
+
+        fn check(host: &str, name: &str, tag: &str) -> anyhow::Result<()> {
+            let text = format!("{host}/{name}:{tag}");
+            let parsed: oci_client::Reference =
+                text.parse().map_err(|e| usage(format!("invalid image reference `{text}`: {e}")))?;
+            if parsed.registry() != host || parsed.repository() != name || parsed.tag() != Some(tag) {
+                return Err(usage(format!("image reference `{text}` would be read as `{parsed}`")));
+            }
+            Ok(())
+        }
+
+        pub fn parse_ref(value: &str) -> anyhow::Result<String> {
+            let bad = |why: &str| usage(format!("invalid --push-index `{value}`: {why}"));
+            let (name, tag) = match value.rsplit_once(':') {
+                Some((n, t)) if !t.contains('/') && !t.is_empty() => (n, t),
+                _ => return Err(bad("no tag")),
+            };
+            let prefix = parse_registry(name).map_err(|e| bad(&crate::error::one_line(&e)))?;
+            if prefix.path.is_empty() {
+                return Err(bad("no repository"));
+            }
+            if !valid_tag(tag) {
+                return Err(bad("the tag is not a valid OCI tag"));
+            }
+            check(&prefix.host, &prefix.path, tag)?;
+            Ok(format!("{}/{}:{tag}", prefix.host, prefix.path))
+        }
+
+        pub fn split_reference(reference: &str) -> anyhow::Result<(String, String, String)> {
+            let bad = || usage(format!("{reference:?} is neither a file nor an image reference"));
+            let (name, tag) = match reference.split_once('@') {
+                Some((n, d)) => (n, d.to_string()),
+                None => {
+                    let slash = reference.rfind('/').ok_or_else(bad)?;
+                    let colon = reference[slash..].rfind(':').map(|i| i + slash).ok_or_else(bad)?;
+                    (&reference[..colon], reference[colon + 1..].to_string())
+                }
+            };
+            let (host, repo) = name.split_once('/').ok_or_else(bad)?;
+            if host.is_empty() || repo.is_empty() || tag.is_empty() {
+                return Err(bad());
+            }
+            Ok((host.to_string(), repo.to_string(), tag))
+        }
+
+        pub fn registry_of(reference: &str) -> Option<&str> {
+            reference.rsplit_once('/').map(|(prefix, _)| prefix)
+        }
+    }
+
+    const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// How `verify IMAGE` / `attest --attach` (the old `split_reference`) and [`ImageRef`] compare
+    /// on one input. `--push-index` (the old `parse_ref`) has no exceptions: the new parser accepts
+    /// exactly what it did, with the same result.
+    enum Verify {
+        /// Both accept with the same host, repository and tag or digest, or both refuse.
+        Same,
+        /// The old one accepted; the new one refuses (the registry or the URL would have failed
+        /// later, or the text is not a reference at all).
+        Refused(&'static str),
+        /// Both accept, the new one with the `--registry` rules: this host/repository.
+        Reads(&'static str, &'static str, &'static str),
+    }
+
+    fn table() -> Vec<(String, Verify)> {
+        let long_tag = format!("ghcr.io/a/b:{}", "t".repeat(129));
+        let rows: Vec<(&str, Verify)> = vec![
+            ("ghcr.io/acme/index:latest", Verify::Same),
+            ("127.0.0.1:5000/mirror/index:v1", Verify::Same),
+            ("localhost:5000/a/b:1.0.0-x86_64-unknown-linux-musl", Verify::Same),
+            ("localhost/a:t", Verify::Same),
+            ("registry.example.com/a/b/c:Tag_1.x", Verify::Same),
+            ("ghcr.io/o:t", Verify::Same),
+            ("ghcr.io/acme/rg@sha256:HEX", Verify::Same),
+            ("127.0.0.1:5000/rg@sha256:HEX", Verify::Same),
+            ("ghcr.io/acme/index", Verify::Same),
+            ("127.0.0.1:5000:latest", Verify::Same),
+            ("", Verify::Same),
+            ("ghcr.io/a/b:", Verify::Same),
+            ("ghcr.io/a/b@", Verify::Same),
+            ("latest", Verify::Same),
+            ("acme/index:latest", Verify::Reads("ghcr.io", "acme/index", "no host part: ghcr.io, as --registry")),
+            ("GHCR.io/Acme/Index:Latest", Verify::Reads("ghcr.io", "acme/index", "names lowercased, as --registry")),
+            ("ghcr.io/a/b:bad tag", Verify::Refused("not a valid tag")),
+            ("ghcr.io/a/b@sha256:abc", Verify::Refused("not a sha256 digest")),
+            ("ghcr.io/a/b@sha512:abc", Verify::Refused("not a sha256 digest")),
+            ("ghcr.io/a/b:t@sha256:HEX", Verify::Refused("tag and digest together")),
+            ("oci:/tmp/l/rg:1.0.0", Verify::Refused("a local layout, not a registry")),
+            ("https://ghcr.io/a/b:t", Verify::Refused("a URL, not a reference")),
+            ("ghcr.io/-a/b:t", Verify::Refused("not a repository name")),
+            ("ghcr.io/a//b:t", Verify::Refused("not a repository name")),
+            ("reg.io:port/x:t", Verify::Refused("not a host")),
+        ];
+        let mut out: Vec<(String, Verify)> = rows.into_iter().map(|(i, v)| (i.replace("HEX", HEX), v)).collect();
+        out.push((long_tag, Verify::Refused("a tag over 128 characters")));
+        out
+    }
+
+    #[test]
+    fn one_parser_accepts_what_the_three_old_ones_did() {
+        for (input, verify) in table() {
+            // --push-index / --index oci://: exactly the old parser.
+            let new = input.parse::<ImageRef>().ok().filter(|r| r.remote_tagged().is_ok()).map(|r| r.to_string());
+            assert_eq!(new, old::parse_ref(&input).ok(), "--push-index {input:?}");
+            // verify IMAGE / attest --attach: the old split, or the listed departure from it.
+            let new = input.parse::<ImageRef>().ok().and_then(|r| {
+                let (host, name) = r.remote().ok()?;
+                Some((host.to_string(), name.to_string(), r.pin.as_str().to_string()))
+            });
+            let old = old::split_reference(&input).ok();
+            match verify {
+                Verify::Same => assert_eq!(new, old, "verify {input:?}"),
+                Verify::Refused(why) => {
+                    assert!(old.is_some() && new.is_none(), "verify {input:?} ({why}): old {old:?}, new {new:?}")
+                }
+                Verify::Reads(host, name, why) => {
+                    let (_, _, pin) = old.expect("the old parser accepted it");
+                    assert_eq!(new, Some((host.into(), name.into(), pin)), "verify {input:?} ({why})");
+                }
+            }
+            // The site's `--from` of a per-crate reference.
+            let new = input.parse::<ImageRef>().ok().and_then(|r| r.registry_prefix());
+            if matches!(verify, Verify::Same) && new.is_some() {
+                assert_eq!(new.as_deref(), old::registry_of(&input), "registry_of {input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn references_print_as_they_parse() {
+        for text in [
+            "ghcr.io/acme/index:latest".to_string(),
+            format!("127.0.0.1:5000/a/b@sha256:{HEX}"),
+            "oci:/tmp/oci/rg:1.0.0-x86_64-unknown-linux-musl".to_string(),
+        ] {
+            assert_eq!(text.parse::<ImageRef>().unwrap().to_string(), text);
+        }
+        let layout: ImageRef = "oci:/tmp/oci/rg:1.0".parse().unwrap();
+        assert_eq!(layout.repository, Repository::Layout { dir: "/tmp/oci/rg".into() });
+        assert_eq!(layout.registry_prefix(), None, "a layout is no --from");
+        assert!(layout.remote().is_err());
+        let by_digest: ImageRef = format!("ghcr.io/a/b@sha256:{HEX}").parse().unwrap();
+        assert_eq!(by_digest.tag(), None);
+        assert_eq!(by_digest.remote_tagged().unwrap_err(), BadRef::Wrong("a digest, where a tag is needed"));
+        assert_eq!("ghcr.io/a/b".parse::<ImageRef>().unwrap_err(), BadRef::NoTag);
+        assert_eq!("127.0.0.1:5000:latest".parse::<ImageRef>().unwrap_err(), BadRef::NoRepository);
     }
 }

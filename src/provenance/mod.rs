@@ -295,12 +295,13 @@ async fn attach(dir: &Path, bundle: &[u8], insecure: bool) -> anyhow::Result<Str
         .iter()
         .find(|r| r.kind == ReferenceKind::Binary)
         .ok_or_else(|| usage(format!("--attach: {} lists no binary image", path.display())))?;
-    if image.reference.starts_with("oci:") {
-        return Err(usage("--attach works with registries only, not local OCI layouts"));
-    }
-    let (host, repo, _) = verify_cmd::split_reference(&image.reference)?;
+    let image_ref: crate::oci::ImageRef = image.reference.parse().map_err(|e| {
+        usage(format!("--attach: {} lists `{}`, not an image reference: {e}", path.display(), image.reference))
+    })?;
+    let (host, repo) =
+        image_ref.remote().map_err(|_| usage("--attach works with registries only, not local OCI layouts"))?;
     let creds = crate::oci::Credentials::from_env();
-    let c = crate::oci::RegistryClient::connect(&host, &repo, insecure, creds, crate::oci::Tuning::default()).await?;
+    let c = crate::oci::RegistryClient::connect(host, repo, insecure, creds, crate::oci::Tuning::default()).await?;
     let (manifest, _) =
         referrer::get(&c, &image.digest, crate::oci::manifest::MANIFEST_MEDIA_TYPE).await?.ok_or_else(|| {
             crate::error::failed(format!("{}@{} is gone from the registry", image.reference, image.digest))

@@ -21,10 +21,10 @@ use serde_json::{json, Value};
 use super::sign::BUNDLE_MEDIA_TYPE;
 use crate::error::failed;
 use crate::oci::http::{unexpected, Failure};
+use crate::oci::manifest::IMAGE_INDEX_MEDIA_TYPE as INDEX_MEDIA_TYPE;
 use crate::oci::manifest::{sha256_digest, Blob, BlobSource, EMPTY_DIGEST, EMPTY_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 use crate::oci::{upload, RegistryClient};
 
-pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 /// Rounds of read-merge-write before giving up on a contended fallback index.
 const INDEX_ROUNDS: u32 = 12;
 
@@ -46,7 +46,7 @@ const MAX_BUNDLES: usize = 32;
 /// the fallback index is read and so is every referrer's own tag ([`referrer_tag`]): two jobs
 /// writing the index at once can drop an entry from it, never from the tags. I/O.
 pub async fn attached_bundles(
-    puller: &crate::oci::pull::Puller,
+    puller: &crate::oci::RegistryClient,
     digest: &str,
 ) -> anyhow::Result<Vec<sigstore_verify::types::Bundle>> {
     let Some(found) = puller.referrers(digest, &fallback_tag(digest)).await? else { return Ok(Vec::new()) };

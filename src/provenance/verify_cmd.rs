@@ -9,6 +9,7 @@ use sigstore_verify::types::DerPublicKey;
 use super::referrer;
 use super::verify::{parse_bundle, verify_bundle, KeylessPolicy, Trust, Verified};
 use crate::error::{failed, usage, Exit};
+use crate::oci::reference::{ImageRef, Pin};
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -138,13 +139,15 @@ pub fn verify_file(file: &Path, bundle: &Path, trust: &Trust) -> anyhow::Result<
 /// (the pull client, as `install`): a public image verifies anonymously; registry credentials, when
 /// set, come from `CRATEMILL_REGISTRY_USER`/`_TOKEN` (else `GITHUB_ACTOR`/`GITHUB_TOKEN`).
 pub async fn verify_image(reference: &str, insecure: bool, trust: &Trust) -> anyhow::Result<Vec<Verified>> {
-    let (host, repo, tag) = split_reference(reference)?;
+    let image_ref = parse_image(reference)?;
+    let (host, repo) = image_ref.remote()?;
     let creds = crate::oci::Credentials::from_env();
-    let puller = crate::oci::pull::Puller::new(&host, &repo, insecure, creds, crate::net::Client::new()?)?;
+    let puller = crate::oci::RegistryClient::pull(host, repo, insecure, creds, crate::net::Client::new()?)?;
     puller.prepare().await?;
-    let manifest = puller.manifest(&tag).await?.ok_or_else(|| failed(format!("{reference} does not exist")))?;
+    let manifest =
+        puller.manifest(image_ref.pin.as_str()).await?.ok_or_else(|| failed(format!("{reference} does not exist")))?;
     let digest = manifest.digest.clone();
-    if tag.starts_with("sha256:") && tag != digest {
+    if matches!(&image_ref.pin, Pin::Digest(want) if *want != digest) {
         return Err(failed(format!("the registry returned a manifest with digest {digest} for {reference}")));
     }
     let image: serde_json::Value =
@@ -185,22 +188,14 @@ pub fn verify_layers(
     Ok(out)
 }
 
-/// `host/repo:tag` or `host/repo@sha256:hex` into (host, repository, tag-or-digest).
-pub fn split_reference(reference: &str) -> anyhow::Result<(String, String, String)> {
-    let bad = || {
-        usage(format!("{reference:?} is neither a file nor an image reference (host/repository:tag or @sha256:...)"))
+/// `host/repo:tag` or `host/repo@sha256:hex`: a registry [`ImageRef`] by tag or digest.
+pub fn parse_image(reference: &str) -> anyhow::Result<ImageRef> {
+    let bad = |why: &dyn std::fmt::Display| {
+        usage(format!(
+            "{reference:?} is neither a file nor an image reference (host/repository:tag or @sha256:...): {why}"
+        ))
     };
-    let (name, tag) = match reference.split_once('@') {
-        Some((n, d)) => (n, d.to_string()),
-        None => {
-            let slash = reference.rfind('/').ok_or_else(bad)?;
-            let colon = reference[slash..].rfind(':').map(|i| i + slash).ok_or_else(bad)?;
-            (&reference[..colon], reference[colon + 1..].to_string())
-        }
-    };
-    let (host, repo) = name.split_once('/').ok_or_else(bad)?;
-    if host.is_empty() || repo.is_empty() || tag.is_empty() {
-        return Err(bad());
-    }
-    Ok((host.to_string(), repo.to_string(), tag))
+    let image: ImageRef = reference.parse().map_err(|e| bad(&e))?;
+    image.remote().map_err(|e| bad(&e))?;
+    Ok(image)
 }

@@ -2,7 +2,7 @@
 //! `oci::Credentials::from_lookup`, shared by every phase) and the GitHub run id for the default
 //! build id. Read once, at the edge; everything else gets the values.
 
-pub use crate::oci::http::DEFAULT_USER;
+pub use crate::oci::auth::DEFAULT_USER;
 use crate::oci::Credentials;
 
 /// The environment of one publish.

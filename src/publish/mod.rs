@@ -182,7 +182,7 @@ async fn preflight(
         let Repository::Remote { host, name } = &planned.image.repository else { continue };
         client_for(client, (host, name, *insecure), env, opts).await?;
         let c = client.as_ref().expect("connected above");
-        let before = oci::push::manifest_digest(c, &planned.image.tag).await?;
+        let before = oci::push::manifest_digest(c, planned.tag()).await?;
         let reference = planned.image.to_string();
         oci::push::check_tag(oci::push::TagRule::Keep, &reference, before.as_deref(), &planned.artifact.digest)?;
     }
@@ -200,7 +200,7 @@ async fn store(
     let mut client: Option<RegistryClient> = None;
     preflight(plan, dest, env, opts, &mut client).await?;
     for planned in &plan.artifacts {
-        let tag = planned.image.tag.clone();
+        let tag = planned.tag().to_string();
         let p = match (&planned.image.repository, dest) {
             (Repository::Remote { host, name }, Destination::Registry { insecure, .. }) => {
                 client_for(&mut client, (host, name, *insecure), env, opts).await?;

@@ -41,6 +41,13 @@ pub struct Planned {
     pub layers: Vec<PushedLayer>,
 }
 
+impl Planned {
+    /// The tag to store the artifact under (a plan names its images by tag, [`ImageRef::tagged`]).
+    pub fn tag(&self) -> &str {
+        self.image.pin.as_str()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub build_id: String,
@@ -65,10 +72,10 @@ pub fn plan(pkg: &VerifiedPackage, dest: &Destination, scheme: Scheme, build_id:
         Destination::Registry { prefix, .. } => Repository::remote(prefix, scheme, names.repository_suffix.as_deref())?,
         Destination::Layout(root) => Repository::layout(root, names.repository_suffix.as_deref()),
     };
-    let src_image = ImageRef { repository: repository.clone(), tag: names.srcbuild_tag };
-    let bin_image = ImageRef { repository, tag: names.binary_tag };
-    src_image.check()?;
-    bin_image.check()?;
+    let src_image = ImageRef::tagged(repository.clone(), &names.srcbuild_tag);
+    let bin_image = ImageRef::tagged(repository, &names.binary_tag);
+    src_image.check().map_err(|e| usage(e.to_string()))?;
+    bin_image.check().map_err(|e| usage(e.to_string()))?;
 
     let src_layers = vec![layer(src, None)];
     let src_artifact = manifest::artifact(SRCBUILD_ARTIFACT_TYPE, &src_layers, annotations::srcbuild(r, build_id));
@@ -89,7 +96,7 @@ pub fn plan(pkg: &VerifiedPackage, dest: &Destination, scheme: Scheme, build_id:
     bin_layers.push(layer(&pkg.checksums, None));
     debug_assert_eq!(pkg.checksums.path, CHECKSUMS_FILE);
     let bin_annotations =
-        annotations::binary(r, build_id, &src_image.to_string(), &src_image.tag, &src_artifact.digest);
+        annotations::binary(r, build_id, &src_image.to_string(), &names.srcbuild_tag, &src_artifact.digest);
     let bin_artifact = manifest::artifact(PACKAGE_ARTIFACT_TYPE, &bin_layers, bin_annotations);
 
     Ok(Plan {

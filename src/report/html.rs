@@ -191,7 +191,7 @@ fn rows(index: &BuiltIndex) -> BTreeMap<&str, Row> {
         match e.status {
             Status::Built => {
                 row.built.push(e.target.clone());
-                if row.version.is_empty() || super::summary::newer(&e.version, &row.version) {
+                if row.version.is_empty() || crate::crates_io::newer(&e.version, &row.version) {
                     row.version = e.version.clone();
                     row.reference = e.reference.clone();
                 }
@@ -212,9 +212,10 @@ fn rows(index: &BuiltIndex) -> BTreeMap<&str, Row> {
     rows
 }
 
-/// The registry prefix of a per-crate reference: `host/ns/crate:tag` -> `host/ns`.
-fn registry_of(reference: &str) -> Option<&str> {
-    reference.rsplit_once('/').map(|(prefix, _)| prefix)
+/// The registry prefix of a per-crate reference: `host/ns/crate:tag` -> `host/ns`; none for a
+/// local image layout, which `install --from` cannot read.
+fn registry_of(reference: &str) -> Option<String> {
+    reference.parse::<crate::oci::ImageRef>().ok()?.registry_prefix()
 }
 
 /// What the site's install commands name: the registry, and the repository whose workflow signs
@@ -228,7 +229,8 @@ pub struct InstallHint<'a> {
 fn table(index: &BuiltIndex, hint: InstallHint<'_>) -> String {
     let mut html = String::from("<table id=\"crates\"><thead><tr><th>crate</th><th>version</th><th>executables</th><th>targets built</th><th>failed on</th><th>install</th><th>provenance</th></tr></thead><tbody>\n");
     for (name, row) in rows(index) {
-        let from = hint.registry.or_else(|| row.reference.as_deref().and_then(registry_of));
+        let derived = row.reference.as_deref().and_then(registry_of);
+        let from = hint.registry.or(derived.as_deref());
         let signer = match (&row.attestation, hint.signer_repo) {
             (Some(_), Some(repo)) => format!(" --repo {}", esc(repo)),
             _ => String::new(),
@@ -403,7 +405,7 @@ mod tests {
     #[test]
     fn escapes_and_registry_prefix() {
         assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(registry_of("ghcr.io/acme/rg:1.0.0-x"), Some("ghcr.io/acme"));
+        assert_eq!(registry_of("ghcr.io/acme/rg:1.0.0-x").as_deref(), Some("ghcr.io/acme"));
     }
 
     #[test]

@@ -6,53 +6,36 @@
 use std::path::Path;
 
 use crate::error::usage;
-use crate::oci::manifest::{artifact, FileLayer};
-use crate::oci::reference::{parse_registry, ImageRef, Repository};
+use crate::oci::manifest::{artifact, FileLayer, BUILT_INDEX_ARTIFACT_TYPE, BUILT_INDEX_MEDIA_TYPE};
+use crate::oci::reference::ImageRef;
 use crate::oci::{RegistryClient, Tuning};
 
-/// `artifactType` of the pushed index, and its layer's media type.
-pub const INDEX_ARTIFACT_TYPE: &str = "application/vnd.cratemill.built-index.v1";
-pub const INDEX_MEDIA_TYPE: &str = "application/vnd.cratemill.built-index.v1+json";
-
-/// Parse `host/repository:tag` (the tag is required).
+/// Parse `host/repository:tag` (a registry reference by tag, [`ImageRef`]'s grammar).
 pub fn parse_ref(value: &str) -> anyhow::Result<ImageRef> {
-    let bad = |why: &str| {
+    let bad = |why: &dyn std::fmt::Display| {
         usage(format!("invalid --push-index `{value}`: {why} (give host/repository:tag, e.g. ghcr.io/acme/cratemill-index:latest)"))
     };
-    let (name, tag) = match value.rsplit_once(':') {
-        Some((n, t)) if !t.contains('/') && !t.is_empty() => (n, t),
-        _ => return Err(bad("no tag")),
-    };
-    let prefix = parse_registry(name).map_err(|e| bad(&crate::error::one_line(&e)))?;
-    if prefix.path.is_empty() {
-        return Err(bad("no repository"));
-    }
-    if !crate::oci::reference::valid_tag(tag) {
-        return Err(bad("the tag is not a valid OCI tag"));
-    }
-    let image = ImageRef { repository: Repository::Remote { host: prefix.host, name: prefix.path }, tag: tag.into() };
-    image.check()?;
+    let image: ImageRef = value.parse().map_err(|e| bad(&e))?;
+    image.remote_tagged().map_err(|e| bad(&e))?;
     Ok(image)
 }
 
 /// Push the index file at `path` to `image`; returns the manifest digest.
 pub async fn push_index(image: &ImageRef, path: &Path, insecure: bool) -> anyhow::Result<String> {
-    let Repository::Remote { host, name } = &image.repository else {
-        unreachable!("parse_ref makes remote references")
-    };
+    let (host, name, tag) = image.remote_tagged()?;
     let digests = crate::package::digest_file(path)?;
     let layer = FileLayer {
         path: "index.json".into(),
         abs: path.to_path_buf(),
         sha256: digests.sha256,
         size: std::fs::metadata(path)?.len(),
-        media_type: INDEX_MEDIA_TYPE.into(),
+        media_type: BUILT_INDEX_MEDIA_TYPE.into(),
         executable: None,
     };
-    let art = artifact(INDEX_ARTIFACT_TYPE, &[layer], Default::default());
+    let art = artifact(BUILT_INDEX_ARTIFACT_TYPE, &[layer], Default::default());
     let creds = crate::oci::Credentials::from_env();
     let client = RegistryClient::connect(host, name, insecure, creds, Tuning::default()).await?;
-    Ok(crate::oci::push::push(&client, &image.tag, &art, crate::oci::push::TagRule::Move).await?.digest)
+    Ok(crate::oci::push::push(&client, tag, &art, crate::oci::push::TagRule::Move).await?.digest)
 }
 
 #[cfg(test)]

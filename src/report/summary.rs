@@ -108,11 +108,3 @@ pub fn highlights(newest: &[Outcome], previous: Option<&BuiltIndex>, top: usize)
     h.biggest.truncate(top);
     h
 }
-
-/// Is version `a` newer than `b`? Semver order; text order when either does not parse.
-pub fn newer(a: &str, b: &str) -> bool {
-    match (semver::Version::parse(a), semver::Version::parse(b)) {
-        (Ok(a), Ok(b)) => a > b,
-        _ => a > b,
-    }
-}

@@ -72,6 +72,16 @@ pub struct Bearer {
     pub upstream_basic: String,
     /// Issue a new token (invalidating the old one) after this many authorized requests; 0: never.
     pub rotate_every: u32,
+    /// `/token` reads the request, then says nothing for this long and hangs up (a stalled token
+    /// service).
+    pub token_stall: Option<Duration>,
+}
+
+/// One `/token` request: its path (the scope is in the query) and its `User-Agent`.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub path: String,
+    pub user_agent: Option<String>,
 }
 
 /// A `Retry-After` value in HTTP-date form, `secs` from now.
@@ -146,6 +156,7 @@ struct State {
     log: Vec<Seen>,
     token_generation: u32,
     tokens_issued: u32,
+    token_requests: Vec<TokenRequest>,
     authorized: u32,
     rule_hits: Vec<u32>,
     flood_sent: u64,
@@ -169,6 +180,7 @@ impl FaultProxy {
             log: Vec::new(),
             token_generation: 0,
             tokens_issued: 0,
+            token_requests: Vec::new(),
             authorized: 0,
             rule_hits: vec![0; config.rules.len()],
             flood_sent: 0,
@@ -197,6 +209,11 @@ impl FaultProxy {
 
     pub fn tokens_issued(&self) -> u32 {
         self.state.lock().unwrap().tokens_issued
+    }
+
+    /// Every `/token` request, granted or not.
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.state.lock().unwrap().token_requests.clone()
     }
 
     /// Bytes a `Flood` rule got onto the wire before the client hung up.
@@ -274,6 +291,12 @@ async fn handle(
         let auth = header(&head, "authorization");
         let host = header(&head, "host").unwrap_or_default();
         if path.starts_with("/token") {
+            let user_agent = header(&head, "user-agent");
+            state.lock().unwrap().token_requests.push(TokenRequest { path: path.clone(), user_agent });
+            if let Some(stall) = b.token_stall {
+                tokio::time::sleep(stall).await;
+                return client.shutdown().await;
+            }
             let pull_only = path.contains("pull") && !path.contains("push");
             let ok = (auth.as_deref() == Some(b.client_basic.as_str()) && path.contains(cfg.token_scope))
                 || (cfg.anonymous_pull && auth.is_none() && pull_only);
