@@ -49,11 +49,7 @@ impl Copyleft {
 
 /// Parse an expression as crates.io takes it.
 pub fn parse(expression: &str) -> Result<Expression, String> {
-    Expression::parse_mode(expression, ParseMode::LAX).map_err(|e| one_line(&e.to_string()))
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    Expression::parse_mode(expression, ParseMode::LAX).map_err(|e| crate::error::squash(&e.to_string()))
 }
 
 /// The license of a requirement as the inventory names it: the current id (a deprecated GNU id

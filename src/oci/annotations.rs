@@ -56,7 +56,7 @@ fn common(result: &BuildResult, build_id: &str) -> BTreeMap<String, String> {
     put(URL, crates_io_url(&result.crate_name, &result.version));
     put(SOURCE, meta.repository.clone().unwrap_or_else(|| format!("https://crates.io/crates/{}", result.crate_name)));
     put(LICENSES, result.licenses.declared.clone().or(meta.license.clone()).unwrap_or_default());
-    put(DESCRIPTION, meta.description.clone().map(|d| one_line(&d)).unwrap_or_default());
+    put(DESCRIPTION, meta.description.clone().map(|d| crate::error::squash(&d)).unwrap_or_default());
     // crates.io identifies a published source by the sha256 of its .crate (a git revision, when
     // present in .cargo_vcs_info.json, is the publisher's claim and not verified).
     put(REVISION, result.source.as_ref().map(|s| format!("sha256:{}", s.crate_sha256)).unwrap_or_default());
@@ -94,10 +94,6 @@ pub fn binary(
     a.insert(SRCBUILD_TAG.into(), srcbuild_tag.to_string());
     a.insert(SRCBUILD_DIGEST.into(), srcbuild_digest.to_string());
     a
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

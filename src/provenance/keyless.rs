@@ -192,7 +192,7 @@ async fn sign_with_timestamp(
     let stamping = format!("{what}: timestamping the signature");
     let answer = client.post_json(&stamping, tsa_url, &body, TSA_LIMIT).await?;
     if !answer.status.is_success() {
-        return Err(environment(format!("{}: {}", answer.unexpected(&stamping), one_line(&answer.text()))));
+        return Err(environment(format!("{}: {}", answer.unexpected(&stamping), brief(&answer.text()))));
     }
     let token = TimestampToken::from_bytes(&answer.bytes);
     Ok(BundleV03::with_certificate_and_dsse(cert.leaf_certificate().clone(), envelope)
@@ -200,8 +200,9 @@ async fn sign_with_timestamp(
         .into_bundle())
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect()
+/// A service's answer, on one line, at most 200 characters.
+fn brief(s: &str) -> String {
+    crate::error::cut(&crate::error::squash(s), 200)
 }
 
 /// A `sigstore-sign` failure as the outcome of one try. Statuses are judged as for a creating POST
@@ -232,7 +233,7 @@ fn attempt_of(what: &str, urls: &Urls, e: sigstore_sign::Error) -> Attempt {
     }
     let failure = HttpFailure { what: what.to_string(), request: Some(request), cause, attempts: 1, gave_up: None };
     let text = match failure.cause {
-        Cause::Status(_) => format!("{failure}: {}", one_line(message)),
+        Cause::Status(_) => format!("{failure}: {}", brief(message)),
         _ => failure.to_string(),
     };
     Attempt::Fatal(environment(text))
