@@ -13,7 +13,7 @@
 #    cached in the tool cache under a digest of the action's source (a second step reuses it).
 #
 # `bootstrap.sh tool NAME X.Y.Z` does steps 1-2 for a helper the action runs beside cratemill
-# (cargo-auditable): the asset NAME-X.Y.Z-<triple> of the same release, verified against the same
+# (cargo-auditable): the asset cratemill-<version>-NAME-X.Y.Z-<triple> of the same release, verified against the same
 # sums; prints its path, or exits 1 when there is none (dist/run.sh then builds it).
 #
 # CRATEMILL_BOOTSTRAP_EXE (tests, local runs) names an already-built cratemill to use as is.
@@ -141,13 +141,14 @@ from_release() {
 }
 
 # tool NAME TOOL_VERSION: a helper the action runs beside cratemill (cargo-auditable), built by the
-# same release workflow as the asset NAME-TOOL_VERSION-<triple> of cratemill's release, listed in
-# the same dist/sha256sums.txt. 1 = none for this version or runner.
+# same release workflow as the asset cratemill-<version>-NAME-TOOL_VERSION-<triple> of cratemill's
+# release (every release rebuilds it, so the name says which release's bytes the sums line is
+# for), listed in the same dist/sha256sums.txt. 1 = none for this version or runner.
 tool() {
   local triple
   triple="$(runner_triple)"
   [[ -n "$triple" ]] || { note "no release asset for $(uname -m)"; return 1; }
-  verified "$1-$2-$triple" "$(tool_cache)/$1/$2/${triple%%-*}" "$1"
+  verified "cratemill-$VERSION-$1-$2-$triple" "$(tool_cache)/$1/$2-cratemill-$VERSION/${triple%%-*}" "$1"
 }
 
 # A digest of the action's source (Cargo.toml, Cargo.lock, src/): the cache key of a source build.

@@ -4,10 +4,14 @@
 # source: the .crate is checked against the sha256 that the crates.io index gives for it, and built
 # with its own Cargo.lock (`--locked`) by cargo-zigbuild, as cratemill itself is built.
 # Used by .github/workflows/release.yml; needs cargo, cargo-zigbuild, curl, jq and TARGET's std.
-#   usage: dist/build-auditable.sh TARGET OUT_DIR     (writes OUT_DIR/cargo-auditable-<version>-TARGET)
+#   usage: dist/build-auditable.sh TARGET OUT_DIR [PREFIX]
+#   writes OUT_DIR/PREFIXcargo-auditable-<version>-TARGET; the release passes PREFIX=cratemill-<its
+#   version>- so that every asset of a release, and its line in dist/sha256sums.txt, names the
+#   release (the same cargo-auditable version is rebuilt, with other bytes, by every release).
 set -euo pipefail
 target=${1:?usage: dist/build-auditable.sh TARGET OUT_DIR}
-out=${2:?usage: dist/build-auditable.sh TARGET OUT_DIR}
+out=${2:?usage: dist/build-auditable.sh TARGET OUT_DIR [PREFIX]}
+prefix=${3:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 version=$(sed -n 's/^CARGO_AUDITABLE_VERSION=//p' "$here/run.sh")
 [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "error: no CARGO_AUDITABLE_VERSION in dist/run.sh" >&2; exit 2; }
@@ -22,7 +26,7 @@ echo "$want  $work/src.crate" | sha256sum -c --quiet - ||
 tar -xzf "$work/src.crate" -C "$work"
 (cd "$work/cargo-auditable-$version" && cargo zigbuild --release --locked --quiet --target "$target")
 mkdir -p "$out"
-asset="$out/cargo-auditable-$version-$target"
+asset="$out/${prefix}cargo-auditable-$version-$target"
 cp "$work/cargo-auditable-$version/target/$target/release/cargo-auditable" "$asset"
 file "$asset" | grep -q 'statically linked' || { echo "error: $asset is not static" >&2; exit 1; }
 "$asset" auditable --version >/dev/null 2>&1 || [[ "${target%%-*}" != "$(uname -m)" ]] ||

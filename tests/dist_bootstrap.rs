@@ -256,7 +256,7 @@ fn the_release_url_comes_from_the_action_path_when_the_repository_variable_is_em
     assert!(!stderr(&o).contains("downloading"), "{}", stderr(&o));
 }
 
-const TOOL_ASSET: &str = "cargo-auditable-0.7.7-x86_64-unknown-linux-musl";
+const TOOL_ASSET: &str = "cratemill-9.8.7-cargo-auditable-0.7.7-x86_64-unknown-linux-musl";
 const FAKE_TOOL: &[u8] = b"#!/bin/sh\necho fake-cargo-auditable\n";
 
 fn tool_route() -> String {
@@ -273,7 +273,10 @@ fn a_helper_tool_comes_verified_from_the_same_release() {
     let (o, exe) = s.run_args(&["tool", "cargo-auditable", "0.7.7"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    assert_eq!(path, s.path("cache/cargo-auditable/0.7.7/x86_64/cargo-auditable").display().to_string());
+    assert_eq!(
+        path,
+        s.path("cache/cargo-auditable/0.7.7-cratemill-9.8.7/x86_64/cargo-auditable").display().to_string()
+    );
     assert_eq!(run_exe(&path), "fake-cargo-auditable");
     assert_eq!(exe, None, "the tool is not the action's `exe` output");
     assert!(!s.path("cargo.log").exists(), "nothing built");
@@ -291,7 +294,7 @@ fn a_tampered_helper_tool_is_refused_and_a_missing_one_is_left_to_the_caller() {
     let (o, _) = s.run_args(&["tool", "cargo-auditable", "0.7.7"], &[]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("refusing to run it"), "{}", stderr(&o));
-    assert!(!s.path("cache/cargo-auditable/0.7.7/x86_64/cargo-auditable").exists(), "never kept");
+    assert!(!s.path("cache/cargo-auditable/0.7.7-cratemill-9.8.7/x86_64/cargo-auditable").exists(), "never kept");
     // No sums line for this version: exit 1 (dist/run.sh builds it), nothing fetched.
     let s = Setup::new(None);
     s.server.set_route(&tool_route(), FAKE_TOOL.to_vec());
