@@ -6,19 +6,22 @@
 //! (`missing-system-library`, `build-script-failed`, `link-error`; the ladder finds it with
 //! `prepare::plan_addition`), the same with that crate added as a pinned direct dependency with its
 //! vendoring feature (cargo unifies the features), without `--locked` (the manifest changed; the
-//! pin keeps the locked version); then the requested features (`--all-features` by default) with the shipped `Cargo.lock`
+//! pin keeps the locked version); on a failure inside a package of the shipped `Cargo.lock` (or a
+//! known blocker of the target in it: `lift::BLOCKERS`), the same with that one package lifted
+//! (`cargo update -p NAME@FROM`, run by the ladder before it asks; the lock keeps every other pin),
+//! without `--locked`; then the requested features (`--all-features` by default) with the shipped `Cargo.lock`
 //! (`--locked`); on "a locked version is not in the index" (`locked-version-unavailable`), the same
 //! with the shipped `Cargo.lock` set aside (cargo keeps a lock's pins even without `--locked`, so only
 //! a fresh resolution gets past a version the index does not serve); on "lock file needs to be
 //! updated", the same without `--locked` (cargo updates the lock);
-//! on a compile error inside a registry dependency while the shipped `Cargo.lock` was used, the same
-//! with the lock set aside (a semver-compatible newer release of the dependency often supports the
+//! on a compile error inside a registry dependency while the shipped `Cargo.lock` was used (as
+//! shipped, or with lifts), the same with the lock set aside (a semver-compatible newer release of the dependency often supports the
 //! target the pinned one predates: `libc` 0.2.149 has no loongarch64-musl types, later 0.2.x do);
 //! on "feature does not exist", the same without the added vendoring features; after any other
 //! failure of `--all-features` (it can switch on unstable or platform-only features), default features.
 //! Timeouts and resource exhaustion end the ladder: another attempt would hit the same wall.
 
-use crate::schema::result::{FailureClass, ManifestAddition};
+use crate::schema::result::{FailureClass, LockLift, ManifestAddition};
 
 use super::backend::{Features, Lock};
 
@@ -34,6 +37,8 @@ pub struct Rung {
     pub toolchain: ToolchainPick,
     /// Dependencies added to the crate's manifest, in order (they stay for every later attempt).
     pub additions: Vec<ManifestAddition>,
+    /// Packages of the shipped lock lifted alone, in order (the lock keeps them until it is set aside).
+    pub lifts: Vec<LockLift>,
 }
 
 /// Which toolchain an attempt runs.
@@ -58,11 +63,14 @@ pub struct Hints {
     pub stable_available: bool,
     /// A `-sys` crate the failure names, to add with its vendoring feature (not added before).
     pub vendor: Option<ManifestAddition>,
+    /// A package of the shipped lock the ladder lifted alone after this failure (`lift`): the
+    /// lock holds it already, the next attempt uses it.
+    pub lift: Option<LockLift>,
 }
 
 pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Rung {
     let lock = if has_lock { Lock::Locked } else { Lock::Unlocked };
-    Rung { features, extra_features, lock, toolchain: ToolchainPick::Chosen, additions: Vec::new() }
+    Rung { features, extra_features, lock, toolchain: ToolchainPick::Chosen, additions: Vec::new(), lifts: Vec::new() }
 }
 
 /// The next attempt after `last` failed with `hints`, or `None` to give up.
@@ -78,11 +86,18 @@ pub fn next(last: &Rung, hints: &Hints, tried: &[Rung]) -> Option<Rung> {
         additions.push(addition.clone());
         let lock = if last.lock == Lock::Locked { Lock::Unlocked } else { last.lock };
         Rung { additions, lock, ..last.clone() }
+    } else if let Some(lift) = &hints.lift {
+        let mut lifts = last.lifts.clone();
+        lifts.push(lift.clone());
+        let lock = if last.lock == Lock::Locked { Lock::Unlocked } else { last.lock };
+        Rung { lifts, lock, ..last.clone() }
     } else if hints.class == FailureClass::LockedVersionUnavailable && last.lock != Lock::Fresh {
         Rung { lock: Lock::Fresh, ..last.clone() }
     } else if hints.lock_outdated && last.lock == Lock::Locked {
         Rung { lock: Lock::Unlocked, ..last.clone() }
-    } else if hints.dependency_error && last.lock == Lock::Locked {
+    } else if hints.dependency_error
+        && (last.lock == Lock::Locked || !last.lifts.is_empty() && last.lock != Lock::Fresh)
+    {
         Rung { lock: Lock::Fresh, ..last.clone() }
     } else if hints.feature_problem && !last.extra_features.is_empty() {
         Rung { extra_features: Vec::new(), ..last.clone() }
@@ -106,6 +121,7 @@ mod tests {
             dependency_error: false,
             stable_available: false,
             vendor: None,
+            lift: None,
         }
     }
 
@@ -183,6 +199,26 @@ mod tests {
         // Nothing more to vendor: the usual ladder, keeping the addition.
         let p3 = next(&p2, &hints(FailureClass::MissingSystemLibrary), &[p1, p2.clone()]).unwrap();
         assert_eq!(p3, Rung { features: Features::Default, ..p2 });
+    }
+
+    #[test]
+    fn a_lifted_package_is_the_next_attempt_and_a_fresh_resolution_comes_after() {
+        let p1 = first(Features::All, vec![], true);
+        let lift = LockLift {
+            package: "libc".into(),
+            from: "0.2.149".into(),
+            to: "0.2.155".into(),
+            precise: true,
+            changed: vec!["libc".into()],
+            reason: String::new(),
+        };
+        let o = Hints { lift: Some(lift.clone()), dependency_error: true, ..hints(FailureClass::CompileError) };
+        let p2 = next(&p1, &o, std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p2, Rung { lifts: vec![lift], lock: Lock::Unlocked, ..p1.clone() });
+        // Still failing inside a dependency, nothing more to lift: the lock is set aside.
+        let o = Hints { dependency_error: true, ..hints(FailureClass::CompileError) };
+        let p3 = next(&p2, &o, &[p1, p2.clone()]).unwrap();
+        assert_eq!(p3, Rung { lock: Lock::Fresh, ..p2 });
     }
 
     #[test]

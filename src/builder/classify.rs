@@ -69,7 +69,7 @@ use env_rules::{
     out_of_resources, target_not_installed, timeout, toolchain_too_old, unknown_feature,
 };
 pub use log::strip_timestamp;
-use log::{cut, one_line, tail, Log};
+use log::{cut, named_packages, one_line, tail, Log};
 
 use super::process::Outcome;
 use crate::schema::result::{Failure, FailureClass};
@@ -96,6 +96,11 @@ pub struct Classification {
     pub lock_outdated: bool,
     /// A requested feature does not exist: retry with default features.
     pub feature_problem: bool,
+    /// The packages the log names as failing, with their version when the log says it (the
+    /// ladder lifts one of them in the shipped `Cargo.lock`): rustc's error locations in registry
+    /// sources first, then failed build scripts, crates that did not compile, crates an error
+    /// message names.
+    pub named: Vec<(String, Option<String>)>,
 }
 
 impl Classification {
@@ -164,6 +169,7 @@ pub fn classify(log: &str, exit: &Outcome) -> Classification {
         summary: cut(&one_line(&hit.summary), MAX_SUMMARY_CHARS),
         lock_outdated,
         feature_problem,
+        named: named_packages(&log),
     }
 }
 

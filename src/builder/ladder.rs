@@ -8,7 +8,10 @@
 //! if not, the failure says why. After a failure naming a `-sys` crate of the lock graph with a
 //! vendoring feature (`prepare::plan_addition`, pure), the next attempt adds it to the crate's
 //! manifest, pinned to its locked version, recorded in result.json (`manifest_additions`, a
-//! `prepare` step) and replayed by the `-srcbuild-` archive. I/O edge: runs cargo through `process`; the command lines
+//! `prepare` step) and replayed by the `-srcbuild-` archive. After a failure naming a package of
+//! the shipped lock (or with a known blocker of the target in it: `lift::plan`, pure), the ladder
+//! lifts that one package (`cargo update -p NAME@FROM`, with the network, run like the fetch),
+//! records it (`lock_lifts`, a `prepare` step) and the next attempt uses that lock. I/O edge: runs cargo through `process`; the command lines
 //! (`backend`, `group`), the next attempt (`attempts`) and the classification (`classify`) are pure.
 
 use std::collections::BTreeMap;
@@ -17,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::actions::Runner;
-use crate::schema::result::{Attempt, BuildResult, FailureClass, ManifestAddition, Toolchain};
+use crate::schema::result::{Attempt, BuildResult, FailureClass, LockLift, ManifestAddition, Toolchain};
 use crate::schema::{Backend, Phase};
 
 use super::attempts::{self, Rung, ToolchainPick};
@@ -28,6 +31,7 @@ pub use super::compiled::Described;
 use super::compiled::METADATA_CAP;
 use super::group::{self, GroupOutcome};
 use super::invocation::GroupRole;
+use super::lift;
 use super::log::BuildLog;
 use super::prepare;
 use super::process::{self, CommandLine, Env, Outcome, Output, Process};
@@ -84,7 +88,7 @@ impl Ladder<'_> {
         }
         let mut rung = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
         let mut tried: Vec<Rung> = Vec::new();
-        let mut fetched: Option<(Lock, ToolchainPick)> = None;
+        let mut fetched: Option<Fetched> = None;
         if !self.setup.plan.group_others().is_empty() {
             if let Some(dir) = self.lead_group(&rung, root, prepared, &mut fetched).await? {
                 return self.collect(&dir);
@@ -97,10 +101,11 @@ impl Ladder<'_> {
                 prepare::set_lock_aside(root, self.log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
             }
             self.add_dependencies(root, &rung.additions)?;
-            let fetch_failed = if fetched == Some((rung.lock, rung.toolchain)) {
+            let key = (rung.lock, rung.toolchain, rung.lifts.len());
+            let fetch_failed = if fetched == Some(key) {
                 None
             } else {
-                fetched = Some((rung.lock, rung.toolchain));
+                fetched = Some(key);
                 self.fetch_deps(&rung, root, prepared).await?
             };
             let end = match fetch_failed {
@@ -118,14 +123,7 @@ impl Ladder<'_> {
                 AttemptEnd::Failed(c) => c,
             };
             let broke = failed.class == FailureClass::NightlyBreakage && rung.toolchain == ToolchainPick::Chosen;
-            let hints = attempts::Hints {
-                class: failed.class,
-                lock_outdated: failed.lock_outdated,
-                feature_problem: failed.feature_problem,
-                dependency_error: failed.in_registry_dependency(),
-                stable_available: broke && self.stable_toolchain().await.is_ok(),
-                vendor: self.vendoring_for(&failed, root, &rung.additions),
-            };
+            let hints = self.hints_after(&failed, broke, root, (&rung, n), prepared).await?;
             match attempts::next(&rung, &hints, &tried) {
                 Some(next) if Instant::now() < self.deadline => {
                     if next.toolchain != rung.toolchain {
@@ -137,6 +135,88 @@ impl Ladder<'_> {
                 _ => return Err(self.gave_up(&failed, n, broke)),
             }
         }
+    }
+
+    /// What the failure `failed` of attempt `n` on `rung` says about the next attempt; when the
+    /// nightly retry and vendoring do not apply, a package of the shipped lock it names is lifted
+    /// first ([`Ladder::lift_for`]).
+    async fn hints_after(
+        &mut self,
+        failed: &classify::Classification,
+        broke: bool,
+        root: &Path,
+        (rung, n): (&Rung, usize),
+        prepared: &Prepared,
+    ) -> Result<attempts::Hints, PhaseError> {
+        let stable_available = broke && self.stable_toolchain().await.is_ok();
+        let vendor = self.vendoring_for(failed, root, &rung.additions);
+        let lift = if stable_available || vendor.is_some() || !prepared.has_lock || n >= attempts::MAX_ATTEMPTS {
+            None
+        } else {
+            self.lift_for(failed, root, rung, prepared).await?
+        };
+        Ok(attempts::Hints {
+            class: failed.class,
+            lock_outdated: failed.lock_outdated,
+            feature_problem: failed.feature_problem,
+            dependency_error: failed.in_registry_dependency(),
+            stable_available,
+            vendor,
+            lift,
+        })
+    }
+
+    /// The registry packages of the crate's `Cargo.lock` as it is now, read through the one
+    /// no-follow reader (crate code has run); `None` when there is none to read.
+    fn lock_now(&self, root: &Path) -> Option<Vec<(String, String)>> {
+        let work = crate::untrusted::Tree::new(self.work, self.deadline);
+        let lock = work.read(&root.join("Cargo.lock"), crate::untrusted::LOCK_CAP).ok()??;
+        Some(prepare::locked_packages(&String::from_utf8_lossy(&lock)))
+    }
+
+    /// Lift one package of the shipped lock that `failed` names (or a known blocker of the target,
+    /// `lift::plan`) alone: `cargo update -p NAME@FROM [--precise V]`, which has the network, so it
+    /// runs like the fetch: after [`Ladder::before_cargo`], in the sandbox's fetch policy. The lift,
+    /// when it moved the package, is recorded (result.json `lock_lifts`, a `prepare` step, the log)
+    /// and returned for the next attempt; a failed or empty update only leaves a note.
+    async fn lift_for(
+        &mut self,
+        failed: &classify::Classification,
+        root: &Path,
+        rung: &Rung,
+        prepared: &Prepared,
+    ) -> Result<Option<LockLift>, PhaseError> {
+        use FailureClass::{BuildScriptFailed, CompileError, LinkError, UnsupportedTarget};
+        let liftable = matches!(failed.class, CompileError | UnsupportedTarget | BuildScriptFailed | LinkError);
+        if !liftable || rung.lock == Lock::Fresh || Instant::now() >= self.deadline {
+            return Ok(None);
+        }
+        let Some(before) = self.lock_now(root) else { return Ok(None) };
+        let Some(lift) = lift::plan(&failed.named, &before, self.setup.target.triple, &rung.lifts) else {
+            return Ok(None);
+        };
+        self.before_cargo(root, Phase::Fetch)?;
+        let command =
+            backend::update_command(&root.join("Cargo.toml"), &CargoToolchain::of(self.toolchain_for(rung)), &lift);
+        self.log.group(self.runner, &format!("lift {} alone in Cargo.lock", lift.spec()));
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let wrapped = self.sandboxed(&command, root, true);
+        let env = self.env_for(rung, prepared);
+        let run = self.run_logged(&wrapped, &env, root).await;
+        self.log.end_group(self.runner);
+        let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        let after = if run.success() { self.lock_now(root) } else { None };
+        let Some((done, changed)) = after.and_then(|after| lift::record(&lift, &before, &after, &failed.summary))
+        else {
+            let why = run.lines.iter().rev().find(|l| l.contains("error")).cloned().unwrap_or_default();
+            self.log.note(&format!("lifting {} alone did not move it: {why}", lift.spec()));
+            return Ok(None);
+        };
+        let step = lift::step(&done);
+        self.log.note(&format!("prepare: {step}, after: {} (changed: {})", done.reason, changed.join(", ")));
+        self.result.prepare.push(step);
+        self.result.lock_lifts.push(done.clone());
+        Ok(Some(done))
     }
 
     /// The ladder's end after `n` attempts, the last of which failed as `failed`; after a nightly
@@ -167,8 +247,7 @@ impl Ladder<'_> {
         let work = crate::untrusted::Tree::new(self.work, self.deadline);
         let cargo_home = self.setup.cargo_home(self.work);
         let home = crate::untrusted::Tree::new(&cargo_home, self.deadline);
-        let lock = work.read(&root.join("Cargo.lock"), crate::untrusted::LOCK_CAP).ok()??;
-        let locked = prepare::locked_packages(&String::from_utf8_lossy(&lock));
+        let locked = self.lock_now(root)?;
         let sources = sandbox::registry_sources(&cargo_home);
         let features_of = |name: &str, version: &str| {
             let listed = home.check_dir(&sources).and_then(|()| std::fs::read_dir(&sources));
@@ -269,7 +348,7 @@ impl Ladder<'_> {
         rung: &Rung,
         root: &Path,
         prepared: &Prepared,
-        fetched: &mut Option<(Lock, ToolchainPick)>,
+        fetched: &mut Option<Fetched>,
     ) -> Result<Option<PathBuf>, PhaseError> {
         let setup = self.setup;
         let Some(shared) = setup.plan.shared_downloads.clone() else { return Ok(None) };
@@ -278,7 +357,7 @@ impl Ladder<'_> {
             self.log.note("fetching for every target of the group failed: each target builds alone");
             return Ok(None);
         }
-        *fetched = Some((rung.lock, rung.toolchain));
+        *fetched = Some((rung.lock, rung.toolchain, rung.lifts.len()));
         self.describe(root, rung, prepared).await?;
         let others: Vec<&str> = setup.plan.group_others().iter().map(|t| t.triple).collect();
         let command = group::command(&self.command_for(rung, root, None), &others);
@@ -629,6 +708,9 @@ impl Ladder<'_> {
         Err(classified(Phase::Inspect, class, why, rejected))
     }
 }
+
+/// What the last dependency fetch was for: the lock, the toolchain and how many lifts the lock had.
+type Fetched = (Lock, ToolchainPick, usize);
 
 /// How one attempt ended: the folder its executables are in, or its classified failure.
 enum AttemptEnd {

@@ -33,6 +33,10 @@ pub struct BuildResult {
     /// lock graph through cargo's feature unification, after a failure that named it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifest_additions: Vec<ManifestAddition>,
+    /// Packages of the shipped `Cargo.lock` lifted alone (`cargo update -p NAME@FROM`), every other
+    /// pin kept, after a failure inside them or a known blocker of the target; in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_lifts: Vec<LockLift>,
     pub toolchain: Option<Toolchain>,
     /// The RUSTFLAGS given to the target's artifacts.
     pub rustflags: String,
@@ -256,6 +260,7 @@ impl BuildResult {
             package: None,
             prepare: Vec::new(),
             manifest_additions: Vec::new(),
+            lock_lifts: Vec::new(),
             toolchain: None,
             rustflags: String::new(),
             build_env: BTreeMap::new(),
@@ -379,6 +384,25 @@ pub struct ManifestAddition {
     /// The locked version, added as `=VERSION`.
     pub version: String,
     pub features: Vec<String>,
+    /// The failure it answers (the failed attempt's summary).
+    pub reason: String,
+}
+
+/// One package of the shipped `Cargo.lock` moved to another version, alone: `cargo update -p
+/// NAME@FROM` (to its newest semver-compatible release) or with `--precise TO` (the first release
+/// that supports the target, from cratemill's table of known blockers, docs/build.md).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+pub struct LockLift {
+    pub package: String,
+    /// The version the shipped lock pinned.
+    pub from: String,
+    /// The version the lock holds after the lift.
+    pub to: String,
+    /// `--precise TO` was asked for (a known blocker); otherwise the newest compatible release.
+    pub precise: bool,
+    /// Every package whose locked version the lift changed (the package itself, and its own
+    /// dependencies only when it could not move without them).
+    pub changed: Vec<String>,
     /// The failure it answers (the failed attempt's summary).
     pub reason: String,
 }
