@@ -278,6 +278,12 @@ fn a_lock_pinning_a_broken_dependency_builds_with_only_that_package_lifted() {
     let [first, second] = &r.attempts[..] else { panic!("two attempts: {:#?}", r.attempts) };
     assert!(first.locked, "{first:#?}");
     let failure = first.failure.as_ref().expect("the locked attempt failed");
+    assert_eq!(failure.class, FailureClass::DependsOn, "{}", failure.message);
+    assert!(
+        failure.message.starts_with("inside dependency oldc 1.0.0: error: oldc 1.0.0 predates"),
+        "{}",
+        failure.message
+    );
     assert!(failure.evidence.iter().any(|l| l.contains("oldc-1.0.0")), "{:?}", failure.evidence);
     assert!(second.produced_binaries && !second.locked && !second.fresh_lock, "{second:#?}");
     let [lift] = &r.lock_lifts[..] else { panic!("one lift: {:#?}", r.lock_lifts) };

@@ -109,7 +109,8 @@ fn a_dependency_that_fails_to_compile_at_its_locked_version_builds_on_a_fresh_re
     let (r, out) = build_ok(&reg, "app@0.1.0", dir.path());
     assert_eq!(r.attempts.len(), 2, "{:?}", r.attempts);
     let failure = r.attempts[0].failure.as_ref().expect("the locked attempt failed");
-    assert_eq!(failure.class, FailureClass::CompileError, "{}", failure.message);
+    assert_eq!(failure.class, FailureClass::DependsOn, "{}", failure.message);
+    assert!(failure.message.starts_with("inside dependency dep 1.0.0: "), "{}", failure.message);
     assert!(
         failure.evidence.iter().any(|l| l.contains("/registry/src/") && l.contains("dep-1.0.0")),
         "{:?}",

@@ -19,14 +19,24 @@
 //! target the pinned one predates: `libc` 0.2.149 has no loongarch64-musl types, later 0.2.x do);
 //! on "feature does not exist", the same without the added vendoring features; after any other
 //! failure of `--all-features` (it can switch on unstable or platform-only features), default features.
-//! Timeouts and resource exhaustion end the ladder: another attempt would hit the same wall.
+//!
+//! Spurious failures (`FailureClass::is_spurious`: `oom`, `no-space`, `timeout`, `ice`) are retried
+//! as they are, at most [`SPURIOUS_RETRIES`] times per job (after `oom` with one job), and not
+//! counted in [`MAX_ATTEMPTS`]; then the ladder ends (another rung would hit the same wall).
+//! `network-access` is spurious but not retried as is (the sandbox stays offline): the ladder goes
+//! on as after a real failure (default features may leave the downloading part out). Real failures
+//! are never retried as they were: each next rung changes something.
 
 use crate::schema::result::{FailureClass, LockLift, ManifestAddition};
 
 use super::backend::{Features, Lock};
 
-/// At most this many attempts per job.
+/// At most this many attempts per job, spurious retries not counted.
 pub const MAX_ATTEMPTS: usize = 4;
+
+/// At most this many spurious retries per job (`FailureClass::is_spurious`): the same attempt
+/// again, after `oom` with one job.
+pub const SPURIOUS_RETRIES: usize = 2;
 
 /// One rung of the ladder: what one attempt asks cargo for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +49,10 @@ pub struct Rung {
     pub additions: Vec<ManifestAddition>,
     /// Packages of the shipped lock lifted alone, in order (the lock keeps them until it is set aside).
     pub lifts: Vec<LockLift>,
+    /// Which spurious retry this attempt is (0: none), counted over the job.
+    pub retry: usize,
+    /// Build with one job (`-j 1`), after an `oom`: fewer compilers at once need less memory.
+    pub one_job: bool,
 }
 
 /// Which toolchain an attempt runs.
@@ -70,14 +84,41 @@ pub struct Hints {
 
 pub fn first(features: Features, extra_features: Vec<String>, has_lock: bool) -> Rung {
     let lock = if has_lock { Lock::Locked } else { Lock::Unlocked };
-    Rung { features, extra_features, lock, toolchain: ToolchainPick::Chosen, additions: Vec::new(), lifts: Vec::new() }
+    Rung {
+        features,
+        extra_features,
+        lock,
+        toolchain: ToolchainPick::Chosen,
+        additions: Vec::new(),
+        lifts: Vec::new(),
+        retry: 0,
+        one_job: false,
+    }
 }
 
 /// The next attempt after `last` failed with `hints`, or `None` to give up.
 pub fn next(last: &Rung, hints: &Hints, tried: &[Rung]) -> Option<Rung> {
-    if tried.len() >= MAX_ATTEMPTS || matches!(hints.class, FailureClass::Timeout | FailureClass::OutOfResources) {
+    let retries = tried.iter().filter(|r| r.retry > 0).count();
+    if tried.len() - retries >= MAX_ATTEMPTS {
         return None;
     }
+    if hints.class.is_spurious() {
+        if hints.class == FailureClass::NetworkAccess {
+            // The sandbox stays offline: the same attempt would reach for the network again.
+        } else if retries < SPURIOUS_RETRIES {
+            let one_job = last.one_job || hints.class == FailureClass::Oom;
+            return Some(Rung { retry: retries + 1, one_job, ..last.clone() });
+        } else {
+            return None;
+        }
+    }
+    let mut candidate = real_next(last, hints)?;
+    candidate.retry = 0;
+    (!tried.contains(&candidate)).then_some(candidate)
+}
+
+/// The next attempt after a real failure (or `network-access`), before the checks of [`next`].
+fn real_next(last: &Rung, hints: &Hints) -> Option<Rung> {
     let nightly_broke = hints.class == FailureClass::NightlyBreakage && hints.stable_available;
     let candidate = if nightly_broke && last.toolchain == ToolchainPick::Chosen {
         Rung { toolchain: ToolchainPick::Stable, ..last.clone() }
@@ -106,7 +147,7 @@ pub fn next(last: &Rung, hints: &Hints, tried: &[Rung]) -> Option<Rung> {
     } else {
         return None;
     };
-    (!tried.contains(&candidate)).then_some(candidate)
+    Some(candidate)
 }
 
 #[cfg(test)]
@@ -222,9 +263,23 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_end_the_ladder() {
+    fn spurious_failures_are_retried_as_they_are_a_bounded_number_of_times() {
         let p1 = first(Features::All, vec![], false);
-        assert_eq!(next(&p1, &hints(FailureClass::Timeout), std::slice::from_ref(&p1)), None);
+        let oom = hints(FailureClass::Oom);
+        let p2 = next(&p1, &oom, std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p2, Rung { retry: 1, one_job: true, ..p1.clone() }, "after oom, with one job");
+        let p3 = next(&p2, &hints(FailureClass::Ice), &[p1.clone(), p2.clone()]).unwrap();
+        assert_eq!(p3, Rung { retry: 2, ..p2.clone() });
+        assert_eq!(next(&p3, &oom, &[p1.clone(), p2.clone(), p3.clone()]), None, "{SPURIOUS_RETRIES} retries per job");
+        // A real failure after a retry: the usual ladder, the retries not counted as attempts.
+        let p4 = next(&p3, &hints(FailureClass::CompileError), &[p1.clone(), p2, p3.clone()]).unwrap();
+        assert_eq!(p4, Rung { features: Features::Default, retry: 0, ..p3 });
+        // The same for a timeout while the job has time left (the ladder checks its deadline).
+        let p = next(&p1, &hints(FailureClass::Timeout), std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p, Rung { retry: 1, ..p1.clone() });
+        // network-access: not retried as is; the ladder goes on (default features).
+        let p = next(&p1, &hints(FailureClass::NetworkAccess), std::slice::from_ref(&p1)).unwrap();
+        assert_eq!(p, Rung { features: Features::Default, ..p1.clone() });
     }
 
     #[test]

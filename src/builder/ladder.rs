@@ -126,6 +126,14 @@ impl Ladder<'_> {
             let hints = self.hints_after(&failed, broke, root, (&rung, n), prepared).await?;
             match attempts::next(&rung, &hints, &tried) {
                 Some(next) if Instant::now() < self.deadline => {
+                    if next.retry > 0 {
+                        let how = if next.one_job { ", with one job" } else { "" };
+                        let (k, max) = (next.retry, attempts::SPURIOUS_RETRIES);
+                        self.log.note(&format!(
+                            "{} is spurious: the same attempt again{how} (retry {k} of {max})",
+                            failed.class
+                        ));
+                    }
                     if next.toolchain != rung.toolchain {
                         let rustc = self.toolchain_for(&next).rustc.clone();
                         self.log.note(&format!("nightly broke the build: the next attempt runs on stable ({rustc})"));
@@ -186,8 +194,9 @@ impl Ladder<'_> {
         rung: &Rung,
         prepared: &Prepared,
     ) -> Result<Option<LockLift>, PhaseError> {
-        use FailureClass::{BuildScriptFailed, CompileError, LinkError, UnsupportedTarget};
-        let liftable = matches!(failed.class, CompileError | UnsupportedTarget | BuildScriptFailed | LinkError);
+        use FailureClass::{BuildScriptFailed, CompileError, DependsOn, LinkError, UnsupportedTarget};
+        let liftable =
+            matches!(failed.class, CompileError | DependsOn | UnsupportedTarget | BuildScriptFailed | LinkError);
         if !liftable || rung.lock == Lock::Fresh || Instant::now() >= self.deadline {
             return Ok(None);
         }
@@ -433,6 +442,7 @@ impl Ladder<'_> {
             failure: None,
             channel: Some(self.setup.toolchain.channel),
             rustc: Some(self.setup.toolchain.rustc.clone()),
+            spurious_retry: false,
         });
     }
 
@@ -547,7 +557,12 @@ impl Ladder<'_> {
         let locked_note = if rung.lock.locked() { ", --locked" } else { "" };
         let on =
             if rung.toolchain == ToolchainPick::Stable { format!(", on stable ({})", tc.rustc) } else { String::new() };
-        let title = format!("build attempt {n}: features {features_desc}{locked_note}{on}");
+        let again = match (rung.retry, rung.one_job) {
+            (0, _) => "",
+            (_, true) => ", spurious retry, one job",
+            (_, false) => ", spurious retry",
+        };
+        let title = format!("build attempt {n}: features {features_desc}{locked_note}{on}{again}");
         let env = self.env_for(rung, prepared);
         let run = self.run_build(&title, &command, &env, root).await?;
         let mut attempt = attempt_record(rung, &tc, &command, &run);
@@ -681,7 +696,7 @@ impl Ladder<'_> {
             features: rung.features.clone(),
             extra_features: rung.extra_features.clone(),
             lock: rung.lock,
-            jobs: setup.jobs,
+            jobs: if rung.one_job { Some(1) } else { setup.jobs },
             artifact_dir,
             nightly: toolchain::unstable(tc),
             toolchain: CargoToolchain::of(tc),
@@ -732,5 +747,6 @@ fn attempt_record(rung: &Rung, tc: &Toolchain, command: &CommandLine, run: &Outc
         failure: None,
         channel: Some(tc.channel),
         rustc: Some(tc.rustc.clone()),
+        spurious_retry: rung.retry > 0,
     }
 }
