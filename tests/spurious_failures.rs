@@ -100,3 +100,28 @@ extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
 }
+
+/// A build script that hangs without a word (here: sleeps 120 s) under `--silence-timeout 3s`: the
+/// attempt is killed after 3 s of silence and classed `timeout`, saying so; as a spurious failure it
+/// is retried as is, a bounded number of times, all well inside `--timeout`.
+#[test]
+fn a_build_that_prints_nothing_for_too_long_is_a_timeout_that_says_so() {
+    let build_rs = "fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }\n";
+    let reg = SparseRegistry::start(vec![hostile_crate("mute", build_rs, "")]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let started = std::time::Instant::now();
+    let args = ["--target", "x86_64-unknown-linux-gnu", "--silence-timeout", "3s", "--timeout", "10m"];
+    let o = build(&reg, "mute", &out, &args, &[]);
+    let _work = Work::of(&out);
+    assert!(!o.status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(100), "the silent build ran to its end");
+    let r = result_of(&out);
+    let failure = r.failure.as_ref().unwrap();
+    assert_eq!(failure.class, FailureClass::Timeout, "{}", failure.message);
+    assert!(failure.message.starts_with("build printed nothing for 3s and was killed"), "{}", failure.message);
+    assert_eq!(r.attempts.len(), 1 + SPURIOUS_RETRIES, "{:#?}", r.attempts);
+    assert!(r.attempts.iter().skip(1).all(|a| a.spurious_retry), "{:#?}", r.attempts);
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    assert!(log.contains("the build printed nothing for 3s (--silence-timeout): killed it"), "{log}");
+}

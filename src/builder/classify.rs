@@ -221,6 +221,10 @@ mod tests {
         assert_eq!(c.class, FailureClass::Timeout);
         assert_eq!(c.summary, "build exceeded the time limit (last step: Compiling foo v1.0.0)");
         assert!(c.evidence.iter().all(|l| !l.starts_with("[+")));
+        let silent = Outcome { silent_for: Some(std::time::Duration::from_secs(1800)), ..Outcome::timed_out() };
+        let c = classify(log, &silent);
+        assert_eq!(c.class, FailureClass::Timeout);
+        assert_eq!(c.summary, "build printed nothing for 30m and was killed (last step: Compiling foo v1.0.0)");
     }
 
     #[test]

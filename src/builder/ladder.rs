@@ -211,7 +211,7 @@ impl Ladder<'_> {
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let wrapped = self.sandboxed(&command, root, true);
         let env = self.env_for(rung, prepared);
-        let run = self.run_logged(&wrapped, &env, root).await;
+        let run = self.run_logged(&wrapped, &env, root, None).await;
         self.log.end_group(self.runner);
         let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
         let after = if run.success() { self.lock_now(root) } else { None };
@@ -478,7 +478,7 @@ impl Ladder<'_> {
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let wrapped = self.sandboxed(&command, root, true);
         let env = self.env_for(rung, prepared);
-        let run = self.run_logged(&wrapped, &env, root).await;
+        let run = self.run_logged(&wrapped, &env, root, None).await;
         self.log.end_group(self.runner);
         let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
         if run.success() {
@@ -599,7 +599,7 @@ impl Ladder<'_> {
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let in_bwrap = setup.sandbox.is_some() && setup.backend != Backend::Cross;
         let wrapped = if in_bwrap { self.sandboxed(command, root, false) } else { command.clone() };
-        let run = self.run_logged(&wrapped, env, root).await;
+        let run = self.run_logged(&wrapped, env, root, Some(setup.silence_timeout)).await;
         self.log.end_group(self.runner);
         let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
         if in_bwrap {
@@ -609,20 +609,29 @@ impl Ladder<'_> {
     }
 
     /// Run `command` in `cwd` with exactly `env`, every line into the build log, until the job's
-    /// time limit.
+    /// time limit, or until it has printed nothing for `silence` (`--silence-timeout`, build attempts).
     async fn run_logged(
         &mut self,
         command: &CommandLine,
         env: &BTreeMap<String, String>,
         cwd: &Path,
+        silence: Option<std::time::Duration>,
     ) -> anyhow::Result<Outcome> {
         let log = &mut *self.log;
         let mut sink = |line: &str| log.line(line);
-        let process = Process::new(command).env(Env::Exactly(env)).cwd(cwd).deadline(self.deadline);
+        let mut process = Process::new(command).env(Env::Exactly(env)).cwd(cwd).deadline(self.deadline);
+        if let Some(limit) = silence {
+            process = process.silence(limit);
+        }
         let run =
             process.run(Output::Stream(&mut sink)).await.map_err(|e| process::not_started(&command.program, &e))?;
-        if run.timed_out {
-            self.log.note("time limit reached: killed the build");
+        match run.silent_for {
+            Some(quiet) => {
+                let quiet = humantime::format_duration(quiet);
+                self.log.note(&format!("the build printed nothing for {quiet} (--silence-timeout): killed it"));
+            }
+            None if run.timed_out => self.log.note("time limit reached: killed the build"),
+            None => {}
         }
         Ok(run)
     }

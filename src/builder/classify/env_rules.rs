@@ -10,9 +10,13 @@ pub(super) fn timeout(log: &Log, exit: &Outcome) -> Option<Hit> {
         return None;
     }
     let last = log.lines.iter().rev().find(|l| l.trim_start().starts_with("Compiling ")).map(|l| l.trim());
-    let summary = match last {
-        Some(step) => format!("build exceeded the time limit (last step: {step})"),
+    let what = match exit.silent_for {
+        Some(quiet) => format!("build printed nothing for {} and was killed", humantime::format_duration(quiet)),
         None => "build exceeded the time limit".to_string(),
+    };
+    let summary = match last {
+        Some(step) => format!("{what} (last step: {step})"),
+        None => what,
     };
     Hit::new(FailureClass::Timeout, summary, tail(log, TAIL_EVIDENCE, |l| !l.trim().is_empty()))
 }
