@@ -186,7 +186,10 @@ impl Ladder<'_> {
     /// `lift::plan`) alone: `cargo update -p NAME@FROM [--precise V]`, which has the network, so it
     /// runs like the fetch: after [`Ladder::before_cargo`], in the sandbox's fetch policy. The lift,
     /// when it moved the package, is recorded (result.json `lock_lifts`, a `prepare` step, the log)
-    /// and returned for the next attempt; a failed or empty update only leaves a note.
+    /// and returned for the next attempt; a failed or empty update only leaves a note. What crate
+    /// code can steer here: which locked package is lifted (the log is its output), never where
+    /// cargo goes: the sources are the manifests' (checked unchanged by `before_cargo`), a lock
+    /// entry of another source is not used, and `--precise` comes from `lift::BLOCKERS`.
     async fn lift_for(
         &mut self,
         failed: &classify::Classification,
