@@ -225,3 +225,87 @@ fn srcbuild_manifest(out: &std::path::Path) -> String {
     }
     panic!("no source/Cargo.toml in the -srcbuild- archive");
 }
+
+/// A shipped Cargo.lock pins `oldc 1.0.0`, which does not compile (as `libc` 0.2.149 does not for
+/// loongarch64-musl), and `other 1.0.0`; the registry also serves `oldc 1.0.1` (fixed), `oldc
+/// 2.0.0` (semver-incompatible) and `other 1.0.1`. The locked attempt fails inside `oldc`; the
+/// ladder lifts `oldc` alone (`cargo update -p oldc@1.0.0`, the newest compatible release) and the
+/// next attempt builds: the lock it built with differs from the shipped one in exactly one package.
+/// result.json (`lock_lifts`, a `prepare` step) and the log say so. Host target and a local
+/// registry: the real case (loongarch64-musl, `-Zbuild-std`) costs minutes per build.
+#[test]
+fn a_lock_pinning_a_broken_dependency_builds_with_only_that_package_lifted() {
+    use support::sparse_registry::TestCrate;
+    let lib = |name: &str, v: &str, body: &str| {
+        TestCrate::new(name, v)
+            .file("Cargo.toml", format!("[package]\nname = \"{name}\"\nversion = \"{v}\"\nedition = \"2021\"\n"))
+            .file("src/lib.rs", body)
+    };
+    let broken = lib("oldc", "1.0.0", "compile_error!(\"oldc 1.0.0 predates this build\");\npub fn n() -> u32 { 0 }\n");
+    let other = lib("other", "1.0.0", "pub fn n() -> u32 { 1 }\n");
+    let entry = |name: &str, v: &str, c: &TestCrate| {
+        format!(
+            "[[package]]\nname = \"{name}\"\nversion = \"{v}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n\n",
+            c.cksum()
+        )
+    };
+    let lock = format!(
+        "version = 3\n\n[[package]]\nname = \"liftapp\"\nversion = \"0.1.0\"\ndependencies = [\n \"oldc\",\n \"other\",\n]\n\n{}{}",
+        entry("oldc", "1.0.0", &broken),
+        entry("other", "1.0.0", &other)
+    );
+    let manifest = "[package]\nname = \"liftapp\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [dependencies]\noldc = \"1\"\nother = \"1\"\n";
+    let app = TestCrate::new("liftapp", "0.1.0")
+        .file("Cargo.toml", manifest)
+        .file("Cargo.lock", &lock)
+        .file("src/main.rs", "fn main() { println!(\"liftapp {}\", oldc::n() + other::n()); }\n")
+        .dep("oldc", "^1")
+        .dep("other", "^1");
+    let reg = SparseRegistry::start(vec![
+        broken,
+        lib("oldc", "1.0.1", "pub fn n() -> u32 { 41 }\n"),
+        lib("oldc", "2.0.0", "pub fn n() -> u32 { 2000 }\n"),
+        other,
+        lib("other", "1.0.1", "pub fn n() -> u32 { 100 }\n"),
+        app,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "liftapp", &out, &["--target", "x86_64-unknown-linux-gnu"], &[]);
+    let r = built(&o, &out);
+    let work = Work::of(&out);
+    let [first, second] = &r.attempts[..] else { panic!("two attempts: {:#?}", r.attempts) };
+    assert!(first.locked, "{first:#?}");
+    let failure = first.failure.as_ref().expect("the locked attempt failed");
+    assert_eq!(failure.class, FailureClass::DependsOn, "{}", failure.message);
+    assert!(
+        failure.message.starts_with("inside dependency oldc 1.0.0: error: oldc 1.0.0 predates"),
+        "{}",
+        failure.message
+    );
+    assert!(failure.evidence.iter().any(|l| l.contains("oldc-1.0.0")), "{:?}", failure.evidence);
+    assert!(second.produced_binaries && !second.locked && !second.fresh_lock, "{second:#?}");
+    let [lift] = &r.lock_lifts[..] else { panic!("one lift: {:#?}", r.lock_lifts) };
+    assert_eq!((lift.package.as_str(), lift.from.as_str(), lift.to.as_str()), ("oldc", "1.0.0", "1.0.1"));
+    assert_eq!((lift.precise, lift.changed.as_slice()), (false, &["oldc".to_string()][..]));
+    assert_eq!(lift.reason, failure.message);
+    let step = "Cargo.lock: lifted oldc 1.0.0 -> 1.0.1 alone (cargo update -p oldc@1.0.0); every other pin kept";
+    assert!(r.prepare.iter().any(|s| s == step), "the prepare steps (and so the provenance) say so: {:#?}", r.prepare);
+    let log = std::fs::read_to_string(out.join("build.log")).unwrap();
+    assert!(log.contains(" update --manifest-path") && log.contains("-p oldc@1.0.0"), "{log}");
+    // The lock the build used differs from the shipped one in exactly one package.
+    let packages = |text: &str| -> std::collections::BTreeSet<(String, String)> {
+        let doc: toml::Table = text.parse().unwrap();
+        let list = doc["package"].as_array().unwrap().iter();
+        list.map(|p| (p["name"].as_str().unwrap().to_string(), p["version"].as_str().unwrap().to_string())).collect()
+    };
+    let used = std::fs::read_to_string(work.0.join("src/liftapp-0.1.0/Cargo.lock")).unwrap();
+    let (shipped, used) = (packages(&lock), packages(&used));
+    let gone: Vec<_> = shipped.difference(&used).collect();
+    let new: Vec<_> = used.difference(&shipped).collect();
+    assert_eq!(gone, [&("oldc".to_string(), "1.0.0".to_string())], "{used:?}");
+    assert_eq!(new, [&("oldc".to_string(), "1.0.1".to_string())], "other stays at 1.0.0: {used:?}");
+    let run = Command::new(out.join("bin/liftapp")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "liftapp 42\n", "built with oldc 1.0.1 and other 1.0.0");
+}

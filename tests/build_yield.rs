@@ -83,7 +83,7 @@ fn a_lock_pinning_a_version_the_index_lacks_builds_on_a_fresh_resolution() {
 
 /// A shipped Cargo.lock pinning `dep 1.0.0`, whose code does not compile (as `libc` 0.2.149 does not
 /// on loongarch64-musl), while the semver-compatible `dep 1.0.1` does: the locked attempt fails with
-/// the error in the dependency, and the next attempt sets the lock aside, resolves `1.0.1` and builds.
+/// the error in the dependency, and the next attempt lifts `dep` alone to `1.0.1` and builds.
 #[test]
 fn a_dependency_that_fails_to_compile_at_its_locked_version_builds_on_a_fresh_resolution() {
     let lib = |v: &str| {
@@ -109,13 +109,17 @@ fn a_dependency_that_fails_to_compile_at_its_locked_version_builds_on_a_fresh_re
     let (r, out) = build_ok(&reg, "app@0.1.0", dir.path());
     assert_eq!(r.attempts.len(), 2, "{:?}", r.attempts);
     let failure = r.attempts[0].failure.as_ref().expect("the locked attempt failed");
-    assert_eq!(failure.class, FailureClass::CompileError, "{}", failure.message);
+    assert_eq!(failure.class, FailureClass::DependsOn, "{}", failure.message);
+    assert!(failure.message.starts_with("inside dependency dep 1.0.0: "), "{}", failure.message);
     assert!(
         failure.evidence.iter().any(|l| l.contains("/registry/src/") && l.contains("dep-1.0.0")),
         "{:?}",
         failure.evidence
     );
-    assert!(r.attempts[0].locked && !r.attempts[1].locked && r.attempts[1].fresh_lock, "{:?}", r.attempts);
+    // The ladder lifts `dep` alone in the shipped lock (issue #20) rather than setting it aside.
+    assert!(r.attempts[0].locked && !r.attempts[1].locked && !r.attempts[1].fresh_lock, "{:?}", r.attempts);
+    let lifted: Vec<_> = r.lock_lifts.iter().map(|l| (l.package.as_str(), l.from.as_str(), l.to.as_str())).collect();
+    assert_eq!(lifted, [("dep", "1.0.0", "1.0.1")]);
     let run = Command::new(out.join("bin/app")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "app 42\n", "built against dep 1.0.1");
 }

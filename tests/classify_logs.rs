@@ -156,7 +156,12 @@ fn fixtures_cover_every_log_class() {
         FailureClass::UnsupportedTarget,
         FailureClass::RustVersion,
         FailureClass::Timeout,
-        FailureClass::OutOfResources,
+        FailureClass::Oom,
+        FailureClass::NoSpace,
+        FailureClass::NetworkAccess,
+        FailureClass::Ice,
+        FailureClass::DependsOn,
+        FailureClass::Broken,
         FailureClass::FetchFailed,
         FailureClass::ChecksumMismatch,
         FailureClass::NoExecutables,
@@ -220,22 +225,22 @@ fn undefined_reference_with_rustc_native_library_hint_stays_link_error() {
 #[test]
 fn resource_exhaustion_beats_the_errors_it_causes() {
     // A build script that ran out of memory, a const-eval error code, a linker that hit a full disk.
-    for (name, hides) in [
-        ("out-of-resources-alloc-failed-build-script", "error: failed to run custom build command"),
-        ("out-of-resources-const-eval-memory", "error[E0080]"),
-        ("out-of-resources-enospc-ld-bfd", "error: linking with `cc` failed"),
+    for (name, hides, class) in [
+        ("oom-alloc-failed-build-script", "error: failed to run custom build command", FailureClass::Oom),
+        ("oom-const-eval-memory", "error[E0080]", FailureClass::Oom),
+        ("no-space-enospc-ld-bfd", "error: linking with `cc` failed", FailureClass::NoSpace),
     ] {
         let f = load(name);
         assert!(f.log.contains(hides), "{name}");
-        assert_eq!(classify(&f.log, &f.exit).class, FailureClass::OutOfResources, "{name}");
+        assert_eq!(classify(&f.log, &f.exit).class, class, "{name}");
     }
     let log = splice(&["compile-error-mismatched-types"]);
-    assert_eq!(classify(&log, &Outcome::signal(9)).class, FailureClass::OutOfResources);
+    assert_eq!(classify(&log, &Outcome::signal(9)).class, FailureClass::Oom);
 }
 
 #[test]
 fn timeout_beats_whatever_the_log_shows() {
-    let log = splice(&["compile-error-mismatched-types", "out-of-resources-rustc-sigkill"]);
+    let log = splice(&["compile-error-mismatched-types", "oom-rustc-sigkill"]);
     let c = classify(&log, &Outcome::timed_out());
     assert_eq!(c.class, FailureClass::Timeout);
     assert!(c.evidence.len() <= 20);
@@ -264,10 +269,7 @@ fn spliced_parallel_failures_follow_the_precedence_table() {
             &["locked-version-unavailable-missing-from-mirror", "compile-error-mismatched-types"],
             FailureClass::LockedVersionUnavailable,
         ),
-        (
-            &["checksum-mismatch-lock-checksum-changed", "fetch-failed-no-matching-package"],
-            FailureClass::ChecksumMismatch,
-        ),
+        (&["checksum-mismatch-lock-checksum-changed", "broken-no-matching-package"], FailureClass::ChecksumMismatch),
     ];
     for (names, want) in cases {
         let c = classify(&splice(names), &Outcome::code(101));
@@ -311,4 +313,55 @@ fn unknown_keeps_the_last_twenty_error_lines() {
     assert_eq!(c.evidence[0], "weird tool: error number 15");
     assert_eq!(c.evidence[19], "weird tool: error number 34");
     assert_eq!(c.summary, "unrecognised failure (exit code 2): weird tool: error number 34");
+}
+
+#[test]
+fn spurious_and_real_classes_are_told_apart_as_crater_does() {
+    // depends-on: the error is in a registry package's sources; the summary names it and its version.
+    let f = load("depends-on-time-type-annotations");
+    let c = classify(&f.log, &f.exit);
+    assert_eq!(c.class, FailureClass::DependsOn, "{}", c.summary);
+    assert!(c.summary.starts_with("inside dependency time 0.3.34: error[E0282]"), "{}", c.summary);
+    assert!(c.evidence.iter().any(|l| l.contains("/registry/src/") && l.contains("time-0.3.34/")), "{:?}", c.evidence);
+    assert_eq!(c.named[0], ("time".to_string(), Some("0.3.34".to_string())));
+    // The crate's own error stays compile-error.
+    assert_eq!(
+        classify(&load("compile-error-mismatched-types").log, &Outcome::code(101)).class,
+        FailureClass::CompileError
+    );
+    // ice: the compiler crash beats the error it was reporting, in any order of parallel output.
+    let f = load("ice-treat-err-as-bug");
+    let c = classify(&f.log, &f.exit);
+    assert_eq!(c.class, FailureClass::Ice);
+    assert!(
+        c.evidence.iter().any(|l| l.starts_with("thread 'rustc'") && l.contains("panicked at")),
+        "{:?}",
+        c.evidence
+    );
+    for names in [
+        ["ice-treat-err-as-bug", "compile-error-mismatched-types"],
+        ["compile-error-mismatched-types", "ice-treat-err-as-bug"],
+    ] {
+        assert_eq!(classify(&splice(&names), &Outcome::code(101)).class, FailureClass::Ice, "{names:?}");
+    }
+    // broken: the published crate cannot be resolved; a network failure while fetching stays fetch-failed.
+    for name in ["broken-no-matching-package", "broken-version-not-found", "broken-unknown-cargo-feature"] {
+        assert_eq!(classify(&load(name).log, &Outcome::code(101)).class, FailureClass::Broken, "{name}");
+    }
+    for name in
+        ["fetch-failed-index-unreachable", "fetch-failed-download-refused", "fetch-failed-dependency-feature-missing"]
+    {
+        assert_eq!(classify(&load(name).log, &Outcome::code(101)).class, FailureClass::FetchFailed, "{name}");
+    }
+    // A build script's network failure beats the build-script failure it causes.
+    let c = classify(&splice(&["build-script-failed-panic", "network-access-build-script-dns"]), &Outcome::code(101));
+    assert_eq!(c.class, FailureClass::NetworkAccess, "{}", c.summary);
+    // The split itself.
+    use FailureClass::*;
+    for spurious in [Oom, NoSpace, Timeout, NetworkAccess, Ice, OutOfResources] {
+        assert!(spurious.is_spurious() && spurious.is_transient(), "{spurious}");
+    }
+    for real in [CompileError, DependsOn, Broken, BuildScriptFailed, MissingSystemLibrary, UnsupportedTarget] {
+        assert!(!real.is_spurious() && !real.is_transient(), "{real}");
+    }
 }

@@ -83,6 +83,8 @@ fn plan_chunks_outputs_and_an_incremental_rerun() {
                 failure_class: None,
                 reference: Some(format!("ghcr.io/m/{}:{}", j.crate_name, j.version)),
                 digest: None,
+                failed_runs: 0,
+                failed_at: None,
             })
             .collect(),
     );

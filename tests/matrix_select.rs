@@ -118,6 +118,8 @@ fn incremental_plans_skip_built_and_permanent_failures() {
         failure_class: class,
         reference: None,
         digest: None,
+        failed_runs: 1,
+        failed_at: None,
     };
     let all_built = BuiltIndex::new(first.jobs.iter().map(|j| entry(j, Status::Built, None)).collect());
     let second = plan_of(&path, &Built::new(&all_built), &opts).unwrap();
@@ -256,6 +258,8 @@ fn grouped_targets_make_one_job_per_crate() {
         failure_class: None,
         reference: None,
         digest: None,
+        failed_runs: 0,
+        failed_at: None,
     }]));
     let grouped_opts = Options { group_targets: true, ..flat_opts.clone() };
     let grouped = plan_of(&path, &built, &grouped_opts).unwrap();

@@ -56,6 +56,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub timeout: Duration,
 
+    /// Kill a build attempt that prints nothing for this long (a hung build script or compiler):
+    /// class `timeout`, saying so; retried like any spurious failure while `--timeout` allows.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub silence_timeout: Duration,
+
     /// Build a yanked version when it is asked for explicitly.
     #[arg(long)]
     pub allow_yanked: bool,

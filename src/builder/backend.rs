@@ -298,6 +298,23 @@ pub fn fetch_command(req: &FetchRequest) -> CommandLine {
     CommandLine::new("cargo", args)
 }
 
+/// `cargo update` of one package of the lock (`lift`): `-p NAME@FROM`, with `--precise V` when
+/// set; cargo keeps every other pin. Pure.
+pub fn update_command(
+    manifest_path: &std::path::Path,
+    toolchain: &CargoToolchain,
+    lift: &super::lift::Lift,
+) -> CommandLine {
+    let (plus, _) = toolchain.render();
+    let mut args: Vec<String> = plus.into_iter().collect();
+    args.extend(["update".into(), "--manifest-path".into(), manifest_path.display().to_string()]);
+    args.extend(["-p".into(), lift.spec()]);
+    if let Some(v) = &lift.precise {
+        args.extend(["--precise".into(), v.clone()]);
+    }
+    CommandLine::new("cargo", args)
+}
+
 /// The command line for one attempt. With `auditable`, cargo runs `cargo auditable` (found on PATH
 /// like any cargo subcommand), which runs the same cargo command with itself as
 /// `RUSTC_WORKSPACE_WRAPPER`: the crate's executables are linked with the dependency list of their

@@ -18,24 +18,33 @@
 //! | # | rule                | class                    | matches (abridged)                                                                                      |
 //! |---|---------------------|--------------------------|---------------------------------------------------------------------------------------------------------|
 //! | 1 | timeout             | `timeout`                | `Outcome.timed_out` (the log is cut off, so nothing in it can be trusted more)                         |
-//! | 2 | out of resources    | `out-of-resources`       | `No space left on device`, `memory allocation of N bytes failed`, `LLVM ERROR: out of memory`, rustc's `tried to allocate more memory than available`, `Cannot allocate memory`, a process killed by SIGKILL (`signal: 9`, `Killed`), the linker dying of SIGBUS (its mmapped output hit a full disk), exit signal 9 |
+//! | 2 | out of resources    | `oom`, `no-space`        | `no-space`: `No space left on device`, `Disk quota exceeded`, the linker dying of SIGBUS (its mmapped output hit a full disk); `oom`: `memory allocation of N bytes failed`, `LLVM ERROR: out of memory`, rustc's `tried to allocate more memory than available`, `Cannot allocate memory`, a process killed by SIGKILL (`signal: 9`, `Killed`: the kernel's or the job cgroup's out-of-memory killer), exit signal 9 |
+//! | 2a| network access      | `network-access`         | a build script failed (or a proc macro panicked) and the log says the network could not be reached: `failed to lookup address information`, `Temporary failure in name resolution`, `Could not resolve host`, `dns error`, `Network is unreachable`, `error sending request for url` (the build has no network) |
+//! | 2b| compiler crash      | `ice`                    | `error: internal compiler error`, `thread 'rustc' panicked`                                            |
 //! | 3 | target not installed| `unknown`                | `the `T` target may not be installed`: the builder's toolchain lacks the target; not the crate's fault, so no crate class, and `unknown` is retried |
 //! | 4 | checksum            | `checksum-mismatch`      | `checksum for `x` changed between lock files`, `failed to verify the checksum of`                        |
 //! | 4a| locked version unavailable | `locked-version-unavailable` | `failed to select a version for the requirement `x = "=1.0.1"` (locked to 1.0.1)`: the shipped `Cargo.lock` pins a version the index does not serve (sets `lock_outdated`: retried with a fresh resolution) |
 //! | 4b| unknown feature     | `unknown-feature`        | a feature asked for with `--features` does not exist: `does not contain this feature`, `none of the selected packages contains these features`, `does not have the feature `x`` (sets `feature_problem`; bad input, exit 2) |
-//! | 5 | fetch               | `fetch-failed`           | cargo's own top-level errors: `failed to download`, `failed to get `x` as a dependency`, `no matching package named`, `failed to select a version`, `failed to load source`, `--locked was passed` (sets `lock_outdated`), missing features (sets `feature_problem`) |
+//! | 5 | fetch               | `fetch-failed`           | cargo's own top-level errors: `failed to download`, `failed to get `x` as a dependency`, `failed to select a version` for a missing feature, `failed to load source`, `--locked was passed` (sets `lock_outdated`), missing features (sets `feature_problem`) |
 //! | 6 | toolchain too old   | `rust-version`           | `rustc X is not supported by the following package`, `requires rustc X or newer`, `this version of Cargo is older than the `2027` edition`, `requires a nightly version of Cargo` |
+//! | 6a| broken              | `broken`                 | the crate cannot be resolved as published: `failed to parse manifest at`, `failed to load manifest for`, `failed to parse lock file at`, `no matching package named`, `failed to select a version for the requirement` (no version, or only yanked ones, meets it) |
 //! | 7 | unsupported target  | `unsupported-target`     | an error or build-script panic saying a target/arch/platform/OS is unsupported (`compile_error!`), `could not find `aarch64` in `arch``, an item configured out by `#[cfg(target_os/target_arch/...)]`, inline asm of another architecture |
 //! | 8 | missing system library | `missing-system-library` | pkg-config's `The system library `x` required by crate `y` was not found` / `Package x was not found in the pkg-config search path`, openssl-sys `Could not find directory of OpenSSL installation`, linker `cannot find -lx` / `unable to find library -lx`, `could not find native static library`, a missing C header in a build script, cmake `Could not find a package` / `Could NOT find`, libclang not found, a missing build tool (`is `cmake` not installed?`, `linker `x` not found`, a build script that could not spawn a program) |
 //! | 8a| nightly breakage    | `nightly-breakage`       | on nightly, unstable features a build switched on by detecting the compiler that this nightly rejects: `error[E0635]: unknown feature`, `error[E0557]: feature has been removed`, `attributes starting with `rustc` are reserved`; the ladder retries on stable |
 //! | 9 | unstable on stable  | `rust-version`           | `error[E0554]` (`#![feature]` on stable), `error[E0658]` (unstable feature): the crate needs a nightly or newer toolchain |
 //! |10 | link error          | `link-error`             | `linking with `cc` failed`, `undefined reference`, `undefined symbol`, `relocation R_…`, `multiple definition` |
 //! |11 | build script        | `build-script-failed`    | `failed to run custom build command for `x`` with no more specific cause above                           |
-//! |12 | compile error       | `compile-error`          | `error[E…]`, `error: could not compile`, rustc internal compiler errors                                  |
+//! |12 | compile error       | `compile-error`, `depends-on` | `error[E…]`, `error: could not compile`; `depends-on` when an error's location is a registry package's source (`--> …/registry/src/<index>/NAME-VERSION/…`): the summary names it, `inside dependency NAME VERSION: …` |
 //! |13 | no executables      | `no-executables`         | `no bin target named`, `no packages found with binaries`, `target filter `bins` specified, but no targets matched`, `there is nothing to install` |
 //! |14 | fallback            | `unknown`                | nothing matched: the evidence is the last 20 lines that mention "error"                                 |
 //!
 //! Decisions worth knowing:
+//! - Spurious and real, as crater tells them (`FailureClass::is_spurious`): `oom`, `no-space`,
+//!   `timeout`, `network-access` and `ice` are the build's circumstances, and come first (an
+//!   out-of-memory kill or a crash causes the errors after it); every other class is real.
+//!   `out-of-resources` is no longer given to a build log: it stays for cratemill's own file work.
+//! - `depends-on` is a compile error located in a registry package's sources; the crate's own
+//!   errors stay `compile-error`. The dependency's own build script failing stays `build-script-failed`.
 //! - Missing build *tools* (cmake, libclang, protoc, a cross linker) count as `missing-system-library`:
 //!   like a missing library, the fix is to install something in the builder, not to change the crate.
 //! - `#![feature]` on stable (E0554) and unstable features (E0658) count as `rust-version`: the crate
@@ -65,11 +74,11 @@ use build_rules::{
     unsupported_target,
 };
 use env_rules::{
-    checksum, fetch, is_feature_problem, is_lock_outdated, locked_version_unavailable, no_executables,
-    out_of_resources, target_not_installed, timeout, toolchain_too_old, unknown_feature,
+    broken, checksum, fetch, ice, is_feature_problem, is_lock_outdated, locked_version_unavailable, network_access,
+    no_executables, out_of_resources, target_not_installed, timeout, toolchain_too_old, unknown_feature,
 };
 pub use log::strip_timestamp;
-use log::{cut, one_line, tail, Log};
+use log::{cut, named_packages, one_line, tail, Log};
 
 use super::process::Outcome;
 use crate::schema::result::{Failure, FailureClass};
@@ -96,13 +105,18 @@ pub struct Classification {
     pub lock_outdated: bool,
     /// A requested feature does not exist: retry with default features.
     pub feature_problem: bool,
+    /// The packages the log names as failing, with their version when the log says it (the
+    /// ladder lifts one of them in the shipped `Cargo.lock`): rustc's error locations in registry
+    /// sources first, then failed build scripts, crates that did not compile, crates an error
+    /// message names.
+    pub named: Vec<(String, Option<String>)>,
 }
 
 impl Classification {
     /// A compile error located in a registry dependency's sources (`--> .../registry/src/...`),
-    /// not in the crate itself.
+    /// not in the crate itself (`depends-on`).
     pub fn in_registry_dependency(&self) -> bool {
-        self.class == FailureClass::CompileError && self.evidence.iter().any(|l| l.contains("/registry/src/"))
+        self.class == FailureClass::DependsOn
     }
 
     /// The `failure` record of `result.json` (and of an attempt) for this classification.
@@ -115,12 +129,15 @@ impl Classification {
 const RULES: &[(&str, Rule)] = &[
     ("timeout", timeout),
     ("out of resources", out_of_resources),
+    ("network access", network_access),
+    ("compiler crash", ice),
     ("target not installed", target_not_installed),
     ("checksum", checksum),
     ("locked version unavailable", locked_version_unavailable),
     ("unknown feature", unknown_feature),
     ("fetch", fetch),
     ("toolchain too old", toolchain_too_old),
+    ("broken", broken),
     ("unsupported target", unsupported_target),
     ("missing system library", missing_system_library),
     ("nightly breakage", nightly_breakage),
@@ -164,6 +181,7 @@ pub fn classify(log: &str, exit: &Outcome) -> Classification {
         summary: cut(&one_line(&hit.summary), MAX_SUMMARY_CHARS),
         lock_outdated,
         feature_problem,
+        named: named_packages(&log),
     }
 }
 
@@ -203,12 +221,16 @@ mod tests {
         assert_eq!(c.class, FailureClass::Timeout);
         assert_eq!(c.summary, "build exceeded the time limit (last step: Compiling foo v1.0.0)");
         assert!(c.evidence.iter().all(|l| !l.starts_with("[+")));
+        let silent = Outcome { silent_for: Some(std::time::Duration::from_secs(1800)), ..Outcome::timed_out() };
+        let c = classify(log, &silent);
+        assert_eq!(c.class, FailureClass::Timeout);
+        assert_eq!(c.summary, "build printed nothing for 30m and was killed (last step: Compiling foo v1.0.0)");
     }
 
     #[test]
-    fn sigkill_without_log_evidence_is_out_of_resources() {
+    fn sigkill_without_log_evidence_is_oom() {
         let c = classify("   Compiling big v1.0.0\n", &Outcome::signal(9));
-        assert_eq!(c.class, FailureClass::OutOfResources);
+        assert_eq!(c.class, FailureClass::Oom);
         let c = classify("   Compiling big v1.0.0\n", &Outcome::signal(11));
         assert_eq!(c.class, FailureClass::Unknown);
         assert!(c.summary.contains("signal 11"), "{}", c.summary);
@@ -218,7 +240,7 @@ mod tests {
     fn failure_record_carries_class_summary_and_evidence() {
         let c = classify("error: no matching package named `nope` found\n", &Outcome::code(101));
         let f = c.to_failure(Phase::Build);
-        assert_eq!(f.class, FailureClass::FetchFailed);
+        assert_eq!(f.class, FailureClass::Broken);
         assert_eq!(f.phase, Phase::Build);
         assert_eq!(f.message, "no matching package named `nope` found");
         assert_eq!(f.evidence, vec!["error: no matching package named `nope` found"]);

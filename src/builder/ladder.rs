@@ -8,7 +8,10 @@
 //! if not, the failure says why. After a failure naming a `-sys` crate of the lock graph with a
 //! vendoring feature (`prepare::plan_addition`, pure), the next attempt adds it to the crate's
 //! manifest, pinned to its locked version, recorded in result.json (`manifest_additions`, a
-//! `prepare` step) and replayed by the `-srcbuild-` archive. I/O edge: runs cargo through `process`; the command lines
+//! `prepare` step) and replayed by the `-srcbuild-` archive. After a failure naming a package of
+//! the shipped lock (or with a known blocker of the target in it: `lift::plan`, pure), the ladder
+//! lifts that one package (`cargo update -p NAME@FROM`, with the network, run like the fetch),
+//! records it (`lock_lifts`, a `prepare` step) and the next attempt uses that lock. I/O edge: runs cargo through `process`; the command lines
 //! (`backend`, `group`), the next attempt (`attempts`) and the classification (`classify`) are pure.
 
 use std::collections::BTreeMap;
@@ -17,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::actions::Runner;
-use crate::schema::result::{Attempt, BuildResult, FailureClass, ManifestAddition, Toolchain};
+use crate::schema::result::{Attempt, BuildResult, FailureClass, LockLift, ManifestAddition, Toolchain};
 use crate::schema::{Backend, Phase};
 
 use super::attempts::{self, Rung, ToolchainPick};
@@ -28,6 +31,7 @@ pub use super::compiled::Described;
 use super::compiled::METADATA_CAP;
 use super::group::{self, GroupOutcome};
 use super::invocation::GroupRole;
+use super::lift;
 use super::log::BuildLog;
 use super::prepare;
 use super::process::{self, CommandLine, Env, Outcome, Output, Process};
@@ -84,7 +88,7 @@ impl Ladder<'_> {
         }
         let mut rung = attempts::first(self.setup.features.clone(), prepared.extras.clone(), prepared.has_lock);
         let mut tried: Vec<Rung> = Vec::new();
-        let mut fetched: Option<(Lock, ToolchainPick)> = None;
+        let mut fetched: Option<Fetched> = None;
         if !self.setup.plan.group_others().is_empty() {
             if let Some(dir) = self.lead_group(&rung, root, prepared, &mut fetched).await? {
                 return self.collect(&dir);
@@ -97,10 +101,11 @@ impl Ladder<'_> {
                 prepare::set_lock_aside(root, self.log).map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
             }
             self.add_dependencies(root, &rung.additions)?;
-            let fetch_failed = if fetched == Some((rung.lock, rung.toolchain)) {
+            let key = (rung.lock, rung.toolchain, rung.lifts.len());
+            let fetch_failed = if fetched == Some(key) {
                 None
             } else {
-                fetched = Some((rung.lock, rung.toolchain));
+                fetched = Some(key);
                 self.fetch_deps(&rung, root, prepared).await?
             };
             let end = match fetch_failed {
@@ -118,16 +123,17 @@ impl Ladder<'_> {
                 AttemptEnd::Failed(c) => c,
             };
             let broke = failed.class == FailureClass::NightlyBreakage && rung.toolchain == ToolchainPick::Chosen;
-            let hints = attempts::Hints {
-                class: failed.class,
-                lock_outdated: failed.lock_outdated,
-                feature_problem: failed.feature_problem,
-                dependency_error: failed.in_registry_dependency(),
-                stable_available: broke && self.stable_toolchain().await.is_ok(),
-                vendor: self.vendoring_for(&failed, root, &rung.additions),
-            };
+            let hints = self.hints_after(&failed, broke, root, (&rung, n), prepared).await?;
             match attempts::next(&rung, &hints, &tried) {
                 Some(next) if Instant::now() < self.deadline => {
+                    if next.retry > 0 {
+                        let how = if next.one_job { ", with one job" } else { "" };
+                        let (k, max) = (next.retry, attempts::SPURIOUS_RETRIES);
+                        self.log.note(&format!(
+                            "{} is spurious: the same attempt again{how} (retry {k} of {max})",
+                            failed.class
+                        ));
+                    }
                     if next.toolchain != rung.toolchain {
                         let rustc = self.toolchain_for(&next).rustc.clone();
                         self.log.note(&format!("nightly broke the build: the next attempt runs on stable ({rustc})"));
@@ -137,6 +143,92 @@ impl Ladder<'_> {
                 _ => return Err(self.gave_up(&failed, n, broke)),
             }
         }
+    }
+
+    /// What the failure `failed` of attempt `n` on `rung` says about the next attempt; when the
+    /// nightly retry and vendoring do not apply, a package of the shipped lock it names is lifted
+    /// first ([`Ladder::lift_for`]).
+    async fn hints_after(
+        &mut self,
+        failed: &classify::Classification,
+        broke: bool,
+        root: &Path,
+        (rung, n): (&Rung, usize),
+        prepared: &Prepared,
+    ) -> Result<attempts::Hints, PhaseError> {
+        let stable_available = broke && self.stable_toolchain().await.is_ok();
+        let vendor = self.vendoring_for(failed, root, &rung.additions);
+        let lift = if stable_available || vendor.is_some() || !prepared.has_lock || n >= attempts::MAX_ATTEMPTS {
+            None
+        } else {
+            self.lift_for(failed, root, rung, prepared).await?
+        };
+        Ok(attempts::Hints {
+            class: failed.class,
+            lock_outdated: failed.lock_outdated,
+            feature_problem: failed.feature_problem,
+            dependency_error: failed.in_registry_dependency(),
+            stable_available,
+            vendor,
+            lift,
+        })
+    }
+
+    /// The registry packages of the crate's `Cargo.lock` as it is now, read through the one
+    /// no-follow reader (crate code has run); `None` when there is none to read.
+    fn lock_now(&self, root: &Path) -> Option<Vec<(String, String)>> {
+        let work = crate::untrusted::Tree::new(self.work, self.deadline);
+        let lock = work.read(&root.join("Cargo.lock"), crate::untrusted::LOCK_CAP).ok()??;
+        Some(prepare::locked_packages(&String::from_utf8_lossy(&lock)))
+    }
+
+    /// Lift one package of the shipped lock that `failed` names (or a known blocker of the target,
+    /// `lift::plan`) alone: `cargo update -p NAME@FROM [--precise V]`, which has the network, so it
+    /// runs like the fetch: after [`Ladder::before_cargo`], in the sandbox's fetch policy. The lift,
+    /// when it moved the package, is recorded (result.json `lock_lifts`, a `prepare` step, the log)
+    /// and returned for the next attempt; a failed or empty update only leaves a note. What crate
+    /// code can steer here: which locked package is lifted (the log is its output), never where
+    /// cargo goes: the sources are the manifests' (checked unchanged by `before_cargo`), a lock
+    /// entry of another source is not used, and `--precise` comes from `lift::BLOCKERS`.
+    async fn lift_for(
+        &mut self,
+        failed: &classify::Classification,
+        root: &Path,
+        rung: &Rung,
+        prepared: &Prepared,
+    ) -> Result<Option<LockLift>, PhaseError> {
+        use FailureClass::{BuildScriptFailed, CompileError, DependsOn, LinkError, UnsupportedTarget};
+        let liftable =
+            matches!(failed.class, CompileError | DependsOn | UnsupportedTarget | BuildScriptFailed | LinkError);
+        if !liftable || rung.lock == Lock::Fresh || Instant::now() >= self.deadline {
+            return Ok(None);
+        }
+        let Some(before) = self.lock_now(root) else { return Ok(None) };
+        let Some(lift) = lift::plan(&failed.named, &before, self.setup.target.triple, &rung.lifts) else {
+            return Ok(None);
+        };
+        self.before_cargo(root, Phase::Fetch)?;
+        let command =
+            backend::update_command(&root.join("Cargo.toml"), &CargoToolchain::of(self.toolchain_for(rung)), &lift);
+        self.log.group(self.runner, &format!("lift {} alone in Cargo.lock", lift.spec()));
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let wrapped = self.sandboxed(&command, root, true);
+        let env = self.env_for(rung, prepared);
+        let run = self.run_logged(&wrapped, &env, root, None).await;
+        self.log.end_group(self.runner);
+        let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        let after = if run.success() { self.lock_now(root) } else { None };
+        let Some((done, changed)) = after.and_then(|after| lift::record(&lift, &before, &after, &failed.summary))
+        else {
+            let why = run.lines.iter().rev().find(|l| l.contains("error")).cloned().unwrap_or_default();
+            self.log.note(&format!("lifting {} alone did not move it: {why}", lift.spec()));
+            return Ok(None);
+        };
+        let step = lift::step(&done);
+        self.log.note(&format!("prepare: {step}, after: {} (changed: {})", done.reason, changed.join(", ")));
+        self.result.prepare.push(step);
+        self.result.lock_lifts.push(done.clone());
+        Ok(Some(done))
     }
 
     /// The ladder's end after `n` attempts, the last of which failed as `failed`; after a nightly
@@ -167,8 +259,7 @@ impl Ladder<'_> {
         let work = crate::untrusted::Tree::new(self.work, self.deadline);
         let cargo_home = self.setup.cargo_home(self.work);
         let home = crate::untrusted::Tree::new(&cargo_home, self.deadline);
-        let lock = work.read(&root.join("Cargo.lock"), crate::untrusted::LOCK_CAP).ok()??;
-        let locked = prepare::locked_packages(&String::from_utf8_lossy(&lock));
+        let locked = self.lock_now(root)?;
         let sources = sandbox::registry_sources(&cargo_home);
         let features_of = |name: &str, version: &str| {
             let listed = home.check_dir(&sources).and_then(|()| std::fs::read_dir(&sources));
@@ -269,7 +360,7 @@ impl Ladder<'_> {
         rung: &Rung,
         root: &Path,
         prepared: &Prepared,
-        fetched: &mut Option<(Lock, ToolchainPick)>,
+        fetched: &mut Option<Fetched>,
     ) -> Result<Option<PathBuf>, PhaseError> {
         let setup = self.setup;
         let Some(shared) = setup.plan.shared_downloads.clone() else { return Ok(None) };
@@ -278,7 +369,7 @@ impl Ladder<'_> {
             self.log.note("fetching for every target of the group failed: each target builds alone");
             return Ok(None);
         }
-        *fetched = Some((rung.lock, rung.toolchain));
+        *fetched = Some((rung.lock, rung.toolchain, rung.lifts.len()));
         self.describe(root, rung, prepared).await?;
         let others: Vec<&str> = setup.plan.group_others().iter().map(|t| t.triple).collect();
         let command = group::command(&self.command_for(rung, root, None), &others);
@@ -354,6 +445,7 @@ impl Ladder<'_> {
             failure: None,
             channel: Some(self.setup.toolchain.channel),
             rustc: Some(self.setup.toolchain.rustc.clone()),
+            spurious_retry: false,
         });
     }
 
@@ -389,7 +481,7 @@ impl Ladder<'_> {
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let wrapped = self.sandboxed(&command, root, true);
         let env = self.env_for(rung, prepared);
-        let run = self.run_logged(&wrapped, &env, root).await;
+        let run = self.run_logged(&wrapped, &env, root, None).await;
         self.log.end_group(self.runner);
         let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
         if run.success() {
@@ -468,7 +560,12 @@ impl Ladder<'_> {
         let locked_note = if rung.lock.locked() { ", --locked" } else { "" };
         let on =
             if rung.toolchain == ToolchainPick::Stable { format!(", on stable ({})", tc.rustc) } else { String::new() };
-        let title = format!("build attempt {n}: features {features_desc}{locked_note}{on}");
+        let again = match (rung.retry, rung.one_job) {
+            (0, _) => "",
+            (_, true) => ", spurious retry, one job",
+            (_, false) => ", spurious retry",
+        };
+        let title = format!("build attempt {n}: features {features_desc}{locked_note}{on}{again}");
         let env = self.env_for(rung, prepared);
         let run = self.run_build(&title, &command, &env, root).await?;
         let mut attempt = attempt_record(rung, &tc, &command, &run);
@@ -505,7 +602,7 @@ impl Ladder<'_> {
         self.log.note(&format!("$ {}", command.display().join(" ")));
         let in_bwrap = setup.sandbox.is_some() && setup.backend != Backend::Cross;
         let wrapped = if in_bwrap { self.sandboxed(command, root, false) } else { command.clone() };
-        let run = self.run_logged(&wrapped, env, root).await;
+        let run = self.run_logged(&wrapped, env, root, Some(setup.silence_timeout)).await;
         self.log.end_group(self.runner);
         let mut run = run.map_err(phase_err(Phase::Build, FailureClass::Unknown))?;
         if in_bwrap {
@@ -515,20 +612,29 @@ impl Ladder<'_> {
     }
 
     /// Run `command` in `cwd` with exactly `env`, every line into the build log, until the job's
-    /// time limit.
+    /// time limit, or until it has printed nothing for `silence` (`--silence-timeout`, build attempts).
     async fn run_logged(
         &mut self,
         command: &CommandLine,
         env: &BTreeMap<String, String>,
         cwd: &Path,
+        silence: Option<std::time::Duration>,
     ) -> anyhow::Result<Outcome> {
         let log = &mut *self.log;
         let mut sink = |line: &str| log.line(line);
-        let process = Process::new(command).env(Env::Exactly(env)).cwd(cwd).deadline(self.deadline);
+        let mut process = Process::new(command).env(Env::Exactly(env)).cwd(cwd).deadline(self.deadline);
+        if let Some(limit) = silence {
+            process = process.silence(limit);
+        }
         let run =
             process.run(Output::Stream(&mut sink)).await.map_err(|e| process::not_started(&command.program, &e))?;
-        if run.timed_out {
-            self.log.note("time limit reached: killed the build");
+        match run.silent_for {
+            Some(quiet) => {
+                let quiet = humantime::format_duration(quiet);
+                self.log.note(&format!("the build printed nothing for {quiet} (--silence-timeout): killed it"));
+            }
+            None if run.timed_out => self.log.note("time limit reached: killed the build"),
+            None => {}
         }
         Ok(run)
     }
@@ -602,7 +708,7 @@ impl Ladder<'_> {
             features: rung.features.clone(),
             extra_features: rung.extra_features.clone(),
             lock: rung.lock,
-            jobs: setup.jobs,
+            jobs: if rung.one_job { Some(1) } else { setup.jobs },
             artifact_dir,
             nightly: toolchain::unstable(tc),
             toolchain: CargoToolchain::of(tc),
@@ -630,6 +736,9 @@ impl Ladder<'_> {
     }
 }
 
+/// What the last dependency fetch was for: the lock, the toolchain and how many lifts the lock had.
+type Fetched = (Lock, ToolchainPick, usize);
+
 /// How one attempt ended: the folder its executables are in, or its classified failure.
 enum AttemptEnd {
     Produced(PathBuf),
@@ -650,5 +759,6 @@ fn attempt_record(rung: &Rung, tc: &Toolchain, command: &CommandLine, run: &Outc
         failure: None,
         channel: Some(tc.channel),
         rustc: Some(tc.rustc.clone()),
+        spurious_retry: rung.retry > 0,
     }
 }

@@ -35,6 +35,7 @@ pub mod invocation;
 pub mod job;
 pub mod ladder;
 pub mod license;
+pub mod lift;
 pub mod limits;
 pub mod log;
 pub mod manifest;

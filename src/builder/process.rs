@@ -55,8 +55,10 @@ pub struct Outcome {
     pub code: Option<i32>,
     /// The signal that killed the process, if any.
     pub signal: Option<i32>,
-    /// cratemill killed the process group at the deadline.
+    /// cratemill killed the process group at the deadline (or after [`Outcome::silent_for`]).
     pub timed_out: bool,
+    /// Killed because it printed nothing for this long ([`Process::silence`]).
+    pub silent_for: Option<Duration>,
     pub duration: Duration,
     /// Streamed ([`Output::Stream`]): both streams' lines in the order they came, the last
     /// [`KEEP_LINES`] of them, trailing whitespace trimmed. Captured: stdout's lines.
@@ -121,12 +123,13 @@ pub struct Process<'a> {
     env: Env<'a>,
     cwd: Option<&'a Path>,
     deadline: Option<Instant>,
+    silence: Option<Duration>,
 }
 
 impl<'a> Process<'a> {
     /// `line` with cratemill's environment, in its folder, without a deadline.
     pub fn new(line: &'a CommandLine) -> Process<'a> {
-        Process { line, env: Env::Inherit, cwd: None, deadline: None }
+        Process { line, env: Env::Inherit, cwd: None, deadline: None, silence: None }
     }
 
     pub fn env(self, env: Env<'a>) -> Process<'a> {
@@ -139,6 +142,12 @@ impl<'a> Process<'a> {
 
     pub fn deadline(self, deadline: Instant) -> Process<'a> {
         Process { deadline: Some(deadline), ..self }
+    }
+
+    /// Kill the process group when no line has come for `limit` (streamed or captured output; a
+    /// [`Output::Document`] reads stdout whole, so only stderr's lines count there).
+    pub fn silence(self, limit: Duration) -> Process<'a> {
+        Process { silence: Some(limit), ..self }
     }
 
     /// A deadline `limit` from now.
@@ -185,19 +194,7 @@ impl<'a> Process<'a> {
         };
         tokio::pin!(expired);
         let mut outcome = Outcome::default();
-        let mut kept = Kept::default();
-        loop {
-            tokio::select! {
-                line = rx.recv() => match line {
-                    Some((stream, line)) => kept.take(&mut output, stream, line, &mut outcome),
-                    None => break,
-                },
-                () = &mut expired => {
-                    outcome.timed_out = true;
-                    break;
-                }
-            }
-        }
+        take_lines(&mut rx, expired.as_mut(), self.silence, &mut output, &mut outcome).await;
         let status = if outcome.timed_out {
             None
         } else {
@@ -223,6 +220,41 @@ impl<'a> Process<'a> {
         outcome.signal = status.signal();
         outcome.duration = started.elapsed();
         Ok(outcome)
+    }
+}
+
+/// Take the lines of `rx` into `outcome` (as `output` says) until both streams end, the deadline
+/// passes (`expired`: `timed_out`), or no line has come for `silence` (`timed_out`, `silent_for`).
+async fn take_lines<F: std::future::Future<Output = ()>>(
+    rx: &mut tokio::sync::mpsc::Receiver<(Stream, String)>,
+    mut expired: std::pin::Pin<&mut F>,
+    silence: Option<Duration>,
+    output: &mut Output<'_>,
+    outcome: &mut Outcome,
+) {
+    let mut kept = Kept::default();
+    loop {
+        let quiet = async move {
+            match silence {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            line = rx.recv() => match line {
+                Some((stream, line)) => kept.take(output, stream, line, outcome),
+                None => return,
+            },
+            () = &mut expired => {
+                outcome.timed_out = true;
+                return;
+            }
+            () = quiet => {
+                outcome.timed_out = true;
+                outcome.silent_for = silence;
+                return;
+            }
+        }
     }
 }
 
@@ -457,6 +489,22 @@ mod tests {
         assert!(r.duration < Duration::from_secs(10));
         tokio::time::sleep(Duration::from_secs(4)).await;
         assert!(!marker.exists(), "a background child of the build survived the kill");
+    }
+
+    #[tokio::test]
+    async fn a_silent_run_is_killed_and_a_talking_one_is_not() {
+        let silent = sh("echo started; sleep 60");
+        let run = Process::new(&silent).silence(Duration::from_millis(500)).timeout(Duration::from_secs(30));
+        let r = run.run(Output::Capture { cap: 1024 }).await.unwrap();
+        assert!(r.timed_out && !r.success(), "{r:?}");
+        assert_eq!(r.silent_for, Some(Duration::from_millis(500)));
+        assert!(r.duration < Duration::from_secs(10), "{r:?}");
+        assert_eq!(r.lines, ["started"]);
+        // A line every 200 ms for 1.5 s keeps a 700 ms silence limit away.
+        let talking = sh("for i in 1 2 3 4 5 6 7; do echo $i; sleep 0.2; done");
+        let run = Process::new(&talking).silence(Duration::from_millis(700)).timeout(Duration::from_secs(30));
+        let r = run.run(Output::Capture { cap: 1024 }).await.unwrap();
+        assert!(r.success() && r.silent_for.is_none(), "{r:?}");
     }
 
     #[tokio::test]

@@ -73,6 +73,8 @@ pub struct Setup {
     /// `--timeout`, counted from the job's start (a leader's own ladder gets it afresh after a
     /// grouped build that failed).
     pub timeout: Duration,
+    /// `--silence-timeout`: a build attempt that prints nothing for this long is killed.
+    pub silence_timeout: Duration,
     pub keep_work: bool,
     pub quiet: bool,
     pub secret_values: Vec<String>,
@@ -249,6 +251,7 @@ async fn validate_and_resolve(
         features,
         jobs: args.jobs,
         timeout: args.timeout,
+        silence_timeout: args.silence_timeout,
         keep_work: args.keep_work,
         quiet: args.quiet,
         secret_values,

@@ -144,7 +144,7 @@ fn wanted(
             funnel.skipped_built += 1;
             false
         }
-        Some(Skip::Failed(_)) => {
+        Some(Skip::Failed(_) | Skip::GaveUp(_)) => {
             per.skipped_failed += 1;
             funnel.skipped_failed += 1;
             false

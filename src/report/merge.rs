@@ -148,7 +148,8 @@ pub fn merge(previous: Option<BuiltIndex>, outcomes: Vec<Outcome>) -> Merged {
                 let failure = failure_entry(outcome);
                 let example = format!("{key}: {}", failure.first_lines.first().map_or("", String::as_str));
                 tally.classes.entry(failure.class).or_insert((0, example)).0 += 1;
-                let e = entry(&key, Status::Failed, Some(failure.class), None);
+                let mut e = entry(&key, Status::Failed, Some(failure.class), None);
+                (e.failed_runs, e.failed_at) = failed_runs(entries.get(&key), &outcome.result.finished_at);
                 failures.push(failure);
                 Some(e)
             }
@@ -163,6 +164,18 @@ pub fn merge(previous: Option<BuiltIndex>, outcomes: Vec<Outcome>) -> Merged {
     Merged { index, tally, failures, newest }
 }
 
+/// A failure's run count: one more than the previous entry's when that was a failure too, unless it
+/// is the same result merged again (its `finished_at` already counted). Pure.
+fn failed_runs(previous: Option<&BuiltEntry>, finished_at: &str) -> (u32, Option<String>) {
+    let at = Some(finished_at.to_string());
+    match previous.filter(|p| p.status == Status::Failed) {
+        // An index written before the count: its failure is one run.
+        Some(p) if p.failed_at == at => (p.failed_runs.max(1), at),
+        Some(p) => (p.failed_runs.max(1) + 1, at),
+        None => (1, at),
+    }
+}
+
 fn entry(key: &JobKey, status: Status, class: Option<FailureClass>, binary: Option<&PushedReference>) -> BuiltEntry {
     BuiltEntry {
         crate_name: key.crate_name.clone(),
@@ -172,6 +185,8 @@ fn entry(key: &JobKey, status: Status, class: Option<FailureClass>, binary: Opti
         failure_class: class,
         reference: binary.map(|b| b.reference.clone()),
         digest: binary.map(|b| b.digest.clone()),
+        failed_runs: 0,
+        failed_at: None,
     }
 }
 
@@ -313,5 +328,21 @@ mod tests {
         assert_eq!(second.failures[0].class, FailureClass::CompileError);
         assert_eq!(second.failures[0].first_lines, ["it broke", "more", "error: the evidence"], "blank lines dropped");
         assert_eq!(second.tally.classes[&FailureClass::CompileError].1, format!("flaky@1.0.0 ({T}): it broke"));
+    }
+
+    #[test]
+    fn failed_runs_count_consecutive_failures_once_each_and_a_build_resets_them() {
+        let runs = |index: &BuiltIndex| index.entries.iter().find(|e| e.crate_name == "oomy").map(|e| e.failed_runs);
+        let fail = |at: &str| outcome("oomy", Some(FailureClass::Oom), &[], false, at);
+        let first = merge(None, vec![fail("2026-11-01T00:00:00Z")]);
+        assert_eq!(runs(&first.index), Some(1));
+        let second = merge(Some(first.index), vec![fail("2026-11-02T00:00:00Z")]);
+        assert_eq!(runs(&second.index), Some(2));
+        let again = merge(Some(second.index), vec![fail("2026-11-02T00:00:00Z")]);
+        assert_eq!(runs(&again.index), Some(2), "the same result merged again counts once");
+        let built = merge(Some(again.index), vec![outcome("oomy", None, &["o"], true, "2026-11-03T00:00:00Z")]);
+        assert_eq!(runs(&built.index), Some(0));
+        let after = merge(Some(built.index), vec![fail("2026-11-04T00:00:00Z")]);
+        assert_eq!(runs(&after.index), Some(1), "a build in between starts the count again");
     }
 }

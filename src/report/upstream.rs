@@ -50,7 +50,9 @@ const LINE_CAP: usize = 300;
 pub fn worth_reporting(class: FailureClass) -> bool {
     match class {
         // The crate's own code or build script fails: upstream can act on it.
-        FailureClass::BuildScriptFailed | FailureClass::CompileError => true,
+        // A dependency that no longer compiles, after the ladder lifted it and resolved fresh: the
+        // crate can move off it (reported as `compile-error` was before `depends-on`).
+        FailureClass::BuildScriptFailed | FailureClass::CompileError | FailureClass::DependsOn => true,
         // Our environment, infrastructure or choices: upstream cannot fix these.
         FailureClass::MissingSystemLibrary
         | FailureClass::LinkError
@@ -68,7 +70,12 @@ pub fn worth_reporting(class: FailureClass) -> bool {
         | FailureClass::Unknown
         | FailureClass::UnknownFeature
         | FailureClass::LockedVersionUnavailable
-        | FailureClass::NightlyBreakage => false,
+        | FailureClass::NightlyBreakage
+        | FailureClass::Oom
+        | FailureClass::NoSpace
+        | FailureClass::NetworkAccess
+        | FailureClass::Ice
+        | FailureClass::Broken => false,
     }
 }
 

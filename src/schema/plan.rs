@@ -225,6 +225,19 @@ pub struct BuiltEntry {
     /// The published manifest digest, when built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// How many report runs in a row found this job failed (`status: failed`; a build resets it).
+    /// `matrix --built` gives up on a job after `plan::incremental::GIVE_UP_AFTER` of them, whatever
+    /// the class (transient ones included), unless `--retry-failed`. Absent: 0 (or an older index).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_runs: u32,
+    /// When the last failure counted in `failed_runs` finished (its result's `finished_at`): the
+    /// same result merged again is not counted again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl BuiltEntry {
@@ -277,6 +290,8 @@ mod tests {
             failure_class: Some(FailureClass::LinkError),
             reference: None,
             digest: None,
+            failed_runs: 1,
+            failed_at: Some("2026-11-01T00:00:00Z".into()),
         }]);
         let bytes = serde_json::to_vec(&index).unwrap();
         assert!(String::from_utf8_lossy(&bytes).contains("\"failure_class\":\"link-error\""));

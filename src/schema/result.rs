@@ -33,6 +33,10 @@ pub struct BuildResult {
     /// lock graph through cargo's feature unification, after a failure that named it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifest_additions: Vec<ManifestAddition>,
+    /// Packages of the shipped `Cargo.lock` lifted alone (`cargo update -p NAME@FROM`), every other
+    /// pin kept, after a failure inside them or a known blocker of the target; in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_lifts: Vec<LockLift>,
     pub toolchain: Option<Toolchain>,
     /// The RUSTFLAGS given to the target's artifacts.
     pub rustflags: String,
@@ -256,6 +260,7 @@ impl BuildResult {
             package: None,
             prepare: Vec::new(),
             manifest_additions: Vec::new(),
+            lock_lifts: Vec::new(),
             toolchain: None,
             rustflags: String::new(),
             build_env: BTreeMap::new(),
@@ -367,6 +372,10 @@ pub struct Attempt {
     /// That toolchain's `rustc --version` line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rustc: Option<String>,
+    /// This attempt repeats the one before it after that one's spurious failure (`oom`: with one
+    /// job); at most `SPURIOUS_RETRIES` per job (docs/build.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spurious_retry: bool,
 }
 
 /// A direct dependency added to the crate's manifest, pinned to the version the lock graph has,
@@ -379,6 +388,25 @@ pub struct ManifestAddition {
     /// The locked version, added as `=VERSION`.
     pub version: String,
     pub features: Vec<String>,
+    /// The failure it answers (the failed attempt's summary).
+    pub reason: String,
+}
+
+/// One package of the shipped `Cargo.lock` moved to another version, alone: `cargo update -p
+/// NAME@FROM` (to its newest semver-compatible release) or with `--precise TO` (the first release
+/// that supports the target, from cratemill's table of known blockers, docs/build.md).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
+pub struct LockLift {
+    pub package: String,
+    /// The version the shipped lock pinned.
+    pub from: String,
+    /// The version the lock holds after the lift.
+    pub to: String,
+    /// `--precise TO` was asked for (a known blocker); otherwise the newest compatible release.
+    pub precise: bool,
+    /// Every package whose locked version the lift changed (the package itself, and its own
+    /// dependencies only when it could not move without them).
+    pub changed: Vec<String>,
     /// The failure it answers (the failed attempt's summary).
     pub reason: String,
 }
@@ -484,7 +512,9 @@ pub enum FailureClass {
     NoExecutables,
     /// The build exceeded `--timeout`.
     Timeout,
-    /// Out of memory or disk space.
+    /// Out of memory or disk space, not told apart: cratemill's own file work (unpacking, the work
+    /// folder) and results written before `oom` and `no-space`; a build's log says which (`oom`,
+    /// `no-space`). Spurious.
     OutOfResources,
     /// The `.crate` or a dependency could not be downloaded, or dependencies could not be resolved.
     FetchFailed,
@@ -512,6 +542,23 @@ pub enum FailureClass {
     /// attribute reserved for the compiler. Retried on stable when a stable toolchain has the
     /// target's std.
     NightlyBreakage,
+    /// Out of memory: an allocation failed, LLVM or rustc ran out, or a process was killed by
+    /// SIGKILL (the kernel's or the job cgroup's out-of-memory killer). Spurious: retried with one job.
+    Oom,
+    /// Out of disk space: `No space left on device`, a quota, a linker's SIGBUS on a full disk. Spurious.
+    NoSpace,
+    /// A build script (or proc macro) tried to reach the network, which a build has none of: a name
+    /// that did not resolve, an unreachable network. Spurious, as crater counts it: not the code's
+    /// failure to compile; not retried as is (the sandbox stays offline).
+    NetworkAccess,
+    /// The compiler crashed (`internal compiler error`, rustc panicked). Spurious: retried.
+    Ice,
+    /// rustc reported errors inside a registry dependency's sources, not the crate's own; the
+    /// message names the dependency and its version (`inside dependency libc 0.2.149: ...`).
+    DependsOn,
+    /// The crate cannot be resolved as published: an invalid manifest or lock, a dependency or a
+    /// version that does not exist or is yanked.
+    Broken,
 }
 
 impl FailureClass {
@@ -536,15 +583,35 @@ impl FailureClass {
             FailureClass::UnknownFeature => "unknown-feature",
             FailureClass::LockedVersionUnavailable => "locked-version-unavailable",
             FailureClass::NightlyBreakage => "nightly-breakage",
+            FailureClass::Oom => "oom",
+            FailureClass::NoSpace => "no-space",
+            FailureClass::NetworkAccess => "network-access",
+            FailureClass::Ice => "ice",
+            FailureClass::DependsOn => "depends-on",
+            FailureClass::Broken => "broken",
         }
     }
 
-    /// Worth retrying the same version later without any change (network, runner limits).
-    pub fn is_transient(self) -> bool {
+    /// A failure of the build's circumstances, not of the code (crater's spurious results): the
+    /// runner's memory, disk or time, a build reaching for the network, a compiler crash. The
+    /// ladder retries them a bounded number of times (`attempts::SPURIOUS_RETRIES`); every other
+    /// class is real and never retried as is.
+    pub fn is_spurious(self) -> bool {
         matches!(
             self,
-            FailureClass::FetchFailed | FailureClass::Timeout | FailureClass::OutOfResources | FailureClass::Unknown
+            FailureClass::Timeout
+                | FailureClass::OutOfResources
+                | FailureClass::Oom
+                | FailureClass::NoSpace
+                | FailureClass::NetworkAccess
+                | FailureClass::Ice
         )
+    }
+
+    /// Worth retrying the same version later without any change (network, runner limits): the
+    /// spurious classes, a failed download, and what was not recognised.
+    pub fn is_transient(self) -> bool {
+        self.is_spurious() || matches!(self, FailureClass::FetchFailed | FailureClass::Unknown)
     }
 }
 

@@ -2,8 +2,8 @@
 //! stable, link errors, build scripts, compile errors.
 
 use super::log::{
-    between, crate_in_backticks, crate_of_error, location_after, strip_error, Log, BUILD_SCRIPT_FAILED,
-    COULD_NOT_COMPILE,
+    between, crate_in_backticks, crate_of_error, location_after, registry_package, strip_error, Log,
+    BUILD_SCRIPT_FAILED, COULD_NOT_COMPILE,
 };
 use super::{Hit, Outcome};
 use crate::schema::result::FailureClass;
@@ -370,18 +370,29 @@ pub(super) fn compile_error(log: &Log, _: &Outcome) -> Option<Hit> {
     if errors.is_empty() && done.is_empty() {
         return None;
     }
-    let ice = log.first(|l| l.contains("internal compiler error") || l.contains("thread 'rustc' panicked"));
     let mut lines = errors.clone();
     lines.extend(errors.iter().filter_map(|&j| location_after(log, j)));
     lines.extend(&done);
-    lines.extend(ice);
-    let first = ice.or(errors.first().copied()).or(done.first().copied())?;
+    // An error located in a registry package's sources: the dependency failed, not the crate.
+    let in_dependency = errors.iter().find_map(|&j| {
+        let at = location_after(log, j)?;
+        registry_package(&log.lines[at]).map(|(name, version)| (j, format!("{name} {version}")))
+    });
+    if let Some((j, dependency)) = in_dependency {
+        let more = errors.iter().filter(|&&e| e != j && !log.lines[e].starts_with("error: aborting")).count();
+        let and = if more == 0 { String::new() } else { format!(" (and {more} more errors)") };
+        return Hit::new(
+            FailureClass::DependsOn,
+            format!("inside dependency {dependency}: {}{and}", log.lines[j]),
+            lines,
+        );
+    }
+    let first = errors.first().copied().or(done.first().copied())?;
     let krate = crate_of_error(log, first);
-    let summary = match (ice, errors.len()) {
-        (Some(j), _) => format!("{krate}: rustc crashed: {}", log.lines[j].trim()),
-        (None, 0) => strip_error(&log.lines[first]).to_string(),
-        (None, 1) => format!("{krate}: {}", log.lines[first]),
-        (None, n) => format!("{krate}: {} (and {} more errors)", log.lines[first], n - 1),
+    let summary = match errors.len() {
+        0 => strip_error(&log.lines[first]).to_string(),
+        1 => format!("{krate}: {}", log.lines[first]),
+        n => format!("{krate}: {} (and {} more errors)", log.lines[first], n - 1),
     };
     Hit::new(FailureClass::CompileError, summary, lines)
 }

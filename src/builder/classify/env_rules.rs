@@ -1,7 +1,7 @@
 //! Rules about the build's environment and cargo's own steps, before or around compiling: timeout,
 //! out of resources, missing target, checksum, fetch/resolution, toolchain too old, no executables.
 
-use super::log::{between, strip_error, tail, Log, BUILD_SCRIPT_FAILED, COULD_NOT_COMPILE};
+use super::log::{between, crate_of_error, strip_error, tail, Log, BUILD_SCRIPT_FAILED, COULD_NOT_COMPILE};
 use super::{Hit, Outcome, TAIL_EVIDENCE};
 use crate::schema::result::FailureClass;
 
@@ -10,28 +10,37 @@ pub(super) fn timeout(log: &Log, exit: &Outcome) -> Option<Hit> {
         return None;
     }
     let last = log.lines.iter().rev().find(|l| l.trim_start().starts_with("Compiling ")).map(|l| l.trim());
-    let summary = match last {
-        Some(step) => format!("build exceeded the time limit (last step: {step})"),
+    let what = match exit.silent_for {
+        Some(quiet) => format!("build printed nothing for {} and was killed", humantime::format_duration(quiet)),
         None => "build exceeded the time limit".to_string(),
+    };
+    let summary = match last {
+        Some(step) => format!("{what} (last step: {step})"),
+        None => what,
     };
     Hit::new(FailureClass::Timeout, summary, tail(log, TAIL_EVIDENCE, |l| !l.trim().is_empty()))
 }
 
 pub(super) fn out_of_resources(log: &Log, exit: &Outcome) -> Option<Hit> {
-    const PATTERNS: &[(&str, &str)] = &[
-        ("No space left on device", "out of disk space"),
-        ("Disk quota exceeded", "out of disk space"),
-        ("LLVM ERROR: out of memory", "out of memory"),
-        ("tried to allocate more memory than available to compiler", "out of memory"),
-        ("Cannot allocate memory", "out of memory"),
-        ("out of memory allocating", "out of memory"),
-        ("could not allocate", "out of memory"),
-        ("signal: 9, SIGKILL", "rustc or a build script was killed by SIGKILL (usually the out-of-memory killer)"),
-        ("Killed signal terminated program", "a compiler was killed (usually the out-of-memory killer)"),
-        ("terminated with signal 7 [Bus error]", "the linker died of SIGBUS (its output file hit a full disk)"),
+    use FailureClass::{NoSpace, Oom};
+    const PATTERNS: &[(&str, FailureClass, &str)] = &[
+        ("No space left on device", NoSpace, "out of disk space"),
+        ("Disk quota exceeded", NoSpace, "out of disk space"),
+        ("LLVM ERROR: out of memory", Oom, "out of memory"),
+        ("tried to allocate more memory than available to compiler", Oom, "out of memory"),
+        ("Cannot allocate memory", Oom, "out of memory"),
+        ("out of memory allocating", Oom, "out of memory"),
+        ("could not allocate", Oom, "out of memory"),
+        ("signal: 9, SIGKILL", Oom, "rustc or a build script was killed by SIGKILL (usually the out-of-memory killer)"),
+        ("Killed signal terminated program", Oom, "a compiler was killed (usually the out-of-memory killer)"),
+        (
+            "terminated with signal 7 [Bus error]",
+            NoSpace,
+            "the linker died of SIGBUS (its output file hit a full disk)",
+        ),
     ];
     // The crate whose step failed, and cargo's lines saying which step it was.
-    let hit = |lines: Vec<usize>, what: &str| {
+    let hit = |lines: Vec<usize>, class: FailureClass, what: &str| {
         let first = lines[0];
         let anchors = log.find(|l| l.starts_with(BUILD_SCRIPT_FAILED) || l.starts_with(COULD_NOT_COMPILE));
         let line = log.lines[first].trim().trim_start_matches("= note: ");
@@ -42,24 +51,105 @@ pub(super) fn out_of_resources(log: &Log, exit: &Outcome) -> Option<Hit> {
         } else {
             format!("{}: {what}: {line}", log.crate_for(first))
         };
-        Hit::new(FailureClass::OutOfResources, summary, lines.into_iter().chain(anchors).collect())
+        Hit::new(class, summary, lines.into_iter().chain(anchors).collect())
     };
-    for &(pat, what) in PATTERNS {
+    for &(pat, class, what) in PATTERNS {
         let lines = log.find(|l| l.contains(pat));
         if !lines.is_empty() {
-            return hit(lines, what);
+            return hit(lines, class, what);
         }
     }
     let lines = log.find(|l| is_alloc_failure(l) || is_killed_notice(l));
     if let Some(&first) = lines.first() {
         let what = if is_alloc_failure(&log.lines[first]) { "out of memory" } else { "a process was killed" };
-        return hit(lines, what);
+        return hit(lines, Oom, what);
     }
     if exit.signal == Some(9) {
         let summary = "the build was killed by SIGKILL (usually the out-of-memory killer)";
-        return Hit::new(FailureClass::OutOfResources, summary, tail(log, TAIL_EVIDENCE, |l| !l.trim().is_empty()));
+        return Hit::new(Oom, summary, tail(log, TAIL_EVIDENCE, |l| !l.trim().is_empty()));
     }
     None
+}
+
+/// What a program says when it cannot reach the network (names do not resolve, no route): Rust's
+/// std, getaddrinfo, curl, reqwest, git.
+const NO_NETWORK: &[&str] = &[
+    "failed to lookup address information",
+    "temporary failure in name resolution",
+    "name or service not known",
+    "no address associated with hostname",
+    "could not resolve host",
+    "could not resolve hostname",
+    "dns error",
+    "network is unreachable",
+    "error sending request for url",
+];
+
+/// A build script (or a proc macro) that failed because it could not reach the network: the
+/// build runs offline, in the sandbox without a network. cargo's own offline refusal is `fetch`.
+pub(super) fn network_access(log: &Log, _: &Outcome) -> Option<Hit> {
+    let ran_code = log.any(|l| l.starts_with(BUILD_SCRIPT_FAILED) || l.contains("proc macro panicked"));
+    if !ran_code {
+        return None;
+    }
+    let lines = log.find(|l| {
+        let l = l.to_ascii_lowercase();
+        NO_NETWORK.iter().any(|p| l.contains(p))
+    });
+    let &first = lines.first()?;
+    let summary = format!(
+        "{}: the build tried to reach the network, which builds do not have: {}",
+        log.crate_for(first),
+        log.lines[first].trim()
+    );
+    let mut all = log.find(|l| l.starts_with(BUILD_SCRIPT_FAILED) || l.contains("proc macro panicked"));
+    all.extend(lines);
+    Hit::new(FailureClass::NetworkAccess, summary, all)
+}
+
+/// The compiler crashed: an internal compiler error, or rustc panicked.
+pub(super) fn ice(log: &Log, _: &Outcome) -> Option<Hit> {
+    // `thread 'rustc' panicked at` (older) or `thread 'rustc' (PID) panicked at`.
+    let is_ice = |l: &str| {
+        l.starts_with("error: internal compiler error")
+            || l.starts_with("thread 'rustc'") && l.contains(" panicked at ")
+            || l.contains("the compiler unexpectedly panicked")
+    };
+    let lines = log.find(is_ice);
+    let &first = lines.first()?;
+    let summary = format!("{}: the compiler crashed: {}", crate_of_error(log, first), log.lines[first].trim());
+    let mut all = lines;
+    all.extend(log.find(|l| l.starts_with(COULD_NOT_COMPILE)));
+    Hit::new(FailureClass::Ice, summary, all)
+}
+
+/// cargo's top-level errors that [`broken`] takes (and [`fetch`] leaves).
+fn is_broken(line: &str) -> bool {
+    const CARGO_ERRORS: &[&str] = &[
+        "error: failed to parse manifest at",
+        "error: failed to load manifest for",
+        "error: failed to parse lock file at",
+        "error: no matching package named",
+        "error: no matching package found",
+        "error: failed to select a version for the requirement",
+    ];
+    CARGO_ERRORS.iter().any(|p| line.starts_with(p)) && !is_locked_version_unavailable(line)
+}
+
+/// cargo's errors for a crate that cannot be resolved or read as published: an invalid manifest
+/// or lock, a dependency that does not exist, a requirement no (unyanked) version meets. A locked
+/// version the index lacks is `locked-version-unavailable` (before); a missing dependency feature
+/// stays `fetch` (`feature_problem`: cratemill's added vendoring features may cause it).
+pub(super) fn broken(log: &Log, _: &Outcome) -> Option<Hit> {
+    let i = log.first(is_broken)?;
+    let lines = log.block(i, 12);
+    let head = strip_error(&log.lines[i]);
+    let cause = lines.iter().skip(1).map(|&j| log.lines[j].trim()).find(|l| !l.is_empty() && *l != "Caused by:");
+    let summary = match cause {
+        Some(c) if log.lines[i..].iter().take(12).any(|l| l == "Caused by:") => format!("{head}: {c}"),
+        _ => head.to_string(),
+    };
+    Hit::new(FailureClass::Broken, summary, lines)
 }
 
 /// Rust's allocation-failure message: `memory allocation of 35184372088832 bytes failed`.
@@ -172,7 +262,7 @@ pub(super) fn fetch(log: &Log, _: &Outcome) -> Option<Hit> {
         "error: attempting to make an HTTP request, but --offline was specified",
     ];
     let i = log
-        .first(|l| is_lock_outdated(l) || CARGO_ERRORS.iter().any(|p| l.starts_with(p)))
+        .first(|l| is_lock_outdated(l) || CARGO_ERRORS.iter().any(|p| l.starts_with(p)) && !is_broken(l))
         .or_else(|| log.first(is_feature_problem))?;
     let mut lines = log.block(i, 25);
     lines.extend(log.find(is_feature_problem));

@@ -99,6 +99,53 @@ pub(super) fn crate_in_backticks(line: &str) -> String {
     between(line, "`", "`").and_then(|s| s.split_whitespace().next()).unwrap_or("?").to_string()
 }
 
+/// The packages a failure names, in this order, each once: where rustc's errors are when that is a
+/// registry package's source (` --> .../registry/src/<index>/NAME-VERSION/...`, with its version),
+/// the package whose build script failed (`custom build command for `NAME vVERSION``), the
+/// packages that did not compile (`could not compile `NAME``), and crates an error message names
+/// (`cannot find type `c_long` in crate `libc``).
+pub(super) fn named_packages(log: &Log) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let mut add = |name: &str, version: Option<&str>| {
+        if !name.is_empty() && !out.iter().any(|(n, _)| n == name) {
+            out.push((name.to_string(), version.map(str::to_string)));
+        }
+    };
+    for l in &log.lines {
+        if l.trim_start().starts_with("-->") {
+            if let Some((name, version)) = registry_package(l) {
+                add(name, Some(version));
+            }
+        }
+    }
+    for l in log.lines.iter().filter(|l| l.starts_with(BUILD_SCRIPT_FAILED)) {
+        let inner = between(l, "`", "`").unwrap_or("");
+        let mut words = inner.split_whitespace();
+        let name = words.next().unwrap_or("");
+        add(name, words.next().and_then(|v| v.strip_prefix('v')));
+    }
+    for l in log.lines.iter().filter(|l| l.starts_with(COULD_NOT_COMPILE)) {
+        add(&crate_in_backticks(l), None);
+    }
+    for l in log.lines.iter().filter(|l| l.starts_with("error")) {
+        for (_, rest) in l.match_indices(" crate `").map(|(at, m)| l.split_at(at + m.len())) {
+            add(rest.split('`').next().unwrap_or(""), None);
+        }
+    }
+    out
+}
+
+/// `NAME`, `VERSION` of a path inside the registry's unpacked sources: the folder after
+/// `/registry/src/<index>/`, split at the `-` after which a version follows (`x25519-dalek-2.0.0`).
+pub(super) fn registry_package(line: &str) -> Option<(&str, &str)> {
+    let (_, rest) = line.split_once("/registry/src/")?;
+    let folder = rest.split('/').nth(1)?;
+    folder
+        .match_indices('-')
+        .map(|(at, _)| (&folder[..at], &folder[at + 1..]))
+        .find(|(name, version)| !name.is_empty() && semver::Version::parse(version).is_ok())
+}
+
 /// The text between the first `open` and the next `close` after it.
 pub(super) fn between<'a>(line: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let (_, rest) = line.split_once(open)?;
@@ -167,5 +214,21 @@ mod tests {
         assert_eq!(crate_in_backticks("error: could not compile `ce` (bin \"ce\") due to 1 previous error"), "ce");
         assert_eq!(cut("abcdef", 3), "abc…");
         assert_eq!(cut("abc", 3), "abc");
+    }
+
+    #[test]
+    fn packages_are_named_from_registry_paths_build_scripts_and_messages() {
+        let at =
+            "  --> /w/cargo-home/registry/src/index.crates.io-1949cf8c6b5b557f/x25519-dalek-2.0.0-pre.1/src/lib.rs:3:1";
+        assert_eq!(registry_package(at), Some(("x25519-dalek", "2.0.0-pre.1")));
+        assert_eq!(registry_package("  --> src/main.rs:1:1"), None);
+        let log = Log::new(&format!(
+            "error[E0412]: cannot find type `c_long` in crate `libc`\n{at}\n\
+             error: failed to run custom build command for `ring v0.16.20`\n\
+             error: could not compile `x25519-dalek` (lib) due to 1 previous error\n"
+        ));
+        let named = named_packages(&log);
+        let names: Vec<(&str, Option<&str>)> = named.iter().map(|(n, v)| (n.as_str(), v.as_deref())).collect();
+        assert_eq!(names, [("x25519-dalek", Some("2.0.0-pre.1")), ("ring", Some("0.16.20")), ("libc", None)]);
     }
 }
