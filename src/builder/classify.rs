@@ -69,6 +69,7 @@ mod build_rules;
 mod env_rules;
 mod log;
 
+use crate::error::{cut, squash};
 use build_rules::{
     build_script, compile_error, link_error, missing_system_library, nightly_breakage, unstable_on_stable,
     unsupported_target,
@@ -78,7 +79,7 @@ use env_rules::{
     no_executables, out_of_resources, target_not_installed, timeout, toolchain_too_old, unknown_feature,
 };
 pub use log::strip_timestamp;
-use log::{cut, named_packages, one_line, tail, Log};
+use log::{named_packages, tail, Log};
 
 use super::process::Outcome;
 use crate::schema::result::{Failure, FailureClass};
@@ -178,7 +179,7 @@ pub fn classify(log: &str, exit: &Outcome) -> Classification {
     Classification {
         class: hit.class,
         evidence: lines.into_iter().map(|i| cut(&log.lines[i], MAX_LINE_CHARS)).collect(),
-        summary: cut(&one_line(&hit.summary), MAX_SUMMARY_CHARS),
+        summary: cut(&squash(&hit.summary), MAX_SUMMARY_CHARS),
         lock_outdated,
         feature_problem,
         named: named_packages(&log),

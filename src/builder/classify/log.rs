@@ -156,18 +156,6 @@ pub(super) fn strip_error(line: &str) -> &str {
     line.strip_prefix("error: ").unwrap_or(line)
 }
 
-pub(super) fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `s` cut to at most `max` characters (on a char boundary), marked with `…` when cut.
-pub(super) fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
-    }
-}
-
 /// Remove ANSI CSI sequences (`ESC [ ... final-byte`), as cargo prints with `--color always`.
 pub(super) fn strip_ansi(line: &str) -> String {
     if !line.contains('\x1b') {
@@ -212,8 +200,6 @@ mod tests {
     fn crate_names_come_from_backticks() {
         assert_eq!(crate_in_backticks("error: failed to run custom build command for `alsa-sys v0.3.1`"), "alsa-sys");
         assert_eq!(crate_in_backticks("error: could not compile `ce` (bin \"ce\") due to 1 previous error"), "ce");
-        assert_eq!(cut("abcdef", 3), "abc…");
-        assert_eq!(cut("abc", 3), "abc");
     }
 
     #[test]
