@@ -67,7 +67,7 @@
 
 mod build_rules;
 mod env_rules;
-mod log;
+mod lines;
 
 use crate::error::{cut, squash};
 use build_rules::{
@@ -78,8 +78,8 @@ use env_rules::{
     broken, checksum, fetch, ice, is_feature_problem, is_lock_outdated, locked_version_unavailable, network_access,
     no_executables, out_of_resources, target_not_installed, timeout, toolchain_too_old, unknown_feature,
 };
-pub use log::strip_timestamp;
-use log::{named_packages, tail, Log};
+pub use lines::strip_timestamp;
+use lines::{named_packages, tail, Log};
 
 use super::process::Outcome;
 use crate::schema::result::{Failure, FailureClass};

@@ -1,7 +1,7 @@
 //! Rules about compiling and linking: unsupported target, missing system library, unstable features on
 //! stable, link errors, build scripts, compile errors.
 
-use super::log::{
+use super::lines::{
     between, crate_in_backticks, crate_of_error, location_after, registry_package, strip_error, Log,
     BUILD_SCRIPT_FAILED, COULD_NOT_COMPILE,
 };

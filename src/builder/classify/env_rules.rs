@@ -1,7 +1,7 @@
 //! Rules about the build's environment and cargo's own steps, before or around compiling: timeout,
 //! out of resources, missing target, checksum, fetch/resolution, toolchain too old, no executables.
 
-use super::log::{between, crate_of_error, strip_error, tail, Log, BUILD_SCRIPT_FAILED, COULD_NOT_COMPILE};
+use super::lines::{between, crate_of_error, strip_error, tail, Log, BUILD_SCRIPT_FAILED, COULD_NOT_COMPILE};
 use super::{Hit, Outcome, TAIL_EVIDENCE};
 use crate::schema::result::FailureClass;
 
