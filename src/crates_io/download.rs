@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use super::index::{Index, IndexVersion};
 use super::spec::validate_name;
 use crate::error::{classified, failed, Exit};
-use crate::net::{failure::request_line, Attempt, Cause, Safety};
+use crate::net::{failure::request_line, Cause, Safety, TryFailure};
 use crate::schema::result::FailureClass;
 
 /// A verified `.crate` on disk.
@@ -81,9 +81,9 @@ impl Index {
         url: &str,
         dest_dir: &Path,
         what: &str,
-    ) -> Result<Downloaded, Attempt> {
+    ) -> Result<Downloaded, TryFailure> {
         let too_large = |max: u64| {
-            Attempt::Fatal(classified(
+            TryFailure::Fatal(classified(
                 Exit::Failed,
                 FailureClass::UnsafeArchive,
                 format!("{what}: the .crate is larger than the {max}-byte limit"),
@@ -91,17 +91,17 @@ impl Index {
         };
         let safety = Safety::Idempotent;
         let resp = self.client.attempt(what, self.client.http().get(url), safety).await?;
-        let mut resp = Attempt::check_status(&reqwest::Method::GET, resp, safety)?;
+        let mut resp = TryFailure::check_status(&reqwest::Method::GET, resp, safety)?;
         let request = request_line(&reqwest::Method::GET, resp.url());
         if !resp.status().is_success() {
-            return Err(Attempt::fatal(what, request, Cause::Status(resp.status().as_u16())));
+            return Err(TryFailure::fatal(what, request, Cause::Status(resp.status().as_u16())));
         }
         if resp.content_length().is_some_and(|len| len > self.max_crate_bytes) {
             return Err(too_large(self.max_crate_bytes));
         }
 
         let local =
-            |e: std::io::Error| Attempt::Fatal(anyhow::anyhow!("{what}: writing into {}: {e}", dest_dir.display()));
+            |e: std::io::Error| TryFailure::Fatal(anyhow::anyhow!("{what}: writing into {}: {e}", dest_dir.display()));
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{}-{}.", v.name, v.vers))
             .suffix(".crate.part")
@@ -114,7 +114,7 @@ impl Index {
             let chunk = match resp.chunk().await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
-                Err(e) => return Err(Attempt::from_transport(what, request, Cause::of_body(&e), safety)),
+                Err(e) => return Err(TryFailure::from_transport(what, request, Cause::of_body(&e), safety)),
             };
             size += chunk.len() as u64;
             if size > self.max_crate_bytes {
@@ -130,7 +130,7 @@ impl Index {
         let sha256 = hex::encode(hasher.finalize());
         if !sha256.eq_ignore_ascii_case(&v.cksum) {
             // `tmp` is deleted when dropped.
-            return Err(Attempt::Fatal(classified(
+            return Err(TryFailure::Fatal(classified(
                 Exit::Failed,
                 FailureClass::ChecksumMismatch,
                 format!(

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::usage;
-use crate::net::{self, failure::request_line, Attempt, Cause, Safety};
+use crate::net::{self, failure::request_line, Cause, Safety, TryFailure};
 
 /// The crates.io dump.
 pub const DEFAULT_URL: &str = "https://static.crates.io/db-dump.tar.gz";
@@ -108,7 +108,7 @@ async fn attempt(
     url: &str,
     cached: Option<&Validators>,
     path: &Path,
-) -> Result<Outcome, Attempt> {
+) -> Result<Outcome, TryFailure> {
     let mut request = client.http().get(url);
     if let Some(v) = cached {
         if let Some(etag) = &v.etag {
@@ -120,17 +120,17 @@ async fn attempt(
     }
     let safety = Safety::Idempotent;
     let response = client.attempt(what, request, safety).await?;
-    let response = Attempt::check_status(&reqwest::Method::GET, response, safety)?;
+    let response = TryFailure::check_status(&reqwest::Method::GET, response, safety)?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_MODIFIED && cached.is_some() {
         return Ok(Outcome::NotModified);
     }
     if status.is_client_error() {
-        return Err(Attempt::Fatal(usage(format!("cannot download the dump: {url} answered {status}"))));
+        return Err(TryFailure::Fatal(usage(format!("cannot download the dump: {url} answered {status}"))));
     }
     let request_text = request_line(&reqwest::Method::GET, response.url());
     if !status.is_success() {
-        return Err(Attempt::fatal(what, request_text, Cause::Status(status.as_u16())));
+        return Err(TryFailure::fatal(what, request_text, Cause::Status(status.as_u16())));
     }
     let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let validators = Validators {
@@ -138,11 +138,11 @@ async fn attempt(
         etag: header(reqwest::header::ETAG),
         last_modified: header(reqwest::header::LAST_MODIFIED),
     };
-    let local = |e: anyhow::Error| Attempt::Fatal(e.context(format!("writing the dump into {}", path.display())));
+    let local = |e: anyhow::Error| TryFailure::Fatal(e.context(format!("writing the dump into {}", path.display())));
     match download(response, path).await {
         Ok(()) => {}
         Err(Streamed::Local(e)) => return Err(local(e)),
-        Err(Streamed::Net(cause)) => return Err(Attempt::from_transport(what, request_text, cause, safety)),
+        Err(Streamed::Net(cause)) => return Err(TryFailure::from_transport(what, request_text, cause, safety)),
     }
     let meta_path = path.with_extension("http.json");
     let _ = std::fs::remove_file(&meta_path);

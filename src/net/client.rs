@@ -98,36 +98,36 @@ impl Transient {
 
 /// How one try ended when it did not succeed.
 #[derive(Debug)]
-pub enum Attempt {
+pub enum TryFailure {
     /// Worth another try after a wait.
     Retry(Transient),
     /// Retrying will not help.
     Fatal(anyhow::Error),
 }
 
-impl Attempt {
+impl TryFailure {
     /// A failure that is never retried, described like every other network failure.
-    pub fn fatal(what: &str, request: String, cause: Cause) -> Attempt {
-        Attempt::Fatal(
+    pub fn fatal(what: &str, request: String, cause: Cause) -> TryFailure {
+        TryFailure::Fatal(
             HttpFailure { what: what.to_string(), request: Some(request), cause, attempts: 1, gave_up: None }
                 .into_error(),
         )
     }
 
     /// A transport failure as a try's outcome: retried when the policy says so for `safety`.
-    pub fn from_transport(what: &str, request: String, cause: Cause, safety: Safety) -> Attempt {
+    pub fn from_transport(what: &str, request: String, cause: Cause, safety: Safety) -> TryFailure {
         match cause.transport_fault() {
             Some(fault) if retry_transport(fault, safety) => {
-                Attempt::Retry(Transient { request, cause, retry_after: None })
+                TryFailure::Retry(Transient { request, cause, retry_after: None })
             }
-            _ => Attempt::fatal(what, request, cause),
+            _ => TryFailure::fatal(what, request, cause),
         }
     }
 
     /// An answer whose status is retried (per `safety`) as a retry; any other as `Ok`.
-    pub fn check_status(method: &Method, resp: Response, safety: Safety) -> Result<Response, Attempt> {
+    pub fn check_status(method: &Method, resp: Response, safety: Safety) -> Result<Response, TryFailure> {
         if retry_status(resp.status().as_u16(), safety) {
-            Err(Attempt::Retry(Transient::from_status(method, &resp)))
+            Err(TryFailure::Retry(Transient::from_status(method, &resp)))
         } else {
             Ok(resp)
         }
@@ -236,23 +236,23 @@ impl Client {
         self.deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
     }
 
-    /// Sends one request. Transport failures become [`Attempt::Retry`] or [`Attempt::Fatal`]
+    /// Sends one request. Transport failures become [`TryFailure::Retry`] or [`TryFailure::Fatal`]
     /// by the policy for `safety`; every answer, whatever its status, is returned.
-    pub async fn attempt(&self, what: &str, req: RequestBuilder, safety: Safety) -> Result<Response, Attempt> {
+    pub async fn attempt(&self, what: &str, req: RequestBuilder, safety: Safety) -> Result<Response, TryFailure> {
         self.execute(what, build(what, req)?, safety).await
     }
 
     /// [`Client::attempt`] for a request already built.
-    pub async fn execute(&self, what: &str, req: reqwest::Request, safety: Safety) -> Result<Response, Attempt> {
+    pub async fn execute(&self, what: &str, req: reqwest::Request, safety: Safety) -> Result<Response, TryFailure> {
         let request = request_line(req.method(), req.url());
-        self.http.execute(req).await.map_err(|e| Attempt::from_transport(what, request, Cause::of(&e), safety))
+        self.http.execute(req).await.map_err(|e| TryFailure::from_transport(what, request, Cause::of(&e), safety))
     }
 
     /// Runs `op` until it succeeds, fails fatally, or the policy or the deadline stops it.
     pub async fn run<T, F, Fut>(&self, what: &str, mut op: F) -> anyhow::Result<T>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Attempt>>,
+        Fut: Future<Output = Result<T, TryFailure>>,
     {
         let mut retries = self.retries();
         loop {
@@ -265,8 +265,8 @@ impl Client {
             };
             match outcome {
                 Ok(v) => return Ok(v),
-                Err(Attempt::Fatal(e)) => return Err(e),
-                Err(Attempt::Retry(t)) => retries.wait(what, t).await?,
+                Err(TryFailure::Fatal(e)) => return Err(e),
+                Err(TryFailure::Retry(t)) => retries.wait(what, t).await?,
             }
         }
     }
@@ -286,17 +286,17 @@ impl Client {
 
     /// One try of [`Client::fetch`], for a caller whose own loop retries (a registry's token
     /// exchange inside its request loop): a retried status or transport failure is an
-    /// [`Attempt::Retry`], any other status is returned, the answer read whole up to `limit`.
+    /// [`TryFailure::Retry`], any other status is returned, the answer read whole up to `limit`.
     pub async fn fetch_once(
         &self,
         what: &str,
         safety: Safety,
         limit: u64,
         req: RequestBuilder,
-    ) -> Result<Body, Attempt> {
+    ) -> Result<Body, TryFailure> {
         let req = build(what, req)?;
         let method = req.method().clone();
-        let resp = Attempt::check_status(&method, self.execute(what, req, safety).await?, safety)?;
+        let resp = TryFailure::check_status(&method, self.execute(what, req, safety).await?, safety)?;
         read_capped(what, &method, resp, limit, safety).await
     }
 
@@ -323,8 +323,8 @@ impl Client {
     }
 }
 
-fn build(what: &str, req: RequestBuilder) -> Result<reqwest::Request, Attempt> {
-    req.build().map_err(|e| Attempt::Fatal(anyhow::anyhow!("{what}: cannot build the request: {e}")))
+fn build(what: &str, req: RequestBuilder) -> Result<reqwest::Request, TryFailure> {
+    req.build().map_err(|e| TryFailure::Fatal(anyhow::anyhow!("{what}: cannot build the request: {e}")))
 }
 
 /// Reads an answer into memory, refusing to go past `limit` bytes.
@@ -334,23 +334,23 @@ async fn read_capped(
     mut resp: Response,
     limit: u64,
     safety: Safety,
-) -> Result<Body, Attempt> {
+) -> Result<Body, TryFailure> {
     let request = request_line(method, resp.url());
     if resp.content_length().is_some_and(|n| n > limit) {
-        return Err(Attempt::fatal(what, request, Cause::TooLarge { limit }));
+        return Err(TryFailure::fatal(what, request, Cause::TooLarge { limit }));
     }
     let mut buf = Vec::new();
     loop {
         match resp.chunk().await {
             Ok(Some(piece)) => {
                 if buf.len() as u64 + piece.len() as u64 > limit {
-                    return Err(Attempt::fatal(what, request, Cause::TooLarge { limit }));
+                    return Err(TryFailure::fatal(what, request, Cause::TooLarge { limit }));
                 }
                 buf.extend_from_slice(&piece);
             }
             Ok(None) => break,
             Err(e) => {
-                return Err(Attempt::from_transport(what, request, Cause::of_body(&e), safety));
+                return Err(TryFailure::from_transport(what, request, Cause::of_body(&e), safety));
             }
         }
     }
@@ -428,9 +428,9 @@ mod tests {
     async fn a_far_deadline_does_not_panic_and_a_past_one_stops_at_once() {
         let far = Instant::now().checked_add(Duration::from_secs(200 * 365 * 86400));
         let client = Client::new().unwrap().with_deadline(far);
-        assert_eq!(client.run("x", || async { Ok::<_, Attempt>(1) }).await.unwrap(), 1);
+        assert_eq!(client.run("x", || async { Ok::<_, TryFailure>(1) }).await.unwrap(), 1);
         let client = client.with_deadline(Some(Instant::now()));
-        let err = client.run("x", std::future::pending::<Result<(), Attempt>>).await.unwrap_err();
+        let err = client.run("x", std::future::pending::<Result<(), TryFailure>>).await.unwrap_err();
         assert_eq!(crate::error::class_of(&err), Some(crate::schema::result::FailureClass::Timeout));
     }
 

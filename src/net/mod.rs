@@ -20,7 +20,7 @@
 //! // Anything else (streams, uploads): one try per closure call, the loop is the client's.
 //! client.run("downloading x", || async {
 //!     let resp = client.attempt("downloading x", client.http().get(&url), Safety::Idempotent).await?;
-//!     // ... Err(Attempt::Retry(Transient { .. })) to try again, Err(Attempt::Fatal(e)) to stop
+//!     // ... Err(TryFailure::Retry(Transient { .. })) to try again, Err(TryFailure::Fatal(e)) to stop
 //! }).await?;
 //! ```
 //! Errors are `anyhow::Error`s carrying exit code 3 ([`HttpFailure::exit`]) and one line:
@@ -31,6 +31,6 @@ pub mod failure;
 pub mod github;
 pub mod policy;
 
-pub use client::{Attempt, Body, Client, Retries, Settings, Transient, USER_AGENT};
+pub use client::{Body, Client, Retries, Settings, Transient, TryFailure, USER_AGENT};
 pub use failure::{Cause, HttpFailure};
 pub use policy::{RetryPolicy, Safety};

@@ -10,7 +10,7 @@
 use reqwest::{RequestBuilder, StatusCode};
 
 use crate::error::environment;
-use crate::net::{self, Attempt, Safety};
+use crate::net::{self, Safety, TryFailure};
 
 /// Largest token answer read.
 pub const TOKEN_LIMIT: u64 = 1 << 20;
@@ -143,7 +143,7 @@ pub enum Exchange {
 }
 
 /// One try of the token exchange for `scope` on `repository` of registry `host`, over `net`.
-/// Transport failures and retried statuses come back as the network layer's [`Attempt`]s; a
+/// Transport failures and retried statuses come back as the network layer's [`TryFailure`]s; a
 /// realm that is no URL or an answer that is no token are fatal.
 pub async fn exchange(
     net: &net::Client,
@@ -151,9 +151,9 @@ pub async fn exchange(
     challenge: &Challenge,
     (repository, scope): (&str, Scope),
     creds: Option<&Credentials>,
-) -> Result<Exchange, Attempt> {
+) -> Result<Exchange, TryFailure> {
     let url = token_url(challenge, repository, scope)
-        .map_err(|why| Attempt::Fatal(environment(format!("registry {host} sent {why}"))))?;
+        .map_err(|why| TryFailure::Fatal(environment(format!("registry {host} sent {why}"))))?;
     let what = format!("asking {} for a {} token for `{repository}`", challenge.realm, scope.actions());
     let req = net.http().get(url);
     let req = match creds {
@@ -172,13 +172,14 @@ pub async fn exchange(
         access_token: Option<String>,
     }
     let realm = &challenge.realm;
-    let t: Token = serde_json::from_slice(&body.bytes)
-        .map_err(|e| Attempt::Fatal(environment(format!("token answer from {realm} is not a token document: {e}"))))?;
+    let t: Token = serde_json::from_slice(&body.bytes).map_err(|e| {
+        TryFailure::Fatal(environment(format!("token answer from {realm} is not a token document: {e}")))
+    })?;
     t.token
         .or(t.access_token)
         .filter(|t| !t.is_empty())
         .map(Exchange::Token)
-        .ok_or_else(|| Attempt::Fatal(environment(format!("token answer from {realm} has no token"))))
+        .ok_or_else(|| TryFailure::Fatal(environment(format!("token answer from {realm} has no token"))))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use super::auth::{exchange, parse_challenge, Auth, Challenge, Credentials, Exchange, Scope};
 use crate::error::{environment, usage};
 use crate::net::policy::{classify, StatusClass};
-use crate::net::{self, Attempt, Retries, RetryPolicy, Safety, Transient};
+use crate::net::{self, Retries, RetryPolicy, Safety, Transient, TryFailure};
 
 /// Knobs of the push: chunk size, parallel blob uploads, timeouts and retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl Default for Tuning {
 
 /// How one attempt failed.
 #[derive(Debug)]
-pub enum Failure {
+pub enum RegistryFailure {
     /// Worth another try after a wait (network error, 429, 5xx).
     Transient(Transient),
     /// An upload session the registry no longer knows or refuses to continue: start it over.
@@ -74,19 +74,19 @@ pub enum Failure {
     Fatal(anyhow::Error),
 }
 
-impl From<Attempt> for Failure {
-    fn from(a: Attempt) -> Failure {
+impl From<TryFailure> for RegistryFailure {
+    fn from(a: TryFailure) -> RegistryFailure {
         match a {
-            Attempt::Retry(t) => Failure::Transient(t),
-            Attempt::Fatal(e) => Failure::Fatal(e),
+            TryFailure::Retry(t) => RegistryFailure::Transient(t),
+            TryFailure::Fatal(e) => RegistryFailure::Fatal(e),
         }
     }
 }
 
-impl Failure {
+impl RegistryFailure {
     /// A lost or refused upload session.
-    pub fn restart(request: String, status: u16) -> Failure {
-        Failure::Restart(Transient { request, cause: net::Cause::Status(status), retry_after: None })
+    pub fn restart(request: String, status: u16) -> RegistryFailure {
+        RegistryFailure::Restart(Transient { request, cause: net::Cause::Status(status), retry_after: None })
     }
 }
 
@@ -209,7 +209,7 @@ impl RegistryClient {
     }
 
     /// Ask the registry how to authenticate (`GET /v2/`) and get what the client's scope needs.
-    async fn authenticate(&self) -> Result<(), Failure> {
+    async fn authenticate(&self) -> Result<(), RegistryFailure> {
         let what = format!("authenticating on registry {}", self.host);
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self.net.attempt(&what, self.http().get(self.url("v2/")), Safety::Idempotent).await?;
@@ -217,8 +217,10 @@ impl RegistryClient {
         match classify(status.as_u16()) {
             StatusClass::Success => Ok(()),
             StatusClass::Unauthorized => Ok(self.answer(&resp).await?),
-            StatusClass::Transient => Err(Failure::Transient(Transient::from_status(&reqwest::Method::GET, &resp))),
-            _ => Err(Failure::Fatal(environment(format!(
+            StatusClass::Transient => {
+                Err(RegistryFailure::Transient(Transient::from_status(&reqwest::Method::GET, &resp)))
+            }
+            _ => Err(RegistryFailure::Fatal(environment(format!(
                 "registry {} answered HTTP {status} to GET /v2/: is it an OCI registry?",
                 self.host
             )))),
@@ -228,9 +230,9 @@ impl RegistryClient {
     /// A 401: a Bearer challenge gets a token for the client's scope through [`exchange`]; any
     /// other scheme gets the Basic credentials (sent from then on). Without credentials, a push
     /// stops here and a pull asks for an anonymous token.
-    async fn answer(&self, resp: &Response) -> Result<(), Attempt> {
+    async fn answer(&self, resp: &Response) -> Result<(), TryFailure> {
         if self.scope == Scope::Push && self.creds.is_none() {
-            return Err(Attempt::Fatal(usage(format!(
+            return Err(TryFailure::Fatal(usage(format!(
                 "registry {} requires credentials and none are set: set CRATEMILL_REGISTRY_USER and CRATEMILL_REGISTRY_TOKEN (on ghcr.io, GITHUB_TOKEN with the `packages: write` permission works)",
                 self.host
             ))));
@@ -239,21 +241,21 @@ impl RegistryClient {
         let auth = match (header.and_then(parse_challenge), &self.creds) {
             (Some(challenge), _) => Auth::Bearer(self.token(&challenge).await?),
             (None, Some(c)) => Auth::Basic(c.clone()),
-            (None, None) => return Err(Attempt::Fatal(self.denied(resp.status(), "access", None))),
+            (None, None) => return Err(TryFailure::Fatal(self.denied(resp.status(), "access", None))),
         };
         *self.auth.lock().await = auth;
         Ok(())
     }
 
     /// One try of the token exchange for this client's repository and scope.
-    pub async fn token(&self, challenge: &Challenge) -> Result<String, Attempt> {
+    pub async fn token(&self, challenge: &Challenge) -> Result<String, TryFailure> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let on = (self.repository.as_str(), self.scope);
         match exchange(&self.net, &self.host, challenge, on, self.creds.as_ref()).await? {
             Exchange::Token(t) => Ok(t),
             Exchange::Refused { status, reason } => {
                 let what = format!("a {} token", self.scope.actions());
-                Err(Attempt::Fatal(self.denied(status, &what, Some(&reason))))
+                Err(TryFailure::Fatal(self.denied(status, &what, Some(&reason))))
             }
         }
     }
@@ -295,18 +297,18 @@ impl RegistryClient {
 
     /// Send one request with the client's credentials: a 401 is answered once ([`Self::answer`])
     /// and the request sent again; 403 and a second 401 are fatal ([`Self::denied`]); 429/5xx and
-    /// network errors are [`Attempt::Retry`]. Other statuses are returned. `what` names the
+    /// network errors are [`TryFailure::Retry`]. Other statuses are returned. `what` names the
     /// request in a refusal, `what_on` in a network failure.
     pub async fn send_once(
         &self,
         (what, what_on): (&str, &str),
         make: impl Fn(&reqwest::Client) -> RequestBuilder,
-    ) -> Result<Response, Attempt> {
+    ) -> Result<Response, TryFailure> {
         let mut answered = false;
         loop {
             let req = self.auth.lock().await.apply(make(self.http()));
             let req =
-                req.build().map_err(|e| Attempt::Fatal(anyhow::anyhow!("{what}: cannot build the request: {e}")))?;
+                req.build().map_err(|e| TryFailure::Fatal(anyhow::anyhow!("{what}: cannot build the request: {e}")))?;
             let method = req.method().clone();
             self.requests.fetch_add(1, Ordering::Relaxed);
             let resp = self.net.execute(what_on, req, Safety::Idempotent).await?;
@@ -316,9 +318,9 @@ impl RegistryClient {
                     self.answer(&resp).await?
                 }
                 StatusClass::Unauthorized | StatusClass::Denied => {
-                    return Err(Attempt::Fatal(self.denied(resp.status(), what, None)))
+                    return Err(TryFailure::Fatal(self.denied(resp.status(), what, None)))
                 }
-                StatusClass::Transient => return Err(Attempt::Retry(Transient::from_status(&method, &resp))),
+                StatusClass::Transient => return Err(TryFailure::Retry(Transient::from_status(&method, &resp))),
                 _ => return Ok(resp),
             }
         }
@@ -329,7 +331,7 @@ impl RegistryClient {
         &self,
         what: &str,
         make: impl Fn(&reqwest::Client) -> RequestBuilder,
-    ) -> Result<Response, Failure> {
+    ) -> Result<Response, RegistryFailure> {
         let what_on = format!("{what} on registry {}", self.host);
         Ok(self.send_once((what, &what_on), make).await?)
     }
@@ -338,25 +340,25 @@ impl RegistryClient {
     pub async fn retrying<T, F, Fut>(&self, what: &str, mut op: F) -> anyhow::Result<T>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Failure>>,
+        Fut: Future<Output = Result<T, RegistryFailure>>,
     {
         let mut retries = self.retries();
         loop {
             match op().await {
                 Ok(v) => return Ok(v),
-                Err(Failure::Fatal(e)) => return Err(e),
+                Err(RegistryFailure::Fatal(e)) => return Err(e),
                 Err(f) => self.wait(&mut retries, what, f).await?,
             }
         }
     }
 
     /// Record a failure and sleep for the wait the policy decides, or give up with an error.
-    pub async fn wait(&self, retries: &mut Retries<'_>, what: &str, failure: Failure) -> anyhow::Result<()> {
+    pub async fn wait(&self, retries: &mut Retries<'_>, what: &str, failure: RegistryFailure) -> anyhow::Result<()> {
         match failure {
-            Failure::Transient(t) | Failure::Restart(t) => {
+            RegistryFailure::Transient(t) | RegistryFailure::Restart(t) => {
                 retries.wait(&format!("{what} on registry {}", self.host), t).await
             }
-            Failure::Fatal(e) => Err(e),
+            RegistryFailure::Fatal(e) => Err(e),
         }
     }
 }

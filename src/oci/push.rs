@@ -8,7 +8,7 @@
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 
-use super::http::{unexpected, Failure, RegistryClient};
+use super::http::{unexpected, RegistryClient, RegistryFailure};
 use super::manifest::{sha256_digest, Artifact, Blob, MANIFEST_MEDIA_TYPE};
 use super::upload;
 use crate::error::environment;
@@ -146,10 +146,10 @@ async fn put_manifest(c: &RegistryClient, reference: &str, artifact: &Artifact) 
             })
             .await?;
         if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
-            return Err(Failure::Fatal(unexpected(&c.host, &what, resp).await));
+            return Err(RegistryFailure::Fatal(unexpected(&c.host, &what, resp).await));
         }
         match resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
-            Some(d) if d != artifact.digest => Err(Failure::Fatal(environment(format!(
+            Some(d) if d != artifact.digest => Err(RegistryFailure::Fatal(environment(format!(
                 "registry {} stored manifest as {d}, expected {}",
                 c.host, artifact.digest
             )))),
@@ -169,11 +169,11 @@ pub async fn get_manifest(c: &RegistryClient, reference: &str) -> anyhow::Result
             StatusCode::OK => {
                 let request = request_line(&reqwest::Method::GET, resp.url());
                 resp.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| {
-                    Failure::Transient(Transient { request, cause: Cause::of_body(&e), retry_after: None })
+                    RegistryFailure::Transient(Transient { request, cause: Cause::of_body(&e), retry_after: None })
                 })
             }
             StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(Failure::Fatal(unexpected(&c.host, &what, resp).await)),
+            _ => Err(RegistryFailure::Fatal(unexpected(&c.host, &what, resp).await)),
         }
     })
     .await

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::http::{unexpected, Failure, RegistryClient};
+use super::http::{unexpected, RegistryClient, RegistryFailure};
 use super::manifest::{Blob, BlobSource};
 use crate::error::environment;
 use crate::net::failure::redact;
@@ -25,14 +25,14 @@ pub async fn exists(c: &RegistryClient, blob: &Blob) -> anyhow::Result<bool> {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
             {
-                Some(n) if n != blob.size => Err(Failure::Fatal(environment(format!(
+                Some(n) if n != blob.size => Err(RegistryFailure::Fatal(environment(format!(
                     "registry {} holds blob {} with {n} bytes, expected {}",
                     c.host, blob.digest, blob.size
                 )))),
                 _ => Ok(true),
             },
             StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(Failure::Fatal(unexpected(&c.host, &what, resp).await)),
+            _ => Err(RegistryFailure::Fatal(unexpected(&c.host, &what, resp).await)),
         }
     })
     .await
@@ -48,7 +48,7 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
                 retries.progress();
                 l
             }
-            Err(Failure::Fatal(e)) => return Err(e),
+            Err(RegistryFailure::Fatal(e)) => return Err(e),
             Err(f) => {
                 c.wait(&mut retries, &what, f).await?;
                 continue 'session;
@@ -65,8 +65,8 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
                     offset = next_offset;
                     retries.progress();
                 }
-                Err(Failure::Fatal(e)) => return Err(e),
-                Err(f @ Failure::Restart(_)) => {
+                Err(RegistryFailure::Fatal(e)) => return Err(e),
+                Err(f @ RegistryFailure::Restart(_)) => {
                     c.wait(&mut retries, &what, f).await?;
                     continue 'session;
                 }
@@ -74,8 +74,10 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
                     c.wait(&mut retries, &what, f).await?;
                     match status(c, &location).await {
                         Ok((l, o)) if o <= blob.size => (location, offset) = (l, o),
-                        Ok(_) | Err(Failure::Restart(_)) | Err(Failure::Transient { .. }) => continue 'session,
-                        Err(Failure::Fatal(e)) => return Err(e),
+                        Ok(_) | Err(RegistryFailure::Restart(_)) | Err(RegistryFailure::Transient { .. }) => {
+                            continue 'session
+                        }
+                        Err(RegistryFailure::Fatal(e)) => return Err(e),
                     }
                 }
             }
@@ -83,7 +85,7 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
         let last = read_range(&blob.source, offset, blob.size - offset).await?;
         match finish(c, &location, &blob.digest, last).await {
             Ok(()) => return Ok(()),
-            Err(Failure::Fatal(e)) => return Err(e),
+            Err(RegistryFailure::Fatal(e)) => return Err(e),
             Err(f) => {
                 c.wait(&mut retries, &what, f).await?;
                 // The PUT may have landed and only its answer got lost.
@@ -97,18 +99,23 @@ pub async fn upload(c: &RegistryClient, blob: &Blob) -> anyhow::Result<()> {
 }
 
 /// POST an upload session; its URL.
-async fn start(c: &RegistryClient) -> Result<url::Url, Failure> {
+async fn start(c: &RegistryClient) -> Result<url::Url, RegistryFailure> {
     let url = c.repo_url("blobs/uploads/");
     let resp =
         c.send("POST blobs/uploads/", |h| h.post(url.clone()).header(reqwest::header::CONTENT_LENGTH, 0)).await?;
     if resp.status() != StatusCode::ACCEPTED {
-        return Err(Failure::Fatal(unexpected(&c.host, "POST blobs/uploads/", resp).await));
+        return Err(RegistryFailure::Fatal(unexpected(&c.host, "POST blobs/uploads/", resp).await));
     }
     location(c, &resp)
 }
 
 /// PATCH one chunk at `offset`; the next upload URL and offset.
-async fn patch(c: &RegistryClient, at: &url::Url, offset: u64, data: Bytes) -> Result<(url::Url, u64), Failure> {
+async fn patch(
+    c: &RegistryClient,
+    at: &url::Url,
+    offset: u64,
+    data: Bytes,
+) -> Result<(url::Url, u64), RegistryFailure> {
     let len = data.len() as u64;
     let body = data;
     let range = format!("{offset}-{}", offset + len - 1);
@@ -126,14 +133,14 @@ async fn patch(c: &RegistryClient, at: &url::Url, offset: u64, data: Bytes) -> R
             Ok((location(c, &resp)?, next))
         }
         StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::BAD_REQUEST => {
-            Err(Failure::restart(format!("PATCH {} (offset {offset})", redact(at)), resp.status().as_u16()))
+            Err(RegistryFailure::restart(format!("PATCH {} (offset {offset})", redact(at)), resp.status().as_u16()))
         }
-        _ => Err(Failure::Fatal(unexpected(&c.host, "PATCH chunk", resp).await)),
+        _ => Err(RegistryFailure::Fatal(unexpected(&c.host, "PATCH chunk", resp).await)),
     }
 }
 
 /// GET the upload's status after a failed chunk: where to continue.
-async fn status(c: &RegistryClient, at: &url::Url) -> Result<(url::Url, u64), Failure> {
+async fn status(c: &RegistryClient, at: &url::Url) -> Result<(url::Url, u64), RegistryFailure> {
     let resp = c.send("GET upload status", |h| h.get(at.clone())).await?;
     match resp.status() {
         StatusCode::NO_CONTENT | StatusCode::OK => {
@@ -142,14 +149,14 @@ async fn status(c: &RegistryClient, at: &url::Url) -> Result<(url::Url, u64), Fa
             Ok((location(c, &resp).unwrap_or_else(|_| at.clone()), next))
         }
         StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => {
-            Err(Failure::restart(format!("GET {} (upload status)", redact(at)), resp.status().as_u16()))
+            Err(RegistryFailure::restart(format!("GET {} (upload status)", redact(at)), resp.status().as_u16()))
         }
-        _ => Err(Failure::Fatal(unexpected(&c.host, "GET upload status", resp).await)),
+        _ => Err(RegistryFailure::Fatal(unexpected(&c.host, "GET upload status", resp).await)),
     }
 }
 
 /// The closing PUT `?digest=`, carrying the last bytes.
-async fn finish(c: &RegistryClient, at: &url::Url, digest: &str, last: Bytes) -> Result<(), Failure> {
+async fn finish(c: &RegistryClient, at: &url::Url, digest: &str, last: Bytes) -> Result<(), RegistryFailure> {
     let mut url = at.clone();
     url.query_pairs_mut().append_pair("digest", digest);
     let resp = c
@@ -160,19 +167,22 @@ async fn finish(c: &RegistryClient, at: &url::Url, digest: &str, last: Bytes) ->
     match resp.status() {
         StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK | StatusCode::ACCEPTED => Ok(()),
         StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::BAD_REQUEST => {
-            Err(Failure::restart(format!("PUT {} (closing {digest})", redact(at)), resp.status().as_u16()))
+            Err(RegistryFailure::restart(format!("PUT {} (closing {digest})", redact(at)), resp.status().as_u16()))
         }
-        _ => Err(Failure::Fatal(unexpected(&c.host, "PUT blob", resp).await)),
+        _ => Err(RegistryFailure::Fatal(unexpected(&c.host, "PUT blob", resp).await)),
     }
 }
 
-fn location(c: &RegistryClient, resp: &reqwest::Response) -> Result<url::Url, Failure> {
+fn location(c: &RegistryClient, resp: &reqwest::Response) -> Result<url::Url, RegistryFailure> {
     let value = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
     let Some(value) = value else {
-        return Err(Failure::Fatal(environment(format!("registry {} gave no Location for the upload", c.host))));
+        return Err(RegistryFailure::Fatal(environment(format!(
+            "registry {} gave no Location for the upload",
+            c.host
+        ))));
     };
     c.base.join(value).map_err(|e| {
-        Failure::Fatal(environment(format!("registry {} gave a bad upload Location `{value}`: {e}", c.host)))
+        RegistryFailure::Fatal(environment(format!("registry {} gave a bad upload Location `{value}`: {e}", c.host)))
     })
 }
 

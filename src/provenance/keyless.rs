@@ -26,7 +26,7 @@ use super::claims::Claims;
 use super::statement::Statement;
 use crate::error::{environment, failed, usage};
 use crate::net::policy::retry_status;
-use crate::net::{Attempt, Cause, Client, HttpFailure, Safety, Settings, Transient};
+use crate::net::{Cause, Client, HttpFailure, Safety, Settings, Transient, TryFailure};
 
 pub const PUBLIC_GOOD_FULCIO: &str = "https://fulcio.sigstore.dev";
 pub const PUBLIC_GOOD_REKOR: &str = "https://rekor.sigstore.dev";
@@ -175,7 +175,7 @@ async fn sign_with_timestamp(
     let urls = Urls { fulcio: fulcio_url.to_string(), rekor: None, tsa: Some(tsa_url.to_string()) };
     let (key, cert) = client
         .run(what, || async {
-            let key = KeyPair::generate_ecdsa_p256().map_err(|e| Attempt::Fatal(e.into()))?;
+            let key = KeyPair::generate_ecdsa_p256().map_err(|e| TryFailure::Fatal(e.into()))?;
             let cert = fulcio
                 .create_signing_certificate(identity, &key)
                 .await
@@ -210,13 +210,13 @@ fn brief(s: &str) -> String {
 /// said in words. The library reports transport failures as text only, so a refused connection
 /// cannot be told from a time-out after sending: neither is retried (the request may have been
 /// acted on).
-fn attempt_of(what: &str, urls: &Urls, e: sigstore_sign::Error) -> Attempt {
+fn attempt_of(what: &str, urls: &Urls, e: sigstore_sign::Error) -> TryFailure {
     use sigstore_sign::{fulcio, rekor, Error};
     let fulcio_request = format!("POST {}/api/v2/signingCert", urls.fulcio);
     let rekor_request = format!("POST {}/api/v1/log/entries", urls.rekor.as_deref().unwrap_or_default());
     let (request, cause, message) = match &e {
         Error::Fulcio(fulcio::Error::Status { status: 400..=403, .. }) => {
-            return Attempt::Fatal(failed(format!(
+            return TryFailure::Fatal(failed(format!(
                 "Fulcio refused the OIDC token (is it a GitHub Actions token with audience sigstore, still valid?): {e}"
             )))
         }
@@ -224,11 +224,11 @@ fn attempt_of(what: &str, urls: &Urls, e: sigstore_sign::Error) -> Attempt {
         Error::Rekor(rekor::Error::Status { status, message }) => (rekor_request, Cause::Status(*status), message),
         Error::Fulcio(fulcio::Error::Http(text)) => (fulcio_request, Cause::Other(text.clone()), text),
         Error::Rekor(rekor::Error::Http(text)) => (rekor_request, Cause::Other(text.clone()), text),
-        _ => return Attempt::Fatal(failed(format!("{what}: {e}"))),
+        _ => return TryFailure::Fatal(failed(format!("{what}: {e}"))),
     };
     if let Cause::Status(status) = cause {
         if retry_status(status, Safety::NotIdempotent) {
-            return Attempt::Retry(Transient { request, cause, retry_after: None });
+            return TryFailure::Retry(Transient { request, cause, retry_after: None });
         }
     }
     let failure = HttpFailure { what: what.to_string(), request: Some(request), cause, attempts: 1, gave_up: None };
@@ -236,7 +236,7 @@ fn attempt_of(what: &str, urls: &Urls, e: sigstore_sign::Error) -> Attempt {
         Cause::Status(_) => format!("{failure}: {}", brief(message)),
         _ => failure.to_string(),
     };
-    Attempt::Fatal(environment(text))
+    TryFailure::Fatal(environment(text))
 }
 
 #[cfg(test)]
@@ -249,7 +249,7 @@ mod tests {
         Urls { fulcio: "https://f.example".into(), rekor: Some("https://r.example".into()), tsa: None }
     }
 
-    fn status(e: Error) -> Attempt {
+    fn status(e: Error) -> TryFailure {
         attempt_of("keyless signing (public-good)", &urls(), e)
     }
 
@@ -257,16 +257,17 @@ mod tests {
     fn library_failures_follow_the_creating_post_rules() {
         let e = Error::Fulcio(fulcio::Error::Status { status: 503, message: "busy".into() });
         match status(e) {
-            Attempt::Retry(t) => {
+            TryFailure::Retry(t) => {
                 assert_eq!(t.request, "POST https://f.example/api/v2/signingCert");
                 assert_eq!(t.cause, Cause::Status(503));
             }
             other => panic!("{other:?}"),
         }
         let e = Error::Rekor(rekor::Error::Status { status: 429, message: String::new() });
-        assert!(matches!(status(e), Attempt::Retry(t) if t.request == "POST https://r.example/api/v1/log/entries"));
+        assert!(matches!(status(e), TryFailure::Retry(t) if t.request == "POST https://r.example/api/v1/log/entries"));
         // A 500 may have been acted on: final, exit 3, one line with the server's words.
-        let Attempt::Fatal(e) = status(Error::Rekor(rekor::Error::Status { status: 500, message: "boom\nx".into() }))
+        let TryFailure::Fatal(e) =
+            status(Error::Rekor(rekor::Error::Status { status: 500, message: "boom\nx".into() }))
         else {
             panic!("500 is final for a POST")
         };
@@ -275,14 +276,14 @@ mod tests {
             e.to_string(),
             "keyless signing (public-good): POST https://r.example/api/v1/log/entries answered HTTP 500 Internal Server Error: boom x"
         );
-        let Attempt::Fatal(e) = status(Error::Fulcio(fulcio::Error::Status { status: 401, message: "no".into() }))
+        let TryFailure::Fatal(e) = status(Error::Fulcio(fulcio::Error::Status { status: 401, message: "no".into() }))
         else {
             panic!("a refused token is final")
         };
         assert_eq!(exit_of(&e), Exit::Failed);
         assert!(e.to_string().contains("Fulcio refused the OIDC token"), "{e}");
         // Transport text cannot say whether the request was sent: not retried.
-        let Attempt::Fatal(e) = status(Error::Fulcio(fulcio::Error::Http("error sending request".into()))) else {
+        let TryFailure::Fatal(e) = status(Error::Fulcio(fulcio::Error::Http("error sending request".into()))) else {
             panic!("transport text is final")
         };
         assert_eq!(exit_of(&e), Exit::Internal);

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::sign::BUNDLE_MEDIA_TYPE;
 use crate::error::failed;
-use crate::oci::http::{unexpected, Failure};
+use crate::oci::http::{unexpected, RegistryFailure};
 use crate::oci::manifest::IMAGE_INDEX_MEDIA_TYPE as INDEX_MEDIA_TYPE;
 use crate::oci::manifest::{sha256_digest, Blob, BlobSource, EMPTY_DIGEST, EMPTY_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 use crate::oci::{upload, RegistryClient};
@@ -284,10 +284,11 @@ async fn list_tags(c: &RegistryClient) -> anyhow::Result<Vec<String>> {
                     s if s.is_success() => {
                         let link = resp.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok());
                         let link = link.map(str::to_string);
-                        let bytes = resp.bytes().await.map_err(|e| Failure::Fatal(failed(format!("{what}: {e}"))))?;
+                        let bytes =
+                            resp.bytes().await.map_err(|e| RegistryFailure::Fatal(failed(format!("{what}: {e}"))))?;
                         Ok(Some((bytes, link)))
                     }
-                    _ => Err(Failure::Fatal(unexpected(&c.host, what, resp).await)),
+                    _ => Err(RegistryFailure::Fatal(unexpected(&c.host, what, resp).await)),
                 }
             })
             .await?;
@@ -339,10 +340,10 @@ async fn put(
             })
             .await?;
         if resp.status() == StatusCode::PRECONDITION_FAILED {
-            return Err(Failure::Fatal(failed(format!("{what}: 412 precondition failed"))));
+            return Err(RegistryFailure::Fatal(failed(format!("{what}: 412 precondition failed"))));
         }
         if !resp.status().is_success() {
-            return Err(Failure::Fatal(unexpected(&c.host, &what, resp).await));
+            return Err(RegistryFailure::Fatal(unexpected(&c.host, &what, resp).await));
         }
         Ok(resp.headers().contains_key("oci-subject"))
     })
@@ -363,7 +364,7 @@ pub async fn get(
             StatusCode::OK => {
                 let etag = resp.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
                 let bytes = resp.bytes().await.map_err(|e| {
-                    Failure::Transient(crate::net::Transient {
+                    RegistryFailure::Transient(crate::net::Transient {
                         request: what.clone(),
                         cause: crate::net::Cause::Broken(format!("reading manifest {reference}: {e}")),
                         retry_after: None,
@@ -372,7 +373,7 @@ pub async fn get(
                 Ok(Some((bytes.to_vec(), etag)))
             }
             StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(Failure::Fatal(unexpected(&c.host, &what, resp).await)),
+            _ => Err(RegistryFailure::Fatal(unexpected(&c.host, &what, resp).await)),
         }
     })
     .await
