@@ -27,8 +27,8 @@ use super::setup::{classified, ms, phase_err, phase_io, PhaseError, Setup, Start
 use super::{env, executables, license, manifest, output, prepare, summary};
 
 /// One job in flight: the fixed setup, its folders, and the result and log every phase adds to.
-/// Each phase is one method; [`Job::run_phases`] calls them in order.
-struct Job<'a> {
+/// Each phase is one method; [`BuildJob::run_phases`] calls them in order.
+struct BuildJob<'a> {
     setup: &'a Setup,
     runner: &'a Runner,
     /// The package folder.
@@ -98,7 +98,7 @@ pub async fn run(started_job: Started) -> anyhow::Result<Done> {
         setup.backend.name(),
         setup.toolchain.rustc
     ));
-    let mut job = Job::new(&setup, &runner, out, result, log)?;
+    let mut job = BuildJob::new(&setup, &runner, out, result, log)?;
     let outcome = match resolved {
         Ok((index, version)) => {
             job.resolved(&version, resolve_time);
@@ -111,14 +111,14 @@ pub async fn run(started_job: Started) -> anyhow::Result<Done> {
     Ok(Done { exit, out: job.out.clone(), group: job.group_outcome.take() })
 }
 
-impl<'a> Job<'a> {
+impl<'a> BuildJob<'a> {
     fn new(
         setup: &'a Setup,
         runner: &'a Runner,
         out: PathBuf,
         result: BuildResult,
         mut log: BuildLog,
-    ) -> anyhow::Result<Job<'a>> {
+    ) -> anyhow::Result<BuildJob<'a>> {
         let work = tempfile::Builder::new()
             .prefix("cratemill-work-")
             .tempdir()
@@ -130,7 +130,7 @@ impl<'a> Job<'a> {
             log.note(&format!("work folder kept at {}", work_path.display()));
         }
         let deadline = setup.deadline_from(Instant::now());
-        Ok(Job {
+        Ok(BuildJob {
             setup,
             runner,
             out,

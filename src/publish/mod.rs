@@ -171,7 +171,7 @@ async fn client_for(
 /// Before anything is pushed: no planned tag already names other bytes (published versions are
 /// immutable, `oci::push::TagRule::Keep`), so a conflict leaves no partial publish behind.
 async fn preflight(
-    plan: &plan::Plan,
+    plan: &plan::PublishPlan,
     dest: &Destination,
     env: &PublishEnv,
     opts: &PublishOptions,
@@ -191,7 +191,7 @@ async fn preflight(
 
 /// Store every planned artifact, in order.
 async fn store(
-    plan: &plan::Plan,
+    plan: &plan::PublishPlan,
     dest: &Destination,
     env: &PublishEnv,
     opts: &PublishOptions,

@@ -49,7 +49,7 @@ impl Planned {
 }
 
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub struct PublishPlan {
     pub build_id: String,
     pub scheme: Scheme,
     /// In push order: the source archive, then the binary.
@@ -58,7 +58,7 @@ pub struct Plan {
 
 /// Plan the publish of `pkg`. Fails (usage) when the package has no `-srcbuild-` archive or its
 /// names cannot form valid references.
-pub fn plan(pkg: &VerifiedPackage, dest: &Destination, scheme: Scheme, build_id: &str) -> anyhow::Result<Plan> {
+pub fn plan(pkg: &VerifiedPackage, dest: &Destination, scheme: Scheme, build_id: &str) -> anyhow::Result<PublishPlan> {
     let r = &pkg.result;
     let Some(src) = pkg.srcbuild() else {
         return Err(usage(format!(
@@ -99,7 +99,7 @@ pub fn plan(pkg: &VerifiedPackage, dest: &Destination, scheme: Scheme, build_id:
         annotations::binary(r, build_id, &src_image.to_string(), &names.srcbuild_tag, &src_artifact.digest);
     let bin_artifact = manifest::artifact(PACKAGE_ARTIFACT_TYPE, &bin_layers, bin_annotations);
 
-    Ok(Plan {
+    Ok(PublishPlan {
         build_id: build_id.to_string(),
         scheme,
         artifacts: vec![

@@ -6,10 +6,10 @@ use crate::oci::Pushed;
 use crate::schema::publish::{PublishRecord, PushedReference, ReferenceKind};
 use crate::schema::result::BuildResult;
 
-use super::plan::{Destination, Plan};
+use super::plan::{Destination, PublishPlan};
 
 /// The record of a finished publish. Pure.
-pub fn record(result: &BuildResult, dest: &Destination, plan: &Plan, pushed: &[Pushed]) -> PublishRecord {
+pub fn record(result: &BuildResult, dest: &Destination, plan: &PublishPlan, pushed: &[Pushed]) -> PublishRecord {
     let mut rec = PublishRecord::new(&result.crate_name, &result.version, &result.target, &dest.describe());
     rec.build_id = plan.build_id.clone();
     rec.layout = plan.scheme;
