@@ -6,7 +6,7 @@
 #
 # `shapes`: peak memory of `cratemill matrix` per dump shape (`Shape::NAMES` in
 # src/dump/synth/random.rs: default, many-versions, long-deps, big-features, all-binaries,
-# huge-descriptions, worst; all of them unless named). Each dump is generated once into BENCH_DIR
+# huge-descriptions, worst, correlated; all of them unless named). Each dump is generated once into BENCH_DIR
 # and reused. With BASELINE=/path/to/an/older/cratemill, that binary runs interleaved with this
 # one on the same dumps, and the plans of both are compared (everything but `created_at`).
 #
@@ -25,7 +25,7 @@ if [[ ${1:-} == shapes ]]; then
   root=$(cd "$(dirname "$0")/.." && pwd)
   target=${CARGO_TARGET_DIR:-$root/target}
   shapes=("$@")
-  ((${#shapes[@]})) || shapes=(default many-versions long-deps big-features all-binaries huge-descriptions worst)
+  ((${#shapes[@]})) || shapes=(default many-versions long-deps big-features all-binaries huge-descriptions worst correlated)
   mkdir -p "$dir"
   [[ -x /usr/bin/time ]] || { echo "error: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
   [[ -x $target/release/cratemill && -x $target/release/examples/matrix_synth_dump ]] ||

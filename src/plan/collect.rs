@@ -50,7 +50,7 @@ impl Collector {
         let cli_ids: Vec<u32> = self.categories.iter().filter(|(_, s)| &**s == CLI_SLUG).map(|(id, _)| *id).collect();
         let cli = self.crate_categories.iter().filter(|(_, cat)| cli_ids.contains(cat)).map(|(c, _)| *c).collect();
         let mut edges = self.edges;
-        // By dependent, keeping dump order within one (the risk walk reports the first risky path).
+        // Each dependent's edges stay in dump order (the risk walk reports the first risky path).
         edges.finish();
         // Every edge is in and knows whether it is on by default: the names are not asked again.
         let mut candidates = self.candidates;
@@ -150,6 +150,7 @@ impl Sink for Collector {
             return;
         }
         self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, crate_id)).collect());
+        self.edges.reserve_dependents(self.candidates.len());
         let max = self.candidates.iter().map(|(_, c)| c.version_id).max().unwrap_or(0) as usize;
         if max < MAX_BITS {
             let mut bits = vec![0u64; max / 64 + 1];

@@ -1,10 +1,12 @@
 //! Synthetic crates.io db-dumps with the real layout, schema and encodings, at any size: the fixed
 //! [`fixtures`] (each a selection rule's edge case, with hand-computable answers) plus `crates`
-//! generated crates with realistic row sizes ([`random`]). Tests and the full-scale benchmark share it.
+//! generated crates with realistic row sizes ([`random`], or [`correlated`]: sizes drawn jointly and
+//! rows in publication order, as on crates.io). Tests and the full-scale benchmark share it.
 //!
 //! Tables are written to temporary CSV files first (a tar header needs the size up front), then
 //! packed as `YYYY-MM-DD-HHMMSS/data/<table>.csv` into a gzip tar in the order asked.
 
+pub mod correlated;
 pub mod fixtures;
 pub mod random;
 mod tables;
@@ -85,7 +87,11 @@ pub fn write(spec: &Spec, out: &Path) -> anyhow::Result<Stats> {
     if spec.hostile_names {
         fixtures::write_hostile(&mut tables)?;
     }
-    random::write(&mut tables, spec.crates, spec.seed, &spec.shape)?;
+    if spec.shape.correlated {
+        correlated::write(&mut tables, spec.crates, spec.seed, &spec.shape)?;
+    } else {
+        random::write(&mut tables, spec.crates, spec.seed, &spec.shape)?;
+    }
     let stats = tables.stats.clone();
     let files = tables.finish()?;
 

@@ -38,6 +38,10 @@ pub struct Shape {
     pub bin_percent: u64,
     /// Every this many crates (0: none), a crate and its newest version get a 1 MiB description.
     pub huge_description_every: usize,
+    /// Draw versions, dependencies and features jointly and write rows in publication order
+    /// ([`super::correlated`]); of the fields above only `bin_percent` and
+    /// `huge_description_every` then apply.
+    pub correlated: bool,
 }
 
 impl Default for Shape {
@@ -50,14 +54,23 @@ impl Default for Shape {
             newest_features: 0,
             bin_percent: 15,
             huge_description_every: 0,
+            correlated: false,
         }
     }
 }
 
 impl Shape {
     /// The named shapes of `benches/matrix.sh`, each near today's crates.io size at 150,000 crates.
-    pub const NAMES: &'static [&'static str] =
-        &["default", "many-versions", "long-deps", "big-features", "all-binaries", "huge-descriptions", "worst"];
+    pub const NAMES: &'static [&'static str] = &[
+        "default",
+        "many-versions",
+        "long-deps",
+        "big-features",
+        "all-binaries",
+        "huge-descriptions",
+        "worst",
+        "correlated",
+    ];
 
     pub fn named(name: &str) -> Option<Shape> {
         let d = Shape::default();
@@ -81,6 +94,8 @@ impl Shape {
                 huge_description_every: 1_000,
                 ..d
             },
+            // Sizes drawn jointly and heavy-tailed, rows in publication order: closest to the real dump.
+            "correlated" => Shape { correlated: true, ..d },
             _ => return None,
         })
     }
@@ -111,13 +126,13 @@ impl Rng {
     }
 }
 
-const WORDS: &[&str] = &[
+pub(super) const WORDS: &[&str] = &[
     "async", "tokio", "serde", "json", "cli", "fast", "tiny", "http", "rust", "parse", "term", "git", "file", "log",
     "time", "num", "hash", "web", "db", "sql", "net", "io", "fmt", "test", "macro", "derive", "core", "util", "image",
     "audio", "crypto", "zip", "tar", "grep", "find", "watch", "sync", "cache", "config", "env",
 ];
 
-const SYS_LINKS: &[&str] = &["openssl", "sqlite3", "z", "ring_core_0_17_8_", "git2", "pq", "zstd"];
+pub(super) const SYS_LINKS: &[&str] = &["openssl", "sqlite3", "z", "ring_core_0_17_8_", "git2", "pq", "zstd"];
 
 /// The name of generated crate `i` (unique: the index is part of it).
 pub fn name(i: usize) -> String {
@@ -133,13 +148,13 @@ pub fn name(i: usize) -> String {
 /// Crates below this index are the "core" everyone depends on (serde, syn, ...): never native.
 const CORE: usize = 2_000;
 
-fn is_sys(i: usize) -> bool {
+pub(super) fn is_sys(i: usize) -> bool {
     i >= CORE && i % 300 == 7
 }
 
 /// Whom generated crate `i` depends on: mostly core crates, sometimes any older crate, rarely a
 /// `-sys` crate, like the real graph (so the risk hint flags a minority, not everything).
-fn dependency_index(rng: &mut Rng, i: usize) -> u64 {
+pub(super) fn dependency_index(rng: &mut Rng, i: usize) -> u64 {
     let i = i as u64;
     if i <= CORE as u64 || rng.chance(93) {
         rng.below(i.min(CORE as u64))
