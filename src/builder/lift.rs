@@ -46,6 +46,18 @@ pub const BLOCKERS: &[Blocker] = &[
         why: "no loongarch64-musl definitions before 0.2.155",
     },
     Blocker {
+        package: "libc",
+        below: Some("0.2.145"),
+        targets: &[
+            "x86_64-unknown-linux-musl",
+            "aarch64-unknown-linux-musl",
+            "riscv64gc-unknown-linux-musl",
+            "loongarch64-unknown-linux-musl",
+        ],
+        fix: Fix::Precise("0.2.145"),
+        why: "musl 1.2.4 removed the LFS64 symbols (open64, lseek64, ...), which older libc releases link to on musl; 0.2.145 defines them over the plain ones",
+    },
+    Blocker {
         package: "openssl-src",
         below: None,
         targets: &["loongarch64", "riscv64"],
@@ -211,6 +223,23 @@ mod tests {
         assert_eq!(plan(&failing, &new, musl, &[]).unwrap().package, "getrandom");
         // Nothing of the lock named (the crate's own error): nothing to lift.
         assert_eq!(plan(&named(&[("app", None)]), &lock, musl, &[]), None);
+    }
+
+    #[test]
+    fn an_old_libc_is_lifted_for_musl_s_removed_lfs64_symbols() {
+        // ayu 0.3.0 locks libc 0.2.66: `undefined symbol: open64` at the link with today's musl.
+        let lock = locked(&[("libc", "0.2.66"), ("ansi_term", "0.12.1")]);
+        let failing = named(&[("libc", None)]);
+        for musl in ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl", "riscv64gc-unknown-linux-musl"] {
+            let lift = plan(&failing, &lock, musl, &[]).unwrap();
+            assert_eq!(lift, Lift { package: "libc".into(), from: "0.2.66".into(), precise: Some("0.2.145".into()) });
+        }
+        // loongarch64 needs more: the first row that blocks it names 0.2.155.
+        let lift = plan(&failing, &lock, "loongarch64-unknown-linux-musl", &[]).unwrap();
+        assert_eq!(lift.precise.as_deref(), Some("0.2.155"));
+        // glibc keeps the LFS64 symbols: libc is lifted only as a named package, to its newest.
+        let lift = plan(&failing, &lock, "x86_64-unknown-linux-gnu", &[]).unwrap();
+        assert_eq!(lift.precise, None);
     }
 
     #[test]

@@ -132,8 +132,59 @@ pub(super) fn named_packages(log: &Log) -> Vec<(String, Option<String>)> {
             add(rest.split('`').next().unwrap_or(""), None);
         }
     }
+    // A link that misses one of the LFS64 symbols musl 1.2.4 removed: the `libc` crate declared it.
+    if log.lines.iter().any(|l| l.split_once("undefined symbol: ").is_some_and(|(_, sym)| LFS64.contains(&sym.trim())))
+    {
+        add("libc", None);
+    }
     out
 }
+
+/// The LFS64 names musl 1.2.4 removed from its library (kept only for dynamic linking), which the
+/// `libc` crate linked to on musl before 0.2.145 (`lift::BLOCKERS`).
+const LFS64: &[&str] = &[
+    "creat64",
+    "fallocate64",
+    "fgetpos64",
+    "fopen64",
+    "freopen64",
+    "fseeko64",
+    "fsetpos64",
+    "fstat64",
+    "fstatat64",
+    "fstatfs64",
+    "fstatvfs64",
+    "ftello64",
+    "ftruncate64",
+    "getrlimit64",
+    "glob64",
+    "globfree64",
+    "lockf64",
+    "lseek64",
+    "lstat64",
+    "mmap64",
+    "mkostemp64",
+    "mkstemp64",
+    "open64",
+    "openat64",
+    "posix_fadvise64",
+    "posix_fallocate64",
+    "pread64",
+    "preadv64",
+    "prlimit64",
+    "pwrite64",
+    "pwritev64",
+    "readdir64",
+    "readdir64_r",
+    "scandir64",
+    "sendfile64",
+    "setrlimit64",
+    "stat64",
+    "statfs64",
+    "statvfs64",
+    "tmpfile64",
+    "truncate64",
+];
 
 /// `NAME`, `VERSION` of a path inside the registry's unpacked sources: the folder after
 /// `/registry/src/<index>/`, split at the `-` after which a version follows (`x25519-dalek-2.0.0`).
@@ -216,5 +267,14 @@ mod tests {
         let named = named_packages(&log);
         let names: Vec<(&str, Option<&str>)> = named.iter().map(|(n, v)| (n.as_str(), v.as_deref())).collect();
         assert_eq!(names, [("x25519-dalek", Some("2.0.0-pre.1")), ("ring", Some("0.16.20")), ("libc", None)]);
+        // ayu 0.3.0's link with today's musl (libc 0.2.66 declared open64): libc is named.
+        let link = Log::new(
+            "error: linking with `cc` failed: exit status: 1\n  = note: ld.lld: error: undefined symbol: open64\n",
+        );
+        assert_eq!(named_packages(&link), [("libc".to_string(), None)]);
+        let other = Log::new(
+            "error: linking with `cc` failed: exit status: 1\n  = note: ld.lld: error: undefined symbol: foo64\n",
+        );
+        assert_eq!(named_packages(&other), []);
     }
 }
