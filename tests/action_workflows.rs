@@ -433,6 +433,8 @@ fn publish_release(sums: &str, assets: &[(&str, &[u8])]) -> (i32, String) {
     let ws = dir.path().join("checkout");
     std::fs::create_dir_all(ws.join("dist")).unwrap();
     std::fs::write(ws.join("dist/sha256sums.txt"), sums).unwrap();
+    // The tagged commit's run.sh names the cargo-auditable version the release built beside cratemill.
+    std::fs::copy(root().join("dist/run.sh"), ws.join("dist/run.sh")).unwrap();
     let out = std::process::Command::new("bash")
         .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
         .current_dir(&ws)
@@ -452,18 +454,32 @@ fn a_release_is_built_from_this_source_and_published_only_against_the_tags_own_s
     let (x86, arm) = (b"x86 binary".as_slice(), b"arm binary".as_slice());
     let x = "cratemill-1.2.3-x86_64-unknown-linux-musl";
     let a = "cratemill-1.2.3-aarch64-unknown-linux-musl";
+    // cargo-auditable, built by the same release beside cratemill (dist/build-auditable.sh).
+    let v = cratemill::builder::backend::CARGO_AUDITABLE_VERSION;
+    let ax = format!("cratemill-1.2.3-cargo-auditable-{v}-x86_64-unknown-linux-musl");
+    let aa = format!("cratemill-1.2.3-cargo-auditable-{v}-aarch64-unknown-linux-musl");
+    let (tx, ta) = (b"auditable x86".as_slice(), b"auditable arm".as_slice());
     let line =
         |name: &str, bytes: &[u8]| format!("{}  {name}\n", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)));
-    let sums = format!("# sums\n{}{}", line(x, x86), line(a, arm));
-    let (code, calls) = publish_release(&sums, &[(x, x86), (a, arm)]);
+    let sums = format!("# sums\n{}{}{}{}", line(x, x86), line(a, arm), line(&ax, tx), line(&aa, ta));
+    let all = [(x, x86), (a, arm), (ax.as_str(), tx), (aa.as_str(), ta)];
+    let (code, calls) = publish_release(&sums, &all);
     assert_eq!(code, 0, "{calls}");
     assert!(
         calls.lines().last().unwrap().starts_with("gh release edit v1.2.3 --repo o/cratemill --draft=false"),
         "{calls}"
     );
     // A draft asset that is not what the tagged commit's sums say: not published.
-    let (code, calls) = publish_release(&sums, &[(x, b"tampered"), (a, arm)]);
+    let (code, calls) = publish_release(&sums, &[(x, b"tampered"), (a, arm), (ax.as_str(), tx), (aa.as_str(), ta)]);
     assert_eq!(code, 1, "{calls}");
+    assert!(!calls.contains("release edit"), "{calls}");
+    // The same for the cargo-auditable the jobs run.
+    let (code, calls) = publish_release(&sums, &[(x, x86), (a, arm), (ax.as_str(), tx), (aa.as_str(), b"tampered")]);
+    assert_eq!(code, 1, "{calls}");
+    assert!(!calls.contains("release edit"), "{calls}");
+    // Sums without the cargo-auditable lines: refused, like a missing cratemill line.
+    let (code, calls) = publish_release(&format!("# sums\n{}{}", line(x, x86), line(a, arm)), &all);
+    assert_eq!(code, 2, "{calls}");
     assert!(!calls.contains("release edit"), "{calls}");
     // A tag on a commit without the version's sums (the sums pull request not merged): refused.
     let (code, calls) = publish_release("# sums\n", &[(x, x86), (a, arm)]);
