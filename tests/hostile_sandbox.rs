@@ -13,7 +13,7 @@ use std::process::Command;
 
 use cratemill::builder::sandbox::{bwrap_args, find_on_path, Policy};
 use cratemill::schema::result::{BuildResult, CgroupVersion, Status};
-use hostile::{build, built, files_containing, hostile_crate, Work};
+use hostile::{build, built, files_containing, hostile_crate, Work, MEMORY_BOMB_BUILD_RS};
 use support::sparse_registry::SparseRegistry;
 
 fn is_root() -> bool {
@@ -224,16 +224,7 @@ fn main() {
 /// before 576 MiB.
 #[test]
 fn resource_limits_bound_a_memory_bomb() {
-    let build_rs = r#"
-fn main() {
-    let mut blocks: Vec<Vec<u8>> = Vec::new();
-    for i in 1..=32u64 {
-        blocks.push(vec![1u8; 64 << 20]);
-        eprintln!("allocated {} MiB", i * 64);
-    }
-    println!("cargo:warning=survived {} MiB", blocks.len() * 64);
-}
-"#;
+    let build_rs = MEMORY_BOMB_BUILD_RS;
     let reg = SparseRegistry::start(vec![hostile_crate("hog", build_rs, "")]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use cratemill::builder::attempts::SPURIOUS_RETRIES;
 use cratemill::schema::result::{BuildResult, FailureClass, Status};
-use hostile::{build, hostile_crate, Work};
+use hostile::{build, hostile_crate, Work, MEMORY_BOMB_BUILD_RS};
 use support::sparse_registry::SparseRegistry;
 
 fn result_of(out: &Path) -> BuildResult {
@@ -57,16 +57,7 @@ fn main() {
 /// `SPURIOUS_RETRIES` times, each attempt recorded as a spurious retry.
 #[test]
 fn a_build_that_exhausts_its_memory_limit_is_classed_oom_and_retried_a_bounded_number_of_times() {
-    let build_rs = r#"
-fn main() {
-    let mut blocks: Vec<Vec<u8>> = Vec::new();
-    for i in 1..=32u64 {
-        blocks.push(vec![1u8; 64 << 20]);
-        eprintln!("allocated {} MiB", i * 64);
-    }
-    println!("cargo:warning=survived {} MiB", blocks.len() * 64);
-}
-"#;
+    let build_rs = MEMORY_BOMB_BUILD_RS;
     let reg = SparseRegistry::start(vec![hostile_crate("hog", build_rs, "")]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

@@ -207,16 +207,10 @@ impl Ladder<'_> {
         let Some(lift) = lift::plan(&failed.named, &before, self.setup.target.triple, &rung.lifts) else {
             return Ok(None);
         };
-        self.before_cargo(root, Phase::Fetch)?;
         let command =
             backend::update_command(&root.join("Cargo.toml"), &CargoToolchain::of(self.toolchain_for(rung)), &lift);
-        self.log.group(self.runner, &format!("lift {} alone in Cargo.lock", lift.spec()));
-        self.log.note(&format!("$ {}", command.display().join(" ")));
-        let wrapped = self.sandboxed(&command, root, true);
-        let env = self.env_for(rung, prepared);
-        let run = self.run_logged(&wrapped, &env, root, None).await;
-        self.log.end_group(self.runner);
-        let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        let title = format!("lift {} alone in Cargo.lock", lift.spec());
+        let run = self.run_as_fetch(&command, &title, root, rung, prepared).await?;
         let after = if run.success() { self.lock_now(root) } else { None };
         let Some((done, changed)) = after.and_then(|after| lift::record(&lift, &before, &after, &failed.summary))
         else {
@@ -476,14 +470,7 @@ impl Ladder<'_> {
             lock: rung.lock,
         });
         let lock = if rung.lock.locked() { " (the shipped Cargo.lock)" } else { " (fresh resolution)" };
-        self.before_cargo(root, Phase::Fetch)?;
-        self.log.group(self.runner, &format!("fetch dependencies{lock}"));
-        self.log.note(&format!("$ {}", command.display().join(" ")));
-        let wrapped = self.sandboxed(&command, root, true);
-        let env = self.env_for(rung, prepared);
-        let run = self.run_logged(&wrapped, &env, root, None).await;
-        self.log.end_group(self.runner);
-        let run = run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))?;
+        let run = self.run_as_fetch(&command, &format!("fetch dependencies{lock}"), root, rung, prepared).await?;
         if run.success() {
             return Ok(None);
         }
@@ -613,6 +600,27 @@ impl Ladder<'_> {
 
     /// Run `command` in `cwd` with exactly `env`, every line into the build log, until the job's
     /// time limit, or until it has printed nothing for `silence` (`--silence-timeout`, build attempts).
+    /// Run a cargo command that has the network (the dependency fetch, a lift's `cargo update`) as
+    /// the fetch runs: after the scrub and the manifest check, in the sandbox with the network,
+    /// logged in a group titled `title`.
+    async fn run_as_fetch(
+        &mut self,
+        command: &CommandLine,
+        title: &str,
+        root: &Path,
+        rung: &Rung,
+        prepared: &Prepared,
+    ) -> Result<Outcome, PhaseError> {
+        self.before_cargo(root, Phase::Fetch)?;
+        self.log.group(self.runner, title);
+        self.log.note(&format!("$ {}", command.display().join(" ")));
+        let wrapped = self.sandboxed(command, root, true);
+        let env = self.env_for(rung, prepared);
+        let run = self.run_logged(&wrapped, &env, root, None).await;
+        self.log.end_group(self.runner);
+        run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))
+    }
+
     async fn run_logged(
         &mut self,
         command: &CommandLine,

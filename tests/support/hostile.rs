@@ -93,3 +93,15 @@ pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// A build script that touches 64 MiB blocks up to 2 GiB and reports its progress: a memory bomb.
+pub const MEMORY_BOMB_BUILD_RS: &str = r#"
+fn main() {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for i in 1..=32u64 {
+        blocks.push(vec![1u8; 64 << 20]);
+        eprintln!("allocated {} MiB", i * 64);
+    }
+    println!("cargo:warning=survived {} MiB", blocks.len() * 64);
+}
+"#;
