@@ -16,6 +16,9 @@
 # (cargo-auditable): the asset cratemill-<version>-NAME-X.Y.Z-<triple> of the same release, verified against the same
 # sums; prints its path, or exits 1 when there is none (dist/run.sh then builds it).
 #
+# `bootstrap.sh wheel NAME` brings a PyPI wheel pinned in dist/wheels.txt (zig, cargo-zigbuild):
+# verified, unpacked into the tool cache; prints its executable's path, or exits 1 when there is none.
+#
 # CRATEMILL_BOOTSTRAP_EXE (tests, local runs) names an already-built cratemill to use as is.
 # Writes the step output `exe` (the executable's path) and adds its folder to GITHUB_PATH.
 # Messages quote names in `backticks` (Markdown, as cratemill's own errors), not expansions:
@@ -86,6 +89,25 @@ action_repository() {
   return 0
 }
 
+# fetch_checked URL SUM PINS: download URL to a new temporary file, FETCHED, once its sha256 is
+# SUM (the value the file PINS lists). 1 = nothing to download; a mismatch is fatal (exit 3).
+fetch_checked() {
+  local tmp got
+  tmp="$(mktemp "${RUNNER_TEMP:-/tmp}/cratemill-download.XXXXXX")"
+  note "downloading $1"
+  if ! curl --fail --silent --show-error --location --retry 3 --connect-timeout 10 --max-time 300 \
+    --output "$tmp" "$1"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  got="$(sha256_of "$tmp")"
+  if [[ "$got" != "$2" ]]; then
+    rm -f "$tmp"
+    fail 3 "${1##*/} has sha256 $got but $3 says $2: refusing to run it (a tampered or re-uploaded file; report it)"
+  fi
+  FETCHED="$tmp"
+}
+
 # download ASSET SUM DEST: fetch the release asset, verify it, install it at DEST. 1 = no asset.
 download() {
   local base="${CRATEMILL_DIST_BASE_URL:-}"
@@ -95,23 +117,10 @@ download() {
     [[ -n "$repo" ]] || return 1
     base="https://github.com/$repo/releases/download/v$VERSION"
   fi
-  local tmp
-  tmp="$(mktemp "${RUNNER_TEMP:-/tmp}/cratemill-download.XXXXXX")"
-  note "downloading $base/$1"
-  if ! curl --fail --silent --show-error --location --retry 3 --connect-timeout 10 --max-time 300 \
-    --output "$tmp" "$base/$1"; then
-    rm -f "$tmp"
-    return 1
-  fi
-  local got
-  got="$(sha256_of "$tmp")"
-  if [[ "$got" != "$2" ]]; then
-    rm -f "$tmp"
-    fail 3 "release asset $1 has sha256 $got but dist/sha256sums.txt says $2: refusing to run it (a tampered or re-uploaded release; report it)"
-  fi
+  fetch_checked "$base/$1" "$2" dist/sha256sums.txt || return 1
   mkdir -p "$(dirname "$3")"
-  chmod 0755 "$tmp"
-  mv -f "$tmp" "$3"
+  chmod 0755 "$FETCHED"
+  mv -f "$FETCHED" "$3"
 }
 
 # verified ASSET DIR NAME: the release asset ASSET, checked against dist/sha256sums.txt, kept in
@@ -151,6 +160,54 @@ tool() {
   verified "cratemill-$VERSION-$1-$2-$triple" "$(tool_cache)/$1/$2-cratemill-$VERSION/${triple%%-*}" "$1"
 }
 
+# wheel NAME: a PyPI wheel that dist/wheels.txt pins for this runner's architecture (zig and
+# cargo-zigbuild, for the zigbuild backend), instead of a venv and `pip install` in every job:
+# downloaded (CRATEMILL_WHEEL_BASE_URL replaces https://files.pythonhosted.org, for tests), checked
+# against the pinned sha256 (a mismatch is fatal, exit 3) and unpacked into the tool cache as
+# <tool cache>/NAME/<version>/<arch>, complete when `.complete` holds that sha256. Sets EXE to the
+# executable the line names. The line's optional last column names entries not to unpack.
+# 1 = no line for this runner, or nothing to download.
+wheel() {
+  local arch line name version sum exe url skip
+  arch="$(runner_triple)"
+  arch="${arch%%-*}"
+  [[ -n "$arch" ]] || { note "no pinned wheel for $(uname -m)"; return 1; }
+  line="$(awk -v n="$1" -v a="$arch" '$1 !~ /^#/ && $1 == n && $3 == a { print; exit }' "$(action_dir)/dist/wheels.txt" 2>/dev/null || true)"
+  [[ -n "$line" ]] || { note "dist/wheels.txt has no $1 for $arch"; return 1; }
+  read -r name version _ sum exe url skip <<<"$line"
+  [[ "$sum" =~ ^[0-9a-f]{64}$ && "$url" == https://files.pythonhosted.org/* && "$exe" != *..* && "$exe" != /* ]] ||
+    fail 3 "dist/wheels.txt's line for $name $arch is malformed: want \`name version arch sha256 executable https://files.pythonhosted.org/...\`"
+  local dir
+  dir="$(tool_cache)/$name/$version/$arch"
+  if [[ -f "$dir.complete" && "$(cat "$dir.complete")" == "$sum" && -x "$dir/$exe" ]]; then
+    note "tool cache hit: $name $version"
+  else
+    rm -f "$dir.complete"
+    rm -rf "$dir"
+    [[ -n "${CRATEMILL_WHEEL_BASE_URL:-}" ]] && url="$CRATEMILL_WHEEL_BASE_URL${url#https://files.pythonhosted.org}"
+    fetch_checked "$url" "$sum" dist/wheels.txt || { note "no downloadable $name wheel"; return 1; }
+    mkdir -p "$dir"
+    unpack "$FETCHED" "$dir" "$skip" || { rm -f "$FETCHED"; fail 3 "cannot unpack the $name wheel into $dir"; }
+    rm -f "$FETCHED"
+    [[ -f "$dir/$exe" ]] || fail 3 "the $name wheel has no $exe: fix its line in dist/wheels.txt"
+    chmod 0755 "$dir/$exe"
+    printf '%s' "$sum" >"$dir.complete"
+  fi
+  EXE="$dir/$exe"
+}
+
+# unpack ZIP DIR [SKIP]: with unzip (it keeps the executable bits, and leaves out the entries the
+# comma-separated globs SKIP match), else Python's zipfile (all entries).
+unpack() {
+  if command -v unzip >/dev/null; then
+    local skip=()
+    [[ -z "${3:-}" ]] || IFS=',' read -r -a skip <<<"$3"
+    unzip -q -o "$1" -d "$2" ${skip[@]+-x "${skip[@]}"} >&2
+  else
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2" >&2
+  fi
+}
+
 # A digest of the action's source (Cargo.toml, Cargo.lock, src/): the cache key of a source build.
 source_key() {
   (
@@ -187,6 +244,12 @@ resolve_version() {
 }
 
 main() {
+  if [[ "${1:-}" == "wheel" ]]; then
+    [[ "${2:-}" =~ ^[a-z0-9-]+$ && $# -eq 2 ]] || fail 2 "usage: bootstrap.sh wheel NAME"
+    wheel "$2" || exit 1
+    printf '%s\n' "$EXE"
+    return 0
+  fi
   if [[ "${1:-}" == "tool" ]]; then
     [[ "${2:-}" =~ ^[a-z0-9-]+$ && "${3:-}" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
       fail 2 "usage: bootstrap.sh tool NAME X.Y.Z"

@@ -183,15 +183,22 @@ backend() {
   fi
 }
 
-# apt_install PACKAGE WHY: install one package, refreshing the indexes first (once per job: stale
-# indexes on runner images give intermittent 404s).
-APT_UPDATED=false
+# apt_install WHY PACKAGE...: install packages, refreshing the indexes first (stale indexes on
+# runner images give intermittent 404s). One call per job, so the indexes are fetched once.
 apt_install() {
-  if [[ "$APT_UPDATED" != "true" ]]; then
-    sudo apt-get update -qq >&2 || fail 3 "apt-get update failed (needed before installing $1)"
-    APT_UPDATED=true
-  fi
-  sudo apt-get install -y -qq --no-install-recommends "$1" >&2 || fail 3 "apt-get install $1 failed ($2)"
+  local why="$1"
+  shift
+  sudo apt-get update -qq >&2 || fail 3 "apt-get update failed (needed before installing $*)"
+  sudo apt-get install -y -qq --no-install-recommends "$@" >&2 || fail 3 "apt-get install $* failed ($why)"
+}
+
+# add_path DIR: put DIR first on PATH, here and for the step that started the background jobs
+# (each job runs in a subshell: it writes DIR to PATH_FILE, and await_tools reads it back).
+PATH_FILE=""
+add_path() {
+  PATH="$1:$PATH"
+  export PATH
+  [[ -z "$PATH_FILE" ]] || printf '%s\n' "$1" >>"$PATH_FILE"
 }
 
 # cargo-auditable, with which cratemill embeds the dependency list in every executable (`build
@@ -207,8 +214,7 @@ install_cargo_auditable() {
   local got rc=0
   got="$(bash "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" tool cargo-auditable "$CARGO_AUDITABLE_VERSION")" || rc=$?
   if [[ $rc -eq 0 && -x "$got" ]]; then
-    PATH="$(dirname "$got"):$PATH"
-    export PATH
+    add_path "$(dirname "$got")"
     return 0
   fi
   [[ $rc -le 1 ]] || fail 3 "the cargo-auditable $CARGO_AUDITABLE_VERSION release asset was refused (see the line above): not building with it"
@@ -222,38 +228,85 @@ install_cargo_auditable() {
     [[ -x "$root/bin/cargo-auditable" ]] || fail 3 "cargo install did not produce $root/bin/cargo-auditable"
     touch "$root.complete"
   fi
-  export PATH="$root/bin:$PATH"
+  add_path "$root/bin"
 }
 
-# On GitHub-hosted runners (RUNNER_ENVIRONMENT=github-hosted), install what the build needs and
-# the image lacks (docs/builder-environment.md): the target's std, cargo-zigbuild + zig for the
-# zigbuild backend (in a virtual environment of the job's own: no `pip --user`), cargo-auditable
-# for the cargo and zigbuild backends (cross cannot embed the dependency list), qemu-user-static
-# to smoke-run foreign executables, bubblewrap for the build sandbox (and, where AppArmor restricts
-# unprivileged user namespaces, as on Ubuntu 24.04 images, the sysctl that lets bwrap create them).
-# Pinned versions. Elsewhere the machine is the user's: nothing is installed (cratemill names a
-# missing tool itself).
+# zig and cargo-zigbuild for the zigbuild backend: the PyPI wheels pinned in dist/wheels.txt,
+# verified and unpacked by `bootstrap.sh wheel` (about 4 s); a runner without a pinned wheel for
+# its architecture gets them from pip in a venv, as before (about 30 s).
+install_zigbuild() {
+  local name got rc
+  for name in ziglang cargo-zigbuild; do
+    rc=0
+    got="$(bash "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" wheel "$name")" || rc=$?
+    [[ $rc -le 1 ]] || fail 3 "the pinned $name wheel was refused (see the line above): not building with it"
+    if [[ $rc -eq 1 ]]; then
+      local venv="${RUNNER_TEMP:-/tmp}/cratemill-zigbuild"
+      { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        cargo-zigbuild==0.24.0 ziglang==0.17.0; } >&2 || fail 3 "pip install cargo-zigbuild ziglang failed"
+      add_path "$venv/bin"
+      return 0
+    fi
+    add_path "$(dirname "$got")"
+  done
+}
+
+# The tools a hosted build job installs run side by side (each a download and an unpack, or apt),
+# so the job waits for the slowest instead of their sum: docs/benchmarks.md, "Job start to first
+# compile". start_tool FUNCTION ARGS... starts one; await_tools waits for all of them, takes
+# their PATH additions and fails with the first failure's code (its error line is already out).
+TOOL_PIDS=()
+start_tool() {
+  "$@" &
+  TOOL_PIDS+=("$!")
+}
+await_tools() {
+  local pid rc first=0
+  for pid in "${TOOL_PIDS[@]}"; do
+    rc=0
+    wait "$pid" || rc=$?
+    [[ $first -ne 0 || $rc -eq 0 ]] || first=$rc
+  done
+  TOOL_PIDS=()
+  local dir
+  while IFS= read -r dir; do
+    PATH="$dir:$PATH"
+  done <"$PATH_FILE"
+  export PATH
+  rm -f "$PATH_FILE"
+  PATH_FILE=""
+  [[ $first -eq 0 ]] || exit "$first"
+}
+
 install_tools() {
   [[ "${RUNNER_ENVIRONMENT:-}" == "github-hosted" ]] || return 0
-  local target="$1" backend="$2"
-  if [[ -n "$target" ]] && command -v rustup >/dev/null; then
-    rustup target add "$target" >&2 || fail 3 "rustup target add $target failed"
-  fi
-  if [[ "$backend" == "zigbuild" ]] && ! command -v cargo-zigbuild >/dev/null; then
-    local venv="${RUNNER_TEMP:-/tmp}/cratemill-zigbuild"
-    { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      cargo-zigbuild==0.24.0 ziglang==0.17.0; } >&2 || fail 3 "pip install cargo-zigbuild ziglang failed"
-    export PATH="$venv/bin:$PATH"
-  fi
-  [[ "$backend" == "cross" ]] || install_cargo_auditable
-  command -v bwrap >/dev/null || apt_install bubblewrap "the build sandbox needs it"
+  local target="$1" backend="$2" packages=() why=()
   if [[ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)" == "1" ]]; then
     sudo sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0 >&2 ||
       fail 3 "cannot allow unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns), which the build sandbox needs"
   fi
-  if [[ -n "$target" && "${target%%-*}" != "$(uname -m)" ]] && ! command -v qemu-aarch64-static >/dev/null; then
-    apt_install qemu-user-static "needed to smoke-run $target executables"
+  PATH_FILE="$(mktemp "${RUNNER_TEMP:-/tmp}/cratemill-path.XXXXXX")"
+  if [[ -n "$target" ]] && command -v rustup >/dev/null; then
+    start_tool rustup_target_add "$target"
   fi
+  if [[ "$backend" == "zigbuild" ]] && ! command -v cargo-zigbuild >/dev/null; then
+    start_tool install_zigbuild
+  fi
+  [[ "$backend" == "cross" ]] || start_tool install_cargo_auditable
+  if ! command -v bwrap >/dev/null; then
+    packages+=(bubblewrap)
+    why+=("the build sandbox needs bubblewrap")
+  fi
+  if [[ -n "$target" && "${target%%-*}" != "$(uname -m)" ]] && ! command -v qemu-aarch64-static >/dev/null; then
+    packages+=(qemu-user-static)
+    why+=("qemu-user-static smoke-runs $target executables")
+  fi
+  [[ ${#packages[@]} -eq 0 ]] || start_tool apt_install "$(IFS=';' && printf '%s' "${why[*]}")" "${packages[@]}"
+  await_tools
+}
+
+rustup_target_add() {
+  rustup target add "$1" >&2 || fail 3 "rustup target add $1 failed"
 }
 
 run_build() {

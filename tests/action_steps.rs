@@ -693,7 +693,7 @@ fn the_default_backend_is_zigbuild_for_musl_and_cross_only_on_request() {
 }
 
 #[test]
-fn hosted_runners_refresh_apt_indexes_before_installing() {
+fn hosted_runners_install_tools_side_by_side_refreshing_apt_first() {
     let fake = FakeCratemill::new();
     let ws = tempfile::tempdir().unwrap();
     // A PATH of /usr/bin without bwrap, qemu, sudo and cargo-auditable, plus recording `sudo`,
@@ -715,6 +715,21 @@ fn hosted_runners_refresh_apt_indexes_before_installing() {
     let tools = tempfile::tempdir().unwrap();
     for tool in recorded {
         let mut script = format!("#!/bin/bash\necho \"{tool} $*\" >> {}\n", log.display());
+        // rustup and the apt update each wait (10 s at most) until the other has started: run one
+        // after the other, as before, the first gives up and the job fails.
+        let waits = match tool {
+            "rustup" => Some("sudo"),
+            "sudo" => Some("rustup"),
+            _ => None,
+        };
+        if let Some(other) = waits {
+            let dir = bin.path().display();
+            script.push_str(&format!(
+                "if [[ $* != *sysctl* && $* != *install* ]]; then touch {dir}/{tool}.started\n\
+                 for _ in $(seq 100); do [[ -e {dir}/{other}.started ]] && break; sleep 0.1; done\n\
+                 [[ -e {dir}/{other}.started ]] || {{ echo '{tool}: {other} did not run beside me' >&2; exit 1; }}; fi\n"
+            ));
+        }
         if tool == "cargo" {
             script.push_str(
                 "while (($#)); do [[ $1 == --root ]] && root=$2; shift; done\n\
@@ -732,8 +747,14 @@ fn hosted_runners_refresh_apt_indexes_before_installing() {
     let w = [("mode", "build"), ("crate", "hello"), ("target", "aarch64-unknown-linux-musl"), ("backend", "cargo")];
     let inv = run_action(ws.path(), &w, &strs(&env));
     assert!(inv.failed.is_none(), "{}", inv.log);
-    let calls: Vec<String> =
+    let mut calls: Vec<String> =
         std::fs::read_to_string(&log).unwrap().lines().filter(|l| !l.contains("sysctl")).map(str::to_string).collect();
+    // The tools install side by side (docs/benchmarks.md, "Job start to first compile"): in any
+    // order, but apt's indexes are refreshed before its one install.
+    let update = calls.iter().position(|c| c == "sudo apt-get update -qq");
+    let install = calls.iter().position(|c| c.starts_with("sudo apt-get install"));
+    assert!(update.is_some() && update < install, "{calls:?}");
+    calls.sort();
     // cargo-auditable (the dependency list, `--auditable on`), pinned as cratemill pins it, into the tool cache.
     let version = cratemill::builder::backend::CARGO_AUDITABLE_VERSION;
     let root = tools.path().join("cargo-auditable").join(version).join(std::env::consts::ARCH);
@@ -746,11 +767,10 @@ fn hosted_runners_refresh_apt_indexes_before_installing() {
     assert_eq!(
         calls,
         [
-            "rustup target add aarch64-unknown-linux-musl",
             auditable.as_str(),
+            "rustup target add aarch64-unknown-linux-musl",
+            "sudo apt-get install -y -qq --no-install-recommends bubblewrap qemu-user-static",
             "sudo apt-get update -qq",
-            "sudo apt-get install -y -qq --no-install-recommends bubblewrap",
-            "sudo apt-get install -y -qq --no-install-recommends qemu-user-static",
         ]
     );
     assert_eq!(fake.take().len(), 1, "then cratemill builds");

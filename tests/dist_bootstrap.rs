@@ -306,3 +306,124 @@ fn a_tampered_helper_tool_is_refused_and_a_missing_one_is_left_to_the_caller() {
     let (o, _) = s.run_args(&["tool", "../x", "0.7.7"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+const WHEEL_ROUTE: &str = "/packages/ab/cd/faketool-1.0.0-py3-none-manylinux_x86_64.whl";
+
+/// A wheel (a zip) holding `faketool-1.0.0.data/scripts/faketool`, a script printing `says`, with
+/// its executable bit (as maturin's wheels carry it).
+fn fake_wheel(dir: &Path, says: &str) -> Vec<u8> {
+    let out = dir.join(format!("wheel-{}.whl", sha(says.as_bytes())));
+    let py = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\ni = zipfile.ZipInfo('faketool-1.0.0.data/scripts/faketool', (1980, 1, 1, 0, 0, 0))\ni.external_attr = 0o100755 << 16\nz.writestr(i, '#!/bin/sh\\necho ' + sys.argv[2] + '\\n')\nz.writestr('faketool-1.0.0.dist-info/METADATA', 'Name: faketool\\n')\nz.close()\n";
+    let o = Command::new("python3").args(["-c", py]).arg(&out).arg(says).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read(out).unwrap()
+}
+
+impl Setup {
+    /// Pin `faketool` 1.0.0 for x86_64 in the action's dist/wheels.txt with `sum`.
+    fn pin_wheel(&self, sum: &str) {
+        let line = format!(
+            "# test pins\nfaketool 1.0.0 x86_64 {sum} faketool-1.0.0.data/scripts/faketool https://files.pythonhosted.org{WHEEL_ROUTE}\n"
+        );
+        std::fs::write(self.path("action/dist/wheels.txt"), line).unwrap();
+    }
+
+    fn run_wheel(&self, name: &str) -> Output {
+        let base = self.server.base_url();
+        self.run_args(&["wheel", name], &[("CRATEMILL_WHEEL_BASE_URL", base.as_str())]).0
+    }
+}
+
+#[test]
+fn a_pinned_wheel_is_verified_unpacked_and_reused() {
+    let s = Setup::new(None);
+    let wheel = fake_wheel(s.dir.path(), "fake-zigbuild");
+    s.pin_wheel(&sha(&wheel));
+    s.server.set_route(WHEEL_ROUTE, wheel);
+    let o = s.run_wheel("faketool");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let exe = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let want = s.path("cache/faketool/1.0.0/x86_64/faketool-1.0.0.data/scripts/faketool");
+    assert_eq!(exe, want.display().to_string());
+    assert_eq!(run_exe(&exe), "fake-zigbuild", "unpacked with its executable bit");
+    assert!(!s.path("cargo.log").exists(), "no pip, no cargo");
+    // A second job on the runner: the unpacked copy is complete for this sha256; nothing downloaded.
+    let o = s.run_wheel("faketool");
+    assert!(o.status.success() && stderr(&o).contains("tool cache hit: faketool 1.0.0"), "{}", stderr(&o));
+    assert_eq!(s.server.hits(WHEEL_ROUTE), 1);
+    let leftovers: Vec<_> = std::fs::read_dir(s.path("temp")).unwrap().collect();
+    assert!(leftovers.is_empty(), "the downloaded wheel is removed once unpacked: {leftovers:?}");
+}
+
+#[test]
+fn a_tampered_wheel_is_refused_and_an_unpinned_one_is_left_to_the_caller() {
+    let s = Setup::new(None);
+    let wheel = fake_wheel(s.dir.path(), "fake-zigbuild");
+    s.pin_wheel(&sha(&wheel));
+    s.server.set_route(WHEEL_ROUTE, fake_wheel(s.dir.path(), "evil"));
+    let o = s.run_wheel("faketool");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("refusing to run it") && stderr(&o).contains("dist/wheels.txt says"), "{}", stderr(&o));
+    assert!(!s.path("cache/faketool").exists(), "nothing unpacked");
+    // No line for this name: exit 1 (dist/run.sh then uses pip), nothing fetched.
+    let o = s.run_wheel("othertool");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("dist/wheels.txt has no othertool for x86_64"), "{}", stderr(&o));
+    // Bad arguments are bad input.
+    let (o, _) = s.run_args(&["wheel", "../x"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn the_pinned_zig_and_cargo_zigbuild_wheels_come_from_pypi_and_work_together() {
+    // The real pins of dist/wheels.txt against the real PyPI (CI installs its Python tools from
+    // PyPI, so it reaches it): each sha256 matches, and cargo-zigbuild finds and drives that zig.
+    let s = Setup::new(None);
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/dist/wheels.txt"), s.path("action/dist/wheels.txt")).unwrap();
+    let mut dirs = Vec::new();
+    for name in ["ziglang", "cargo-zigbuild"] {
+        let (o, _) = s.run_args(&["wheel", name], &[]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let exe = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+        dirs.push(exe.parent().unwrap().display().to_string());
+    }
+    let path = format!("{}:/usr/bin:/bin", dirs.join(":"));
+    let o = Command::new("cargo-zigbuild")
+        .args(["zig", "cc", "--", "--version"])
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", s.path("temp"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("clang version"), "{}", String::from_utf8_lossy(&o.stdout));
+    let v = Command::new("cargo-zigbuild").arg("--version").env("PATH", &path).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), "cargo-zigbuild 0.24.0");
+    // The headers left out (other systems' C libraries) are not ones a Linux build reads: C that
+    // includes libc headers compiles for the four musl targets and for glibc.
+    let c = s.path("hello.c");
+    std::fs::write(
+        &c,
+        "#include <stdio.h>\n#include <pthread.h>\n#include <sys/mman.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
+    )
+    .unwrap();
+    for target in [
+        "x86_64-linux-musl",
+        "aarch64-linux-musl",
+        "riscv64-linux-musl",
+        "loongarch64-linux-musl",
+        "x86_64-linux-gnu.2.17",
+    ] {
+        let o = Command::new("zig")
+            .args(["cc", "-target", target, "-c"])
+            .arg(&c)
+            .arg("-o")
+            .arg(s.path(&format!("hello-{target}.o")))
+            .env_clear()
+            .env("PATH", &path)
+            .env("HOME", s.path("temp"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{target}: {}", stderr(&o));
+    }
+}
