@@ -241,9 +241,11 @@ install_zigbuild() {
     got="$(bash "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" wheel "$name")" || rc=$?
     [[ $rc -le 1 ]] || fail 3 "the pinned $name wheel was refused (see the line above): not building with it"
     if [[ $rc -eq 1 ]]; then
-      local venv="${RUNNER_TEMP:-/tmp}/cratemill-zigbuild"
-      { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        cargo-zigbuild==0.24.0 ziglang==0.17.0; } >&2 || fail 3 "pip install cargo-zigbuild ziglang failed"
+      local venv="${RUNNER_TEMP:-/tmp}/cratemill-zigbuild" pins
+      pins="$(awk '$1 !~ /^#/ && !seen[$1]++ { printf "%s==%s ", $1, $2 }' "$(dirname "${BASH_SOURCE[0]}")/wheels.txt")"
+      # shellcheck disable=SC2086 # one argument per pin
+      { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check $pins; } >&2 ||
+        fail 3 "pip install $pins failed"
       add_path "$venv/bin"
       return 0
     fi

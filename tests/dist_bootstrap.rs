@@ -398,7 +398,16 @@ fn the_pinned_zig_and_cargo_zigbuild_wheels_come_from_pypi_and_work_together() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("clang version"), "{}", String::from_utf8_lossy(&o.stdout));
     let v = Command::new("cargo-zigbuild").arg("--version").env("PATH", &path).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), "cargo-zigbuild 0.24.0");
+    // The versions the test suite runs (tests/setup installs them with pip) are the ones pinned.
+    let setup =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/setup/30-musl-targets.sh")).unwrap();
+    let pinned = |var: &str| setup.lines().find_map(|l| l.strip_prefix(&format!("{var}="))).unwrap().to_string();
+    assert_eq!(
+        String::from_utf8_lossy(&v.stdout).trim(),
+        format!("cargo-zigbuild {}", pinned("CARGO_ZIGBUILD_VERSION"))
+    );
+    let z = Command::new("zig").arg("version").env("PATH", &path).env("HOME", s.path("temp")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&z.stdout).trim(), pinned("ZIGLANG_VERSION"));
     // The headers left out (other systems' C libraries) are not ones a Linux build reads: C that
     // includes libc headers compiles for the four musl targets and for glibc.
     let c = s.path("hello.c");
