@@ -208,6 +208,60 @@ fn main() {
     assert_eq!(doc["dependencies"]["fakeffi-sys"]["version"].as_str(), Some("=1.0.0"), "{archived}");
 }
 
+/// A `-sys` crate of the lock graph (`zapp` -> `zwrap` -> `libz-sys`) that links the system's
+/// shared `libz.so.1` unless its `static` feature is on, as `libz-sys` does where pkg-config finds
+/// only the shared library: the first attempt builds an executable that needs `libz.so.1`, which
+/// is `not-static` (inspect would refuse it); the ladder names `libz-sys` from the library
+/// (`prepare::VENDORING`), adds it with `static` to the job's manifest, and the second attempt's
+/// executable is static and runs.
+#[test]
+fn an_executable_that_needs_a_shared_library_is_rebuilt_with_its_sys_crate_vendored() {
+    use support::sparse_registry::TestCrate;
+    let sys_build = "fn main() {\n    if std::env::var_os(\"CARGO_FEATURE_STATIC\").is_none() {\n        println!(\"cargo:rustc-link-lib=dylib=z\");\n    }\n}\n";
+    let sys_lib = "#[cfg(not(feature = \"static\"))]\nextern \"C\" { fn zlibVersion() -> *const std::os::raw::c_char; }\n\
+                   #[cfg(not(feature = \"static\"))]\npub fn version() -> String { unsafe { std::ffi::CStr::from_ptr(zlibVersion()) }.to_string_lossy().into_owned() }\n\
+                   #[cfg(feature = \"static\")]\npub fn version() -> String { \"built from source\".to_string() }\n";
+    let sys = TestCrate::new("libz-sys", "1.0.0")
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"libz-sys\"\nversion = \"1.0.0\"\nedition = \"2021\"\nlinks = \"z\"\n\n[features]\nstatic = []\n",
+        )
+        .file("build.rs", sys_build)
+        .file("src/lib.rs", sys_lib)
+        .feature("static", &[]);
+    let mid = TestCrate::new("zwrap", "1.0.0")
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"zwrap\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[dependencies]\nlibz-sys = \"1\"\n",
+        )
+        .file("src/lib.rs", "pub fn version() -> String { libz_sys::version() }\n")
+        .dep("libz-sys", "^1");
+    let manifest = "[package]\nname = \"zapp\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
+                    [dependencies]\nzwrap = \"1\"\n";
+    let app = TestCrate::new("zapp", "0.1.0")
+        .file("Cargo.toml", manifest)
+        .file("src/main.rs", "fn main() { println!(\"zapp {}\", zwrap::version()); }\n")
+        .dep("zwrap", "^1");
+    let reg = SparseRegistry::start(vec![sys, mid, app]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = build(&reg, "zapp", &out, &["--target", "x86_64-unknown-linux-gnu"], &[]);
+    let r = built(&o, &out);
+    let [first, second] = &r.attempts[..] else { panic!("two attempts: {:#?}", r.attempts) };
+    let failure = first.failure.as_ref().expect("the first attempt counts as failed");
+    assert_eq!(failure.class, FailureClass::NotStatic, "{}", failure.message);
+    assert!(failure.message.starts_with("not statically linked: zapp needs libz.so.1"), "{}", failure.message);
+    assert!(!first.produced_binaries && second.produced_binaries, "{:#?}", r.attempts);
+    let [added] = &r.manifest_additions[..] else { panic!("one addition: {:#?}", r.manifest_additions) };
+    assert_eq!((added.package.as_str(), added.version.as_str()), ("libz-sys", "1.0.0"));
+    assert_eq!(added.features, ["static"]);
+    assert_eq!(added.reason, failure.message);
+    let [exe] = &r.executables[..] else { panic!("one executable: {:#?}", r.executables) };
+    assert!(exe.is_static && exe.needed.is_empty(), "{exe:#?}");
+    let run = Command::new(out.join("bin/zapp")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "zapp built from source\n");
+}
+
 /// `source/Cargo.toml` of the package's `-srcbuild-` archive.
 fn srcbuild_manifest(out: &std::path::Path) -> String {
     use std::io::Read;

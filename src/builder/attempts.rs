@@ -3,7 +3,8 @@
 //! Order: on a nightly breakage (`nightly-breakage`: the build saw nightly and switched on unstable
 //! features it rejects), the same on stable, when stable has the target's std (`cargo install`
 //! uses stable); on a failure naming a `-sys` crate of the lock graph that can vendor its library
-//! (`missing-system-library`, `build-script-failed`, `link-error`; the ladder finds it with
+//! (`missing-system-library`, `build-script-failed`, `link-error`, or `not-static`: executables that
+//! need the shared library it can build from source; the ladder finds it with
 //! `prepare::plan_addition`), the same with that crate added as a pinned direct dependency with its
 //! vendoring feature (cargo unifies the features), without `--locked` (the manifest changed; the
 //! pin keeps the locked version); on a failure inside a package of the shipped `Cargo.lock` (or a

@@ -99,15 +99,23 @@ pub fn auditable(dep_list: DepList, executables: &[Executable]) -> Auditable {
     Auditable { asked: dep_list != DepList::Off, embedded, note }
 }
 
+/// The `not-static` failure's message and evidence for the executables (name, static, the shared
+/// libraries it needs), or `None` when every one is static. Pure.
+pub fn not_static<'a>(
+    executables: impl IntoIterator<Item = (&'a str, bool, &'a [String])>,
+) -> Option<(String, Vec<String>)> {
+    let dynamic: Vec<String> = executables
+        .into_iter()
+        .filter(|(_, is_static, _)| !is_static)
+        .map(|(name, _, needed)| format!("{name} needs {}", needed.join(", ")))
+        .collect();
+    (!dynamic.is_empty()).then(|| (format!("not statically linked: {}", dynamic.join("; ")), dynamic))
+}
+
 /// Refuse executables that are not statically linked or that crashed when run. Pure.
 pub fn check(executables: &[Executable]) -> Result<(), PhaseError> {
-    let dynamic: Vec<String> = executables
-        .iter()
-        .filter(|e| !e.is_static)
-        .map(|e| format!("{} needs {}", e.name, e.needed.join(", ")))
-        .collect();
-    if !dynamic.is_empty() {
-        let msg = format!("not statically linked: {}", dynamic.join("; "));
+    if let Some((msg, dynamic)) = not_static(executables.iter().map(|e| (e.name.as_str(), e.is_static, &e.needed[..])))
+    {
         return Err(classified(Phase::Inspect, FailureClass::NotStatic, msg, dynamic));
     }
     let crashed: Vec<String> = executables

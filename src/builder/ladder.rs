@@ -8,7 +8,9 @@
 //! if not, the failure says why. After a failure naming a `-sys` crate of the lock graph with a
 //! vendoring feature (`prepare::plan_addition`, pure), the next attempt adds it to the crate's
 //! manifest, pinned to its locked version, recorded in result.json (`manifest_additions`, a
-//! `prepare` step) and replayed by the `-srcbuild-` archive. After a failure naming a package of
+//! `prepare` step) and replayed by the `-srcbuild-` archive; an attempt whose executables need a
+//! shared library such a crate can build (`libz.so.1`: `libz-sys`) counts as a `not-static` failure
+//! for that purpose. After a failure naming a package of
 //! the shipped lock (or with a known blocker of the target in it: `lift::plan`, pure), the ladder
 //! lifts that one package (`cargo update -p NAME@FROM`, with the network, run like the fetch),
 //! records it (`lock_lifts`, a `prepare` step) and the next attempt uses that lock. I/O edge: runs cargo through `process`; the command lines
@@ -119,7 +121,13 @@ impl Ladder<'_> {
                 }
             };
             let failed = match end {
-                AttemptEnd::Produced(dir) => return self.collect(&dir),
+                AttemptEnd::Produced(dir) => {
+                    let produced = self.collect(&dir)?;
+                    match self.dynamic_but_vendorable(&produced, root, &rung) {
+                        Some(c) => c,
+                        None => return Ok(produced),
+                    }
+                }
                 AttemptEnd::Failed(c) => c,
             };
             let broke = failed.class == FailureClass::NightlyBreakage && rung.toolchain == ToolchainPick::Chosen;
@@ -235,6 +243,36 @@ impl Ladder<'_> {
         classified(Phase::Build, failed.class, message, failed.evidence.clone())
     }
 
+    /// An attempt whose executables need a shared library that a `-sys` crate of the lock graph can
+    /// build from source (`libz.so.1`: `libz-sys` with `static`), as a failed attempt (`not-static`,
+    /// recorded on the attempt): the ladder adds that vendoring feature and builds again. `None`
+    /// when every executable is static or nothing can vendor what they need (inspect then refuses
+    /// them as before).
+    fn dynamic_but_vendorable(
+        &mut self,
+        produced: &[Produced],
+        root: &Path,
+        rung: &Rung,
+    ) -> Option<classify::Classification> {
+        let facts = produced.iter().map(|p| (p.name.as_str(), p.facts.is_static(), &p.facts.needed[..]));
+        let (summary, evidence) = super::executables::not_static(facts)?;
+        let failed = classify::Classification {
+            class: FailureClass::NotStatic,
+            summary,
+            evidence,
+            lock_outdated: false,
+            feature_problem: false,
+            named: Vec::new(),
+        };
+        self.vendoring_for(&failed, root, &rung.additions)?;
+        if let Some(last) = self.result.attempts.last_mut() {
+            last.produced_binaries = false;
+            last.failure = Some(failed.to_failure(Phase::Inspect));
+        }
+        self.log.note(&format!("{}: a -sys crate of the lock graph can build it from source", failed.summary));
+        Some(failed)
+    }
+
     /// The dependency to add after `failed`, when it names a `-sys` crate of the lock graph (the
     /// crate's `Cargo.lock` as the failed attempt left it) with a vendoring feature; a `-sys` crate
     /// outside `prepare::VENDORING` is asked for its features in the job's registry sources.
@@ -244,8 +282,8 @@ impl Ladder<'_> {
         root: &Path,
         done: &[ManifestAddition],
     ) -> Option<ManifestAddition> {
-        use FailureClass::{BuildScriptFailed, LinkError, MissingSystemLibrary};
-        if !matches!(failed.class, MissingSystemLibrary | BuildScriptFailed | LinkError) {
+        use FailureClass::{BuildScriptFailed, LinkError, MissingSystemLibrary, NotStatic};
+        if !matches!(failed.class, MissingSystemLibrary | BuildScriptFailed | LinkError | NotStatic) {
             return None;
         }
         // Crate code has run: the lock, the manifest and the registry sources (writable by the

@@ -137,7 +137,8 @@ pub fn manifest_features(manifest: &str) -> Vec<String> {
 
 /// The crates a failure names as the failing `-sys` crate: its summary's `NAME:` prefix, cargo's
 /// `custom build command for `NAME vX``, pkg-config's `required by crate `NAME``, and the `-sys`
-/// crate of [`VENDORING`] whose library the summary names (`'ssl'`, `-lssl`). Pure.
+/// crate of [`VENDORING`] whose library the summary names (`'ssl'`, `-lssl`, or `libssl.so.3` that
+/// an executable needs). Pure.
 pub fn named_sys_crates(summary: &str, evidence: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let lines = std::iter::once(summary).chain(evidence.iter().map(String::as_str));
@@ -151,7 +152,12 @@ pub fn named_sys_crates(summary: &str, evidence: &[String]) -> Vec<String> {
     out.extend(summary.split_once(": ").map(|(name, _)| name.to_string()));
     for v in VENDORING.iter() {
         let Some(lib) = v.library else { continue };
-        if summary.contains(&format!("'{lib}'")) || summary.contains(&format!("-l{lib}")) {
+        // pkg-config's `'ssl'`, the linker's `-lssl`, or an executable that needs `libssl.so.3`.
+        let so = format!("lib{lib}.so");
+        if summary.contains(&format!("'{lib}'"))
+            || summary.contains(&format!("-l{lib}"))
+            || summary.split([' ', ',', ';']).any(|w| w.starts_with(&so))
+        {
             out.push(v.krate.to_string());
         }
     }
@@ -432,6 +438,14 @@ mod tests {
             ("fakeffi-sys", "1.0.0", &["vendored".to_string()][..])
         );
         assert_eq!(plan_addition(&failing, &locked, &features, std::slice::from_ref(&a)), None, "added once");
+        // A table crate found by the library an executable needs (not-static), and only that one.
+        let failing = named_sys_crates("not statically linked: app needs libssl.so.3, libc.so.6", &[]);
+        assert_eq!(failing, ["openssl-sys"]);
+        assert_eq!(named_sys_crates("not statically linked: app needs libzstd.so.1", &[]), Vec::<String>::new());
+        assert_eq!(
+            named_sys_crates("not statically linked: a needs libz.so.1; b needs libsqlite3.so.0", &[]),
+            ["libsqlite3-sys", "libz-sys"]
+        );
         // A table crate found by the library the linker missed.
         let failing = named_sys_crates("app: the linker could not find library -lssl", &[]);
         assert_eq!(plan_addition(&failing, &locked, &features, &[]).unwrap().features, ["vendored"]);
