@@ -322,7 +322,50 @@ run_build() {
   args=(build "$spec" --backend "$backend" --features "$(input FEATURES)" --auditable on)
   [[ -n "$(input TARGET)" ]] && args+=(--target "$(input TARGET)")
   [[ -n "$(input PATH)" ]] && args+=(--out "$(input PATH)")
+  if [[ "${RUNNER_ENVIRONMENT:-}" != "github-hosted" ]] || ! command -v rustup >/dev/null; then
+    exec "$CRATEMILL_EXE" "${args[@]}"
+  fi
+  local marker code=0
+  marker="$(mktemp "${RUNNER_TEMP:-/tmp}/cratemill-build.XXXXXX")"
+  "$CRATEMILL_EXE" "${args[@]}" || code=$?
+  if [[ $code -eq 0 ]] || ! rust_version_failed "$(input PATH)" "$marker"; then
+    rm -f "$marker"
+    return "$code"
+  fi
+  rm -f "$marker"
+  newer_stable "$(input TARGET)" || return "$code"
   exec "$CRATEMILL_EXE" "${args[@]}"
+}
+
+# rust_version_failed OUT MARKER: a result.json that the build wrote at or below OUT (default
+# ./cratemill-out) since MARKER was made says `rust-version` (the crate or a dependency needs a newer
+# rustc than the toolchain's).
+rust_version_failed() {
+  local root="${1:-cratemill-out}"
+  if [[ ! -d "$root" ]] || ! command -v jq >/dev/null; then
+    return 1
+  fi
+  find "$root" -name result.json -type f -newer "$2" -print0 |
+    xargs -0 -r jq -r '.failure.class? // empty' 2>/dev/null | grep -qx rust-version
+}
+
+# newer_stable TARGET: on a hosted runner, whose image may trail the newest Rust release, update
+# rustup's stable toolchain (and TARGET's std); 0 when that brought a newer rustc, so that the
+# build can run again; 1, saying why, when it did not (the failure then stands as it is).
+newer_stable() {
+  local before after
+  before="$(rustc --version 2>/dev/null || true)"
+  line "cratemill: the build needs a newer rustc than this runner's (${before:-no rustc}): updating rustup's stable toolchain"
+  if ! rustup update stable --no-self-update >&2 || { [[ -n "$1" ]] && ! rustup target add "$1" >&2; }; then
+    line "cratemill: rustup could not update stable; the rust-version failure stands (pin an older version of the crate, or use a runner with a newer Rust)"
+    return 1
+  fi
+  after="$(rustc --version 2>/dev/null || true)"
+  if [[ "$after" == "$before" ]]; then
+    line "cratemill: stable is already the newest ($before); the rust-version failure stands (the crate needs a nightly or unreleased Rust)"
+    return 1
+  fi
+  line "cratemill: building again with $after"
 }
 
 

@@ -908,3 +908,83 @@ fn a_build_refused_before_it_starts_leaves_a_result_for_the_upload_and_the_repor
     assert_eq!(b.failed, Some(("build".to_string(), 2)), "{}", b.log);
     assert!(!foreign.join("result.json").exists());
 }
+
+/// A hosted runner's image can trail the newest Rust release. A build that fails as `rust-version`
+/// there (its result.json says so) makes the step update rustup's stable toolchain and build once
+/// more, only when the update brought a newer rustc; other failures, and an update that brings
+/// nothing newer, stand as they are.
+#[test]
+fn a_rust_version_failure_on_a_hosted_runner_updates_stable_and_builds_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let exec = |p: &Path, text: String| {
+        std::fs::write(p, text).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    for (class, newer, builds, updates) in
+        [("rust-version", true, 2, true), ("rust-version", false, 1, true), ("compile-error", true, 1, false)]
+    {
+        let ws = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        let state = bin.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        let skip = ["bwrap", "sudo", "rustup", "rustc", "cargo"];
+        for e in std::fs::read_dir("/usr/bin").unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !skip.contains(&name.as_str()) && !name.starts_with("qemu-") && !name.starts_with("cargo") {
+                std::os::unix::fs::symlink(e.path(), bin.path().join(&name)).unwrap();
+            }
+        }
+        let (log, st) = (bin.path().join("calls.log"), state.display());
+        exec(&bin.path().join("sudo"), "#!/bin/sh\nexit 0\n".into());
+        exec(
+            &bin.path().join("cargo"),
+            "#!/bin/bash\nwhile (($#)); do [[ $1 == --root ]] && root=$2; shift; done\nmkdir -p \"$root/bin\" && printf '#!/bin/sh\\n' > \"$root/bin/cargo-auditable\" && chmod +x \"$root/bin/cargo-auditable\"\n".into(),
+        );
+        let bump = if newer { format!("touch {st}/updated") } else { "true".to_string() };
+        exec(
+            &bin.path().join("rustup"),
+            format!(
+                "#!/bin/bash\necho \"rustup $*\" >> {}\n[[ $1 == update ]] && {bump}\nexit 0\n",
+                log.display()
+            ),
+        );
+        exec(
+            &bin.path().join("rustc"),
+            format!("#!/bin/sh\nif [ -e {st}/updated ]; then echo 'rustc 1.99.0 (test)'; else echo 'rustc 1.80.0 (test)'; fi\n"),
+        );
+        // The first build fails with CLASS in its result.json; a second one builds.
+        let fake = bin.path().join("fake-cratemill");
+        exec(
+            &fake,
+            format!(
+                "#!/bin/bash\n[[ $1 == --version ]] && {{ echo 'cratemill 0.0.0'; exit 0; }}\necho \"cratemill $1\" >> {log}\n\
+                 while (($#)); do [[ $1 == --out ]] && out=$2; shift; done\n\
+                 [[ -e {st}/built-once ]] && exit 0\ntouch {st}/built-once\nmkdir -p \"$out\"\n\
+                 printf '{{\"status\":\"failed\",\"failure\":{{\"class\":\"{class}\"}}}}' > \"$out/result.json\"\nexit 1\n",
+                log = log.display()
+            ),
+        );
+        let env = [
+            ("CRATEMILL_BOOTSTRAP_EXE", fake.display().to_string()),
+            ("TEST_PATH", bin.path().display().to_string()),
+            ("RUNNER_ENVIRONMENT", "github-hosted".to_string()),
+            ("RUNNER_TOOL_CACHE", ws.path().join("tools").display().to_string()),
+        ];
+        let out = ws.path().join("out").display().to_string();
+        let w = [("mode", "build"), ("crate", "hello"), ("backend", "cargo"), ("path", out.as_str())];
+        let inv = run_action(ws.path(), &w, &strs(&env));
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let ran = calls.lines().filter(|l| *l == "cratemill build").count();
+        assert_eq!(ran, builds, "{class} newer={newer}: {calls}\n{}", inv.log);
+        assert_eq!(calls.contains("rustup update stable --no-self-update"), updates, "{calls}");
+        if builds == 2 {
+            assert!(inv.failed.is_none(), "{}", inv.log);
+            assert!(inv.log.contains("building again with rustc 1.99.0"), "{}", inv.log);
+        } else {
+            assert_eq!(inv.failed.as_ref().map(|f| f.1), Some(1), "the build's own exit code: {}", inv.log);
+        }
+        if updates && !newer {
+            assert!(inv.log.contains("stable is already the newest"), "{}", inv.log);
+        }
+    }
+}
