@@ -345,7 +345,9 @@ rust_version_failed() {
   if [[ ! -d "$root" ]] || ! command -v jq >/dev/null; then
     return 1
   fi
-  find "$root" -name result.json -type f -newer "$2" -print0 |
+  # Regular files only (find never follows a link), under result.json's cap of 16 MiB; cratemill
+  # wrote them into the package folder, which no sandbox mounts.
+  find "$root" -name result.json -type f -size -16384k -newer "$2" -print0 |
     xargs -0 -r jq -r '.failure.class? // empty' 2>/dev/null | grep -qx rust-version
 }
 
