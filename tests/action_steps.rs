@@ -943,10 +943,7 @@ fn a_rust_version_failure_on_a_hosted_runner_updates_stable_and_builds_again() {
         let bump = if newer { format!("touch {st}/updated") } else { "true".to_string() };
         exec(
             &bin.path().join("rustup"),
-            format!(
-                "#!/bin/bash\necho \"rustup $*\" >> {}\n[[ $1 == update ]] && {bump}\nexit 0\n",
-                log.display()
-            ),
+            format!("#!/bin/bash\necho \"rustup $*\" >> {}\n[[ $1 == update ]] && {bump}\nexit 0\n", log.display()),
         );
         exec(
             &bin.path().join("rustc"),
