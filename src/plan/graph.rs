@@ -99,8 +99,9 @@ const BATCH_SHARE: usize = 32;
 /// its dependent's slice. So an edge costs 4 bytes whatever the order of `dependencies.csv`: a
 /// version's rows contiguous (as crates.io writes them), scattered or shuffled. (Before: runs of
 /// one dependent chained through 4-byte headers, 8 bytes an edge when each row was a run of its own;
-/// the `worst` dump with its rows shuffled peaked at 142.4 MiB.) A merge moves every stored edge
-/// at most once: ~32 merges and well under a second for the ~10 M edges of the heaviest dumps.
+/// the `worst` dump with its rows shuffled peaked at 142.4 MiB.) A merge moves each stored edge
+/// at most twice (up, and back down over dropped duplicates): ~66 merges for 6 M edges, within
+/// the noise of the CPU time on `worst` (docs/benchmarks.md).
 #[derive(Debug)]
 pub struct Edges {
     /// The edges of dependent `d` are `packed[start[d]..start[d + 1]]`.
