@@ -6,7 +6,9 @@
 #
 # `shapes`: peak memory of `cratemill matrix` per dump shape (`Shape::NAMES` in
 # src/dump/synth/random.rs: default, many-versions, long-deps, big-features, all-binaries,
-# huge-descriptions, worst, correlated; all of them unless named). Each dump is generated once into BENCH_DIR
+# huge-descriptions, worst, correlated; all of them unless named; `SHAPE-shuffled` is SHAPE's dump
+# with the rows of dependencies.csv, header kept, put through `shuf --random-source=<(yes)` and
+# packed again in the same table order). Each dump is generated once into BENCH_DIR
 # and reused. With BASELINE=/path/to/an/older/cratemill, that binary runs interleaved with this
 # one on the same dumps, and the plans of both are compared (everything but `created_at`).
 #
@@ -33,18 +35,39 @@ if [[ ${1:-} == shapes ]]; then
   bins=(new)
   declare -A bin=([new]=$target/release/cratemill)
   if [[ -n ${BASELINE:-} ]]; then bins+=(baseline); bin[baseline]=$BASELINE; fi
-  measure() { # binary dump out -> "wall rss_kib"
+  measure() { # binary dump out -> "wall rss_kib cpu"
     /usr/bin/time -v -o "$dir/shape.run" "$1" matrix --dump "$2" --since 2025-01-01 --out "$3" > /dev/null 2> "$dir/shape.stderr" ||
       { cat "$dir/shape.stderr" >&2; return 1; }
     awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; w = s}
-      /Maximum resident set size/ {r = $2} END {print w, r}' "$dir/shape.run"
+      /Maximum resident set size/ {r = $2} /User time|System time/ {c += $2} END {print w, r, c}' "$dir/shape.run"
+  }
+  generate() { # shape -> its dump in $dir, made once
+    local dump=$dir/db-dump-$crates-$1.tar.gz
+    [[ -s $dump ]] && return
+    if [[ $1 == *-shuffled ]]; then
+      generate "${1%-shuffled}"
+      local tmp
+      tmp=$(mktemp -d "$dir/shuffle.XXXXXX")
+      tar -xzf "$dir/db-dump-$crates-${1%-shuffled}.tar.gz" -C "$tmp"
+      local -a order
+      mapfile -t order < <(tar -tzf "$dir/db-dump-$crates-${1%-shuffled}.tar.gz")
+      local deps
+      deps=$(find "$tmp" -path '*/data/dependencies.csv')
+      { head -1 "$deps"; tail -n +2 "$deps" | shuf --random-source=<(yes); } > "$deps.shuffled"
+      mv "$deps.shuffled" "$deps"
+      tar -C "$tmp" --no-recursion -czf "$dump.tmp" "${order[@]}"
+      rm -rf "$tmp"
+    else
+      "$target/release/examples/matrix_synth_dump" "$dump.tmp" "$crates" 1 "$1"
+    fi
+    mv "$dump.tmp" "$dump"
   }
   median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '%-18s %-9s %9s %9s %16s %8s\n' shape binary "MiB gz" "wall (s)" "peak RSS (MiB)" jobs
+  printf '%-18s %-9s %9s %9s %8s %16s %8s\n' shape binary "MiB gz" "wall (s)" "CPU (s)" "peak RSS (MiB)" jobs
   for shape in "${shapes[@]}"; do
     dump=$dir/db-dump-$crates-$shape.tar.gz
-    [[ -s $dump ]] || { "$target/release/examples/matrix_synth_dump" "$dump.tmp" "$crates" 1 "$shape" && mv "$dump.tmp" "$dump"; }
+    generate "$shape"
     for b in "${bins[@]}"; do : > "$dir/shape-$b.times"; done
     for ((i = 1; i <= runs; i++)); do
       for b in "${bins[@]}"; do measure "${bin[$b]}" "$dump" "$dir/plan-$shape-$b" >> "$dir/shape-$b.times"; done
@@ -52,7 +75,8 @@ if [[ ${1:-} == shapes ]]; then
     for b in "${bins[@]}"; do
       wall=$(cut -d' ' -f1 "$dir/shape-$b.times" | median)
       rss=$(cut -d' ' -f2 "$dir/shape-$b.times" | median)
-      printf '%-18s %-9s %9s %9.2f %16.1f %8s\n' "$shape" "$b" "$(du -m "$dump" | cut -f1)" "$wall" \
+      cpu=$(cut -d' ' -f3 "$dir/shape-$b.times" | median)
+      printf '%-18s %-9s %9s %9.2f %8.2f %16.1f %8s\n' "$shape" "$b" "$(du -m "$dump" | cut -f1)" "$wall" "$cpu" \
         "$(echo "$rss / 1024" | bc -l)" "$(jq .funnel.jobs "$dir/plan-$shape-$b/plan.json")"
     done
     if [[ -n ${BASELINE:-} ]]; then

@@ -2,8 +2,8 @@
 //!
 //! Memory per crate: its name and one [`Candidate`] (the best non-yanked version seen so far, ~150
 //! bytes), so ~30 MB at 150,000 crates whatever the number of versions. Dependency edges are kept
-//! only for candidate versions (normal, Linux-relevant, optional ones flagged): 4 bytes each
-//! ([`super::graph::Edges`]). Tables may come in any order: if `dependencies.csv` comes before `versions.csv`, its relevant edges are kept
+//! only for candidate versions (normal, Linux-relevant, optional ones flagged): 4 bytes each,
+//! whatever the order of the rows ([`super::graph::Edges`]). Tables may come in any order: if `dependencies.csv` comes before `versions.csv`, its relevant edges are kept
 //! keyed by version id (8 bytes each) and filtered once the candidates are known.
 
 use crate::dump::tables::{categories, crates, crates_categories, dependencies, versions};
@@ -13,7 +13,7 @@ use super::features;
 use super::graph::{
     applies_to_linux, better, enables_vendoring, Candidate, Candidates, Collected, Edge, Edges, CLI_SLUG, MAX_CRATE_ID,
 };
-use super::idmap::IdMap;
+use super::idmap::{IdMap, Names};
 
 /// Version ids below this get a bit set (at most 8 MiB); above, the map answers.
 const MAX_BITS: usize = 1 << 26;
@@ -25,11 +25,11 @@ const FLAG_BITS: u32 = VENDORED_BIT | OPTIONAL_BIT | NO_DEFAULTS_BIT;
 
 #[derive(Default)]
 pub struct Collector {
-    pub names: IdMap<Box<str>>,
+    pub names: Names,
     pub candidates: Candidates,
     categories: Vec<(u32, Box<str>)>,
     crate_categories: Vec<(u32, u32)>,
-    /// version id -> crate id of candidates, once versions.csv is done.
+    /// version id -> slot of candidates ([`Candidates::slot`]), once versions.csv is done.
     candidate_versions: Option<IdMap<u32>>,
     /// The same version ids as a bit set, when the ids are dense enough (the map is ~10x slower
     /// and is asked once per dependency row).
@@ -59,27 +59,29 @@ impl Collector {
     }
 
     fn add_edge(&mut self, version_id: u32, to_and_flags: u32, rename: &str) {
-        let Some(&from) = self.candidate_versions.as_ref().and_then(|m| m.get(&version_id)) else { return };
+        let Some(&slot) = self.candidate_versions.as_ref().and_then(|m| m.get(&version_id)) else { return };
         let to = to_and_flags & !FLAG_BITS;
         let optional = to_and_flags & OPTIONAL_BIT != 0;
         let on_by_default = optional && {
-            let name = if rename.is_empty() { self.names.get(&to).map_or("", |n| n) } else { rename };
-            self.candidates.get(&from).is_some_and(|c| c.default_on.contains(name))
+            let name = if rename.is_empty() { self.names.get(&to).unwrap_or("") } else { rename };
+            self.candidates.at(slot).default_on.contains(name)
         };
-        self.edges.push(Edge {
-            from,
-            to,
-            vendored: to_and_flags & VENDORED_BIT != 0,
-            optional,
-            defaults: to_and_flags & NO_DEFAULTS_BIT == 0,
-            on_by_default,
-        });
+        self.edges.push(
+            slot,
+            Edge {
+                to,
+                vendored: to_and_flags & VENDORED_BIT != 0,
+                optional,
+                defaults: to_and_flags & NO_DEFAULTS_BIT == 0,
+                on_by_default,
+            },
+        );
     }
 }
 
 impl Sink for Collector {
     fn crate_row(&mut self, row: crates::Row<'_>) {
-        self.names.insert(row.id, row.name.into());
+        self.names.insert(row.id, &row.name);
     }
 
     fn version_row(&mut self, row: versions::Row<'_>) {
@@ -149,8 +151,8 @@ impl Sink for Collector {
         if table != "versions.csv" {
             return;
         }
-        self.candidate_versions = Some(self.candidates.iter().map(|(crate_id, c)| (c.version_id, crate_id)).collect());
-        self.edges.reserve_dependents(self.candidates.len());
+        let slots = self.candidates.iter().enumerate().map(|(slot, (_, c))| (c.version_id, slot as u32));
+        self.candidate_versions = Some(slots.collect());
         let max = self.candidates.iter().map(|(_, c)| c.version_id).max().unwrap_or(0) as usize;
         if max < MAX_BITS {
             let mut bits = vec![0u64; max / 64 + 1];

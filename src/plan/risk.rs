@@ -86,11 +86,11 @@ impl<'a> Risk<'a> {
     /// The out-edges of `id`, in dump order.
     fn out(&self, id: u32) -> impl Iterator<Item = Edge> + 'a {
         let collected: &'a Collected = self.collected;
-        collected.edges.of(id)
+        collected.edges_of(id)
     }
 
     fn name(&self, id: u32) -> &str {
-        self.collected.names.get(&id).map_or("?", |n| n)
+        self.collected.names.get(&id).unwrap_or("?")
     }
 
     /// The native library `id` links from the system, if it is native.
@@ -184,7 +184,7 @@ mod tests {
     /// defaults, rename-free on-by-default computed from `from`'s features).
     fn graph(crates: &[(&str, &str, &str)], edges: &[(u32, u32, bool, bool)]) -> Collected {
         let mut c = Collected {
-            names: IdMap::default(),
+            names: Default::default(),
             candidates: Default::default(),
             cli: Default::default(),
             edges: Default::default(),
@@ -193,7 +193,7 @@ mod tests {
         for (i, (name, links, features)) in crates.iter().enumerate() {
             let id = i as u32 + 1;
             let facts = scanner.facts(features.as_bytes());
-            c.names.insert(id, (*name).into());
+            c.names.insert(id, name);
             c.candidates.insert(
                 id,
                 super::super::graph::Candidate {
@@ -210,9 +210,10 @@ mod tests {
             );
         }
         for &(from, to, optional, defaults) in edges {
-            let name = &c.names[&to];
+            let name = c.names.get(&to).unwrap();
             let on_by_default = optional && c.candidates.get(&from).unwrap().default_on.contains(name);
-            c.edges.push(super::super::graph::Edge { from, to, vendored: false, optional, defaults, on_by_default });
+            let slot = c.candidates.slot(&from).unwrap();
+            c.edges.push(slot, super::super::graph::Edge { to, vendored: false, optional, defaults, on_by_default });
         }
         c.edges.finish();
         c

@@ -48,7 +48,7 @@ pub fn select(collected: &Collected, since: i64, funnel: &mut Funnel) -> Vec<Sel
         }
         out.push(Selected {
             crate_id,
-            name: name.clone(),
+            name: name.into(),
             version: c.version.to_string().into_boxed_str(),
             checksum: c.checksum,
             bin_names: c.bin_names.clone(),
