@@ -33,6 +33,10 @@ pub struct Blocker {
     /// Targets it blocks: a triple, or the start of one (`riscv64`: every riscv64 triple).
     pub targets: &'static [&'static str],
     pub fix: Fix,
+    /// Lifted only when the failure names the package itself: its errors do not surface in its
+    /// dependents (the LFS64 symbols fail the link, which names `libc`), so an unnamed old version
+    /// is no reason to spend an attempt on it.
+    pub only_when_named: bool,
     pub why: &'static str,
 }
 
@@ -43,6 +47,7 @@ pub const BLOCKERS: &[Blocker] = &[
         below: Some("0.2.155"),
         targets: &["loongarch64-unknown-linux-musl"],
         fix: Fix::Precise("0.2.155"),
+        only_when_named: false,
         why: "no loongarch64-musl definitions before 0.2.155",
     },
     Blocker {
@@ -55,6 +60,7 @@ pub const BLOCKERS: &[Blocker] = &[
             "loongarch64-unknown-linux-musl",
         ],
         fix: Fix::Precise("0.2.145"),
+        only_when_named: true,
         why: "musl 1.2.4 removed the LFS64 symbols (open64, lseek64, ...), which older libc releases link to on musl; 0.2.145 defines them over the plain ones",
     },
     Blocker {
@@ -62,6 +68,7 @@ pub const BLOCKERS: &[Blocker] = &[
         below: None,
         targets: &["loongarch64", "riscv64"],
         fix: Fix::Newest,
+        only_when_named: false,
         why: "older releases of each major (111, 300) cannot configure these targets; the newest of the major can",
     },
     Blocker {
@@ -69,6 +76,7 @@ pub const BLOCKERS: &[Blocker] = &[
         below: Some("0.17.0"),
         targets: &["riscv64", "loongarch64"],
         fix: Fix::None,
+        only_when_named: false,
         why: "0.16 has no code for riscv64 or loongarch64 (its build script panics); 0.17 has, but is semver-incompatible",
     },
     Blocker {
@@ -76,6 +84,7 @@ pub const BLOCKERS: &[Blocker] = &[
         below: None,
         targets: &["riscv64gc-unknown-linux-musl"],
         fix: Fix::None,
+        only_when_named: false,
         why: "jemalloc's configure does not know `riscv64gc` (no 0.5 release fixes it for musl)",
     },
 ];
@@ -108,7 +117,8 @@ fn blocks(row: &Blocker, triple: &str, version: &str) -> bool {
 /// The package to lift after a failure that named `named` (name, version when known), given the
 /// lock's registry packages `locked` and the target `triple`; `done` were lifted already. First a
 /// [`BLOCKERS`] row the lock holds at a blocking version, when the failure names it or names any
-/// package of the lock (a blocker's errors often surface in its dependents); then the first named
+/// package of the lock (a blocker's errors often surface in its dependents; not for a row
+/// [`Blocker::only_when_named`]); then the first named
 /// package of the lock, to its newest compatible release. A package whose row says [`Fix::None`] is
 /// never lifted. `None`: nothing to lift. Pure.
 pub fn plan(
@@ -140,7 +150,8 @@ pub fn plan(
         |name: &str, version: &str| BLOCKERS.iter().find(|r| r.package == name && blocks(r, triple, version));
     let known =
         locked.iter().filter_map(|(name, version)| Some((name.as_str(), version.as_str(), blocking(name, version)?)));
-    let named_first = known.clone().filter(|(n, _, _)| in_lock.iter().any(|(m, _)| m == n)).chain(known);
+    let is_named = |n: &str| in_lock.iter().any(|(m, _)| *m == n);
+    let named_first = known.clone().filter(|(n, _, _)| is_named(n)).chain(known.filter(|(_, _, r)| !r.only_when_named));
     for (name, version, row) in named_first {
         let precise = match row.fix {
             Fix::None => continue,
@@ -237,6 +248,12 @@ mod tests {
         // loongarch64 needs more: the first row that blocks it names 0.2.155.
         let lift = plan(&failing, &lock, "loongarch64-unknown-linux-musl", &[]).unwrap();
         assert_eq!(lift.precise.as_deref(), Some("0.2.155"));
+        // A failure that names another package of the lock (async_kraken_ws: an old wasm-bindgen
+        // that today's Rust rejects) lifts that package: the LFS64 row waits until libc is named.
+        let lock = locked(&[("libc", "0.2.101"), ("wasm-bindgen", "0.2.74")]);
+        let lift = plan(&named(&[("wasm-bindgen", None)]), &lock, "x86_64-unknown-linux-musl", &[]).unwrap();
+        assert_eq!(lift, Lift { package: "wasm-bindgen".into(), from: "0.2.74".into(), precise: None });
+        let lock = locked(&[("libc", "0.2.66"), ("ansi_term", "0.12.1")]);
         // glibc keeps the LFS64 symbols: libc is lifted only as a named package, to its newest.
         let lift = plan(&failing, &lock, "x86_64-unknown-linux-gnu", &[]).unwrap();
         assert_eq!(lift.precise, None);
