@@ -280,6 +280,14 @@ await_tools() {
   [[ $first -eq 0 ]] || exit "$first"
 }
 
+# On GitHub-hosted runners (RUNNER_ENVIRONMENT=github-hosted), install what the build needs and
+# the image lacks (docs/builder-environment.md), side by side: the target's std, zig and
+# cargo-zigbuild for the zigbuild backend (the wheels dist/wheels.txt pins), cargo-auditable for
+# the cargo and zigbuild backends (cross cannot embed the dependency list), and from apt
+# qemu-user-static to smoke-run foreign executables and bubblewrap for the build sandbox (first,
+# where AppArmor restricts unprivileged user namespaces, as on Ubuntu 24.04 images, the sysctl that
+# lets bwrap create them). Pinned versions. Elsewhere the machine is the user's: nothing is
+# installed (cratemill names a missing tool itself).
 install_tools() {
   [[ "${RUNNER_ENVIRONMENT:-}" == "github-hosted" ]] || return 0
   local target="$1" backend="$2" packages=() why=()

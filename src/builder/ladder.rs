@@ -636,8 +636,6 @@ impl Ladder<'_> {
         Ok(run)
     }
 
-    /// Run `command` in `cwd` with exactly `env`, every line into the build log, until the job's
-    /// time limit, or until it has printed nothing for `silence` (`--silence-timeout`, build attempts).
     /// Run a cargo command that has the network (the dependency fetch, a lift's `cargo update`) as
     /// the fetch runs: after the scrub and the manifest check, in the sandbox with the network,
     /// logged in a group titled `title`.
@@ -659,6 +657,8 @@ impl Ladder<'_> {
         run.map_err(phase_err(Phase::Fetch, FailureClass::FetchFailed))
     }
 
+    /// Run `command` in `cwd` with exactly `env`, every line into the build log, until the job's
+    /// time limit, or until it has printed nothing for `silence` (`--silence-timeout`, build attempts).
     async fn run_logged(
         &mut self,
         command: &CommandLine,
